@@ -1,0 +1,550 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Jint;
+using Jint.Native;
+using Jint.Native.Json;
+using Jint.Native.Object;
+using Jint.Parser;
+using Jint.Runtime;
+using Jint.Runtime.Interop;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace RuleFlow.Scripting;
+
+/// <summary>One script execution.</summary>
+/// <param name="Source">
+/// The script: the body of a function (ES5.1). Its <c>return</c> value is the result; without <c>return</c> the result is null.
+/// </param>
+/// <param name="Globals">
+/// Global variables the script sees, by name, each as JSON text (e.g. <c>input</c> → <c>{"ip":"1.2.3.4"}</c>).
+/// They enter the engine only through Jint's own JSON parser.
+/// </param>
+/// <param name="Context">Instance, step and idempotency key, handed to host modules.</param>
+/// <param name="Modules">Host modules to expose as global objects (e.g. <c>blocklist</c>), or null for none.</param>
+/// <param name="ReturnGlobals">Names of globals to hand back after the run as JSON (e.g. <c>vars</c> the script may change).</param>
+public sealed record ScriptRequest(
+    string Source,
+    IReadOnlyDictionary<string, string> Globals,
+    ScriptCallContext Context,
+    IReadOnlyList<IScriptHostModule>? Modules = null,
+    IReadOnlyList<string>? ReturnGlobals = null);
+
+/// <summary>What a script produced.</summary>
+/// <param name="ResultJson">The return value as JSON text, or null when the script returned nothing (undefined).</param>
+/// <param name="Globals">The globals named in <see cref="ScriptRequest.ReturnGlobals"/>, as JSON text after the run.</param>
+/// <param name="Log">Lines written with <c>log(...)</c>, at most <see cref="ScriptingOptions.MaxLogLines"/>.</param>
+/// <param name="DroppedLogLines">Lines written beyond the cap (counted, not kept).</param>
+public sealed record ScriptResult(
+    string? ResultJson,
+    IReadOnlyDictionary<string, string> Globals,
+    IReadOnlyList<string> Log,
+    int DroppedLogLines);
+
+/// <summary>
+/// Runs untrusted JavaScript (Jint 2.10.4, ECMAScript 5.1) under limits of time, statements and recursion.
+/// </summary>
+/// <remarks>
+/// <para>Sandbox rules (see docs/workflows.md): no CLR object ever enters the engine. Inputs are JSON text parsed by
+/// Jint's own <see cref="JsonParser"/>; host functions and <c>log</c> are <see cref="ClrFunctionInstance"/> objects over
+/// delegates that take and return only primitives (string, number, boolean, null) or JSON, so a script cannot reach
+/// <c>GetType()</c> and, through reflection, the file system. CLR interop (<c>AllowClr</c>) stays off.</para>
+/// <para>Each execution gets a fresh engine (about 60 µs) so one script cannot leave globals or changed prototypes
+/// behind for the next; the statement and timeout counters are reset before every call into the engine anyway.</para>
+/// <para>Gap: Jint 2.10.4 has no memory limit. Inputs, the result, the returned globals and log lines are size-capped;
+/// allocations inside a run are bounded only by the statement and time limits.</para>
+/// <para>Thread-safe: executions share nothing.</para>
+/// </remarks>
+public sealed partial class ScriptSandbox
+{
+    private const string Prefix = "(function(){";
+    private const string Suffix = "\n})";
+    private static readonly HashSet<string> ReservedNames = new(StringComparer.Ordinal) { "log" };
+
+    private readonly ScriptingOptions options;
+    private readonly ILogger<ScriptSandbox> logger;
+
+    /// <summary>Creates a sandbox with the given limits.</summary>
+    public ScriptSandbox(ScriptingOptions options, ILogger<ScriptSandbox>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        this.options = options;
+        this.logger = logger ?? NullLogger<ScriptSandbox>.Instance;
+    }
+
+    /// <summary>The limits in force.</summary>
+    public ScriptingOptions Options => options;
+
+    /// <summary>
+    /// Checks that <paramref name="source"/> parses as an ES5.1 function body.
+    /// Returns null when it does, else the first error with its 1-based line and column in <paramref name="source"/>.
+    /// </summary>
+    public static ScriptSyntaxError? CheckSyntax(string source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        try
+        {
+            new JavaScriptParser().Parse(Prefix + source + Suffix, new ParserOptions { Source = "script" });
+            return null;
+        }
+        catch (ParserException ex)
+        {
+            var (line, column) = MapParserPosition(ex);
+            return new ScriptSyntaxError(line, column, DescribeSyntaxError(source, line, ex.Description ?? ex.Message));
+        }
+    }
+
+    /// <summary>Runs one script.</summary>
+    /// <returns>The result and log.</returns>
+    /// <exception cref="ScriptException">
+    /// Syntax error, runtime error (with the script's line and column), timeout, statement limit, recursion limit,
+    /// result or input over the size cap, or a failed host function that the script did not catch.
+    /// </exception>
+    /// <exception cref="ArgumentException">A global or module name is not an identifier or collides with <c>log</c> or another global.</exception>
+    /// <exception cref="InvalidOperationException">A host function has a parameter or return type the sandbox does not support.</exception>
+    public ScriptResult Run(ScriptRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var inputChars = request.Globals.Values.Sum(v => (long)v.Length);
+        if (inputChars > options.MaxInputChars)
+        {
+            throw new ScriptException(ScriptErrorKind.TooLarge,
+                $"script inputs are {inputChars} characters of JSON, over the cap of {options.MaxInputChars}", 0, 0);
+        }
+
+        var syntax = CheckSyntax(request.Source);
+        if (syntax is not null)
+        {
+            throw new ScriptException(ScriptErrorKind.Syntax, syntax.Message, syntax.Line, syntax.Column);
+        }
+
+        var engine = new Engine(o => o
+            .TimeoutInterval(options.TimeoutInterval)
+            .MaxStatements(options.MaxStatements)
+            .LimitRecursion(options.LimitRecursion)
+            .Culture(CultureInfo.InvariantCulture)
+            .LocalTimeZone(TimeZoneInfo.Utc));
+
+        var log = new List<string>();
+        var dropped = 0;
+        string? hostFailure = null;
+        var names = new HashSet<string>(StringComparer.Ordinal);
+
+        foreach (var (name, json) in request.Globals)
+        {
+            CheckName(name, names);
+            engine.SetValue(name, ParseJson(engine, json, name));
+        }
+
+        engine.SetValue("log", new ClrFunctionInstance(engine, (_, args) =>
+        {
+            var line = string.Join(" ", args.Select(a => Describe(engine, a)));
+            if (line.Length > options.MaxLogLineChars)
+            {
+                line = line[..options.MaxLogLineChars] + "…";
+            }
+
+            if (log.Count < options.MaxLogLines)
+            {
+                log.Add(line);
+            }
+            else
+            {
+                dropped++;
+            }
+
+            return JsValue.Undefined;
+        }, 1));
+
+        foreach (var module in request.Modules ?? [])
+        {
+            CheckName(module.Name, names);
+            var target = engine.Object.Construct(Arguments.Empty);
+            foreach (var (member, function) in module.CreateFunctions(request.Context))
+            {
+                var qualified = module.Name + "." + member;
+                target.FastAddProperty(member, WrapHostFunction(engine, qualified, function, m => hostFailure = m), false, true, false);
+            }
+
+            engine.SetValue(module.Name, target);
+        }
+
+        var sourceLines = request.Source.Split('\n');
+        try
+        {
+            engine.ResetStatementsCount();
+            engine.ResetTimeoutTicks();
+            var function = engine.Execute(Prefix + request.Source + Suffix).GetCompletionValue();
+            engine.ResetStatementsCount();
+            engine.ResetTimeoutTicks();
+            engine.ResetCallStack();
+            var value = function.Invoke(JsValue.Undefined, []);
+            var resultJson = Serialize(engine, value, "the result");
+            var globals = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var name in request.ReturnGlobals ?? [])
+            {
+                globals[name] = Serialize(engine, engine.GetValue(name), "global '" + name + "'") ?? "null";
+            }
+
+            return new ScriptResult(resultJson, globals, log, dropped);
+        }
+        catch (JavaScriptException ex)
+        {
+            var (line, column) = MapRuntimePosition(ex.LineNumber, ex.Column);
+            var message = DescribeJsError(ex);
+            var kind = hostFailure is not null && message.Contains(hostFailure, StringComparison.Ordinal)
+                ? ScriptErrorKind.HostFunction
+                : ScriptErrorKind.Runtime;
+            throw new ScriptException(kind, $"{message} (script line {line}, column {column}: {Excerpt(sourceLines, line)})", line, column, ex);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new ScriptException(ScriptErrorKind.Timeout,
+                $"script timed out after {options.TimeoutInterval.TotalMilliseconds:0} ms (TimeoutInterval)", 0, 0, ex);
+        }
+        catch (StatementsCountOverflowException ex)
+        {
+            throw new ScriptException(ScriptErrorKind.StatementLimit,
+                $"script exceeded {options.MaxStatements} statements (MaxStatements); is there an endless loop?", 0, 0, ex);
+        }
+        catch (RecursionDepthOverflowException ex)
+        {
+            throw new ScriptException(ScriptErrorKind.Recursion,
+                $"script exceeded the call depth of {options.LimitRecursion} (LimitRecursion) in {ex.CallExpressionReference}", 0, 0, ex);
+        }
+        catch (ScriptException)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogWarning(ex, "Script engine failed in {InstanceId} {StepId}", request.Context.InstanceId, request.Context.StepId);
+            throw new ScriptException(ScriptErrorKind.Runtime, "script engine error: " + ex.Message, 0, 0, ex);
+        }
+    }
+
+    private static void CheckName(string name, HashSet<string> names)
+    {
+        if (!IdentifierRegex().IsMatch(name) || ReservedNames.Contains(name) || !names.Add(name))
+        {
+            throw new ArgumentException($"'{name}' cannot be a script global: it must be a unique identifier other than 'log'", nameof(name));
+        }
+    }
+
+    private static JsValue ParseJson(Engine engine, string json, string what)
+    {
+        try
+        {
+            return new JsonParser(engine).Parse(json);
+        }
+        catch (Exception ex) when (ex is JavaScriptException or ParserException)
+        {
+            throw new ArgumentException($"global '{what}' is not valid JSON: {ex.Message}", nameof(json), ex);
+        }
+    }
+
+    private string? Serialize(Engine engine, JsValue value, string what)
+    {
+        if (value.IsUndefined())
+        {
+            return null;
+        }
+
+        var json = new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined);
+        if (json.IsUndefined())
+        {
+            return null;
+        }
+
+        var text = json.AsString();
+        if (text.Length > options.MaxResultChars)
+        {
+            throw new ScriptException(ScriptErrorKind.TooLarge,
+                $"{what} is {text.Length} characters of JSON, over the cap of {options.MaxResultChars} (MaxResultChars)", 0, 0);
+        }
+
+        return text;
+    }
+
+    private static string Describe(Engine engine, JsValue value)
+    {
+        if (value.IsString())
+        {
+            return value.AsString();
+        }
+
+        if (value.IsUndefined())
+        {
+            return "undefined";
+        }
+
+        if (value.IsObject() && value.AsObject() is Jint.Native.Function.FunctionInstance)
+        {
+            return "[function]";
+        }
+
+        try
+        {
+            var json = new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined);
+            return json.IsUndefined() ? "undefined" : json.AsString();
+        }
+        catch (JavaScriptException)
+        {
+            return "[unserializable]";
+        }
+    }
+
+    private static readonly Type[] SupportedReturnTypes =
+    [
+        typeof(void), typeof(string), typeof(bool), typeof(double), typeof(int), typeof(long), typeof(float), typeof(decimal),
+        typeof(bool?), typeof(double?), typeof(int?), typeof(long?), typeof(JsonNode), typeof(JsonObject), typeof(JsonArray),
+        typeof(JsonValue), typeof(object), typeof(Task),
+    ];
+
+    private static bool IsSupportedReturn(Type type) =>
+        SupportedReturnTypes.Contains(type)
+        || (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Task<>) && IsSupportedReturn(type.GetGenericArguments()[0]));
+
+    private static bool IsSupportedParameter(Type type)
+    {
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        return t == typeof(string) || t == typeof(bool) || t == typeof(double) || t == typeof(int) || t == typeof(long)
+            || t == typeof(float) || t == typeof(decimal) || t == typeof(object);
+    }
+
+    private static ClrFunctionInstance WrapHostFunction(Engine engine, string name, Delegate function, Action<string> onFailure)
+    {
+        var parameters = function.Method.GetParameters();
+        foreach (var p in parameters)
+        {
+            if (!IsSupportedParameter(p.ParameterType))
+            {
+                throw new InvalidOperationException(
+                    $"host function {name}: parameter '{p.Name}' of type {p.ParameterType.Name} is not supported (use string, number, bool or object)");
+            }
+        }
+
+        if (!IsSupportedReturn(function.Method.ReturnType))
+        {
+            throw new InvalidOperationException(
+                $"host function {name}: return type {function.Method.ReturnType.Name} is not supported (use void, string, number, bool, JsonNode or a Task of those)");
+        }
+
+        return new ClrFunctionInstance(engine, (_, args) =>
+        {
+            var clrArgs = new object?[parameters.Length];
+            for (var i = 0; i < parameters.Length; i++)
+            {
+                var arg = i < args.Length ? args[i] : JsValue.Undefined;
+                clrArgs[i] = ToClr(engine, arg, parameters[i].ParameterType, name, parameters[i].Name ?? ("#" + i));
+            }
+
+            object? result;
+            try
+            {
+                result = function.DynamicInvoke(clrArgs);
+                if (result is Task task)
+                {
+                    task.GetAwaiter().GetResult();
+                    var resultProperty = task.GetType().GetProperty("Result", BindingFlags.Public | BindingFlags.Instance);
+                    result = task.GetType().IsGenericType && resultProperty is not null ? resultProperty.GetValue(task) : null;
+                }
+            }
+            catch (Exception ex) when (ex is not JavaScriptException)
+            {
+                var inner = ex is TargetInvocationException { InnerException: { } innerException } ? innerException : ex;
+                var message = $"{name} failed: {inner.Message}";
+                onFailure(message);
+                throw new JavaScriptException(engine.Error, message);
+            }
+
+            return ToJs(engine, result, name);
+        }, parameters.Length);
+    }
+
+    private static object? ToClr(Engine engine, JsValue value, Type type, string function, string parameter)
+    {
+        var nullable = Nullable.GetUnderlyingType(type);
+        var t = nullable ?? type;
+        if (value.IsUndefined() || value.IsNull())
+        {
+            return t.IsValueType && nullable is null
+                ? throw new JavaScriptException(engine.TypeError, $"{function}: argument '{parameter}' is required")
+                : null;
+        }
+
+        if (t == typeof(string))
+        {
+            return value.IsString() ? value.AsString()
+                : value.IsObject() ? new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined).AsString()
+                : value.IsBoolean() ? (value.AsBoolean() ? "true" : "false")
+                : value.AsNumber().ToString("R", CultureInfo.InvariantCulture);
+        }
+
+        if (t == typeof(bool))
+        {
+            return value.IsBoolean() ? value.AsBoolean()
+                : throw new JavaScriptException(engine.TypeError, $"{function}: argument '{parameter}' must be a boolean");
+        }
+
+        if (t == typeof(object))
+        {
+            return value.IsString() ? value.AsString()
+                : value.IsBoolean() ? value.AsBoolean()
+                : value.IsNumber() ? value.AsNumber()
+                : new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined).AsString();
+        }
+
+        if (!value.IsNumber())
+        {
+            throw new JavaScriptException(engine.TypeError, $"{function}: argument '{parameter}' must be a number");
+        }
+
+        var number = value.AsNumber();
+        try
+        {
+            return Convert.ChangeType(number, t, CultureInfo.InvariantCulture);
+        }
+        catch (OverflowException)
+        {
+            throw new JavaScriptException(engine.RangeError, $"{function}: argument '{parameter}' is out of range");
+        }
+    }
+
+    private static JsValue ToJs(Engine engine, object? value, string function) => value switch
+    {
+        null => JsValue.Null,
+        string s => new JsValue(s),
+        bool b => new JsValue(b),
+        double d => new JsValue(d),
+        int i => new JsValue(i),
+        long l => new JsValue(l),
+        float f => new JsValue(f),
+        decimal m => new JsValue((double)m),
+        JsonNode node => new JsonParser(engine).Parse(node.ToJsonString()),
+        _ => throw new JavaScriptException(engine.TypeError, $"{function} returned a value the sandbox does not pass to scripts"),
+    };
+
+    private static (int Line, int Column) MapParserPosition(ParserException ex)
+    {
+        // ParserException columns are 1-based; line 1 carries the wrapper prefix.
+        var line = Math.Max(1, ex.LineNumber);
+        var column = ex.Column;
+        if (line == 1)
+        {
+            column -= Prefix.Length;
+        }
+
+        return (line, Math.Max(1, column));
+    }
+
+    private static (int Line, int Column) MapRuntimePosition(int line, int zeroBasedColumn)
+    {
+        var column = zeroBasedColumn + 1;
+        if (line == 1)
+        {
+            column -= Prefix.Length;
+        }
+
+        return (Math.Max(1, line), Math.Max(1, column));
+    }
+
+    private static string DescribeJsError(JavaScriptException ex)
+    {
+        if (ex.Error.IsObject())
+        {
+            var error = ex.Error.AsObject();
+            var name = error.Get("name");
+            var message = error.Get("message");
+            var nameText = name.IsString() ? name.AsString() : "Error";
+            var messageText = message.IsString() ? message.AsString() : string.Empty;
+            if (messageText.Length == 0 && nameText == "TypeError")
+            {
+                messageText = "a value is not what the operation needs (e.g. a property of null or undefined was read)";
+            }
+
+            return messageText.Length == 0 ? nameText : nameText + ": " + messageText;
+        }
+
+        return "uncaught " + (ex.Error.IsString() ? "'" + ex.Error.AsString() + "'" : ex.Error.ToString());
+    }
+
+    private static string Excerpt(string[] lines, int line)
+    {
+        if (line < 1 || line > lines.Length)
+        {
+            return string.Empty;
+        }
+
+        var text = lines[line - 1].Trim();
+        return text.Length > 80 ? text[..80] + "…" : text;
+    }
+
+    /// <summary>Turns a parser message into a clear one, naming an ES2015+ construct when the line uses one.</summary>
+    private static string DescribeSyntaxError(string source, int line, string description)
+    {
+        var lines = source.Split('\n');
+        var text = line >= 1 && line <= lines.Length ? lines[line - 1] : source;
+        var hint = Es6Hint(text) ?? (line == lines.Length + 1 ? Es6Hint(source) : null);
+        var builder = new StringBuilder();
+        builder.Append(CultureInfo.InvariantCulture, $"syntax error: {description}");
+        if (hint is not null)
+        {
+            builder.Append(". Scripts run in Jint 2.10.4, which parses ECMAScript 5.1 only: ")
+                .Append(hint)
+                .Append(" (arrow functions, template literals, classes, destructuring, spread and for-of are not supported)");
+        }
+
+        return builder.ToString();
+    }
+
+    private static string? Es6Hint(string text)
+    {
+        if (text.Contains("=>", StringComparison.Ordinal))
+        {
+            return "an arrow function (=>) was used; write function (x) { return ...; }";
+        }
+
+        if (text.Contains('`', StringComparison.Ordinal))
+        {
+            return "a template literal (`...`) was used; concatenate strings with +";
+        }
+
+        if (ClassRegex().IsMatch(text))
+        {
+            return "a class was used; use a constructor function and its prototype";
+        }
+
+        if (text.Contains("...", StringComparison.Ordinal))
+        {
+            return "spread or rest (...) was used; use Array.prototype.concat or fn.apply";
+        }
+
+        if (DestructuringRegex().IsMatch(text))
+        {
+            return "destructuring was used; read the properties one by one";
+        }
+
+        if (ForOfRegex().IsMatch(text))
+        {
+            return "for-of was used; use for (var i = 0; i < a.length; i++)";
+        }
+
+        return null;
+    }
+
+    [GeneratedRegex(@"^[A-Za-z_$][A-Za-z0-9_$]*$")]
+    private static partial Regex IdentifierRegex();
+
+    [GeneratedRegex(@"\bclass\s+[A-Za-z_$]")]
+    private static partial Regex ClassRegex();
+
+    [GeneratedRegex(@"\b(var|let|const)\s*[\[{]")]
+    private static partial Regex DestructuringRegex();
+
+    [GeneratedRegex(@"\bfor\s*\(\s*(var|let|const)?\s*[A-Za-z_$][A-Za-z0-9_$]*\s+of\b")]
+    private static partial Regex ForOfRegex();
+}

@@ -1,0 +1,33 @@
+namespace RuleFlow.Scripting;
+
+/// <summary>
+/// Limits of the JavaScript sandbox (Jint 2.10.4), bound from <c>RuleFlow:Scripting</c>.
+/// Jint 2.10.4 has no memory limit: the sandbox caps what goes in (inputs) and what comes out (result, log),
+/// but a script can still allocate large strings or arrays between those points until the statement or time limit stops it.
+/// </summary>
+public sealed class ScriptingOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "RuleFlow:Scripting";
+
+    /// <summary>Wall-clock limit of one script execution; default 2 s. Exceeding it ends the script with <see cref="ScriptErrorKind.Timeout"/>.</summary>
+    public TimeSpan TimeoutInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Maximum JavaScript statements executed per execution; default 100,000.</summary>
+    public int MaxStatements { get; set; } = 100_000;
+
+    /// <summary>Maximum call depth; default 64.</summary>
+    public int LimitRecursion { get; set; } = 64;
+
+    /// <summary>Maximum size of the result and of the variables handed back, as UTF-16 characters of JSON text; default 1 MiB (1,048,576).</summary>
+    public int MaxResultChars { get; set; } = 1024 * 1024;
+
+    /// <summary>Maximum size of all inputs handed in, as characters of JSON text; default 4 MiB.</summary>
+    public int MaxInputChars { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Maximum <c>log()</c> lines kept per execution (later ones are counted, not kept); default 200.</summary>
+    public int MaxLogLines { get; set; } = 200;
+
+    /// <summary>Maximum characters of one log line (longer lines are cut); default 4,096.</summary>
+    public int MaxLogLineChars { get; set; } = 4096;
+}

@@ -1,0 +1,238 @@
+using System.Text.Json.Nodes;
+using RuleFlow.Workflows.Definitions;
+
+namespace RuleFlow.Workflows.Runtime;
+
+/// <summary>
+/// The durable state of one workflow instance, as the runtime reads and writes it. Immutable: the runtime makes a new
+/// record per step (<c>with</c>) and commits it through <see cref="IWorkflowStore.CommitAsync"/>.
+/// </summary>
+public sealed record InstanceRecord
+{
+    /// <summary>Instance id (a version-7 GUID: ordered by creation time).</summary>
+    public required Guid Id { get; init; }
+
+    /// <summary>Definition id.</summary>
+    public required string WorkflowId { get; init; }
+
+    /// <summary>Definition version the instance runs on.</summary>
+    public required int Version { get; init; }
+
+    /// <summary>Content hash of that exact definition (see <see cref="WorkflowDefinition.ContentHash"/>).</summary>
+    public required string DefinitionHash { get; init; }
+
+    /// <summary>Lifecycle state.</summary>
+    public required InstanceState State { get; init; }
+
+    /// <summary>Business key for start deduplication, or null.</summary>
+    public string? CorrelationKey { get; init; }
+
+    /// <summary>The start request's idempotency key, or null.</summary>
+    public string? IdempotencyKey { get; init; }
+
+    /// <summary>The instance input.</summary>
+    public required JsonObject Input { get; init; }
+
+    /// <summary>Workflow variables (<c>vars</c> in scripts).</summary>
+    public required JsonObject Variables { get; init; }
+
+    /// <summary>Outputs of completed steps: <c>{ "stepId": output }</c>.</summary>
+    public required JsonObject StepOutputs { get; init; }
+
+    /// <summary>0-based index of the step to run (or running / waiting); equals the step count when all are done.</summary>
+    public int StepIndex { get; init; }
+
+    /// <summary>Id of the step at <see cref="StepIndex"/>, or the step being compensated; null when none.</summary>
+    public string? CurrentStep { get; init; }
+
+    /// <summary>Ids of completed steps that declare <c>compensate</c>, in completion order (compensation pops from the end).</summary>
+    public required IReadOnlyList<string> CompensationStack { get; init; }
+
+    /// <summary>What a waiting instance waits for, e.g. <c>approval:&lt;id&gt;</c>; null otherwise.</summary>
+    public string? WaitingFor { get; init; }
+
+    /// <summary>The failure or rejection that led to compensation, or null.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>Where the instance came from.</summary>
+    public required Lineage Lineage { get; init; }
+
+    /// <summary>Name of the actor that started it.</summary>
+    public required string StartedBy { get; init; }
+
+    /// <summary>Creation time (UTC).</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Last change (UTC).</summary>
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>When the instance reached a final state, or null.</summary>
+    public DateTimeOffset? EndedAt { get; init; }
+
+    /// <summary>Sequence number of the last journal entry (entries are numbered 1, 2, …).</summary>
+    public long JournalSequence { get; init; }
+
+    /// <summary>Optimistic concurrency token: the revision this record was read at; the store increments it on every commit.</summary>
+    public int Revision { get; init; }
+
+    /// <summary>True in a final state (completed, failed, compensated, cancelled).</summary>
+    public bool IsFinished => State is InstanceState.Completed or InstanceState.Failed or InstanceState.Compensated or InstanceState.Cancelled;
+}
+
+/// <summary>A journal row to append (see <see cref="JournalEntry"/> for the kinds).</summary>
+public sealed record JournalRecord(Guid InstanceId, long Sequence, DateTimeOffset At, string? StepId, string Kind, int Attempt, JsonNode? Data);
+
+/// <summary>A durable timer: fires at <see cref="DueAt"/> even if the process was down then (it fires at the next start).</summary>
+/// <param name="Id">Timer id (deterministic per instance and step, so a re-run does not create a second one).</param>
+/// <param name="InstanceId">The instance to wake.</param>
+/// <param name="Kind"><c>approval.timeout</c> (issue 4 adds <c>delay</c>, <c>wait_until</c>, <c>event.timeout</c>, <c>escalation</c>).</param>
+/// <param name="StepId">The step that set it.</param>
+/// <param name="DueAt">When it fires (UTC, 1 ms precision).</param>
+/// <param name="Payload">Kind-specific data (e.g. <c>{ "approvalId": … }</c>), or null.</param>
+public sealed record TimerRecord(Guid Id, Guid InstanceId, string Kind, string StepId, DateTimeOffset DueAt, JsonObject? Payload);
+
+/// <summary>A message in the outbox.</summary>
+/// <param name="Id">Stable message id (a GUID derived from the idempotency key of the step that wrote it).</param>
+/// <param name="InstanceId">The instance that wrote it, or null (a rule's publish action).</param>
+/// <param name="StepId">The step, or null.</param>
+/// <param name="Exchange">Target exchange.</param>
+/// <param name="RoutingKey">Routing key.</param>
+/// <param name="Body">UTF-8 JSON text.</param>
+/// <param name="Headers">Application headers.</param>
+/// <param name="CreatedAt">When written (UTC).</param>
+/// <param name="Attempts">Delivery attempts so far.</param>
+/// <param name="NextAttemptAt">Not delivered before this time (backoff).</param>
+/// <param name="SentAt">When the transport confirmed it, or null while pending.</param>
+/// <param name="LastError">The last delivery error, or null.</param>
+public sealed record OutboxRecord(
+    string Id,
+    Guid? InstanceId,
+    string? StepId,
+    string Exchange,
+    string RoutingKey,
+    string Body,
+    IReadOnlyDictionary<string, string> Headers,
+    DateTimeOffset CreatedAt,
+    int Attempts,
+    DateTimeOffset NextAttemptAt,
+    DateTimeOffset? SentAt,
+    string? LastError);
+
+/// <summary>Something that needs a person (issue 4 adds resolving them through the API).</summary>
+/// <param name="Id">Incident id.</param>
+/// <param name="InstanceId">The instance.</param>
+/// <param name="StepId">The step, or null.</param>
+/// <param name="Kind"><c>compensation.failed</c> (later also <c>retry.exhausted</c>).</param>
+/// <param name="Message">What happened.</param>
+/// <param name="CreatedAt">When (UTC).</param>
+/// <param name="ResolvedAt">When resolved, or null while open.</param>
+public sealed record IncidentRecord(Guid Id, Guid InstanceId, string? StepId, string Kind, string Message, DateTimeOffset CreatedAt, DateTimeOffset? ResolvedAt);
+
+/// <summary>A stored definition version.</summary>
+/// <param name="WorkflowId">Definition id.</param>
+/// <param name="Version">Its version.</param>
+/// <param name="ContentHash">SHA-256 of the source text (hex).</param>
+/// <param name="Format">YAML or JSON.</param>
+/// <param name="SourcePath">Where it was loaded from.</param>
+/// <param name="SourceText">The text.</param>
+/// <param name="RegisteredAt">First registration (UTC).</param>
+public sealed record DefinitionRecord(string WorkflowId, int Version, string ContentHash, DefinitionFormat Format, string SourcePath, string SourceText, DateTimeOffset RegisteredAt);
+
+/// <summary>
+/// Everything one step changes, written in ONE transaction: the instance (checked against its
+/// <see cref="InstanceRecord.Revision"/>), journal entries, outbox messages, approvals, timers and incidents.
+/// </summary>
+public sealed record InstanceCommit(InstanceRecord Instance)
+{
+    /// <summary>Journal entries to append.</summary>
+    public IReadOnlyList<JournalRecord> Journal { get; init; } = [];
+
+    /// <summary>Outbox messages to insert.</summary>
+    public IReadOnlyList<OutboxRecord> Outbox { get; init; } = [];
+
+    /// <summary>Approvals to insert.</summary>
+    public IReadOnlyList<ApprovalInfo> NewApprovals { get; init; } = [];
+
+    /// <summary>Approvals to update (decided, timed out, cancelled); matched by id.</summary>
+    public IReadOnlyList<ApprovalInfo> UpdatedApprovals { get; init; } = [];
+
+    /// <summary>Timers to insert.</summary>
+    public IReadOnlyList<TimerRecord> NewTimers { get; init; } = [];
+
+    /// <summary>Timers to delete (fired or no longer needed); missing ones are ignored.</summary>
+    public IReadOnlyList<Guid> DeletedTimers { get; init; } = [];
+
+    /// <summary>Incidents to open.</summary>
+    public IReadOnlyList<IncidentRecord> Incidents { get; init; } = [];
+}
+
+/// <summary>The instance changed since it was read (another process or call advanced it): reload and retry.</summary>
+public sealed class WorkflowConcurrencyException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public WorkflowConcurrencyException() : base("the workflow instance was changed concurrently") { }
+
+    /// <summary>Creates the exception.</summary>
+    public WorkflowConcurrencyException(string message) : base(message) { }
+
+    /// <summary>Creates the exception.</summary>
+    public WorkflowConcurrencyException(string message, Exception innerException) : base(message, innerException) { }
+}
+
+/// <summary>
+/// Durable storage of workflow instances, journal, approvals, timers, outbox, incidents and definition versions.
+/// Implemented over EF Core in RuleFlow.Storage (<c>AddRuleFlowWorkflowStore</c>). All times are UTC with 1 ms precision.
+/// </summary>
+public interface IWorkflowStore
+{
+    /// <summary>
+    /// Inserts a new instance with its first journal entries, unless an instance with the same
+    /// <see cref="InstanceRecord.IdempotencyKey"/> exists, or an unfinished one of the same workflow with the same
+    /// <see cref="InstanceRecord.CorrelationKey"/>: then returns that one with <c>Created = false</c>.
+    /// Enforced by unique indexes, so concurrent starts in several processes also create one instance.
+    /// </summary>
+    Task<(InstanceRecord Instance, bool Created)> CreateInstanceAsync(InstanceRecord instance, IReadOnlyList<JournalRecord> journal, CancellationToken cancellationToken);
+
+    /// <summary>The instance, or null.</summary>
+    Task<InstanceRecord?> GetInstanceAsync(Guid id, CancellationToken cancellationToken);
+
+    /// <summary>Writes a step's changes in one transaction and returns the new revision.</summary>
+    /// <exception cref="WorkflowConcurrencyException">The instance's revision is no longer <see cref="InstanceRecord.Revision"/>.</exception>
+    Task<int> CommitAsync(InstanceCommit commit, CancellationToken cancellationToken);
+
+    /// <summary>Ids of instances in state running or compensating (to resume after a restart), oldest first.</summary>
+    Task<IReadOnlyList<Guid>> ListInstancesToResumeAsync(CancellationToken cancellationToken);
+
+    /// <summary>An approval, or null.</summary>
+    Task<ApprovalInfo?> GetApprovalAsync(Guid id, CancellationToken cancellationToken);
+
+    /// <summary>Timers due at <paramref name="now"/> or earlier, earliest first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<TimerRecord>> GetDueTimersAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a timer that no longer applies (e.g. its approval was decided); no error when missing.</summary>
+    Task DeleteTimerAsync(Guid id, CancellationToken cancellationToken);
+
+    /// <summary>Adds a message to the outbox outside any instance (a rule's publish action); a duplicate id is ignored.</summary>
+    Task EnqueueOutboxAsync(OutboxRecord message, CancellationToken cancellationToken);
+
+    /// <summary>Unsent messages whose next attempt is due, oldest first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<OutboxRecord>> GetPendingOutboxAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Marks a message delivered.</summary>
+    Task MarkOutboxSentAsync(string id, DateTimeOffset sentAt, CancellationToken cancellationToken);
+
+    /// <summary>Records a failed delivery and when to try again.</summary>
+    Task MarkOutboxFailedAsync(string id, int attempts, DateTimeOffset nextAttemptAt, string error, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores a definition version (idempotent per id and content hash) and returns it with its version: the declared one,
+    /// else the stored one for the same content, else 1 + the highest stored version of the id.
+    /// </summary>
+    Task<DefinitionRecord> RegisterDefinitionAsync(WorkflowDefinition definition, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>A stored definition version by content hash, or null.</summary>
+    Task<DefinitionRecord?> GetDefinitionAsync(string workflowId, string contentHash, CancellationToken cancellationToken);
+
+    /// <summary>Open incidents, newest first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<IncidentRecord>> ListIncidentsAsync(Guid? instanceId, int limit, CancellationToken cancellationToken);
+}

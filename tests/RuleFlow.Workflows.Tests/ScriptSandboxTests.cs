@@ -1,0 +1,198 @@
+using System.Text.Json.Nodes;
+using RuleFlow.Scripting;
+
+namespace RuleFlow.Workflows.Tests;
+
+public sealed class ScriptSandboxTests
+{
+    private static readonly ScriptCallContext Context = new(Guid.Empty, "step", "key-1");
+
+    private static ScriptResult Run(string source, string input = "{}", ScriptingOptions? options = null, params IScriptHostModule[] modules) =>
+        new ScriptSandbox(options ?? new ScriptingOptions()).Run(new ScriptRequest(
+            source,
+            new Dictionary<string, string> { ["input"] = input, ["vars"] = "{}" },
+            Context,
+            modules,
+            ["vars"]));
+
+    private static ScriptException Fails(string source, ScriptingOptions? options = null, params IScriptHostModule[] modules) =>
+        Assert.Throws<ScriptException>(() => Run(source, "{\"a\":{\"b\":[1,2]}}", options, modules));
+
+    [Fact]
+    public void Returns_json_sets_vars_and_collects_log()
+    {
+        var result = Run("vars.count = input.n + 1;\nlog('n is', input.n, {x: 1});\nreturn { doubled: input.n * 2, list: [1, 'a', null] };", "{\"n\":20}");
+        Assert.Equal("{\"doubled\":40,\"list\":[1,\"a\",null]}", result.ResultJson);
+        Assert.Equal("{\"count\":21}", result.Globals["vars"]);
+        Assert.Equal(["n is 20 {\"x\":1}"], result.Log);
+    }
+
+    [Fact]
+    public void No_return_gives_null_result()
+    {
+        Assert.Null(Run("var x = 1;").ResultJson);
+    }
+
+    [Fact]
+    public void Script_cannot_reach_GetType_from_inputs_host_functions_or_log()
+    {
+        var blocklist = new TestBlocklistModule();
+        var result = Run("""
+            function probe(v) {
+              if (v === null || v === undefined) { return 'none'; }
+              return typeof v.GetType + '/' + typeof v.getType + '/' + typeof (v.constructor && v.constructor.GetType);
+            }
+            var hostResult = blocklist.add('1.2.3.4', 'r');
+            var logResult = log('x');
+            return {
+              input: probe(input), nested: probe(input.a), array: probe(input.a.b), proto: probe(Object.getPrototypeOf(input)),
+              hostFn: probe(blocklist.add), hostObj: probe(blocklist), hostResult: probe(hostResult), hostResultType: typeof hostResult,
+              log: probe(log), logResult: probe(logResult),
+              system: typeof System, importNs: typeof importNamespace, require: typeof require, clr: typeof clr,
+              ownKeys: Object.getOwnPropertyNames(blocklist.add).sort().join(',')
+            };
+            """, "{\"a\":{\"b\":[1,2]}}", null, blocklist);
+        var output = JsonNode.Parse(result.ResultJson!)!.AsObject();
+        foreach (var key in new[] { "input", "nested", "array", "proto", "hostFn", "hostObj", "log" })
+        {
+            Assert.Equal("undefined/undefined/undefined", output[key]!.GetValue<string>());
+        }
+
+        Assert.Equal("boolean", output["hostResultType"]!.GetValue<string>());
+        Assert.Equal("none", output["logResult"]!.GetValue<string>());
+        foreach (var key in new[] { "system", "importNs", "require", "clr" })
+        {
+            Assert.Equal("undefined", output[key]!.GetValue<string>());
+        }
+
+        Assert.DoesNotContain("GetType", output["ownKeys"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Script_cannot_read_files()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "ruleflow-probe-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllText(path, "TOPSECRET");
+        try
+        {
+            var escaped = path.Replace("\\", "\\\\", StringComparison.Ordinal);
+            var attempts = new[]
+            {
+                $"return System.IO.File.ReadAllText('{escaped}');",
+                $"return importNamespace('System.IO').File.ReadAllText('{escaped}');",
+                $"return input.GetType().Assembly.GetType('System.IO.File').GetMethod('ReadAllText').Invoke(null, ['{escaped}']);",
+                $"return log.GetType().Assembly;",
+                $"return require('fs').readFileSync('{escaped}');",
+            };
+            foreach (var source in attempts)
+            {
+                var error = Fails(source);
+                Assert.Equal(ScriptErrorKind.Runtime, error.Kind);
+                Assert.DoesNotContain("TOPSECRET", error.Message, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Host_function_returning_a_clr_object_is_refused_at_registration()
+    {
+        var module = new ObjectModule();
+        var error = Assert.Throws<InvalidOperationException>(() => Run("return leak.get();", "{}", null, module));
+        Assert.Contains("not supported", error.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class ObjectModule : IScriptHostModule
+    {
+        public string Name => "leak";
+
+        public IReadOnlyDictionary<string, Delegate> CreateFunctions(ScriptCallContext context) =>
+            new Dictionary<string, Delegate> { ["get"] = new Func<FileInfo>(() => new FileInfo("/etc/passwd")) };
+    }
+
+    [Fact]
+    public void Infinite_loop_ends_with_the_statement_limit()
+    {
+        var error = Fails("while (true) { }");
+        Assert.Equal(ScriptErrorKind.StatementLimit, error.Kind);
+        Assert.Contains("MaxStatements", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Infinite_loop_ends_with_the_timeout_when_statements_are_unlimited()
+    {
+        var options = new ScriptingOptions { MaxStatements = int.MaxValue, TimeoutInterval = TimeSpan.FromMilliseconds(300) };
+        var error = Fails("for (;;) { var x = 1; }", options);
+        Assert.Equal(ScriptErrorKind.Timeout, error.Kind);
+    }
+
+    [Fact]
+    public void Deep_recursion_is_stopped()
+    {
+        var error = Fails("function f(n) { return f(n + 1); }\nreturn f(0);");
+        Assert.Equal(ScriptErrorKind.Recursion, error.Kind);
+    }
+
+    [Theory]
+    [InlineData("var a = 1;\nvar f = x => x * 2;", 2, 12, "arrow function")]
+    [InlineData("var who = 'a';\n\nvar s = `hi ${who}`;", 3, 9, "template literal")]
+    [InlineData("class A {}", 1, 1, "class")]
+    [InlineData("var o = {a: 1};\nvar {a} = o;", 2, 5, "destructuring")]
+    [InlineData("var xs = [1];\nMath.max(...xs);", 2, 10, "spread")]
+    public void Es6_syntax_is_reported_with_line_column_and_the_es51_rule(string source, int line, int column, string construct)
+    {
+        var error = Fails(source);
+        Assert.Equal(ScriptErrorKind.Syntax, error.Kind);
+        Assert.Equal(line, error.Line);
+        Assert.Equal(column, error.Column);
+        Assert.Contains("ECMAScript 5.1", error.Message, StringComparison.Ordinal);
+        Assert.Contains(construct, error.Message, StringComparison.Ordinal);
+        var check = ScriptSandbox.CheckSyntax(source);
+        Assert.NotNull(check);
+        Assert.Equal((line, column), (check.Line, check.Column));
+    }
+
+    [Fact]
+    public void Runtime_error_reports_the_script_line_and_column()
+    {
+        var error = Fails("var a = 1;\nvar b = 2;\n  var c = input.missing.deeper;");
+        Assert.Equal(ScriptErrorKind.Runtime, error.Kind);
+        Assert.Equal(3, error.Line);
+        Assert.Contains("TypeError", error.Message, StringComparison.Ordinal);
+        Assert.Contains("line 3", error.Message, StringComparison.Ordinal);
+
+        var thrown = Fails("throw new Error('boom');");
+        Assert.Equal(1, thrown.Line);
+        Assert.Equal(1, thrown.Column);
+        Assert.Contains("Error: boom", thrown.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Result_over_the_cap_is_refused()
+    {
+        var options = new ScriptingOptions { MaxResultChars = 1000 };
+        var error = Fails("var s = ''; for (var i = 0; i < 200; i++) { s += 'xxxxxxxxxx'; } return s;", options);
+        Assert.Equal(ScriptErrorKind.TooLarge, error.Kind);
+    }
+
+    [Fact]
+    public void Host_function_failure_can_be_caught_or_fails_the_script()
+    {
+        var flaky = new FlakyModule(int.MaxValue);
+        var caught = Run("try { flaky.fail(); return 'no'; } catch (e) { return e.message; }", "{}", null, flaky);
+        Assert.Equal("\"flaky.fail failed: always fails\"", caught.ResultJson);
+        var error = Fails("flaky.fail();", null, flaky);
+        Assert.Equal(ScriptErrorKind.HostFunction, error.Kind);
+        Assert.Contains("always fails", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Globals_do_not_leak_between_executions()
+    {
+        Run("leaked = 42; Object.prototype.polluted = true;");
+        Assert.Equal("[\"undefined\",\"undefined\"]", Run("return [typeof leaked, typeof ({}).polluted];").ResultJson);
+    }
+}
