@@ -23,6 +23,9 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton(options);
         services.AddPooledDbContextFactory<RuleFlowDbContext>(builder => Configure(builder, options.Provider, connectionString));
         services.AddSingleton<StoreInitializer>();
+        services.AddSingleton<Ingest.EventJournal>();
+        services.AddSingleton<Ingest.DeadLetterStore>();
+        services.AddSingleton<Blocklist.BlocklistStore>();
         return services;
     }
 

@@ -1,0 +1,147 @@
+using System.Runtime.CompilerServices;
+using Microsoft.EntityFrameworkCore;
+using RuleFlow.Workflows.Runtime;
+
+namespace RuleFlow.Storage.Ingest;
+
+/// <summary>
+/// The event journal and the rule firings it caused. An event and its firings are written in one transaction, so after
+/// a crash either both are there (and the firings' actions are carried out from <see cref="PendingFiringsAsync"/>) or
+/// neither is (and the broker redelivers the unacknowledged message).
+/// </summary>
+public sealed class EventJournal(IDbContextFactory<RuleFlowDbContext> factory)
+{
+    /// <summary>True when an event with this id is already journaled (a redelivery or a duplicate).</summary>
+    public async Task<bool> ContainsAsync(string eventId, CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Set<StoredEvent>().AnyAsync(e => e.EventId == eventId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Appends an event and the firings it caused in one transaction, setting <see cref="StoredEvent.Sequence"/> and
+    /// each firing's <see cref="RuleFiringRecord.EventSequence"/>.
+    /// </summary>
+    /// <returns>False (and nothing written) when an event with the same id, or a firing with the same activation id, exists.</returns>
+    /// <exception cref="DbUpdateException">The store failed; see <see cref="DbErrors.IsTransient"/>.</exception>
+    public async Task<bool> AppendAsync(StoredEvent storedEvent, IReadOnlyList<RuleFiringRecord> firings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(storedEvent);
+        ArgumentNullException.ThrowIfNull(firings);
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        db.Add(storedEvent);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var firing in firings)
+            {
+                firing.EventSequence = storedEvent.Sequence;
+                db.Add(firing);
+            }
+
+            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (DbUpdateException e) when (DbErrors.IsUniqueViolation(e))
+        {
+            await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+            return false;
+        }
+    }
+
+    /// <summary>Streams the whole journal in <see cref="StoredEvent.Sequence"/> order, in batches of <paramref name="batchSize"/>.</summary>
+    public async IAsyncEnumerable<StoredEvent> ReadAllAsync(int batchSize = 1000, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        long after = 0;
+        while (true)
+        {
+            List<StoredEvent> batch;
+            await using (var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false))
+            {
+                batch = await db.Set<StoredEvent>().AsNoTracking()
+                    .Where(e => e.Sequence > after)
+                    .OrderBy(e => e.Sequence)
+                    .Take(batchSize)
+                    .ToListAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var e in batch)
+            {
+                yield return e;
+            }
+
+            if (batch.Count < batchSize)
+            {
+                yield break;
+            }
+
+            after = batch[^1].Sequence;
+        }
+    }
+
+    /// <summary>Firings whose actions were not carried out yet, in firing order.</summary>
+    public async Task<IReadOnlyList<RuleFiringRecord>> PendingFiringsAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Set<RuleFiringRecord>().AsNoTracking()
+            .Where(f => f.Status == FiringStatus.Pending)
+            .OrderBy(f => f.Id)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Records what a firing's actions did.</summary>
+    /// <param name="firingId">The firing's row id.</param>
+    /// <param name="status">Done or Failed.</param>
+    /// <param name="results">JSON array of the actions' results, or null.</param>
+    /// <param name="error">Why it failed, or null.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    public async Task CompleteFiringAsync(long firingId, FiringStatus status, string? results, string? error, CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        await db.Set<RuleFiringRecord>().Where(f => f.Id == firingId)
+            .ExecuteUpdateAsync(s => s.SetProperty(f => f.Status, status).SetProperty(f => f.Results, results).SetProperty(f => f.Error, error),
+                cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Journaled events, newest first, optionally of one type.</summary>
+    /// <param name="type">Event type, or null for all.</param>
+    /// <param name="page">1-based page.</param>
+    /// <param name="pageSize">Items per page (1..500).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    public async Task<Page<StoredEvent>> ListEventsAsync(string? type, int page, int pageSize, CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var query = db.Set<StoredEvent>().AsNoTracking();
+        if (!string.IsNullOrEmpty(type))
+        {
+            query = query.Where(e => e.Type == type);
+        }
+
+        var total = await query.CountAsync(cancellationToken).ConfigureAwait(false);
+        var items = await query.OrderByDescending(e => e.Sequence).Skip((page - 1) * pageSize).Take(pageSize)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return new Page<StoredEvent>(items, total);
+    }
+
+    /// <summary>Rule firings, newest first, optionally of one rule.</summary>
+    /// <param name="rule">Rule name, or null for all.</param>
+    /// <param name="page">1-based page.</param>
+    /// <param name="pageSize">Items per page (1..500).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    public async Task<Page<RuleFiringRecord>> ListFiringsAsync(string? rule, int page, int pageSize, CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var query = db.Set<RuleFiringRecord>().AsNoTracking();
+        if (!string.IsNullOrEmpty(rule))
+        {
+            query = query.Where(f => f.Rule == rule);
+        }
+
+        var total = await query.CountAsync(cancellationToken).ConfigureAwait(false);
+        var items = await query.OrderByDescending(f => f.Id).Skip((page - 1) * pageSize).Take(pageSize)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return new Page<RuleFiringRecord>(items, total);
+    }
+}

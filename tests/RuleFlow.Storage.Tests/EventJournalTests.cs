@@ -1,0 +1,132 @@
+using RuleFlow.Storage.Blocklist;
+using RuleFlow.Storage.Ingest;
+
+namespace RuleFlow.Storage.Tests;
+
+public sealed class EventJournalTests
+{
+    private static StoredEvent Event(string id, string type = "ssh.auth", int second = 0) => new()
+    {
+        EventId = id, Type = type, Time = new DateTimeOffset(2017, 12, 10, 6, 55, second, TimeSpan.Zero),
+        ReceivedAt = DateTimeOffset.UtcNow, Source = "amqp:security.events/ssh.auth", Payload = $$"""{"id":"{{id}}"}""",
+    };
+
+    private static RuleFiringRecord Firing(string activation) => new()
+    {
+        ActivationId = activation, Rule = "ssh-bruteforce", Time = DateTimeOffset.UtcNow, FiredAt = DateTimeOffset.UtcNow,
+        EventIds = "[\"a\"]", Actions = "[]", Status = FiringStatus.Pending,
+    };
+
+    [Theory]
+    [InlineData(StoreProvider.Sqlite)]
+    [InlineData(StoreProvider.Postgres)]
+    public async Task Append_keeps_order_and_links_firings_to_their_event(StoreProvider provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        var journal = store.Get<EventJournal>();
+
+        Assert.True(await journal.AppendAsync(Event("e1", second: 1), [], default));
+        Assert.True(await journal.AppendAsync(Event("e2", second: 2), [Firing("act-1"), Firing("act-2")], default));
+        Assert.True(await journal.AppendAsync(Event("e3", second: 3), [], default));
+
+        var all = new List<StoredEvent>();
+        await foreach (var e in journal.ReadAllAsync(batchSize: 2))
+        {
+            all.Add(e);
+        }
+
+        Assert.Equal(["e1", "e2", "e3"], all.Select(e => e.EventId));
+        Assert.True(all[0].Sequence < all[1].Sequence && all[1].Sequence < all[2].Sequence);
+        Assert.Equal(new DateTimeOffset(2017, 12, 10, 6, 55, 2, TimeSpan.Zero), all[1].Time);
+
+        var pending = await journal.PendingFiringsAsync(default);
+        Assert.Equal(["act-1", "act-2"], pending.Select(f => f.ActivationId));
+        Assert.All(pending, f => Assert.Equal(all[1].Sequence, f.EventSequence));
+        Assert.True(await journal.ContainsAsync("e2", default));
+        Assert.False(await journal.ContainsAsync("e4", default));
+    }
+
+    [Theory]
+    [InlineData(StoreProvider.Sqlite)]
+    [InlineData(StoreProvider.Postgres)]
+    public async Task A_duplicate_event_id_writes_nothing_not_even_its_firings(StoreProvider provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        var journal = store.Get<EventJournal>();
+        Assert.True(await journal.AppendAsync(Event("same"), [], default));
+
+        Assert.False(await journal.AppendAsync(Event("same"), [Firing("would-be-lost")], default));
+
+        Assert.Empty(await journal.PendingFiringsAsync(default));
+        var page = await journal.ListEventsAsync(null, 1, 10, default);
+        Assert.Equal(1, page.Total);
+    }
+
+    [Theory]
+    [InlineData(StoreProvider.Sqlite)]
+    [InlineData(StoreProvider.Postgres)]
+    public async Task Completing_a_firing_takes_it_out_of_pending_and_keeps_its_results(StoreProvider provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        var journal = store.Get<EventJournal>();
+        await journal.AppendAsync(Event("e1"), [Firing("a1"), Firing("a2")], default);
+        var pending = await journal.PendingFiringsAsync(default);
+
+        await journal.CompleteFiringAsync(pending[0].Id, FiringStatus.Done, "[{\"instanceId\":\"x\"}]", null, default);
+        await journal.CompleteFiringAsync(pending[1].Id, FiringStatus.Failed, "[]", "WF4040: no workflow", default);
+
+        Assert.Empty(await journal.PendingFiringsAsync(default));
+        var firings = await journal.ListFiringsAsync("ssh-bruteforce", 1, 10, default);
+        Assert.Equal(2, firings.Total);
+        var failed = Assert.Single(firings.Items, f => f.Status == FiringStatus.Failed);
+        Assert.Equal("WF4040: no workflow", failed.Error);
+        Assert.Equal("[{\"instanceId\":\"x\"}]", Assert.Single(firings.Items, f => f.Status == FiringStatus.Done).Results);
+    }
+
+    [Theory]
+    [InlineData(StoreProvider.Sqlite)]
+    [InlineData(StoreProvider.Postgres)]
+    public async Task Events_and_dead_letters_page_newest_first_with_filters(StoreProvider provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        var journal = store.Get<EventJournal>();
+        for (var i = 0; i < 7; i++)
+        {
+            await journal.AppendAsync(Event($"e{i}", i % 2 == 0 ? "ssh.auth" : "k8s.event", i), [], default);
+        }
+
+        var page = await journal.ListEventsAsync("ssh.auth", 2, 3, default);
+        Assert.Equal(4, page.Total);
+        Assert.Equal(["e0"], page.Items.Select(e => e.EventId));
+
+        var deadLetters = store.Get<DeadLetterStore>();
+        await deadLetters.AddAsync(new DeadLetter { At = DateTimeOffset.UtcNow, Source = "http", Code = "RF5001", Reason = "not JSON", BodyPreview = "x" }, default);
+        await deadLetters.AddAsync(new DeadLetter { At = DateTimeOffset.UtcNow, Source = "http", Code = "RF5002", Reason = "array", BodyPreview = "[]" }, default);
+        var letters = await deadLetters.ListAsync("RF5002", 1, 10, default);
+        Assert.Equal("array", Assert.Single(letters.Items).Reason);
+    }
+
+    [Theory]
+    [InlineData(StoreProvider.Sqlite)]
+    [InlineData(StoreProvider.Postgres)]
+    public async Task Blocklist_add_and_remove_are_idempotent_and_canonical(StoreProvider provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        var blocklist = store.Get<BlocklistStore>();
+
+        Assert.True(blocklist.Add("103.99.0.122", "ssh brute force", "instance:block"));
+        Assert.False(blocklist.Add(" 103.99.0.122 ", "again", "instance:block"));
+        Assert.True(blocklist.Add("2001:0db8:0000:0000:0000:0000:0000:0001", null, null));
+        Assert.True(blocklist.Contains("2001:db8::1"));
+
+        var list = await blocklist.ListAsync(default);
+        Assert.Equal(["103.99.0.122", "2001:db8::1"], list.Select(e => e.Ip));
+        Assert.Equal("ssh brute force", list[0].Reason);
+
+        Assert.True(blocklist.Remove("103.99.0.122"));
+        Assert.False(blocklist.Remove("103.99.0.122"));
+        Assert.False(blocklist.Contains("103.99.0.122"));
+        Assert.Throws<ArgumentException>(() => blocklist.Add("103.99.0", null, null));
+        Assert.Throws<ArgumentException>(() => blocklist.Add("not an ip", null, null));
+    }
+}
