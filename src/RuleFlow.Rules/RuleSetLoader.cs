@@ -1,0 +1,252 @@
+using RuleFlow.Rules.Compilation;
+using RuleFlow.Rules.Language;
+
+namespace RuleFlow.Rules;
+
+/// <summary>What loading rule files gave: the rule set built from the files that loaded, and every file's diagnostics.</summary>
+public sealed class RuleSetLoadResult
+{
+    private readonly IReadOnlyDictionary<string, string> _sources;
+
+    internal RuleSetLoadResult(RuleSet ruleSet, IReadOnlyList<RuleFileResult> files, IReadOnlyDictionary<string, string> sources)
+    {
+        RuleSet = ruleSet;
+        Files = files;
+        _sources = sources;
+        Diagnostics = [.. files.SelectMany(f => f.Diagnostics)];
+    }
+
+    /// <summary>The rule set built from the files that loaded (files with errors are left out); never null.</summary>
+    public RuleSet RuleSet { get; }
+
+    /// <summary>One result per file, sorted by path (load order).</summary>
+    public IReadOnlyList<RuleFileResult> Files { get; }
+
+    /// <summary>All diagnostics of all files, by file, then line and column.</summary>
+    public IReadOnlyList<Diagnostic> Diagnostics { get; }
+
+    /// <summary>True when any file has an error (that file's rules are not in <see cref="RuleSet"/>).</summary>
+    public bool HasErrors => Diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
+
+    /// <summary>The text that was loaded for a file (for <see cref="DiagnosticFormatter.Format"/>), or null when it could not be read.</summary>
+    /// <param name="path">A path as in <see cref="RuleFileResult.Path"/>.</param>
+    public string? GetSourceText(string path) => _sources.GetValueOrDefault(path);
+
+    /// <summary>Every diagnostic formatted with its source line and caret (<see cref="DiagnosticFormatter.Format"/>), one block each.</summary>
+    public IEnumerable<string> FormatDiagnostics() =>
+        Diagnostics.Select(d => DiagnosticFormatter.Format(d, GetSourceText(d.Location.File)));
+}
+
+/// <summary>
+/// Loads rule files (<c>*.rules</c>) into a <see cref="RuleSet"/>. Every file is lexed, parsed and bound in one pass that reports
+/// all of its errors; event types declared in one file can be used in any other; a file with an error is left out (its rules;
+/// its error-free event declarations still count) and the others load. Never throws for bad rule text or unreadable files.
+/// </summary>
+public static class RuleSetLoader
+{
+    /// <summary>Loads every <c>*.rules</c> file under <paramref name="directory"/> (recursively), sorted by path (ordinal).</summary>
+    /// <param name="directory">A directory; when it does not exist the result has one RF1000 error.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="directory"/> is null.</exception>
+    public static RuleSetLoadResult LoadDirectory(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        return LoadFiles([directory]);
+    }
+
+    /// <summary>Loads files and directories (directories: every <c>*.rules</c> under them, recursively). Sorted by path, duplicates removed.</summary>
+    /// <param name="paths">Files or directories.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="paths"/> is null.</exception>
+    public static RuleSetLoadResult LoadFiles(IEnumerable<string> paths)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var files = new SortedSet<string>(StringComparer.Ordinal);
+        var unreadable = new List<(string Path, string Error)>();
+        foreach (var path in paths)
+        {
+            if (Directory.Exists(path))
+            {
+                try
+                {
+                    foreach (var file in Directory.EnumerateFiles(path, "*.rules", SearchOption.AllDirectories))
+                    {
+                        files.Add(file.Replace('\\', '/'));
+                    }
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    unreadable.Add((path, e.Message));
+                }
+            }
+            else if (File.Exists(path))
+            {
+                files.Add(path.Replace('\\', '/'));
+            }
+            else
+            {
+                unreadable.Add((path, "no such file or directory"));
+            }
+        }
+
+        var sources = new List<(string Path, string? Text, string? Error)>();
+        foreach (var file in files)
+        {
+            try
+            {
+                sources.Add((file, File.ReadAllText(file), null));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                sources.Add((file, null, e.Message));
+            }
+        }
+
+        sources.AddRange(unreadable.Select(u => (u.Path, (string?)null, (string?)u.Error)));
+        return Load(sources);
+    }
+
+    /// <summary>Loads rule texts given in memory, in the order given (paths are used in diagnostics).</summary>
+    /// <param name="sources">(path, text) pairs.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="sources"/> is null.</exception>
+    public static RuleSetLoadResult LoadSources(IEnumerable<(string Path, string Text)> sources)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        return Load([.. sources.Select(s => (s.Path, (string?)s.Text, (string?)null))]);
+    }
+
+    private sealed class FileState(SourceText source)
+    {
+        public SourceText Source { get; } = source;
+
+        public DiagnosticBag Diagnostics { get; } = new(source);
+
+        public CompilationUnitSyntax? Syntax { get; set; }
+
+        public List<RulePlan> Plans { get; } = [];
+
+        public bool Failed => Diagnostics.HasErrors;
+    }
+
+    private static RuleSetLoadResult Load(IReadOnlyList<(string Path, string? Text, string? Error)> inputs)
+    {
+        var states = new List<FileState>();
+        foreach (var (path, text, error) in inputs)
+        {
+            var state = new FileState(new SourceText(path ?? "", text ?? ""));
+            states.Add(state);
+            if (text is null)
+            {
+                state.Diagnostics.Report(DiagnosticCodes.CannotReadFile, 0, $"cannot read {path}: {error}");
+                continue;
+            }
+
+            Guard(state, () => state.Syntax = Parser.Parse(state.Source, state.Diagnostics));
+        }
+
+        // Event types are global: every error-free declaration of any file counts; the first declaration of a name wins.
+        var types = new List<BoundEventType>();
+        var byName = new Dictionary<string, BoundEventType>(StringComparer.Ordinal);
+        foreach (var state in states)
+        {
+            if (state.Syntax is null)
+            {
+                continue;
+            }
+
+            var binder = new Binder(state.Diagnostics, byName);
+            foreach (var declaration in state.Syntax.Members.OfType<EventDeclarationSyntax>())
+            {
+                BoundEventType? type = null;
+                Guard(state, () => type = binder.BindEventDeclaration(declaration));
+                if (type is null)
+                {
+                    continue;
+                }
+
+                if (byName.TryGetValue(type.Name, out var first))
+                {
+                    state.Diagnostics.Report(DiagnosticCodes.DuplicateEventType, declaration.Name.Span,
+                        $"the event type '{type.Name}' is already declared at {first.Location}", "declare each event type once, in one file");
+                    continue;
+                }
+
+                byName.Add(type.Name, type);
+                types.Add(type);
+            }
+        }
+
+        // Rules: bind and compile per file; a rule name may be used once across the files that load.
+        var compiler = new RuleCompiler();
+        var ruleNames = new Dictionary<string, SourceLocation>(StringComparer.Ordinal);
+        var plans = new List<RulePlan>();
+        foreach (var state in states)
+        {
+            if (state.Syntax is null)
+            {
+                continue;
+            }
+
+            Guard(state, () =>
+            {
+                var binder = new Binder(state.Diagnostics, byName);
+                foreach (var rule in binder.BindRules(state.Syntax))
+                {
+                    if (ruleNames.TryGetValue(rule.Name, out var other))
+                    {
+                        state.Diagnostics.Report(DiagnosticCodes.DuplicateRule, rule.Location,
+                            $"the rule name \"{rule.Name}\" is already used at {other}", "rule names must be unique in a rule set");
+                        continue;
+                    }
+
+                    state.Plans.Add(compiler.Compile(rule));
+                }
+            });
+
+            if (!state.Failed)
+            {
+                foreach (var plan in state.Plans)
+                {
+                    ruleNames.Add(plan.Rule.Name, plan.Rule.Location);
+                    plans.Add(plan);
+                }
+            }
+        }
+
+        var built = NetworkBuilder.Build(types, plans);
+        foreach (var (rule, message, hint) in built.NeverFires)
+        {
+            var state = states.First(s => s.Source.Path == rule.File);
+            state.Diagnostics.Report(DiagnosticCodes.NeverFires, rule.Location, message, hint);
+        }
+
+        var ruleSet = new RuleSet(types, [.. plans.Select(p => p.Compiled.Info)], built.Network);
+        var results = states.Select(s => new RuleFileResult(
+            s.Source.Path,
+            !s.Failed,
+            s.Failed ? 0 : s.Plans.Count,
+            [.. s.Diagnostics.Items.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column)])).ToList();
+        var texts = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (path, text, _) in inputs)
+        {
+            if (text is not null && path is not null)
+            {
+                texts.TryAdd(path, text);
+            }
+        }
+
+        return new RuleSetLoadResult(ruleSet, results, texts);
+    }
+
+    /// <summary>Turns an unexpected exception (a bug) into an RF2999 diagnostic of that file instead of failing the whole load.</summary>
+    private static void Guard(FileState state, Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            state.Diagnostics.Report(DiagnosticCodes.InternalError, 0,
+                $"internal error while loading this file ({e.GetType().Name}: {e.Message}); please report it", null);
+        }
+    }
+}

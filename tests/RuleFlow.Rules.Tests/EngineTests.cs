@@ -1,0 +1,376 @@
+using System.Text.Json;
+
+namespace RuleFlow.Rules.Tests;
+
+/// <summary>Semantics of the engine: windows, expiry, joins, throttle, agenda, clock, late events, bounded memory.</summary>
+public sealed class EngineTests
+{
+    private const string Brute = """
+        event auth key ip time ts
+        rule "brute" priority 5
+        when
+            f: auth(result == "fail")
+            count(auth(result == "fail", ip == f.ip)) within 60s >= 5
+        then
+            start workflow "block" key f.ip with { ip: f.ip, n: count, first: window.first.ts, last: window.last.ts, size: window.count }
+        throttle once within 1h per f.ip
+        end
+        """;
+
+    private static RuleEvent Auth(double ms, string ip, string result = "fail", string? id = null) =>
+        T.Event("auth", ms, new { ip, result, ts = T.Base.AddMilliseconds(ms).ToString("O") }, id);
+
+    [Fact]
+    public void Five_events_spanning_exactly_60_seconds_fire()
+    {
+        var session = T.Load(Brute).CreateSession();
+        double[] times = [0, 10_000, 20_000, 30_000, 60_000];
+        var firings = T.InsertAll(session, times.Select(t => Auth(t, "10.0.0.1")));
+        var firing = Assert.Single(firings);
+        Assert.Equal(T.Base.AddSeconds(60), firing.Time);
+        var input = T.Start(firing).Input;
+        Assert.Equal(5, input["n"]!.GetValue<long>());
+        Assert.Equal(5, input["size"]!.GetValue<long>());
+        Assert.Equal(T.Base.ToString("O"), input["first"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Five_events_spanning_60_001_seconds_do_not_fire()
+    {
+        var session = T.Load(Brute).CreateSession();
+        double[] times = [0, 10_000, 20_000, 30_000, 60_001];
+        Assert.Empty(T.InsertAll(session, times.Select(t => Auth(t, "10.0.0.1"))));
+        Assert.Equal(5, session.Statistics.EventsInserted);
+    }
+
+    [Fact]
+    public void Events_leave_the_window_so_old_attempts_do_not_count()
+    {
+        var session = T.Load(Brute).CreateSession();
+        var firings = T.InsertAll(session, [Auth(0, "a"), Auth(1000, "a"), Auth(2000, "a"), Auth(3000, "a")]);
+        Assert.Empty(firings);
+        // 61 s later the four are gone: four more attempts are not enough.
+        firings = T.InsertAll(session, [Auth(64_000, "a"), Auth(64_100, "a"), Auth(64_200, "a"), Auth(64_300, "a")]);
+        Assert.Empty(firings);
+        Assert.Equal(4, session.Statistics.WorkingMemoryEvents);
+        Assert.Single(session.Insert(Auth(64_400, "a")));
+    }
+
+    [Fact]
+    public void Counts_are_per_join_key_by_hash()
+    {
+        var session = T.Load(Brute).CreateSession();
+        var events = Enumerable.Range(0, 20).Select(i => Auth(i * 100, i % 2 == 0 ? "even" : "odd")).ToList();
+        var firings = T.InsertAll(session, events);
+        Assert.Equal(["even", "odd"], firings.Select(f => T.Start(f).CorrelationKey));
+        Assert.Equal([T.Base.AddMilliseconds(800), T.Base.AddMilliseconds(900)], firings.Select(f => f.Time));
+        // One aggregate group per source IP.
+        Assert.Equal(2, session.Statistics.AggregateGroups);
+    }
+
+    [Fact]
+    public void A_condition_that_fails_keeps_an_event_out_of_the_count()
+    {
+        var session = T.Load(Brute).CreateSession();
+        var events = new[] { Auth(0, "a"), Auth(1, "a"), Auth(2, "a", "ok"), Auth(3, "a"), Auth(4, "a") };
+        Assert.Empty(T.InsertAll(session, events));
+        Assert.Single(session.Insert(Auth(5, "a")));
+    }
+
+    [Fact]
+    public void Throttle_suppresses_for_the_window_inclusive_then_releases()
+    {
+        var session = T.Load(Brute).CreateSession();
+        var hour = 3_600_000d;
+        Assert.Single(T.InsertAll(session, Enumerable.Range(0, 5).Select(i => Auth(i, "a"))));
+        var suppressedAfterBurst = session.Statistics.SuppressedByThrottle;
+        Assert.Equal(4, suppressedAfterBurst); // the other four partial matches of the same burst
+
+        // Another burst 30 min later: suppressed.
+        Assert.Empty(T.InsertAll(session, Enumerable.Range(0, 5).Select(i => Auth(hour / 2 + i, "a"))));
+        Assert.True(session.Statistics.SuppressedByThrottle > suppressedAfterBurst);
+
+        // A burst ending exactly 1 h after the firing (at 4 ms): still suppressed (within is inclusive).
+        Assert.Empty(T.InsertAll(session, Enumerable.Range(0, 5).Select(i => Auth(hour + i, "a"))));
+        Assert.Equal(1, session.Statistics.ThrottleEntries);
+
+        // 1 ms later the entry has expired: the next match fires.
+        var firing = Assert.Single(session.Insert(Auth(hour + 5, "a")));
+        Assert.Equal(T.Base.AddMilliseconds(hour + 5), firing.Time);
+        Assert.Equal(2, session.Statistics.Firings);
+    }
+
+    [Fact]
+    public void Throttle_keys_are_independent()
+    {
+        var session = T.Load(Brute).CreateSession();
+        var firings = T.InsertAll(session, Enumerable.Range(0, 5).SelectMany(i => new[] { Auth(i, "a"), Auth(i, "b") }));
+        Assert.Equal(["a", "b"], firings.Select(f => T.Start(f).CorrelationKey));
+        Assert.Equal(2, session.Statistics.ThrottleEntries);
+    }
+
+    [Fact]
+    public void Without_throttle_every_partial_match_in_the_window_fires_once()
+    {
+        var rules = T.Load("""
+            event auth
+            rule "every"
+            when
+                f: auth()
+                count(auth(ip == f.ip)) within 10s >= 3
+            then
+                start workflow "w" with { id: f.id }
+            end
+            """);
+        var session = rules.CreateSession();
+        var firings = T.InsertAll(session, Enumerable.Range(1, 3).Select(i => T.Event("auth", i, new { ip = "a", id = i }, "a" + i)));
+        // The third event makes the count 3: each of the three events is an f with count >= 3.
+        Assert.Equal(3, firings.Count);
+        Assert.Equal(["3", "2", "1"], firings.Select(f => T.Start(f).Input["id"]!.ToJsonString()));
+        // A fourth: one new match (f = the fourth); the earlier ones do not fire again (refraction).
+        var fourth = Assert.Single(session.Insert(T.Event("auth", 4, new { ip = "a", id = 4 }, "a4")));
+        Assert.Equal(["a4", "a1", "a2", "a3"], fourth.EventIds);
+    }
+
+    [Fact]
+    public void Salience_orders_firings_then_the_most_recent_activation()
+    {
+        var rules = T.Load("""
+            event e
+            rule "low" priority 1 when x: e() then start workflow "low" with { id: x.id } end
+            rule "high" priority 9 when x: e() then start workflow "high" with { id: x.id } end
+            rule "also-low" priority 1 when x: e() then start workflow "also-low" with { id: x.id } end
+            rule "default" when x: e() then start workflow "default" with { id: x.id } end
+            """);
+        var firings = rules.CreateSession().Insert(T.Event("e", 0, new { id = 1 }));
+        Assert.Equal(["high", "also-low", "low", "default"], firings.Select(f => f.Rule));
+    }
+
+    [Fact]
+    public void The_same_events_in_the_same_order_give_the_same_firings()
+    {
+        var rules = T.Load(Brute);
+        var random = new Random(12345);
+        var events = new List<RuleEvent>();
+        var t = 0d;
+        for (var i = 0; i < 5000; i++)
+        {
+            t += random.Next(0, 3000);
+            events.Add(Auth(t, "10.0.0." + random.Next(0, 8), random.Next(0, 4) == 0 ? "ok" : "fail", "ev" + i));
+        }
+
+        var a = T.InsertAll(rules.CreateSession(), events);
+        var b = T.InsertAll(rules.CreateSession(), events);
+        Assert.NotEmpty(a);
+        Assert.Equal(a.Select(f => (f.ActivationId, f.Time, string.Join(",", f.EventIds), T.Start(f).Input.ToJsonString())),
+            b.Select(f => (f.ActivationId, f.Time, string.Join(",", f.EventIds), T.Start(f).Input.ToJsonString())));
+    }
+
+    [Fact]
+    public void Activation_ids_depend_on_the_rule_and_the_matched_event_ids_only()
+    {
+        var rules = T.Load("event e\nrule \"r\" when x: e() then start workflow \"w\" with { v: x.v } end");
+        var first = Assert.Single(rules.CreateSession().Insert(T.Event("e", 0, new { v = 1 }, "id-1")));
+        var again = Assert.Single(rules.CreateSession().Insert(T.Event("e", 99_999, new { v = 2 }, "id-1")));
+        var other = Assert.Single(rules.CreateSession().Insert(T.Event("e", 0, new { v = 1 }, "id-2")));
+        Assert.Equal(first.ActivationId, again.ActivationId);
+        Assert.NotEqual(first.ActivationId, other.ActivationId);
+        Assert.Equal(["id-1"], first.EventIds);
+    }
+
+    [Fact]
+    public void The_clock_is_the_latest_event_time_and_late_events_are_counted_not_matched()
+    {
+        var session = T.Load(Brute).CreateSession();
+        Assert.Equal(DateTimeOffset.MinValue, session.Clock);
+        session.Insert(Auth(100_000, "a"));
+        Assert.Equal(T.Base.AddSeconds(100), session.Clock);
+        session.Insert(Auth(50_000, "a")); // 50 s behind: within retention (60 s), joins normally
+        Assert.Equal(T.Base.AddSeconds(100), session.Clock);
+        Assert.Equal(0, session.Statistics.LateEvents);
+        session.Insert(Auth(39_999, "a")); // 60.001 s behind: late
+        Assert.Equal(1, session.Statistics.LateEvents);
+        Assert.Equal(2, session.Statistics.WorkingMemoryEvents);
+        Assert.Empty(T.InsertAll(session, [Auth(40_000, "a"), Auth(100_000, "a")]));
+        Assert.Single(session.Insert(Auth(100_000, "a")));
+    }
+
+    [Fact]
+    public void Events_of_a_type_no_window_needs_are_kept_only_for_their_insertion()
+    {
+        var rules = T.Load("""
+            event login
+            event audit
+            rule "root login" when l: login(user == "root") then start workflow "w" with { host: l.host } end
+            """);
+        var session = rules.CreateSession();
+        Assert.Single(session.Insert(T.Event("login", 1000, new { user = "root", host = "h" })));
+        Assert.Equal(0, session.Statistics.WorkingMemoryEvents);
+        Assert.Equal(0, session.Statistics.PartialMatches);
+        Assert.Empty(session.Insert(T.Event("audit", 2000, new { })));
+        // An event older than the clock of a type without retention is late.
+        Assert.Empty(session.Insert(T.Event("login", 1500, new { user = "root", host = "h" })));
+        Assert.Equal(1, session.Statistics.LateEvents);
+        Assert.Equal(TimeSpan.Zero, rules.RetentionHorizon);
+    }
+
+    [Fact]
+    public void Working_memory_stays_flat_over_100k_events_with_rotating_keys()
+    {
+        var session = T.Load(Brute).CreateSession();
+        var maxHeld = 0;
+        var maxPartial = 0;
+        var maxTimers = 0;
+        for (var i = 0; i < 100_000; i++)
+        {
+            // One event every 100 ms from 1,000 rotating source addresses; every 10th a success.
+            session.Insert(Auth(i * 100d, "10.0." + (i % 1000 / 250) + "." + (i % 250), i % 10 == 0 ? "ok" : "fail", "k" + i));
+            if (i % 997 == 0)
+            {
+                var s = session.Statistics;
+                maxHeld = Math.Max(maxHeld, s.WorkingMemoryEvents);
+                maxPartial = Math.Max(maxPartial, s.PartialMatches);
+                maxTimers = Math.Max(maxTimers, s.PendingTimers);
+                Assert.True(s.AggregateGroups <= 601, $"groups {s.AggregateGroups}");
+            }
+        }
+
+        var end = session.Statistics;
+        Assert.Equal(100_000, end.EventsInserted);
+        Assert.True(maxHeld <= 601, $"held {maxHeld}"); // 60 s of events at 10/s, inclusive edge
+        Assert.True(maxPartial <= 2 * 601, $"partial matches {maxPartial}");
+        Assert.True(maxTimers <= 3 * 601 + 1000, $"timers {maxTimers}");
+        Assert.True(end.ThrottleEntries <= 1000);
+
+        // After a long quiet period everything but nothing is left: a single event much later expires all.
+        session.Insert(Auth(100_000 * 100d + 2 * 3_600_000d, "x", "ok"));
+        var after = session.Statistics;
+        Assert.Equal(1, after.WorkingMemoryEvents);
+        Assert.Equal(0, after.ThrottleEntries);
+        Assert.True(after.AggregateGroups <= 1);
+        Assert.True(after.PendingTimers <= 2);
+    }
+
+    [Fact]
+    public void Fields_use_the_declared_time_field_as_iso_string_or_unix_milliseconds()
+    {
+        var rules = T.Load("""
+            event e time at
+            rule "r" when x: e() count(e(k == x.k)) within 1s >= 2 then start workflow "w" with { k: x.k } end
+            """);
+        var session = rules.CreateSession();
+        var iso = new DateTimeOffset(2020, 5, 1, 12, 0, 0, TimeSpan.Zero);
+        session.Insert(T.Raw("e", 0, "{\"k\":1,\"at\":\"2020-05-01T14:00:00+02:00\"}", "a"));
+        Assert.Equal(iso, session.Clock);
+        var firings = session.Insert(T.Raw("e", 0, $"{{\"k\":1,\"at\":{iso.ToUnixTimeMilliseconds() + 1000}}}", "b"));
+        Assert.Equal(2, firings.Count); // both events are an x with a count of 2
+        Assert.All(firings, f => Assert.Equal(iso.AddSeconds(1), f.Time));
+
+        // Missing: the caller's time; not a timestamp: the caller's time, counted.
+        session.Insert(T.Raw("e", 0, "{\"k\":2}", "c"));
+        session.Insert(T.Raw("e", 0, "{\"k\":2,\"at\":\"yesterday\"}", "d"));
+        Assert.Equal(1, session.Statistics.InvalidTimestamps);
+    }
+
+    [Fact]
+    public void Bad_data_and_unknown_types_never_throw_and_are_counted()
+    {
+        var session = T.Load(Brute).CreateSession();
+        session.Insert(new RuleEvent("1", "auth", T.Base, JsonDocument.Parse("[1,2]").RootElement.Clone()));
+        session.Insert(new RuleEvent("2", "auth", T.Base, default));
+        session.Insert(new RuleEvent("3", "nobody.declared.this", T.Base.AddMinutes(1), JsonDocument.Parse("{}").RootElement.Clone()));
+        session.Insert(T.Raw("auth", 60_000, "{\"ip\":{\"deep\":[[[[]]]]},\"result\":[\"fail\"],\"ts\":{}}", "4"));
+        for (var i = 0; i < 5; i++)
+        {
+            // A lone surrogate: valid for the JSON parser, not a valid .NET string.
+            var firings = session.Insert(T.Raw("auth", 60_000, "{\"ip\":\"\\ud800\",\"result\":\"fail\",\"ts\":true,\"\\udc00\":1}", "s" + i));
+            if (i == 4)
+            {
+                var start = T.Start(Assert.Single(firings));
+                Assert.Equal("\\ud800", start.CorrelationKey);
+                Assert.Contains("ud800", start.Input.ToJsonString(), StringComparison.Ordinal);
+            }
+        }
+
+        var stats = session.Statistics;
+        Assert.Equal(2, stats.InvalidEvents);
+        Assert.Equal(1, stats.UnknownTypeEvents);
+        Assert.Equal(6, stats.InvalidTimestamps);
+        Assert.Equal(T.Base.AddMinutes(1), session.Clock);
+        Assert.Throws<ArgumentNullException>(() => session.Insert(null!));
+    }
+
+    [Fact]
+    public void Aggregates_without_a_left_pattern_fire_per_group_and_again_after_a_dip()
+    {
+        // The netops W2 shape: per (device, interface), 3 or more events within 59,999 ms.
+        var rules = T.Load("""
+            event link
+            rule "flapping"
+            when
+                n: count(link()) within 59999ms per device, interface >= 3
+            then
+                start workflow "w" with { n: n, device: n.window.first.device }
+            end
+            """);
+        var session = rules.CreateSession();
+        RuleEvent L(double ms, string device, string iface) => T.Event("link", ms, new { device, @interface = iface });
+        Assert.Empty(T.InsertAll(session, [L(0, "d1", "eth0"), L(1, "d1", "eth0"), L(2, "d1", "eth1")]));
+        var firing = Assert.Single(session.Insert(L(3, "d1", "eth0")));
+        Assert.Equal("d1", T.Start(firing).Input["device"]!.GetValue<string>());
+        Assert.Empty(session.Insert(L(4, "d1", "eth0"))); // still >= 3: the same activation, no new firing
+
+        // At 60,000 ms the event of 0 ms leaves (60,000 - 0 > 59,999): 3 → 3 (4 - 1 + 0)... insert makes 4 again: no dip.
+        Assert.Empty(session.Insert(L(60_000, "d1", "eth0")));
+        // At 60,003: 1 and 3 leave (two left: 4 and 60,000) and the insert makes 3: a new activation that fires.
+        Assert.Single(session.Insert(L(60_003, "d1", "eth0")));
+        Assert.Equal(2, session.Statistics.Firings);
+    }
+
+    [Fact]
+    public void A_test_that_holds_at_zero_fires_for_a_partial_match_with_an_empty_group()
+    {
+        var rules = T.Load("""
+            event deploy
+            event error
+            rule "quiet deploy"
+            when
+                d: deploy()
+                count(error(service == d.service)) within 5m == 0
+            then
+                start workflow "w" with { service: d.service }
+            end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(T.Event("error", 0, new { service = "api" }));
+        Assert.Empty(session.Insert(T.Event("deploy", 1000, new { service = "api" })));
+        Assert.Single(session.Insert(T.Event("deploy", 2000, new { service = "web" })));
+        Assert.Single(session.Insert(T.Event("deploy", 301_000, new { service = "api" })));
+    }
+
+    [Fact]
+    public void Joins_across_types_use_equality_keys_and_residual_tests()
+    {
+        var rules = T.Load("""
+            event login
+            event transfer
+            rule "big transfer after new login"
+            when
+                l: login(new_device == true)
+                count(login(user == l.user)) within 10m >= 1
+                t: transfer(user == l.user, amount > 1000, country != l.country)
+            then
+                start workflow "review" key t.id with { user: l.user, amount: t.amount, from: l.country, to: t.country }
+            end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(T.Event("login", 0, new { user = "ann", new_device = true, country = "NL" }));
+        session.Insert(T.Event("login", 1, new { user = "bob", new_device = true, country = "NL" }));
+        Assert.Empty(session.Insert(T.Event("transfer", 2, new { id = "t1", user = "ann", amount = 5000, country = "NL" })));
+        Assert.Empty(session.Insert(T.Event("transfer", 3, new { id = "t2", user = "ann", amount = 50, country = "BR" })));
+        var firing = Assert.Single(session.Insert(T.Event("transfer", 4, new { id = "t3", user = "ann", amount = 5000, country = "BR" })));
+        var start = T.Start(firing);
+        Assert.Equal("t3", start.CorrelationKey);
+        Assert.Equal("""{"user":"ann","amount":5000,"from":"NL","to":"BR"}""", start.Input.ToJsonString());
+    }
+}

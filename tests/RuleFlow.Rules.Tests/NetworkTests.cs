@@ -1,0 +1,112 @@
+using RuleFlow.Rules.Engine;
+
+namespace RuleFlow.Rules.Tests;
+
+/// <summary>The shape of the compiled Rete network: sharing and hash-indexed joins.</summary>
+public sealed class NetworkTests
+{
+    [Fact]
+    public void Identical_conditions_of_different_rules_share_alpha_nodes_and_memories()
+    {
+        var rules = T.Load("""
+            event e
+            rule "one" when x: e(a == 1, b matches /z/) then start workflow "w" with { a: x.a } end
+            rule "two" when y: e(b matches /z/, a == 1) then start workflow "w" with { a: y.a } end
+            rule "three" when y: e(a == 1) then start workflow "w" with { a: y.a } end
+            """);
+        var network = rules.Network;
+        Assert.Equal(2, network.AlphaNodeCount); // a == 1, then b matches /z/ under it
+        Assert.Equal(2, network.AlphaMemoryCount); // {a == 1} and {a == 1, b matches /z/}
+        Assert.Equal(2, network.JoinNodeCount); // rules one and two share their join node
+        var firings = rules.CreateSession().Insert(T.Event("e", 0, new { a = 1, b = "z" }));
+        Assert.Equal(3, firings.Count);
+    }
+
+    [Fact]
+    public void The_ssh_rule_is_one_alpha_node_one_join_and_one_hash_indexed_aggregate()
+    {
+        var rules = RuleSetLoader.LoadDirectory(Path.Combine(TestPaths.RepositoryRoot, "rules")).RuleSet;
+        Assert.Equal(1, rules.Network.AlphaNodeCount);
+        Assert.Equal(1, rules.Network.AlphaMemoryCount);
+        Assert.Equal(1, rules.Network.JoinNodeCount);
+        Assert.Equal(1, rules.Network.AggregateNodeCount);
+    }
+
+    [Fact]
+    public void Equality_joins_index_both_memories_by_key_so_a_new_event_meets_only_its_bucket()
+    {
+        var rules = T.Load("""
+            event user
+            event login
+            rule "known user login"
+            when
+                u: user()
+                count(user(id == u.id)) within 1d >= 1
+                l: login(user == u.id, port > u.min_port)
+            then
+                start workflow "w" with { u: u.id, l: l.user }
+            end
+            """);
+        var session = rules.CreateSession();
+        for (var i = 0; i < 500; i++)
+        {
+            session.Insert(T.Event("user", i, new { id = "u" + i, min_port = 1000 }));
+        }
+
+        var join = rules.Network.Root.Children[0].Children[0].Children.OfType<JoinNode>().Single();
+        Assert.NotNull(join.LeftKey);
+        Assert.NotNull(join.RightKey);
+        Assert.NotNull(join.Residual); // port > u.min_port is tested within a bucket
+        var memory = session.State.MemoryOf<JoinNode.Memory>(join.Id);
+        Assert.Equal(500, memory.Left.Count); // one bucket per user id
+        Assert.All(memory.Left.Values, bucket => Assert.Single(bucket));
+
+        Assert.Empty(session.Insert(T.Event("login", 600, new { user = "u7", port = 22 })));
+        var firing = Assert.Single(session.Insert(T.Event("login", 601, new { user = "u7", port = 2222 })));
+        Assert.Equal("""{"u":"u7","l":"u7"}""", T.Start(firing).Input.ToJsonString());
+        Assert.Empty(memory.Right); // login events have no window: they leave the right memory after their insertion
+    }
+
+    [Fact]
+    public void Retention_is_the_longest_window_per_type_and_the_horizon_adds_throttles()
+    {
+        var rules = T.Load("""
+            event a
+            event b
+            event c
+            rule "r1" when x: a() count(a(k == x.k)) within 5m >= 2 then start workflow "w" with { k: x.k } end
+            rule "r2" when x: a() count(b(k == x.k)) within 2m >= 2 then start workflow "w" with { k: x.k } throttle once within 1h end
+            rule "r3" when x: c() then start workflow "w" with { k: x.k } end
+            """);
+        Assert.Equal(TimeSpan.FromMinutes(5), TimeSpan.FromTicks(rules.Network.Types["a"].RetentionTicks));
+        Assert.Equal(TimeSpan.FromMinutes(2), TimeSpan.FromTicks(rules.Network.Types["b"].RetentionTicks));
+        Assert.Equal(0, rules.Network.Types["c"].RetentionTicks);
+        Assert.Equal(TimeSpan.FromHours(1) + TimeSpan.FromMinutes(5), rules.RetentionHorizon);
+    }
+
+    [Fact]
+    public void Hash_dispatch_on_equality_constants_gives_the_same_matches_as_testing_each_condition()
+    {
+        string[] literals = ["0", "1", "2", "3", "1.5", "-2", "\"0\"", "\"1\"", "\"a\"", "\"\"", "true", "false", "null", "\"é\""];
+        string Rules(bool dispatch) => "event e\n" + string.Concat(literals.Select((l, i) =>
+            $"rule \"r{i}\" when x: e({(dispatch ? $"v == {l}" : $"v == {l} or false")}) then start workflow \"w\" end\n"));
+        var withDispatch = T.Load(Rules(true));
+        var withoutDispatch = T.Load(Rules(false));
+        Assert.True(withDispatch.Network.AlphaNodeCount == literals.Length);
+
+        string[] values = ["0", "1", "1.0", "2e0", "3", "1.5", "-2", "\"0\"", "\"1\"", "\"a\"", "\"\"", "true", "false", "null", "\"\\u00e9\"", "{}", "[1]", "4"];
+        var a = withDispatch.CreateSession();
+        var b = withoutDispatch.CreateSession();
+        var matched = 0;
+        foreach (var value in values.Append("missing"))
+        {
+            var json = value == "missing" ? "{}" : "{\"v\":" + value + "}";
+            var expected = b.Insert(T.Raw("e", 0, json, "x")).Select(f => f.Rule).Order().ToList();
+            var actual = a.Insert(T.Raw("e", 0, json, "x")).Select(f => f.Rule).Order().ToList();
+            Assert.Equal(expected, actual);
+            matched += actual.Count;
+        }
+
+        Assert.Equal(15, matched); // each literal once, plus 1.0 and 2e0 (numbers compare numerically); {}, [1], 4 and missing match nothing
+    }
+}
