@@ -1,6 +1,102 @@
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.Options;
+using RuleFlow.Scripting;
+using RuleFlow.Server.Api;
+using RuleFlow.Server.Auth;
+using RuleFlow.Server.Hosting;
+using RuleFlow.Server.Ingest;
+using RuleFlow.Server.Rules;
+using RuleFlow.Server.Workflows;
+using RuleFlow.Storage;
+using RuleFlow.Workflows;
+using RuleFlow.Workflows.Runtime;
 
-app.MapGet("/", () => "Hello World!");
+// RuleFlow server: where events enter (Ingest/), rules fire (Rules/, Ingest/EventPipeline.cs) and workflows run (Workflows/).
+var builder = WebApplication.CreateBuilder(args);
+
+// Embedded defaults (appsettings.json next to the binary) sit below the content root's appsettings.json, the environment and the command line.
+var embeddedDefaults = new JsonConfigurationSource { Path = Path.Combine(AppContext.BaseDirectory, "appsettings.json"), Optional = true };
+embeddedDefaults.ResolveFileProvider();
+builder.Configuration.Sources.Insert(0, embeddedDefaults);
+
+// 127.0.0.1:5080 only when no address is configured any other way (ASPNETCORE_URLS, --urls, *_HTTP_PORTS, Kestrel endpoints).
+if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"])
+    && string.IsNullOrEmpty(builder.Configuration["https_ports"]) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+{
+    builder.WebHost.UseUrls("http://127.0.0.1:5080");
+}
+
+var options = builder.Configuration.GetSection(RuleFlowOptions.Section).Get<RuleFlowOptions>() ?? new RuleFlowOptions();
+var storeOptions = builder.Configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+var workflowOptions = builder.Configuration.GetSection(WorkflowOptions.Section).Get<WorkflowOptions>() ?? new WorkflowOptions();
+
+var services = builder.Services;
+services.Configure<RuleFlowOptions>(builder.Configuration.GetSection(RuleFlowOptions.Section));
+services.AddSingleton(TimeProvider.System);
+services.AddSingleton<ServerState>();
+
+// Store, workflows, scripts
+services.AddRuleFlowStorage(storeOptions, builder.Environment.ContentRootPath);
+services.AddRuleFlowWorkflowStore();
+services.AddRuleFlowWorkflows(workflowOptions);
+services.AddSingleton<IScriptHostModule, BlocklistModule>();
+if (string.IsNullOrWhiteSpace(options.RabbitMq.Url))
+{
+    services.AddSingleton(sp => new InMemoryMessageTransport(1000, sp.GetRequiredService<ILogger<InMemoryMessageTransport>>()));
+    services.AddSingleton<IMessageTransport>(sp => sp.GetRequiredService<InMemoryMessageTransport>());
+    services.AddHostedService<InMemoryLoopback>();
+}
+else
+{
+    services.AddSingleton<IMessageTransport>(sp =>
+        new RabbitMqMessageTransport(options.RabbitMq.Url, sp.GetRequiredService<ILogger<RabbitMqMessageTransport>>()));
+}
+
+// Rules and ingest
+services.AddSingleton<RuleHost>();
+services.AddSingleton<IngestMetrics>();
+services.AddSingleton<EventIntake>();
+services.AddSingleton<ActionExecutor>();
+services.AddSingleton<EventPipeline>();
+services.AddSingleton<DeadLetterFilter>();
+services.AddHostedService<StartupService>(); // before the bus: the rules' event declarations give its bindings
+services.AddHostedService<WorkflowRuntimeService>();
+services.AddRuleFlowMessaging(options);
+
+// HTTP API
+services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+    .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+services.AddAuthorizationBuilder().SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+services.AddProblemDetails();
+services.AddExceptionHandler<ApiExceptionHandler>();
+services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+services.Configure<JsonOptions>(o =>
+{
+    o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+    o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+});
+services.AddOpenApi();
+
+var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+app.MapOpenApi().AllowAnonymous();
+app.MapHealthApi();
+app.MapEventsApi();
+app.MapRulesApi();
+app.MapInstancesApi();
+app.MapApprovalsApi();
+app.MapBlocklistApi();
+app.MapGet("/", () => Results.Redirect("/health")).AllowAnonymous().ExcludeFromDescription();
 
 app.Run();
+
+/// <summary>The server's entry point (public for the test host).</summary>
+public partial class Program;

@@ -1,0 +1,90 @@
+using System.Text.Json.Nodes;
+using RuleFlow.Server.Auth;
+using RuleFlow.Workflows.Runtime;
+
+namespace RuleFlow.Server.Api;
+
+/// <summary>
+/// Workflow instances: <c>GET /api/instances?workflow=&amp;state=&amp;correlationKey=&amp;page=&amp;pageSize=</c> →
+/// <c>{ items: [{ id, workflow, version, state, correlationKey, input, createdAt, updatedAt }], total }</c>;
+/// <c>GET /api/instances/{id}</c> → the instance with its journal, approvals and lineage;
+/// <c>POST /api/instances</c> with <c>{ workflow, input, correlationKey? }</c> starts one by hand.
+/// </summary>
+public static class InstancesApi
+{
+    /// <summary>A manual start.</summary>
+    /// <param name="Workflow">Workflow id.</param>
+    /// <param name="Input">Input object.</param>
+    /// <param name="CorrelationKey">Optional correlation key (deduplicates while an instance with it runs).</param>
+    public sealed record StartRequest(string? Workflow, JsonObject? Input, string? CorrelationKey);
+
+    /// <summary>Maps the endpoints.</summary>
+    public static IEndpointRouteBuilder MapInstancesApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/instances").WithTags("Instances");
+        group.MapGet("/", ListAsync);
+        group.MapGet("/{id:guid}", GetAsync);
+        group.MapPost("/", StartAsync).RequireAuthorization(p => p.RequireRole("operator", "admin"));
+        return app;
+    }
+
+    private static async Task<IResult> ListAsync(IWorkflowQueries queries, string? workflow, string? state, string? correlationKey,
+        int page = 1, int pageSize = 50, CancellationToken cancellationToken = default)
+    {
+        if (ApiProblems.CheckPage(page, pageSize) is { } problem)
+        {
+            return problem;
+        }
+
+        InstanceState? parsed = null;
+        if (!string.IsNullOrEmpty(state))
+        {
+            if (!Enum.TryParse<InstanceState>(state, ignoreCase: true, out var s) || int.TryParse(state, out _))
+            {
+                return ApiProblems.Problem(400, "RF6003",
+                    $"state '{state}' is unknown; use one of {string.Join(", ", Enum.GetNames<InstanceState>().Select(n => n.ToLowerInvariant()))}");
+            }
+
+            parsed = s;
+        }
+
+        var result = await queries.ListInstancesAsync(new InstanceQuery(workflow, parsed, correlationKey, page, pageSize), cancellationToken)
+            .ConfigureAwait(false);
+        return Results.Ok(new { items = result.Items, total = result.Total });
+    }
+
+    private static async Task<IResult> GetAsync(Guid id, IWorkflowQueries queries, CancellationToken cancellationToken)
+    {
+        var details = await queries.GetInstanceAsync(id, cancellationToken).ConfigureAwait(false);
+        if (details is null)
+        {
+            return ApiProblems.Problem(404, "WF4040", $"no workflow instance {id}");
+        }
+
+        var s = details.Summary;
+        return Results.Ok(new
+        {
+            s.Id, s.Workflow, s.Version, s.State, s.CorrelationKey, s.Input, s.CreatedAt, s.UpdatedAt,
+            details.CurrentStep, details.WaitingFor, details.Variables, details.Error, details.Lineage, details.Journal, details.Approvals,
+        });
+    }
+
+    private static async Task<IResult> StartAsync(StartRequest request, IWorkflowRuntime runtime, HttpContext http, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.Workflow))
+        {
+            return ApiProblems.Problem(400, "RF6004", "body needs \"workflow\": the id of the workflow to start");
+        }
+
+        try
+        {
+            var result = await runtime.StartAsync(new StartWorkflowRequest(request.Workflow, request.Input ?? [], request.CorrelationKey, null,
+                Lineage.Manual, http.User.ToActor()), cancellationToken).ConfigureAwait(false);
+            return Results.Created($"/api/instances/{result.InstanceId}", new { id = result.InstanceId, created = result.Created });
+        }
+        catch (WorkflowException e)
+        {
+            return ApiProblems.From(e);
+        }
+    }
+}

@@ -1,0 +1,37 @@
+namespace RuleFlow.Server.Hosting;
+
+/// <summary>
+/// Readiness of the server's parts, for <c>GET /health</c> and for the ingest path (which waits for
+/// <see cref="Ready"/> before applying any event, so no event is applied to a half-recovered rule session).
+/// </summary>
+public sealed class ServerState
+{
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The store's schema exists and it answered.</summary>
+    public bool StoreReady { get; set; }
+
+    /// <summary>Rule files were loaded (possibly with some files refused) and working memory was rebuilt from the journal.</summary>
+    public bool RulesLoaded { get; set; }
+
+    /// <summary>Workflow definitions were loaded.</summary>
+    public bool WorkflowsLoaded { get; set; }
+
+    /// <summary>The ingest receive endpoint is bound and consuming (set by the bus observer).</summary>
+    public bool IngestBound { get; set; }
+
+    /// <summary>Transport in use: <c>rabbitmq</c> or <c>in-memory</c>.</summary>
+    public string Transport { get; set; } = "in-memory";
+
+    /// <summary>Why start-up failed, when it did.</summary>
+    public string? StartupError { get; set; }
+
+    /// <summary>Completes when the store, rules and workflows are ready and working memory is rebuilt.</summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>True once <see cref="Ready"/> completed.</summary>
+    public bool IsReady => _ready.Task.IsCompletedSuccessfully;
+
+    /// <summary>Marks the server ready (idempotent).</summary>
+    public void MarkReady() => _ready.TrySetResult();
+}

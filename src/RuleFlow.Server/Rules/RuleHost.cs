@@ -1,0 +1,90 @@
+using Microsoft.Extensions.Options;
+using RuleFlow.Rules;
+using RuleFlow.Server.Hosting;
+
+namespace RuleFlow.Server.Rules;
+
+/// <summary>
+/// Loads <c>rules/*.rules</c> (relative to the content root) and holds the rule set in force. A file with errors is
+/// left out and reported; the others load. Thread-safe: <see cref="Current"/> is swapped atomically.
+/// </summary>
+public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOptions> options, ILogger<RuleHost> logger)
+{
+    private readonly Lock _loadLock = new();
+    private volatile RuleSetLoadResult? _loaded;
+
+    /// <summary>The rule set in force (empty until <see cref="LoadFromDisk"/> ran).</summary>
+    public RuleSet Current => _loaded?.RuleSet ?? RuleSet.Empty;
+
+    /// <summary>The last load's per-file results and diagnostics, or null before the first load.</summary>
+    public RuleSetLoadResult? LastLoad => _loaded;
+
+    /// <summary>Absolute rules directory.</summary>
+    public string RulesDirectory => Path.GetFullPath(Path.Combine(environment.ContentRootPath, options.Value.RulesPath));
+
+    /// <summary>
+    /// Loads the rule files unless they were loaded already (start-up: whichever of the bus configuration, which needs the
+    /// event declarations for its bindings, and the start-up service comes first).
+    /// </summary>
+    public void EnsureLoaded()
+    {
+        lock (_loadLock)
+        {
+            if (_loaded is null)
+            {
+                LoadFromDisk(keepOnError: false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads and compiles every rule file. With <paramref name="keepOnError"/> the current set stays in force when any
+    /// file has an error (used by reload); otherwise the files that compiled are put in force and the others reported.
+    /// </summary>
+    /// <returns>The load result and whether it was put in force.</returns>
+    public (RuleSetLoadResult Result, bool Applied) LoadFromDisk(bool keepOnError)
+    {
+        var directory = RulesDirectory;
+        RuleSetLoadResult result;
+        if (Directory.Exists(directory))
+        {
+            result = RuleSetLoader.LoadDirectory(directory);
+        }
+        else
+        {
+            logger.LogWarning("Rules directory {RulesDirectory} does not exist: no rules are loaded", directory);
+            result = RuleSetLoader.LoadSources([]);
+        }
+
+        foreach (var file in result.Files)
+        {
+            if (file.Loaded)
+            {
+                logger.LogInformation("Loaded rule file {RuleFile}: {RuleCount} rule(s)", file.Path, file.RuleCount);
+            }
+            else
+            {
+                logger.LogError("Rule file {RuleFile} failed to load ({ErrorCount} error(s)); its rules are not in force",
+                    file.Path, file.Diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error));
+            }
+
+            foreach (var diagnostic in file.Diagnostics)
+            {
+                var level = diagnostic.Severity == DiagnosticSeverity.Error ? LogLevel.Error : LogLevel.Warning;
+                logger.Log(level, "{Diagnostic}", diagnostic.ToString());
+            }
+        }
+
+        if (keepOnError && result.HasErrors && _loaded is not null)
+        {
+            logger.LogError("Rule reload refused: {ErrorCount} error(s); the previous rule set stays in force",
+                result.Diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error));
+            return (result, false);
+        }
+
+        _loaded = result;
+        logger.LogInformation("Rule set in force: {RuleCount} rule(s), {EventTypeCount} event type(s) from {FileCount} file(s)",
+            result.RuleSet.Rules.Count, result.RuleSet.EventTypes.Count, result.Files.Count(f => f.Loaded));
+        return (result, true);
+    }
+}

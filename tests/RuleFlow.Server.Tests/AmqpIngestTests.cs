@@ -1,0 +1,112 @@
+using System.Text;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+using RuleFlow.Server.Tests.Infrastructure;
+
+namespace RuleFlow.Server.Tests;
+
+/// <summary>Ingest over a real RabbitMQ: raw JSON from a plain AMQP publisher, bad input to the dead-letter queue with its reason.</summary>
+public sealed class AmqpIngestTests
+{
+    [Fact]
+    public async Task Bad_messages_are_dead_lettered_with_their_reason_and_the_consumer_keeps_going()
+    {
+        await using var broker = await TestBroker.CreateAsync();
+        await using var server = new ServerProcess(ServerProcess.NewContentRoot(), new Dictionary<string, string>
+        {
+            ["RuleFlow__RabbitMq__Url"] = broker.Url.ToString(),
+            ["RuleFlow__RabbitMq__Bindings__0__Exchange"] = "test.events",
+            ["RuleFlow__RabbitMq__Bindings__0__RoutingKey"] = "#",
+            ["RuleFlow__Ingest__MaxEventBytes"] = "2000",
+            ["RuleFlow__Ingest__RefuseUnknownTypes"] = "true",
+        });
+        await server.StartAndWaitReadyAsync();
+
+        await using var connection = await broker.ConnectAsync();
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+        await channel.ExchangeDeclareAsync("test.events", ExchangeType.Topic, durable: true);
+
+        async Task Publish(string exchange, string routingKey, byte[] body, string? id = null) =>
+            await channel.BasicPublishAsync(exchange, routingKey, mandatory: true, new BasicProperties { MessageId = id }, body);
+        byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);
+
+        await Publish("security.events", "ssh.auth", Utf8("""{"timestamp":"2017-12-10T06:55:46Z","message":"first good one"}"""), "good-1");
+        await Publish("security.events", "ssh.auth", Utf8("this is not json"), "bad-json");
+        await Publish("security.events", "ssh.auth", Utf8("[1,2,3]"), "bad-array");
+        await Publish("security.events", "ssh.auth", Utf8("42"), "bad-number");
+        await Publish("security.events", "ssh.auth", Utf8("{\"pad\":\"" + new string('x', 3000) + "\"}"), "bad-size");
+        await Publish("test.events", "nobody.declares.this", Utf8("""{"a":1}"""), "bad-type");
+        await Publish("security.events", "ssh.auth", Utf8("""{"timestamp":"yesterday-ish"}"""), "bad-time");
+        await Publish("security.events", "ssh.auth", [0xff, 0xfe, 0x7b], "bad-utf8");
+        await Publish("security.events", "ssh.auth", Utf8("""{"timestamp":"2017-12-10T06:55:47Z","message":"second good one"}"""), "good-2");
+        await Publish("security.events", "ssh.auth", Utf8("""{"timestamp":"2017-12-10T06:55:47Z","message":"second good one"}"""), "good-2"); // redelivery
+
+        await server.WaitUntilAsync(async () =>
+        {
+            var stats = (await server.GetJsonAsync("api/stats"))["ingest"]!;
+            return stats["accepted"]!.GetValue<long>() == 2 && stats["deadLettered"]!.GetValue<long>() == 7 && stats["duplicates"]!.GetValue<long>() == 1;
+        }, "2 accepted, 7 dead-lettered, 1 duplicate");
+
+        var events = (await server.GetJsonAsync("api/events?type=ssh.auth"))["items"]!.AsArray();
+        Assert.Equal(["good-2", "good-1"], events.Select(e => e!["id"]!.GetValue<string>()));
+        Assert.Equal("2017-12-10T06:55:47+00:00", events[0]!["time"]!.GetValue<DateTimeOffset>().ToString("yyyy-MM-dd'T'HH:mm:sszzz", System.Globalization.CultureInfo.InvariantCulture));
+
+        var letters = (await server.GetJsonAsync("api/events/dead-letters?pageSize=50"))["items"]!.AsArray()
+            .ToDictionary(d => d!["messageId"]!.GetValue<string>(), d => (Code: d!["code"]!.GetValue<string>(), Reason: d["reason"]!.GetValue<string>()));
+        Assert.Equal("RF5001", letters["bad-json"].Code);
+        Assert.Contains("not JSON", letters["bad-json"].Reason, StringComparison.Ordinal);
+        Assert.Contains("at line 1, byte 2", letters["bad-json"].Reason, StringComparison.Ordinal);
+        Assert.Equal(("RF5002", "body is a JSON array; an event must be a JSON object ({ ... })"), letters["bad-array"]);
+        Assert.Equal("RF5002", letters["bad-number"].Code);
+        Assert.Equal("RF5003", letters["bad-size"].Code);
+        Assert.Contains("the limit is 2,000 bytes", letters["bad-size"].Reason, StringComparison.Ordinal);
+        Assert.Equal("RF5004", letters["bad-type"].Code);
+        Assert.Contains("'nobody.declares.this'", letters["bad-type"].Reason, StringComparison.Ordinal);
+        Assert.Equal("RF5005", letters["bad-time"].Code);
+        Assert.Contains("field 'timestamp'", letters["bad-time"].Reason, StringComparison.Ordinal);
+        Assert.Equal("RF5001", letters["bad-utf8"].Code);
+
+        // The messages themselves are in the dead-letter queue, with the reason in headers.
+        var dlq = new Dictionary<string, (string Code, string Reason, byte[] Body)>();
+        while (await channel.BasicGetAsync("ruleflow.events_error", autoAck: true) is { } got)
+        {
+            var headers = got.BasicProperties.Headers!;
+            dlq[got.BasicProperties.MessageId!] = (Encoding.UTF8.GetString((byte[])headers["x-ruleflow-reason-code"]!),
+                Encoding.UTF8.GetString((byte[])headers["x-ruleflow-reason"]!), got.Body.ToArray());
+        }
+
+        Assert.Equal(["bad-array", "bad-json", "bad-number", "bad-size", "bad-time", "bad-type", "bad-utf8"], dlq.Keys.Order(StringComparer.Ordinal));
+        Assert.All(dlq, d => Assert.Equal(letters[d.Key].Code, d.Value.Code));
+        Assert.Equal("this is not json", Encoding.UTF8.GetString(dlq["bad-json"].Body));
+        var main = await channel.QueueDeclarePassiveAsync("ruleflow.events");
+        Assert.Equal(0u, main.MessageCount);
+        Assert.Equal(0u, (await channel.QueueDeclarePassiveAsync("ruleflow.events_error")).MessageCount);
+    }
+
+    [Fact]
+    public async Task Bindings_come_from_the_rules_event_declarations_without_any_configuration()
+    {
+        await using var broker = await TestBroker.CreateAsync();
+        await using var server = new ServerProcess(ServerProcess.NewContentRoot(), new Dictionary<string, string>
+        {
+            ["RuleFlow__RabbitMq__Url"] = broker.Url.ToString(),
+        });
+        await server.StartAndWaitReadyAsync();
+        await using var connection = await broker.ConnectAsync();
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+
+        // rules/ssh-bruteforce.rules declares `event ssh.auth from exchange "security.events" routing "ssh.#"`.
+        await channel.BasicPublishAsync("security.events", "ssh.auth", mandatory: true, new BasicProperties(), Encoding.UTF8.GetBytes("""{"message":"hello"}"""));
+        // A routing key outside the pattern reaches no queue: the broker returns it.
+        await Assert.ThrowsAsync<PublishException>(async () =>
+            await channel.BasicPublishAsync("security.events", "http.access", mandatory: true, new BasicProperties(), Encoding.UTF8.GetBytes("{}")));
+        // The queue's own exchange takes anything; the type is the routing key.
+        await channel.BasicPublishAsync("ruleflow.events", "k8s.event", mandatory: true, new BasicProperties(), Encoding.UTF8.GetBytes("""{"reason":"BackOff"}"""));
+
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/events"))["total"]!.GetValue<int>() == 2, "two events");
+        var items = (await server.GetJsonAsync("api/events"))["items"]!.AsArray();
+        Assert.Equal(["k8s.event", "ssh.auth"], items.Select(e => e!["type"]!.GetValue<string>()));
+        Assert.StartsWith("sha256:", items[0]!["id"]!.GetValue<string>(), StringComparison.Ordinal); // no message_id: a hash of the body
+        Assert.Equal("amqp:security.events/ssh.auth", items[1]!["source"]!.GetValue<string>());
+    }
+}

@@ -1,0 +1,141 @@
+using System.Net;
+using System.Text;
+using RuleFlow.Server.Tests.Infrastructure;
+
+namespace RuleFlow.Server.Tests;
+
+/// <summary>One server with no broker (in-memory transport), shared by the tests of <see cref="HttpApiTests"/>.</summary>
+public sealed class InMemoryServerFixture : IAsyncLifetime
+{
+    public ServerProcess Server { get; } = new(ServerProcess.NewContentRoot(), new Dictionary<string, string>
+    {
+        ["RuleFlow__Ingest__MaxEventBytes"] = "65536",
+    });
+
+    public Task InitializeAsync() => Server.StartAndWaitReadyAsync();
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+/// <summary>The HTTP API on a server with no broker (in-memory transport): the webhook path and wrong calls.</summary>
+public sealed class HttpApiTests(InMemoryServerFixture fixture) : IClassFixture<InMemoryServerFixture>
+{
+    private readonly ServerProcess _server = fixture.Server;
+
+    private async Task<(HttpStatusCode Status, System.Text.Json.Nodes.JsonNode? Body)> PostRawAsync(string path, string body, string? idempotencyKey = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        using var response = await _server.Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? null : System.Text.Json.Nodes.JsonNode.Parse(text));
+    }
+
+    [Fact]
+    public async Task Health_says_ready_and_which_transport()
+    {
+        var health = await _server.GetJsonAsync("health");
+        Assert.Equal("ready", health["status"]!.GetValue<string>());
+        Assert.Equal("in-memory", health["transport"]!.GetValue<string>());
+        Assert.Contains("No broker configured", _server.Log, StringComparison.Ordinal);
+        Assert.Contains("No authentication configured", _server.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_alertmanager_webhook_is_accepted_journaled_and_deduplicated_by_idempotency_key()
+    {
+        var body = await File.ReadAllTextAsync(Path.Combine(Paths.Datasets, "alertmanager_webhooks", "alertmonitor_webhook_firing.json"));
+
+        var (status, answer) = await PostRawAsync("api/events/alertmanager.alert", body, "am-1");
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal("am-1", answer!["id"]!.GetValue<string>());
+        Assert.False(answer["duplicate"]!.GetValue<bool>());
+
+        (status, answer) = await PostRawAsync("api/events/alertmanager.alert", body, "am-1");
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.True(answer!["duplicate"]!.GetValue<bool>());
+
+        var events = await _server.GetJsonAsync("api/events?type=alertmanager.alert");
+        Assert.Equal(1, events["total"]!.GetValue<int>());
+        var data = events["items"]![0]!["data"]!;
+        Assert.Equal("firing", data["status"]!.GetValue<string>());
+        Assert.Equal("http", events["items"]![0]!["source"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("{\"a\":", HttpStatusCode.BadRequest, "RF5001", "at line 1")]
+    [InlineData("[{\"a\":1}]", HttpStatusCode.BadRequest, "RF5002", "JSON array")]
+    [InlineData("\"text\"", HttpStatusCode.BadRequest, "RF5002", "JSON string")]
+    [InlineData("{\"timestamp\":true}", HttpStatusCode.BadRequest, "RF5005", "field 'timestamp' is true")]
+    public async Task Malformed_events_are_refused_with_a_code_and_where(string body, HttpStatusCode expected, string code, string detail)
+    {
+        var (status, problem) = await PostRawAsync("api/events/ssh.auth", body);
+        Assert.Equal(expected, status);
+        Assert.Equal(code, problem!["code"]!.GetValue<string>());
+        Assert.Contains(detail, problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Oversized_bodies_and_bad_type_names_are_refused_and_counted()
+    {
+        var before = (await _server.GetJsonAsync("api/stats"))["ingest"]!["deadLettered"]!.GetValue<long>();
+        var (status, problem) = await PostRawAsync("api/events/ssh.auth", "{\"pad\":\"" + new string('x', 70_000) + "\"}");
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Equal("RF5003", problem!["code"]!.GetValue<string>());
+        Assert.Contains("the limit is 65,536 bytes", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        (status, problem) = await PostRawAsync("api/events/bad%20type!", "{}");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("RF5006", problem!["code"]!.GetValue<string>());
+
+        var after = (await _server.GetJsonAsync("api/stats"))["ingest"]!["deadLettered"]!.GetValue<long>();
+        Assert.Equal(before + 2, after);
+        var letters = await _server.GetJsonAsync("api/events/dead-letters?code=RF5003");
+        Assert.True(letters["total"]!.GetValue<int>() >= 1);
+    }
+
+    [Fact]
+    public async Task Wrong_api_calls_get_problem_details_with_codes()
+    {
+        async Task Expect(HttpResponseMessage response, HttpStatusCode status, string code)
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == status, $"{response.RequestMessage!.RequestUri}: {(int)response.StatusCode} {text}");
+            Assert.Equal(code, System.Text.Json.Nodes.JsonNode.Parse(text)!["code"]!.GetValue<string>());
+        }
+
+        await Expect(await _server.Http.GetAsync("api/instances?state=sleeping"), HttpStatusCode.BadRequest, "RF6003");
+        await Expect(await _server.Http.GetAsync("api/instances?page=0"), HttpStatusCode.BadRequest, "RF6001");
+        await Expect(await _server.Http.GetAsync("api/instances?pageSize=9999"), HttpStatusCode.BadRequest, "RF6002");
+        await Expect(await _server.Http.GetAsync($"api/instances/{Guid.NewGuid()}"), HttpStatusCode.NotFound, "WF4040");
+        await Expect(await _server.Http.PostAsync($"api/approvals/{Guid.NewGuid()}/approve", new StringContent("{}", Encoding.UTF8, "application/json")),
+            HttpStatusCode.NotFound, "WF4041");
+        await Expect(await _server.Http.PostAsync($"api/approvals/{Guid.NewGuid()}/approve", new StringContent("{not json", Encoding.UTF8, "application/json")),
+            HttpStatusCode.BadRequest, "RF6400");
+        await Expect(await _server.Http.PostAsync("api/instances", new StringContent("{}", Encoding.UTF8, "application/json")),
+            HttpStatusCode.BadRequest, "RF6004");
+        await Expect(await _server.Http.PostAsync("api/instances", new StringContent("{\"workflow\":\"no-such-flow\"}", Encoding.UTF8, "application/json")),
+            HttpStatusCode.NotFound, "WF4040");
+    }
+
+    [Fact]
+    public async Task Replay_over_http_feeds_the_same_pipeline()
+    {
+        var lines = File.ReadLines(Paths.OpenSshLog).Take(120).ToList();
+        var file = Path.Combine(_server.ContentRoot, "first-120.log");
+        await File.WriteAllLinesAsync(file, lines);
+
+        var (exit, stdout, stderr) = await CliProcess.RunAsync("replay", file, "--http", $"http://127.0.0.1:{_server.Port}/", "--type", "ssh.auth",
+            "--year", "2017", "--no-progress");
+
+        Assert.True(exit == 0, $"{stdout}\n{stderr}");
+        Assert.Contains("120 lines, 120 published", stdout, StringComparison.Ordinal);
+        var events = await _server.GetJsonAsync("api/events?type=ssh.auth&pageSize=500");
+        Assert.Equal(120, events["total"]!.GetValue<int>());
+        Assert.Equal("2017-12-10T06:55:46Z", events["items"]!.AsArray()[^1]!["data"]!["timestamp"]!.GetValue<string>());
+    }
+}

@@ -1,0 +1,63 @@
+using System.Net;
+using System.Net.Sockets;
+using RuleFlow.Server.Tests.Infrastructure;
+
+namespace RuleFlow.Server.Tests;
+
+/// <summary>Embedded defaults: the listen address, a broken rule file next to good ones, the SQLite file under data/.</summary>
+public sealed class StartupTests
+{
+    [Fact]
+    public async Task With_no_address_configured_it_listens_on_127_0_0_1_port_5080_and_keeps_its_data_under_the_content_root()
+    {
+        using (var probe = new TcpClient())
+        {
+            var busy = true;
+            try
+            {
+                await probe.ConnectAsync(IPAddress.Loopback, 5080).WaitAsync(TimeSpan.FromMilliseconds(500));
+            }
+            catch (Exception e) when (e is SocketException or TimeoutException)
+            {
+                busy = false;
+            }
+
+            Assert.False(busy, "port 5080 is already taken on this machine; this test needs it free");
+        }
+
+        await using var server = new ServerProcess(ServerProcess.NewContentRoot(), port: 5080);
+        await server.StartAndWaitReadyAsync();
+
+        Assert.Contains("Now listening on: http://127.0.0.1:5080", server.Log, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(server.ContentRoot, "data", "ruleflow.db")));
+    }
+
+    [Fact]
+    public async Task A_broken_rule_file_is_reported_and_the_others_still_load()
+    {
+        var root = ServerProcess.NewContentRoot();
+        await File.WriteAllTextAsync(Path.Combine(root, "rules", "broken.rules"), """
+            event web.request key client time timestamp
+
+            rule "broken" priority 1
+            when
+                r: web.request(status >== 500)
+            then
+                start workflow "block-source-ip" with { ip: r.client }
+            end
+            """);
+        await using var server = new ServerProcess(root);
+        await server.StartAndWaitReadyAsync();
+
+        var rules = await server.GetJsonAsync("api/rules");
+        var files = rules["files"]!.AsArray();
+        var broken = files.Single(f => f!["path"]!.GetValue<string>().EndsWith("broken.rules", StringComparison.Ordinal))!;
+        Assert.False(broken["loaded"]!.GetValue<bool>());
+        var diagnostic = broken["diagnostics"]![0]!;
+        Assert.Equal(5, diagnostic["line"]!.GetValue<int>());
+        Assert.StartsWith("RF", diagnostic["code"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.True(files.Single(f => f!["path"]!.GetValue<string>().EndsWith("ssh-bruteforce.rules", StringComparison.Ordinal))!["loaded"]!.GetValue<bool>());
+        Assert.Contains(rules["rules"]!.AsArray(), r => r!["name"]!.GetValue<string>() == "ssh-bruteforce");
+        Assert.Contains("broken.rules failed to load", server.Log, StringComparison.Ordinal);
+    }
+}
