@@ -78,9 +78,18 @@ public static class CheckCommand
         {
             fileCount++;
             var file = WorkflowDefinitionLoader.LoadFile(path);
+            string[]? lines = null;
             foreach (var diagnostic in file.Diagnostics)
             {
                 output.WriteLine(diagnostic.ToString());
+                lines ??= TryRead(path)?.Split('\n') ?? [];
+                if (diagnostic.Line >= 1 && diagnostic.Line <= lines.Length)
+                {
+                    var source = lines[diagnostic.Line - 1].TrimEnd('\r');
+                    output.WriteLine("    " + source);
+                    output.WriteLine("    " + new string(' ', Math.Clamp(diagnostic.Column - 1, 0, source.Length)) + "^");
+                }
+
                 Count(diagnostic.IsError, diagnostic.Severity == WorkflowDiagnosticSeverity.Warning);
             }
         }

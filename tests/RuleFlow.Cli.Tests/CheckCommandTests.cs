@@ -1,0 +1,95 @@
+namespace RuleFlow.Cli.Tests;
+
+public sealed class CheckCommandTests
+{
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "RuleFlow.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("RuleFlow.sln not found");
+    }
+
+    private static (int Exit, string Output, string Errors) Run(params string[] paths)
+    {
+        using var output = new StringWriter();
+        using var errors = new StringWriter();
+        var exit = CheckCommand.Run(paths, output, errors);
+        return (exit, output.ToString(), errors.ToString());
+    }
+
+    [Fact]
+    public void The_shipped_rules_and_workflows_check_clean()
+    {
+        var root = RepositoryRoot();
+        var (exit, output, _) = Run(Path.Combine(root, "rules"), Path.Combine(root, "workflows"));
+        Assert.True(exit == 0, output);
+        Assert.Contains("2 file(s) checked: 0 error(s), 0 warning(s)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_error_of_every_file_is_printed_with_its_position_and_a_caret_and_the_exit_code_is_1()
+    {
+        var dir = Directory.CreateTempSubdirectory("ruleflow-check-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "a.rules"), """
+                event web.request key client time timestamp
+
+                rule "a" priority 1
+                when
+                    r: web.request(status >== 500)
+                then
+                    start workflow "w" with { ip: r.client }
+                end
+                """);
+            File.WriteAllText(Path.Combine(dir, "b.rules"), """
+                rule "b"
+                when
+                    x: nosuch.type(a == 1)
+                then
+                    start workflow "w" with { }
+                end
+                """);
+            File.WriteAllText(Path.Combine(dir, "w.yaml"), """
+                id: broken
+                steps:
+                  - id: s1
+                    kind: teleport
+                """);
+
+            var (exit, output, _) = Run(dir);
+
+            Assert.Equal(1, exit);
+            var lines = output.Split('\n');
+            var a = Assert.Single(lines, l => l.Contains("a.rules:5:", StringComparison.Ordinal) && l.Contains(": error RF", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.Contains("b.rules:3:", StringComparison.Ordinal) && l.Contains("nosuch.type", StringComparison.Ordinal));
+            var w = Array.FindIndex(lines, l => l.Contains("w.yaml:4:11: error WF1010", StringComparison.Ordinal) && l.Contains("teleport", StringComparison.Ordinal));
+            Assert.True(w >= 0, output);
+            Assert.Equal("        kind: teleport", lines[w + 1].TrimEnd());
+            Assert.Equal("              ^", lines[w + 2].TrimEnd());
+            // The source line and a caret under the column follow the diagnostic.
+            var index = Array.IndexOf(lines, a);
+            Assert.Contains("r: web.request(status >== 500)", lines[index + 1], StringComparison.Ordinal);
+            Assert.Contains("^", lines[index + 2], StringComparison.Ordinal);
+            Assert.Matches(@"3 file\(s\) checked: [3-9] error\(s\)", output);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_missing_path_is_exit_code_2()
+    {
+        var (exit, _, errors) = Run("/no/such/place");
+        Assert.Equal(2, exit);
+        Assert.Contains("'/no/such/place' does not exist", errors, StringComparison.Ordinal);
+    }
+}
