@@ -220,19 +220,24 @@ public sealed partial class WorkflowRuntime
         };
     }
 
-    private static InstanceCommit Complete(InstanceRecord instance, JournalWriter journal, DateTimeOffset now, IReadOnlyList<OutboxRecord> outbox)
+    private static InstanceCommit Complete(InstanceRecord instance, JournalWriter journal, DateTimeOffset now, IReadOnlyList<OutboxRecord> outbox) =>
+        End(instance, InstanceState.Completed, "instance.completed", null, journal, now, outbox);
+
+    /// <summary>Ends an instance in a final state, journaling <paramref name="kind"/>.</summary>
+    private static InstanceCommit End(InstanceRecord instance, InstanceState state, string kind, JsonObject? data, JournalWriter journal,
+        DateTimeOffset now, IReadOnlyList<OutboxRecord> outbox)
     {
-        journal.Add(null, "instance.completed", null);
-        var completed = instance with
+        journal.Add(null, kind, data);
+        var ended = instance with
         {
-            State = InstanceState.Completed,
+            State = state,
             CurrentStep = null,
             WaitingFor = null,
             UpdatedAt = now,
             EndedAt = now,
             JournalSequence = journal.Sequence,
         };
-        return new InstanceCommit(completed) { Journal = journal.Entries, Outbox = outbox };
+        return new InstanceCommit(ended) { Journal = journal.Entries, Outbox = outbox };
     }
 
     private static InstanceCommit BeginCompensation(InstanceRecord instance, JournalWriter journal, DateTimeOffset now, string reason, string stepId)
@@ -258,20 +263,8 @@ public sealed partial class WorkflowRuntime
         return new InstanceCommit(compensating with { JournalSequence = journal.Sequence }) { Journal = journal.Entries };
     }
 
-    private static InstanceCommit FinishCompensated(InstanceRecord instance, JournalWriter journal, DateTimeOffset now, IReadOnlyList<OutboxRecord> outbox)
-    {
-        journal.Add(null, "instance.compensated", new JsonObject { ["reason"] = instance.Error });
-        var compensated = instance with
-        {
-            State = InstanceState.Compensated,
-            CurrentStep = null,
-            WaitingFor = null,
-            UpdatedAt = now,
-            EndedAt = now,
-            JournalSequence = journal.Sequence,
-        };
-        return new InstanceCommit(compensated) { Journal = journal.Entries, Outbox = outbox };
-    }
+    private static InstanceCommit FinishCompensated(InstanceRecord instance, JournalWriter journal, DateTimeOffset now, IReadOnlyList<OutboxRecord> outbox) =>
+        End(instance, InstanceState.Compensated, "instance.compensated", new JsonObject { ["reason"] = instance.Error }, journal, now, outbox);
 
     private async Task<StepOutcome> ExecuteAsync(StepContext context, CancellationToken cancellationToken)
     {
