@@ -7,12 +7,30 @@ namespace RuleFlow.Server.Tests;
 /// <summary>One server with no broker (in-memory transport), shared by the tests of <see cref="HttpApiTests"/>.</summary>
 public sealed class InMemoryServerFixture : IAsyncLifetime
 {
+    /// <summary>A workflow that publishes to the ingest queue's own exchange: with no broker the loopback brings it back as an event.</summary>
+    public const string Loopback = """
+        id: loopback
+        description: Test workflow - publishes one event back into ingest.
+        steps:
+          - id: announce
+            kind: publish
+            exchange: ruleflow.events
+            routing_key: loop.test
+            body:
+              timestamp: "2020-01-01T00:00:00Z"
+              n: "{{input.n}}"
+        """;
+
     public ServerProcess Server { get; } = new(ServerProcess.NewContentRoot(), new Dictionary<string, string>
     {
         ["RuleFlow__Ingest__MaxEventBytes"] = "65536",
     });
 
-    public Task InitializeAsync() => Server.StartAndWaitReadyAsync();
+    public Task InitializeAsync()
+    {
+        File.WriteAllText(Path.Combine(Server.ContentRoot, "workflows", "loopback.yaml"), Loopback);
+        return Server.StartAndWaitReadyAsync();
+    }
 
     public async Task DisposeAsync() => await Server.DisposeAsync();
 }
@@ -120,6 +138,20 @@ public sealed class HttpApiTests(InMemoryServerFixture fixture) : IClassFixture<
             HttpStatusCode.BadRequest, "RF6004");
         await Expect(await _server.Http.PostAsync("api/instances", new StringContent("{\"workflow\":\"no-such-flow\"}", Encoding.UTF8, "application/json")),
             HttpStatusCode.NotFound, "WF4040");
+    }
+
+    [Fact]
+    public async Task With_no_broker_a_published_message_that_an_ingest_binding_routes_comes_back_as_an_event()
+    {
+        var (status, started) = await _server.PostJsonAsync("api/instances", new { workflow = "loopback", input = new { n = 7 } });
+        Assert.True(status == HttpStatusCode.Created, started?.ToJsonString());
+
+        await _server.WaitUntilAsync(async () => (await _server.GetJsonAsync("api/events?type=loop.test"))["total"]!.GetValue<int>() == 1,
+            "the published message to come back through the in-memory transport");
+        var evt = (await _server.GetJsonAsync("api/events?type=loop.test"))["items"]![0]!;
+        Assert.Equal("amqp:ruleflow.events/loop.test", evt["source"]!.GetValue<string>());
+        Assert.Equal(7, evt["data"]!["n"]!.GetValue<int>()); // a body value that is one expression keeps its JSON type
+        Assert.Equal(new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero), evt["time"]!.GetValue<DateTimeOffset>());
     }
 
     [Fact]
