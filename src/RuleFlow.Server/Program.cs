@@ -53,8 +53,9 @@ if (string.IsNullOrWhiteSpace(options.RabbitMq.Url))
 }
 else
 {
-    services.AddSingleton<IMessageTransport>(sp =>
-        new RabbitMqMessageTransport(options.RabbitMq.Url, sp.GetRequiredService<ILogger<RabbitMqMessageTransport>>()));
+    services.AddSingleton(sp => new RabbitMqPublisher(options.RabbitMq.Url, options.RabbitMq.Queue, sp.GetRequiredService<ILogger<RabbitMqPublisher>>()));
+    services.AddSingleton<IMessageTransport>(sp => sp.GetRequiredService<RabbitMqPublisher>());
+    services.AddSingleton<IDeadLetterQueue>(sp => sp.GetRequiredService<RabbitMqPublisher>());
 }
 
 // Rules and ingest
@@ -63,6 +64,7 @@ services.AddSingleton<IngestMetrics>();
 services.AddSingleton<EventIntake>();
 services.AddSingleton<ActionExecutor>();
 services.AddSingleton<EventPipeline>();
+services.AddSingleton<DeadLetters>();
 services.AddSingleton<DeadLetterFilter>();
 services.AddHostedService<StartupService>(); // before the bus: the rules' event declarations give its bindings
 services.AddHostedService<WorkflowRuntimeService>();

@@ -129,4 +129,34 @@ public sealed class EventJournalTests
         Assert.Throws<ArgumentException>(() => blocklist.Add("103.99.0", null, null));
         Assert.Throws<ArgumentException>(() => blocklist.Add("not an ip", null, null));
     }
+
+    [Theory]
+    [InlineData(StoreProvider.Sqlite)]
+    [InlineData(StoreProvider.Postgres)]
+    public async Task A_batch_is_one_transaction_in_order_and_a_firing_journaled_before_is_skipped_not_fatal(StoreProvider provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        var journal = store.Get<EventJournal>();
+        Assert.True(await journal.AppendAsync(Event("e0"), [Firing("timer-1")], default));
+
+        var again = Firing("timer-1");
+        var fresh = Firing("act-9");
+        Assert.True(await journal.AppendBatchAsync([(Event("e1", second: 1), []), (Event("e2", second: 2), [again, fresh]), (Event("e3", second: 3), [])], default));
+
+        Assert.Equal(0, again.Id);
+        Assert.NotEqual(0, fresh.Id);
+        var all = new List<StoredEvent>();
+        await foreach (var e in journal.ReadAllAsync())
+        {
+            all.Add(e);
+        }
+
+        Assert.Equal(["e0", "e1", "e2", "e3"], all.Select(e => e.EventId));
+        Assert.Equal(all[2].Sequence, fresh.EventSequence);
+        Assert.Equal(["e2"], await journal.ExistingIdsAsync(["e2", "e7"], default));
+
+        // A batch holding one journaled event id writes nothing at all.
+        Assert.False(await journal.AppendBatchAsync([(Event("e4"), []), (Event("e1"), [])], default));
+        Assert.False(await journal.ContainsAsync("e4", default));
+    }
 }

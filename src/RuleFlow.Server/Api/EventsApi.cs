@@ -29,8 +29,8 @@ public static class EventsApi
     /// applied; 400/413 with a ProblemDetails naming the reason (RF5001…) when refused; 503 before the server is ready.
     /// </summary>
     private static async Task<IResult> IngestAsync(string type, HttpRequest request, EventIntake intake, EventPipeline pipeline,
-        ServerState state, DeadLetterStore deadLetters, IngestMetrics metrics, IOptions<RuleFlowOptions> options, TimeProvider time,
-        ILogger<EventIntake> logger, CancellationToken cancellationToken)
+        ServerState state, DeadLetters deadLetters, IngestMetrics metrics, IOptions<RuleFlowOptions> options, TimeProvider time,
+        CancellationToken cancellationToken)
     {
         if (!state.IsReady)
         {
@@ -59,13 +59,8 @@ public static class EventsApi
         }
         catch (IngestRejectedException e)
         {
-            metrics.DeadLettered(e.Code);
-            logger.LogWarning("Refused an HTTP event of type {EventType} ({BodyBytes} bytes read): {ReasonCode} {Reason}", type, body.Length, e.Code, e.Message);
-            await deadLetters.AddAsync(new DeadLetter
-            {
-                At = receivedAt, Source = "http", MessageId = messageId, Code = e.Code, Reason = e.Message,
-                BodyBytes = body.Length, BodyPreview = EventConsumer.Preview(body),
-            }, cancellationToken).ConfigureAwait(false);
+            await deadLetters.RecordAsync(new IncomingMessage(body, "http", null, null, messageId, type, receivedAt), e.Code, e.Message, cancellationToken)
+                .ConfigureAwait(false);
             return ApiProblems.Problem(e.Code == IngestErrors.TooLarge ? 413 : 400, e.Code, e.Message);
         }
 

@@ -38,8 +38,14 @@ public sealed class RabbitMqOptions
     /// <summary>The receive endpoint's queue. Default <c>ruleflow.events</c>; refused messages go to <c>{Queue}_error</c>.</summary>
     public string Queue { get; set; } = "ruleflow.events";
 
-    /// <summary>Unacknowledged messages the broker may push ahead (AMQP prefetch). Default 64.</summary>
-    public int PrefetchCount { get; set; } = 64;
+    /// <summary>Unacknowledged messages the broker may push ahead (AMQP prefetch); at least twice <see cref="BatchSize"/>. Default 200.</summary>
+    public int PrefetchCount { get; set; } = 200;
+
+    /// <summary>Most messages journaled in one transaction (1..1000). Default 100.</summary>
+    public int BatchSize { get; set; } = 100;
+
+    /// <summary>How long a batch waits to fill once its first message arrived, in ms (1..10,000). Default 5.</summary>
+    public int BatchWaitMilliseconds { get; set; } = 5;
 
     /// <summary>
     /// Extra exchange bindings of the queue, added to those the rules' event declarations give and to the

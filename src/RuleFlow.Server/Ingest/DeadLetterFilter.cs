@@ -2,8 +2,6 @@ using System.Runtime.ExceptionServices;
 using System.Runtime.Serialization;
 using System.Text.Json;
 using MassTransit;
-using RuleFlow.Server.Hosting;
-using RuleFlow.Storage.Ingest;
 
 namespace RuleFlow.Server.Ingest;
 
@@ -13,7 +11,7 @@ namespace RuleFlow.Server.Ingest;
 /// to MassTransit's error transport, i.e. the dead-letter queue <c>{queue}_error</c>. A cancellation (shutdown) is not
 /// a refusal: it is rethrown so the message is returned to the queue unacknowledged and redelivered.
 /// </summary>
-public sealed class DeadLetterFilter(DeadLetterStore store, IngestMetrics metrics, TimeProvider time, ILogger<DeadLetterFilter> logger)
+public sealed class DeadLetterFilter(DeadLetters deadLetters, TimeProvider time)
     : IFilter<ExceptionReceiveContext>
 {
     /// <summary>Header with the reason code (see <see cref="IngestErrors"/>).</summary>
@@ -36,14 +34,7 @@ public sealed class DeadLetterFilter(DeadLetterStore store, IngestMetrics metric
         context.ExceptionHeaders.Set(ReasonCodeHeader, code);
         context.ExceptionHeaders.Set(ReasonHeader, reason);
         var message = EventConsumer.Describe(context, time.GetUtcNow());
-        logger.LogWarning("Dead-lettered a message from {Source} (id {MessageId}, {BodyBytes} bytes): {ReasonCode} {Reason}",
-            message.Source, message.MessageId, message.Body.Length, code, reason);
-        metrics.DeadLettered(code);
-        await StoreRetry.RunAsync(ct => store.AddAsync(new DeadLetter
-        {
-            At = message.ReceivedAt, Source = message.Source, MessageId = message.MessageId, Code = code, Reason = reason,
-            BodyBytes = message.Body.Length, BodyPreview = EventConsumer.Preview(message.Body.Span),
-        }, ct), logger, "recording a dead letter", context.CancellationToken).ConfigureAwait(false);
+        await deadLetters.RecordAsync(message, code, reason, context.CancellationToken).ConfigureAwait(false);
         await next.Send(context).ConfigureAwait(false);
     }
 

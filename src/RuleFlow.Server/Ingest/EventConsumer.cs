@@ -57,21 +57,44 @@ public sealed class RawEventConverter : JsonConverter<RawEvent>
 }
 
 /// <summary>
-/// Where an AMQP (or in-memory) message enters RuleFlow: reads the raw body, exchange, routing key and message id,
-/// checks it (<see cref="EventIntake"/>) and hands it to the <see cref="EventPipeline"/>. The endpoint runs one
-/// message at a time, so events are applied in queue order; the message is acknowledged when this returns, i.e.
-/// after the event is journaled. A refused message throws <see cref="IngestRejectedException"/> and is moved to
-/// the dead-letter queue by <see cref="DeadLetterFilter"/>.
+/// Where an AMQP (or in-memory) message enters RuleFlow. MassTransit hands over batches of up to
+/// <c>RuleFlow:RabbitMq:BatchSize</c> messages in queue order (one batch at a time); for each message the raw body,
+/// exchange, routing key and message id are read and checked (<see cref="EventIntake"/>); a refused message is moved to
+/// the dead-letter queue on its own (<see cref="DeadLetters"/>); the accepted ones go to the <see cref="EventPipeline"/>
+/// together. The whole batch is acknowledged when this returns, i.e. after its events are journaled (or dead-lettered).
 /// </summary>
-public sealed class EventConsumer(EventIntake intake, EventPipeline pipeline, TimeProvider time) : IConsumer<RawEvent>
+public sealed class EventConsumer(EventIntake intake, EventPipeline pipeline, DeadLetters deadLetters, TimeProvider time) : IConsumer<Batch<RawEvent>>
 {
     /// <inheritdoc />
-    public async Task Consume(ConsumeContext<RawEvent> context)
+    public async Task Consume(ConsumeContext<Batch<RawEvent>> context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var message = Describe(context.ReceiveContext, time.GetUtcNow());
-        var accepted = intake.Accept(message);
-        await pipeline.ProcessAsync(accepted, context.CancellationToken).ConfigureAwait(false);
+        var batch = context.Message;
+        var accepted = new List<AcceptedEvent>(batch.Length);
+        var messages = new List<IncomingMessage>(batch.Length);
+        var now = time.GetUtcNow();
+        for (var i = 0; i < batch.Length; i++)
+        {
+            var message = Describe(batch[i].ReceiveContext, now);
+            try
+            {
+                accepted.Add(intake.Accept(message));
+                messages.Add(message);
+            }
+            catch (IngestRejectedException e)
+            {
+                await deadLetters.MoveAsync(message, e.Code, e.Message, context.CancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        var outcomes = await pipeline.ProcessBatchAsync(accepted, context.CancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < outcomes.Count; i++)
+        {
+            if (outcomes[i].FailureCode is { } code)
+            {
+                await deadLetters.MoveAsync(messages[i], code, outcomes[i].FailureReason!, context.CancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>Reads what a transport delivered into an <see cref="IncomingMessage"/>.</summary>

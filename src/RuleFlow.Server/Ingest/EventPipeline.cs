@@ -10,18 +10,27 @@ namespace RuleFlow.Server.Ingest;
 /// <summary>What happened to an accepted event.</summary>
 /// <param name="EventId">Its id.</param>
 /// <param name="Duplicate">True when an event with this id was already journaled: nothing changed.</param>
-/// <param name="Sequence">Journal position, or 0 for a duplicate.</param>
+/// <param name="Sequence">Journal position, or 0 for a duplicate or a failure.</param>
 /// <param name="Firings">Rule activations it fired.</param>
-public sealed record IngestOutcome(string EventId, bool Duplicate, long Sequence, IReadOnlyList<RuleFiring> Firings);
+/// <param name="FailureCode">Set when the rule engine failed on the event (<see cref="IngestErrors.ProcessingFailed"/>): dead-letter it.</param>
+/// <param name="FailureReason">Why, when it failed.</param>
+public sealed record IngestOutcome(
+    string EventId,
+    bool Duplicate,
+    long Sequence,
+    IReadOnlyList<RuleFiring> Firings,
+    string? FailureCode = null,
+    string? FailureReason = null);
 
 /// <summary>
 /// The single writer between ingest and the rule session: this is where an event enters working memory. For each
-/// event, in arrival order: ignore it if its id is journaled already (a redelivery), insert it into the rule session,
-/// journal it together with the firings it caused (one transaction), then carry the firings' actions out. The broker
-/// message is acknowledged only after this returns. At start, working memory is rebuilt by replaying the journal
-/// (the engine is deterministic on event time) and firings whose actions were not carried out are carried out.
+/// batch of events, in arrival order: drop those whose id is journaled already (redeliveries) or repeated in the batch,
+/// insert the others into the rule session one at a time, journal them together with the firings they caused in ONE
+/// transaction (group commit), then carry the firings' actions out. The broker messages are acknowledged only after this
+/// returns. At start, working memory is rebuilt by replaying the journal (the engine is deterministic on event time)
+/// and firings whose actions were not carried out are carried out.
 /// </summary>
-/// <remarks>One event at a time (a gate): the rule session is single-threaded and order matters for windows.</remarks>
+/// <remarks>One batch at a time (a gate): the rule session is single-threaded and order matters for windows.</remarks>
 public sealed class EventPipeline(
     RuleHost rules,
     EventJournal journal,
@@ -38,12 +47,24 @@ public sealed class EventPipeline(
     /// <summary>Statistics of the current rule session (null before recovery).</summary>
     public RuleSessionStatistics? SessionStatistics => _session?.Statistics;
 
-    /// <summary>Processes one accepted event (see the class summary). Waits for the server to be ready first.</summary>
-    /// <exception cref="IngestRejectedException">The rule engine failed on this event (code RF5900): dead-letter it.</exception>
-    /// <exception cref="OperationCanceledException">Cancelled (shutdown): the message is not acknowledged and will be redelivered.</exception>
+    /// <summary>Processes one accepted event (a batch of one).</summary>
+    /// <exception cref="IngestRejectedException">The rule engine failed on this event (code RF5900).</exception>
+    /// <exception cref="OperationCanceledException">Cancelled (shutdown) before the event was journaled.</exception>
     public async Task<IngestOutcome> ProcessAsync(AcceptedEvent accepted, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(accepted);
+        var outcome = (await ProcessBatchAsync([accepted], cancellationToken).ConfigureAwait(false))[0];
+        return outcome.FailureCode is null ? outcome : throw new IngestRejectedException(outcome.FailureCode, outcome.FailureReason!);
+    }
+
+    /// <summary>
+    /// Processes a batch of accepted events in order (see the class summary). Waits for the server to be ready first.
+    /// </summary>
+    /// <returns>One outcome per event, in the same order. An event the engine failed on has a failure code; the
+    /// events before it are journaled, the session is rebuilt and the events after it are processed.</returns>
+    /// <exception cref="OperationCanceledException">Cancelled (shutdown): nothing after the last commit is acknowledged.</exception>
+    public async Task<IReadOnlyList<IngestOutcome>> ProcessBatchAsync(IReadOnlyList<AcceptedEvent> batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
         await state.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -53,70 +74,45 @@ public sealed class EventPipeline(
                 await RebuildAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            var evt = accepted.Event;
-            if (await StoreRetry.RunAsync(ct => journal.ContainsAsync(evt.Id, ct), logger, "checking for a duplicate", cancellationToken).ConfigureAwait(false))
+            var outcomes = new IngestOutcome[batch.Count];
+            var seen = new HashSet<string>(
+                await StoreRetry.RunAsync(ct => journal.ExistingIdsAsync(batch.Select(a => a.Event.Id).ToList(), ct), logger,
+                    "checking for duplicates", cancellationToken).ConfigureAwait(false),
+                StringComparer.Ordinal);
+            var pending = new List<Pending>(batch.Count);
+            for (var i = 0; i < batch.Count; i++)
             {
-                metrics.Duplicate();
-                logger.LogDebug("Event {EventId} is already journaled: ignored", evt.Id);
-                return new IngestOutcome(evt.Id, true, 0, []);
+                var accepted = batch[i];
+                var evt = accepted.Event;
+                if (!seen.Add(evt.Id))
+                {
+                    metrics.Duplicate();
+                    logger.LogDebug("Event {EventId} is already journaled: ignored", evt.Id);
+                    outcomes[i] = new IngestOutcome(evt.Id, true, 0, []);
+                    continue;
+                }
+
+                IReadOnlyList<RuleFiring> firings;
+                try
+                {
+                    firings = _session!.Insert(evt);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    logger.LogError(e, "Rule engine failed on event {EventId} of type {EventType}", evt.Id, evt.Type);
+                    outcomes[i] = new IngestOutcome(evt.Id, false, 0, [], IngestErrors.ProcessingFailed, $"the rule engine failed on this event: {e.Message}");
+                    // The session may hold part of this event: journal what came before, then rebuild without it.
+                    await CommitAsync(pending, outcomes, cancellationToken).ConfigureAwait(false);
+                    pending.Clear();
+                    await RebuildAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                pending.Add(new Pending(i, accepted, firings, Record(accepted, firings)));
             }
 
-            IReadOnlyList<RuleFiring> firings;
-            try
-            {
-                firings = _session!.Insert(evt);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                _needsRebuild = true;
-                logger.LogError(e, "Rule engine failed on event {EventId} of type {EventType}", evt.Id, evt.Type);
-                throw new IngestRejectedException(IngestErrors.ProcessingFailed, $"the rule engine failed on this event: {e.Message}");
-            }
-
-            var stored = new StoredEvent
-            {
-                EventId = evt.Id, Type = evt.Type, Time = evt.Time, ReceivedAt = accepted.ReceivedAt,
-                Source = accepted.Source, Payload = accepted.Payload,
-            };
-            var records = firings.Select(f => new RuleFiringRecord
-            {
-                ActivationId = f.ActivationId, Rule = f.Rule, Time = f.Time, FiredAt = time.GetUtcNow(),
-                EventIds = JsonSerializer.Serialize(f.EventIds), Actions = ActionExecutor.Describe(f.Actions), Status = FiringStatus.Pending,
-            }).ToList();
-
-            bool appended;
-            try
-            {
-                appended = await StoreRetry.RunAsync(ct => journal.AppendAsync(stored, records, ct), logger, "journaling an event", cancellationToken)
-                    .ConfigureAwait(false);
-            }
-            catch
-            {
-                _needsRebuild = true; // the session holds an event the journal does not: rebuild before the next one
-                throw;
-            }
-
-            if (!appended)
-            {
-                // Another writer journaled the same id between the check and the append (or a retried append had committed).
-                _needsRebuild = true;
-                metrics.Duplicate();
-                await CarryOutPendingAsync(cancellationToken).ConfigureAwait(false);
-                return new IngestOutcome(evt.Id, true, 0, []);
-            }
-
-            metrics.Accepted();
-            metrics.Fired(firings.Count);
-            for (var i = 0; i < firings.Count; i++)
-            {
-                var firing = firings[i];
-                logger.LogInformation("Rule {Rule} fired at {EventTime:o} (activation {ActivationId}, {EventCount} event(s))",
-                    firing.Rule, firing.Time, firing.ActivationId, firing.EventIds.Count);
-                await actions.ExecuteAsync(records[i].Id, firing.Rule, firing.ActivationId, firing.EventIds, firing.Actions, cancellationToken)
-                    .ConfigureAwait(false);
-            }
-
-            return new IngestOutcome(evt.Id, false, stored.Sequence, firings);
+            await CommitAsync(pending, outcomes, cancellationToken).ConfigureAwait(false);
+            return outcomes;
         }
         finally
         {
@@ -139,6 +135,91 @@ public sealed class EventPipeline(
         finally
         {
             _gate.Release();
+        }
+    }
+
+    private sealed record Pending(int Index, AcceptedEvent Accepted, IReadOnlyList<RuleFiring> Firings, (StoredEvent Event, List<RuleFiringRecord> Firings) Journal);
+
+    private (StoredEvent, List<RuleFiringRecord>) Record(AcceptedEvent accepted, IReadOnlyList<RuleFiring> firings)
+    {
+        var evt = accepted.Event;
+        var stored = new StoredEvent
+        {
+            EventId = evt.Id, Type = evt.Type, Time = evt.Time, ReceivedAt = accepted.ReceivedAt,
+            Source = accepted.Source, Payload = accepted.Payload,
+        };
+        var now = time.GetUtcNow();
+        var records = firings.Select(f => new RuleFiringRecord
+        {
+            ActivationId = f.ActivationId, Rule = f.Rule, Time = f.Time, FiredAt = now,
+            EventIds = JsonSerializer.Serialize(f.EventIds), Actions = ActionExecutor.Describe(f.Actions), Status = FiringStatus.Pending,
+        }).ToList();
+        return (stored, records);
+    }
+
+    /// <summary>Journals the pending events in one transaction, then carries their firings out, in order.</summary>
+    private async Task CommitAsync(List<Pending> pending, IngestOutcome[] outcomes, CancellationToken cancellationToken)
+    {
+        if (pending.Count == 0)
+        {
+            return;
+        }
+
+        bool appended;
+        try
+        {
+            var entries = pending.Select(p => (p.Journal.Event, (IReadOnlyList<RuleFiringRecord>)p.Journal.Firings)).ToList();
+            appended = await StoreRetry.RunAsync(ct => journal.AppendBatchAsync(entries, ct), logger, "journaling events", cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch
+        {
+            _needsRebuild = true; // the session holds events the journal does not: rebuild before the next batch
+            throw;
+        }
+
+        var journaled = pending;
+        if (!appended)
+        {
+            // One of these ids was journaled in the meantime (another writer, or a retried append that had committed). The
+            // session is ahead of the journal: append one by one so the new events are kept, then rebuild before the next batch.
+            _needsRebuild = true;
+            journaled = [];
+            foreach (var p in pending)
+            {
+                var single = await StoreRetry.RunAsync(ct => journal.AppendAsync(p.Journal.Event, p.Journal.Firings, ct), logger,
+                    "journaling an event", cancellationToken).ConfigureAwait(false);
+                if (single)
+                {
+                    journaled.Add(p);
+                }
+                else
+                {
+                    metrics.Duplicate();
+                    outcomes[p.Index] = new IngestOutcome(p.Accepted.Event.Id, true, 0, []);
+                }
+            }
+        }
+
+        foreach (var p in journaled)
+        {
+            metrics.Accepted();
+            metrics.Fired(p.Firings.Count);
+            outcomes[p.Index] = new IngestOutcome(p.Accepted.Event.Id, false, p.Journal.Event.Sequence, p.Firings);
+            for (var f = 0; f < p.Firings.Count; f++)
+            {
+                var firing = p.Firings[f];
+                if (p.Journal.Firings[f].Id == 0)
+                {
+                    logger.LogDebug("Activation {ActivationId} of rule {Rule} is journaled already: not carried out again", firing.ActivationId, firing.Rule);
+                    continue;
+                }
+
+                logger.LogInformation("Rule {Rule} fired at {EventTime:o} (activation {ActivationId}, {EventCount} event(s))",
+                    firing.Rule, firing.Time, firing.ActivationId, firing.EventIds.Count);
+                await actions.ExecuteAsync(p.Journal.Firings[f].Id, firing.Rule, firing.ActivationId, firing.EventIds, firing.Actions, cancellationToken)
+                    .ConfigureAwait(false);
+            }
         }
     }
 

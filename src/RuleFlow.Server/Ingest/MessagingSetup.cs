@@ -10,8 +10,8 @@ namespace RuleFlow.Server.Ingest;
 /// Configures MassTransit: with <c>RuleFlow:RabbitMq:Url</c> set, a RabbitMQ bus whose receive endpoint
 /// (<c>ruleflow.events</c>) takes raw JSON from any publisher through the exchanges of <see cref="IngestBindings"/>;
 /// otherwise the in-memory transport, fed by the HTTP ingest endpoint's loopback and by workflow publishes that an ingest
-/// binding would route. One message at a time (ordering), prefetch from configuration, refused messages through
-/// <see cref="DeadLetterFilter"/> to <c>{queue}_error</c>.
+/// binding would route. Batches of up to <c>BatchSize</c> messages, one batch at a time (queue order); a body that is not
+/// JSON fails in MassTransit's deserializer and goes through <see cref="DeadLetterFilter"/> to <c>{queue}_error</c>.
 /// </summary>
 public static class MessagingSetup
 {
@@ -23,7 +23,10 @@ public static class MessagingSetup
         services.AddReceiveEndpointObserver<IngestEndpointObserver>();
         services.AddMassTransit(x =>
         {
-            x.AddConsumer<EventConsumer>();
+            x.AddConsumer<EventConsumer>(c => c.Options<BatchOptions>(b => b
+                .SetMessageLimit(Math.Clamp(rabbit.BatchSize, 1, 1000))
+                .SetTimeLimit(TimeSpan.FromMilliseconds(Math.Clamp(rabbit.BatchWaitMilliseconds, 1, 10_000)))
+                .SetConcurrencyLimit(1)));
             if (!string.IsNullOrWhiteSpace(rabbit.Url))
             {
                 x.UsingRabbitMq((context, cfg) =>
@@ -35,7 +38,7 @@ public static class MessagingSetup
                     var logger = context.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(MessagingSetup));
                     cfg.ReceiveEndpoint(rabbit.Queue, e =>
                     {
-                        ConfigureEndpoint(e, context, rabbit.PrefetchCount);
+                        ConfigureEndpoint(e, context, rabbit);
                         foreach (var binding in bindings)
                         {
                             e.Bind(binding.Exchange, b =>
@@ -57,22 +60,22 @@ public static class MessagingSetup
                     cfg.ClearSerialization();
                     cfg.UseRawJsonSerializer(RawSerializerOptions.AnyMessageType, isDefault: true);
                     cfg.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
-                    cfg.ReceiveEndpoint(rabbit.Queue, e => ConfigureEndpoint(e, context, rabbit.PrefetchCount));
+                    cfg.ReceiveEndpoint(rabbit.Queue, e => ConfigureEndpoint(e, context, rabbit));
                 });
             }
         });
         return services;
     }
 
-    private static void ConfigureEndpoint(IReceiveEndpointConfigurator e, IBusRegistrationContext context, int prefetch)
+    private static void ConfigureEndpoint(IReceiveEndpointConfigurator e, IBusRegistrationContext context, RabbitMqOptions rabbit)
     {
         e.ConfigureConsumeTopology = false;
         e.PublishFaults = false;
         e.ClearSerialization();
         e.UseRawJsonSerializer(RawSerializerOptions.AnyMessageType, isDefault: true);
         e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
-        e.PrefetchCount = Math.Max(1, prefetch);
-        e.ConcurrentMessageLimit = 1; // the rule session applies events in queue order
+        // A batch is collected from prefetched messages; one batch at a time keeps queue order for the rule session.
+        e.PrefetchCount = Math.Max(rabbit.PrefetchCount, Math.Clamp(rabbit.BatchSize, 1, 1000) * 2);
         e.DiscardSkippedMessages(); // a body that fails deserialization is already moved to _error by the error pipe
         e.ConfigureError(error =>
         {

@@ -18,26 +18,68 @@ public sealed class EventJournal(IDbContextFactory<RuleFlowDbContext> factory)
         return await db.Set<StoredEvent>().AnyAsync(e => e.EventId == eventId, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Appends an event and the firings it caused in one transaction, setting <see cref="StoredEvent.Sequence"/> and
-    /// each firing's <see cref="RuleFiringRecord.EventSequence"/>.
-    /// </summary>
-    /// <returns>False (and nothing written) when an event with the same id, or a firing with the same activation id, exists.</returns>
-    /// <exception cref="DbUpdateException">The store failed; see <see cref="DbErrors.IsTransient"/>.</exception>
-    public async Task<bool> AppendAsync(StoredEvent storedEvent, IReadOnlyList<RuleFiringRecord> firings, CancellationToken cancellationToken)
+    /// <summary>The ids among <paramref name="eventIds"/> that are journaled already (one query).</summary>
+    public async Task<IReadOnlySet<string>> ExistingIdsAsync(IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(storedEvent);
-        ArgumentNullException.ThrowIfNull(firings);
+        ArgumentNullException.ThrowIfNull(eventIds);
+        if (eventIds.Count == 0)
+        {
+            return new HashSet<string>(StringComparer.Ordinal);
+        }
+
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var ids = eventIds.ToList();
+        var found = await db.Set<StoredEvent>().Where(e => ids.Contains(e.EventId)).Select(e => e.EventId)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return found.ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Appends events, in order, with the firings each caused, in ONE transaction (group commit): sets every
+    /// <see cref="StoredEvent.Sequence"/> and <see cref="RuleFiringRecord.EventSequence"/>. A firing whose activation id
+    /// is journaled already (e.g. a timer that fires again after a restart) is not written again: its
+    /// <see cref="RuleFiringRecord.Id"/> stays 0, and its actions must not be carried out twice.
+    /// </summary>
+    /// <returns>False (and nothing written) when an event id is journaled already.</returns>
+    /// <exception cref="DbUpdateException">The store failed; see <see cref="DbErrors.IsTransient"/>.</exception>
+    public async Task<bool> AppendBatchAsync(IReadOnlyList<(StoredEvent Event, IReadOnlyList<RuleFiringRecord> Firings)> entries,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        if (entries.Count == 0)
+        {
+            return true;
+        }
+
         await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        db.Add(storedEvent);
         try
         {
-            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-            foreach (var firing in firings)
+            // The journal order is the order of `entries`: sequences are assigned here, inside the transaction, so one
+            // SaveChanges writes the whole batch whatever order EF Core sends the rows in. A concurrent writer would
+            // collide on the primary key and see a unique violation (false), never a silent reordering.
+            var last = await db.Set<StoredEvent>().MaxAsync(e => (long?)e.Sequence, cancellationToken).ConfigureAwait(false) ?? 0;
+            foreach (var (storedEvent, _) in entries)
             {
-                firing.EventSequence = storedEvent.Sequence;
-                db.Add(firing);
+                storedEvent.Sequence = ++last;
+                db.Add(storedEvent);
+            }
+
+            var activationIds = entries.SelectMany(e => e.Firings).Select(f => f.ActivationId).ToList();
+            var known = activationIds.Count == 0
+                ? new HashSet<string>(StringComparer.Ordinal)
+                : (await db.Set<RuleFiringRecord>().Where(f => activationIds.Contains(f.ActivationId)).Select(f => f.ActivationId)
+                    .ToListAsync(cancellationToken).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
+            foreach (var (storedEvent, firings) in entries)
+            {
+                foreach (var firing in firings)
+                {
+                    if (known.Add(firing.ActivationId))
+                    {
+                        firing.EventSequence = storedEvent.Sequence;
+                        db.Add(firing);
+                    }
+                }
             }
 
             await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
@@ -49,6 +91,19 @@ public sealed class EventJournal(IDbContextFactory<RuleFlowDbContext> factory)
             await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
             return false;
         }
+    }
+
+    /// <summary>
+    /// Appends an event and the firings it caused in one transaction, setting <see cref="StoredEvent.Sequence"/> and
+    /// each firing's <see cref="RuleFiringRecord.EventSequence"/>.
+    /// </summary>
+    /// <returns>False (and nothing written) when an event with the same id, or a firing with the same activation id, exists.</returns>
+    /// <exception cref="DbUpdateException">The store failed; see <see cref="DbErrors.IsTransient"/>.</exception>
+    public Task<bool> AppendAsync(StoredEvent storedEvent, IReadOnlyList<RuleFiringRecord> firings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(storedEvent);
+        ArgumentNullException.ThrowIfNull(firings);
+        return AppendBatchAsync([(storedEvent, firings)], cancellationToken);
     }
 
     /// <summary>Streams the whole journal in <see cref="StoredEvent.Sequence"/> order, in batches of <paramref name="batchSize"/>.</summary>

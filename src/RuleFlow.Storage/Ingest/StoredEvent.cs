@@ -37,7 +37,7 @@ internal sealed class StoredEventConfiguration : IEntityTypeConfiguration<Stored
     {
         builder.ToTable("events");
         builder.HasKey(e => e.Sequence);
-        builder.Property(e => e.Sequence).ValueGeneratedOnAdd();
+        builder.Property(e => e.Sequence).ValueGeneratedNever(); // assigned by EventJournal in journal order
         builder.Property(e => e.EventId).HasMaxLength(200);
         builder.HasIndex(e => e.EventId).IsUnique();
         builder.Property(e => e.Type).HasMaxLength(200);

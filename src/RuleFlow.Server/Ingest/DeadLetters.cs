@@ -1,0 +1,45 @@
+using RuleFlow.Server.Hosting;
+using RuleFlow.Storage.Ingest;
+
+namespace RuleFlow.Server.Ingest;
+
+/// <summary>Moves a refused message to the broker's dead-letter queue (<c>{queue}_error</c>) with its reason in headers.</summary>
+public interface IDeadLetterQueue
+{
+    /// <summary>Publishes the message's body to the dead-letter queue and returns once the broker has confirmed it.</summary>
+    Task MoveAsync(IncomingMessage message, string code, string reason, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Every refusal goes through here, whatever the path (MassTransit's error pipe, the batch consumer, HTTP): it is
+/// logged, counted (<see cref="IngestMetrics"/>), recorded in the store (<c>GET /api/events/dead-letters</c>) and, for
+/// a broker message that MassTransit does not move itself, moved to the dead-letter queue before it is acknowledged.
+/// With the in-memory transport there is no dead-letter queue: the record (with the first 4 KiB of the body) is it.
+/// </summary>
+public sealed class DeadLetters(DeadLetterStore store, IngestMetrics metrics, ILogger<DeadLetters> logger, IDeadLetterQueue? queue = null)
+{
+    /// <summary>Logs, counts and records a refusal (the caller moves or answers the message itself).</summary>
+    public async Task RecordAsync(IncomingMessage message, string code, string reason, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        logger.LogWarning("Dead-lettered a message from {Source} (id {MessageId}, {BodyBytes} bytes): {ReasonCode} {Reason}",
+            message.Source, message.MessageId, message.Body.Length, code, reason);
+        metrics.DeadLettered(code);
+        await StoreRetry.RunAsync(ct => store.AddAsync(new DeadLetter
+        {
+            At = message.ReceivedAt, Source = message.Source, MessageId = message.MessageId, Code = code, Reason = reason,
+            BodyBytes = message.Body.Length, BodyPreview = EventConsumer.Preview(message.Body.Span),
+        }, ct), logger, "recording a dead letter", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Moves a broker message to the dead-letter queue (when there is one), then records it.</summary>
+    public async Task MoveAsync(IncomingMessage message, string code, string reason, CancellationToken cancellationToken)
+    {
+        if (queue is not null)
+        {
+            await queue.MoveAsync(message, code, reason, cancellationToken).ConfigureAwait(false);
+        }
+
+        await RecordAsync(message, code, reason, cancellationToken).ConfigureAwait(false);
+    }
+}
