@@ -68,6 +68,7 @@ services.AddSingleton<DeadLetters>();
 services.AddSingleton<DeadLetterFilter>();
 services.AddHostedService<StartupService>(); // before the bus: the rules' event declarations give its bindings
 services.AddHostedService<WorkflowRuntimeService>();
+services.AddHostedService<RuleFileWatcher>();
 services.AddRuleFlowMessaging(options);
 
 // HTTP API

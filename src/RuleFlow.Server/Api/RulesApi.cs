@@ -31,6 +31,9 @@ public static class RulesApi
             rules = set.Rules,
             eventTypes = set.EventTypes,
             files = load?.Files.Select(f => new { path = f.Path, loaded = f.Loaded, ruleCount = f.RuleCount, diagnostics = f.Diagnostics.Select(Diagnostic) }) ?? [],
+            refusedReload = rules.LastRefused is { } refused
+                ? new { at = refused.At, diagnostics = refused.Result.Diagnostics.Select(Diagnostic) }
+                : null,
             session = pipeline.SessionStatistics,
         });
     }

@@ -13,6 +13,9 @@ public sealed class RuleFlowOptions
     /// <summary>Rule files directory, relative to the content root. Default <c>rules</c>.</summary>
     public string RulesPath { get; set; } = "rules";
 
+    /// <summary>Reload the rule set when a rule file changes (the new set must compile, else the old one stays). Default true.</summary>
+    public bool WatchRuleFiles { get; set; } = true;
+
     /// <summary>Workflow definitions directory, relative to the content root. Default <c>workflows</c>.</summary>
     public string WorkflowsPath { get; set; } = "workflows";
 

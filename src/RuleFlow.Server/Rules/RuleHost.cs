@@ -16,8 +16,11 @@ public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOpti
     /// <summary>The rule set in force (empty until <see cref="LoadFromDisk"/> ran).</summary>
     public RuleSet Current => _loaded?.RuleSet ?? RuleSet.Empty;
 
-    /// <summary>The last load's per-file results and diagnostics, or null before the first load.</summary>
+    /// <summary>The load in force: its per-file results and diagnostics, or null before the first load.</summary>
     public RuleSetLoadResult? LastLoad => _loaded;
+
+    /// <summary>The last reload that was refused (errors; the previous set stayed in force) and when, or null.</summary>
+    public (RuleSetLoadResult Result, DateTimeOffset At)? LastRefused { get; private set; }
 
     /// <summary>Absolute rules directory.</summary>
     public string RulesDirectory => Path.GetFullPath(Path.Combine(environment.ContentRootPath, options.Value.RulesPath));
@@ -32,7 +35,7 @@ public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOpti
         {
             if (_loaded is null)
             {
-                LoadFromDisk(keepOnError: false);
+                Load(keepOnError: false);
             }
         }
     }
@@ -43,6 +46,14 @@ public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOpti
     /// </summary>
     /// <returns>The load result and whether it was put in force.</returns>
     public (RuleSetLoadResult Result, bool Applied) LoadFromDisk(bool keepOnError)
+    {
+        lock (_loadLock)
+        {
+            return Load(keepOnError);
+        }
+    }
+
+    private (RuleSetLoadResult Result, bool Applied) Load(bool keepOnError)
     {
         var directory = RulesDirectory;
         RuleSetLoadResult result;
@@ -79,10 +90,12 @@ public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOpti
         {
             logger.LogError("Rule reload refused: {ErrorCount} error(s); the previous rule set stays in force",
                 result.Diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error));
+            LastRefused = (result, DateTimeOffset.UtcNow);
             return (result, false);
         }
 
         _loaded = result;
+        LastRefused = null;
         logger.LogInformation("Rule set in force: {RuleCount} rule(s), {EventTypeCount} event type(s) from {FileCount} file(s)",
             result.RuleSet.Rules.Count, result.RuleSet.EventTypes.Count, result.Files.Count(f => f.Loaded));
         return (result, true);

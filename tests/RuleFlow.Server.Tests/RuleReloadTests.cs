@@ -1,0 +1,54 @@
+using System.Net;
+using RuleFlow.Server.Tests.Infrastructure;
+
+namespace RuleFlow.Server.Tests;
+
+/// <summary>Rule files reload when they change; a set with errors is refused and the old one keeps running.</summary>
+public sealed class RuleReloadTests
+{
+    private const string Extra = """
+        event k8s.event key involvedObject.name time lastTimestamp
+
+        rule "pod-backoff" priority 5
+        when
+            e: k8s.event(reason == "BackOff")
+        then
+            start workflow "block-source-ip" key e.involvedObject.name with { ip: "10.0.0.1" }
+        end
+        """;
+
+    [Fact]
+    public async Task A_changed_file_is_reloaded_and_a_broken_one_is_refused_with_its_errors_while_the_old_set_runs()
+    {
+        await using var server = new ServerProcess(ServerProcess.NewContentRoot());
+        await server.StartAndWaitReadyAsync();
+        var file = Path.Combine(server.ContentRoot, "rules", "extra.rules");
+
+        await File.WriteAllTextAsync(file, Extra);
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/rules"))["rules"]!.AsArray()
+            .Any(r => r!["name"]!.GetValue<string>() == "pod-backoff"), "the new rule to be in force");
+
+        // The new rule works on events right away.
+        var (status, answer) = await server.PostJsonAsync("api/events/k8s.event",
+            new { reason = "BackOff", involvedObject = new { name = "web-1" }, lastTimestamp = "2024-05-01T10:00:00Z" });
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal("pod-backoff", answer!["firings"]![0]!["rule"]!.GetValue<string>());
+
+        await File.WriteAllTextAsync(file, Extra.Replace("reason == \"BackOff\"", "reason === \"BackOff\"", StringComparison.Ordinal));
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/rules"))["refusedReload"] is not null, "the broken reload to be refused");
+        var rules = await server.GetJsonAsync("api/rules");
+        var diagnostic = rules["refusedReload"]!["diagnostics"]![0]!;
+        Assert.EndsWith("extra.rules", diagnostic["file"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(5, diagnostic["line"]!.GetValue<int>());
+        Assert.Contains(rules["rules"]!.AsArray(), r => r!["name"]!.GetValue<string>() == "pod-backoff");
+        Assert.Contains("Rule reload refused", server.Log, StringComparison.Ordinal);
+
+        (status, answer) = await server.PostJsonAsync("api/rules/reload", null);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        Assert.Equal("RF6422", answer!["code"]!.GetValue<string>());
+
+        File.Delete(file);
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/rules"))["rules"]!.AsArray().Count == 1, "the rule to be gone with its file");
+        Assert.Null((await server.GetJsonAsync("api/rules"))["refusedReload"]);
+    }
+}
