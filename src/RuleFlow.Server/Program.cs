@@ -31,9 +31,32 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
     builder.WebHost.UseUrls("http://127.0.0.1:5080");
 }
 
-var options = builder.Configuration.GetSection(RuleFlowOptions.Section).Get<RuleFlowOptions>() ?? new RuleFlowOptions();
-var storeOptions = builder.Configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
-var workflowOptions = builder.Configuration.GetSection(WorkflowOptions.Section).Get<WorkflowOptions>() ?? new WorkflowOptions();
+RuleFlowOptions options;
+StoreOptions storeOptions;
+WorkflowOptions workflowOptions;
+try
+{
+    options = builder.Configuration.GetSection(RuleFlowOptions.Section).Get<RuleFlowOptions>() ?? new RuleFlowOptions();
+    storeOptions = builder.Configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+    workflowOptions = builder.Configuration.GetSection(WorkflowOptions.Section).Get<WorkflowOptions>() ?? new WorkflowOptions();
+}
+catch (InvalidOperationException e)
+{
+    // A value of the wrong type, e.g. RuleFlow__RabbitMq__BatchSize=lots.
+    await Console.Error.WriteLineAsync($"RuleFlow cannot start: configuration error: {e.Message} {e.InnerException?.Message}").ConfigureAwait(false);
+    return 2;
+}
+
+var configurationErrors = ConfigurationCheck.Validate(options, storeOptions);
+if (configurationErrors.Count > 0)
+{
+    foreach (var error in configurationErrors)
+    {
+        await Console.Error.WriteLineAsync($"RuleFlow cannot start: {error}").ConfigureAwait(false);
+    }
+
+    return 2;
+}
 
 var services = builder.Services;
 services.Configure<RuleFlowOptions>(builder.Configuration.GetSection(RuleFlowOptions.Section));
@@ -99,7 +122,8 @@ app.MapApprovalsApi();
 app.MapBlocklistApi();
 app.MapGet("/", () => Results.Redirect("/health")).AllowAnonymous().ExcludeFromDescription();
 
-app.Run();
+await app.RunAsync().ConfigureAwait(false);
+return 0;
 
 /// <summary>The server's entry point (public for the test host).</summary>
 public partial class Program;

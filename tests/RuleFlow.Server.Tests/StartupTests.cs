@@ -60,4 +60,19 @@ public sealed class StartupTests
         Assert.Contains(rules["rules"]!.AsArray(), r => r!["name"]!.GetValue<string>() == "ssh-bruteforce");
         Assert.Contains("broken.rules failed to load", server.Log, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("RuleFlow__RabbitMq__Url", "http://broker:5672", "RuleFlow:RabbitMq:Url is 'http://broker:5672'; it must be an amqp:// or amqps:// URL")]
+    [InlineData("RuleFlow__RabbitMq__BatchSize", "lots", "'lots' at 'RuleFlow:RabbitMq:BatchSize'")]
+    [InlineData("RuleFlow__Store__Provider", "Postgres", "RuleFlow:Store:ConnectionString is empty")]
+    [InlineData("RuleFlow__Auth__ApiKeys__0__Key", "short", "RuleFlow:Auth:ApiKeys:0:Key is missing or shorter than 16 characters")]
+    public async Task A_configuration_mistake_stops_the_start_with_exit_code_2_naming_the_key(string variable, string value, string message)
+    {
+        await using var server = new ServerProcess(ServerProcess.NewContentRoot(), new Dictionary<string, string> { [variable] = value });
+        server.Start();
+        Assert.Equal(2, await server.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        await Task.Delay(200); // let the output readers drain
+        Assert.Contains("RuleFlow cannot start: ", server.Log, StringComparison.Ordinal);
+        Assert.Contains(message, server.Log, StringComparison.Ordinal);
+    }
 }

@@ -124,6 +124,14 @@ public sealed class ServerProcess : IAsyncDisposable
         throw new TimeoutException($"the server was not ready in time (last /health: {last}):\n{Log}");
     }
 
+    /// <summary>Waits for the process to end by itself (e.g. refusing its configuration) and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process!.WaitForExitAsync(cancel.Token);
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGKILL: no shutdown code runs, like a crash or an OOM kill.</summary>
     public async Task KillAsync()
     {
