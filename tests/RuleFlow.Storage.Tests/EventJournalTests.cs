@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using RuleFlow.Storage.Blocklist;
 using RuleFlow.Storage.Ingest;
 
@@ -158,5 +159,47 @@ public sealed class EventJournalTests
         // A batch holding one journaled event id writes nothing at all.
         Assert.False(await journal.AppendBatchAsync([(Event("e4"), []), (Event("e1"), [])], default));
         Assert.False(await journal.ContainsAsync("e4", default));
+    }
+
+    [Theory]
+    [InlineData(StoreProvider.Sqlite)]
+    [InlineData(StoreProvider.Postgres)]
+    public async Task Snapshots_bound_replay_and_pruning_never_reuses_a_sequence(StoreProvider provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        var journal = store.Get<EventJournal>();
+        for (var i = 1; i <= 5; i++)
+        {
+            Assert.True(await journal.AppendAsync(Event($"e{i}", second: i), [], default));
+        }
+
+        Assert.Equal(0, await journal.PruneAsync(DateTimeOffset.UtcNow.AddDays(1), default)); // no snapshot: nothing may go
+        for (var n = 1; n <= 3; n++)
+        {
+            await journal.SaveSnapshotAsync(new RuleSnapshot { JournalSequence = 4, Fingerprint = "f", CreatedAt = DateTimeOffset.UtcNow, Data = [(byte)n] }, keep: 2, default);
+        }
+
+        var latest = await journal.LatestSnapshotAsync(default);
+        Assert.Equal([(byte)3], latest!.Data);
+        var after = new List<string>();
+        await foreach (var e in journal.ReadAfterAsync(latest.JournalSequence))
+        {
+            after.Add(e.EventId);
+        }
+
+        Assert.Equal(["e5"], after);
+        Assert.Equal(4, await journal.PruneAsync(DateTimeOffset.UtcNow.AddDays(1), default));
+        Assert.Equal(5, await journal.LastSequenceAsync(default));
+
+        // With the journal pruned to one event, the next one still gets sequence 6, after the snapshot's 4.
+        await using (var db = await store.Factory.CreateDbContextAsync())
+        {
+            await db.Set<StoredEvent>().ExecuteDeleteAsync();
+            Assert.Equal(2, await db.Set<RuleSnapshot>().CountAsync());
+        }
+
+        var next = Event("e6", second: 6);
+        Assert.True(await journal.AppendAsync(next, [], default));
+        Assert.True(next.Sequence > 4, $"sequence {next.Sequence} reuses one the snapshot covers");
     }
 }

@@ -58,7 +58,10 @@ public sealed class EventJournal(IDbContextFactory<RuleFlowDbContext> factory)
             // The journal order is the order of `entries`: sequences are assigned here, inside the transaction, so one
             // SaveChanges writes the whole batch whatever order EF Core sends the rows in. A concurrent writer would
             // collide on the primary key and see a unique violation (false), never a silent reordering.
-            var last = await db.Set<StoredEvent>().MaxAsync(e => (long?)e.Sequence, cancellationToken).ConfigureAwait(false) ?? 0;
+            // Pruning deletes events a snapshot covers, so the snapshot's sequence also bounds what was used: never reuse one.
+            var last = Math.Max(
+                await db.Set<StoredEvent>().MaxAsync(e => (long?)e.Sequence, cancellationToken).ConfigureAwait(false) ?? 0,
+                await db.Set<RuleSnapshot>().MaxAsync(s => (long?)s.JournalSequence, cancellationToken).ConfigureAwait(false) ?? 0);
             foreach (var (storedEvent, _) in entries)
             {
                 storedEvent.Sequence = ++last;
@@ -107,9 +110,13 @@ public sealed class EventJournal(IDbContextFactory<RuleFlowDbContext> factory)
     }
 
     /// <summary>Streams the whole journal in <see cref="StoredEvent.Sequence"/> order, in batches of <paramref name="batchSize"/>.</summary>
-    public async IAsyncEnumerable<StoredEvent> ReadAllAsync(int batchSize = 1000, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<StoredEvent> ReadAllAsync(int batchSize = 1000, CancellationToken cancellationToken = default) =>
+        ReadAfterAsync(0, batchSize, cancellationToken);
+
+    /// <summary>Streams the journal after <paramref name="sequence"/> in order, in batches of <paramref name="batchSize"/>.</summary>
+    public async IAsyncEnumerable<StoredEvent> ReadAfterAsync(long sequence, int batchSize = 1000, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        long after = 0;
+        var after = sequence;
         while (true)
         {
             List<StoredEvent> batch;
@@ -134,6 +141,56 @@ public sealed class EventJournal(IDbContextFactory<RuleFlowDbContext> factory)
 
             after = batch[^1].Sequence;
         }
+    }
+
+    /// <summary>Saves a snapshot and deletes all but the newest <paramref name="keep"/> snapshots.</summary>
+    public async Task SaveSnapshotAsync(RuleSnapshot snapshot, int keep, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        db.Add(snapshot);
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        var keepFrom = await db.Set<RuleSnapshot>().OrderByDescending(s => s.Id).Skip(Math.Max(1, keep) - 1).Select(s => (long?)s.Id)
+            .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        if (keepFrom is { } id)
+        {
+            await db.Set<RuleSnapshot>().Where(s => s.Id < id).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The newest snapshot, or null.</summary>
+    public async Task<RuleSnapshot?> LatestSnapshotAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Set<RuleSnapshot>().AsNoTracking().OrderByDescending(s => s.Id).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The largest journal sequence, or 0 for an empty journal.</summary>
+    public async Task<long> LastSequenceAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Set<StoredEvent>().MaxAsync(e => (long?)e.Sequence, cancellationToken).ConfigureAwait(false) ?? 0;
+    }
+
+    /// <summary>
+    /// Deletes journaled events that are both covered by the newest snapshot (sequence at or below its
+    /// <see cref="RuleSnapshot.JournalSequence"/>) and received before <paramref name="receivedBefore"/>; returns how many.
+    /// Nothing is deleted without a snapshot: the journal is then the only record of working memory.
+    /// </summary>
+    public async Task<int> PruneAsync(DateTimeOffset receivedBefore, CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var covered = await db.Set<RuleSnapshot>().MaxAsync(s => (long?)s.JournalSequence, cancellationToken).ConfigureAwait(false);
+        if (covered is not { } upTo)
+        {
+            return 0;
+        }
+
+        return await db.Set<StoredEvent>().Where(e => e.Sequence <= upTo && e.ReceivedAt < receivedBefore)
+            .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Firings whose actions were not carried out yet, in firing order.</summary>
