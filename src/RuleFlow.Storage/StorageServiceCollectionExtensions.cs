@@ -71,7 +71,7 @@ public static class StorageServiceCollectionExtensions
         _ = provider switch
         {
             StoreProvider.Postgres => builder.UseNpgsql(connectionString),
-            _ => builder.UseSqlite(connectionString),
+            _ => builder.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas()),
         };
     }
 }

@@ -3,8 +3,9 @@ using Microsoft.EntityFrameworkCore;
 namespace RuleFlow.Storage;
 
 /// <summary>
-/// Creates the schema when the database is new and sets SQLite to write-ahead logging
-/// (readers do not block the writer; <c>synchronous=NORMAL</c> keeps every commit durable across a process crash).
+/// Creates the schema when the database is new and sets SQLite to write-ahead logging (readers do not block the
+/// writer). The per-connection pragmas (<c>synchronous=NORMAL</c>, busy timeout) are set on every connection by
+/// <see cref="SqlitePragmas"/>.
 /// </summary>
 public sealed class StoreInitializer(IDbContextFactory<RuleFlowDbContext> factory, StoreOptions options)
 {
@@ -17,8 +18,7 @@ public sealed class StoreInitializer(IDbContextFactory<RuleFlowDbContext> factor
         if (options.Provider == StoreProvider.Sqlite)
         {
             await db.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken).ConfigureAwait(false);
-            await db.Database.ExecuteSqlRawAsync("PRAGMA synchronous=NORMAL;", cancellationToken).ConfigureAwait(false);
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken).ConfigureAwait(false); // persistent in the file
         }
 
         await db.Database.EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);

@@ -202,4 +202,17 @@ public sealed class EventJournalTests
         Assert.True(await journal.AppendAsync(next, [], default));
         Assert.True(next.Sequence > 4, $"sequence {next.Sequence} reuses one the snapshot covers");
     }
+
+    [Fact]
+    public async Task Every_sqlite_connection_runs_in_wal_mode_with_synchronous_normal()
+    {
+        await using var store = await TestStore.CreateAsync(StoreProvider.Sqlite);
+        for (var i = 0; i < 3; i++)
+        {
+            await using var db = await store.Factory.CreateDbContextAsync();
+            await db.Database.OpenConnectionAsync();
+            Assert.Equal(1L, await db.Database.SqlQueryRaw<long>("SELECT synchronous AS Value FROM pragma_synchronous").SingleAsync()); // 1 = NORMAL
+            Assert.Equal("wal", await db.Database.SqlQueryRaw<string>("SELECT journal_mode AS Value FROM pragma_journal_mode").SingleAsync());
+        }
+    }
 }
