@@ -57,10 +57,12 @@ internal sealed class HttpStepExecutor(TemplateRenderer templates, WorkflowHttpC
         }
 
         var input = new JsonObject { ["method"] = step.Method, ["url"] = url, ["body"] = body?.DeepClone() };
-        var pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
-            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
+        if (step.Attempts > 1)
+        {
+            builder.AddRetry(new RetryStrategyOptions<HttpResponseMessage>
             {
-                MaxRetryAttempts = Math.Max(0, step.Attempts - 1),
+                MaxRetryAttempts = step.Attempts - 1,
                 Delay = step.Backoff,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = false,
@@ -68,9 +70,10 @@ internal sealed class HttpStepExecutor(TemplateRenderer templates, WorkflowHttpC
                     .Handle<HttpRequestException>()
                     .Handle<TimeoutRejectedException>()
                     .HandleResult(r => (int)r.StatusCode is 408 or 429 or >= 500),
-            })
-            .AddTimeout(step.RequestTimeout)
-            .Build();
+            });
+        }
+
+        var pipeline = builder.AddTimeout(step.RequestTimeout).Build();
         var tries = 0;
         try
         {
