@@ -29,6 +29,7 @@ public sealed class EventPipeline(
     IngestMetrics metrics,
     ServerState state,
     TimeProvider time,
+    RuleFlow.Workflows.Runtime.IWorkflowRuntime workflows,
     ILogger<EventPipeline> logger) : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -107,6 +108,11 @@ public sealed class EventPipeline(
 
             metrics.Accepted();
             metrics.Fired(firings.Count);
+
+            // Workflows (issue 4): resume wait_for_event steps waiting for this event (a dictionary lookup when none waits).
+            await workflows.DeliverEventAsync(new RuleFlow.Workflows.Runtime.WorkflowEvent(evt.Id, evt.Type, evt.Time,
+                System.Text.Json.Nodes.JsonNode.Parse(evt.Data.GetRawText())), cancellationToken).ConfigureAwait(false);
+
             for (var i = 0; i < firings.Count; i++)
             {
                 var firing = firings[i];
