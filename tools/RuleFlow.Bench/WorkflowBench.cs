@@ -36,6 +36,10 @@ public static partial class Benchmarks
           - id: s3
             kind: if
             condition: "vars.n > 1000000"
+            then:
+              - id: s3-big
+                kind: set
+                values: { big: true }
           - id: s4
             kind: publish
             exchange: bench
