@@ -1,7 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.Options;
@@ -47,7 +45,8 @@ catch (InvalidOperationException e)
     return 2;
 }
 
-var configurationErrors = ConfigurationCheck.Validate(options, storeOptions);
+var configurationErrors = ConfigurationCheck.Validate(options, storeOptions,
+    builder.Configuration.GetSection(JwtAuthOptions.Section).Get<JwtAuthOptions>());
 if (configurationErrors.Count > 0)
 {
     foreach (var error in configurationErrors)
@@ -95,9 +94,8 @@ services.AddHostedService<RuleFileWatcher>();
 services.AddRuleFlowMessaging(options);
 
 // HTTP API
-services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-    .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-services.AddAuthorizationBuilder().SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+services.AddRuleFlowAuthentication(builder.Configuration); // workflows (issue 4): API keys + JWT bearer, roles
+services.AddHostedService<ApprovalDecisionConsumer>();     // workflows (issue 4): approval.decision over RabbitMQ
 services.AddProblemDetails();
 services.AddExceptionHandler<ApiExceptionHandler>();
 services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -119,6 +117,8 @@ app.MapEventsApi();
 app.MapRulesApi();
 app.MapInstancesApi();
 app.MapApprovalsApi();
+app.MapWorkflowsApi();   // workflows (issue 4)
+app.MapIncidentsApi();   // workflows (issue 4)
 app.MapBlocklistApi();
 app.MapGet("/", () => Results.Redirect("/health")).AllowAnonymous().ExcludeFromDescription();
 

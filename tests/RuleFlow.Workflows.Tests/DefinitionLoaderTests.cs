@@ -92,7 +92,7 @@ public sealed class DefinitionLoaderTests
     }
 
     [Fact]
-    public void Planned_kinds_and_bad_compensations_are_reported()
+    public void Incomplete_kinds_and_bad_compensations_are_reported()
     {
         var result = WorkflowDefinitionLoader.LoadText("""
             id: later
@@ -107,7 +107,7 @@ public sealed class DefinitionLoaderTests
                   assignees: [role:a]
                   message: m
             """, "later.yaml", DefinitionFormat.Yaml);
-        Assert.Contains(result.Diagnostics, x => x.Code == DiagnosticCodes.UnsupportedKind && x.JsonPath == "$.steps[0].kind" && x.Line == 4);
+        Assert.Contains(result.Diagnostics, x => x.Code == DiagnosticCodes.MissingField && x.JsonPath == "$.steps[0].duration" && x.Line == 3);
         Assert.Contains(result.Diagnostics, x => x.Code == DiagnosticCodes.InvalidCompensation && x.JsonPath == "$.steps[1].compensate.kind");
     }
 

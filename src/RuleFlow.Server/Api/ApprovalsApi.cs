@@ -4,7 +4,8 @@ using RuleFlow.Workflows.Runtime;
 namespace RuleFlow.Server.Api;
 
 /// <summary>
-/// Approvals: <c>GET /api/approvals?state=pending&amp;limit=</c> lists them; <c>POST /api/approvals/{id}/approve</c> and
+/// Approvals: <c>GET /api/approvals?state=pending&amp;limit=</c> lists them; <c>GET /api/approvals/mine</c> lists the pending
+/// ones the caller may decide and has not yet; <c>POST /api/approvals/{id}/approve</c> and
 /// <c>/reject</c> with <c>{ "comment": "…" }</c> decide one as the calling user, who must be an assignee
 /// (403 <c>WF4030</c> otherwise; 409 <c>WF4090</c> when already decided).
 /// </summary>
@@ -19,6 +20,14 @@ public static class ApprovalsApi
     {
         var group = app.MapGroup("/api/approvals").WithTags("Approvals");
         group.MapGet("/", ListAsync);
+        group.MapGet("/mine", async (IWorkflowQueries queries, HttpContext http, CancellationToken ct) =>
+        {
+            var actor = http.User.ToActor();
+            var pending = await queries.ListApprovalsAsync("pending", 10_000, ct).ConfigureAwait(false);
+            var items = pending.Where(a => WorkflowRuntime.MayDecide(actor, a.Assignees)
+                && !a.AllDecisions.Any(d => string.Equals(d.By, actor.Name, StringComparison.OrdinalIgnoreCase))).ToList();
+            return Results.Ok(new { user = actor.Name, items, total = items.Count });
+        });
         group.MapPost("/{id:guid}/approve", (Guid id, DecisionRequest? body, IWorkflowRuntime runtime, HttpContext http, CancellationToken ct) =>
             DecideAsync(id, ApprovalOutcome.Approved, body, runtime, http, ct));
         group.MapPost("/{id:guid}/reject", (Guid id, DecisionRequest? body, IWorkflowRuntime runtime, HttpContext http, CancellationToken ct) =>
@@ -43,8 +52,12 @@ public static class ApprovalsApi
     {
         try
         {
-            await runtime.DecideAsync(id, outcome, http.User.ToActor(), body?.Comment, cancellationToken).ConfigureAwait(false);
-            return Results.Ok(new { id, outcome = outcome.ToString().ToLowerInvariant(), decidedBy = http.User.Identity?.Name, comment = body?.Comment });
+            var approval = await runtime.DecideAsync(id, outcome, http.User.ToActor(), body?.Comment, "http", cancellationToken).ConfigureAwait(false);
+            return Results.Ok(new
+            {
+                id, outcome = outcome.ToString().ToLowerInvariant(), decidedBy = http.User.Identity?.Name, comment = body?.Comment,
+                state = approval.State, approvals = approval.AllDecisions.Count(d => d.Outcome == "approved"), required = approval.Required,
+            });
         }
         catch (WorkflowException e)
         {

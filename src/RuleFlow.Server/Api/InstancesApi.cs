@@ -8,7 +8,10 @@ namespace RuleFlow.Server.Api;
 /// Workflow instances: <c>GET /api/instances?workflow=&amp;state=&amp;correlationKey=&amp;page=&amp;pageSize=</c> →
 /// <c>{ items: [{ id, workflow, version, state, correlationKey, input, createdAt, updatedAt }], total }</c>;
 /// <c>GET /api/instances/{id}</c> → the instance with its journal, approvals and lineage;
-/// <c>POST /api/instances</c> with <c>{ workflow, input, correlationKey? }</c> starts one by hand.
+/// <c>POST /api/instances</c> with <c>{ workflow, input, correlationKey?, idempotencyKey? }</c> starts one by hand (a running
+/// instance with the same correlation key, or an earlier request with the same idempotency key, is returned with
+/// <c>created: false</c>); <c>POST /api/instances/{id}/cancel</c> <c>{ reason }</c> and <c>POST /api/instances/{id}/retry</c>
+/// (operator or admin).
 /// </summary>
 public static class InstancesApi
 {
@@ -16,7 +19,12 @@ public static class InstancesApi
     /// <param name="Workflow">Workflow id.</param>
     /// <param name="Input">Input object.</param>
     /// <param name="CorrelationKey">Optional correlation key (deduplicates while an instance with it runs).</param>
-    public sealed record StartRequest(string? Workflow, JsonObject? Input, string? CorrelationKey);
+    /// <param name="IdempotencyKey">Optional idempotency key: a repeated request returns the first one's instance.</param>
+    public sealed record StartRequest(string? Workflow, JsonObject? Input, string? CorrelationKey, string? IdempotencyKey = null);
+
+    /// <summary>A cancellation.</summary>
+    /// <param name="Reason">Why; journaled.</param>
+    public sealed record CancelRequest(string? Reason);
 
     /// <summary>Maps the endpoints.</summary>
     public static IEndpointRouteBuilder MapInstancesApi(this IEndpointRouteBuilder app)
@@ -25,6 +33,12 @@ public static class InstancesApi
         group.MapGet("/", ListAsync);
         group.MapGet("/{id:guid}", GetAsync);
         group.MapPost("/", StartAsync).RequireAuthorization(p => p.RequireRole("operator", "admin"));
+        group.MapPost("/{id:guid}/cancel", async (Guid id, CancelRequest? body, IWorkflowRuntime runtime, HttpContext http, CancellationToken ct) =>
+            await ActAsync(() => runtime.CancelAsync(id, http.User.ToActor(), body?.Reason, ct), id, "cancelling").ConfigureAwait(false))
+            .RequireAuthorization(p => p.RequireRole("operator", "admin"));
+        group.MapPost("/{id:guid}/retry", async (Guid id, IWorkflowRuntime runtime, HttpContext http, CancellationToken ct) =>
+            await ActAsync(() => runtime.RetryAsync(id, http.User.ToActor(), ct), id, "retried").ConfigureAwait(false))
+            .RequireAuthorization(p => p.RequireRole("operator", "admin"));
         return app;
     }
 
@@ -53,6 +67,19 @@ public static class InstancesApi
         return Results.Ok(new { items = result.Items, total = result.Total });
     }
 
+    private static async Task<IResult> ActAsync(Func<Task> action, Guid id, string what)
+    {
+        try
+        {
+            await action().ConfigureAwait(false);
+            return Results.Accepted($"/api/instances/{id}", new { id, status = what });
+        }
+        catch (WorkflowException e)
+        {
+            return ApiProblems.From(e);
+        }
+    }
+
     private static async Task<IResult> GetAsync(Guid id, IWorkflowQueries queries, CancellationToken cancellationToken)
     {
         var details = await queries.GetInstanceAsync(id, cancellationToken).ConfigureAwait(false);
@@ -66,6 +93,8 @@ public static class InstancesApi
         {
             s.Id, s.Workflow, s.Version, s.State, s.CorrelationKey, s.Input, s.CreatedAt, s.UpdatedAt,
             details.CurrentStep, details.WaitingFor, details.Variables, details.Error, details.Lineage, details.Journal, details.Approvals,
+            details.Output, details.ParentInstanceId, details.Incidents,
+            messages = details.Messages.Select(m => new { m.Id, m.StepId, m.Exchange, m.RoutingKey, m.CreatedAt, m.SentAt, m.Attempts }),
         });
     }
 
@@ -78,7 +107,7 @@ public static class InstancesApi
 
         try
         {
-            var result = await runtime.StartAsync(new StartWorkflowRequest(request.Workflow, request.Input ?? [], request.CorrelationKey, null,
+            var result = await runtime.StartAsync(new StartWorkflowRequest(request.Workflow, request.Input ?? [], request.CorrelationKey, request.IdempotencyKey,
                 Lineage.Manual, http.User.ToActor()), cancellationToken).ConfigureAwait(false);
             return Results.Created($"/api/instances/{result.InstanceId}", new { id = result.InstanceId, created = result.Created });
         }

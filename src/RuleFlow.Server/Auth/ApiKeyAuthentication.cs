@@ -12,17 +12,19 @@ namespace RuleFlow.Server.Auth;
 /// <summary>
 /// Authenticates API callers. With API keys in <c>RuleFlow:Auth:ApiKeys</c>, a request must send one
 /// (<c>X-Api-Key: &lt;key&gt;</c> or <c>Authorization: ApiKey &lt;key&gt;</c>) and acts as that key's user and roles;
-/// without any key configured, every request acts as the development user <c>developer</c> with every role, and a
-/// warning is logged at start. <c>/health</c> is always anonymous.
+/// JWT bearer tokens go to the JWT scheme (<see cref="AuthSetup"/>). Without any key and without JWT settings, every
+/// request acts as the development user <c>developer</c> with every role, and a warning is logged at start; any key or
+/// JWT setting turns that off. <c>/health</c> is always anonymous.
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions,
     ILoggerFactory loggerFactory,
     UrlEncoder encoder,
-    IOptions<RuleFlowOptions> options) : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, loggerFactory, encoder)
+    IOptions<RuleFlowOptions> options,
+    JwtAuthOptions jwt) : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, loggerFactory, encoder)
 {
     /// <summary>Scheme name.</summary>
-    public const string SchemeName = "RuleFlow";
+    public const string SchemeName = "ApiKey";
 
     /// <summary>Every role RuleFlow knows.</summary>
     public static readonly IReadOnlyList<string> AllRoles = ["author", "operator", "approver", "admin"];
@@ -34,7 +36,7 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var keys = options.Value.Auth.ApiKeys;
-        if (keys.Count == 0)
+        if (keys.Count == 0 && !jwt.IsConfigured)
         {
             return Task.FromResult(Success(DevelopmentUser, AllRoles, "development"));
         }
@@ -79,6 +81,6 @@ public static class ActorExtensions
     {
         ArgumentNullException.ThrowIfNull(principal);
         return new Actor(principal.Identity?.Name ?? "anonymous",
-            principal.FindAll(ClaimTypes.Role).Select(c => c.Value).Distinct(StringComparer.OrdinalIgnoreCase).ToArray());
+            principal.Claims.Where(c => AuthSetup.RoleClaimTypes.Contains(c.Type)).Select(c => c.Value).Distinct(StringComparer.OrdinalIgnoreCase).ToArray());
     }
 }

@@ -1,3 +1,4 @@
+using RuleFlow.Server.Auth;
 using RuleFlow.Storage;
 
 namespace RuleFlow.Server.Hosting;
@@ -9,7 +10,7 @@ namespace RuleFlow.Server.Hosting;
 public static class ConfigurationCheck
 {
     /// <summary>The problems found, each naming its configuration key; empty when the configuration is usable.</summary>
-    public static IReadOnlyList<string> Validate(RuleFlowOptions options, StoreOptions store)
+    public static IReadOnlyList<string> Validate(RuleFlowOptions options, StoreOptions store, JwtAuthOptions? jwt = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(store);
@@ -77,6 +78,23 @@ public static class ConfigurationCheck
             {
                 errors.Add($"RuleFlow:Auth:ApiKeys:{i}:User is empty");
             }
+        }
+
+        if (jwt is not null && !string.IsNullOrWhiteSpace(jwt.SigningKey))
+        {
+            try
+            {
+                jwt.Key();
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            {
+                errors.Add($"RuleFlow:Auth:Jwt:SigningKey is not usable: {e.Message}");
+            }
+        }
+
+        if (jwt is not null && !string.IsNullOrWhiteSpace(jwt.Authority) && !Uri.TryCreate(jwt.Authority, UriKind.Absolute, out _))
+        {
+            errors.Add($"RuleFlow:Auth:Jwt:Authority is '{jwt.Authority}'; it must be an absolute https URL of an OpenID provider");
         }
 
         return errors;

@@ -30,6 +30,7 @@ public static class DeploymentVariables
         Walk(typeof(RuleFlowOptions), "RuleFlow", keys, 0);
         Walk(typeof(StoreOptions), "RuleFlow__Store", keys, 0);
         Walk(typeof(WorkflowOptions), "RuleFlow__Workflows", keys, 0);
+        Walk(typeof(Auth.JwtAuthOptions), "RuleFlow__Auth__Jwt", keys, 0);
         return keys;
     }
 

@@ -22,6 +22,7 @@ public sealed class StartupService(
     StoreInitializer store,
     IWorkflowDefinitionRegistry registry,
     EventPipeline pipeline,
+    RuleFlow.Server.Auth.JwtAuthOptions jwt,
     ILogger<StartupService> logger) : IHostedService, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
@@ -45,10 +46,10 @@ public sealed class StartupService(
             logger.LogInformation("Consuming from RabbitMQ at {Broker}, queue {Queue}", Redact(settings.RabbitMq.Url), settings.RabbitMq.Queue);
         }
 
-        if (settings.Auth.ApiKeys.Count == 0)
+        if (settings.Auth.ApiKeys.Count == 0 && !jwt.IsConfigured)
         {
-            logger.LogWarning("No authentication configured (RuleFlow:Auth:ApiKeys is empty): every API request acts as the development user " +
-                "'developer' with all roles. Configure API keys before exposing this server");
+            logger.LogWarning("No authentication configured (RuleFlow:Auth:ApiKeys and RuleFlow:Auth:Jwt are empty): every API request acts as the " +
+                "development user 'developer' with all roles. Configure API keys or JWT before exposing this server");
         }
 
         rules.EnsureLoaded();

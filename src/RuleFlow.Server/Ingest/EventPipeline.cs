@@ -4,6 +4,8 @@ using RuleFlow.Rules;
 using RuleFlow.Server.Hosting;
 using RuleFlow.Server.Rules;
 using RuleFlow.Storage.Ingest;
+using RuleFlow.Workflows.Runtime;
+using System.Text.Json.Nodes;
 
 namespace RuleFlow.Server.Ingest;
 
@@ -38,6 +40,7 @@ public sealed class EventPipeline(
     IngestMetrics metrics,
     ServerState state,
     TimeProvider time,
+    IWorkflowRuntime workflows,
     ILogger<EventPipeline> logger) : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -206,6 +209,12 @@ public sealed class EventPipeline(
             metrics.Accepted();
             metrics.Fired(p.Firings.Count);
             outcomes[p.Index] = new IngestOutcome(p.Accepted.Event.Id, false, p.Journal.Event.Sequence, p.Firings);
+
+            // Workflows waiting for this event (wait_for_event) resume: a dictionary lookup when none waits.
+            var evt = p.Accepted.Event;
+            await workflows.DeliverEventAsync(new WorkflowEvent(evt.Id, evt.Type, evt.Time, JsonNode.Parse(evt.Data.GetRawText())), cancellationToken)
+                .ConfigureAwait(false);
+
             for (var f = 0; f < p.Firings.Count; f++)
             {
                 var firing = p.Firings[f];

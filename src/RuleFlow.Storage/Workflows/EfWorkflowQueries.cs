@@ -61,7 +61,15 @@ public sealed class EfWorkflowQueries(IDbContextFactory<RuleFlowDbContext> facto
             entity.Error,
             WorkflowMapping.ParseLineage(entity.LineageJson),
             journal.Select(WorkflowMapping.ToEntry).ToList(),
-            approvals.Select(WorkflowMapping.ToInfo).ToList());
+            approvals.Select(WorkflowMapping.ToInfo).ToList())
+        {
+            Output = entity.OutputJson is null ? null : System.Text.Json.Nodes.JsonNode.Parse(entity.OutputJson),
+            ParentInstanceId = entity.ParentInstanceId,
+            Incidents = (await db.Set<WorkflowIncidentEntity>().AsNoTracking().Where(i => i.InstanceId == id).OrderBy(i => i.CreatedAt)
+                .ToListAsync(cancellationToken).ConfigureAwait(false)).Select(WorkflowMapping.ToRecord).ToList(),
+            Messages = (await db.Set<OutboxMessageEntity>().AsNoTracking().Where(m => m.InstanceId == id)
+                .ToListAsync(cancellationToken).ConfigureAwait(false)).OrderBy(m => m.CreatedAt).Select(WorkflowMapping.ToRecord).ToList(),
+        };
     }
 
     /// <inheritdoc />

@@ -83,39 +83,173 @@ public sealed class EfWorkflowStore(IDbContextFactory<RuleFlowDbContext> factory
         ArgumentNullException.ThrowIfNull(commit);
         await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var expected = commit.Instance.Revision;
-        var entity = WorkflowMapping.ToEntity(commit.Instance, expected + 1);
-        var entry = db.Set<WorkflowInstanceEntity>().Attach(entity);
-        entry.State = EntityState.Modified;
-        entry.Property(e => e.Revision).OriginalValue = expected;
-
-        db.Set<WorkflowJournalEntity>().AddRange(commit.Journal.Select(WorkflowMapping.ToEntity));
-        db.Set<OutboxMessageEntity>().AddRange(commit.Outbox.Select(WorkflowMapping.ToEntity));
-        db.Set<WorkflowApprovalEntity>().AddRange(commit.NewApprovals.Select(WorkflowMapping.ToEntity));
-        foreach (var approval in commit.UpdatedApprovals)
-        {
-            db.Set<WorkflowApprovalEntity>().Attach(WorkflowMapping.ToEntity(approval)).State = EntityState.Modified;
-        }
-
-        db.Set<WorkflowTimerEntity>().AddRange(commit.NewTimers.Select(WorkflowMapping.ToEntity));
-        db.Set<WorkflowIncidentEntity>().AddRange(commit.Incidents.Select(WorkflowMapping.ToEntity));
-        if (commit.DeletedTimers.Count > 0)
-        {
-            var ids = commit.DeletedTimers.ToList();
-            await db.Set<WorkflowTimerEntity>().Where(t => ids.Contains(t.Id)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
-        }
-
+        await StageAsync(db, [commit], cancellationToken).ConfigureAwait(false);
         try
         {
             await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (DbUpdateConcurrencyException ex)
         {
-            throw new WorkflowConcurrencyException($"instance {commit.Instance.Id} is no longer at revision {expected}", ex);
+            throw new WorkflowConcurrencyException($"instance {commit.Instance.Id} is no longer at revision {commit.Instance.Revision}", ex);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return expected + 1;
+        return commit.Instance.Revision + 1;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One transaction for all commits. When one instance's revision changed, the whole transaction is rolled back and the
+    /// commits are written one by one (the conflicting one gets null), so a conflict costs a retry, never a lost write.
+    /// </remarks>
+    public async Task<IReadOnlyList<int?>> CommitBatchAsync(IReadOnlyList<InstanceCommit> commits, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(commits);
+        if (commits.Count == 1 || commits.Select(c => c.Instance.Id).Distinct().Count() != commits.Count)
+        {
+            return await OneByOneAsync(commits, cancellationToken).ConfigureAwait(false);
+        }
+
+        await using (var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false))
+        {
+            db.ChangeTracker.AutoDetectChangesEnabled = false;
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await StageAsync(db, commits, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return commits.Select(c => (int?)(c.Instance.Revision + 1)).ToList();
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return await OneByOneAsync(commits, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<int?>> OneByOneAsync(IReadOnlyList<InstanceCommit> commits, CancellationToken cancellationToken)
+    {
+        var results = new List<int?>();
+        foreach (var commit in commits)
+        {
+            try
+            {
+                results.Add(await CommitAsync(commit, cancellationToken).ConfigureAwait(false));
+            }
+            catch (WorkflowConcurrencyException)
+            {
+                results.Add(null);
+            }
+        }
+
+        return results;
+    }
+
+    private static async Task StageAsync(RuleFlowDbContext db, IReadOnlyList<InstanceCommit> commits, CancellationToken cancellationToken)
+    {
+        var deletedTimers = new List<Guid>();
+        var deletedBookmarks = new List<Guid>();
+        var cancelledApprovals = new List<Guid>();
+        foreach (var commit in commits)
+        {
+            var expected = commit.Instance.Revision;
+            var entry = db.Set<WorkflowInstanceEntity>().Attach(WorkflowMapping.ToEntity(commit.Instance, expected + 1));
+            entry.State = EntityState.Modified;
+            entry.Property(e => e.Revision).OriginalValue = expected;
+            foreach (var (child, childJournal) in commit.NewInstances)
+            {
+                db.Set<WorkflowInstanceEntity>().Add(WorkflowMapping.ToEntity(child, child.Revision));
+                db.Set<WorkflowJournalEntity>().AddRange(childJournal.Select(WorkflowMapping.ToEntity));
+            }
+
+            db.Set<WorkflowJournalEntity>().AddRange(commit.Journal.Select(WorkflowMapping.ToEntity));
+            db.Set<OutboxMessageEntity>().AddRange(commit.Outbox.Select(WorkflowMapping.ToEntity));
+            db.Set<WorkflowApprovalEntity>().AddRange(commit.NewApprovals.Select(WorkflowMapping.ToEntity));
+            foreach (var approval in commit.UpdatedApprovals)
+            {
+                db.Set<WorkflowApprovalEntity>().Attach(WorkflowMapping.ToEntity(approval)).State = EntityState.Modified;
+            }
+
+            db.Set<WorkflowTimerEntity>().AddRange(commit.NewTimers.Select(WorkflowMapping.ToEntity));
+            db.Set<WorkflowBookmarkEntity>().AddRange(commit.NewBookmarks.Select(WorkflowMapping.ToEntity));
+            db.Set<WorkflowIncidentEntity>().AddRange(commit.Incidents.Select(WorkflowMapping.ToEntity));
+            foreach (var incident in commit.ResolvedIncidents)
+            {
+                db.Set<WorkflowIncidentEntity>().Attach(WorkflowMapping.ToEntity(incident)).State = EntityState.Modified;
+            }
+
+            deletedTimers.AddRange(commit.DeletedTimers);
+            deletedBookmarks.AddRange(commit.DeletedBookmarks.Select(b => b.Id));
+            cancelledApprovals.AddRange(commit.CancelledApprovals);
+        }
+
+        if (deletedTimers.Count > 0)
+        {
+            await db.Set<WorkflowTimerEntity>().Where(t => deletedTimers.Contains(t.Id)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (deletedBookmarks.Count > 0)
+        {
+            await db.Set<WorkflowBookmarkEntity>().Where(t => deletedBookmarks.Contains(t.Id)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (cancelledApprovals.Count > 0)
+        {
+            await db.Set<WorkflowApprovalEntity>().Where(a => cancelledApprovals.Contains(a.Id) && a.State == "pending")
+                .ExecuteUpdateAsync(u => u.SetProperty(a => a.State, "cancelled"), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<InstanceRecord?> FindActiveInstanceAsync(string workflowId, string correlationKey, CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var entity = await db.Set<WorkflowInstanceEntity>().AsNoTracking()
+            .FirstOrDefaultAsync(i => i.WorkflowId == workflowId && i.ActiveCorrelationKey == correlationKey, cancellationToken).ConfigureAwait(false);
+        return entity is null ? null : WorkflowMapping.ToRecord(entity);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<BookmarkRecord>> GetBookmarksAsync(string eventType, CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await db.Set<WorkflowBookmarkEntity>().AsNoTracking().Where(b => b.EventType == eventType)
+            .OrderBy(b => b.CreatedAt).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.Select(WorkflowMapping.ToRecord).ToList();
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyDictionary<string, int>> CountBookmarksAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await db.Set<WorkflowBookmarkEntity>().AsNoTracking().GroupBy(b => b.EventType)
+            .Select(g => new { g.Key, Count = g.Count() }).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ToDictionary(r => r.Key, r => r.Count, StringComparer.Ordinal);
+    }
+
+    /// <inheritdoc />
+    public async Task<IncidentRecord?> GetIncidentAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var row = await db.Set<WorkflowIncidentEntity>().AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, cancellationToken).ConfigureAwait(false);
+        return row is null ? null : WorkflowMapping.ToRecord(row);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<DefinitionRecord>> ListDefinitionsAsync(string? workflowId, CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var query = db.Set<WorkflowDefinitionEntity>().AsNoTracking();
+        if (workflowId is not null)
+        {
+            query = query.Where(d => d.WorkflowId == workflowId);
+        }
+
+        var rows = await query.ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.OrderBy(r => r.WorkflowId, StringComparer.Ordinal).ThenByDescending(r => r.Version).Select(WorkflowMapping.ToRecord).ToList();
     }
 
     /// <inheritdoc />
@@ -276,7 +410,7 @@ public sealed class EfWorkflowStore(IDbContextFactory<RuleFlowDbContext> factory
         }
 
         var rows = await query.OrderByDescending(i => i.CreatedAt).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return rows.Select(r => new IncidentRecord(r.Id, r.InstanceId, r.StepId, r.Kind, r.Message, r.CreatedAt, r.ResolvedAt)).ToList();
+        return rows.Select(WorkflowMapping.ToRecord).ToList();
     }
 }
 
@@ -298,7 +432,10 @@ internal static class WorkflowMapping
         OutputsJson = r.StepOutputs.ToJsonString(),
         StepIndex = r.StepIndex,
         CurrentStep = r.CurrentStep,
-        CompensationJson = JsonSerializer.Serialize(r.CompensationStack),
+        ExecutionJson = r.Execution.ToJson(),
+        OutputJson = r.Output?.ToJsonString(),
+        ParentInstanceId = r.ParentInstanceId,
+        ParentFrame = r.ParentFrame,
         WaitingFor = r.WaitingFor,
         Error = r.Error,
         LineageJson = new JsonObject
@@ -329,7 +466,10 @@ internal static class WorkflowMapping
         StepOutputs = ParseObject(e.OutputsJson),
         StepIndex = e.StepIndex,
         CurrentStep = e.CurrentStep,
-        CompensationStack = JsonSerializer.Deserialize<List<string>>(e.CompensationJson) ?? [],
+        Execution = ExecutionState.FromJson(e.ExecutionJson),
+        Output = e.OutputJson is null ? null : JsonNode.Parse(e.OutputJson),
+        ParentInstanceId = e.ParentInstanceId,
+        ParentFrame = e.ParentFrame,
         WaitingFor = e.WaitingFor,
         Error = e.Error,
         Lineage = ParseLineage(e.LineageJson),
@@ -378,11 +518,29 @@ internal static class WorkflowMapping
         DecidedBy = a.DecidedBy,
         DecidedAt = a.DecidedAt,
         Comment = a.Comment,
+        Required = a.Required,
+        DecisionsJson = JsonSerializer.Serialize(a.AllDecisions, JsonOptions),
+        Level = a.Level,
     };
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
     public static ApprovalInfo ToInfo(WorkflowApprovalEntity e) => new(
         e.Id, e.InstanceId, e.Workflow, e.StepId, e.State, JsonSerializer.Deserialize<List<string>>(e.AssigneesJson) ?? [],
-        e.Message, e.CreatedAt, e.DueAt, e.DecidedBy, e.DecidedAt, e.Comment);
+        e.Message, e.CreatedAt, e.DueAt, e.DecidedBy, e.DecidedAt, e.Comment, e.Required,
+        JsonSerializer.Deserialize<List<ApprovalDecision>>(e.DecisionsJson, JsonOptions) ?? [], e.Level);
+
+    public static WorkflowBookmarkEntity ToEntity(BookmarkRecord b) => new()
+    {
+        Id = b.Id, InstanceId = b.InstanceId, Frame = b.Frame, StepId = b.StepId, EventType = b.EventType,
+        CorrelationPath = b.CorrelationPath, CorrelationValue = b.CorrelationValue, CreatedAt = b.CreatedAt,
+    };
+
+    public static BookmarkRecord ToRecord(WorkflowBookmarkEntity e) =>
+        new(e.Id, e.InstanceId, e.Frame, e.StepId, e.EventType, e.CorrelationPath, e.CorrelationValue, e.CreatedAt);
+
+    public static IncidentRecord ToRecord(WorkflowIncidentEntity r) =>
+        new(r.Id, r.InstanceId, r.StepId, r.Kind, r.Message, r.CreatedAt, r.ResolvedAt, r.ResolvedBy, r.Resolution);
 
     public static WorkflowTimerEntity ToEntity(TimerRecord t) => new()
     {
@@ -427,6 +585,8 @@ internal static class WorkflowMapping
         Message = i.Message,
         CreatedAt = i.CreatedAt,
         ResolvedAt = i.ResolvedAt,
+        ResolvedBy = i.ResolvedBy,
+        Resolution = i.Resolution,
     };
 
     public static DefinitionRecord ToRecord(WorkflowDefinitionEntity e) => new(

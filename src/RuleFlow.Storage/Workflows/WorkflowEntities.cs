@@ -48,8 +48,17 @@ public sealed class WorkflowInstanceEntity
     /// <summary>Current step id.</summary>
     public string? CurrentStep { get; set; }
 
-    /// <summary>Completed steps with compensation (JSON array of step ids).</summary>
-    public string CompensationJson { get; set; } = "[]";
+    /// <summary>Execution state (JSON: frames, compensation stack and queue; see <c>ExecutionState</c>).</summary>
+    public string ExecutionJson { get; set; } = "{}";
+
+    /// <summary>Instance output (JSON) once completed, else null.</summary>
+    public string? OutputJson { get; set; }
+
+    /// <summary>Calling instance (a <c>call</c> step), else null.</summary>
+    public Guid? ParentInstanceId { get; set; }
+
+    /// <summary>The caller's waiting frame, else null.</summary>
+    public string? ParentFrame { get; set; }
 
     /// <summary>Bookmark waited on, e.g. <c>approval:&lt;id&gt;</c>.</summary>
     public string? WaitingFor { get; set; }
@@ -145,6 +154,43 @@ public sealed class WorkflowApprovalEntity
 
     /// <summary>Decision comment.</summary>
     public string? Comment { get; set; }
+
+    /// <summary>Approvals needed (N of N-of-M).</summary>
+    public int Required { get; set; } = 1;
+
+    /// <summary>Every decision (JSON array of <c>{ by, at, outcome, comment, via }</c>).</summary>
+    public string DecisionsJson { get; set; } = "[]";
+
+    /// <summary>0, or 1 once escalated.</summary>
+    public int Level { get; set; }
+}
+
+/// <summary>Row of <c>wf_bookmarks</c>: a <c>wait_for_event</c> step waiting for an event type and correlation value.</summary>
+public sealed class WorkflowBookmarkEntity
+{
+    /// <summary>Bookmark id.</summary>
+    public Guid Id { get; set; }
+
+    /// <summary>Instance.</summary>
+    public Guid InstanceId { get; set; }
+
+    /// <summary>Frame.</summary>
+    public string Frame { get; set; } = "";
+
+    /// <summary>Step.</summary>
+    public string StepId { get; set; } = "";
+
+    /// <summary>Event type.</summary>
+    public string EventType { get; set; } = "";
+
+    /// <summary>Path of the correlation value in the event, or null.</summary>
+    public string? CorrelationPath { get; set; }
+
+    /// <summary>Expected correlation value, or null.</summary>
+    public string? CorrelationValue { get; set; }
+
+    /// <summary>Created.</summary>
+    public DateTimeOffset CreatedAt { get; set; }
 }
 
 /// <summary>Row of <c>wf_timers</c>: a durable timer.</summary>
@@ -232,6 +278,12 @@ public sealed class WorkflowIncidentEntity
 
     /// <summary>Resolved (Unix ms) or null.</summary>
     public DateTimeOffset? ResolvedAt { get; set; }
+
+    /// <summary>Who resolved it, or null.</summary>
+    public string? ResolvedBy { get; set; }
+
+    /// <summary>How it was resolved (action and comment), or null.</summary>
+    public string? Resolution { get; set; }
 }
 
 /// <summary>Row of <c>wf_definitions</c>: one definition version, keyed by workflow id and content hash.</summary>
@@ -277,6 +329,20 @@ internal sealed class WorkflowInstanceConfiguration : IEntityTypeConfiguration<W
         builder.HasIndex(e => new { e.State, e.CreatedAt });
         builder.HasIndex(e => new { e.WorkflowId, e.CreatedAt });
         builder.HasIndex(e => e.CreatedAt);
+        builder.HasIndex(e => e.ParentInstanceId);
+    }
+}
+
+internal sealed class WorkflowBookmarkConfiguration : IEntityTypeConfiguration<WorkflowBookmarkEntity>
+{
+    public void Configure(EntityTypeBuilder<WorkflowBookmarkEntity> builder)
+    {
+        builder.ToTable("wf_bookmarks");
+        builder.HasKey(e => e.Id);
+        builder.Property(e => e.EventType).HasMaxLength(200).IsRequired();
+        builder.Property(e => e.CorrelationValue).HasMaxLength(400);
+        builder.HasIndex(e => new { e.EventType, e.CorrelationValue });
+        builder.HasIndex(e => e.InstanceId);
     }
 }
 

@@ -10,14 +10,25 @@ namespace RuleFlow.Workflows.Definitions;
 /// <summary>Turns a document tree into a <see cref="WorkflowDefinition"/>, reporting every problem it finds in one pass.</summary>
 internal sealed partial class DefinitionBinder(string file, TemplateRenderer templates)
 {
-    private static readonly string[] TopLevelFields = ["id", "version", "description", "input", "steps"];
-    private static readonly string[] CommonStepFields = ["id", "kind", "compensate", "description"];
+    private static readonly string[] TopLevelFields = ["id", "version", "description", "input", "output", "steps"];
+    private static readonly string[] CommonStepFields = ["id", "kind", "compensate", "description", "retry", "timeout", "on_error"];
     private static readonly Dictionary<string, string[]> KindFields = new(StringComparer.Ordinal)
     {
-        [StepKinds.Validate] = ["schema", "value"],
-        [StepKinds.Approval] = ["assignees", "message", "timeout", "on_timeout"],
-        [StepKinds.Script] = ["script"],
+        [StepKinds.Validate] = ["schema", "value", "expression"],
+        [StepKinds.Approval] = ["assignees", "message", "on_timeout", "required", "escalate"],
+        [StepKinds.Script] = ["script", "file"],
         [StepKinds.Publish] = ["exchange", "routing_key", "body", "headers"],
+        [StepKinds.Http] = ["method", "url", "headers", "body", "expected_status", "request_timeout", "attempts", "backoff"],
+        [StepKinds.Delay] = ["duration"],
+        [StepKinds.WaitUntil] = ["until"],
+        [StepKinds.WaitForEvent] = ["event", "signal", "correlation", "condition", "on_timeout"],
+        [StepKinds.If] = ["condition", "then", "else"],
+        [StepKinds.Switch] = ["value", "cases", "default"],
+        [StepKinds.Parallel] = ["branches", "join"],
+        [StepKinds.Foreach] = ["items", "concurrency", "do"],
+        [StepKinds.Call] = ["workflow", "input"],
+        [StepKinds.Set] = ["values"],
+        [StepKinds.Fail] = ["message", "code"],
     };
 
     private static readonly HashSet<string> SchemaTypes = new(StringComparer.Ordinal)
@@ -26,6 +37,13 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
     };
 
     private readonly List<WorkflowDiagnostic> diagnostics = [];
+    private readonly Dictionary<string, string> seenIds = new(StringComparer.Ordinal);
+    private readonly List<(string StepId, DocNode Node, string Path)> references = [];
+    private readonly List<(string StepPath, string Target, DocNode Node, string Path)> gotos = [];
+    private readonly List<(string Workflow, DocNode Node, string Path)> calls = [];
+
+    /// <summary>The workflows this definition calls, with where (checked against the loaded set by the loader).</summary>
+    public IReadOnlyList<(string Workflow, DocNode Node, string Path)> Calls => calls;
 
     public IReadOnlyList<WorkflowDiagnostic> Diagnostics => diagnostics;
 
@@ -86,46 +104,25 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
             }
         }
 
-        var steps = new List<StepDefinition>();
+        IReadOnlyList<StepDefinition> steps = [];
         var stepsNode = map["steps"];
         if (stepsNode is null)
         {
             Report(DiagnosticCodes.MissingField, "missing field 'steps'", map, "$.steps", "add 'steps:' with at least one step");
         }
-        else if (stepsNode is not DocSequence sequence)
-        {
-            Report(DiagnosticCodes.InvalidValue, $"steps must be a list, not {stepsNode.TypeName}", stepsNode, "$.steps");
-        }
-        else if (sequence.Items.Count == 0)
-        {
-            Report(DiagnosticCodes.NoSteps, "a workflow needs at least one step", sequence, "$.steps");
-        }
         else
         {
-            var seen = new Dictionary<string, string>(StringComparer.Ordinal);
-            for (var i = 0; i < sequence.Items.Count; i++)
-            {
-                var path = $"$.steps[{i}]";
-                if ((sequence.Items[i] as DocMapping)?["id"] is DocScalar { Kind: ScalarKind.String, Value: { } stepId } idNode)
-                {
-                    if (seen.TryGetValue(stepId, out var firstPath))
-                    {
-                        Report(DiagnosticCodes.DuplicateStepId, $"step id '{stepId}' is already used by {firstPath}", idNode, path + ".id", "give every step its own id");
-                    }
-                    else
-                    {
-                        seen[stepId] = path;
-                    }
-                }
-
-                var step = BindStep(sequence.Items[i], path, null, allowCompensate: true, allowedKinds: StepKinds.Supported);
-                if (step is not null)
-                {
-                    steps.Add(step);
-                }
-            }
+            steps = BindStepList(stepsNode, "$.steps", required: true);
         }
 
+        JsonNode? output = null;
+        if (map["output"] is { } outputNode)
+        {
+            CheckTemplates(outputNode, "$.output");
+            output = outputNode.ToJson();
+        }
+
+        CheckReferences(steps);
         if (HasErrors || id is null)
         {
             return null;
@@ -140,6 +137,7 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
             Description = description,
             InputSchema = inputSchema,
             Steps = steps,
+            Output = output,
             SourcePath = file,
             SourceText = text,
             Format = format,
@@ -162,6 +160,18 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
             {
                 Report(DiagnosticCodes.InvalidId, $"step id '{id}' is not valid", map["id"], path + ".id", "use letters, digits, '-' and '_', starting with a letter");
             }
+
+            if (id is not null && map["id"] is { } idNode)
+            {
+                if (seenIds.TryGetValue(id, out var firstPath))
+                {
+                    Report(DiagnosticCodes.DuplicateStepId, $"step id '{id}' is already used by {firstPath}", idNode, path + ".id", "give every step its own id (nested ones too)");
+                }
+                else
+                {
+                    seenIds[id] = path;
+                }
+            }
         }
         else
         {
@@ -176,17 +186,8 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
 
         if (!KindFields.TryGetValue(kind, out var kindFields))
         {
-            if (StepKinds.Planned.Contains(kind))
-            {
-                Report(DiagnosticCodes.UnsupportedKind, $"step kind '{kind}' is not supported by this runtime yet", map["kind"], path + ".kind",
-                    "supported kinds: " + string.Join(", ", StepKinds.Supported));
-            }
-            else
-            {
-                Report(DiagnosticCodes.UnknownKind, $"unknown step kind '{kind}'", map["kind"], path + ".kind",
-                    "use one of: " + string.Join(", ", StepKinds.Supported));
-            }
-
+            Report(DiagnosticCodes.UnknownKind, $"unknown step kind '{kind}'", map["kind"], path + ".kind",
+                "use one of: " + string.Join(", ", StepKinds.Supported));
             return null;
         }
 
@@ -212,82 +213,144 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
             }
         }
 
+        var timeout = OptionalDuration(map, "timeout", path);
+        var retry = map["retry"] is { } retryNode ? BindRetry(retryNode, path + ".retry") : null;
+        var onError = map["on_error"] is { } onErrorNode ? BindOnError(onErrorNode, path + ".on_error") : OnErrorPolicy.Default;
         if (id is null)
         {
             return null;
         }
 
+        var step = BindKind(kind, map, path, id, location);
+        if (step is null)
+        {
+            return null;
+        }
+
+        if (step is ApprovalStep approval && approval.OnTimeout != ApprovalTimeoutAction.Reject && timeout is null)
+        {
+            Report(DiagnosticCodes.MissingField, "on_timeout needs a 'timeout'", map["on_timeout"], path + ".timeout", severity: WorkflowDiagnosticSeverity.Warning);
+        }
+
+        return step with { Compensate = compensate, Timeout = timeout, Retry = retry, OnError = onError };
+    }
+
+    private StepDefinition? BindKind(string kind, DocMapping map, string path, string id, SourceLocation location)
+    {
         switch (kind)
         {
             case StepKinds.Validate:
                 var schemaNode = map["schema"];
-                if (schemaNode is null)
+                var expression = OptionalString(map, "expression", path);
+                if (schemaNode is null && expression is null)
                 {
-                    Report(DiagnosticCodes.MissingField, "a validate step needs 'schema'", map, path + ".schema", "give a JSON Schema, e.g. schema: { type: object }");
+                    Report(DiagnosticCodes.MissingField, "a validate step needs 'schema' and/or 'expression'", map, path + ".schema",
+                        "give a JSON Schema, e.g. schema: { type: object }, or expression: \"input.attempts > 3\"");
                     return null;
                 }
 
-                var schema = BindSchema(schemaNode, path + ".schema");
+                var schema = schemaNode is null ? null : BindSchema(schemaNode, path + ".schema");
+                if (expression is not null)
+                {
+                    CheckExpression(expression, (DocScalar)map["expression"]!, path + ".expression");
+                }
+
                 var value = OptionalString(map, "value", path) ?? "input";
                 if (!ValuePathRegex().IsMatch(value))
                 {
                     Report(DiagnosticCodes.InvalidValue, $"value '{value}' is not a path into input, vars or steps", map["value"], path + ".value",
                         "write e.g. input.ip or steps.lookup.output");
                 }
+                else
+                {
+                    NoteStepReference(value, map["value"]!, path + ".value");
+                }
 
-                return schema is null ? null : new ValidateStep { Id = id, Schema = schema, Value = value, Compensate = compensate, Location = location };
+                return schemaNode is not null && schema is null ? null : new ValidateStep { Id = id, Schema = schema, Expression = expression, Value = value, Location = location };
 
             case StepKinds.Approval:
-                var assignees = BindAssignees(map, path);
+                var assignees = BindAssignees(map, "assignees", path);
                 var message = RequiredString(map, "message", path);
                 if (message is not null)
                 {
                     CheckTemplate(message, map["message"]!, path + ".message");
                 }
 
-                TimeSpan? timeout = null;
-                if (OptionalString(map, "timeout", path) is { } timeoutText)
+                var onTimeout = BindTimeoutAction(map, path, allowEscalate: true);
+                EscalationSpec? escalation = null;
+                if (map["escalate"] is { } escalateNode)
                 {
-                    if (Duration.TryParse(timeoutText, out var t))
+                    if (escalateNode is DocMapping escalateMap)
                     {
-                        timeout = t;
+                        CheckUnknown(escalateMap, path + ".escalate", ["assignees", "timeout", "on_timeout"]);
+                        var second = BindAssignees(escalateMap, "assignees", path + ".escalate");
+                        var secondTimeout = OptionalDuration(escalateMap, "timeout", path + ".escalate");
+                        var secondAction = BindTimeoutAction(escalateMap, path + ".escalate", allowEscalate: false);
+                        if (second is not null)
+                        {
+                            escalation = new EscalationSpec(second, secondTimeout, secondAction);
+                        }
                     }
                     else
                     {
-                        Report(DiagnosticCodes.InvalidDuration, $"'{timeoutText}' is not a duration", map["timeout"], path + ".timeout", "write e.g. 24h, 30m, 1h30m, 90s");
+                        Report(DiagnosticCodes.InvalidValue, "escalate must be a mapping with assignees, timeout, on_timeout", escalateNode, path + ".escalate");
                     }
                 }
 
-                var onTimeout = ApprovalTimeoutAction.Reject;
-                if (OptionalString(map, "on_timeout", path) is { } onTimeoutText)
+                if (onTimeout == ApprovalTimeoutAction.Escalate && escalation is null && map["escalate"] is null)
                 {
-                    switch (onTimeoutText)
-                    {
-                        case "approve":
-                            onTimeout = ApprovalTimeoutAction.Approve;
-                            break;
-                        case "reject":
-                            onTimeout = ApprovalTimeoutAction.Reject;
-                            break;
-                        case "escalate":
-                            Report(DiagnosticCodes.InvalidValue, "on_timeout: escalate is not supported by this runtime yet", map["on_timeout"], path + ".on_timeout", "use approve or reject");
-                            break;
-                        default:
-                            Report(DiagnosticCodes.InvalidValue, $"on_timeout must be approve or reject, not '{onTimeoutText}'", map["on_timeout"], path + ".on_timeout");
-                            break;
-                    }
+                    Report(DiagnosticCodes.MissingField, "on_timeout: escalate needs 'escalate: { assignees: [...], timeout: ... }'", map["on_timeout"], path + ".escalate",
+                        "e.g. escalate: { assignees: [role:admin], timeout: 4h, on_timeout: reject }");
+                }
 
-                    if (timeout is null && map["timeout"] is null)
-                    {
-                        Report(DiagnosticCodes.MissingField, "on_timeout needs a 'timeout'", map["on_timeout"], path + ".timeout", severity: WorkflowDiagnosticSeverity.Warning);
-                    }
+                var required = OptionalInt(map, "required", path, 1) ?? 1;
+                if (assignees is not null && required > 1 && assignees.All(a => a.StartsWith("user:", StringComparison.Ordinal)) && required > assignees.Count)
+                {
+                    Report(DiagnosticCodes.InvalidValue, $"required is {required} but only {assignees.Count} users are assignees", map["required"], path + ".required",
+                        "name more assignees, a role, or lower 'required'");
                 }
 
                 return assignees is null || message is null
                     ? null
-                    : new ApprovalStep { Id = id, Assignees = assignees, Message = message, Timeout = timeout, OnTimeout = onTimeout, Compensate = compensate, Location = location };
+                    : new ApprovalStep { Id = id, Assignees = assignees, Message = message, OnTimeout = onTimeout, Required = required, Escalation = escalation, Location = location };
 
             case StepKinds.Script:
+                var scriptNode = map["script"];
+                var scriptFile = OptionalString(map, "file", path);
+                if ((scriptNode is null) == (scriptFile is null))
+                {
+                    Report(DiagnosticCodes.MissingField, "a script step needs exactly one of 'script' (inline) or 'file'", map, path + ".script",
+                        "e.g. script: \"return input.ip;\" or file: scripts/block.js");
+                    return null;
+                }
+
+                if (scriptFile is not null)
+                {
+                    var baseDirectory = Path.GetDirectoryName(Path.GetFullPath(file)) ?? ".";
+                    var full = Path.GetFullPath(Path.Combine(baseDirectory, scriptFile));
+                    string text;
+                    try
+                    {
+                        text = System.IO.File.ReadAllText(full);
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+                    {
+                        Report(DiagnosticCodes.InvalidValue, $"cannot read script file '{scriptFile}': {ex.Message}", map["file"], path + ".file",
+                            "the path is relative to the workflow file");
+                        return null;
+                    }
+
+                    var error = ScriptSandbox.CheckSyntax(text);
+                    if (error is not null)
+                    {
+                        diagnostics.Add(new WorkflowDiagnostic(DiagnosticCodes.ScriptSyntax, WorkflowDiagnosticSeverity.Error,
+                            $"script line {error.Line}, column {error.Column}: {error.Message}", full, error.Line, error.Column, path + ".file",
+                            "scripts are ECMAScript 5.1 function bodies; return the step output"));
+                    }
+
+                    return new ScriptStep { Id = id, Script = text, File = scriptFile, Location = location };
+                }
+
                 var script = RequiredString(map, "script", path);
                 if (script is null)
                 {
@@ -295,56 +358,535 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
                 }
 
                 CheckScript(script, (DocScalar)map["script"]!, path + ".script");
-                return new ScriptStep { Id = id, Script = script, Compensate = compensate, Location = location };
+                return new ScriptStep { Id = id, Script = script, Location = location };
 
-            default:
-                var exchange = RequiredString(map, "exchange", path);
-                var routingKey = RequiredString(map, "routing_key", path);
-                if (exchange is not null)
+            case StepKinds.Publish:
+                var exchange = RequiredTemplate(map, "exchange", path);
+                var routingKey = RequiredTemplate(map, "routing_key", path);
+                var body = OptionalTemplateValue(map, "body", path);
+                var headers = BindHeaders(map, path);
+                return exchange is null || routingKey is null
+                    ? null
+                    : new PublishStep { Id = id, Exchange = exchange, RoutingKey = routingKey, Body = body, Headers = headers, Location = location };
+
+            case StepKinds.Http:
+                var method = (OptionalString(map, "method", path) ?? "GET").ToUpperInvariant();
+                if (method is not ("GET" or "POST" or "PUT" or "PATCH" or "DELETE" or "HEAD"))
                 {
-                    CheckTemplate(exchange, map["exchange"]!, path + ".exchange");
+                    Report(DiagnosticCodes.InvalidValue, $"method '{method}' is not supported", map["method"], path + ".method", "use GET, POST, PUT, PATCH, DELETE or HEAD");
                 }
 
-                if (routingKey is not null)
+                var url = RequiredTemplate(map, "url", path);
+                var expected = new List<int>();
+                if (map["expected_status"] is { } statusNode)
                 {
-                    CheckTemplate(routingKey, map["routing_key"]!, path + ".routing_key");
-                }
-
-                JsonNode? body = null;
-                if (map["body"] is { } bodyNode)
-                {
-                    CheckTemplates(bodyNode, path + ".body");
-                    body = bodyNode.ToJson();
-                }
-
-                var headers = new Dictionary<string, string>(StringComparer.Ordinal);
-                if (map["headers"] is { } headersNode)
-                {
-                    if (headersNode is DocMapping headerMap)
+                    var items = statusNode is DocSequence seq ? seq.Items : [statusNode];
+                    foreach (var item in items)
                     {
-                        foreach (var (key, headerValue) in headerMap.Entries)
+                        if (item is DocScalar { Kind: ScalarKind.Number, Value: { } n } && int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out var code) && code is >= 100 and <= 599)
                         {
-                            var headerPath = $"{path}.headers.{key.Value}";
-                            if (headerValue is DocScalar { Kind: not ScalarKind.Null } scalar)
-                            {
-                                CheckTemplate(scalar.Value ?? string.Empty, scalar, headerPath);
-                                headers[key.Value ?? string.Empty] = scalar.Value ?? string.Empty;
-                            }
-                            else
-                            {
-                                Report(DiagnosticCodes.InvalidValue, $"header '{key.Value}' must be a string", headerValue, headerPath);
-                            }
+                            expected.Add(code);
                         }
+                        else
+                        {
+                            Report(DiagnosticCodes.InvalidValue, "expected_status must be HTTP status codes (100–599)", item, path + ".expected_status");
+                        }
+                    }
+                }
+
+                var attempts = OptionalInt(map, "attempts", path, 1) ?? 3;
+                var requestTimeout = OptionalDuration(map, "request_timeout", path) ?? TimeSpan.FromSeconds(30);
+                var backoff = OptionalDuration(map, "backoff", path) ?? TimeSpan.FromMilliseconds(200);
+                return url is null
+                    ? null
+                    : new HttpStep
+                    {
+                        Id = id, Method = method, Url = url, Headers = BindHeaders(map, path), Body = OptionalTemplateValue(map, "body", path),
+                        ExpectedStatus = expected, Attempts = attempts, RequestTimeout = requestTimeout, Backoff = backoff, Location = location,
+                    };
+
+            case StepKinds.Delay:
+                var duration = OptionalDuration(map, "duration", path);
+                if (duration is null)
+                {
+                    if (map["duration"] is null)
+                    {
+                        Report(DiagnosticCodes.MissingField, "a delay step needs 'duration'", map, path + ".duration", "e.g. duration: 10m");
+                    }
+
+                    return null;
+                }
+
+                return new DelayStep { Id = id, Duration = duration.Value, Location = location };
+
+            case StepKinds.WaitUntil:
+                var until = RequiredTemplate(map, "until", path);
+                return until is null ? null : new WaitUntilStep { Id = id, Until = until, Location = location };
+
+            case StepKinds.WaitForEvent:
+                var eventType = OptionalString(map, "event", path);
+                var signal = OptionalString(map, "signal", path);
+                if ((eventType is null) == (signal is null))
+                {
+                    Report(DiagnosticCodes.MissingField, "wait_for_event needs exactly one of 'event' (an event type) or 'signal' (a signal name)", map, path + ".event",
+                        "e.g. event: firewall.ack with correlation: { path: data.ip, value: \"{{input.ip}}\" }");
+                    return null;
+                }
+
+                string? correlationPath = null, correlationValue = null;
+                if (map["correlation"] is { } correlationNode)
+                {
+                    if (correlationNode is DocMapping correlationMap)
+                    {
+                        CheckUnknown(correlationMap, path + ".correlation", ["path", "value"]);
+                        correlationPath = RequiredString(correlationMap, "path", path + ".correlation");
+                        correlationValue = RequiredTemplate(correlationMap, "value", path + ".correlation");
                     }
                     else
                     {
-                        Report(DiagnosticCodes.InvalidValue, $"headers must be a mapping, not {headersNode.TypeName}", headersNode, path + ".headers");
+                        Report(DiagnosticCodes.InvalidValue, "correlation must be { path: data.x, value: \"{{…}}\" }", correlationNode, path + ".correlation");
                     }
                 }
 
-                return exchange is null || routingKey is null
-                    ? null
-                    : new PublishStep { Id = id, Exchange = exchange, RoutingKey = routingKey, Body = body, Headers = headers, Compensate = compensate, Location = location };
+                var condition = OptionalString(map, "condition", path);
+                if (condition is not null)
+                {
+                    CheckExpression(condition, (DocScalar)map["condition"]!, path + ".condition");
+                }
+
+                var eventTimeout = EventTimeoutAction.Fail;
+                if (OptionalString(map, "on_timeout", path) is { } eventTimeoutText)
+                {
+                    if (eventTimeoutText == "continue")
+                    {
+                        eventTimeout = EventTimeoutAction.Continue;
+                    }
+                    else if (eventTimeoutText != "fail")
+                    {
+                        Report(DiagnosticCodes.InvalidValue, $"on_timeout must be fail or continue, not '{eventTimeoutText}'", map["on_timeout"], path + ".on_timeout");
+                    }
+                }
+
+                return new WaitForEventStep
+                {
+                    Id = id, Event = eventType, Signal = signal, CorrelationPath = correlationPath, CorrelationValue = correlationValue,
+                    Condition = condition, OnTimeout = eventTimeout, Location = location,
+                };
+
+            case StepKinds.If:
+                var ifCondition = RequiredString(map, "condition", path);
+                if (ifCondition is not null)
+                {
+                    CheckExpression(ifCondition, (DocScalar)map["condition"]!, path + ".condition");
+                }
+
+                var then = BindStepList(map["then"], path + ".then", required: true);
+                var otherwise = BindStepList(map["else"], path + ".else", required: false);
+                return ifCondition is null ? null : new IfStep { Id = id, Condition = ifCondition, Then = then, Else = otherwise, Location = location };
+
+            case StepKinds.Switch:
+                var switchValue = RequiredString(map, "value", path);
+                if (switchValue is not null)
+                {
+                    CheckExpression(switchValue, (DocScalar)map["value"]!, path + ".value");
+                }
+
+                var cases = new List<SwitchCase>();
+                if (map["cases"] is DocSequence caseList)
+                {
+                    for (var i = 0; i < caseList.Items.Count; i++)
+                    {
+                        var casePath = $"{path}.cases[{i}]";
+                        if (caseList.Items[i] is DocMapping caseMap && caseMap["when"] is { } when)
+                        {
+                            CheckUnknown(caseMap, casePath, ["when", "steps"]);
+                            cases.Add(new SwitchCase(when.ToJson(), BindStepList(caseMap["steps"], casePath + ".steps", required: true)));
+                        }
+                        else
+                        {
+                            Report(DiagnosticCodes.InvalidValue, "a case is { when: <value>, steps: [...] }", caseList.Items[i], casePath);
+                        }
+                    }
+                }
+                else
+                {
+                    Report(DiagnosticCodes.MissingField, "a switch needs 'cases' (a list of { when, steps })", map["cases"] ?? map, path + ".cases");
+                }
+
+                var fallback = BindStepList(map["default"], path + ".default", required: false);
+                return switchValue is null ? null : new SwitchStep { Id = id, Value = switchValue, Cases = cases, Default = fallback, Location = location };
+
+            case StepKinds.Parallel:
+                var names = new List<string>();
+                var branches = new List<IReadOnlyList<StepDefinition>>();
+                if (map["branches"] is DocSequence branchList && branchList.Items.Count > 0)
+                {
+                    for (var i = 0; i < branchList.Items.Count; i++)
+                    {
+                        var branchPath = $"{path}.branches[{i}]";
+                        if (branchList.Items[i] is DocMapping branchMap && branchMap["steps"] is not null)
+                        {
+                            CheckUnknown(branchMap, branchPath, ["name", "steps"]);
+                            names.Add(OptionalString(branchMap, "name", branchPath) ?? "b" + i.ToString(CultureInfo.InvariantCulture));
+                            branches.Add(BindStepList(branchMap["steps"], branchPath + ".steps", required: true));
+                        }
+                        else
+                        {
+                            Report(DiagnosticCodes.InvalidValue, "a branch is { name: optional, steps: [...] }", branchList.Items[i], branchPath);
+                        }
+                    }
+                }
+                else
+                {
+                    Report(DiagnosticCodes.MissingField, "a parallel step needs 'branches' (a non-empty list of { name, steps })", map["branches"] ?? map, path + ".branches");
+                }
+
+                var join = JoinMode.All;
+                var count = 0;
+                if (map["join"] is { } joinNode)
+                {
+                    if (joinNode is DocScalar { Kind: ScalarKind.Number, Value: { } joinCount } && int.TryParse(joinCount, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1)
+                    {
+                        join = JoinMode.N;
+                        count = n;
+                        if (n > branches.Count && branches.Count > 0)
+                        {
+                            Report(DiagnosticCodes.InvalidValue, $"join {n} is more than the {branches.Count} branches", joinNode, path + ".join");
+                        }
+                    }
+                    else if (joinNode is DocScalar { Value: "all" })
+                    {
+                        join = JoinMode.All;
+                    }
+                    else if (joinNode is DocScalar { Value: "any" })
+                    {
+                        join = JoinMode.Any;
+                    }
+                    else
+                    {
+                        Report(DiagnosticCodes.InvalidValue, "join must be all, any or a number of branches", joinNode, path + ".join");
+                    }
+                }
+
+                if (names.Distinct(StringComparer.Ordinal).Count() != names.Count)
+                {
+                    Report(DiagnosticCodes.InvalidValue, "branch names must be unique", map["branches"], path + ".branches");
+                }
+
+                return branches.Count == 0 ? null : new ParallelStep { Id = id, BranchNames = names, Branches = branches, Join = join, Count = count, Location = location };
+
+            case StepKinds.Foreach:
+                var itemsExpression = RequiredString(map, "items", path);
+                if (itemsExpression is not null)
+                {
+                    CheckExpression(itemsExpression, (DocScalar)map["items"]!, path + ".items");
+                }
+
+                var concurrency = OptionalInt(map, "concurrency", path, 1) ?? 1;
+                var loopBody = BindStepList(map["do"], path + ".do", required: true);
+                return itemsExpression is null ? null : new ForeachStep { Id = id, Items = itemsExpression, Concurrency = concurrency, Do = loopBody, Location = location };
+
+            case StepKinds.Call:
+                var workflow = RequiredString(map, "workflow", path);
+                var callInput = OptionalTemplateValue(map, "input", path);
+                if (workflow is not null)
+                {
+                    calls.Add((workflow, map["workflow"]!, path + ".workflow"));
+                }
+
+                return workflow is null ? null : new CallStep { Id = id, Workflow = workflow, Input = callInput, Location = location };
+
+            case StepKinds.Set:
+                if (map["values"] is DocMapping valuesMap)
+                {
+                    var values = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+                    foreach (var (key, valueNode) in valuesMap.Entries)
+                    {
+                        CheckTemplates(valueNode, path + ".values." + key.Value);
+                        values[key.Value ?? string.Empty] = valueNode.ToJson();
+                    }
+
+                    return new SetStep { Id = id, Values = values, Location = location };
+                }
+
+                Report(DiagnosticCodes.MissingField, "a set step needs 'values' (a mapping of variable names to values)", map["values"] ?? map, path + ".values",
+                    "e.g. values: { attempts: \"{{input.attempts}}\", blocked: true }");
+                return null;
+
+            default:
+                var failMessage = RequiredTemplate(map, "message", path);
+                var failCode = OptionalString(map, "code", path) ?? "WF4222";
+                return failMessage is null ? null : new FailStep { Id = id, Message = failMessage, Code = failCode, Location = location };
+        }
+    }
+
+    private IReadOnlyList<StepDefinition> BindStepList(DocNode? node, string path, bool required)
+    {
+        if (node is null || node is DocScalar { Kind: ScalarKind.Null })
+        {
+            if (required)
+            {
+                Report(DiagnosticCodes.MissingField, $"missing step list '{path[(path.LastIndexOf('.') + 1)..]}'", node, path, "give at least one step");
+            }
+
+            return [];
+        }
+
+        if (node is not DocSequence sequence)
+        {
+            Report(DiagnosticCodes.InvalidValue, $"a step list must be a list, not {node.TypeName}", node, path);
+            return [];
+        }
+
+        if (sequence.Items.Count == 0 && required)
+        {
+            Report(DiagnosticCodes.NoSteps, "a step list needs at least one step", sequence, path);
+        }
+
+        var result = new List<StepDefinition>();
+        for (var i = 0; i < sequence.Items.Count; i++)
+        {
+            var step = BindStep(sequence.Items[i], $"{path}[{i}]", null, allowCompensate: true, allowedKinds: StepKinds.Supported);
+            if (step is not null)
+            {
+                result.Add(step);
+            }
+        }
+
+        return result;
+    }
+
+    private RetryPolicy? BindRetry(DocNode node, string path)
+    {
+        if (node is not DocMapping map)
+        {
+            Report(DiagnosticCodes.InvalidValue, "retry must be { max_attempts, backoff, multiplier, max_backoff, errors }", node, path);
+            return null;
+        }
+
+        CheckUnknown(map, path, ["max_attempts", "backoff", "multiplier", "max_backoff", "errors"]);
+        var max = OptionalInt(map, "max_attempts", path, 1) ?? 3;
+        var delay = OptionalDuration(map, "backoff", path) ?? TimeSpan.FromSeconds(1);
+        var maxDelay = OptionalDuration(map, "max_backoff", path) ?? TimeSpan.FromMinutes(5);
+        var multiplier = 2.0;
+        if (map["multiplier"] is { } multiplierNode)
+        {
+            if (multiplierNode is DocScalar { Kind: ScalarKind.Number, Value: { } m } && double.TryParse(m, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) && parsed >= 1)
+            {
+                multiplier = parsed;
+            }
+            else
+            {
+                Report(DiagnosticCodes.InvalidValue, "multiplier must be a number ≥ 1", multiplierNode, path + ".multiplier");
+            }
+        }
+
+        var errors = new List<string>();
+        if (map["errors"] is { } errorsNode)
+        {
+            foreach (var item in errorsNode is DocSequence s ? s.Items : [errorsNode])
+            {
+                if (item is DocScalar { Kind: ScalarKind.String, Value: { } code } && ErrorCodeRegex().IsMatch(code))
+                {
+                    errors.Add(code);
+                }
+                else
+                {
+                    Report(DiagnosticCodes.InvalidValue, "errors must be error codes such as WF5300", item, path + ".errors", "see the error codes in docs/workflows.md");
+                }
+            }
+        }
+
+        return new RetryPolicy(max, delay, multiplier, maxDelay, errors);
+    }
+
+    private OnErrorPolicy BindOnError(DocNode node, string path)
+    {
+        switch (node)
+        {
+            case DocScalar { Value: "fail" }:
+                return OnErrorPolicy.Default;
+            case DocScalar { Value: "continue" }:
+                return new OnErrorPolicy(OnErrorAction.Continue, null);
+            case DocMapping map when map["goto"] is DocScalar { Kind: ScalarKind.String, Value: { } target }:
+                CheckUnknown(map, path, ["goto"]);
+                gotos.Add((path[..path.LastIndexOf('.')], target, map["goto"]!, path + ".goto"));
+                return new OnErrorPolicy(OnErrorAction.Goto, target);
+            default:
+                Report(DiagnosticCodes.InvalidValue, "on_error must be fail, continue or { goto: <step id> }", node, path);
+                return OnErrorPolicy.Default;
+        }
+    }
+
+    private ApprovalTimeoutAction BindTimeoutAction(DocMapping map, string path, bool allowEscalate)
+    {
+        switch (OptionalString(map, "on_timeout", path))
+        {
+            case null:
+            case "reject":
+                return ApprovalTimeoutAction.Reject;
+            case "approve":
+                return ApprovalTimeoutAction.Approve;
+            case "escalate" when allowEscalate:
+                return ApprovalTimeoutAction.Escalate;
+            case { } other:
+                Report(DiagnosticCodes.InvalidValue, $"on_timeout must be approve, reject{(allowEscalate ? " or escalate" : string.Empty)}, not '{other}'", map["on_timeout"], path + ".on_timeout");
+                return ApprovalTimeoutAction.Reject;
+        }
+    }
+
+    private TimeSpan? OptionalDuration(DocMapping map, string key, string path)
+    {
+        if (OptionalString(map, key, path) is not { } text)
+        {
+            return null;
+        }
+
+        if (Duration.TryParse(text, out var value))
+        {
+            return value;
+        }
+
+        Report(DiagnosticCodes.InvalidDuration, $"'{text}' is not a duration", map[key], path + "." + key, "write e.g. 24h, 30m, 1h30m, 90s, 500ms");
+        return null;
+    }
+
+    private int? OptionalInt(DocMapping map, string key, string path, int minimum)
+    {
+        if (map[key] is not { } node)
+        {
+            return null;
+        }
+
+        if (node is DocScalar { Kind: ScalarKind.Number, Value: { } text } && int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) && value >= minimum)
+        {
+            return value;
+        }
+
+        Report(DiagnosticCodes.InvalidValue, $"'{key}' must be an integer ≥ {minimum}", node, path + "." + key);
+        return null;
+    }
+
+    private string? RequiredTemplate(DocMapping map, string key, string path)
+    {
+        var text = RequiredString(map, key, path);
+        if (text is not null)
+        {
+            CheckTemplate(text, map[key]!, path + "." + key);
+        }
+
+        return text;
+    }
+
+    private JsonNode? OptionalTemplateValue(DocMapping map, string key, string path)
+    {
+        if (map[key] is not { } node)
+        {
+            return null;
+        }
+
+        CheckTemplates(node, path + "." + key);
+        return node.ToJson();
+    }
+
+    private Dictionary<string, string> BindHeaders(DocMapping map, string path)
+    {
+        var headers = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (map["headers"] is { } headersNode)
+        {
+            if (headersNode is DocMapping headerMap)
+            {
+                foreach (var (key, headerValue) in headerMap.Entries)
+                {
+                    var headerPath = $"{path}.headers.{key.Value}";
+                    if (headerValue is DocScalar { Kind: not ScalarKind.Null } scalar)
+                    {
+                        CheckTemplate(scalar.Value ?? string.Empty, scalar, headerPath);
+                        headers[key.Value ?? string.Empty] = scalar.Value ?? string.Empty;
+                    }
+                    else
+                    {
+                        Report(DiagnosticCodes.InvalidValue, $"header '{key.Value}' must be a string", headerValue, headerPath);
+                    }
+                }
+            }
+            else
+            {
+                Report(DiagnosticCodes.InvalidValue, $"headers must be a mapping, not {headersNode.TypeName}", headersNode, path + ".headers");
+            }
+        }
+
+        return headers;
+    }
+
+    private void CheckExpression(string expression, DocScalar node, string path)
+    {
+        var error = ScriptSandbox.CheckSyntax("return (" + expression + "\n);");
+        if (error is null)
+        {
+            return;
+        }
+
+        var column = error.Line == 1 ? Math.Max(1, error.Column - "return (".Length) : error.Column;
+        var (line, mapped) = MapInner(node, error.Line, column);
+        Report(DiagnosticCodes.ScriptSyntax, $"expression line {error.Line}, column {column}: {error.Message}", line, mapped, path,
+            "an expression is ECMAScript 5.1, e.g. input.attempts > 3 && vars.mode == 'auto'");
+    }
+
+    private void NoteStepReference(string valuePath, DocNode node, string path)
+    {
+        if (valuePath.StartsWith("steps.", StringComparison.Ordinal))
+        {
+            var rest = valuePath["steps.".Length..];
+            var stepId = rest.Contains('.', StringComparison.Ordinal) ? rest[..rest.IndexOf('.', StringComparison.Ordinal)] : rest;
+            references.Add((stepId, node, path));
+        }
+    }
+
+    /// <summary>Checks made once every step is bound: dangling step references, goto targets (later steps of the same list only: no cycles).</summary>
+    private void CheckReferences(IReadOnlyList<StepDefinition> steps)
+    {
+        var lists = new Dictionary<string, IReadOnlyList<StepDefinition>>(StringComparer.Ordinal);
+        void Collect(IReadOnlyList<StepDefinition> list)
+        {
+            foreach (var step in list)
+            {
+                lists[step.Location.JsonPath] = list;
+                foreach (var (_, children) in step.Children())
+                {
+                    Collect(children);
+                }
+            }
+        }
+
+        Collect(steps);
+        foreach (var (stepId, node, path) in references)
+        {
+            if (!seenIds.ContainsKey(stepId))
+            {
+                Report(DiagnosticCodes.DanglingReference, $"no step '{stepId}' in this workflow", node, path, "known steps: " + string.Join(", ", seenIds.Keys));
+            }
+        }
+
+        foreach (var (stepPath, target, node, path) in gotos)
+        {
+            if (!lists.TryGetValue(stepPath, out var list))
+            {
+                continue;
+            }
+
+            var from = list.ToList().FindIndex(s => s.Location.JsonPath == stepPath);
+            var to = list.ToList().FindIndex(s => s.Id == target);
+            if (to < 0)
+            {
+                Report(DiagnosticCodes.DanglingReference, $"goto '{target}': no such step in the same step list", node, path,
+                    seenIds.ContainsKey(target) ? $"'{target}' is in another list; goto stays within its list" : "known steps here: " + string.Join(", ", list.Select(s => s.Id)));
+            }
+            else if (to <= from)
+            {
+                Report(DiagnosticCodes.Cycle, $"goto '{target}' jumps back (or to itself): that makes a cycle", node, path,
+                    "goto may only skip forward; use retry to run a step again");
+            }
         }
     }
 
@@ -393,9 +935,9 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
         return result;
     }
 
-    private IReadOnlyList<string>? BindAssignees(DocMapping map, string path)
+    private IReadOnlyList<string>? BindAssignees(DocMapping map, string field, string path)
     {
-        var node = map["assignees"];
+        var node = map[field];
         if (node is null)
         {
             Report(DiagnosticCodes.MissingField, "an approval needs 'assignees'", map, path + ".assignees", "e.g. assignees: [role:approver, user:alice]");
@@ -709,6 +1251,9 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
     [GeneratedRegex(@"^(role|user):[^\s:]+$")]
     private static partial Regex AssigneeRegex();
 
-    [GeneratedRegex(@"^(input|vars|steps)(\.[A-Za-z0-9_\-]+)*$")]
+    [GeneratedRegex(@"^(input|vars|steps|item)(\.[A-Za-z0-9_\-]+)*$")]
     private static partial Regex ValuePathRegex();
+
+    [GeneratedRegex(@"^[A-Z]{2}\d{4}$")]
+    private static partial Regex ErrorCodeRegex();
 }

@@ -76,7 +76,74 @@ public static class WorkflowDefinitionLoader
             results.Add(result);
         }
 
-        return new WorkflowLoadResult(definitions, results);
+        return CheckCalls(definitions, results);
+    }
+
+    /// <summary>
+    /// Cross-file checks of a loaded set: every <c>call</c> names a loaded workflow (<c>WF1030</c>) and no workflow calls
+    /// itself directly or through others (<c>WF1031</c>). A definition with such an error is dropped from the set.
+    /// </summary>
+    public static WorkflowLoadResult CheckCalls(IReadOnlyList<WorkflowDefinition> definitions, IReadOnlyList<WorkflowFileResult> files)
+    {
+        ArgumentNullException.ThrowIfNull(definitions);
+        ArgumentNullException.ThrowIfNull(files);
+        var byId = definitions.ToDictionary(d => d.Id, StringComparer.Ordinal);
+        var extra = new Dictionary<string, List<WorkflowDiagnostic>>(StringComparer.Ordinal);
+        void Add(WorkflowDefinition d, WorkflowDiagnostic diagnostic)
+        {
+            if (!extra.TryGetValue(d.Id, out var list))
+            {
+                extra[d.Id] = list = [];
+            }
+
+            list.Add(diagnostic);
+        }
+
+        foreach (var definition in definitions)
+        {
+            foreach (var call in definition.AllSteps().OfType<CallStep>())
+            {
+                var where = call.Location;
+                if (!byId.ContainsKey(call.Workflow))
+                {
+                    Add(definition, new WorkflowDiagnostic(DiagnosticCodes.DanglingReference, WorkflowDiagnosticSeverity.Error,
+                        $"call: no workflow '{call.Workflow}' is loaded", where.File, where.Line, where.Column, where.JsonPath + ".workflow",
+                        "known workflows: " + string.Join(", ", byId.Keys.Order(StringComparer.Ordinal))));
+                }
+                else if (Reaches(byId, call.Workflow, definition.Id, []))
+                {
+                    Add(definition, new WorkflowDiagnostic(DiagnosticCodes.Cycle, WorkflowDiagnosticSeverity.Error,
+                        $"call '{call.Workflow}' leads back to '{definition.Id}': workflows may not call each other in a cycle", where.File, where.Line, where.Column,
+                        where.JsonPath + ".workflow", "break the cycle; a sub-workflow must not (indirectly) call its caller"));
+                }
+            }
+        }
+
+        if (extra.Count == 0)
+        {
+            return new WorkflowLoadResult(definitions, files);
+        }
+
+        var kept = definitions.Where(d => !extra.ContainsKey(d.Id)).ToList();
+        var newFiles = files.Select(f => f.Definition is { } d && extra.TryGetValue(d.Id, out var list)
+            ? f with { Definition = null, Diagnostics = [.. f.Diagnostics, .. list] }
+            : f).ToList();
+        return new WorkflowLoadResult(kept, newFiles);
+    }
+
+    private static bool Reaches(Dictionary<string, WorkflowDefinition> byId, string from, string target, HashSet<string> visited)
+    {
+        if (from == target)
+        {
+            return true;
+        }
+
+        if (!visited.Add(from) || !byId.TryGetValue(from, out var definition))
+        {
+            return false;
+        }
+
+        return definition.AllSteps().OfType<CallStep>().Any(c => Reaches(byId, c.Workflow, target, visited));
     }
 
     /// <summary>Loads one file (YAML unless it ends in <c>.json</c>).</summary>

@@ -94,4 +94,13 @@ public static class DiagnosticCodes
 
     /// <summary>A compensation uses a kind that cannot compensate.</summary>
     public const string InvalidCompensation = "WF1027";
+
+    /// <summary>A reference to a step or workflow that does not exist.</summary>
+    public const string DanglingReference = "WF1030";
+
+    /// <summary>A cycle where none is allowed (a backward goto, workflows calling each other).</summary>
+    public const string Cycle = "WF1031";
+
+    /// <summary>A rule's <c>start workflow</c> input does not fit the workflow's input schema (or names an unknown workflow).</summary>
+    public const string StartInputMismatch = "WF1040";
 }

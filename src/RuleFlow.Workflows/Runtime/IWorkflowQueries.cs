@@ -77,6 +77,9 @@ public sealed record JournalEntry(long Sequence, DateTimeOffset At, string? Step
 /// <param name="DecidedBy">Who decided (<c>system</c> for a timeout), or null.</param>
 /// <param name="DecidedAt">When, or null.</param>
 /// <param name="Comment">The decision's comment, or null.</param>
+/// <param name="Required">Approvals needed (N of N-of-M).</param>
+/// <param name="Decisions">Every decision so far, in order.</param>
+/// <param name="Level">0, or 1 once escalated.</param>
 public sealed record ApprovalInfo(
     Guid Id,
     Guid InstanceId,
@@ -89,7 +92,22 @@ public sealed record ApprovalInfo(
     DateTimeOffset? DueAt,
     string? DecidedBy,
     DateTimeOffset? DecidedAt,
-    string? Comment);
+    string? Comment,
+    int Required = 1,
+    IReadOnlyList<ApprovalDecision>? Decisions = null,
+    int Level = 0)
+{
+    /// <summary>Every decision so far (never null).</summary>
+    public IReadOnlyList<ApprovalDecision> AllDecisions => Decisions ?? [];
+}
+
+/// <summary>One person's decision on an approval.</summary>
+/// <param name="By">User name (<c>system</c> for a timeout).</param>
+/// <param name="At">When (UTC).</param>
+/// <param name="Outcome"><c>approved</c> or <c>rejected</c>.</param>
+/// <param name="Comment">Their comment, or null.</param>
+/// <param name="Via"><c>http</c>, <c>amqp</c>, <c>timeout</c> or <c>api</c>.</param>
+public sealed record ApprovalDecision(string By, DateTimeOffset At, string Outcome, string? Comment, string Via);
 
 /// <summary>An instance with everything the API shows of it.</summary>
 public sealed record InstanceDetails(
@@ -100,7 +118,20 @@ public sealed record InstanceDetails(
     string? Error,
     Lineage Lineage,
     IReadOnlyList<JournalEntry> Journal,
-    IReadOnlyList<ApprovalInfo> Approvals);
+    IReadOnlyList<ApprovalInfo> Approvals)
+{
+    /// <summary>The instance output (completed instances), or null.</summary>
+    public JsonNode? Output { get; init; }
+
+    /// <summary>The calling instance, or null.</summary>
+    public Guid? ParentInstanceId { get; init; }
+
+    /// <summary>Open and resolved incidents of the instance.</summary>
+    public IReadOnlyList<IncidentRecord> Incidents { get; init; } = [];
+
+    /// <summary>Messages the instance wrote to the outbox (lineage: instance → steps → published messages).</summary>
+    public IReadOnlyList<OutboxRecord> Messages { get; init; } = [];
+}
 
 /// <summary>Read side of the workflow store, for the HTTP API and the Studio.</summary>
 public interface IWorkflowQueries

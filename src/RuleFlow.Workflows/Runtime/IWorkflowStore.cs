@@ -39,16 +39,28 @@ public sealed record InstanceRecord
     /// <summary>Outputs of completed steps: <c>{ "stepId": output }</c>.</summary>
     public required JsonObject StepOutputs { get; init; }
 
-    /// <summary>0-based index of the step to run (or running / waiting); equals the step count when all are done.</summary>
+    /// <summary>0-based index of the top-level step to run (or running / waiting); equals the step count when all are done.</summary>
     public int StepIndex { get; init; }
+
+    /// <summary>Where the instance is: frames (step lists in progress, with their bookmarks), compensation stack and queue.</summary>
+    public required ExecutionState Execution { get; init; }
+
+    /// <summary>The instance output once completed (see <see cref="WorkflowDefinition.Output"/>), else null.</summary>
+    public JsonNode? Output { get; init; }
+
+    /// <summary>The calling instance when started by a <c>call</c> step, else null.</summary>
+    public Guid? ParentInstanceId { get; init; }
+
+    /// <summary>The caller's frame that waits for this instance, else null.</summary>
+    public string? ParentFrame { get; init; }
 
     /// <summary>Id of the step at <see cref="StepIndex"/>, or the step being compensated; null when none.</summary>
     public string? CurrentStep { get; init; }
 
     /// <summary>Ids of completed steps that declare <c>compensate</c>, in completion order (compensation pops from the end).</summary>
-    public required IReadOnlyList<string> CompensationStack { get; init; }
+    public IReadOnlyList<string> CompensationStack => Execution.Stack.Select(e => e.StepId).ToList();
 
-    /// <summary>What a waiting instance waits for, e.g. <c>approval:&lt;id&gt;</c>; null otherwise.</summary>
+    /// <summary>What a waiting instance waits for, e.g. <c>approval:&lt;id&gt;</c> or <c>event:firewall.ack=10.0.0.1; timer:2026-…</c>; null otherwise.</summary>
     public string? WaitingFor { get; init; }
 
     /// <summary>The failure or rejection that led to compensation, or null.</summary>
@@ -85,7 +97,7 @@ public sealed record JournalRecord(Guid InstanceId, long Sequence, DateTimeOffse
 /// <summary>A durable timer: fires at <see cref="DueAt"/> even if the process was down then (it fires at the next start).</summary>
 /// <param name="Id">Timer id (deterministic per instance and step, so a re-run does not create a second one).</param>
 /// <param name="InstanceId">The instance to wake.</param>
-/// <param name="Kind"><c>approval.timeout</c> (issue 4 adds <c>delay</c>, <c>wait_until</c>, <c>event.timeout</c>, <c>escalation</c>).</param>
+/// <param name="Kind"><c>approval.timeout</c>, <c>delay</c>, <c>event.timeout</c>, <c>step.timeout</c>, <c>retry</c>, <c>call.done</c>.</param>
 /// <param name="StepId">The step that set it.</param>
 /// <param name="DueAt">When it fires (UTC, 1 ms precision).</param>
 /// <param name="Payload">Kind-specific data (e.g. <c>{ "approvalId": … }</c>), or null.</param>
@@ -118,15 +130,32 @@ public sealed record OutboxRecord(
     DateTimeOffset? SentAt,
     string? LastError);
 
-/// <summary>Something that needs a person (issue 4 adds resolving them through the API).</summary>
+/// <summary>Something that needs a person: a compensation that kept failing, a step whose retries are exhausted, a missing definition.</summary>
 /// <param name="Id">Incident id.</param>
 /// <param name="InstanceId">The instance.</param>
 /// <param name="StepId">The step, or null.</param>
-/// <param name="Kind"><c>compensation.failed</c> (later also <c>retry.exhausted</c>).</param>
+/// <param name="Kind"><c>compensation.failed</c>, <c>retry.exhausted</c>, <c>definition.missing</c>.</param>
 /// <param name="Message">What happened.</param>
 /// <param name="CreatedAt">When (UTC).</param>
 /// <param name="ResolvedAt">When resolved, or null while open.</param>
-public sealed record IncidentRecord(Guid Id, Guid InstanceId, string? StepId, string Kind, string Message, DateTimeOffset CreatedAt, DateTimeOffset? ResolvedAt);
+/// <param name="ResolvedBy">Who resolved it, or null.</param>
+/// <param name="Resolution">How: <c>retry</c>, <c>skip</c>, <c>compensate</c>, <c>acknowledge</c>; with the comment after a colon.</param>
+public sealed record IncidentRecord(Guid Id, Guid InstanceId, string? StepId, string Kind, string Message, DateTimeOffset CreatedAt, DateTimeOffset? ResolvedAt,
+    string? ResolvedBy = null, string? Resolution = null);
+
+/// <summary>
+/// A bookmark of a <c>wait_for_event</c> step: an instance frame waits for an event of <see cref="EventType"/> whose value at
+/// <see cref="CorrelationPath"/> equals <see cref="CorrelationValue"/>. Indexed by (event type, correlation value).
+/// </summary>
+/// <param name="Id">Bookmark id (deterministic per step execution).</param>
+/// <param name="InstanceId">The waiting instance.</param>
+/// <param name="Frame">The waiting frame.</param>
+/// <param name="StepId">The step.</param>
+/// <param name="EventType">Event type.</param>
+/// <param name="CorrelationPath">Dotted path into <c>{ id, type, time, data }</c>, or null.</param>
+/// <param name="CorrelationValue">The value expected there (text), or null.</param>
+/// <param name="CreatedAt">When (UTC).</param>
+public sealed record BookmarkRecord(Guid Id, Guid InstanceId, string Frame, string StepId, string EventType, string? CorrelationPath, string? CorrelationValue, DateTimeOffset CreatedAt);
 
 /// <summary>A stored definition version.</summary>
 /// <param name="WorkflowId">Definition id.</param>
@@ -164,6 +193,21 @@ public sealed record InstanceCommit(InstanceRecord Instance)
 
     /// <summary>Incidents to open.</summary>
     public IReadOnlyList<IncidentRecord> Incidents { get; init; } = [];
+
+    /// <summary>Incidents to mark resolved (matched by id; <see cref="IncidentRecord.ResolvedAt"/> etc. taken from the record).</summary>
+    public IReadOnlyList<IncidentRecord> ResolvedIncidents { get; init; } = [];
+
+    /// <summary>Pending approvals to mark <c>cancelled</c> (their step was cancelled).</summary>
+    public IReadOnlyList<Guid> CancelledApprovals { get; init; } = [];
+
+    /// <summary>Event bookmarks to insert.</summary>
+    public IReadOnlyList<BookmarkRecord> NewBookmarks { get; init; } = [];
+
+    /// <summary>Event bookmarks to delete (matched by id; missing ones are ignored).</summary>
+    public IReadOnlyList<BookmarkRecord> DeletedBookmarks { get; init; } = [];
+
+    /// <summary>Instances to create in the same transaction (children of <c>call</c> steps), each with its first journal entries.</summary>
+    public IReadOnlyList<(InstanceRecord Instance, IReadOnlyList<JournalRecord> Journal)> NewInstances { get; init; } = [];
 }
 
 /// <summary>The instance changed since it was read (another process or call advanced it): reload and retry.</summary>
@@ -199,6 +243,27 @@ public interface IWorkflowStore
     /// <summary>Writes a step's changes in one transaction and returns the new revision.</summary>
     /// <exception cref="WorkflowConcurrencyException">The instance's revision is no longer <see cref="InstanceRecord.Revision"/>.</exception>
     Task<int> CommitAsync(InstanceCommit commit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Group commit: writes the commits of several instances in ONE transaction. Returns per commit the new revision, or
+    /// null when that instance's revision had changed (its changes are not written; the others are).
+    /// </summary>
+    Task<IReadOnlyList<int?>> CommitBatchAsync(IReadOnlyList<InstanceCommit> commits, CancellationToken cancellationToken);
+
+    /// <summary>The unfinished instance of <paramref name="workflowId"/> with <paramref name="correlationKey"/>, or null.</summary>
+    Task<InstanceRecord?> FindActiveInstanceAsync(string workflowId, string correlationKey, CancellationToken cancellationToken);
+
+    /// <summary>Event bookmarks waiting for <paramref name="eventType"/>.</summary>
+    Task<IReadOnlyList<BookmarkRecord>> GetBookmarksAsync(string eventType, CancellationToken cancellationToken);
+
+    /// <summary>How many bookmarks wait per event type (to build the in-memory index at start).</summary>
+    Task<IReadOnlyDictionary<string, int>> CountBookmarksAsync(CancellationToken cancellationToken);
+
+    /// <summary>An incident, or null.</summary>
+    Task<IncidentRecord?> GetIncidentAsync(Guid id, CancellationToken cancellationToken);
+
+    /// <summary>Stored versions of a workflow (or of all when null), newest version first.</summary>
+    Task<IReadOnlyList<DefinitionRecord>> ListDefinitionsAsync(string? workflowId, CancellationToken cancellationToken);
 
     /// <summary>Ids of instances in state running or compensating (to resume after a restart), oldest first.</summary>
     Task<IReadOnlyList<Guid>> ListInstancesToResumeAsync(CancellationToken cancellationToken);

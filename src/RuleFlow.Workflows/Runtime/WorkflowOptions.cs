@@ -34,4 +34,10 @@ public sealed class WorkflowOptions
 
     /// <summary>Limits of the JavaScript sandbox for <c>script</c> steps and script compensations.</summary>
     public ScriptingOptions Scripting { get; set; } = new();
+
+    /// <summary>Group commit: step commits of concurrent instances share a transaction (default true).</summary>
+    public bool GroupCommit { get; set; } = true;
+
+    /// <summary>Most step commits in one group-commit transaction (default 256).</summary>
+    public int GroupCommitMaxBatch { get; set; } = 256;
 }

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
@@ -9,22 +11,26 @@ using RuleFlow.Workflows.Steps;
 namespace RuleFlow.Workflows.Runtime;
 
 /// <summary>
-/// The durable workflow runtime. Instances advance step by step; after every step the instance (state, current step,
-/// variables, step outputs, compensation stack), its journal entries, outbox messages, approvals, timers and incidents
-/// are committed in ONE transaction (<see cref="IWorkflowStore.CommitAsync"/>), checked against the instance's revision.
+/// The durable workflow runtime. An instance is a set of frames (step lists in progress); the runtime advances one frame
+/// by one step at a time, and after every step the instance (state, frames, variables, outputs, compensation stack), its
+/// journal entries, outbox messages, approvals, timers, bookmarks, incidents and called children are committed in ONE
+/// transaction, checked against the instance's revision. Concurrent instances share transactions (group commit).
 /// </summary>
 /// <remarks>
-/// <para>Saga: a step failure or a rejection compensates the completed steps that declare <c>compensate</c>, in reverse
-/// completion order; each compensation is journaled (<c>compensation.started/completed/failed</c>), retried
-/// <see cref="WorkflowOptions.CompensationAttempts"/> times, and a compensation that still fails ends the instance as
-/// <see cref="InstanceState.Failed"/> with an incident.</para>
+/// <para>Saga: a failure, a rejection or a cancellation compensates the completed steps that declare <c>compensate</c>,
+/// last completed first (also inside parallel branches and loops); each compensation is journaled, retried
+/// <see cref="WorkflowOptions.CompensationAttempts"/> times, and one that still fails halts the instance as
+/// <see cref="InstanceState.Failed"/> with an incident (retry or skip it through the API).</para>
 /// <para>Within a process one instance is advanced by one caller at a time (a lock per instance); across processes the
 /// revision check makes a second writer reload and retry.</para>
-/// <para>Side effects: scripts get the step's idempotency key (<see cref="IdempotencyKeys"/>); publish steps write to
-/// the outbox, which <see cref="DispatchOutboxAsync"/> delivers at least once with a stable message id.</para>
+/// <para>Side effects: steps get a stable idempotency key (<see cref="IdempotencyKeys"/>); publish steps write to the
+/// outbox, which <see cref="DispatchOutboxAsync"/> delivers at least once with a stable message id.</para>
 /// </remarks>
 public sealed partial class WorkflowRuntime : IWorkflowRuntime
 {
+    internal const string RetryTimer = "retry";
+    internal const string StepTimeoutTimer = "step.timeout";
+    internal const string CallDoneTimer = "call.done";
     private const int MaxConflictRetries = 20;
 
     private readonly IWorkflowStore store;
@@ -33,12 +39,19 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
     private readonly TimeProvider time;
     private readonly WorkflowOptions options;
     private readonly ILogger<WorkflowRuntime> logger;
+    private readonly TemplateRenderer templates;
+    private readonly ExpressionEvaluator expressions;
     private readonly Dictionary<string, IStepExecutor> executors;
+    private readonly GroupCommitter committer;
     private readonly Channel<Guid> queue = Channel.CreateUnbounded<Guid>(new UnboundedChannelOptions { SingleReader = false });
     private readonly KeyedLock<Guid> locks = new();
     private readonly SemaphoreSlim outboxSignal = new(0, 1);
+    private readonly SemaphoreSlim timerSignal = new(0, 1);
     private readonly SemaphoreSlim outboxGate = new(1, 1);
     private readonly SemaphoreSlim timerGate = new(1, 1);
+    private readonly ConcurrentDictionary<string, int> bookmarkTypes = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim bookmarkIndexGate = new(1, 1);
+    private volatile bool bookmarkIndexLoaded;
     private int running;
 
     /// <summary>Creates the runtime (normally through <c>AddRuleFlowWorkflows</c>).</summary>
@@ -51,23 +64,34 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
         IEnumerable<IScriptHostModule> modules,
         TimeProvider time,
         WorkflowOptions options,
-        ILogger<WorkflowRuntime> logger)
+        ILogger<WorkflowRuntime> logger,
+        WorkflowHttpClient? http = null)
     {
         ArgumentNullException.ThrowIfNull(sandbox);
         ArgumentNullException.ThrowIfNull(templates);
         ArgumentNullException.ThrowIfNull(modules);
+        ArgumentNullException.ThrowIfNull(options);
         this.store = store;
         this.registry = registry;
         this.transport = transport;
         this.time = time;
         this.options = options;
         this.logger = logger;
+        this.templates = templates;
+        expressions = new ExpressionEvaluator(sandbox);
+        committer = new GroupCommitter(store, Math.Max(1, options.GroupCommitMaxBatch), options.GroupCommit);
         IStepExecutor[] all =
         [
-            new ValidateStepExecutor(),
+            new ValidateStepExecutor(expressions),
             new ApprovalStepExecutor(templates),
             new ScriptStepExecutor(sandbox, modules.ToList()),
             new PublishStepExecutor(templates),
+            new HttpStepExecutor(templates, http ?? new WorkflowHttpClient(new HttpClient()), time),
+            new TimerStepExecutor(templates, StepKinds.Delay),
+            new TimerStepExecutor(templates, StepKinds.WaitUntil),
+            new WaitForEventStepExecutor(templates),
+            new SetStepExecutor(templates),
+            new FailStepExecutor(templates),
         ];
         executors = all.ToDictionary(e => e.Kind, StringComparer.Ordinal);
     }
@@ -75,56 +99,20 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
     /// <summary>True while <see cref="RunAsync"/> runs.</summary>
     public bool IsRunning => Volatile.Read(ref running) == 1;
 
+    /// <summary>Database transactions the runtime's step commits used so far (group commit shares them).</summary>
+    public long CommitTransactions => committer.Transactions;
+
     /// <inheritdoc />
     public async Task<StartWorkflowResult> StartAsync(StartWorkflowRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var definition = registry.Find(request.WorkflowId)
             ?? throw new WorkflowException("WF4040", $"unknown workflow '{request.WorkflowId}'");
-        if (definition.InputSchema is { } schema)
-        {
-            var violations = schema.Validate(request.Input);
-            if (violations.Count > 0)
-            {
-                throw new WorkflowException("WF4000",
-                    $"input of workflow '{definition.Id}' does not fit its schema: " + string.Join("; ", violations.Select(v => v.Message)));
-            }
-        }
-
+        CheckInput(definition, request.Input);
         var now = time.GetUtcNow();
-        var instance = new InstanceRecord
-        {
-            Id = Guid.CreateVersion7(now),
-            WorkflowId = definition.Id,
-            Version = definition.Version,
-            DefinitionHash = definition.ContentHash,
-            State = InstanceState.Running,
-            CorrelationKey = request.CorrelationKey,
-            IdempotencyKey = request.IdempotencyKey,
-            Input = (JsonObject)request.Input.DeepClone(),
-            Variables = [],
-            StepOutputs = [],
-            StepIndex = 0,
-            CurrentStep = definition.Steps[0].Id,
-            CompensationStack = [],
-            Lineage = request.Lineage,
-            StartedBy = request.StartedBy.Name,
-            CreatedAt = now,
-            UpdatedAt = now,
-            JournalSequence = 1,
-        };
-        var started = new JournalRecord(instance.Id, 1, now, null, "instance.started", 1, new JsonObject
-        {
-            ["workflow"] = definition.Id,
-            ["version"] = definition.Version,
-            ["contentHash"] = definition.ContentHash,
-            ["correlationKey"] = request.CorrelationKey,
-            ["startedBy"] = request.StartedBy.Name,
-            ["rule"] = request.Lineage.Rule,
-            ["activationId"] = request.Lineage.ActivationId,
-            ["eventIds"] = new JsonArray(request.Lineage.EventIds.Select(e => (JsonNode?)JsonValue.Create(e)).ToArray()),
-        });
-        var (stored, created) = await store.CreateInstanceAsync(instance, [started], cancellationToken).ConfigureAwait(false);
+        var (instance, journal) = NewInstance(definition, Guid.CreateVersion7(now), request.Input, request.CorrelationKey, request.IdempotencyKey,
+            request.Lineage, request.StartedBy.Name, null, null, now);
+        var (stored, created) = await store.CreateInstanceAsync(instance, journal, cancellationToken).ConfigureAwait(false);
         if (created)
         {
             LogStarted(stored.Id, stored.WorkflowId, stored.Version, stored.CorrelationKey);
@@ -138,13 +126,71 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
         return new StartWorkflowResult(stored.Id, created);
     }
 
+    private static void CheckInput(WorkflowDefinition definition, JsonObject input)
+    {
+        if (definition.InputSchema is { } schema)
+        {
+            var violations = schema.Validate(input);
+            if (violations.Count > 0)
+            {
+                throw new WorkflowException("WF4000",
+                    $"input of workflow '{definition.Id}' does not fit its schema: " + string.Join("; ", violations.Select(v => v.Message)));
+            }
+        }
+    }
+
+    private static (InstanceRecord Instance, IReadOnlyList<JournalRecord> Journal) NewInstance(WorkflowDefinition definition, Guid id, JsonObject input,
+        string? correlationKey, string? idempotencyKey, Lineage lineage, string startedBy, Guid? parent, string? parentFrame, DateTimeOffset now)
+    {
+        var instance = new InstanceRecord
+        {
+            Id = id,
+            WorkflowId = definition.Id,
+            Version = definition.Version,
+            DefinitionHash = definition.ContentHash,
+            State = InstanceState.Running,
+            CorrelationKey = correlationKey,
+            IdempotencyKey = idempotencyKey,
+            Input = (JsonObject)input.DeepClone(),
+            Variables = [],
+            StepOutputs = [],
+            StepIndex = 0,
+            CurrentStep = definition.Steps[0].Id,
+            Execution = ExecutionState.Start(),
+            Lineage = lineage,
+            StartedBy = startedBy,
+            CreatedAt = now,
+            UpdatedAt = now,
+            JournalSequence = 1,
+            ParentInstanceId = parent,
+            ParentFrame = parentFrame,
+        };
+        var started = new JournalRecord(instance.Id, 1, now, null, "instance.started", 1, new JsonObject
+        {
+            ["workflow"] = definition.Id,
+            ["version"] = definition.Version,
+            ["contentHash"] = definition.ContentHash,
+            ["correlationKey"] = correlationKey,
+            ["startedBy"] = startedBy,
+            ["rule"] = lineage.Rule,
+            ["activationId"] = lineage.ActivationId,
+            ["eventIds"] = new JsonArray(lineage.EventIds.Select(e => (JsonNode?)JsonValue.Create(e)).ToArray()),
+            ["parentInstanceId"] = parent?.ToString("D"),
+        });
+        return (instance, [started]);
+    }
+
+    /// <inheritdoc />
+    public Task DecideAsync(Guid approvalId, ApprovalOutcome outcome, Actor actor, string? comment, CancellationToken cancellationToken) =>
+        DecideAsync(approvalId, outcome, actor, comment, "api", cancellationToken);
+
     /// <inheritdoc />
     /// <remarks>
-    /// Who may decide: an actor named by a <c>user:NAME</c> assignee (case-insensitive), an actor holding the role of a
-    /// <c>role:NAME</c> assignee, or an actor with role <c>admin</c>. The instance continues asynchronously (scheduled for
-    /// <see cref="RunAsync"/>'s workers, or run it with <see cref="RunInstanceAsync"/>).
+    /// Who may decide: an actor named by a <c>user:NAME</c> assignee (case-insensitive) or holding the role of a
+    /// <c>role:NAME</c> assignee — nobody else, whatever their roles. N-of-M: the approval is approved once
+    /// <see cref="ApprovalInfo.Required"/> different assignees approved; one rejection rejects it.
     /// </remarks>
-    public async Task DecideAsync(Guid approvalId, ApprovalOutcome outcome, Actor actor, string? comment, CancellationToken cancellationToken)
+    public async Task<ApprovalInfo> DecideAsync(Guid approvalId, ApprovalOutcome outcome, Actor actor, string? comment, string via, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(actor);
         var approval = await store.GetApprovalAsync(approvalId, cancellationToken).ConfigureAwait(false)
@@ -156,52 +202,34 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
                 $"'{actor.Name}' may not decide approval '{approvalId}': assignees are {string.Join(", ", approval.Assignees)}");
         }
 
-        using (await locks.AcquireAsync(approval.InstanceId, cancellationToken).ConfigureAwait(false))
+        ApprovalInfo? result = null;
+        await MutateAsync(approval.InstanceId, async (tick, ct) =>
         {
-            for (var attempt = 0; ; attempt++)
+            var current = await store.GetApprovalAsync(approvalId, ct).ConfigureAwait(false)
+                ?? throw new WorkflowException("WF4041", $"no approval '{approvalId}'");
+            if (current.State != "pending")
             {
-                approval = await store.GetApprovalAsync(approvalId, cancellationToken).ConfigureAwait(false)
-                    ?? throw new WorkflowException("WF4041", $"no approval '{approvalId}'");
-                if (approval.State != "pending")
-                {
-                    throw new WorkflowException("WF4090", $"approval '{approvalId}' is already {approval.State}");
-                }
-
-                var instance = await store.GetInstanceAsync(approval.InstanceId, cancellationToken).ConfigureAwait(false);
-                if (instance is null || instance.State != InstanceState.Waiting || instance.WaitingFor != WaitKey(approvalId))
-                {
-                    throw new WorkflowException("WF4090", $"instance '{approval.InstanceId}' is not waiting on approval '{approvalId}'");
-                }
-
-                var definition = await GetDefinitionAsync(instance, cancellationToken).ConfigureAwait(false);
-                var commit = ResolveApproval(definition, instance, approval, outcome, actor, comment, timedOut: false);
-                try
-                {
-                    await store.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
-                }
-                catch (WorkflowConcurrencyException) when (attempt < MaxConflictRetries)
-                {
-                    continue;
-                }
-
-                LogDecided(approvalId, instance.Id, outcome, actor.Name);
-                break;
+                throw new WorkflowException("WF4090", $"approval '{approvalId}' is already {current.State}");
             }
-        }
 
-        Schedule(approval.InstanceId);
+            if (current.AllDecisions.Any(d => string.Equals(d.By, actor.Name, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new WorkflowException("WF4090", $"'{actor.Name}' already decided approval '{approvalId}'");
+            }
+
+            var frame = tick.Exec.Frames.Find(f => f.Wait is { Kind: "approval" } w && w.Id == approvalId.ToString("D"))
+                ?? throw new WorkflowException("WF4090", $"instance '{current.InstanceId}' is not waiting on approval '{approvalId}'");
+            result = ApplyDecision(tick, frame, current, outcome, actor.Name, comment, via, timedOut: false);
+            LogDecided(approvalId, tick.Instance.Id, outcome, actor.Name);
+        }, cancellationToken).ConfigureAwait(false);
+        return result!;
     }
 
-    /// <summary>True when <paramref name="actor"/> may decide an approval with <paramref name="assignees"/>.</summary>
+    /// <summary>True when <paramref name="actor"/> may decide an approval with <paramref name="assignees"/>: only assignees may.</summary>
     public static bool MayDecide(Actor actor, IEnumerable<string> assignees)
     {
         ArgumentNullException.ThrowIfNull(actor);
         ArgumentNullException.ThrowIfNull(assignees);
-        if (actor.IsInRole("admin"))
-        {
-            return true;
-        }
-
         foreach (var assignee in assignees)
         {
             if (assignee.StartsWith("user:", StringComparison.Ordinal) && string.Equals(assignee[5..], actor.Name, StringComparison.OrdinalIgnoreCase))
@@ -216,6 +244,425 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
         }
 
         return false;
+    }
+
+    private ApprovalInfo ApplyDecision(Tick tick, Frame frame, ApprovalInfo approval, ApprovalOutcome outcome, string by, string? comment, string via, bool timedOut)
+    {
+        var outcomeText = outcome == ApprovalOutcome.Approved ? "approved" : "rejected";
+        var decision = new ApprovalDecision(by, tick.Now, outcomeText, comment, via);
+        var decisions = approval.AllDecisions.Append(decision).ToList();
+        var approvals = decisions.Count(d => d.Outcome == "approved");
+        var final = timedOut || outcome == ApprovalOutcome.Rejected || approvals >= approval.Required;
+        var updated = approval with
+        {
+            Decisions = decisions,
+            State = !final ? "pending" : timedOut ? "timed_out" : outcomeText,
+            DecidedBy = final ? by : null,
+            DecidedAt = final ? tick.Now : null,
+            Comment = final ? comment : null,
+        };
+        tick.UpdatedApprovals.Add(updated);
+        tick.Changed = true;
+        var output = new JsonObject
+        {
+            ["approvalId"] = approval.Id.ToString("D"),
+            ["outcome"] = outcomeText,
+            ["decidedBy"] = by,
+            ["decidedAt"] = tick.Now.ToString("O", CultureInfo.InvariantCulture),
+            ["comment"] = comment,
+            ["timedOut"] = timedOut,
+            ["via"] = via,
+            ["approvals"] = approvals,
+            ["required"] = approval.Required,
+            ["decisions"] = new JsonArray(decisions.Select(d => (JsonNode)new JsonObject
+            {
+                ["by"] = d.By, ["at"] = d.At.ToString("O", CultureInfo.InvariantCulture), ["outcome"] = d.Outcome, ["comment"] = d.Comment, ["via"] = d.Via,
+            }).ToArray()),
+        };
+        tick.Journal.Add(approval.StepId, timedOut ? "approval.timed_out" : "approval.decided", output.DeepClone());
+        if (!final)
+        {
+            return updated;
+        }
+
+        if (frame.Wait?.TimerId is { } timer)
+        {
+            tick.DeletedTimers.Add(timer);
+        }
+
+        if (frame.Wait?.TimeoutTimerId is { } timeout)
+        {
+            tick.DeletedTimers.Add(timeout);
+        }
+
+        frame.Wait = null;
+        var step = tick.StepOf(frame) ?? tick.Definition.FindStep(approval.StepId)!;
+        if (outcome == ApprovalOutcome.Approved)
+        {
+            tick.CompleteStep(frame, step, output);
+        }
+        else
+        {
+            var reason = timedOut
+                ? $"approval '{approval.StepId}' timed out ({comment}) and on_timeout is reject"
+                : $"approval '{approval.StepId}' rejected by {by}" + (string.IsNullOrWhiteSpace(comment) ? string.Empty : ": " + comment);
+            tick.Outputs[step.Id] = output.DeepClone();
+            tick.FailStep(frame, step with { Retry = null }, new StepFailed(StepErrorCodes.Rejected, reason, output), "step.rejected");
+        }
+
+        return updated;
+    }
+
+    /// <inheritdoc />
+    public async Task<int> DeliverEventAsync(WorkflowEvent evt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(evt);
+        await EnsureBookmarkIndexAsync(cancellationToken).ConfigureAwait(false);
+        if (!bookmarkTypes.TryGetValue(evt.Type, out var count) || count <= 0)
+        {
+            return 0;
+        }
+
+        var json = evt.ToJson();
+        var resumed = 0;
+        foreach (var bookmark in await store.GetBookmarksAsync(evt.Type, cancellationToken).ConfigureAwait(false))
+        {
+            if (bookmark.CorrelationPath is { } path)
+            {
+                var value = TemplateRenderer.Resolve(json, path);
+                var text = value is JsonValue v && v.TryGetValue<string>(out var s) ? s : value?.ToJsonString();
+                if (!string.Equals(text, bookmark.CorrelationValue, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+            }
+
+            var matched = false;
+            await MutateAsync(bookmark.InstanceId, (tick, _) =>
+            {
+                var frame = tick.Exec.Frames.Find(f => f.Wait is { Kind: "event" } w && w.Id == bookmark.Id.ToString("D"));
+                if (frame is null || tick.StepOf(frame) is not WaitForEventStep step)
+                {
+                    return Task.CompletedTask;
+                }
+
+                if (step.Condition is { } condition)
+                {
+                    var scope = tick.Scope(frame);
+                    scope["event"] = json.DeepClone();
+                    try
+                    {
+                        if (!ExpressionEvaluator.Truthy(expressions.Evaluate(condition, scope, new ScriptCallContext(tick.Instance.Id, step.Id, tick.KeyFor(frame, step.Id)))))
+                        {
+                            return Task.CompletedTask;
+                        }
+                    }
+                    catch (ScriptException ex)
+                    {
+                        LogConditionFailed(tick.Instance.Id, step.Id, ex.Message);
+                        return Task.CompletedTask;
+                    }
+                }
+
+                tick.Withdraw(new Frame { Id = "-", Wait = frame.Wait });
+                frame.Wait = null;
+                tick.CompleteStep(frame, step, json.DeepClone());
+                matched = true;
+                return Task.CompletedTask;
+            }, cancellationToken).ConfigureAwait(false);
+            if (matched)
+            {
+                resumed++;
+            }
+        }
+
+        return resumed;
+    }
+
+    private async Task EnsureBookmarkIndexAsync(CancellationToken cancellationToken)
+    {
+        if (bookmarkIndexLoaded)
+        {
+            return;
+        }
+
+        await bookmarkIndexGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!bookmarkIndexLoaded)
+            {
+                foreach (var (type, count) in await store.CountBookmarksAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    bookmarkTypes.AddOrUpdate(type, count, (_, c) => c + count);
+                }
+
+                bookmarkIndexLoaded = true;
+            }
+        }
+        finally
+        {
+            bookmarkIndexGate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<SignalResult> SignalAsync(string workflowId, string correlationKey, string signal, JsonObject payload, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        var instance = await store.FindActiveInstanceAsync(workflowId, correlationKey, cancellationToken).ConfigureAwait(false);
+        if (instance is null)
+        {
+            return new SignalResult(false, null, "no-instance");
+        }
+
+        var delivered = false;
+        await MutateAsync(instance.Id, (tick, _) =>
+        {
+            var frame = tick.Exec.Frames.Find(f => f.Wait is { Kind: "signal" } w && w.Name == signal);
+            if (frame is null || tick.StepOf(frame) is not { } step)
+            {
+                return Task.CompletedTask;
+            }
+
+            tick.Withdraw(new Frame { Id = "-", Wait = frame.Wait });
+            frame.Wait = null;
+            tick.CompleteStep(frame, step, new JsonObject { ["signal"] = signal, ["payload"] = payload.DeepClone() });
+            delivered = true;
+            return Task.CompletedTask;
+        }, cancellationToken).ConfigureAwait(false);
+        return delivered ? new SignalResult(true, instance.Id, null) : new SignalResult(false, instance.Id, "not-waiting");
+    }
+
+    /// <inheritdoc />
+    public async Task CancelAsync(Guid instanceId, Actor actor, string? reason, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        await MutateAsync(instanceId, (tick, _) =>
+        {
+            if (tick.Instance.IsFinished)
+            {
+                throw new WorkflowException("WF4090", $"instance '{instanceId}' is already {tick.Instance.State.ToString().ToLowerInvariant()}");
+            }
+
+            tick.Exec.Halted = false;
+            tick.ResolvedIncidents.AddRange(OpenIncidentsResolved(tick, actor, "cancel"));
+            tick.Journal.Add(null, "instance.cancel_requested", new JsonObject { ["by"] = actor.Name, ["reason"] = reason });
+            tick.BeginCompensation($"cancelled by {actor.Name}" + (string.IsNullOrWhiteSpace(reason) ? string.Empty : ": " + reason), "cancelled");
+            return Task.CompletedTask;
+        }, cancellationToken, requireExisting: true).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task RetryAsync(Guid instanceId, Actor actor, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        await MutateAsync(instanceId, (tick, _) =>
+        {
+            RetryIn(tick, actor, "retry");
+            return Task.CompletedTask;
+        }, cancellationToken, requireExisting: true).ConfigureAwait(false);
+    }
+
+    private void RetryIn(Tick tick, Actor actor, string how)
+    {
+        if (tick.Instance.State != InstanceState.Failed)
+        {
+            throw new WorkflowException("WF4091", $"instance '{tick.Instance.Id}' is {tick.Instance.State.ToString().ToLowerInvariant()}, not failed: nothing to retry");
+        }
+
+        var failedFrames = tick.Exec.Frames.Where(f => f.Status == FrameStatus.Failed).ToList();
+        if (!tick.Exec.Halted && failedFrames.Count == 0)
+        {
+            throw new WorkflowException("WF4091", $"instance '{tick.Instance.Id}' has no failed step or compensation to retry");
+        }
+
+        tick.Exec.Halted = false;
+        foreach (var frame in failedFrames)
+        {
+            frame.Status = FrameStatus.Ready;
+            frame.Attempt = 1;
+        }
+
+        tick.ResolvedIncidents.AddRange(OpenIncidentsResolved(tick, actor, how));
+        tick.Journal.Add(null, "instance.retried", new JsonObject
+        {
+            ["by"] = actor.Name,
+            ["steps"] = new JsonArray(failedFrames.Select(f => (JsonNode?)JsonValue.Create(tick.StepIdOf(f))).ToArray()),
+            ["compensation"] = tick.Exec.Undo.Count > 0 ? tick.Exec.Undo[0].StepId : null,
+        });
+        tick.Changed = true;
+    }
+
+    private List<IncidentRecord> OpenIncidentsResolved(Tick tick, Actor actor, string how) =>
+        pendingIncidents.TryGetValue(tick.Instance.Id, out var open)
+            ? open.Select(i => i with { ResolvedAt = tick.Now, ResolvedBy = actor.Name, Resolution = how }).ToList()
+            : [];
+
+    private readonly ConcurrentDictionary<Guid, IReadOnlyList<IncidentRecord>> pendingIncidents = new();
+
+    /// <inheritdoc />
+    public async Task ResolveIncidentAsync(Guid incidentId, string action, Actor actor, string? comment, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        var incident = await store.GetIncidentAsync(incidentId, cancellationToken).ConfigureAwait(false)
+            ?? throw new WorkflowException("WF4043", $"no incident '{incidentId}'");
+        if (incident.ResolvedAt is not null)
+        {
+            throw new WorkflowException("WF4090", $"incident '{incidentId}' was already resolved by {incident.ResolvedBy}");
+        }
+
+        if (action is not ("retry" or "skip" or "compensate" or "acknowledge"))
+        {
+            throw new WorkflowException("WF4001", $"action '{action}' is unknown; use retry, skip, compensate or acknowledge");
+        }
+
+        var how = string.IsNullOrWhiteSpace(comment) ? action : action + ": " + comment;
+        await MutateAsync(incident.InstanceId, (tick, _) =>
+        {
+            var resolved = incident with { ResolvedAt = tick.Now, ResolvedBy = actor.Name, Resolution = how };
+            switch (action)
+            {
+                case "retry":
+                    RetryIn(tick, actor, how);
+                    break;
+                case "skip" when tick.Exec.Halted && tick.Exec.Undo.Count > 0:
+                    tick.Exec.Halted = false;
+                    tick.Journal.Add(tick.Exec.Undo[0].StepId, "compensation.skipped", new JsonObject { ["by"] = actor.Name, ["comment"] = comment });
+                    tick.Exec.Undo.RemoveAt(0);
+                    tick.ResolvedIncidents.AddRange(OpenIncidentsResolved(tick, actor, how));
+                    if (tick.Exec.Undo.Count == 0)
+                    {
+                        tick.FinishUndo();
+                    }
+
+                    break;
+                case "compensate" when tick.Exec.Frames.Exists(f => f.Status == FrameStatus.Failed):
+                    tick.ResolvedIncidents.AddRange(OpenIncidentsResolved(tick, actor, how));
+                    tick.BeginCompensation(tick.Error ?? "given up by " + actor.Name, "compensated");
+                    break;
+                case "acknowledge":
+                    tick.ResolvedIncidents.Add(resolved);
+                    tick.Journal.Add(incident.StepId, "incident.resolved", new JsonObject { ["incident"] = incidentId.ToString("D"), ["by"] = actor.Name, ["resolution"] = how });
+                    tick.Changed = true;
+                    break;
+                default:
+                    throw new WorkflowException("WF4091", $"action '{action}' does not apply to incident '{incidentId}' ({incident.Kind}) of an instance that is {tick.Instance.State.ToString().ToLowerInvariant()}");
+            }
+
+            if (!tick.ResolvedIncidents.Exists(i => i.Id == incidentId))
+            {
+                tick.ResolvedIncidents.Add(resolved);
+            }
+
+            return Task.CompletedTask;
+        }, cancellationToken, requireExisting: true).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Loads an instance under its lock, lets <paramref name="apply"/> change a <see cref="Tick"/>, and commits it when it
+    /// changed (reloading and re-applying on a revision conflict). Then schedules the instance and does the post-commit work.
+    /// </summary>
+    private async Task MutateAsync(Guid instanceId, Func<Tick, CancellationToken, Task> apply, CancellationToken cancellationToken, bool requireExisting = false)
+    {
+        using (await locks.AcquireAsync(instanceId, cancellationToken).ConfigureAwait(false))
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                var instance = await store.GetInstanceAsync(instanceId, cancellationToken).ConfigureAwait(false);
+                if (instance is null)
+                {
+                    if (requireExisting)
+                    {
+                        throw new WorkflowException("WF4042", $"no workflow instance '{instanceId}'");
+                    }
+
+                    return;
+                }
+
+                var definition = await GetDefinitionAsync(instance, cancellationToken).ConfigureAwait(false);
+                var open = await store.ListIncidentsAsync(instanceId, 100, cancellationToken).ConfigureAwait(false);
+                pendingIncidents[instanceId] = open;
+                var tick = new Tick(this, definition, instance, time.GetUtcNow());
+                try
+                {
+                    await apply(tick, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    pendingIncidents.TryRemove(instanceId, out _);
+                }
+
+                if (!tick.Changed)
+                {
+                    return;
+                }
+
+                var commit = tick.Build();
+                try
+                {
+                    await store.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
+                }
+                catch (WorkflowConcurrencyException) when (attempt < MaxConflictRetries)
+                {
+                    continue;
+                }
+
+                AfterCommit(tick, commit);
+                break;
+            }
+        }
+
+        Schedule(instanceId);
+    }
+
+    private void AfterCommit(Tick tick, InstanceCommit commit)
+    {
+        foreach (var bookmark in commit.NewBookmarks)
+        {
+            bookmarkTypes.AddOrUpdate(bookmark.EventType, 1, (_, c) => c + 1);
+        }
+
+        foreach (var bookmark in commit.DeletedBookmarks)
+        {
+            bookmarkTypes.AddOrUpdate(bookmark.EventType, 0, (_, c) => Math.Max(0, c - 1));
+        }
+
+        foreach (var (child, _) in commit.NewInstances)
+        {
+            Schedule(child.Id);
+        }
+
+        foreach (var child in tick.CancelChildren)
+        {
+            _ = CancelChildAsync(child);
+        }
+
+        if (commit.Outbox.Count > 0)
+        {
+            SignalOutbox();
+        }
+
+        if (commit.NewTimers.Any(t => t.DueAt <= tick.Now))
+        {
+            SignalTimers();
+        }
+
+        if (commit.Instance.IsFinished)
+        {
+            LogFinished(commit.Instance.Id, commit.Instance.WorkflowId, commit.Instance.State, commit.Instance.Error);
+        }
+    }
+
+    private async Task CancelChildAsync(Guid child)
+    {
+        try
+        {
+            await CancelAsync(child, Actor.System, "its caller was cancelled or moved on", CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (WorkflowException)
+        {
+            // Already finished.
+        }
     }
 
     /// <inheritdoc />
@@ -236,6 +683,7 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
 
         try
         {
+            await EnsureBookmarkIndexAsync(cancellationToken).ConfigureAwait(false);
             var resumed = await store.ListInstancesToResumeAsync(cancellationToken).ConfigureAwait(false);
             foreach (var id in resumed)
             {
@@ -267,7 +715,7 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
 
     /// <summary>
     /// Advances one instance until it waits, ends, or (in another process) is advanced by someone else: runs its steps or
-    /// compensations, committing after each. Serialized per instance within this process.
+    /// compensations, committing after each (group commit). Serialized per instance within this process.
     /// </summary>
     /// <exception cref="WorkflowConcurrencyException">The instance kept changing under this call (more than 20 reloads).</exception>
     public async Task RunInstanceAsync(Guid instanceId, CancellationToken cancellationToken)
@@ -278,14 +726,27 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
         while (instance is { State: InstanceState.Running or InstanceState.Compensating })
         {
             var definition = await registry.GetVersionAsync(instance.WorkflowId, instance.DefinitionHash, cancellationToken).ConfigureAwait(false);
-            var commit = definition is null
-                ? FailWithoutDefinition(instance)
-                : instance.State == InstanceState.Running
-                    ? await RunStepAsync(definition, instance, cancellationToken).ConfigureAwait(false)
-                    : await CompensateStepAsync(definition, instance, cancellationToken).ConfigureAwait(false);
+            Tick tick;
+            InstanceCommit commit;
+            if (definition is null)
+            {
+                commit = FailWithoutDefinition(instance);
+                tick = null!;
+            }
+            else
+            {
+                tick = new Tick(this, definition, instance, time.GetUtcNow());
+                await StepOnceAsync(tick, cancellationToken).ConfigureAwait(false);
+                commit = tick.Build();
+                if (!tick.Changed && commit.Instance.State == instance.State)
+                {
+                    return;
+                }
+            }
+
             try
             {
-                var revision = await store.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
+                var revision = await committer.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
                 instance = commit.Instance with { Revision = revision };
             }
             catch (WorkflowConcurrencyException)
@@ -300,21 +761,289 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
                 continue;
             }
 
-            if (commit.Outbox.Count > 0)
+            if (tick is not null)
             {
-                SignalOutbox();
-            }
-
-            if (instance.IsFinished)
-            {
-                LogFinished(instance.Id, instance.WorkflowId, instance.State, instance.Error);
+                AfterCommit(tick, commit);
             }
         }
     }
 
+    /// <summary>Runs one unit of work of a running or compensating instance: one compensation, or one step of the first ready frame.</summary>
+    private async Task StepOnceAsync(Tick tick, CancellationToken cancellationToken)
+    {
+        var exec = tick.Exec;
+        if (exec.Undo.Count > 0)
+        {
+            await CompensateOneAsync(tick, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (exec.AfterUndo is not null)
+        {
+            tick.FinishUndo();
+            return;
+        }
+
+        var frame = exec.Frames.Find(f => f.Status == FrameStatus.Ready);
+        if (frame is null)
+        {
+            if (exec.Frames.Count == 0 && tick.Instance.State == InstanceState.Running)
+            {
+                tick.End(InstanceState.Completed, "instance.completed", null);
+            }
+
+            return;
+        }
+
+        if (frame.Parent is not null)
+        {
+            exec.Frames.Remove(frame);
+            exec.Frames.Add(frame);
+        }
+
+        var list = tick.Definition.Sequences[frame.Sequence];
+        if (frame.Index >= list.Count)
+        {
+            tick.FinishFrame(frame);
+            return;
+        }
+
+        var step = list[frame.Index];
+        frame.StepStartedAt ??= tick.Now;
+        tick.Changed = true;
+        var key = tick.KeyFor(frame, step.Id);
+        var callContext = new ScriptCallContext(tick.Instance.Id, step.Id, key);
+        try
+        {
+            switch (step)
+            {
+                case IfStep ifStep:
+                    var yes = ExpressionEvaluator.Truthy(expressions.Evaluate(ifStep.Condition, tick.Scope(frame), callContext));
+                    var branch = yes ? ifStep.Then : ifStep.Else;
+                    if (branch.Count == 0)
+                    {
+                        tick.CompleteStep(frame, step, new JsonObject { ["branch"] = yes ? "then" : "else" });
+                    }
+                    else
+                    {
+                        tick.StartChildren(frame, step, 1, [(step.Id + (yes ? ".then" : ".else"), 0, frame.Path, null)]);
+                    }
+
+                    return;
+                case SwitchStep switchStep:
+                    var value = expressions.Evaluate(switchStep.Value, tick.Scope(frame), callContext);
+                    var index = switchStep.Cases.ToList().FindIndex(c => JsonNode.DeepEquals(c.Value, value)
+                        || (c.Value is JsonValue cv && value is JsonValue vv && cv.ToJsonString().Trim('"') == vv.ToJsonString().Trim('"')));
+                    var chosen = index >= 0 ? switchStep.Cases[index].Steps : switchStep.Default;
+                    if (chosen.Count == 0)
+                    {
+                        tick.CompleteStep(frame, step, new JsonObject { ["case"] = index });
+                    }
+                    else
+                    {
+                        tick.StartChildren(frame, step, 1, [(index >= 0 ? step.Id + ".case." + index.ToString(CultureInfo.InvariantCulture) : step.Id + ".default", 0, frame.Path, null)]);
+                    }
+
+                    return;
+                case ParallelStep parallel:
+                    var needed = parallel.Join switch { JoinMode.Any => 1, JoinMode.N => parallel.Count, _ => parallel.Branches.Count };
+                    tick.StartChildren(frame, step, needed,
+                        parallel.Branches.Select((_, i) => (step.Id + ".branch." + i.ToString(CultureInfo.InvariantCulture), i, frame.Path, (JsonObject?)null)));
+                    return;
+                case ForeachStep loop:
+                    if (expressions.Evaluate(loop.Items, tick.Scope(frame), callContext) is not JsonArray items)
+                    {
+                        tick.FailStep(frame, step, new StepFailed(StepErrorCodes.ScriptFailed, $"foreach items '{loop.Items}' is not an array", null));
+                        return;
+                    }
+
+                    if (items.Count == 0)
+                    {
+                        tick.CompleteStep(frame, step, new JsonArray());
+                        return;
+                    }
+
+                    var first = Math.Min(loop.Concurrency, items.Count);
+                    tick.StartChildren(frame, step, items.Count,
+                        Enumerable.Range(0, first).Select(i => (step.Id + ".do", i, tick.ItemPath(frame, step.Id, i), (JsonObject?)new JsonObject { ["item"] = items[i]?.DeepClone(), ["index"] = i })),
+                        items);
+                    frame.Container!.NextItem = first;
+                    return;
+                case CallStep call:
+                    StartCall(tick, frame, call, key);
+                    return;
+            }
+        }
+        catch (ScriptException ex)
+        {
+            tick.FailStep(frame, step, new StepFailed(StepErrorCodes.ScriptFailed, $"{step.Kind} expression: {ex.Message}", new JsonObject { ["line"] = ex.Line, ["column"] = ex.Column }));
+            return;
+        }
+
+        var context = new StepContext(tick.Definition, tick.Instance with { Variables = tick.Vars }, step, step.Id, key, tick.Now, tick.Scope(frame), frame.Id);
+        var outcome = await ExecuteAsync(context, cancellationToken).ConfigureAwait(false);
+        switch (outcome)
+        {
+            case StepCompleted completed:
+                tick.CompleteStep(frame, step, completed.Output, completed);
+                break;
+            case StepWaiting waiting:
+                frame.Status = FrameStatus.Waiting;
+                frame.Wait = waiting.Wait;
+                if (waiting.Approval is { } approval)
+                {
+                    tick.NewApprovals.Add(approval);
+                }
+
+                if (waiting.Timer is { } timer)
+                {
+                    tick.NewTimers.Add(timer);
+                }
+
+                if (waiting.Bookmark is { } bookmark)
+                {
+                    tick.NewBookmarks.Add(bookmark);
+                }
+
+                if (step.Timeout is { } timeout && step is not (ApprovalStep or WaitForEventStep))
+                {
+                    var timeoutTimer = new TimerRecord(context.Derive("timeout"), tick.Instance.Id, StepTimeoutTimer, step.Id, tick.Now + timeout, new JsonObject { ["frame"] = frame.Id });
+                    tick.NewTimers.Add(timeoutTimer);
+                    waiting.Wait.TimeoutTimerId = timeoutTimer.Id;
+                }
+
+                tick.Journal.Add(step.Id, "step.waiting", new JsonObject
+                {
+                    ["kind"] = step.Kind,
+                    ["waitingFor"] = waiting.Wait.Describe,
+                    ["idempotencyKey"] = key,
+                    ["approvalId"] = waiting.Approval?.Id.ToString("D"),
+                    ["assignees"] = waiting.Approval is null ? null : new JsonArray(waiting.Approval.Assignees.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
+                    ["required"] = waiting.Approval?.Required,
+                    ["dueAt"] = (waiting.Approval?.DueAt ?? waiting.Timer?.DueAt)?.ToString("O", CultureInfo.InvariantCulture),
+                }, frame.Attempt);
+                LogWaiting(tick.Instance.Id, step.Id, waiting.Wait.Describe);
+                break;
+            case StepFailed failed:
+                tick.FailStep(frame, step, failed);
+                break;
+        }
+    }
+
+    private void StartCall(Tick tick, Frame frame, CallStep call, string key)
+    {
+        var target = registry.Find(call.Workflow);
+        if (target is null)
+        {
+            tick.FailStep(frame, call, new StepFailed("WF4040", $"call: unknown workflow '{call.Workflow}'", null));
+            return;
+        }
+
+        JsonObject input;
+        try
+        {
+            input = (call.Input is null ? new JsonObject() : templates.RenderValue(call.Input, tick.Scope(frame))) as JsonObject
+                ?? throw new WorkflowException("WF4000", "call input must be an object");
+            CheckInput(target, input);
+        }
+        catch (Exception ex) when (ex is TemplateException or WorkflowException)
+        {
+            tick.FailStep(frame, call, new StepFailed(ex is WorkflowException w ? w.Code : StepErrorCodes.TemplateFailed, "call: " + ex.Message, null));
+            return;
+        }
+
+        var childId = IdempotencyKeys.ToGuid(key + ":call");
+        var (child, journal) = NewInstance(target, childId, input, null, key + ":call", tick.Instance.Lineage, tick.Instance.StartedBy, tick.Instance.Id, frame.Id, tick.Now);
+        tick.NewInstances.Add((child, journal));
+        frame.Status = FrameStatus.Waiting;
+        frame.Wait = new WaitInfo { Kind = "call", Id = childId.ToString("D"), Name = call.Workflow, Describe = "call:" + call.Workflow + ":" + childId.ToString("D") };
+        if (call.Timeout is { } timeout)
+        {
+            var timer = new TimerRecord(IdempotencyKeys.ToGuid(key + ":timeout"), tick.Instance.Id, StepTimeoutTimer, call.Id, tick.Now + timeout, new JsonObject { ["frame"] = frame.Id });
+            tick.NewTimers.Add(timer);
+            frame.Wait.TimeoutTimerId = timer.Id;
+        }
+
+        tick.Journal.Add(call.Id, "step.waiting", new JsonObject
+        {
+            ["kind"] = call.Kind, ["waitingFor"] = frame.Wait.Describe, ["idempotencyKey"] = key, ["childInstanceId"] = childId.ToString("D"), ["input"] = input.DeepClone(),
+        }, frame.Attempt);
+    }
+
+    private async Task CompensateOneAsync(Tick tick, CancellationToken cancellationToken)
+    {
+        var entry = tick.Exec.Undo[0];
+        var step = tick.Definition.FindStep(entry.StepId);
+        var stepKey = entry.Path.Length == 0 ? entry.StepId : entry.Path + "/" + entry.StepId;
+        tick.Changed = true;
+        for (var index = 0; step is not null && index < step.Compensate.Count; index++)
+        {
+            var action = step.Compensate[index];
+            var key = IdempotencyKeys.ForCompensation(tick.Instance.Id, stepKey, index);
+            var attempts = Math.Max(1, options.CompensationAttempts);
+            for (var attempt = 1; ; attempt++)
+            {
+                var scope = tick.Scope(null, entry.Locals, entry.Outputs);
+                var context = new StepContext(tick.Definition, tick.Instance with { Variables = tick.Vars }, action, entry.StepId, key, time.GetUtcNow(), scope, entry.Frame);
+                var outcome = await ExecuteAsync(context, cancellationToken).ConfigureAwait(false);
+                if (outcome is StepCompleted completed)
+                {
+                    tick.Outbox.AddRange(completed.Outbox);
+                    var data = new JsonObject
+                    {
+                        ["action"] = index, ["kind"] = action.Kind, ["idempotencyKey"] = key, ["output"] = completed.Output?.DeepClone(),
+                    };
+                    if (entry.Path.Length > 0)
+                    {
+                        data["path"] = entry.Path;
+                    }
+
+                    if (completed.Outbox.Count > 0)
+                    {
+                        data["messageIds"] = new JsonArray(completed.Outbox.Select(m => (JsonNode?)JsonValue.Create(m.Id)).ToArray());
+                    }
+
+                    if (completed.Log.Count > 0)
+                    {
+                        data["log"] = new JsonArray(completed.Log.Select(l => (JsonNode?)JsonValue.Create(l)).ToArray());
+                    }
+
+                    tick.Journal.Add(entry.StepId, "compensation.completed", data, attempt);
+                    break;
+                }
+
+                var failed = outcome as StepFailed ?? new StepFailed(StepErrorCodes.Internal, "a compensation cannot wait", null);
+                tick.Journal.Add(entry.StepId, "compensation.failed", new JsonObject
+                {
+                    ["action"] = index, ["kind"] = action.Kind, ["code"] = failed.Code, ["message"] = failed.Message, ["details"] = failed.Details?.DeepClone(),
+                }, attempt);
+                LogCompensationFailed(tick.Instance.Id, entry.StepId, attempt, attempts, failed.Message);
+                if (attempt >= attempts)
+                {
+                    var message = $"compensation of step '{entry.StepId}' failed after {attempt} attempts: {failed.Message}";
+                    tick.Journal.Add(null, "instance.failed", new JsonObject { ["error"] = message, ["cause"] = tick.Error });
+                    tick.Error = message;
+                    tick.Exec.Halted = true;
+                    tick.Incidents.Add(new IncidentRecord(Guid.CreateVersion7(time.GetUtcNow()), tick.Instance.Id, entry.StepId, "compensation.failed", message, time.GetUtcNow(), null));
+                    return;
+                }
+
+                var delay = TimeSpan.FromTicks(options.CompensationRetryDelay.Ticks * (1L << Math.Min(attempt - 1, 20)));
+                await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        tick.Exec.Undo.RemoveAt(0);
+        if (tick.Exec.Undo.Count == 0)
+        {
+            tick.FinishUndo();
+        }
+    }
+
     /// <summary>
-    /// Fires due timers (approval timeouts apply their <c>on_timeout</c>) and returns how many fired. Called by
-    /// <see cref="RunAsync"/> every <see cref="WorkflowOptions.PollInterval"/>; tests call it after moving their clock.
+    /// Fires due timers (delays, approval timeouts and escalations, event and step timeouts, retries, finished calls) and
+    /// returns how many fired. Called by <see cref="RunAsync"/> every <see cref="WorkflowOptions.PollInterval"/> and when a
+    /// commit creates a timer that is already due; tests call it after moving their clock.
     /// </summary>
     public async Task<int> ProcessDueTimersAsync(CancellationToken cancellationToken)
     {
@@ -338,6 +1067,205 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
             timerGate.Release();
         }
     }
+
+    private async Task<bool> FireTimerAsync(TimerRecord timer, CancellationToken cancellationToken)
+    {
+        var fired = false;
+        await MutateAsync(timer.InstanceId, async (tick, ct) =>
+        {
+            var frameId = timer.Payload?["frame"]?.GetValue<string>();
+            var frame = frameId is null ? null : tick.Exec.Find(frameId);
+            var step = frame is null ? null : tick.StepOf(frame);
+            tick.DeletedTimers.Add(timer.Id);
+            tick.Changed = true;
+            if (frame is null || step is null)
+            {
+                return;
+            }
+
+            switch (timer.Kind)
+            {
+                case RetryTimer when frame.Wait?.TimerId == timer.Id:
+                case TimerStepExecutor.TimerKind when frame.Wait?.TimerId == timer.Id:
+                    if (frame.Wait?.TimeoutTimerId is { } t)
+                    {
+                        tick.DeletedTimers.Add(t);
+                    }
+
+                    if (timer.Kind == RetryTimer)
+                    {
+                        frame.Wait = null;
+                        frame.Status = FrameStatus.Ready;
+                    }
+                    else
+                    {
+                        frame.Wait = null;
+                        tick.CompleteStep(frame, step, new JsonObject { ["firedAt"] = tick.Now.ToString("O", CultureInfo.InvariantCulture), ["dueAt"] = timer.DueAt.ToString("O", CultureInfo.InvariantCulture) });
+                    }
+
+                    fired = true;
+                    return;
+                case ApprovalStepExecutor.TimerKind when frame.Wait is { Kind: "approval" } wait && wait.TimerId == timer.Id:
+                    var approval = await store.GetApprovalAsync(Guid.Parse(wait.Id), ct).ConfigureAwait(false);
+                    if (approval is not { State: "pending" } || step is not ApprovalStep approvalStep)
+                    {
+                        return;
+                    }
+
+                    fired = true;
+                    var action = approval.Level == 0 ? approvalStep.OnTimeout : approvalStep.Escalation?.OnTimeout ?? ApprovalTimeoutAction.Reject;
+                    if (action == ApprovalTimeoutAction.Escalate && approvalStep.Escalation is { } escalation)
+                    {
+                        DateTimeOffset? dueAt = escalation.Timeout is { } second ? tick.Now + second : null;
+                        var escalated = approval with { Assignees = escalation.Assignees, Level = 1, DueAt = dueAt };
+                        tick.UpdatedApprovals.Add(escalated);
+                        wait.TimerId = null;
+                        if (dueAt is { } due)
+                        {
+                            var next = new TimerRecord(IdempotencyKeys.ToGuid(tick.KeyFor(frame, step.Id) + ":timer:1"), tick.Instance.Id, ApprovalStepExecutor.TimerKind, step.Id, due,
+                                new JsonObject { ["approvalId"] = approval.Id.ToString("D"), ["frame"] = frame.Id, ["level"] = 1 });
+                            tick.NewTimers.Add(next);
+                            wait.TimerId = next.Id;
+                        }
+
+                        tick.Journal.Add(step.Id, "approval.escalated", new JsonObject
+                        {
+                            ["approvalId"] = approval.Id.ToString("D"),
+                            ["from"] = new JsonArray(approval.Assignees.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
+                            ["to"] = new JsonArray(escalation.Assignees.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
+                            ["dueAt"] = dueAt?.ToString("O", CultureInfo.InvariantCulture),
+                        });
+                        LogEscalated(approval.Id, tick.Instance.Id);
+                        return;
+                    }
+
+                    var limit = approval.Level == 0 ? approvalStep.Timeout : approvalStep.Escalation?.Timeout;
+                    var comment = limit is { } l ? $"timed out after {Duration.Format(l)}" : "timed out";
+                    var outcome = action == ApprovalTimeoutAction.Approve ? ApprovalOutcome.Approved : ApprovalOutcome.Rejected;
+                    ApplyDecision(tick, frame, approval, outcome, Actor.System.Name, comment, "timeout", timedOut: true);
+                    LogTimedOut(approval.Id, tick.Instance.Id, outcome);
+                    return;
+                case WaitForEventStepExecutor.TimerKind when frame.Wait is { } eventWait && eventWait.TimerId == timer.Id && step is WaitForEventStep waitStep:
+                    fired = true;
+                    tick.Withdraw(new Frame { Id = "-", Wait = new WaitInfo { Kind = eventWait.Kind, Id = eventWait.Id, Name = eventWait.Name } });
+                    frame.Wait = null;
+                    if (waitStep.OnTimeout == EventTimeoutAction.Continue)
+                    {
+                        tick.CompleteStep(frame, step, new JsonObject { ["timedOut"] = true });
+                    }
+                    else
+                    {
+                        tick.FailStep(frame, step, new StepFailed(StepErrorCodes.Timeout, $"no {(waitStep.Event ?? "signal " + waitStep.Signal)} arrived within {Duration.Format(waitStep.Timeout ?? TimeSpan.Zero)}", null));
+                    }
+
+                    return;
+                case StepTimeoutTimer when frame.Wait?.TimeoutTimerId == timer.Id || frame.Container?.TimeoutTimerId == timer.Id:
+                    fired = true;
+                    if (frame.Container is { } container)
+                    {
+                        container.TimeoutTimerId = null;
+                        tick.Withdraw(new Frame { Id = "-", Container = container });
+                        frame.Container = null;
+                    }
+                    else if (frame.Wait is { } w)
+                    {
+                        w.TimeoutTimerId = null;
+                        tick.Withdraw(new Frame { Id = "-", Wait = w });
+                        frame.Wait = null;
+                    }
+
+                    frame.Status = FrameStatus.Ready;
+                    tick.FailStep(frame, step, new StepFailed(StepErrorCodes.Timeout, $"step '{step.Id}' took longer than {Duration.Format(step.Timeout ?? TimeSpan.Zero)}", null));
+                    return;
+                case CallDoneTimer when frame.Wait is { Kind: "call" } callWait && callWait.Id == ChildOf(timer):
+                    var child = await store.GetInstanceAsync(Guid.Parse(callWait.Id), ct).ConfigureAwait(false);
+                    if (child is null || !child.IsFinished)
+                    {
+                        return;
+                    }
+
+                    fired = true;
+                    if (callWait.TimeoutTimerId is { } ct2)
+                    {
+                        tick.DeletedTimers.Add(ct2);
+                    }
+
+                    frame.Wait = null;
+                    if (child.State == InstanceState.Completed)
+                    {
+                        tick.CompleteStep(frame, step, child.Output?.DeepClone());
+                    }
+                    else
+                    {
+                        tick.FailStep(frame, step, new StepFailed(StepErrorCodes.CallFailed,
+                            $"called workflow '{child.WorkflowId}' ended {child.State.ToString().ToLowerInvariant()}: {child.Error}", new JsonObject { ["childInstanceId"] = child.Id.ToString("D") }));
+                    }
+
+                    return;
+            }
+        }, cancellationToken).ConfigureAwait(false);
+        if (!fired)
+        {
+            LogStaleTimer(timer.Id, timer.Kind);
+        }
+
+        return fired;
+    }
+
+    private InstanceCommit FailWithoutDefinition(InstanceRecord instance)
+    {
+        var now = time.GetUtcNow();
+        var journal = new JournalWriter(instance, now);
+        var message = $"definition {instance.WorkflowId} version {instance.Version} ({instance.DefinitionHash}) is not available";
+        journal.Add(null, "instance.failed", new JsonObject { ["error"] = message });
+        var failed = instance with { State = InstanceState.Failed, Error = message, UpdatedAt = now, EndedAt = now, JournalSequence = journal.Sequence };
+        var incident = new IncidentRecord(Guid.CreateVersion7(now), instance.Id, instance.CurrentStep, "definition.missing", message, now, null);
+        return new InstanceCommit(failed) { Journal = journal.Entries, Incidents = [incident] };
+    }
+
+    private async Task<StepOutcome> ExecuteAsync(StepContext context, CancellationToken cancellationToken)
+    {
+        if (!executors.TryGetValue(context.Step.Kind, out var executor))
+        {
+            return new StepFailed(StepErrorCodes.Internal, $"no executor for step kind '{context.Step.Kind}'", null);
+        }
+
+        using var timeout = context.Step.Timeout is { } limit && context.Step is not (ApprovalStep or WaitForEventStep or DelayStep or WaitUntilStep)
+            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
+            : null;
+        timeout?.CancelAfter(context.Step.Timeout!.Value);
+        try
+        {
+            return await executor.ExecuteAsync(context, timeout?.Token ?? cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timeout is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested)
+        {
+            return new StepFailed(StepErrorCodes.Timeout, $"step '{context.Step.Id}' took longer than {Duration.Format(context.Step.Timeout!.Value)}", null);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogExecutorCrashed(ex, context.Instance.Id, context.OwnerStepId);
+            return new StepFailed(StepErrorCodes.Internal, $"{context.Step.Kind} step crashed: {ex.Message}", null);
+        }
+    }
+
+    private static string? ChildOf(TimerRecord timer) => timer.Payload?["child"]?.GetValue<string>();
+
+    private void SignalTimers()
+    {
+        try
+        {
+            timerSignal.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled.
+        }
+    }
+
+    private async Task<WorkflowDefinition> GetDefinitionAsync(InstanceRecord instance, CancellationToken cancellationToken) =>
+        await registry.GetVersionAsync(instance.WorkflowId, instance.DefinitionHash, cancellationToken).ConfigureAwait(false)
+        ?? throw new WorkflowException("WF5000", $"definition {instance.WorkflowId} ({instance.DefinitionHash}) of instance {instance.Id} is not available");
 
     /// <summary>
     /// Delivers due outbox messages through the <see cref="IMessageTransport"/>: each is marked sent only after the
@@ -428,7 +1356,7 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
                 LogLoopFailed(ex, "timers");
             }
 
-            await Task.Delay(options.PollInterval, time, cancellationToken).ConfigureAwait(false);
+            await timerSignal.WaitAsync(options.PollInterval, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -465,55 +1393,57 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
         }
     }
 
-    private async Task<bool> FireTimerAsync(TimerRecord timer, CancellationToken cancellationToken)
-    {
-        if (timer.Kind != ApprovalStepExecutor.TimerKind
-            || timer.Payload?["approvalId"]?.GetValue<string>() is not { } approvalText
-            || !Guid.TryParse(approvalText, out var approvalId))
-        {
-            LogStaleTimer(timer.Id, timer.Kind);
-            await store.DeleteTimerAsync(timer.Id, cancellationToken).ConfigureAwait(false);
-            return false;
-        }
+    [LoggerMessage(Level = LogLevel.Information, Message = "Workflow instance {InstanceId} of {WorkflowId} v{Version} started (correlation key {CorrelationKey})")]
+    private partial void LogStarted(Guid instanceId, string workflowId, int version, string? correlationKey);
 
-        using (await locks.AcquireAsync(timer.InstanceId, cancellationToken).ConfigureAwait(false))
-        {
-            for (var attempt = 0; ; attempt++)
-            {
-                var approval = await store.GetApprovalAsync(approvalId, cancellationToken).ConfigureAwait(false);
-                var instance = await store.GetInstanceAsync(timer.InstanceId, cancellationToken).ConfigureAwait(false);
-                if (approval is not { State: "pending" } || instance is null || instance.WaitingFor != WaitKey(approvalId))
-                {
-                    await store.DeleteTimerAsync(timer.Id, cancellationToken).ConfigureAwait(false);
-                    return false;
-                }
+    [LoggerMessage(Level = LogLevel.Information, Message = "Start of {WorkflowId} deduplicated against instance {InstanceId} (correlation key {CorrelationKey}, idempotency key {IdempotencyKey})")]
+    private partial void LogDeduplicated(Guid instanceId, string workflowId, string? correlationKey, string? idempotencyKey);
 
-                var definition = await GetDefinitionAsync(instance, cancellationToken).ConfigureAwait(false);
-                var step = definition.FindStep(timer.StepId) as ApprovalStep;
-                var outcome = step?.OnTimeout == ApprovalTimeoutAction.Approve ? ApprovalOutcome.Approved : ApprovalOutcome.Rejected;
-                var comment = step?.Timeout is { } timeout ? $"timed out after {Duration.Format(timeout)}" : "timed out";
-                var commit = ResolveApproval(definition, instance, approval, outcome, Actor.System, comment, timedOut: true);
-                try
-                {
-                    await store.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
-                }
-                catch (WorkflowConcurrencyException) when (attempt < MaxConflictRetries)
-                {
-                    continue;
-                }
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Actor} may not decide approval {ApprovalId}")]
+    private partial void LogRefused(Guid approvalId, string actor);
 
-                LogTimedOut(approvalId, instance.Id, outcome);
-                break;
-            }
-        }
+    [LoggerMessage(Level = LogLevel.Information, Message = "Approval {ApprovalId} of instance {InstanceId}: {Outcome} by {Actor}")]
+    private partial void LogDecided(Guid approvalId, Guid instanceId, ApprovalOutcome outcome, string actor);
 
-        Schedule(timer.InstanceId);
-        return true;
-    }
+    [LoggerMessage(Level = LogLevel.Information, Message = "Approval {ApprovalId} of instance {InstanceId} timed out: {Outcome}")]
+    private partial void LogTimedOut(Guid approvalId, Guid instanceId, ApprovalOutcome outcome);
 
-    private async Task<WorkflowDefinition> GetDefinitionAsync(InstanceRecord instance, CancellationToken cancellationToken) =>
-        await registry.GetVersionAsync(instance.WorkflowId, instance.DefinitionHash, cancellationToken).ConfigureAwait(false)
-        ?? throw new WorkflowException("WF5000", $"definition {instance.WorkflowId} ({instance.DefinitionHash}) of instance {instance.Id} is not available");
+    [LoggerMessage(Level = LogLevel.Information, Message = "Approval {ApprovalId} of instance {InstanceId} escalated")]
+    private partial void LogEscalated(Guid approvalId, Guid instanceId);
 
-    private static string WaitKey(Guid approvalId) => "approval:" + approvalId.ToString("D");
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Condition of {StepId} in instance {InstanceId} failed: {Error}")]
+    private partial void LogConditionFailed(Guid instanceId, string stepId, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Workflow runtime running: {Resumed} instances resumed, {Workers} workers")]
+    private partial void LogRunning(int resumed, int workers);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Instance {InstanceId} changed concurrently; reloading")]
+    private partial void LogConflict(Guid instanceId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Workflow instance {InstanceId} of {WorkflowId} ended {State} {Error}")]
+    private partial void LogFinished(Guid instanceId, string workflowId, InstanceState state, string? error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Workflow instance {InstanceId} waits at {StepId} for {WaitingFor}")]
+    private partial void LogWaiting(Guid instanceId, string stepId, string waitingFor);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Step {StepId} of instance {InstanceId} failed ({Code}): {Error}")]
+    private partial void LogStepFailed(Guid instanceId, string stepId, string code, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Compensation of {StepId} in instance {InstanceId} failed (attempt {Attempt} of {Attempts}): {Error}")]
+    private partial void LogCompensationFailed(Guid instanceId, string stepId, int attempt, int attempts, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Step executor crashed in instance {InstanceId} at {StepId}")]
+    private partial void LogExecutorCrashed(Exception exception, Guid instanceId, string stepId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Advancing instance {InstanceId} failed; retrying later")]
+    private partial void LogAdvanceFailed(Exception exception, Guid instanceId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Workflow runtime {Loop} loop failed")]
+    private partial void LogLoopFailed(Exception exception, string loop);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox message {MessageId} to {Exchange} failed (attempt {Attempts}); next try in {DelayMs} ms")]
+    private partial void LogOutboxFailed(Exception exception, string messageId, string exchange, int attempts, double delayMs);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Timer {TimerId} ({Kind}) no longer applies; deleted")]
+    private partial void LogStaleTimer(Guid timerId, string kind);
 }

@@ -6,12 +6,11 @@ using RuleFlow.Workflows.Runtime;
 namespace RuleFlow.Workflows.Steps;
 
 /// <summary>
-/// <c>approval</c>: renders the message, creates the approval (id derived from the step's idempotency key, so a re-run
-/// makes the same one) and, with a timeout, a durable timer; the instance then waits on the bookmark <c>approval:&lt;id&gt;</c>.
+/// Runs <c>approval</c> steps: renders the message (Handlebars, with the evidence in the input), creates the approval and,
+/// with a timeout, its durable timer; the frame waits on <c>approval:&lt;id&gt;</c>.
 /// </summary>
 internal sealed class ApprovalStepExecutor(TemplateRenderer templates) : IStepExecutor
 {
-    /// <summary>Timer kind of an approval timeout.</summary>
     public const string TimerKind = "approval.timeout";
 
     public string Kind => StepKinds.Approval;
@@ -29,14 +28,15 @@ internal sealed class ApprovalStepExecutor(TemplateRenderer templates) : IStepEx
             return ValueTask.FromResult<StepOutcome>(new StepFailed(StepErrorCodes.TemplateFailed, "approval message: " + ex.Message, null));
         }
 
-        var approvalId = IdempotencyKeys.ToGuid(context.IdempotencyKey + ":approval");
+        var approvalId = context.Derive("approval");
         DateTimeOffset? dueAt = step.Timeout is { } timeout ? context.Now + timeout : null;
         var approval = new ApprovalInfo(approvalId, context.Instance.Id, context.Instance.WorkflowId, step.Id, "pending",
-            step.Assignees, message, context.Now, dueAt, null, null, null);
+            step.Assignees, message, context.Now, dueAt, null, null, null, step.Required, [], 0);
         TimerRecord? timer = dueAt is { } due
-            ? new TimerRecord(IdempotencyKeys.ToGuid(context.IdempotencyKey + ":timer"), context.Instance.Id, TimerKind, step.Id, due,
-                new JsonObject { ["approvalId"] = approvalId.ToString("D") })
+            ? new TimerRecord(context.Derive("timer"), context.Instance.Id, TimerKind, step.Id, due,
+                new JsonObject { ["approvalId"] = approvalId.ToString("D"), ["frame"] = context.FrameId, ["level"] = 0 })
             : null;
-        return ValueTask.FromResult<StepOutcome>(new StepWaiting("approval:" + approvalId.ToString("D"), approval, timer));
+        var wait = new WaitInfo { Kind = "approval", Id = approvalId.ToString("D"), TimerId = timer?.Id, Describe = "approval:" + approvalId.ToString("D") };
+        return ValueTask.FromResult<StepOutcome>(new StepWaiting(wait, approval, timer, null));
     }
 }

@@ -33,10 +33,11 @@ internal sealed class PublishStepExecutor(TemplateRenderer templates) : IStepExe
             headers["x-ruleflow-workflow"] = context.Instance.WorkflowId;
             headers["x-ruleflow-idempotency-key"] = context.IdempotencyKey;
             var id = IdempotencyKeys.ToGuid(context.IdempotencyKey).ToString("D");
+            var input = new JsonObject { ["exchange"] = exchange, ["routingKey"] = routingKey };
             var message = new OutboxRecord(id, context.Instance.Id, context.OwnerStepId, exchange, routingKey,
                 body?.ToJsonString() ?? "null", headers, context.Now, 0, context.Now, null, null);
             var output = new JsonObject { ["messageId"] = id, ["exchange"] = exchange, ["routingKey"] = routingKey, ["body"] = body?.DeepClone() };
-            return ValueTask.FromResult<StepOutcome>(new StepCompleted(output, null, [message], []));
+            return ValueTask.FromResult<StepOutcome>(new StepCompleted(output, null, [message], []) { Input = input });
         }
         catch (TemplateException ex)
         {

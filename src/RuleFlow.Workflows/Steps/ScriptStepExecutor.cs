@@ -5,9 +5,9 @@ using RuleFlow.Workflows.Definitions;
 namespace RuleFlow.Workflows.Steps;
 
 /// <summary>
-/// <c>script</c>: runs the script in the sandbox with globals <c>input</c>, <c>vars</c>, <c>steps</c>, <c>instance</c>,
-/// <c>context</c> (<c>{ instanceId, stepId, idempotencyKey }</c>), <c>log</c> and the host modules. The return value is
-/// the output; <c>vars</c> as left by the script become the instance variables.
+/// Runs <c>script</c> steps in the sandbox: globals <c>input</c>, <c>vars</c> (handed back), <c>steps</c>, <c>instance</c>,
+/// <c>item</c>/<c>index</c> in a foreach, <c>context</c> (<c>instanceId</c>, <c>stepId</c>, <c>idempotencyKey</c>), <c>log()</c>
+/// and the host modules. The return value is the output.
 /// </summary>
 internal sealed class ScriptStepExecutor(ScriptSandbox sandbox, IReadOnlyList<IScriptHostModule> modules) : IStepExecutor
 {
@@ -17,21 +17,19 @@ internal sealed class ScriptStepExecutor(ScriptSandbox sandbox, IReadOnlyList<IS
     {
         cancellationToken.ThrowIfCancellationRequested();
         var step = (ScriptStep)context.Step;
-        var scope = context.Scope();
         var callContext = new ScriptCallContext(context.Instance.Id, context.OwnerStepId, context.IdempotencyKey);
-        var globals = new Dictionary<string, string>(StringComparer.Ordinal)
+        var globals = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, value) in context.Data)
         {
-            ["input"] = scope["input"]!.ToJsonString(),
-            ["vars"] = scope["vars"]!.ToJsonString(),
-            ["steps"] = scope["steps"]!.ToJsonString(),
-            ["instance"] = scope["instance"]!.ToJsonString(),
-            ["context"] = new JsonObject
-            {
-                ["instanceId"] = context.Instance.Id.ToString("D"),
-                ["stepId"] = context.OwnerStepId,
-                ["idempotencyKey"] = context.IdempotencyKey,
-            }.ToJsonString(),
-        };
+            globals[name] = value?.ToJsonString() ?? "null";
+        }
+
+        globals["context"] = new JsonObject
+        {
+            ["instanceId"] = context.Instance.Id.ToString("D"),
+            ["stepId"] = context.OwnerStepId,
+            ["idempotencyKey"] = context.IdempotencyKey,
+        }.ToJsonString();
         try
         {
             var result = sandbox.Run(new ScriptRequest(step.Script, globals, callContext, modules, ["vars"]));
@@ -48,6 +46,11 @@ internal sealed class ScriptStepExecutor(ScriptSandbox sandbox, IReadOnlyList<IS
                 ["line"] = ex.Line,
                 ["column"] = ex.Column,
             };
+            if (step.File is not null)
+            {
+                details["file"] = step.File;
+            }
+
             return ValueTask.FromResult<StepOutcome>(new StepFailed(StepErrorCodes.ScriptFailed, ex.Message, details));
         }
     }

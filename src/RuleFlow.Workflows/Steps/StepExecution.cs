@@ -11,40 +11,35 @@ namespace RuleFlow.Workflows.Steps;
 /// <param name="OwnerStepId">The step id journaled for it (the compensated step for a compensation action).</param>
 /// <param name="IdempotencyKey">Stable key of this side effect (see <see cref="IdempotencyKeys"/>).</param>
 /// <param name="Now">The runtime's clock reading (UTC).</param>
+/// <param name="Data">What templates and scripts see: <c>{ input, vars, steps, instance, item?, index? }</c>.</param>
+/// <param name="FrameId">The frame the step runs in.</param>
 internal sealed record StepContext(
     WorkflowDefinition Definition,
     InstanceRecord Instance,
     StepDefinition Step,
     string OwnerStepId,
     string IdempotencyKey,
-    DateTimeOffset Now)
+    DateTimeOffset Now,
+    JsonObject Data,
+    string FrameId)
 {
-    /// <summary><c>{ input, vars, steps: { id: { output } }, instance: { id, workflow, version, correlationKey } }</c>: what templates see.</summary>
-    public JsonObject Scope()
-    {
-        var steps = new JsonObject();
-        foreach (var (id, output) in Instance.StepOutputs)
-        {
-            steps[id] = new JsonObject { ["output"] = output?.DeepClone() };
-        }
-
-        return new JsonObject
-        {
-            ["input"] = Instance.Input.DeepClone(),
-            ["vars"] = Instance.Variables.DeepClone(),
-            ["steps"] = steps,
-            ["instance"] = InstanceInfo(),
-        };
-    }
+    /// <summary>A copy of <see cref="Data"/> (templates may keep references).</summary>
+    public JsonObject Scope() => (JsonObject)Data.DeepClone();
 
     /// <summary><c>{ id, workflow, version, correlationKey }</c>.</summary>
-    public JsonObject InstanceInfo() => new()
+    public JsonObject InstanceInfo() => InstanceInfo(Instance);
+
+    /// <summary><c>{ id, workflow, version, correlationKey }</c>.</summary>
+    public static JsonObject InstanceInfo(InstanceRecord instance) => new()
     {
-        ["id"] = Instance.Id.ToString("D"),
-        ["workflow"] = Instance.WorkflowId,
-        ["version"] = Instance.Version,
-        ["correlationKey"] = Instance.CorrelationKey,
+        ["id"] = instance.Id.ToString("D"),
+        ["workflow"] = instance.WorkflowId,
+        ["version"] = instance.Version,
+        ["correlationKey"] = instance.CorrelationKey,
     };
+
+    /// <summary>A deterministic GUID for <paramref name="suffix"/> of this step execution.</summary>
+    public Guid Derive(string suffix) => IdempotencyKeys.ToGuid(IdempotencyKey + ":" + suffix);
 }
 
 /// <summary>How a step ended.</summary>
@@ -55,13 +50,18 @@ internal abstract record StepOutcome;
 /// <param name="Variables">New variables when the step changed them, else null.</param>
 /// <param name="Outbox">Messages to write with the completion.</param>
 /// <param name="Log">Script log lines, journaled with the completion.</param>
-internal sealed record StepCompleted(JsonNode? Output, JsonObject? Variables, IReadOnlyList<OutboxRecord> Outbox, IReadOnlyList<string> Log) : StepOutcome;
+internal sealed record StepCompleted(JsonNode? Output, JsonObject? Variables, IReadOnlyList<OutboxRecord> Outbox, IReadOnlyList<string> Log) : StepOutcome
+{
+    /// <summary>The step's input as journaled (rendered request, checked value …), or null.</summary>
+    public JsonNode? Input { get; init; }
+}
 
-/// <summary>The step waits on a bookmark.</summary>
-/// <param name="WaitingFor">E.g. <c>approval:&lt;id&gt;</c>.</param>
-/// <param name="Approval">The approval to create.</param>
-/// <param name="Timer">Its timeout timer, or null.</param>
-internal sealed record StepWaiting(string WaitingFor, ApprovalInfo Approval, TimerRecord? Timer) : StepOutcome;
+/// <summary>The step waits on a bookmark or a timer.</summary>
+/// <param name="Wait">What it waits for.</param>
+/// <param name="Approval">The approval to create, or null.</param>
+/// <param name="Timer">The timer to create (timeout, delay), or null.</param>
+/// <param name="Bookmark">The event bookmark to create, or null.</param>
+internal sealed record StepWaiting(WaitInfo Wait, ApprovalInfo? Approval, TimerRecord? Timer, BookmarkRecord? Bookmark) : StepOutcome;
 
 /// <summary>The step failed.</summary>
 /// <param name="Code">Error code (<c>WF4220</c> validation, <c>WF5100</c> script, <c>WF5200</c> template, …).</param>
@@ -82,17 +82,29 @@ internal interface IStepExecutor
 /// <summary>Error codes of failed steps.</summary>
 public static class StepErrorCodes
 {
-    /// <summary>A validate step's value does not fit its schema.</summary>
+    /// <summary>A validate step's value does not fit its schema or expression.</summary>
     public const string ValidationFailed = "WF4220";
 
     /// <summary>An approval was rejected (or timed out with on_timeout: reject).</summary>
     public const string Rejected = "WF4221";
 
-    /// <summary>A script failed (syntax, runtime error, limit).</summary>
+    /// <summary>A fail step (default code).</summary>
+    public const string Failed = "WF4222";
+
+    /// <summary>A step (or a wait) took longer than its timeout.</summary>
+    public const string Timeout = "WF4080";
+
+    /// <summary>A called sub-workflow did not complete.</summary>
+    public const string CallFailed = "WF4223";
+
+    /// <summary>A script or expression failed (syntax, runtime error, limit).</summary>
     public const string ScriptFailed = "WF5100";
 
     /// <summary>A template failed to render.</summary>
     public const string TemplateFailed = "WF5200";
+
+    /// <summary>An HTTP request failed (network, timeout, unexpected status after its tries).</summary>
+    public const string HttpFailed = "WF5300";
 
     /// <summary>The runtime could not run the step (unknown kind, definition missing).</summary>
     public const string Internal = "WF5000";
