@@ -121,28 +121,102 @@ public static class RuleSetLoader
 
         public CompilationUnitSyntax? Syntax { get; set; }
 
-        public List<RulePlan> Plans { get; } = [];
+        public FileScope Scope { get; set; } = FileScope.Global;
+
+        public List<BoundRule> Rules { get; } = [];
 
         public bool Failed => Diagnostics.HasErrors;
     }
 
+    private static string Normalize(string path) => path.Replace('\\', '/');
+
     private static RuleSetLoadResult Load(IReadOnlyList<(string Path, string? Text, string? Error)> inputs)
     {
         var states = new List<FileState>();
-        foreach (var (path, text, error) in inputs)
+        var byPath = new Dictionary<string, FileState>(StringComparer.Ordinal);
+        var texts = new Dictionary<string, string>(StringComparer.Ordinal);
+        var provided = inputs.Where(i => i.Text is not null).ToDictionary(i => Normalize(i.Path ?? ""), i => i.Text!, StringComparer.Ordinal);
+
+        FileState Parse(string path, string? text, string? error)
         {
-            var state = new FileState(new SourceText(path ?? "", text ?? ""));
+            var state = new FileState(new SourceText(path, text ?? ""));
             states.Add(state);
+            byPath.TryAdd(Normalize(path), state);
             if (text is null)
             {
                 state.Diagnostics.Report(DiagnosticCodes.CannotReadFile, 0, $"cannot read {path}: {error}");
+                return state;
+            }
+
+            texts.TryAdd(path, text);
+            Guard(state, () => state.Syntax = Parser.Parse(state.Source, state.Diagnostics));
+            return state;
+        }
+
+        foreach (var (path, text, error) in inputs)
+        {
+            Parse(path ?? "", text, error);
+        }
+
+        // Imports: 'import "file.rules"' loads that file too (relative to the importing file); 'import ns' makes ns's short names visible.
+        for (var i = 0; i < states.Count; i++)
+        {
+            var state = states[i];
+            if (state.Syntax is null)
+            {
                 continue;
             }
 
-            Guard(state, () => state.Syntax = Parser.Parse(state.Source, state.Diagnostics));
+            string? ns = null;
+            var imports = new List<string>();
+            foreach (var member in state.Syntax.Members)
+            {
+                switch (member)
+                {
+                    case NamespaceDeclarationSyntax { Name.IsMissing: false } n:
+                        ns ??= n.Name.Name;
+                        break;
+                    case ImportDeclarationSyntax { Namespace: { IsMissing: false } name }:
+                        imports.Add(name.Name);
+                        break;
+                    case ImportDeclarationSyntax { File: { IsMissing: false, Value: string file } token }:
+                    {
+                        var directory = Path.GetDirectoryName(state.Source.Path) ?? "";
+                        var target = Normalize(Path.IsPathRooted(file) ? file : Path.Combine(directory, file));
+                        var full = Normalize(Path.GetFullPath(target));
+                        if (byPath.ContainsKey(target) || byPath.ContainsKey(full)
+                            || states.Any(s => Normalize(Path.GetFullPath(s.Source.Path)) == full))
+                        {
+                            break;
+                        }
+
+                        if (provided.TryGetValue(target, out var providedText))
+                        {
+                            Parse(target, providedText, null);
+                            break;
+                        }
+
+                        try
+                        {
+                            Parse(target, File.ReadAllText(target), null);
+                        }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+                        {
+                            state.Diagnostics.Report(DiagnosticCodes.ImportNotFound, token.Span, $"cannot import \"{file}\": {e.Message}",
+                                "the path is relative to the importing file");
+                        }
+
+                        break;
+                    }
+                }
+            }
+
+            state.Scope = new FileScope(ns, imports);
         }
 
-        // Event types are global: every error-free declaration of any file counts; the first declaration of a name wins.
+        // Event and fact types are global (qualified by their file's namespace): every error-free declaration of any file counts;
+        // the first declaration of a name wins.
+        var regexes = new RegexCache();
         var types = new List<BoundEventType>();
         var byName = new Dictionary<string, BoundEventType>(StringComparer.Ordinal);
         foreach (var state in states)
@@ -152,7 +226,7 @@ public static class RuleSetLoader
                 continue;
             }
 
-            var binder = new Binder(state.Diagnostics, byName);
+            var binder = new Binder(state.Diagnostics, byName, state.Scope, regexes);
             foreach (var declaration in state.Syntax.Members.OfType<EventDeclarationSyntax>())
             {
                 BoundEventType? type = null;
@@ -165,7 +239,7 @@ public static class RuleSetLoader
                 if (byName.TryGetValue(type.Name, out var first))
                 {
                     state.Diagnostics.Report(DiagnosticCodes.DuplicateEventType, declaration.Name.Span,
-                        $"the event type '{type.Name}' is already declared at {first.Location}", "declare each event type once, in one file");
+                        $"the type '{type.Name}' is already declared at {first.Location}", "declare each type once, in one file");
                     continue;
                 }
 
@@ -174,10 +248,9 @@ public static class RuleSetLoader
             }
         }
 
-        // Rules: bind and compile per file; a rule name may be used once across the files that load.
-        var compiler = new RuleCompiler();
+        // Rules: bind per file; a rule name may be used once across the files that load.
         var ruleNames = new Dictionary<string, SourceLocation>(StringComparer.Ordinal);
-        var plans = new List<RulePlan>();
+        var rules = new List<BoundRule>();
         foreach (var state in states)
         {
             if (state.Syntax is null)
@@ -187,7 +260,7 @@ public static class RuleSetLoader
 
             Guard(state, () =>
             {
-                var binder = new Binder(state.Diagnostics, byName);
+                var binder = new Binder(state.Diagnostics, byName, state.Scope, regexes);
                 foreach (var rule in binder.BindRules(state.Syntax))
                 {
                     if (ruleNames.TryGetValue(rule.Name, out var other))
@@ -197,42 +270,46 @@ public static class RuleSetLoader
                         continue;
                     }
 
-                    state.Plans.Add(compiler.Compile(rule));
+                    state.Rules.Add(rule);
                 }
             });
 
             if (!state.Failed)
             {
-                foreach (var plan in state.Plans)
+                foreach (var rule in state.Rules)
                 {
-                    ruleNames.Add(plan.Rule.Name, plan.Rule.Location);
-                    plans.Add(plan);
+                    ruleNames.Add(rule.Name, rule.Location);
+                    rules.Add(rule);
                 }
             }
         }
 
-        var built = NetworkBuilder.Build(types, plans);
-        foreach (var (rule, message, hint) in built.NeverFires)
+        NetworkBuilder.Result? built = null;
+        try
         {
-            var state = states.First(s => s.Source.Path == rule.File);
-            state.Diagnostics.Report(DiagnosticCodes.NeverFires, rule.Location, message, hint);
+            built = NetworkBuilder.Build(types, rules);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            var state = states.FirstOrDefault(s => s.Rules.Count > 0) ?? states.FirstOrDefault();
+            state?.Diagnostics.Report(DiagnosticCodes.InternalError, 0,
+                $"internal error while building the network ({e.GetType().Name}: {e.Message}); please report it", null);
+            built = NetworkBuilder.Build(types, []);
+            rules.Clear();
         }
 
-        var ruleSet = new RuleSet(types, [.. plans.Select(p => p.Compiled.Info)], built.Network);
+        foreach (var (rule, code, message, hint) in built.Warnings)
+        {
+            var state = states.First(s => s.Source.Path == rule.File);
+            state.Diagnostics.Report(DiagnosticCodes.All.First(d => d.Code == code), rule.Location, message, hint);
+        }
+
+        var ruleSet = new RuleSet(types, [.. rules.Select(r => built.Network.Plans[r.Name].Compiled.Info)], built.Network);
         var results = states.Select(s => new RuleFileResult(
             s.Source.Path,
             !s.Failed,
-            s.Failed ? 0 : s.Plans.Count,
+            s.Failed ? 0 : s.Rules.Count,
             [.. s.Diagnostics.Items.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column)])).ToList();
-        var texts = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (path, text, _) in inputs)
-        {
-            if (text is not null && path is not null)
-            {
-                texts.TryAdd(path, text);
-            }
-        }
-
         return new RuleSetLoadResult(ruleSet, results, texts);
     }
 

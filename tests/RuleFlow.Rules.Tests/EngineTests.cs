@@ -133,7 +133,7 @@ public sealed class EngineTests
     }
 
     [Fact]
-    public void Salience_orders_firings_then_the_most_recent_activation()
+    public void Salience_orders_firings_then_recency_then_load_order()
     {
         var rules = T.Load("""
             event e
@@ -143,7 +143,8 @@ public sealed class EngineTests
             rule "default" when x: e() then start workflow "default" with { id: x.id } end
             """);
         var firings = rules.CreateSession().Insert(T.Event("e", 0, new { id = 1 }));
-        Assert.Equal(["high", "also-low", "low", "default"], firings.Select(f => f.Rule));
+        // Same salience and the same event: ties go to the rule that is loaded first.
+        Assert.Equal(["high", "low", "also-low", "default"], firings.Select(f => f.Rule));
     }
 
     [Fact]

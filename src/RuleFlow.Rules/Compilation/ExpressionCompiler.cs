@@ -1,112 +1,60 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using RuleFlow.Rules.Engine;
 using RuleFlow.Rules.Language;
 
 namespace RuleFlow.Rules.Compilation;
 
+/// <summary>A compiled value expression.</summary>
+internal delegate RuleValue ValueFn(EvalContext context);
+
+/// <summary>A compiled condition.</summary>
+internal delegate bool CondFn(EvalContext context);
+
+/// <summary>A compiled hash key (join keys, groups, throttle keys).</summary>
+internal delegate JoinKey KeyFn(EvalContext context);
+
+/// <summary>Up to four function arguments on the stack.</summary>
+[InlineArray(4)]
+internal struct FourValues
+{
+    private RuleValue _element;
+}
+
 /// <summary>
-/// Compiles bound expressions to delegates by composing closures: field paths become pre-encoded UTF-8 property lookups,
-/// literals and regexes are captured constants, <c>and</c>/<c>or</c> chains become flat loops, and every comparison calls
-/// <see cref="ValueOps"/>, which holds the semantics. Nothing is generated or JIT-compiled per rule (an expression-tree
-/// <c>Compile()</c> costs about a millisecond per lambda, too slow for rule sets of thousands of rules), and nothing is looked up
-/// by reflection per event. Common shapes (a field of the event compared with a literal) get a specialised closure.
+/// Compiles bound expressions to delegates by composing closures over an <see cref="EvalContext"/>: field paths become pre-encoded
+/// UTF-8 lookups, literals and regexes are captured constants, <c>and</c>/<c>or</c> chains become flat loops, and every comparison
+/// calls <see cref="ValueOps"/>, which holds the semantics. Nothing is generated or JIT-compiled per rule (an expression-tree
+/// <c>Compile()</c> costs about a millisecond per lambda, too slow for rule sets of thousands of rules), nothing is looked up by
+/// reflection per event, and evaluating a condition allocates nothing unless it calls a string function.
 /// </summary>
 internal static class ExpressionCompiler
 {
-    private delegate bool Condition(Token? token, EventFact? current);
-
-    private delegate RuleValue Value(Token? token, EventFact? current);
-
-    /// <summary>An alpha test: a condition on the pattern's own event.</summary>
-    public static Func<EventFact, bool> CompileAlpha(BoundExpression condition)
-    {
-        // The most common alpha test, a field compared with a literal, reads the event directly.
-        if (condition is BoundComparison { Left: BoundField { Source: BoundField.Current } field, Right: BoundLiteral literal } c)
-        {
-            var path = ValueOps.EncodePath(field.Path);
-            var constant = literal.Value;
-            var op = c.Operator;
-            return e => ValueOps.Compare(ValueOps.Read(e.Data, path), constant, op);
-        }
-
-        var test = CompileCondition(condition);
-        return e => test(null, e);
-    }
-
-    /// <summary>A join test on (partial match, event): the conjunction of the conditions.</summary>
-    public static Func<Token, EventFact, bool> CompileJoinTest(IReadOnlyList<BoundExpression> conditions)
-    {
-        var test = And([.. conditions.Select(CompileCondition)]);
-        return (t, e) => test(t, e);
-    }
-
-    /// <summary>A key of an event (right side of a join, or an aggregate's <c>per</c> fields).</summary>
-    public static Func<EventFact, JoinKey> CompileEventKey(IReadOnlyList<BoundExpression> parts)
-    {
-        var values = parts.Select(p => CompileValue(p, raw: false)).ToArray();
-        if (values.Length == 1)
-        {
-            var single = values[0];
-            return e => new JoinKey(single(null, e));
-        }
-
-        return e =>
-        {
-            var key = new RuleValue[values.Length];
-            for (var i = 0; i < key.Length; i++)
-            {
-                key[i] = values[i](null, e);
-            }
-
-            return new JoinKey(key);
-        };
-    }
-
-    /// <summary>A key of a partial match (left side of a join, or a throttle key).</summary>
-    public static Func<Token, JoinKey> CompileTokenKey(IReadOnlyList<BoundExpression> parts)
-    {
-        var values = parts.Select(p => CompileValue(p, raw: false)).ToArray();
-        if (values.Length == 1)
-        {
-            var single = values[0];
-            return t => new JoinKey(single(t, null));
-        }
-
-        return t =>
-        {
-            var key = new RuleValue[values.Length];
-            for (var i = 0; i < key.Length; i++)
-            {
-                key[i] = values[i](t, null);
-            }
-
-            return new JoinKey(key);
-        };
-    }
-
-    /// <summary>A value of a partial match for an action; with <paramref name="raw"/>, JSON numbers keep their exact digits.</summary>
-    public static Func<Token, RuleValue> CompileTokenValue(BoundExpression expression, bool raw)
-    {
-        var value = CompileValue(expression, raw);
-        return t => value(t, null);
-    }
-
-    private static Condition CompileCondition(BoundExpression expression)
+    public static CondFn CompileCondition(BoundExpression expression)
     {
         switch (expression)
         {
             case BoundComparison c:
             {
                 var op = c.Operator;
-                var left = CompileValue(c.Left, raw: false);
-                if (c.Right is BoundLiteral literal)
+                // The most common alpha test, a field of the event compared with a literal, reads the event directly.
+                if (c.Left is BoundField { Source: FieldSource.Current } field && c.Right is BoundLiteral literal)
                 {
+                    var path = new FieldPath(field.Path);
                     var constant = literal.Value;
-                    return (t, e) => ValueOps.Compare(left(t, e), constant, op);
+                    return ctx => ctx.Current is { } e && ValueOps.Compare(path.Read(e.Data), constant, op);
+                }
+
+                var left = CompileValue(c.Left, raw: false);
+                if (c.Right is BoundLiteral l)
+                {
+                    var constant = l.Value;
+                    return ctx => ValueOps.Compare(left(ctx), constant, op);
                 }
 
                 var right = CompileValue(c.Right, raw: false);
-                return (t, e) => ValueOps.Compare(left(t, e), right(t, e), op);
+                return ctx => ValueOps.Compare(left(ctx), right(ctx), op);
             }
 
             case BoundLogical { IsAnd: true } and:
@@ -116,49 +64,152 @@ internal static class ExpressionCompiler
             case BoundNot not:
             {
                 var operand = CompileCondition(not.Operand);
-                return (t, e) => !operand(t, e);
+                return ctx => !operand(ctx);
             }
 
             case BoundTruth truth:
             {
                 var value = CompileValue(truth.Operand, raw: false);
-                return (t, e) => ValueOps.IsTrue(value(t, e));
+                return ctx => ValueOps.IsTrue(value(ctx));
             }
 
             case BoundMatches matches:
             {
                 var value = CompileValue(matches.Operand, raw: false);
                 var regex = matches.Regex;
-                return (t, e) => ValueOps.Matches(value(t, e), regex);
+                return ctx => ValueOps.Matches(value(ctx), regex);
+            }
+
+            case BoundTextOp text:
+            {
+                var left = CompileValue(text.Left, raw: false);
+                var right = CompileValue(text.Right, raw: false);
+                var op = text.Operator;
+                return ctx => ValueOps.Text(op, left(ctx), right(ctx));
             }
 
             case BoundIn inList:
             {
                 var value = CompileValue(inList.Operand, raw: false);
                 var items = inList.Items;
-                return inList.Negated ? (t, e) => ValueOps.NotIn(value(t, e), items) : (t, e) => ValueOps.In(value(t, e), items);
+                return inList.Negated ? ctx => ValueOps.NotIn(value(ctx), items) : ctx => ValueOps.In(value(ctx), items);
+            }
+
+            case BoundInValue inValue:
+            {
+                var value = CompileValue(inValue.Operand, raw: false);
+                var target = CompileValue(inValue.Target, raw: false);
+                return inValue.Negated
+                    ? ctx =>
+                    {
+                        var v = value(ctx);
+                        var t = target(ctx);
+                        return !v.IsMissing && !t.IsMissing && !ValueOps.InValue(v, t);
+                    }
+                    : ctx => ValueOps.InValue(value(ctx), target(ctx));
+            }
+
+            case BoundQuantifier quantifier:
+                return CompileQuantifier(quantifier);
+            case BoundTemporal temporal:
+            {
+                var other = temporal.Other;
+                var max = temporal.MaxTicks;
+                return ctx =>
+                {
+                    var current = ctx.Current;
+                    var before = MatchReader.DataFactAt(ctx.Match, other);
+                    if (current is null || before is null)
+                    {
+                        return false;
+                    }
+
+                    var after = current.Time > before.Time || (current.Time == before.Time && current.Sequence > before.Sequence);
+                    return after && (max is not { } m || current.Time - before.Time <= m);
+                };
+            }
+
+            case BoundCall { Function: FunctionKind.Exists } exists:
+            {
+                var value = CompileValue(exists.Arguments[0], raw: false);
+                return ctx => !value(ctx).IsMissing;
             }
 
             case BoundLiteral { Value.Kind: ValueKind.Bool } literal:
             {
                 var constant = literal.Value.Bool;
-                return (_, _) => constant;
+                return _ => constant;
             }
 
+            case BoundError:
+                return static _ => false;
             default:
-                return static (_, _) => false;
+            {
+                var value = CompileValue(expression, raw: false);
+                return ctx => ValueOps.IsTrue(value(ctx));
+            }
         }
     }
 
-    private static Condition And(Condition[] operands) => operands.Length switch
+    private static CondFn CompileQuantifier(BoundQuantifier quantifier)
+    {
+        var source = CompileValue(quantifier.Source, raw: false);
+        var condition = CompileCondition(quantifier.Condition);
+        var depth = quantifier.Depth;
+        var all = quantifier.IsAll;
+        return ctx =>
+        {
+            var items = source(ctx);
+            switch (items.Kind)
+            {
+                case ValueKind.Json when items.Element.ValueKind == JsonValueKind.Array:
+                    foreach (var item in items.Element.EnumerateArray())
+                    {
+                        ctx.Locals[depth] = RuleValue.FromElement(item);
+                        if (condition(ctx) != all)
+                        {
+                            return !all;
+                        }
+                    }
+
+                    return all;
+                case ValueKind.List:
+                    foreach (var item in items.List)
+                    {
+                        ctx.Locals[depth] = item;
+                        if (condition(ctx) != all)
+                        {
+                            return !all;
+                        }
+                    }
+
+                    return all;
+                case ValueKind.Window:
+                    foreach (var e in items.Window)
+                    {
+                        ctx.Locals[depth] = RuleValue.FromElement(e.Data);
+                        if (condition(ctx) != all)
+                        {
+                            return !all;
+                        }
+                    }
+
+                    return all;
+                default:
+                    return false; // not an array: neither any nor all holds
+            }
+        };
+    }
+
+    private static CondFn And(CondFn[] operands) => operands.Length switch
     {
         1 => operands[0],
-        2 => (t, e) => operands[0](t, e) && operands[1](t, e),
-        _ => (t, e) =>
+        2 => ctx => operands[0](ctx) && operands[1](ctx),
+        _ => ctx =>
         {
             foreach (var operand in operands)
             {
-                if (!operand(t, e))
+                if (!operand(ctx))
                 {
                     return false;
                 }
@@ -168,15 +219,15 @@ internal static class ExpressionCompiler
         },
     };
 
-    private static Condition Or(Condition[] operands) => operands.Length switch
+    private static CondFn Or(CondFn[] operands) => operands.Length switch
     {
         1 => operands[0],
-        2 => (t, e) => operands[0](t, e) || operands[1](t, e),
-        _ => (t, e) =>
+        2 => ctx => operands[0](ctx) || operands[1](ctx),
+        _ => ctx =>
         {
             foreach (var operand in operands)
             {
-                if (operand(t, e))
+                if (operand(ctx))
                 {
                     return true;
                 }
@@ -186,57 +237,207 @@ internal static class ExpressionCompiler
         },
     };
 
-    private static Value CompileValue(BoundExpression expression, bool raw)
+    /// <summary>A conjunction of conditions (true when empty).</summary>
+    public static CondFn? CompileConjunction(IReadOnlyList<BoundExpression> conditions) =>
+        conditions.Count == 0 ? null : And([.. conditions.Select(CompileCondition)]);
+
+    /// <summary>A hash key from one or more values.</summary>
+    public static KeyFn CompileKey(IReadOnlyList<BoundExpression> parts)
+    {
+        var values = parts.Select(p => CompileValue(p, raw: false)).ToArray();
+        return values.Length switch
+        {
+            0 => static _ => JoinKey.Unit,
+            1 => ctx => new JoinKey(values[0](ctx)),
+            2 => ctx => new JoinKey(values[0](ctx), values[1](ctx)),
+            _ => ctx =>
+            {
+                var key = new RuleValue[values.Length];
+                for (var i = 0; i < key.Length; i++)
+                {
+                    key[i] = values[i](ctx);
+                }
+
+                return new JoinKey(key);
+            },
+        };
+    }
+
+    /// <summary>A value; with <paramref name="raw"/>, JSON numbers keep their exact digits (for action input).</summary>
+    public static ValueFn CompileValue(BoundExpression expression, bool raw)
     {
         switch (expression)
         {
             case BoundLiteral literal:
             {
                 var constant = literal.Value;
-                return (_, _) => constant;
-            }
-
-            case BoundField { Source: BoundField.Current } field:
-            {
-                var path = ValueOps.EncodePath(field.Path);
-                return raw
-                    ? (_, e) => ValueOps.ReadRaw(e is null ? default : e.Data, path)
-                    : (_, e) => ValueOps.Read(e is null ? default : e.Data, path);
+                return _ => constant;
             }
 
             case BoundField field:
+                return CompileField(field, raw);
+            case BoundEventTime time when time.Source == FieldSource.Current:
+                return ctx => ctx.Current is { } e ? RuleValue.FromTime(e.Time) : RuleValue.Missing;
+            case BoundEventTime time:
             {
-                var path = ValueOps.EncodePath(field.Path);
-                var source = field.Source;
-                return raw
-                    ? (t, _) => ValueOps.ReadRaw(DataAt(t, source), path)
-                    : (t, _) => ValueOps.Read(DataAt(t, source), path);
+                var index = time.Source;
+                return ctx => MatchReader.DataFactAt(ctx.Match, index) is { } e ? RuleValue.FromTime(e.Time) : RuleValue.Missing;
             }
 
             case BoundAggregateValue aggregate:
             {
                 var index = aggregate.Element;
-                return (t, _) => t is null ? RuleValue.Missing : t.AggregateValueAt(index);
+                return ctx => ctx.Match?.FactAt(index) is AggregateResult a ? a.Value(ctx) : RuleValue.Missing;
             }
 
             case BoundWindow window:
+                return CompileWindow(window);
+            case BoundGroup group:
+                return group.CountOnly
+                    ? ctx => ctx.Group is { } g ? RuleValue.FromNumber(g.Count) : RuleValue.Missing
+                    : ctx => ctx.Group is { } g ? GroupValue(g, ctx) : RuleValue.Missing;
+            case BoundNow:
+                return ctx => RuleValue.FromTime(ctx.Clock);
+            case BoundArithmetic arithmetic:
             {
-                var index = window.Element;
-                var member = (int)window.Member;
-                var path = ValueOps.EncodePath(window.Path);
-                return (t, _) => t is null ? RuleValue.Missing : t.WindowAt(index, member, path);
+                var left = CompileValue(arithmetic.Left, raw: false);
+                var right = CompileValue(arithmetic.Right, raw: false);
+                var op = arithmetic.Operator;
+                return ctx => ValueOps.Arithmetic(op, left(ctx), right(ctx));
             }
 
-            case BoundComparison or BoundLogical or BoundNot or BoundTruth or BoundMatches or BoundIn:
+            case BoundNegate negate:
+            {
+                var operand = CompileValue(negate.Operand, raw: false);
+                return ctx => ValueOps.Arithmetic(ArithmeticOp.Subtract, RuleValue.FromNumber(0), operand(ctx));
+            }
+
+            case BoundCall call:
+                return CompileCall(call);
+            case BoundList list:
+            {
+                var items = list.Items.Select(i => CompileValue(i, raw)).ToArray();
+                return ctx =>
+                {
+                    var values = new RuleValue[items.Length];
+                    for (var i = 0; i < values.Length; i++)
+                    {
+                        values[i] = items[i](ctx);
+                        if (values[i].IsMissing)
+                        {
+                            values[i] = RuleValue.Null;
+                        }
+                    }
+
+                    return RuleValue.FromList(values);
+                };
+            }
+
+            case BoundMap map:
+            {
+                var plan = ValuePlan.Create(map);
+                return ctx => plan.Evaluate(ctx, out _) is { } node ? RuleValue.FromElementRaw(JsonSerializer.SerializeToElement(node)) : RuleValue.Missing;
+            }
+
+            case BoundError:
+                return static _ => RuleValue.Missing;
+            default:
             {
                 var condition = CompileCondition(expression);
-                return (t, e) => RuleValue.FromBool(condition(t, e));
+                return ctx => RuleValue.FromBool(condition(ctx));
             }
-
-            default:
-                return static (_, _) => RuleValue.Missing;
         }
     }
 
-    private static JsonElement DataAt(Token? token, int index) => token is null ? default : token.DataAt(index);
+    private static ValueFn CompileField(BoundField field, bool raw)
+    {
+        var path = new FieldPath(field.Path);
+        var source = field.Source;
+        if (source == FieldSource.Current)
+        {
+            return raw
+                ? ctx => ctx.Current is { } e ? path.ReadRaw(e.Data) : RuleValue.Missing
+                : ctx => ctx.Current is { } e ? path.Read(e.Data) : RuleValue.Missing;
+        }
+
+        if (source == FieldSource.ForallItem)
+        {
+            return raw
+                ? ctx => ctx.ForallItem is { } e ? path.ReadRaw(e.Data) : RuleValue.Missing
+                : ctx => ctx.ForallItem is { } e ? path.Read(e.Data) : RuleValue.Missing;
+        }
+
+        if (FieldSource.IsLocal(source))
+        {
+            var depth = FieldSource.LocalDepth(source);
+            return ctx =>
+            {
+                var local = ctx.Locals[depth];
+                if (path.IsEmpty)
+                {
+                    return local;
+                }
+
+                return local.Kind == ValueKind.Json ? (raw ? path.ReadRaw(local.Element) : path.Read(local.Element)) : RuleValue.Missing;
+            };
+        }
+
+        return raw
+            ? ctx => MatchReader.DataFactAt(ctx.Match, source) is { } e ? path.ReadRaw(e.Data) : RuleValue.Missing
+            : ctx => MatchReader.DataFactAt(ctx.Match, source) is { } e ? path.Read(e.Data) : RuleValue.Missing;
+    }
+
+    private static ValueFn CompileWindow(BoundWindow window)
+    {
+        var index = window.Element;
+        var path = new FieldPath(window.Path);
+        return window.Member switch
+        {
+            WindowMember.All => ctx => ctx.Match?.FactAt(index) is AggregateResult a ? RuleValue.FromWindow([.. a.Events]) : RuleValue.Missing,
+            WindowMember.Count => ctx => ctx.Match?.FactAt(index) is AggregateResult a ? RuleValue.FromNumber(a.Events.Count) : RuleValue.Missing,
+            WindowMember.First => ctx => ctx.Match?.FactAt(index) is AggregateResult { Events.Count: > 0 } a ? path.ReadRaw(a.Events[0].Data) : RuleValue.Missing,
+            _ => ctx => ctx.Match?.FactAt(index) is AggregateResult { Events.Count: > 0 } a ? path.ReadRaw(a.Events[^1].Data) : RuleValue.Missing,
+        };
+    }
+
+    private static RuleValue GroupValue(IReadOnlyList<FrozenMatch> group, EvalContext ctx)
+    {
+        var array = new JsonArray();
+        foreach (var match in group)
+        {
+            array.Add(match.ToJson(ctx));
+        }
+
+        return RuleValue.FromElementRaw(JsonSerializer.SerializeToElement(array));
+    }
+
+    private static ValueFn CompileCall(BoundCall call)
+    {
+        var function = call.Function;
+        var args = call.Arguments.Select(a => CompileValue(a, raw: false)).ToArray();
+        if (args.Length <= 4)
+        {
+            return ctx =>
+            {
+                var values = new FourValues();
+                for (var i = 0; i < args.Length; i++)
+                {
+                    values[i] = args[i](ctx);
+                }
+
+                return ValueOps.Call(function, ((Span<RuleValue>)values)[..args.Length], ctx.Clock);
+            };
+        }
+
+        return ctx =>
+        {
+            var values = new RuleValue[args.Length];
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = args[i](ctx);
+            }
+
+            return ValueOps.Call(function, values, ctx.Clock);
+        };
+    }
 }

@@ -4,8 +4,8 @@ using RuleFlow.Rules.Language;
 namespace RuleFlow.Rules.Compilation;
 
 /// <summary>
-/// The compiled Rete network of a rule set (Forgy 1982): alpha network per event type, beta network of join and aggregate
-/// nodes, one terminal node per rule. Immutable and shared by all sessions of the rule set.
+/// The compiled Rete network of a rule set (Forgy 1982): alpha network per type, beta network of join, negative, aggregate and
+/// temporal nodes, one terminal node per enabled rule. Immutable and shared by all sessions of the rule set.
 /// </summary>
 internal sealed class ReteNetwork
 {
@@ -14,9 +14,17 @@ internal sealed class ReteNetwork
     /// <summary>Number of beta-node memory slots a session allocates.</summary>
     public required int NodeCount { get; init; }
 
-    public required IReadOnlyDictionary<string, EventTypeRuntime> Types { get; init; }
+    public required IReadOnlyDictionary<string, TypeRuntime> Types { get; init; }
 
     public required IReadOnlyList<TerminalNode> Terminals { get; init; }
+
+    public required IReadOnlyDictionary<string, TerminalNode> TerminalsByRule { get; init; }
+
+    /// <summary>Every beta node by id (index = id; null for ids of no node).</summary>
+    public required IReadOnlyList<BetaNode?> Nodes { get; init; }
+
+    /// <summary>Compiled rules by name, enabled or not (disabled ones have no terminal).</summary>
+    public required IReadOnlyDictionary<string, RulePlan> Plans { get; init; }
 
     /// <summary>How far back (ticks) events must be replayed to rebuild every window and throttle.</summary>
     public required long RetentionHorizonTicks { get; init; }
@@ -33,32 +41,81 @@ internal sealed class ReteNetwork
 }
 
 /// <summary>
-/// Wires compiled rules into one network. Alpha nodes are shared between rules when their canonical condition is equal (and so
-/// are alpha memories); join and aggregate nodes are shared when parent, alpha memory and join are equal. Computes each event
-/// type's retention: the longest window over it (0 when no window references it: such events are held only while inserted).
+/// Compiles bound rules and wires them into one network. Alpha nodes are shared between rules when their canonical condition is
+/// equal (and so are alpha memories); beta nodes are shared when parent, alpha memory and join are equal. Computes each event type's
+/// retention — the longest time any window, sequence, absence or silence of the rules needs its events — so working memory holds an
+/// event only while something can still use it (inferred expiry, as in Drools Fusion).
 /// </summary>
 internal static class NetworkBuilder
 {
-    public sealed record Result(ReteNetwork Network, IReadOnlyList<(BoundRule Rule, string Message, string Hint)> NeverFires);
+    public sealed record Result(ReteNetwork Network, IReadOnlyList<(BoundRule Rule, string Code, string Message, string Hint)> Warnings);
 
-    public static Result Build(IReadOnlyList<BoundEventType> types, IReadOnlyList<RulePlan> plans)
+    /// <summary>How long each event type must be held (ticks) for the enabled rules.</summary>
+    private static Dictionary<string, long> Retention(IReadOnlyList<BoundRule> rules)
     {
         var retention = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var plan in plans)
+        void Need(BoundEventType type, long ticks)
         {
-            foreach (var element in plan.Elements)
+            if (!type.IsFact)
             {
-                if (element.Element is BoundAggregateElement aggregate)
+                retention[type.Name] = Math.Max(retention.GetValueOrDefault(type.Name), ticks);
+            }
+        }
+
+        foreach (var rule in rules)
+        {
+            for (var i = 0; i < rule.Elements.Count; i++)
+            {
+                var element = rule.Elements[i];
+                switch (element)
                 {
-                    retention[aggregate.Type.Name] = Math.Max(retention.GetValueOrDefault(aggregate.Type.Name), aggregate.Window.Ticks);
+                    case BoundAggregateElement aggregate:
+                        Need(aggregate.Type, (aggregate.Window ?? aggregate.Tumbling ?? TimeSpan.Zero).Ticks);
+                        break;
+                    case BoundPatternElement { SequenceRetention.Ticks: > 0 } step:
+                        Need(step.Type, step.SequenceRetention.Ticks);
+                        break;
+                    case BoundNotElement { Window: { } window }:
+                        foreach (var earlier in rule.Elements.Take(i).OfType<BoundPatternElement>())
+                        {
+                            Need(earlier.Type, window.Ticks);
+                        }
+
+                        break;
+                    case BoundNoElement no:
+                        foreach (var earlier in rule.Elements.Take(i).OfType<BoundPatternElement>())
+                        {
+                            Need(earlier.Type, no.Duration.Ticks);
+                        }
+
+                        break;
                 }
             }
         }
 
-        var used = new HashSet<string>(plans.SelectMany(p => p.Elements).Select(e => e.Element.Type.Name), StringComparer.Ordinal);
+        return retention;
+    }
+
+    public static Result Build(IReadOnlyList<BoundEventType> types, IReadOnlyList<BoundRule> rules)
+    {
+        var enabled = rules.Where(r => r.Enabled).ToList();
+        var retention = Retention(enabled);
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var rule in enabled)
+        {
+            foreach (var element in rule.Elements)
+            {
+                used.Add(element.Type.Name);
+                if (element is BoundForallElement forall)
+                {
+                    used.Add(forall.SatisfiesType.Name);
+                }
+            }
+        }
+
         var typeRoots = new Dictionary<string, AlphaNode>(StringComparer.Ordinal);
         var alphaOrder = 0;
-        var runtimes = new Dictionary<string, EventTypeRuntime>(StringComparer.Ordinal);
+        var runtimes = new Dictionary<string, TypeRuntime>(StringComparer.Ordinal);
         foreach (var type in types)
         {
             AlphaNode? root = null;
@@ -68,115 +125,200 @@ internal static class NetworkBuilder
                 typeRoots.Add(type.Name, root);
             }
 
-            runtimes[type.Name] = new EventTypeRuntime(type.Name, type.TimePath is null ? null : ValueOps.EncodePath(type.TimePath),
+            runtimes[type.Name] = new TypeRuntime(type, type.TimePath is null ? null : FieldPath.Of([.. type.TimePath]),
                 retention.GetValueOrDefault(type.Name), root);
         }
 
-        var nextId = 0;
-        var nextMemoryId = 0;
-        var joins = 0;
-        var aggregates = 0;
-        var rootNode = new RootNode(nextId++);
+        var compiler = new RuleCompiler(runtimes);
+        var plans = new Dictionary<string, RulePlan>(StringComparer.Ordinal);
+        var order = 0;
+        foreach (var rule in rules)
+        {
+            plans[rule.Name] = compiler.Compile(rule, order++);
+        }
+
+        var nodes = new List<BetaNode?>();
+        var rootNode = new RootNode(0) { StructuralKey = "root" };
+        nodes.Add(rootNode);
+        var memories = new Dictionary<string, AlphaMemoryNode>(StringComparer.Ordinal);
         var betaNodes = new Dictionary<string, BetaNode>(StringComparer.Ordinal);
         var terminals = new List<TerminalNode>();
-        var neverFires = new List<(BoundRule, string, string)>();
+        var byRule = new Dictionary<string, TerminalNode>(StringComparer.Ordinal);
+        var warnings = new List<(BoundRule, string, string, string)>();
+        var joins = 0;
+        var aggregates = 0;
         long horizon = retention.Values.DefaultIfEmpty(0).Max();
 
-        foreach (var plan in plans)
+        AlphaMemoryNode MemoryFor(BoundEventType type, ConditionSplit split)
         {
+            var alpha = typeRoots[type.Name];
+            foreach (var (canonical, condition, equality) in split.Alpha)
+            {
+                alpha = alpha.GetOrAddChild(canonical, () => compiler.GetAlpha(canonical, condition), equality, ref alphaOrder);
+            }
+
+            if (alpha.Memory is null)
+            {
+                var canonicalText = type.Name + "(" + split.AlphaCanonical + ")";
+                alpha.Memory = new AlphaMemoryNode(memories.Count, type.Name, canonicalText);
+                memories[canonicalText] = alpha.Memory;
+            }
+
+            return alpha.Memory;
+        }
+
+        T Share<T>(BetaNode parent, string canonical, int element, Func<int, T> create, Action<T> connect)
+            where T : BetaNode
+        {
+            var key = parent.Id + "|" + canonical;
+            if (betaNodes.TryGetValue(key, out var existing))
+            {
+                return (T)existing;
+            }
+
+            var node = create(nodes.Count);
+            node.StructuralKey = Hashing.Long(parent.StructuralKey + "|" + canonical);
+            node.Element = element;
+            nodes.Add(node);
+            parent.Children.Add(node);
+            betaNodes.Add(key, node);
+            connect(node);
+            return node;
+        }
+
+        foreach (var rule in enabled)
+        {
+            var plan = plans[rule.Name];
             BetaNode parent = rootNode;
+            var chain = new List<BetaNode>();
             foreach (var element in plan.Elements)
             {
-                var type = element.Element.Type;
-                var alpha = typeRoots[type.Name];
-                foreach (var (canonical, test, equality) in element.Alpha)
+                var bound = element.Element;
+                var split = element.Split;
+                var memory = MemoryFor(bound.Type, split);
+                var join = split.JoinCanonical;
+                switch (bound)
                 {
-                    alpha = alpha.GetOrAddChild(canonical, () => test, equality, ref alphaOrder);
-                }
-
-                var memory = alpha.Memory ??= new AlphaMemoryNode(nextMemoryId++, type.Name);
-                BetaNode node;
-                if (element.Element is BoundAggregateElement aggregate)
-                {
-                    var canonical = $"{parent.Id}|aggregate|{memory.Id}|{aggregate.Function}|{aggregate.Window.Ticks}|{element.JoinCanonical}" +
-                                    $"|per {string.Join(",", aggregate.Per.Select(p => p.Canonical))}|{aggregate.Operator} {aggregate.Threshold}";
-                    if (!betaNodes.TryGetValue(canonical, out node!))
+                    case BoundAggregateElement aggregate:
                     {
-                        var aggregateNode = new AggregateNode(nextId++, memory, element.LeftKey, element.RightKey, element.PerKey,
-                            aggregate.Window.Ticks, static () => new CountAccumulator(), aggregate.Operator, aggregate.Threshold, canonical);
-                        memory.Successors.Add(aggregateNode);
-                        parent.Children.Add(aggregateNode);
-                        betaNodes.Add(canonical, aggregateNode);
-                        aggregates++;
-                        node = aggregateNode;
+                        var window = new AggregateWindow(aggregate.Window?.Ticks, aggregate.Tumbling?.Ticks, aggregate.Last);
+                        var canonical = $"aggregate|{memory.Canonical}|{aggregate.Function}|{aggregate.Value?.Canonical}|{window}|{join}" +
+                                        $"|per {string.Join(",", aggregate.Per.Select(p => p.Canonical))}|{aggregate.Operator} {aggregate.Threshold?.Canonical}";
+                        parent = Share(parent, canonical, bound.Index, id =>
+                        {
+                            aggregates++;
+                            return new AggregateNode(id, memory, split.LeftKey, split.RightKey, element.PerKey, aggregate.Function, element.Value, window,
+                                aggregate.Operator, element.Threshold, element.ThresholdIsConstant, canonical);
+                        }, n => memory.Successors.Add(n));
+                        break;
+                    }
+
+                    case BoundNotElement { Window: { } window }:
+                    {
+                        var canonical = $"absence|{memory.Canonical}|{window.Ticks}|{join}";
+                        parent = Share(parent, canonical, bound.Index,
+                            id => new AbsenceNode(id, memory, split.LeftKey, split.RightKey, split.Residual, window.Ticks, canonical), n => memory.Successors.Add(n));
+                        break;
+                    }
+
+                    case BoundNotElement or BoundExistsElement:
+                    {
+                        var exists = bound is BoundExistsElement;
+                        var canonical = $"{(exists ? "exists" : "not")}|{memory.Canonical}|{join}";
+                        parent = Share(parent, canonical, bound.Index,
+                            id => new NegativeNode(id, memory, split.LeftKey, split.RightKey, split.Residual, exists, canonical), n => memory.Successors.Add(n));
+                        break;
+                    }
+
+                    case BoundForallElement forall:
+                    {
+                        var satisfiesMemory = MemoryFor(forall.SatisfiesType, element.Satisfies!);
+                        var canonical = $"forall|{memory.Canonical}|{join}|{satisfiesMemory.Canonical}|{element.Satisfies!.JoinCanonical}";
+                        parent = Share(parent, canonical, bound.Index,
+                            id => new ForallNode(id, memory, satisfiesMemory, split.Residual, element.Satisfies.Residual, canonical),
+                            n =>
+                            {
+                                memory.Successors.Add(n.EachInput);
+                                satisfiesMemory.Successors.Add(n.SatisfiesInput);
+                            });
+                        break;
+                    }
+
+                    case BoundNoElement no:
+                    {
+                        var canonical = $"silence|{memory.Canonical}|{no.Duration.Ticks}|{join}|per {string.Join(",", no.Per.Select(p => p.Canonical))}";
+                        parent = Share(parent, canonical, bound.Index,
+                            id => new SilenceNode(id, memory, split.LeftKey, split.RightKey, element.PerKey, split.Residual, no.Duration.Ticks, canonical),
+                            n => memory.Successors.Add(n));
+                        break;
+                    }
+
+                    default:
+                    {
+                        var canonical = $"join|{memory.Canonical}|{join}";
+                        parent = Share(parent, canonical, bound.Index, id =>
+                        {
+                            joins++;
+                            return new JoinNode(id, memory, split.LeftKey, split.RightKey, split.Residual, canonical);
+                        }, n => memory.Successors.Add(n));
+                        break;
                     }
                 }
-                else
-                {
-                    var canonical = $"{parent.Id}|join|{memory.Id}|{element.JoinCanonical}";
-                    if (!betaNodes.TryGetValue(canonical, out node!))
-                    {
-                        var join = new JoinNode(nextId++, memory, element.LeftKey, element.RightKey, element.Residual, canonical);
-                        memory.Successors.Add(join);
-                        parent.Children.Add(join);
-                        betaNodes.Add(canonical, join);
-                        joins++;
-                        node = join;
-                    }
-                }
 
-                parent = node;
+                chain.Add(parent);
             }
 
-            var terminal = new TerminalNode(nextId++, plan.Compiled);
+            var terminal = new TerminalNode(nodes.Count, plan.Compiled)
+            {
+                StructuralKey = Hashing.Long(parent.StructuralKey + "|terminal|" + plan.Compiled.Identity),
+                Element = rule.Elements.Count,
+                Chain = chain,
+            };
+            nodes.Add(terminal);
             parent.Children.Add(terminal);
             terminals.Add(terminal);
+            byRule[rule.Name] = terminal;
 
-            var ruleRetention = plan.Elements.Select(e => runtimes[e.Element.Type.Name].RetentionTicks).DefaultIfEmpty(0).Max();
-            if (plan.Rule.Throttle is { } throttle)
-            {
-                horizon = Math.Max(horizon, throttle.Window.Ticks + ruleRetention);
-            }
+            var ruleRetention = rule.Elements.Select(e => retention.GetValueOrDefault(e.Type.Name)).DefaultIfEmpty(0).Max();
+            var stormWindow = Math.Max(rule.Throttle?.Window.Ticks ?? 0, rule.GroupBy?.Window.Ticks ?? 0);
+            horizon = Math.Max(horizon, stormWindow + ruleRetention);
 
-            var transient = plan.Elements.Where(e => e.Element is BoundPatternElement && runtimes[e.Element.Type.Name].RetentionTicks == 0).ToList();
+            bool Transient(BoundElement e) => !e.Type.IsFact && retention.GetValueOrDefault(e.Type.Name) == 0;
+            var transient = rule.Elements.Where(e => e is BoundPatternElement && Transient(e)).ToList();
             if (transient.Count >= 2)
             {
-                var names = string.Join(" and ", transient.Select(e => e.Element.Name ?? e.Element.Type.Name).Distinct());
-                neverFires.Add((plan.Rule,
-                    $"rule \"{plan.Rule.Name}\" can never fire: the events of {names} are held only while they are inserted (no window keeps them), so they never meet",
-                    "count the earlier events in a window instead, e.g. count(type(key == f.key)) within 5m >= 1"));
+                var names = string.Join(" and ", transient.Select(e => e.Name ?? e.Type.Name).Distinct());
+                warnings.Add((rule, DiagnosticCodes.NeverFires.Code,
+                    $"rule \"{rule.Name}\" can never fire: the events of {names} are held only while they are inserted (no window keeps them), so they never meet",
+                    "count the earlier events in a window instead, e.g. count(type(key == f.key)) within 5m >= 1, or write a sequence: a: x() then b: y() within 5m"));
+            }
+
+            foreach (var negation in rule.Elements.Where(e => e is BoundNotElement { Window: null } or BoundExistsElement or BoundForallElement && Transient(e)))
+            {
+                var word = negation switch { BoundExistsElement => "exists", BoundForallElement => "forall", _ => "not" };
+                warnings.Add((rule, DiagnosticCodes.NegationOverTransient.Code,
+                    $"'{word} {negation.Type.Name}(...)' in rule \"{rule.Name}\" sees only the {negation.Type.Name} events being inserted: no window keeps them",
+                    word == "not"
+                        ? $"for \"no {negation.Type.Name} in the time after the match\" write: not {negation.Type.Name}(...) within 5m; for facts declare the type with 'fact'"
+                        : $"declare {negation.Type.Name} as a fact, or keep its events with a window"));
             }
         }
 
-        var alphaCount = typeRoots.Values.Sum(CountAlpha);
         var network = new ReteNetwork
         {
             Root = rootNode,
-            NodeCount = nextId,
+            NodeCount = nodes.Count,
             Types = runtimes,
             Terminals = terminals,
+            TerminalsByRule = byRule,
+            Nodes = nodes,
+            Plans = plans,
             RetentionHorizonTicks = horizon,
-            AlphaNodeCount = alphaCount,
-            AlphaMemoryCount = nextMemoryId,
+            AlphaNodeCount = typeRoots.Values.Sum(r => r.Descendants().Count()),
+            AlphaMemoryCount = memories.Count,
             JoinNodeCount = joins,
             AggregateNodeCount = aggregates,
         };
-        return new Result(network, neverFires);
-    }
-
-    private static int CountAlpha(AlphaNode root)
-    {
-        var count = 0;
-        var work = new Stack<AlphaNode>([root]);
-        while (work.Count > 0)
-        {
-            foreach (var child in work.Pop().Children)
-            {
-                count++;
-                work.Push(child);
-            }
-        }
-
-        return count;
+        return new Result(network, warnings);
     }
 }

@@ -1,39 +1,103 @@
+using RuleFlow.Rules.Compilation;
+using RuleFlow.Rules.Language;
+
 namespace RuleFlow.Rules.Engine;
 
 /// <summary>
-/// The incremental state of one aggregate group: the events of its sliding window ordered by (event time, recency), the
-/// accumulated value, and the partial matches it currently extends. Issue 3's other functions (sum, avg, min, max, distinct,
-/// collect) plug in as <see cref="IAccumulator"/>s.
+/// The incremental state of one aggregate group: the events of its window ordered by (event time, recency), the accumulated value,
+/// and the partial matches it currently extends. It is also the fact that partial matches carry for the aggregate element.
 /// </summary>
-internal sealed class AggregateGroup
+internal sealed class AggregateGroup : AggregateResult
 {
-    private readonly List<EventFact> _events = [];
+    private readonly List<DataFact> _events = [];
+    private Token? _singleLeft;
+    private Token? _singleOutput;
+    private Dictionary<Token, Token>? _outputs;
 
-    public AggregateGroup(AggregateBucket bucket, JoinKey perKey, IAccumulator accumulator, long sequence)
+    public AggregateGroup(AggregateNode node, AggregateBucket bucket, JoinKey perKey)
     {
+        Node = node;
         Bucket = bucket;
-        PerKey = perKey;
-        Accumulator = accumulator;
-        Fact = new AggregateFact(this, sequence);
+        PerKeyValue = perKey;
+        Accumulator = Accumulators.Create(node.Function);
     }
+
+    public AggregateNode Node { get; }
 
     public AggregateBucket Bucket { get; }
 
-    public JoinKey PerKey { get; }
+    public JoinKey PerKeyValue { get; }
+
+    public override JoinKey PerKey => PerKeyValue;
 
     public IAccumulator Accumulator { get; }
 
-    public AggregateFact Fact { get; }
-
     /// <summary>Events in the window, oldest first.</summary>
-    public IReadOnlyList<EventFact> Events => _events;
+    public override IReadOnlyList<DataFact> Events => _events;
 
-    public RuleValue Value => Accumulator.Result;
+    public int Count => _events.Count;
 
-    /// <summary>Left token → the output token (left token + this group's fact) made for it while the test holds.</summary>
-    public Dictionary<Token, Token> Outputs { get; } = [];
+    public override RuleValue Value(EvalContext context) =>
+        Node.Function == AggregateFunctionKind.Collect ? Node.Collect(this, context) : Accumulator.Result;
 
-    public void Add(EventFact fact)
+    public int OutputCount => _outputs?.Count ?? (_singleOutput is null ? 0 : 1);
+
+    public bool TryGetOutput(Token left, out Token output)
+    {
+        if (_outputs is not null)
+        {
+            return _outputs.TryGetValue(left, out output!);
+        }
+
+        if (_singleOutput is not null && ReferenceEquals(_singleLeft, left))
+        {
+            output = _singleOutput;
+            return true;
+        }
+
+        output = null!;
+        return false;
+    }
+
+    public void SetOutput(Token left, Token output)
+    {
+        if (_outputs is not null)
+        {
+            _outputs[left] = output;
+        }
+        else if (_singleOutput is null)
+        {
+            _singleLeft = left;
+            _singleOutput = output;
+        }
+        else
+        {
+            _outputs = new Dictionary<Token, Token> { [_singleLeft!] = _singleOutput, [left] = output };
+            _singleLeft = null;
+            _singleOutput = null;
+        }
+    }
+
+    public bool RemoveOutput(Token left, out Token output)
+    {
+        if (_outputs is not null)
+        {
+            return _outputs.Remove(left, out output!);
+        }
+
+        if (_singleOutput is not null && ReferenceEquals(_singleLeft, left))
+        {
+            output = _singleOutput;
+            _singleOutput = null;
+            _singleLeft = null;
+            return true;
+        }
+
+        output = null!;
+        return false;
+    }
+
+    public void Add(DataFact fact, RuleValue value)
     {
         // Events mostly arrive in time order: search from the end.
         var i = _events.Count;
@@ -43,10 +107,10 @@ internal sealed class AggregateGroup
         }
 
         _events.Insert(i, fact);
-        Accumulator.Add(fact);
+        Accumulator.Add(value);
     }
 
-    public bool Remove(EventFact fact)
+    public bool Remove(DataFact fact, RuleValue value)
     {
         var lo = 0;
         var hi = _events.Count - 1;
@@ -57,7 +121,7 @@ internal sealed class AggregateGroup
             if (c == 0)
             {
                 _events.RemoveAt(mid);
-                Accumulator.Remove(fact);
+                Accumulator.Remove(value);
                 return true;
             }
 
@@ -74,7 +138,7 @@ internal sealed class AggregateGroup
         return false;
     }
 
-    private static int Compare(EventFact a, EventFact b)
+    private static int Compare(DataFact a, DataFact b)
     {
         var byTime = a.Time.CompareTo(b.Time);
         return byTime != 0 ? byTime : a.Sequence.CompareTo(b.Sequence);
@@ -91,14 +155,45 @@ internal sealed class AggregateBucket(JoinKey key)
     public Dictionary<JoinKey, AggregateGroup> Groups { get; } = [];
 }
 
-/// <summary>Incremental aggregate function state: events are added when they enter the window and removed when they leave.</summary>
+/// <summary>Incremental aggregate function state: values are added when events enter the window and removed when they leave.</summary>
 internal interface IAccumulator
 {
-    void Add(EventFact fact);
+    void Add(RuleValue value);
 
-    void Remove(EventFact fact);
+    void Remove(RuleValue value);
 
     RuleValue Result { get; }
+}
+
+internal static class Accumulators
+{
+    public static IAccumulator Create(AggregateFunctionKind function) => function switch
+    {
+        AggregateFunctionKind.Count => new CountAccumulator(),
+        AggregateFunctionKind.Sum => new SumAccumulator(average: false),
+        AggregateFunctionKind.Avg => new SumAccumulator(average: true),
+        AggregateFunctionKind.Min => new ExtremeAccumulator(max: false),
+        AggregateFunctionKind.Max => new ExtremeAccumulator(max: true),
+        AggregateFunctionKind.Distinct => new DistinctAccumulator(),
+        _ => new CountAccumulator(),
+    };
+
+    public static bool TryNumber(RuleValue value, out double number)
+    {
+        if (value.Kind == ValueKind.Number)
+        {
+            number = value.Number;
+            return true;
+        }
+
+        if (value.IsJsonNumber && value.Element.TryGetDouble(out number))
+        {
+            return true;
+        }
+
+        number = 0;
+        return false;
+    }
 }
 
 /// <summary><c>count</c>: the number of events in the window.</summary>
@@ -108,52 +203,267 @@ internal sealed class CountAccumulator : IAccumulator
 
     public RuleValue Result => RuleValue.FromNumber(_count);
 
-    public void Add(EventFact fact) => _count++;
+    public void Add(RuleValue value) => _count++;
 
-    public void Remove(EventFact fact) => _count--;
+    public void Remove(RuleValue value) => _count--;
 }
 
 /// <summary>
-/// An aggregate (accumulate) node: for each partial match of its parent (left), aggregates the events of an alpha memory (right)
-/// that join it on the equality key, within a sliding window on event time, optionally split into groups by <c>per</c> fields,
-/// and passes (partial match + group result) on while the group's value passes the test (e.g. <c>&gt;= 5</c>).
+/// <c>sum</c> and <c>avg</c> of the numeric values (others are skipped). Integers are summed exactly (as 64-bit integers while they
+/// fit); fractions in floating point, so adding and removing them can leave rounding of the order of 1e-15 relative.
+/// </summary>
+internal sealed class SumAccumulator(bool average) : IAccumulator
+{
+    private long _integers;
+    private double _fractions;
+    private long _count;
+
+    public RuleValue Result => average
+        ? _count == 0 ? RuleValue.Missing : RuleValue.FromNumber((_integers + _fractions) / _count)
+        : RuleValue.FromNumber(_integers + _fractions);
+
+    public void Add(RuleValue value)
+    {
+        if (Accumulators.TryNumber(value, out var n))
+        {
+            _count++;
+            if (n == Math.Floor(n) && Math.Abs(n) < 1e15)
+            {
+                _integers += (long)n;
+            }
+            else
+            {
+                _fractions += n;
+            }
+        }
+    }
+
+    public void Remove(RuleValue value)
+    {
+        if (Accumulators.TryNumber(value, out var n))
+        {
+            _count--;
+            if (n == Math.Floor(n) && Math.Abs(n) < 1e15)
+            {
+                _integers -= (long)n;
+            }
+            else
+            {
+                _fractions -= n;
+            }
+
+            if (_count == 0)
+            {
+                _fractions = 0;
+            }
+        }
+    }
+}
+
+/// <summary><c>min</c> / <c>max</c> of the numeric values: a sorted multiset, O(log n) per change.</summary>
+internal sealed class ExtremeAccumulator(bool max) : IAccumulator
+{
+    private readonly SortedDictionary<double, int> _values = [];
+
+    public RuleValue Result => _values.Count == 0 ? RuleValue.Missing : RuleValue.FromNumber(max ? _values.Keys.Last() : _values.Keys.First());
+
+    public void Add(RuleValue value)
+    {
+        if (Accumulators.TryNumber(value, out var n))
+        {
+            _values[n] = _values.GetValueOrDefault(n) + 1;
+        }
+    }
+
+    public void Remove(RuleValue value)
+    {
+        if (Accumulators.TryNumber(value, out var n) && _values.TryGetValue(n, out var count))
+        {
+            if (count <= 1)
+            {
+                _values.Remove(n);
+            }
+            else
+            {
+                _values[n] = count - 1;
+            }
+        }
+    }
+}
+
+/// <summary><c>distinct</c>: the number of different values (missing values are skipped).</summary>
+internal sealed class DistinctAccumulator : IAccumulator
+{
+    private readonly Dictionary<RuleValue, int> _values = [];
+
+    public RuleValue Result => RuleValue.FromNumber(_values.Count);
+
+    public void Add(RuleValue value)
+    {
+        if (!value.IsMissing)
+        {
+            var key = value.Detach();
+            _values[key] = _values.GetValueOrDefault(key) + 1;
+        }
+    }
+
+    public void Remove(RuleValue value)
+    {
+        if (!value.IsMissing)
+        {
+            var key = value.Detach();
+            if (_values.TryGetValue(key, out var count))
+            {
+                if (count <= 1)
+                {
+                    _values.Remove(key);
+                }
+                else
+                {
+                    _values[key] = count - 1;
+                }
+            }
+        }
+    }
+}
+
+/// <summary>Window kinds of an aggregate.</summary>
+internal sealed record AggregateWindow(long? SlidingTicks, long? TumblingTicks, int? Last)
+{
+    /// <summary>Expiry due time of an event (ticks), or null when only a length window bounds it.</summary>
+    public long? ExpiryDue(long time)
+    {
+        if (SlidingTicks is { } d)
+        {
+            return time + d;
+        }
+
+        if (TumblingTicks is { } t)
+        {
+            return BucketEnd(time, t) - 1; // runs when the clock reaches the bucket's end
+        }
+
+        return null;
+    }
+
+    public static long BucketEnd(long time, long size)
+    {
+        var bucket = Math.DivRem(time, size, out var remainder);
+        if (remainder < 0)
+        {
+            bucket--;
+        }
+
+        return (bucket + 1) * size;
+    }
+
+    /// <summary>True when an event with time <paramref name="time"/> is outside the window at <paramref name="clock"/>.</summary>
+    public bool IsOutside(long time, long clock) => ExpiryDue(time) is { } due && clock > due;
+}
+
+/// <summary>
+/// An aggregate (accumulate) node: for each partial match of its parent (left), aggregates the events of an alpha memory (right) that
+/// join it on the equality key, within a window on event time — sliding (<c>within D</c>: an event with time t is in at clock c while
+/// c − t ≤ D), tumbling (<c>every D</c>: aligned buckets [kD, (k+1)D)) and/or a length window (<c>last N</c>: the N most recent) —,
+/// optionally split into groups by <c>per</c> fields, and passes (partial match + group result) on while the group's value passes the
+/// test (e.g. <c>&gt;= 5</c>). Sliding-window semantics follow Drools Fusion's <c>over window:time</c> on event time.
 /// <para>
 /// State is incremental and shared: one group per (join key, per key), updated in O(log n) when an event enters, leaves the window
-/// (a timer due at event time + window: an event with time t is in the window at clock c while c - t &lt;= window, inclusive) or is
-/// retracted. When a group changes, only the partial matches of its join key are re-tested. An output exists while the test holds:
-/// a value change that keeps the test true is the same activation (it does not fire again); a test that turns false and true
-/// again makes a new activation. Without <c>per</c>, a partial match always has its group (possibly empty: count 0); with
-/// <c>per</c>, only non-empty groups exist.
+/// (a timer at its expiry) or is retracted. When a group changes, only the partial matches of its join key are re-tested. An output
+/// exists while the test holds: a value change that keeps the test true is the same activation (it does not fire again); a test
+/// that turns false and true again makes a new activation. Without <c>per</c>, a partial match always has its group (possibly
+/// empty: count 0); with <c>per</c>, only non-empty groups exist.
 /// </para>
 /// </summary>
 internal sealed class AggregateNode(
     int id,
     AlphaMemoryNode right,
-    Func<Token, JoinKey>? leftKey,
-    Func<EventFact, JoinKey>? rightKey,
-    Func<EventFact, JoinKey>? perKey,
-    long windowTicks,
-    Func<IAccumulator> createAccumulator,
+    KeyFn? leftKey,
+    KeyFn? rightKey,
+    KeyFn? perKey,
+    AggregateFunctionKind function,
+    ValueFn? value,
+    AggregateWindow window,
     ComparisonOp? op,
-    RuleValue threshold,
+    ValueFn? threshold,
+    bool thresholdIsConstant,
     string canonical) : BetaNode(id), IRightInput, ITimerTarget
 {
     public AlphaMemoryNode Right { get; } = right;
 
-    public long WindowTicks { get; } = windowTicks;
+    public AggregateFunctionKind Function { get; } = function;
+
+    public AggregateWindow Window { get; } = window;
 
     public string Canonical { get; } = canonical;
+
+    /// <summary>True when the node itself holds its events in working memory (a length window without a time window).</summary>
+    public bool HoldsEvents => Window.Last is not null && Window.SlidingTicks is null && Window.TumblingTicks is null;
 
     internal sealed class Memory
     {
         public Dictionary<JoinKey, AggregateBucket> Buckets { get; } = [];
 
         public int GroupCount { get; set; }
+
+        public RuleValue ConstantThreshold;
+
+        public bool ThresholdReady;
     }
 
-    private bool Test(AggregateGroup group) => op is not { } o || ValueOps.Compare(group.Value, threshold, o);
+    public override IEnumerable<Token> LeftTokens(SessionState session) =>
+        session.PeekMemory<Memory>(Id)?.Buckets.Values.SelectMany(b => b.Tokens) ?? [];
 
-    private AggregateBucket GetOrCreateBucket(Memory memory, JoinKey key)
+    private RuleValue ValueOf(SessionState session, DataFact fact) =>
+        value is null ? RuleValue.Missing : value(session.Context.Set(null, fact));
+
+    public RuleValue Collect(AggregateGroup group, EvalContext context)
+    {
+        var items = new RuleValue[group.Count];
+        var saveMatch = context.Match;
+        var saveCurrent = context.Current;
+        for (var i = 0; i < items.Length; i++)
+        {
+            var e = group.Events[i];
+            items[i] = value is null ? RuleValue.FromElementRaw(e.Data) : value(context.Set(null, e));
+            if (items[i].IsMissing)
+            {
+                items[i] = RuleValue.Null;
+            }
+        }
+
+        context.Set(saveMatch, saveCurrent);
+        return RuleValue.FromList(items);
+    }
+
+    private bool Test(SessionState session, AggregateGroup group, Token token)
+    {
+        if (op is not { } o)
+        {
+            return true;
+        }
+
+        RuleValue limit;
+        if (thresholdIsConstant)
+        {
+            var memory = session.MemoryOf<Memory>(Id);
+            if (!memory.ThresholdReady)
+            {
+                memory.ConstantThreshold = threshold!(session.Context.Set(null, null));
+                memory.ThresholdReady = true;
+            }
+
+            limit = memory.ConstantThreshold;
+        }
+        else
+        {
+            limit = threshold!(session.Context.Set(token, null));
+        }
+
+        return ValueOps.Compare(group.Value(session.Context), limit, o);
+    }
+
+    private static AggregateBucket GetOrCreateBucket(Memory memory, JoinKey key)
     {
         if (!memory.Buckets.TryGetValue(key, out var bucket))
         {
@@ -164,11 +474,11 @@ internal sealed class AggregateNode(
         return bucket;
     }
 
-    private AggregateGroup GetOrCreateGroup(SessionState session, Memory memory, AggregateBucket bucket, JoinKey per)
+    private AggregateGroup GetOrCreateGroup(Memory memory, AggregateBucket bucket, JoinKey per)
     {
         if (!bucket.Groups.TryGetValue(per, out var group))
         {
-            group = new AggregateGroup(bucket, per, createAccumulator(), session.NextSequence());
+            group = new AggregateGroup(this, bucket, per);
             bucket.Groups.Add(per, group);
             memory.GroupCount++;
         }
@@ -179,16 +489,21 @@ internal sealed class AggregateNode(
     public override void LeftActivate(SessionState session, Token token)
     {
         var memory = session.MemoryOf<Memory>(Id);
-        var key = leftKey is null ? JoinKey.Unit : leftKey(token);
+        var key = leftKey is null ? JoinKey.Unit : leftKey(session.Context.Set(token, null));
+        if (key.HasMissing)
+        {
+            return;
+        }
+
         var bucket = GetOrCreateBucket(memory, key);
         bucket.Tokens.Add(token);
         if (perKey is null)
         {
-            Evaluate(session, GetOrCreateGroup(session, memory, bucket, JoinKey.Unit), token);
+            Evaluate(session, GetOrCreateGroup(memory, bucket, JoinKey.Unit), token);
         }
         else
         {
-            foreach (var group in bucket.Groups.Values)
+            foreach (var group in bucket.Groups.Values.ToArray())
             {
                 Evaluate(session, group, token);
             }
@@ -198,16 +513,21 @@ internal sealed class AggregateNode(
     public override void LeftRetract(SessionState session, Token token)
     {
         var memory = session.MemoryOf<Memory>(Id);
-        var key = leftKey is null ? JoinKey.Unit : leftKey(token);
-        if (!memory.Buckets.TryGetValue(key, out var bucket))
+        var key = leftKey is null ? JoinKey.Unit : leftKey(session.Context.Set(token, null));
+        if (key.HasMissing || !memory.Buckets.TryGetValue(key, out var bucket))
         {
             return;
         }
 
-        bucket.Tokens.Remove(token);
+        var i = bucket.Tokens.LastIndexOf(token);
+        if (i >= 0)
+        {
+            bucket.Tokens.RemoveAt(i);
+        }
+
         foreach (var group in bucket.Groups.Values)
         {
-            if (group.Outputs.Remove(token, out var output))
+            if (group.RemoveOutput(token, out var output))
             {
                 session.DeleteToken(output);
             }
@@ -216,15 +536,16 @@ internal sealed class AggregateNode(
         Cleanup(memory, bucket, null);
     }
 
-    public void RightActivate(SessionState session, EventFact fact)
+    public void RightActivate(SessionState session, DataFact fact)
     {
-        if (session.ClockTicks - fact.Time > WindowTicks)
+        if (Window.IsOutside(fact.Time, session.ClockTicks))
         {
             return; // already outside the window
         }
 
-        var key = rightKey is null ? JoinKey.Unit : rightKey(fact);
-        var per = perKey is null ? JoinKey.Unit : perKey(fact);
+        var context = session.Context.Set(null, fact);
+        var key = rightKey is null ? JoinKey.Unit : rightKey(context);
+        var per = perKey is null ? JoinKey.Unit : perKey(context);
         if (key.HasMissing || per.HasMissing)
         {
             return; // a missing join or group field matches nothing
@@ -232,37 +553,67 @@ internal sealed class AggregateNode(
 
         var memory = session.MemoryOf<Memory>(Id);
         var bucket = GetOrCreateBucket(memory, key);
-        var group = GetOrCreateGroup(session, memory, bucket, per);
-        group.Add(fact);
-        session.Timers.Schedule(fact.Time + WindowTicks, this, fact);
-        Reevaluate(session, group);
-    }
-
-    public void RightRetract(SessionState session, EventFact fact) => Remove(session, fact);
-
-    /// <summary>The window expiry of an event (due = its time + window).</summary>
-    public void OnTimer(SessionState session, object? payload, long due)
-    {
-        var fact = (EventFact)payload!;
-        if (!fact.Retracted)
+        var group = GetOrCreateGroup(memory, bucket, per);
+        group.Add(fact, ValueOf(session, fact));
+        if (Window.ExpiryDue(fact.Time) is { } due)
         {
-            Remove(session, fact);
+            session.Timers.Schedule(due, Id, fact.Sequence, 0, this, fact);
+        }
+
+        if (HoldsEvents)
+        {
+            session.Hold(fact);
+        }
+
+        if (Window.Last is { } last && group.Count > last)
+        {
+            var oldest = group.Events[0];
+            group.Remove(oldest, ValueOf(session, oldest));
+            if (HoldsEvents)
+            {
+                session.Release(oldest);
+            }
+        }
+
+        Reevaluate(session, group);
+        if (group.Count == 0)
+        {
+            Cleanup(memory, bucket, group);
         }
     }
 
-    private void Remove(SessionState session, EventFact fact)
+    public void RightRetract(SessionState session, DataFact fact) => Remove(session, fact, release: false);
+
+    /// <summary>The window expiry of an event.</summary>
+    public void OnTimer(SessionState session, object? payload, long due)
     {
-        var key = rightKey is null ? JoinKey.Unit : rightKey(fact);
-        var per = perKey is null ? JoinKey.Unit : perKey(fact);
+        var fact = (DataFact)payload!;
+        if (!fact.Retracted)
+        {
+            Remove(session, fact, release: false);
+        }
+    }
+
+    private void Remove(SessionState session, DataFact fact, bool release)
+    {
+        var context = session.Context.Set(null, fact);
+        var key = rightKey is null ? JoinKey.Unit : rightKey(context);
+        var per = perKey is null ? JoinKey.Unit : perKey(context);
         if (key.HasMissing || per.HasMissing)
         {
             return;
         }
 
         var memory = session.MemoryOf<Memory>(Id);
-        if (!memory.Buckets.TryGetValue(key, out var bucket) || !bucket.Groups.TryGetValue(per, out var group) || !group.Remove(fact))
+        if (!memory.Buckets.TryGetValue(key, out var bucket) || !bucket.Groups.TryGetValue(per, out var group)
+            || !group.Remove(fact, ValueOf(session, fact)))
         {
             return;
+        }
+
+        if (release && HoldsEvents)
+        {
+            session.Release(fact);
         }
 
         Reevaluate(session, group);
@@ -285,32 +636,45 @@ internal sealed class AggregateNode(
             return;
         }
 
-        var pass = (perKey is null || group.Events.Count > 0) && Test(group);
-        var has = group.Outputs.TryGetValue(token, out var output);
+        var pass = (perKey is null || group.Count > 0) && Test(session, group, token);
+        var has = group.TryGetOutput(token, out var output);
         if (pass && !has)
         {
-            group.Outputs[token] = Emit(session, token, group.Fact);
+            group.SetOutput(token, Emit(session, token, group));
         }
         else if (!pass && has)
         {
-            group.Outputs.Remove(token);
-            session.DeleteToken(output!);
+            group.RemoveOutput(token, out _);
+            session.DeleteToken(output);
         }
     }
 
     private void Cleanup(Memory memory, AggregateBucket bucket, AggregateGroup? changed)
     {
-        if (perKey is not null && changed is not null && changed.Events.Count == 0)
+        if (perKey is not null && changed is not null && changed.Count == 0 && changed.OutputCount == 0)
         {
             // An empty per-group never passes, so it has no outputs left: forget it.
-            bucket.Groups.Remove(changed.PerKey);
+            bucket.Groups.Remove(changed.PerKeyValue);
             memory.GroupCount--;
         }
 
-        if (bucket.Tokens.Count == 0 && bucket.Groups.Values.All(g => g.Events.Count == 0))
+        if (bucket.Tokens.Count == 0)
         {
-            memory.GroupCount -= bucket.Groups.Count;
-            memory.Buckets.Remove(bucket.Key);
+            var empty = true;
+            foreach (var group in bucket.Groups.Values)
+            {
+                if (group.Count > 0)
+                {
+                    empty = false;
+                    break;
+                }
+            }
+
+            if (empty)
+            {
+                memory.GroupCount -= bucket.Groups.Count;
+                memory.Buckets.Remove(bucket.Key);
+            }
         }
     }
 }

@@ -1,56 +1,175 @@
-using RuleFlow.Rules.Language;
-
 using System.Text.Json;
+using RuleFlow.Rules.Language;
 
 namespace RuleFlow.Rules.Engine;
 
 /// <summary>
-/// A working-memory element (WME). <see cref="Sequence"/> is its recency (insertion number). Events are facts with a time and a
-/// bounded life (<see cref="EventFact"/>); aggregate results are facts made by aggregate nodes (<see cref="AggregateFact"/>);
-/// issue 3 adds inserted facts of declared fact types as a third kind.
+/// A working-memory element (WME). <see cref="Sequence"/> is its recency (insertion number, 0 for results of aggregate and silence
+/// nodes). Events and declared facts are <see cref="DataFact"/>s; aggregate and silence results are made by their nodes.
 /// </summary>
 internal abstract class Fact(long sequence)
 {
     public long Sequence { get; } = sequence;
 }
 
-/// <summary>An event in working memory.</summary>
-internal sealed class EventFact(string id, JsonElement data, long time, EventTypeRuntime type, long sequence) : Fact(sequence)
+/// <summary>An event or a declared fact in working memory: immutable data with an id, a time and a type.</summary>
+internal sealed class DataFact(string id, JsonElement data, long time, TypeRuntime type, long sequence) : Fact(sequence)
 {
-    /// <summary>The event's id (only the id of the caller's <see cref="RuleEvent"/> is kept, not its document).</summary>
+    /// <summary>The event's id (facts: the id of the event that inserted it, or a key-derived id for facts inserted by rules).</summary>
     public string Id { get; } = id;
 
-    /// <summary>The event's JSON object (a clone when the event is held beyond its insertion).</summary>
+    /// <summary>The JSON object (a clone when held beyond its insertion).</summary>
     public JsonElement Data { get; } = data;
 
-    /// <summary>Event time in UTC ticks (100 ns).</summary>
+    /// <summary>Event time in UTC ticks (facts: the session clock when the fact was inserted).</summary>
     public long Time { get; } = time;
 
-    public EventTypeRuntime Type { get; } = type;
+    public TypeRuntime Type { get; } = type;
 
-    /// <summary>Alpha memories the event entered (for retraction).</summary>
-    public List<AlphaMemoryNode>? Memories { get; set; }
+    public bool IsFact => Type.IsFact;
 
-    /// <summary>Tokens whose last fact is this event (tree-based removal: deleting the event deletes them and their descendants).</summary>
+    /// <summary>For facts: the identity key (its <c>key</c> field, or its whole content).</summary>
+    public JoinKey FactKey { get; init; }
+
+    /// <summary>The first alpha memory the event entered (most events enter one); <see cref="MoreMemories"/> holds the others.</summary>
+    public AlphaMemoryNode? Memory { get; set; }
+
+    public AlphaMemoryNode[]? MoreMemories { get; set; }
+
+    /// <summary>Tokens whose last fact is this one (tree-based removal: deleting the fact deletes them and their descendants).</summary>
     public List<Token>? Tokens { get; set; }
 
     public bool Retracted { get; set; }
+
+    /// <summary>Reasons it is held in working memory (time retention, length windows); 0 = it leaves after its insertion.</summary>
+    public int Holds { get; set; }
+
+    /// <summary>True while the time-retention hold is on.</summary>
+    public bool RetentionHold { get; set; }
+
+    public IEnumerable<AlphaMemoryNode> AllMemories()
+    {
+        if (Memory is not null)
+        {
+            yield return Memory;
+        }
+
+        if (MoreMemories is not null)
+        {
+            foreach (var m in MoreMemories)
+            {
+                yield return m;
+            }
+        }
+    }
 }
 
-/// <summary>
-/// The result of one aggregate group, as a fact in partial matches. One per group; the group's value and window change in place
-/// (an activation that stays true while the value changes is the same activation and does not fire again).
-/// </summary>
-internal sealed class AggregateFact(AggregateGroup group, long sequence) : Fact(sequence)
+/// <summary>The result of an aggregate group in a partial match: its value and the events of its window.</summary>
+internal abstract class AggregateResult() : Fact(0)
 {
-    public AggregateGroup Group { get; } = group;
+    public abstract RuleValue Value(EvalContext context);
+
+    public abstract IReadOnlyList<DataFact> Events { get; }
+
+    /// <summary>The group's per key (empty without <c>per</c>).</summary>
+    public abstract JoinKey PerKey { get; }
+}
+
+/// <summary>The result of a silence (<c>no ... for</c>) group: the last event seen, if any.</summary>
+internal abstract class SilenceResult() : Fact(0)
+{
+    public abstract DataFact? Last { get; }
+
+    public abstract JoinKey PerKey { get; }
+}
+
+/// <summary>Something whose facts can be read by condition elements: a live partial match (<see cref="Token"/>) or a frozen one.</summary>
+internal interface IMatch
+{
+    /// <summary>The fact of condition element <paramref name="index"/> (null for not/exists/forall elements).</summary>
+    Fact? FactAt(int index);
+
+    /// <summary>Number of elements.</summary>
+    int Length { get; }
+}
+
+/// <summary>Reading bindings out of a match.</summary>
+internal static class MatchReader
+{
+    public static JsonElement DataAt(IMatch? match, int index) => match?.FactAt(index) switch
+    {
+        DataFact d => d.Data,
+        SilenceResult { Last: { } last } => last.Data,
+        _ => default,
+    };
+
+    public static DataFact? DataFactAt(IMatch? match, int index) => match?.FactAt(index) switch
+    {
+        DataFact d => d,
+        SilenceResult s => s.Last,
+        _ => null,
+    };
+
+    /// <summary>Event ids of the match, each once, in element order; aggregates contribute their window, oldest first.</summary>
+    public static List<string> EventIds(IMatch match)
+    {
+        var ids = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < match.Length; i++)
+        {
+            switch (match.FactAt(i))
+            {
+                case DataFact d when seen.Add(d.Id):
+                    ids.Add(d.Id);
+                    break;
+                case AggregateResult a:
+                    foreach (var e in a.Events)
+                    {
+                        if (seen.Add(e.Id))
+                        {
+                            ids.Add(e.Id);
+                        }
+                    }
+
+                    break;
+                case SilenceResult { Last: { } last } when seen.Add(last.Id):
+                    ids.Add(last.Id);
+                    break;
+            }
+        }
+
+        return ids;
+    }
+
+    /// <summary>
+    /// Recency of a match (OPS5 LEX): the sequences of its facts, largest first (an aggregate counts with its newest event, a silence
+    /// group with its last event).
+    /// </summary>
+    public static long[] Recency(IMatch match)
+    {
+        var keys = new long[match.Length];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = match.FactAt(i) switch
+            {
+                DataFact d => d.Sequence,
+                AggregateResult a => a.Events.Count == 0 ? 0 : a.Events.Max(e => e.Sequence),
+                SilenceResult s => s.Last?.Sequence ?? 0,
+                _ => 0,
+            };
+        }
+
+        Array.Sort(keys);
+        Array.Reverse(keys);
+        return keys;
+    }
 }
 
 /// <summary>
 /// A partial match: the facts matched by the first <see cref="Length"/> condition elements of a rule, as a linked list from the
 /// last fact back to the root token (Forgy 1982; Doorenbos 1995 for the tree-based removal kept in <see cref="Children"/>).
 /// </summary>
-internal sealed class Token
+internal sealed class Token : IMatch
 {
     public Token(Token? parent, Fact? fact, BetaNode owner)
     {
@@ -58,6 +177,12 @@ internal sealed class Token
         Fact = fact;
         Owner = owner;
         Length = parent is null ? 0 : parent.Length + 1;
+        var factTime = fact switch
+        {
+            DataFact d => d.Time,
+            _ => long.MinValue,
+        };
+        Time = Math.Max(parent?.Time ?? long.MinValue, factTime);
     }
 
     public Token? Parent { get; }
@@ -69,6 +194,9 @@ internal sealed class Token
 
     /// <summary>Number of facts: 0 for the root token.</summary>
     public int Length { get; }
+
+    /// <summary>The latest time of its events and facts (ticks), <see cref="long.MinValue"/> when it has none.</summary>
+    public long Time { get; }
 
     public List<Token>? Children { get; set; }
 
@@ -86,58 +214,151 @@ internal sealed class Token
         return token is not null && token.Length == index + 1 ? token.Fact : null;
     }
 
-    /// <summary>The JSON of the event at element <paramref name="index"/>; an undefined element when there is none.</summary>
-    public JsonElement DataAt(int index) => FactAt(index) is EventFact e ? e.Data : default;
-
-    /// <summary>The value of the aggregate at element <paramref name="index"/>, or missing.</summary>
-    public RuleValue AggregateValueAt(int index) => FactAt(index) is AggregateFact a ? a.Group.Value : RuleValue.Missing;
-
-    /// <summary>The window of the aggregate at element <paramref name="index"/>: all events, the first or last event's field, or the count.</summary>
-    public RuleValue WindowAt(int index, int member, byte[][] path)
+    /// <summary>True when the fact is one of this match's facts.</summary>
+    public bool Contains(Fact fact)
     {
-        if (FactAt(index) is not AggregateFact a)
-        {
-            return RuleValue.Missing;
-        }
-
-        var events = a.Group.Events;
-        return (WindowMember)member switch
-        {
-            WindowMember.All => RuleValue.FromWindow([.. events]),
-            WindowMember.Count => RuleValue.FromNumber(events.Count),
-            WindowMember.First when events.Count > 0 => ValueOps.ReadRaw(events[0].Data, path),
-            WindowMember.Last when events.Count > 0 => ValueOps.ReadRaw(events[^1].Data, path),
-            _ => RuleValue.Missing,
-        };
-    }
-
-    /// <summary>Facts from the first element to the last.</summary>
-    public IEnumerable<Fact> Facts()
-    {
-        var list = new List<Fact>(Length);
         for (var t = this; t is not null; t = t.Parent)
         {
-            if (t.Fact is not null)
+            if (ReferenceEquals(t.Fact, fact))
             {
-                list.Add(t.Fact);
+                return true;
             }
         }
 
-        list.Reverse();
-        return list;
+        return false;
+    }
+
+    /// <summary>A stable identity of the match across snapshots: the identities of its facts.</summary>
+    public string Identity()
+    {
+        var parts = new string[Length];
+        for (var t = this; t is not null && t.Length > 0; t = t.Parent)
+        {
+            parts[t.Length - 1] = t.Fact switch
+            {
+                DataFact d => "e" + d.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                AggregateResult a => "a" + a.PerKey,
+                SilenceResult s => "s" + s.PerKey,
+                _ => "-",
+            };
+        }
+
+        return string.Join('|', parts);
+    }
+
+    /// <summary>A 64-bit order key for timers: FNV-1a over the fact sequences.</summary>
+    public long OrderKey()
+    {
+        var hash = 14695981039346656037UL;
+        for (var t = this; t is not null && t.Length > 0; t = t.Parent)
+        {
+            var seq = t.Fact is DataFact d ? d.Sequence : t.Fact is AggregateResult a ? SessionState.StableHash(a.PerKey) : 0;
+            hash = (hash ^ (ulong)seq) * 1099511628211UL;
+            hash = (hash ^ (ulong)t.Length) * 1099511628211UL;
+        }
+
+        return (long)hash;
+    }
+
+    /// <summary>The largest sequence among its data facts.</summary>
+    public long MaxSequence()
+    {
+        long max = 0;
+        for (var t = this; t is not null; t = t.Parent)
+        {
+            if (t.Fact is DataFact d && d.Sequence > max)
+            {
+                max = d.Sequence;
+            }
+        }
+
+        return max;
     }
 }
 
-/// <summary>Per-session, per-type information at run time.</summary>
-internal sealed class EventTypeRuntime(string name, byte[][]? timePath, long retentionTicks, AlphaNode? root)
+/// <summary>
+/// What compiled expressions read: the partial match, the pattern's own fact, the item of <c>forall</c>, the items of
+/// <c>any</c>/<c>all</c>, the clock, and the batched group of a storm-control firing. One per session, reused for every
+/// evaluation (set the fields right before calling a compiled delegate).
+/// </summary>
+internal sealed class EvalContext
 {
-    public string Name { get; } = name;
+    public IMatch? Match;
 
-    public byte[][]? TimePath { get; } = timePath;
+    public DataFact? Current;
+
+    public DataFact? ForallItem;
+
+    public readonly RuleValue[] Locals = new RuleValue[Parser.MaxDepth + 2];
+
+    /// <summary>Session clock (UTC ticks) for <c>now()</c>.</summary>
+    public long Clock;
+
+    /// <summary>The matches batched by <c>group by</c> / <c>throttle once after</c>, for their firing's actions.</summary>
+    public IReadOnlyList<FrozenMatch>? Group;
+
+    public EvalContext Set(IMatch? match, DataFact? current)
+    {
+        Match = match;
+        Current = current;
+        return this;
+    }
+}
+
+/// <summary>Per-type information at run time.</summary>
+internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePath, long retentionTicks, AlphaNode? root)
+{
+    public BoundEventType Declaration { get; } = declaration;
+
+    public string Name => Declaration.Name;
+
+    public bool IsFact => Declaration.IsFact;
+
+    public FieldPath? TimePath { get; } = timePath;
+
+    public FieldPath? KeyPath { get; } = declaration.KeyPath is null ? null : FieldPath.Of([.. declaration.KeyPath]);
 
     /// <summary>How long an event of this type is held after its event time (ticks); 0 = only during its insertion.</summary>
     public long RetentionTicks { get; } = retentionTicks;
 
     /// <summary>The type node of the alpha network, or null when no rule uses the type.</summary>
     public AlphaNode? Root { get; } = root;
+
+    public FieldPath[]? DedupPaths { get; } = declaration.Dedup is null ? null : [.. declaration.Dedup.Fields.Select(f => FieldPath.Of([.. f]))];
+
+    public long DedupTicks { get; } = declaration.Dedup?.Window.Ticks ?? 0;
+
+    /// <summary>Declared top-level fields and their JSON kinds, for counting events whose fields have the wrong type.</summary>
+    public (byte[] Name, ExprType Type)[] Schema { get; } = declaration.Schema?.Fields is { } fields
+        ? [.. fields.Where(f => f.Value.Type is not (ExprType.Any or ExprType.Unknown)).Select(f => (System.Text.Encoding.UTF8.GetBytes(f.Key), f.Value.Type))]
+        : [];
+
+    /// <summary>True when every declared field present in the object has a JSON value of its declared type.</summary>
+    public bool ConformsToSchema(JsonElement data)
+    {
+        foreach (var (name, type) in Schema)
+        {
+            if (!ValueOps.TryGetProperty(data, name, out var value) || value.ValueKind == JsonValueKind.Null)
+            {
+                continue;
+            }
+
+            var ok = type switch
+            {
+                ExprType.String => value.ValueKind == JsonValueKind.String,
+                ExprType.Number => value.ValueKind == JsonValueKind.Number,
+                ExprType.Bool => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
+                ExprType.Time => value.ValueKind is JsonValueKind.String or JsonValueKind.Number,
+                ExprType.Object => value.ValueKind == JsonValueKind.Object,
+                ExprType.Array => value.ValueKind == JsonValueKind.Array,
+                _ => true,
+            };
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }

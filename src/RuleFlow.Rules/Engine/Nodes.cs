@@ -2,21 +2,22 @@ using RuleFlow.Rules.Compilation;
 
 namespace RuleFlow.Rules.Engine;
 
-// The Rete network (Forgy 1982, "Rete: A Fast Algorithm for the Many Pattern/Many Object Pattern Match Problem",
-// Artificial Intelligence 19). Nodes are immutable once built and shared by every session of a rule set; each node with
-// state has an Id, and a session keeps that node's memory in SessionState.Memories[Id]. So one compiled network serves
-// many sessions (server, rule tests, explain), and a later incremental reload can carry memories over by node identity.
+// The Rete network (C. L. Forgy, "Rete: A Fast Algorithm for the Many Pattern/Many Object Pattern Match Problem", Artificial
+// Intelligence 19(1):17–37, 1982; memories, negation and tree-based removal after R. B. Doorenbos, "Production Matching for Large
+// Learning Systems", CMU 1995). Nodes are immutable once built and shared by every session of a rule set; each node with state has
+// an Id, and a session keeps that node's memory in SessionState.Memories[Id]. So one compiled network serves many sessions (server,
+// rule tests, explain), and snapshots and reloads carry memories over by node identity (StructuralKey).
 
 /// <summary>The equality a test checks, when it is <c>field == literal</c> on the event: such children are found by hash.</summary>
-internal sealed record AlphaEquality(string PathKey, byte[][] Path, RuleValue Value);
+internal sealed record AlphaEquality(FieldPath Path, RuleValue Value);
 
 /// <summary>
-/// A node of the alpha network: a type node (no test) or a constant test on one event. Children are shared between rules when
-/// their condition's canonical text is equal; <see cref="Memory"/> is set where some pattern's conditions end. Children whose test
-/// is <c>field == literal</c> are indexed by (field, value): an event reaches them by one hash lookup per field instead of one test
-/// per child (hash dispatch on equality constants), so 1,000 rules testing <c>bucket == k</c> cost one lookup, not 1,000 tests.
+/// A node of the alpha network: a type node (no test) or a constant test on one event or fact. Children are shared between rules
+/// when their condition's canonical text is equal; <see cref="Memory"/> is set where some pattern's conditions end. Children whose
+/// test is <c>field == literal</c> are indexed by (field, value): an event reaches them by one hash lookup per field instead of one
+/// test per child (hash dispatch on equality constants), so 1,000 rules testing <c>bucket == k</c> cost one lookup, not 1,000 tests.
 /// </summary>
-internal sealed class AlphaNode(string canonical, Func<EventFact, bool>? test, int order)
+internal sealed class AlphaNode(string canonical, CondFn? test, int order)
 {
     /// <summary>Below this many children on one field, testing them one by one is cheaper than hashing the event's value.</summary>
     private const int DispatchThreshold = 4;
@@ -25,9 +26,9 @@ internal sealed class AlphaNode(string canonical, Func<EventFact, bool>? test, i
     private readonly List<AlphaNode> _tested = [];
     private readonly List<Dispatch> _dispatch = [];
 
-    private sealed class Dispatch(byte[][] path)
+    private sealed class Dispatch(FieldPath path)
     {
-        public byte[][] Path { get; } = path;
+        public FieldPath Path { get; } = path;
 
         public Dictionary<RuleValue, List<AlphaNode>> ByValue { get; } = [];
 
@@ -36,7 +37,7 @@ internal sealed class AlphaNode(string canonical, Func<EventFact, bool>? test, i
 
     public string Canonical { get; } = canonical;
 
-    public Func<EventFact, bool>? Test { get; } = test;
+    public CondFn? Test { get; } = test;
 
     /// <summary>Creation order in the network (parents before children, rules in load order).</summary>
     public int Order { get; } = order;
@@ -46,7 +47,7 @@ internal sealed class AlphaNode(string canonical, Func<EventFact, bool>? test, i
 
     public AlphaMemoryNode? Memory { get; set; }
 
-    public AlphaNode GetOrAddChild(string canonical, Func<Func<EventFact, bool>> compile, AlphaEquality? equality, ref int nextOrder)
+    public AlphaNode GetOrAddChild(string canonical, Func<CondFn> compile, AlphaEquality? equality, ref int nextOrder)
     {
         if (_byCanonical.TryGetValue(canonical, out var child))
         {
@@ -62,19 +63,17 @@ internal sealed class AlphaNode(string canonical, Func<EventFact, bool>? test, i
         }
         else
         {
-            var dispatch = _dispatch.Find(d => d.Path.Length == equality.Path.Length
-                                               && d.Path.Zip(equality.Path).All(p => p.First.AsSpan().SequenceEqual(p.Second)));
+            var dispatch = _dispatch.Find(d => d.Path.SameAs(equality.Path));
             if (dispatch is null)
             {
                 dispatch = new Dispatch(equality.Path);
                 _dispatch.Add(dispatch);
             }
 
-            var key = equality.Value.ToKey();
-            if (!dispatch.ByValue.TryGetValue(key, out var list))
+            if (!dispatch.ByValue.TryGetValue(equality.Value, out var list))
             {
                 list = [];
-                dispatch.ByValue.Add(key, list);
+                dispatch.ByValue.Add(equality.Value, list);
             }
 
             list.Add(child);
@@ -85,11 +84,12 @@ internal sealed class AlphaNode(string canonical, Func<EventFact, bool>? test, i
     }
 
     /// <summary>
-    /// Collects the alpha memories the event reaches, in creation order. Iterative, so a pattern with any number of conditions
+    /// Collects the alpha memories the fact reaches, in creation order. Iterative, so a pattern with any number of conditions
     /// cannot exhaust the stack.
     /// </summary>
-    public void Propagate(EventFact fact, List<AlphaMemoryNode> reached, Stack<AlphaNode> work)
+    public void Propagate(EvalContext context, DataFact fact, List<AlphaMemoryNode> reached, Stack<AlphaNode> work)
     {
+        context.Set(null, fact);
         work.Clear();
         work.Push(this);
         while (work.Count > 0)
@@ -102,7 +102,7 @@ internal sealed class AlphaNode(string canonical, Func<EventFact, bool>? test, i
 
             foreach (var child in node._tested)
             {
-                if (child.Test!(fact))
+                if (child.Test!(context))
                 {
                     work.Push(child);
                 }
@@ -114,7 +114,7 @@ internal sealed class AlphaNode(string canonical, Func<EventFact, bool>? test, i
                 {
                     foreach (var child in dispatch.All)
                     {
-                        if (child.Test!(fact))
+                        if (child.Test!(context))
                         {
                             work.Push(child);
                         }
@@ -122,8 +122,8 @@ internal sealed class AlphaNode(string canonical, Func<EventFact, bool>? test, i
                 }
                 else
                 {
-                    var value = ValueOps.Read(fact.Data, dispatch.Path);
-                    if (!value.IsMissing && dispatch.ByValue.TryGetValue(value.ToKey(), out var children))
+                    var value = dispatch.Path.Read(fact.Data);
+                    if (!value.IsMissing && dispatch.ByValue.TryGetValue(value, out var children))
                     {
                         foreach (var child in children)
                         {
@@ -139,27 +139,44 @@ internal sealed class AlphaNode(string canonical, Func<EventFact, bool>? test, i
             reached.Sort(static (a, b) => a.Id.CompareTo(b.Id));
         }
     }
+
+    /// <summary>Every alpha node below this one (for explanations and statistics).</summary>
+    public IEnumerable<AlphaNode> Descendants()
+    {
+        var work = new Stack<AlphaNode>([this]);
+        while (work.Count > 0)
+        {
+            foreach (var child in work.Pop().Children)
+            {
+                yield return child;
+                work.Push(child);
+            }
+        }
+    }
 }
 
 /// <summary>
-/// An alpha memory: the events of one type that pass one set of constant tests. It stores nothing itself: each successor (join
-/// or aggregate node) keeps its own hash-indexed right memory.
+/// An alpha memory: the facts of one type that pass one set of constant tests. It stores nothing itself: each successor (join,
+/// negative, aggregate, temporal node) keeps its own hash-indexed right memory.
 /// </summary>
-internal sealed class AlphaMemoryNode(int id, string typeName)
+internal sealed class AlphaMemoryNode(int id, string typeName, string canonical)
 {
     public int Id { get; } = id;
 
     public string TypeName { get; } = typeName;
 
+    /// <summary>Type and conditions (structural identity).</summary>
+    public string Canonical { get; } = canonical;
+
     public List<IRightInput> Successors { get; } = [];
 }
 
-/// <summary>A node that receives events from an alpha memory (right activations).</summary>
+/// <summary>A node that receives facts from an alpha memory (right activations).</summary>
 internal interface IRightInput
 {
-    void RightActivate(SessionState session, EventFact fact);
+    void RightActivate(SessionState session, DataFact fact);
 
-    void RightRetract(SessionState session, EventFact fact);
+    void RightRetract(SessionState session, DataFact fact);
 }
 
 /// <summary>Something the session's timer queue calls back when event time passes a due time.</summary>
@@ -175,6 +192,18 @@ internal abstract class BetaNode(int id)
 
     public List<BetaNode> Children { get; } = [];
 
+    /// <summary>
+    /// Identity of the node independent of numbering: its parent's key and its own canonical text, hashed. Equal keys in two rule
+    /// sets mean the node computes the same thing, so its saved state can be carried over.
+    /// </summary>
+    public string StructuralKey { get; set; } = "";
+
+    /// <summary>The condition element index this node matches (its tokens have Length == Element + 1).</summary>
+    public int Element { get; set; } = -1;
+
+    /// <summary>The partial matches of the parent this node holds (its left memory), for explanations.</summary>
+    public virtual IEnumerable<Token> LeftTokens(SessionState session) => [];
+
     /// <summary>A new partial match from the parent.</summary>
     public abstract void LeftActivate(SessionState session, Token token);
 
@@ -182,16 +211,17 @@ internal abstract class BetaNode(int id)
     public abstract void LeftRetract(SessionState session, Token token);
 
     /// <summary>Makes a child token of <paramref name="parent"/> with <paramref name="fact"/> and passes it to every child node.</summary>
-    protected Token Emit(SessionState session, Token parent, Fact fact)
+    protected Token Emit(SessionState session, Token parent, Fact? fact)
     {
         var child = new Token(parent, fact, this);
         (parent.Children ??= []).Add(child);
-        if (fact is EventFact e)
+        if (fact is DataFact e)
         {
             (e.Tokens ??= []).Add(child);
         }
 
         session.TokenCount++;
+        session.TokensByNode[Id]++;
         for (var i = 0; i < Children.Count; i++)
         {
             Children[i].LeftActivate(session, child);
@@ -222,7 +252,7 @@ internal abstract class BetaNode(int id)
     {
         if (index.TryGetValue(key, out var list))
         {
-            var i = list.IndexOf(item);
+            var i = list.LastIndexOf(item);
             if (i >= 0)
             {
                 list.RemoveAt(i);
@@ -249,20 +279,20 @@ internal sealed class RootNode(int id) : BetaNode(id)
 }
 
 /// <summary>
-/// A join (two-input) node: partial matches of its parent (left) × events of an alpha memory (right). Both memories are
+/// A join (two-input) node: partial matches of its parent (left) × facts of an alpha memory (right). Both memories are
 /// hash-indexed on the equality join key (e.g. <c>src_ip == f.src_ip</c> joins by hash, never by scanning); other join tests
 /// (<see cref="Residual"/>) run on the candidates of one bucket. A side whose key has a missing field joins nothing.
 /// </summary>
-internal sealed class JoinNode(int id, AlphaMemoryNode right, Func<Token, JoinKey>? leftKey, Func<EventFact, JoinKey>? rightKey,
-    Func<Token, EventFact, bool>? residual, string canonical) : BetaNode(id), IRightInput
+internal sealed class JoinNode(int id, AlphaMemoryNode right, KeyFn? leftKey, KeyFn? rightKey, CondFn? residual, string canonical)
+    : BetaNode(id), IRightInput
 {
     public AlphaMemoryNode Right { get; } = right;
 
-    public Func<Token, JoinKey>? LeftKey { get; } = leftKey;
+    public KeyFn? LeftKey { get; } = leftKey;
 
-    public Func<EventFact, JoinKey>? RightKey { get; } = rightKey;
+    public KeyFn? RightKey { get; } = rightKey;
 
-    public Func<Token, EventFact, bool>? Residual { get; } = residual;
+    public CondFn? Residual { get; } = residual;
 
     public string Canonical { get; } = canonical;
 
@@ -270,12 +300,15 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, Func<Token, JoinKe
     {
         public Dictionary<JoinKey, List<Token>> Left { get; } = [];
 
-        public Dictionary<JoinKey, List<EventFact>> Right { get; } = [];
+        public Dictionary<JoinKey, List<DataFact>> Right { get; } = [];
     }
+
+    public override IEnumerable<Token> LeftTokens(SessionState session) =>
+        session.PeekMemory<Memory>(Id)?.Left.Values.SelectMany(l => l) ?? [];
 
     public override void LeftActivate(SessionState session, Token token)
     {
-        var key = LeftKey is null ? JoinKey.Unit : LeftKey(token);
+        var key = LeftKey is null ? JoinKey.Unit : LeftKey(session.Context.Set(token, null));
         if (key.HasMissing)
         {
             return;
@@ -288,7 +321,7 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, Func<Token, JoinKe
             for (var i = 0; i < facts.Count && !token.Deleted; i++)
             {
                 var fact = facts[i];
-                if (Residual is null || Residual(token, fact))
+                if (Residual is null || Residual(session.Context.Set(token, fact)))
                 {
                     Emit(session, token, fact);
                 }
@@ -298,16 +331,16 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, Func<Token, JoinKe
 
     public override void LeftRetract(SessionState session, Token token)
     {
-        var key = LeftKey is null ? JoinKey.Unit : LeftKey(token);
+        var key = LeftKey is null ? JoinKey.Unit : LeftKey(session.Context.Set(token, null));
         if (!key.HasMissing)
         {
             RemoveFrom(session.MemoryOf<Memory>(Id).Left, key, token);
         }
     }
 
-    public void RightActivate(SessionState session, EventFact fact)
+    public void RightActivate(SessionState session, DataFact fact)
     {
-        var key = RightKey is null ? JoinKey.Unit : RightKey(fact);
+        var key = RightKey is null ? JoinKey.Unit : RightKey(session.Context.Set(null, fact));
         if (key.HasMissing)
         {
             return;
@@ -320,7 +353,7 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, Func<Token, JoinKe
             for (var i = 0; i < tokens.Count && !fact.Retracted; i++)
             {
                 var token = tokens[i];
-                if (Residual is null || Residual(token, fact))
+                if (Residual is null || Residual(session.Context.Set(token, fact)))
                 {
                     Emit(session, token, fact);
                 }
@@ -328,9 +361,9 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, Func<Token, JoinKe
         }
     }
 
-    public void RightRetract(SessionState session, EventFact fact)
+    public void RightRetract(SessionState session, DataFact fact)
     {
-        var key = RightKey is null ? JoinKey.Unit : RightKey(fact);
+        var key = RightKey is null ? JoinKey.Unit : RightKey(session.Context.Set(null, fact));
         if (!key.HasMissing)
         {
             RemoveFrom(session.MemoryOf<Memory>(Id).Right, key, fact);
@@ -339,27 +372,335 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, Func<Token, JoinKe
 }
 
 /// <summary>
+/// A negative node (Doorenbos 1995, §2.7) for <c>not pattern</c>, or its mirror for <c>exists pattern</c>: for each partial match
+/// it counts the facts of the alpha memory that join it (hash-indexed like a join), and passes the match on (with no fact of its
+/// own) while the count is zero (<c>not</c>) or above zero (<c>exists</c>, once, whatever the count).
+/// </summary>
+internal sealed class NegativeNode(int id, AlphaMemoryNode right, KeyFn? leftKey, KeyFn? rightKey, CondFn? residual, bool exists, string canonical)
+    : BetaNode(id), IRightInput
+{
+    public AlphaMemoryNode Right { get; } = right;
+
+    public bool IsExists { get; } = exists;
+
+    public string Canonical { get; } = canonical;
+
+    internal sealed class Entry(Token token)
+    {
+        public Token Token { get; } = token;
+
+        public int Count { get; set; }
+
+        public Token? Output { get; set; }
+    }
+
+    internal sealed class Memory
+    {
+        public Dictionary<JoinKey, List<Entry>> Left { get; } = [];
+
+        public Dictionary<Token, Entry> Entries { get; } = [];
+
+        public Dictionary<JoinKey, List<DataFact>> Right { get; } = [];
+    }
+
+    private bool Passes(Entry entry) => IsExists ? entry.Count > 0 : entry.Count == 0;
+
+    public override IEnumerable<Token> LeftTokens(SessionState session) => (IEnumerable<Token>?)session.PeekMemory<Memory>(Id)?.Entries.Keys ?? [];
+
+    public override void LeftActivate(SessionState session, Token token)
+    {
+        var key = leftKey is null ? JoinKey.Unit : leftKey(session.Context.Set(token, null));
+        if (key.HasMissing)
+        {
+            // A missing join field joins nothing: for 'not' the match passes, for 'exists' it never does.
+            if (!IsExists)
+            {
+                var lone = new Entry(token);
+                session.MemoryOf<Memory>(Id).Entries[token] = lone;
+                lone.Output = Emit(session, token, null);
+            }
+
+            return;
+        }
+
+        var memory = session.MemoryOf<Memory>(Id);
+        var entry = new Entry(token);
+        AddTo(memory.Left, key, entry);
+        memory.Entries[token] = entry;
+        if (memory.Right.TryGetValue(key, out var facts))
+        {
+            foreach (var fact in facts)
+            {
+                if (residual is null || residual(session.Context.Set(token, fact)))
+                {
+                    entry.Count++;
+                }
+            }
+        }
+
+        if (Passes(entry))
+        {
+            entry.Output = Emit(session, token, null);
+        }
+    }
+
+    public override void LeftRetract(SessionState session, Token token)
+    {
+        var memory = session.MemoryOf<Memory>(Id);
+        if (!memory.Entries.Remove(token, out var entry))
+        {
+            return;
+        }
+
+        var key = leftKey is null ? JoinKey.Unit : leftKey(session.Context.Set(token, null));
+        if (!key.HasMissing)
+        {
+            RemoveFrom(memory.Left, key, entry);
+        }
+    }
+
+    public void RightActivate(SessionState session, DataFact fact)
+    {
+        var key = rightKey is null ? JoinKey.Unit : rightKey(session.Context.Set(null, fact));
+        if (key.HasMissing)
+        {
+            return;
+        }
+
+        var memory = session.MemoryOf<Memory>(Id);
+        AddTo(memory.Right, key, fact);
+        if (!memory.Left.TryGetValue(key, out var entries))
+        {
+            return;
+        }
+
+        foreach (var entry in entries.ToArray())
+        {
+            if (entry.Token.Deleted || (residual is not null && !residual(session.Context.Set(entry.Token, fact))))
+            {
+                continue;
+            }
+
+            entry.Count++;
+            if (entry.Count == 1)
+            {
+                if (IsExists)
+                {
+                    entry.Output = Emit(session, entry.Token, null);
+                }
+                else if (entry.Output is { } output)
+                {
+                    entry.Output = null;
+                    session.DeleteToken(output);
+                }
+            }
+        }
+    }
+
+    public void RightRetract(SessionState session, DataFact fact)
+    {
+        var key = rightKey is null ? JoinKey.Unit : rightKey(session.Context.Set(null, fact));
+        if (key.HasMissing)
+        {
+            return;
+        }
+
+        var memory = session.MemoryOf<Memory>(Id);
+        RemoveFrom(memory.Right, key, fact);
+        if (!memory.Left.TryGetValue(key, out var entries))
+        {
+            return;
+        }
+
+        foreach (var entry in entries.ToArray())
+        {
+            if (entry.Token.Deleted || (residual is not null && !residual(session.Context.Set(entry.Token, fact))))
+            {
+                continue;
+            }
+
+            entry.Count--;
+            if (entry.Count == 0)
+            {
+                if (IsExists)
+                {
+                    if (entry.Output is { } output)
+                    {
+                        entry.Output = null;
+                        session.DeleteToken(output);
+                    }
+                }
+                else
+                {
+                    entry.Output = Emit(session, entry.Token, null);
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// <c>forall each =&gt; satisfies</c>, i.e. <c>not (each and not satisfies)</c> (Drools semantics: true when there is no item).
+/// For each partial match it checks that every fact of the first pattern joining the match has a fact of the second pattern
+/// joining both. Recomputed for every partial match when either side changes: O(left × each × satisfies) per change, meant for
+/// facts and small sets.
+/// </summary>
+internal sealed class ForallNode(int id, AlphaMemoryNode each, AlphaMemoryNode satisfies, CondFn? eachTest, CondFn? satisfiesTest, string canonical)
+    : BetaNode(id)
+{
+    public AlphaMemoryNode EachMemory { get; } = each;
+
+    public AlphaMemoryNode SatisfiesMemory { get; } = satisfies;
+
+    public string Canonical { get; } = canonical;
+
+    public IRightInput EachInput => new Input(this, true);
+
+    public IRightInput SatisfiesInput => new Input(this, false);
+
+    internal sealed class Memory
+    {
+        public Dictionary<Token, Token?> Left { get; } = [];
+
+        public List<DataFact> Each { get; } = [];
+
+        public List<DataFact> Satisfies { get; } = [];
+    }
+
+    private sealed class Input : IRightInput
+    {
+        private readonly ForallNode _node;
+        private readonly bool _isEach;
+
+        public Input(ForallNode node, bool isEach)
+        {
+            _node = node;
+            _isEach = isEach;
+        }
+
+        public void RightActivate(SessionState session, DataFact fact)
+        {
+            var memory = session.MemoryOf<Memory>(_node.Id);
+            (_isEach ? memory.Each : memory.Satisfies).Add(fact);
+            _node.Recompute(session, memory);
+        }
+
+        public void RightRetract(SessionState session, DataFact fact)
+        {
+            var memory = session.MemoryOf<Memory>(_node.Id);
+            (_isEach ? memory.Each : memory.Satisfies).Remove(fact);
+            _node.Recompute(session, memory);
+        }
+    }
+
+    private bool Holds(SessionState session, Memory memory, Token token)
+    {
+        var context = session.Context;
+        foreach (var item in memory.Each)
+        {
+            if (eachTest is not null && !eachTest(context.Set(token, item)))
+            {
+                continue;
+            }
+
+            var found = false;
+            foreach (var candidate in memory.Satisfies)
+            {
+                context.Set(token, candidate);
+                context.ForallItem = item;
+                var ok = satisfiesTest is null || satisfiesTest(context);
+                context.ForallItem = null;
+                if (ok)
+                {
+                    found = true;
+                    break;
+                }
+            }
+
+            if (!found)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void Recompute(SessionState session, Memory memory)
+    {
+        foreach (var token in memory.Left.Keys.ToArray())
+        {
+            if (token.Deleted)
+            {
+                continue;
+            }
+
+            var holds = Holds(session, memory, token);
+            var output = memory.Left[token];
+            if (holds && output is null)
+            {
+                memory.Left[token] = Emit(session, token, null);
+            }
+            else if (!holds && output is not null)
+            {
+                memory.Left[token] = null;
+                session.DeleteToken(output);
+            }
+        }
+    }
+
+    public override void LeftActivate(SessionState session, Token token)
+    {
+        var memory = session.MemoryOf<Memory>(Id);
+        memory.Left[token] = null;
+        if (Holds(session, memory, token))
+        {
+            memory.Left[token] = Emit(session, token, null);
+        }
+    }
+
+    public override void LeftRetract(SessionState session, Token token) => session.MemoryOf<Memory>(Id).Left.Remove(token);
+
+    public override IEnumerable<Token> LeftTokens(SessionState session) => (IEnumerable<Token>?)session.PeekMemory<Memory>(Id)?.Left.Keys ?? [];
+}
+
+/// <summary>
 /// The terminal node of one rule: a partial match that reaches it is an activation, put on the agenda; when the match is
-/// retracted the activation goes (unfired) or is forgotten (fired). Also holds the rule's throttle state.
+/// retracted the activation goes (unfired) or is forgotten (fired). The rule's storm-control state lives in its memory.
 /// </summary>
 internal sealed class TerminalNode(int id, CompiledRule rule) : BetaNode(id), ITimerTarget
 {
     public CompiledRule Rule { get; } = rule;
 
+    /// <summary>Binding names by element index (null where unnamed), for batched matches' JSON.</summary>
+    public IReadOnlyList<string> BindingNames { get; } = [.. rule.Bound.Elements.Select(e => e.Name!)];
+
+    public void OnTimer(SessionState session, object? payload, long due) => session.OnStormTimer(this, (StormTimer)payload!, due);
+
+    /// <summary>The beta nodes of this rule, one per condition element, in element order.</summary>
+    public IReadOnlyList<BetaNode> Chain { get; set; } = [];
+
+    public override IEnumerable<Token> LeftTokens(SessionState session) => (IEnumerable<Token>?)session.PeekMemory<Memory>(Id)?.Activations.Keys ?? [];
+
     internal sealed class Memory
     {
         public Dictionary<Token, Activation> Activations { get; } = [];
 
-        /// <summary>Throttle: key → event time (ticks) when it last fired.</summary>
-        public Dictionary<JoinKey, long> Throttle { get; } = [];
+        public StormState Storm { get; } = new();
     }
 
     public override void LeftActivate(SessionState session, Token token)
     {
-        var activation = new Activation(this, token, session.NextActivationSequence());
+        var activation = new Activation(this, token, session.NextActivationSequence(), session.ChangeTime) { FromTimer = session.InTimer };
         session.MemoryOf<Memory>(Id).Activations[token] = activation;
-        session.Agenda.Add(activation);
         session.ActivationsCreated++;
+        if (session.Restoring)
+        {
+            activation.Fired = true; // re-derived while restoring: it fired (or was suppressed) before the snapshot
+            return;
+        }
+
+        session.Agenda.Add(activation);
     }
 
     public override void LeftRetract(SessionState session, Token token)
@@ -369,43 +710,10 @@ internal sealed class TerminalNode(int id, CompiledRule rule) : BetaNode(id), IT
             activation.Cancelled = true;
         }
     }
-
-    /// <summary>
-    /// Throttle <c>once within D per key</c>: true when the activation may fire (and records it); false when an earlier firing
-    /// of the same key is at most D ago on event time (the activation is then suppressed, and not fired later).
-    /// </summary>
-    public bool TryPassThrottle(SessionState session, Activation activation)
-    {
-        if (Rule.Throttle is not { } throttle)
-        {
-            return true;
-        }
-
-        var memory = session.MemoryOf<Memory>(Id);
-        var key = throttle.Key(activation.Token);
-        if (memory.Throttle.TryGetValue(key, out var firedAt) && session.ClockTicks - firedAt <= throttle.WindowTicks)
-        {
-            return false;
-        }
-
-        memory.Throttle[key] = session.ClockTicks;
-        session.Timers.Schedule(session.ClockTicks + throttle.WindowTicks, this, key);
-        return true;
-    }
-
-    public void OnTimer(SessionState session, object? payload, long due)
-    {
-        var memory = session.MemoryOf<Memory>(Id);
-        var key = (JoinKey)payload!;
-        if (memory.Throttle.TryGetValue(key, out var firedAt) && firedAt + Rule.Throttle!.WindowTicks == due)
-        {
-            memory.Throttle.Remove(key);
-        }
-    }
 }
 
 /// <summary>A rule instantiation waiting on the agenda: a complete match of a rule.</summary>
-internal sealed class Activation(TerminalNode terminal, Token token, long sequence)
+internal sealed class Activation(TerminalNode terminal, Token token, long sequence, long time)
 {
     public TerminalNode Terminal { get; } = terminal;
 
@@ -413,8 +721,17 @@ internal sealed class Activation(TerminalNode terminal, Token token, long sequen
 
     public Token Token { get; } = token;
 
-    /// <summary>Creation order: the recency used by conflict resolution.</summary>
+    /// <summary>Creation order (the last tie-breaker).</summary>
     public long Sequence { get; } = sequence;
+
+    /// <summary>Event time of the working-memory change that made it (ticks).</summary>
+    public long Time { get; } = time;
+
+    /// <summary>Recency (OPS5 LEX): the match's fact sequences, largest first, taken when the activation is made.</summary>
+    public long[] Recency { get; } = MatchReader.Recency(token);
+
+    /// <summary>True when a timer's working-memory change made it (absence, silence, expiry): its id includes <see cref="Time"/>.</summary>
+    public bool FromTimer { get; init; }
 
     public bool Cancelled { get; set; }
 
@@ -422,8 +739,11 @@ internal sealed class Activation(TerminalNode terminal, Token token, long sequen
 }
 
 /// <summary>
-/// The agenda (conflict set): pending activations ordered by salience (rule priority, higher first), then recency (the most
-/// recently created activation first). Refraction: an activation is fired at most once; a retracted one is skipped.
+/// The agenda (conflict set): pending activations in conflict-resolution order — salience (rule priority, higher first), then
+/// recency as in OPS5's LEX strategy (Forgy, "OPS5 User's Manual", CMU 1981: compare the matches' fact insertion numbers, largest
+/// first, element by element; the more recent match first), then the rule's load order, then creation order. Refraction: an
+/// activation is fired at most once; a retracted one is skipped. The order depends only on working memory, not on the order in
+/// which the network happened to make the activations, so a session restored from a snapshot fires in the same order.
 /// </summary>
 internal sealed class Agenda
 {
@@ -433,8 +753,31 @@ internal sealed class Agenda
 
         public int Compare(Activation? x, Activation? y)
         {
-            var bySalience = y!.Rule.Priority.CompareTo(x!.Rule.Priority);
-            return bySalience != 0 ? bySalience : y.Sequence.CompareTo(x.Sequence);
+            var c = y!.Rule.Priority.CompareTo(x!.Rule.Priority);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            var a = x.Recency;
+            var b = y.Recency;
+            for (var i = 0; i < Math.Min(a.Length, b.Length); i++)
+            {
+                c = b[i].CompareTo(a[i]);
+                if (c != 0)
+                {
+                    return c;
+                }
+            }
+
+            c = b.Length.CompareTo(a.Length);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = x.Rule.Order.CompareTo(y.Rule.Order);
+            return c != 0 ? c : y.Sequence.CompareTo(x.Sequence);
         }
     }
 
@@ -456,28 +799,77 @@ internal sealed class Agenda
 
         return false;
     }
+
+    public void Clear() => _queue.Clear();
+}
+
+/// <summary>Ordering of timers: due time, then a node order, then two keys that make the order independent of scheduling.</summary>
+internal readonly record struct TimerKey(long Due, int Order, long A, long B) : IComparable<TimerKey>
+{
+    public int CompareTo(TimerKey other)
+    {
+        var c = Due.CompareTo(other.Due);
+        if (c != 0)
+        {
+            return c;
+        }
+
+        c = Order.CompareTo(other.Order);
+        if (c != 0)
+        {
+            return c;
+        }
+
+        c = A.CompareTo(other.A);
+        return c != 0 ? c : B.CompareTo(other.B);
+    }
 }
 
 /// <summary>
-/// Timers on event time: window expiries, event retention, throttle releases (issue 3 adds absence timers). An entry due at
-/// <c>t</c> runs when the clock passes <c>t</c> (clock &gt; t), in (due, scheduling order) order, so runs are deterministic.
+/// Timers on event time: window expiries, event retention, absence deadlines, silences, storm-control batches and cleanups. An
+/// entry due at <c>t</c> runs when the clock passes <c>t</c> (clock &gt; t), in (due, node, key) order — an order that depends only on
+/// what is scheduled, not on when it was scheduled, so a restored session runs its timers in the same order.
 /// </summary>
 internal sealed class TimerQueue
 {
-    private readonly PriorityQueue<(ITimerTarget Target, object? Payload, long Due), (long Due, long Sequence)> _queue = new();
-    private long _sequence;
+    private readonly PriorityQueue<(ITimerTarget Target, object? Payload, long Due), TimerKey> _queue = new();
 
     public int Count => _queue.Count;
 
-    public void Schedule(long due, ITimerTarget target, object? payload) => _queue.Enqueue((target, payload, due), (due, _sequence++));
+    public void Schedule(long due, int order, long a, long b, ITimerTarget target, object? payload) =>
+        _queue.Enqueue((target, payload, due), new TimerKey(due, order, a, b));
 
-    /// <summary>Runs every timer due before <paramref name="clock"/>.</summary>
-    public void RunDue(SessionState session, long clock)
+    /// <summary>The earliest due time, if any.</summary>
+    public bool TryPeekDue(out long due)
     {
-        while (_queue.TryPeek(out var entry, out var priority) && priority.Due < clock)
+        if (_queue.TryPeek(out _, out var key))
+        {
+            due = key.Due;
+            return true;
+        }
+
+        due = 0;
+        return false;
+    }
+
+    /// <summary>Runs every timer of the earliest due time when it is before <paramref name="clock"/>; false when none is due.</summary>
+    public bool RunNextGroup(SessionState session, long clock, out long due)
+    {
+        if (!_queue.TryPeek(out _, out var first) || first.Due >= clock)
+        {
+            due = 0;
+            return false;
+        }
+
+        due = first.Due;
+        while (_queue.TryPeek(out var entry, out var key) && key.Due == due)
         {
             _queue.Dequeue();
             entry.Target.OnTimer(session, entry.Payload, entry.Due);
         }
+
+        return true;
     }
+
+    public void Clear() => _queue.Clear();
 }

@@ -1,8 +1,9 @@
+using System.Buffers;
 using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 
 namespace RuleFlow.Rules.Engine;
 
@@ -16,17 +17,29 @@ internal enum ValueKind : byte
     Number,
     String,
 
-    /// <summary>A JSON string, object or array of an event (read lazily: strings are compared without copying).</summary>
+    /// <summary>A JSON string, object or array of an event (read lazily: strings are compared and hashed without copying).</summary>
     Json,
+
+    /// <summary>A point in time (UTC ticks).</summary>
+    Time,
+
+    /// <summary>An IP network (<c>10.0.0.0/8</c>).</summary>
+    Network,
+
+    /// <summary>A list of values (list literals, <c>collect</c>, <c>split</c>).</summary>
+    List,
 
     /// <summary>The events of an aggregate's window (actions only).</summary>
     Window,
 }
 
+/// <summary>An IP network literal with its text.</summary>
+internal sealed record NetworkValue(IPNetwork Network, string Text);
+
 /// <summary>
 /// A value during matching: a literal, or a value read from an event's JSON. Numbers are doubles; strings compare ordinally.
-/// Equality (<see cref="Equals(RuleValue)"/>) is structural and used for hash keys; the rule-language comparisons are in
-/// <see cref="ValueOps"/>.
+/// Equality (<see cref="Equals(RuleValue)"/>) is structural and used for hash keys (a JSON string and a string with the same text are
+/// equal and hash alike, without copying the JSON); the rule-language comparisons are in <see cref="ValueOps"/>.
 /// </summary>
 internal readonly struct RuleValue : IEquatable<RuleValue>
 {
@@ -54,11 +67,18 @@ internal readonly struct RuleValue : IEquatable<RuleValue>
 
     public static RuleValue FromBool(bool value) => value ? True : False;
 
-    public static RuleValue FromNumber(double value) => new(ValueKind.Number, value == 0 ? 0d : value, null, default);
+    public static RuleValue FromNumber(double value) =>
+        double.IsNaN(value) || double.IsInfinity(value) ? Missing : new(ValueKind.Number, value == 0 ? 0d : value, null, default);
 
     public static RuleValue FromString(string value) => new(ValueKind.String, 0, value, default);
 
-    public static RuleValue FromWindow(IReadOnlyList<EventFact> events) => new(ValueKind.Window, 0, events, default);
+    public static RuleValue FromTime(long ticks) => new(ValueKind.Time, BitConverter.Int64BitsToDouble(ticks), null, default);
+
+    public static RuleValue FromNetwork(IPNetwork network, string text) => new(ValueKind.Network, 0, new NetworkValue(network, text), default);
+
+    public static RuleValue FromList(RuleValue[] items) => new(ValueKind.List, 0, items, default);
+
+    public static RuleValue FromWindow(IReadOnlyList<DataFact> events) => new(ValueKind.Window, 0, events, default);
 
     /// <summary>Wraps a JSON element: numbers, booleans and null are read at once; strings, objects and arrays stay JSON.</summary>
     public static RuleValue FromElement(JsonElement element) => element.ValueKind switch
@@ -80,34 +100,64 @@ internal readonly struct RuleValue : IEquatable<RuleValue>
 
     public bool IsMissing => Kind == ValueKind.Missing;
 
-    public bool IsStringLike => Kind == ValueKind.String || (Kind == ValueKind.Json && _ref is null && _json.ValueKind == JsonValueKind.String);
+    public bool IsJsonString => Kind == ValueKind.Json && _json.ValueKind == JsonValueKind.String;
+
+    public bool IsStringLike => Kind == ValueKind.String || IsJsonString;
+
+    public bool IsJsonNumber => Kind == ValueKind.Json && _json.ValueKind == JsonValueKind.Number;
+
+    public bool IsArray => Kind is ValueKind.List or ValueKind.Window || (Kind == ValueKind.Json && _json.ValueKind == JsonValueKind.Array);
 
     public double Number => _number;
 
     public bool Bool => _number != 0;
 
+    public long TimeTicks => BitConverter.DoubleToInt64Bits(_number);
+
     public JsonElement Element => _json;
 
-    public IReadOnlyList<EventFact> Window => (IReadOnlyList<EventFact>)_ref!;
+    public IReadOnlyList<DataFact> Window => (IReadOnlyList<DataFact>)_ref!;
+
+    public RuleValue[] List => (RuleValue[])_ref!;
+
+    public NetworkValue Network => (NetworkValue)_ref!;
 
     /// <summary>The string of a string-like value (allocates for JSON strings); never throws (see <see cref="ValueOps.SafeGetString"/>).</summary>
     public string GetString() => Kind == ValueKind.String ? (string)_ref! : ValueOps.SafeGetString(_json);
 
-    /// <summary>A value fit for hashing: JSON strings become strings, objects and arrays their raw text.</summary>
-    public RuleValue ToKey()
+    /// <summary>
+    /// A copy that holds no reference to the event's JSON document (strings become strings, objects and arrays their text), for keys
+    /// kept longer than the event (throttle, dedup, storm-control groups).
+    /// </summary>
+    public RuleValue Detach()
     {
-        if (Kind != ValueKind.Json || _ref is not null)
+        if (Kind != ValueKind.Json)
         {
             return this;
         }
 
-        return _json.ValueKind == JsonValueKind.String
-            ? FromString(ValueOps.SafeGetString(_json))
-            : new RuleValue(ValueKind.Json, 0, _json.GetRawText(), default);
+        return _json.ValueKind switch
+        {
+            JsonValueKind.String => FromString(ValueOps.SafeGetString(_json)),
+            JsonValueKind.Number => FromElement(_json),
+            _ => new RuleValue(ValueKind.Json, 0, null, JsonElement.Parse(_json.GetRawText())),
+        };
     }
 
     public bool Equals(RuleValue other)
     {
+        if (IsStringLike && other.IsStringLike)
+        {
+            return ValueOps.StringEquals(this, other);
+        }
+
+        if (IsJsonNumber || other.IsJsonNumber)
+        {
+            var a = IsJsonNumber ? FromElement(_json) : this;
+            var b = other.IsJsonNumber ? FromElement(other._json) : other;
+            return a.Kind == b.Kind && a.Equals(b);
+        }
+
         if (Kind != other.Kind)
         {
             return false;
@@ -116,24 +166,37 @@ internal readonly struct RuleValue : IEquatable<RuleValue>
         return Kind switch
         {
             ValueKind.Missing or ValueKind.Null => true,
-            ValueKind.Bool or ValueKind.Number => _number.Equals(other._number),
-            ValueKind.String => string.Equals((string)_ref!, (string)other._ref!, StringComparison.Ordinal),
-            ValueKind.Json => _ref is string a && other._ref is string b
-                ? string.Equals(a, b, StringComparison.Ordinal)
-                : ValueOps.JsonEquals(this, other),
+            ValueKind.Bool or ValueKind.Number or ValueKind.Time => _number.Equals(other._number),
+            ValueKind.Json => ValueOps.JsonEquals(this, other),
+            ValueKind.Network => Network.Network.Equals(other.Network.Network),
+            ValueKind.List => List.AsSpan().SequenceEqual(other.List),
             _ => ReferenceEquals(_ref, other._ref),
         };
     }
 
     public override bool Equals(object? obj) => obj is RuleValue other && Equals(other);
 
-    public override int GetHashCode() => Kind switch
+    public override int GetHashCode()
     {
-        ValueKind.Bool or ValueKind.Number => HashCode.Combine(Kind, _number),
-        ValueKind.String => HashCode.Combine(Kind, StringComparer.Ordinal.GetHashCode((string)_ref!)),
-        ValueKind.Json => HashCode.Combine(Kind, StringComparer.Ordinal.GetHashCode(_ref as string ?? ToKey()._ref as string ?? "")),
-        _ => (int)Kind,
-    };
+        if (IsStringLike)
+        {
+            return ValueOps.StringHash(this);
+        }
+
+        if (IsJsonNumber)
+        {
+            return FromElement(_json).GetHashCode();
+        }
+
+        return Kind switch
+        {
+            ValueKind.Bool or ValueKind.Number or ValueKind.Time => HashCode.Combine(Kind, _number),
+            ValueKind.Json => HashCode.Combine(Kind, _json.ValueKind, _json.ValueKind == JsonValueKind.Array ? _json.GetArrayLength() : 0),
+            ValueKind.Network => Network.Network.GetHashCode(),
+            ValueKind.List => List.Length,
+            _ => (int)Kind,
+        };
+    }
 
     /// <summary>Canonical text for sharing nodes and for messages: strings quoted, numbers invariant.</summary>
     public override string ToString() => Kind switch
@@ -143,7 +206,10 @@ internal readonly struct RuleValue : IEquatable<RuleValue>
         ValueKind.Bool => Bool ? "true" : "false",
         ValueKind.Number => FormatNumber(_number),
         ValueKind.String => JsonSerializer.Serialize((string)_ref!),
-        ValueKind.Json => _ref as string ?? _json.GetRawText(),
+        ValueKind.Json => _json.GetRawText(),
+        ValueKind.Time => ValueOps.FormatTime(TimeTicks),
+        ValueKind.Network => Network.Text,
+        ValueKind.List => "[" + string.Join(",", List.Select(v => v.ToString())) + "]",
         _ => "<window>",
     };
 
@@ -158,30 +224,63 @@ internal readonly struct RuleValue : IEquatable<RuleValue>
 }
 
 /// <summary>
-/// A hash key of one or more values (equality join keys, aggregate groups, throttle keys). A key with a missing part never joins.
+/// A hash key of one or more values (equality join keys, aggregate groups, throttle keys). Up to two values are held inline (no
+/// allocation); the hash is computed once. A key with a missing part never joins.
 /// </summary>
 internal readonly struct JoinKey : IEquatable<JoinKey>
 {
-    private readonly RuleValue _single;
+    private readonly RuleValue _a;
+    private readonly RuleValue _b;
     private readonly RuleValue[]? _many;
+    private readonly int _hash;
 
     public JoinKey(RuleValue single)
     {
-        _single = single.ToKey();
+        _a = single;
+        _b = default;
         _many = null;
         Count = 1;
+        HasMissing = single.IsMissing;
+        _hash = single.GetHashCode();
+    }
+
+    public JoinKey(RuleValue first, RuleValue second)
+    {
+        _a = first;
+        _b = second;
+        _many = null;
+        Count = 2;
+        HasMissing = first.IsMissing || second.IsMissing;
+        _hash = HashCode.Combine(first.GetHashCode(), second.GetHashCode());
     }
 
     public JoinKey(RuleValue[] values)
     {
-        for (var i = 0; i < values.Length; i++)
+        if (values.Length <= 2)
         {
-            values[i] = values[i].ToKey();
+            this = values.Length switch
+            {
+                0 => default,
+                1 => new JoinKey(values[0]),
+                _ => new JoinKey(values[0], values[1]),
+            };
+            return;
         }
 
-        _single = default;
+        _a = default;
+        _b = default;
         _many = values;
         Count = values.Length;
+        var hash = new HashCode();
+        var missing = false;
+        foreach (var v in values)
+        {
+            hash.Add(v.GetHashCode());
+            missing |= v.IsMissing;
+        }
+
+        HasMissing = missing;
+        _hash = hash.ToHashCode();
     }
 
     /// <summary>The key of no values (one bucket for everything).</summary>
@@ -189,27 +288,36 @@ internal readonly struct JoinKey : IEquatable<JoinKey>
 
     public int Count { get; }
 
-    public RuleValue this[int index] => _many is null ? _single : _many[index];
+    public bool HasMissing { get; }
 
-    public bool HasMissing
+    public RuleValue this[int index] => _many is not null ? _many[index] : index == 0 ? _a : _b;
+
+    /// <summary>A copy holding no reference to event documents (see <see cref="RuleValue.Detach"/>).</summary>
+    public JoinKey Detach()
     {
-        get
+        var values = new RuleValue[Count];
+        for (var i = 0; i < Count; i++)
         {
-            for (var i = 0; i < Count; i++)
-            {
-                if (this[i].IsMissing)
-                {
-                    return true;
-                }
-            }
-
-            return false;
+            values[i] = this[i].Detach();
         }
+
+        return new JoinKey(values);
+    }
+
+    public RuleValue[] ToArray()
+    {
+        var values = new RuleValue[Count];
+        for (var i = 0; i < Count; i++)
+        {
+            values[i] = this[i];
+        }
+
+        return values;
     }
 
     public bool Equals(JoinKey other)
     {
-        if (Count != other.Count)
+        if (Count != other.Count || _hash != other._hash)
         {
             return false;
         }
@@ -227,16 +335,7 @@ internal readonly struct JoinKey : IEquatable<JoinKey>
 
     public override bool Equals(object? obj) => obj is JoinKey other && Equals(other);
 
-    public override int GetHashCode()
-    {
-        var hash = new HashCode();
-        for (var i = 0; i < Count; i++)
-        {
-            hash.Add(this[i]);
-        }
-
-        return hash.ToHashCode();
-    }
+    public override int GetHashCode() => _hash;
 
     public override string ToString()
     {
@@ -266,14 +365,82 @@ internal enum ComparisonOp
 }
 
 /// <summary>
-/// The semantics of values, in one place: numbers compare numerically, strings ordinally; <c>==</c> between different types is
-/// false; any comparison with a missing value is false (so <c>!=</c> is false too); <c>&lt;</c> and friends are false unless both
-/// sides are numbers or both strings. Nothing here throws on any input.
+/// A compiled field path: names (UTF-8) and indexes (negative: from the end). Navigation never throws and never allocates.
+/// </summary>
+internal sealed class FieldPath
+{
+    private readonly byte[]?[] _names;
+    private readonly int[] _indexes;
+
+    public FieldPath(IReadOnlyList<Language.PathStep> steps)
+    {
+        _names = [.. steps.Select(s => s.Name is null ? null : Encoding.UTF8.GetBytes(s.Name))];
+        _indexes = [.. steps.Select(s => s.Index)];
+    }
+
+    public static FieldPath Of(params string[] names) => new([.. names.Select(n => new Language.PathStep(n, 0))]);
+
+    public int Length => _names.Length;
+
+    public bool IsEmpty => _names.Length == 0;
+
+    public bool TryNavigate(JsonElement root, out JsonElement element)
+    {
+        element = root;
+        for (var i = 0; i < _names.Length; i++)
+        {
+            var name = _names[i];
+            if (name is not null)
+            {
+                if (element.ValueKind != JsonValueKind.Object || !ValueOps.TryGetProperty(element, name, out element))
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                if (element.ValueKind != JsonValueKind.Array)
+                {
+                    return false;
+                }
+
+                var length = element.GetArrayLength();
+                var index = _indexes[i] < 0 ? length + _indexes[i] : _indexes[i];
+                if (index < 0 || index >= length)
+                {
+                    return false;
+                }
+
+                element = element[index];
+            }
+        }
+
+        return root.ValueKind != JsonValueKind.Undefined;
+    }
+
+    public RuleValue Read(JsonElement root) => TryNavigate(root, out var e) ? RuleValue.FromElement(e) : RuleValue.Missing;
+
+    public RuleValue ReadRaw(JsonElement root) => TryNavigate(root, out var e) ? RuleValue.FromElementRaw(e) : RuleValue.Missing;
+
+    /// <summary>Same steps as <paramref name="other"/>.</summary>
+    public bool SameAs(FieldPath other) =>
+        _names.Length == other._names.Length
+        && _indexes.AsSpan().SequenceEqual(other._indexes)
+        && _names.Zip(other._names).All(p => p.First is null ? p.Second is null : p.Second is not null && p.First.AsSpan().SequenceEqual(p.Second));
+}
+
+/// <summary>
+/// The semantics of values, in one place: numbers compare numerically, strings ordinally, times by instant (a string or a number is
+/// read as a time when compared with one); <c>==</c> between different kinds is false; any comparison with a missing value is false
+/// (so <c>!=</c> is false too); <c>&lt;</c> and friends are false unless both sides are numbers, strings or times. Nothing here throws
+/// on any input.
 /// </summary>
 internal static class ValueOps
 {
     /// <summary>Longest time a regular expression may run on one value (then the condition is false).</summary>
     public static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(100);
+
+    private const int StackChars = 256;
 
     /// <summary>
     /// The string of a JSON string element. A string with an invalid escape (e.g. a lone surrogate <c>\ud800</c>, which
@@ -292,25 +459,7 @@ internal static class ValueOps
         }
     }
 
-    public static RuleValue Read(JsonElement root, byte[][] path) =>
-        TryNavigate(root, path, out var element) ? RuleValue.FromElement(element) : RuleValue.Missing;
-
-    /// <summary>Follows a field path (UTF-8 names); false when a step is not an object or lacks the field. Never throws.</summary>
-    public static bool TryNavigate(JsonElement root, byte[][] path, out JsonElement element)
-    {
-        element = root;
-        for (var i = 0; i < path.Length; i++)
-        {
-            if (element.ValueKind != JsonValueKind.Object || !TryGetProperty(element, path[i], out element))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private static bool TryGetProperty(JsonElement obj, byte[] name, out JsonElement value)
+    public static bool TryGetProperty(JsonElement obj, byte[] name, out JsonElement value)
     {
         try
         {
@@ -340,11 +489,84 @@ internal static class ValueOps
         }
     }
 
-    /// <summary>Like <see cref="Read"/>, but numbers stay JSON (exact digits): for values copied into action input.</summary>
-    public static RuleValue ReadRaw(JsonElement root, byte[][] path) =>
-        TryNavigate(root, path, out var element) ? RuleValue.FromElementRaw(element) : RuleValue.Missing;
+    /// <summary>The raw UTF-8 content of a JSON string without escapes (between the quotes); false when it has escapes.</summary>
+    private static bool TryGetPlainUtf8(JsonElement element, out ReadOnlySpan<byte> content)
+    {
+        var raw = JsonMarshal.GetRawUtf8Value(element);
+        if (raw.Length >= 2 && raw.IndexOf((byte)'\\') < 0)
+        {
+            content = raw[1..^1];
+            return true;
+        }
 
-    public static byte[][] EncodePath(IReadOnlyList<string> path) => [.. path.Select(Encoding.UTF8.GetBytes)];
+        content = default;
+        return false;
+    }
+
+    /// <summary>Hash of a string-like value over its UTF-8 bytes (equal for a JSON string and a string with the same text).</summary>
+    public static int StringHash(RuleValue value)
+    {
+        if (value.Kind == ValueKind.Json && TryGetPlainUtf8(value.Element, out var utf8))
+        {
+            return HashBytes(utf8);
+        }
+
+        var text = value.GetString();
+        var max = Encoding.UTF8.GetMaxByteCount(text.Length);
+        if (max <= 1024)
+        {
+            Span<byte> buffer = stackalloc byte[max];
+            var n = Encoding.UTF8.GetBytes(text, buffer);
+            return HashBytes(buffer[..n]);
+        }
+
+        var rented = ArrayPool<byte>.Shared.Rent(max);
+        try
+        {
+            var n = Encoding.UTF8.GetBytes(text, rented);
+            return HashBytes(rented.AsSpan(0, n));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static int HashBytes(ReadOnlySpan<byte> bytes)
+    {
+        var hash = new HashCode();
+        hash.AddBytes(bytes);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>Ordinal equality of two string-like values, without copying JSON strings where possible.</summary>
+    public static bool StringEquals(RuleValue left, RuleValue right)
+    {
+        try
+        {
+            if (left.Kind == ValueKind.Json && right.Kind == ValueKind.Json)
+            {
+                if (TryGetPlainUtf8(left.Element, out var a) && TryGetPlainUtf8(right.Element, out var b))
+                {
+                    return a.SequenceEqual(b);
+                }
+            }
+            else if (left.Kind == ValueKind.Json)
+            {
+                return left.Element.ValueEquals(right.GetString());
+            }
+            else if (right.Kind == ValueKind.Json)
+            {
+                return right.Element.ValueEquals(left.GetString());
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Invalid UTF-16 escapes in the JSON: compare the safe strings below.
+        }
+
+        return string.Equals(left.GetString(), right.GetString(), StringComparison.Ordinal);
+    }
 
     public static bool Compare(RuleValue left, RuleValue right, ComparisonOp op) => op switch
     {
@@ -360,26 +582,14 @@ internal static class ValueOps
             return false;
         }
 
+        if (left.Kind == ValueKind.Time || right.Kind == ValueKind.Time)
+        {
+            return TryGetTimeTicks(left, out var a) && TryGetTimeTicks(right, out var b) && a == b;
+        }
+
         if (left.IsStringLike && right.IsStringLike)
         {
-            try
-            {
-                if (left.Kind == ValueKind.Json && right.Kind == ValueKind.String)
-                {
-                    return left.Element.ValueEquals(right.GetString());
-                }
-
-                if (right.Kind == ValueKind.Json && left.Kind == ValueKind.String)
-                {
-                    return right.Element.ValueEquals(left.GetString());
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // Invalid UTF-16 escapes in the JSON: compare the safe strings below.
-            }
-
-            return string.Equals(left.GetString(), right.GetString(), StringComparison.Ordinal);
+            return StringEquals(left, right);
         }
 
         if (left.Kind != right.Kind)
@@ -392,8 +602,28 @@ internal static class ValueOps
             ValueKind.Null => true,
             ValueKind.Bool or ValueKind.Number => left.Number == right.Number,
             ValueKind.Json => JsonEquals(left, right),
+            ValueKind.Network => left.Network.Network.Equals(right.Network.Network),
+            ValueKind.List => ListEquals(left.List, right.List),
             _ => false,
         };
+    }
+
+    private static bool ListEquals(RuleValue[] a, RuleValue[] b)
+    {
+        if (a.Length != b.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < a.Length; i++)
+        {
+            if (!AreEqual(a[i], b[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     internal static bool JsonEquals(RuleValue left, RuleValue right)
@@ -402,24 +632,36 @@ internal static class ValueOps
         {
             return left.Element.ValueKind == right.Element.ValueKind && JsonElement.DeepEquals(left.Element, right.Element);
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or InsufficientExecutionStackException)
         {
             return false;
         }
     }
 
-    private static bool Order(RuleValue left, RuleValue right, ComparisonOp op)
+    /// <summary>-1, 0 or 1 for two numbers, two strings or two times; null when they cannot be ordered.</summary>
+    public static int? CompareOrder(RuleValue left, RuleValue right)
     {
-        int c;
         if (left.Kind == ValueKind.Number && right.Kind == ValueKind.Number)
         {
-            c = left.Number.CompareTo(right.Number);
+            return left.Number.CompareTo(right.Number);
         }
-        else if (left.IsStringLike && right.IsStringLike)
+
+        if (left.Kind == ValueKind.Time || right.Kind == ValueKind.Time)
         {
-            c = string.CompareOrdinal(left.GetString(), right.GetString());
+            return TryGetTimeTicks(left, out var a) && TryGetTimeTicks(right, out var b) ? a.CompareTo(b) : null;
         }
-        else
+
+        if (left.IsStringLike && right.IsStringLike)
+        {
+            return Math.Sign(string.CompareOrdinal(left.GetString(), right.GetString()));
+        }
+
+        return null;
+    }
+
+    private static bool Order(RuleValue left, RuleValue right, ComparisonOp op)
+    {
+        if (CompareOrder(left, right) is not { } c)
         {
             return false;
         }
@@ -434,8 +676,80 @@ internal static class ValueOps
         };
     }
 
+    /// <summary>Smallest and largest instants a time value may have (years 1..9999).</summary>
+    private const double MinUnixMs = -62_135_596_800_000d;
+
+    private const double MaxUnixMs = 253_402_300_799_999d;
+
+    /// <summary>
+    /// The instant of a value: a time, an ISO-8601 string (UTC when it has no offset) or a number of Unix milliseconds. Never throws.
+    /// </summary>
+    public static bool TryGetTimeTicks(RuleValue value, out long ticks)
+    {
+        ticks = 0;
+        switch (value.Kind)
+        {
+            case ValueKind.Time:
+                ticks = value.TimeTicks;
+                return true;
+            case ValueKind.Number:
+                return TryUnixMs(value.Number, out ticks);
+            case ValueKind.String:
+                return TryParseTime(value.GetString(), out ticks);
+            case ValueKind.Json when value.Element.ValueKind == JsonValueKind.Number:
+                return value.Element.TryGetDouble(out var ms) && TryUnixMs(ms, out ticks);
+            case ValueKind.Json when value.Element.ValueKind == JsonValueKind.String:
+            {
+                if (TryGetPlainUtf8(value.Element, out var utf8) && utf8.Length <= 64)
+                {
+                    Span<char> chars = stackalloc char[64];
+                    var n = Encoding.UTF8.GetChars(utf8, chars);
+                    return TryParseTime(chars[..n], out ticks);
+                }
+
+                return TryParseTime(value.GetString(), out ticks);
+            }
+
+            default:
+                return false;
+        }
+    }
+
+    private static bool TryUnixMs(double ms, out long ticks)
+    {
+        ticks = 0;
+        if (double.IsNaN(ms) || ms < MinUnixMs || ms > MaxUnixMs)
+        {
+            return false;
+        }
+
+        ticks = DateTimeOffset.UnixEpoch.UtcTicks + (long)Math.Round(ms * TimeSpan.TicksPerMillisecond);
+        return true;
+    }
+
+    private static bool TryParseTime(ReadOnlySpan<char> text, out long ticks)
+    {
+        ticks = 0;
+        if (text.Length < 10 || !char.IsAsciiDigit(text[0]))
+        {
+            return false;
+        }
+
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        {
+            ticks = parsed.UtcTicks;
+            return true;
+        }
+
+        return false;
+    }
+
+    public static string FormatTime(long ticks) =>
+        new DateTimeOffset(Math.Clamp(ticks, DateTimeOffset.MinValue.UtcTicks, DateTimeOffset.MaxValue.UtcTicks), TimeSpan.Zero)
+            .ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
+
     /// <summary>True when the value is a string the regex matches; false for anything else, and when the match times out.</summary>
-    public static bool Matches(RuleValue value, Regex regex)
+    public static bool Matches(RuleValue value, System.Text.RegularExpressions.Regex regex)
     {
         if (!value.IsStringLike)
         {
@@ -444,19 +758,104 @@ internal static class ValueOps
 
         try
         {
+            if (value.Kind == ValueKind.Json && TryGetPlainUtf8(value.Element, out var utf8) && utf8.Length <= StackChars)
+            {
+                Span<char> chars = stackalloc char[StackChars];
+                var n = Encoding.UTF8.GetChars(utf8, chars);
+                return regex.IsMatch(chars[..n]);
+            }
+
             return regex.IsMatch(value.GetString());
         }
-        catch (RegexMatchTimeoutException)
+        catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
         {
             return false;
         }
     }
 
-    public static bool In(RuleValue value, RuleValue[] items)
+    /// <summary><c>contains</c> (a string holds a substring, or an array holds an equal item), <c>startswith</c>, <c>endswith</c>.</summary>
+    public static bool Text(Language.TextOp op, RuleValue left, RuleValue right)
     {
+        if (left.IsMissing || right.IsMissing)
+        {
+            return false;
+        }
+
+        if (op == Language.TextOp.Contains && left.IsArray)
+        {
+            return ArrayContains(left, right);
+        }
+
+        if (!left.IsStringLike || !right.IsStringLike)
+        {
+            return false;
+        }
+
+        var a = left.GetString();
+        var b = right.GetString();
+        return op switch
+        {
+            Language.TextOp.Contains => a.Contains(b, StringComparison.Ordinal),
+            Language.TextOp.StartsWith => a.StartsWith(b, StringComparison.Ordinal),
+            _ => a.EndsWith(b, StringComparison.Ordinal),
+        };
+    }
+
+    private static bool ArrayContains(RuleValue array, RuleValue item)
+    {
+        switch (array.Kind)
+        {
+            case ValueKind.List:
+                foreach (var v in array.List)
+                {
+                    if (AreEqual(v, item))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            case ValueKind.Window:
+                return false;
+            default:
+                foreach (var element in array.Element.EnumerateArray())
+                {
+                    if (AreEqual(RuleValue.FromElement(element), item))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+        }
+    }
+
+    /// <summary><c>x in [items]</c>: equal to a value, inside a range (inclusive) or an address inside a network.</summary>
+    public static bool In(RuleValue value, Language.InItem[] items)
+    {
+        if (value.IsMissing)
+        {
+            return false;
+        }
+
         for (var i = 0; i < items.Length; i++)
         {
-            if (AreEqual(value, items[i]))
+            var item = items[i];
+            if (item.IsRange)
+            {
+                if (CompareOrder(value, item.Value) is >= 0 && CompareOrder(value, item.High) is <= 0)
+                {
+                    return true;
+                }
+            }
+            else if (item.Value.Kind == ValueKind.Network)
+            {
+                if (InNetwork(value, item.Value.Network.Network))
+                {
+                    return true;
+                }
+            }
+            else if (AreEqual(value, item.Value))
             {
                 return true;
             }
@@ -465,14 +864,335 @@ internal static class ValueOps
         return false;
     }
 
+    /// <summary><c>x in array</c> (or a network value, or a string holding x).</summary>
+    public static bool InValue(RuleValue value, RuleValue target)
+    {
+        if (value.IsMissing || target.IsMissing)
+        {
+            return false;
+        }
+
+        if (target.Kind == ValueKind.Network)
+        {
+            return InNetwork(value, target.Network.Network);
+        }
+
+        if (target.IsArray)
+        {
+            return ArrayContains(target, value);
+        }
+
+        return target.IsStringLike && value.IsStringLike && target.GetString().Contains(value.GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>An address (string) inside a network; IPv4 addresses are parsed without allocating.</summary>
+    public static bool InNetwork(RuleValue value, IPNetwork network)
+    {
+        if (!value.IsStringLike)
+        {
+            return false;
+        }
+
+        Span<char> chars = stackalloc char[64];
+        scoped ReadOnlySpan<char> text;
+        if (value.Kind == ValueKind.Json && TryGetPlainUtf8(value.Element, out var utf8) && utf8.Length <= 64)
+        {
+            text = chars[..Encoding.UTF8.GetChars(utf8, chars)];
+        }
+        else
+        {
+            text = value.GetString();
+        }
+
+        if (text.Length > 64)
+        {
+            return false;
+        }
+
+        if (TryParseIPv4(text, out var v4) && network.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            Span<byte> baseBytes = stackalloc byte[4];
+            network.BaseAddress.TryWriteBytes(baseBytes, out _);
+            var baseValue = (uint)(baseBytes[0] << 24 | baseBytes[1] << 16 | baseBytes[2] << 8 | baseBytes[3]);
+            var mask = network.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - network.PrefixLength);
+            return (v4 & mask) == (baseValue & mask);
+        }
+
+        return IPAddress.TryParse(text, out var address) && network.Contains(address);
+    }
+
+    private static bool TryParseIPv4(ReadOnlySpan<char> text, out uint value)
+    {
+        value = 0;
+        var part = 0;
+        var parts = 0;
+        var digits = 0;
+        foreach (var c in text)
+        {
+            if (char.IsAsciiDigit(c))
+            {
+                part = part * 10 + (c - '0');
+                if (++digits > 3 || part > 255)
+                {
+                    return false;
+                }
+            }
+            else if (c == '.' && digits > 0 && parts < 3)
+            {
+                value = (value << 8) | (uint)part;
+                parts++;
+                part = 0;
+                digits = 0;
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        if (digits == 0 || parts != 3)
+        {
+            return false;
+        }
+
+        value = (value << 8) | (uint)part;
+        return true;
+    }
+
+    /// <summary>Arithmetic: numbers; time − time (ms); time ± ms; <c>+</c> with a string joins text. Missing on anything else.</summary>
+    public static RuleValue Arithmetic(Language.ArithmeticOp op, RuleValue left, RuleValue right)
+    {
+        if (left.IsMissing || right.IsMissing)
+        {
+            return RuleValue.Missing;
+        }
+
+        if (op == Language.ArithmeticOp.Add && (left.IsStringLike || right.IsStringLike) && left.Kind != ValueKind.Time && right.Kind != ValueKind.Time)
+        {
+            return RuleValue.FromString(TextOf(left) + TextOf(right));
+        }
+
+        var l = AsNumberIfJson(left);
+        var r = AsNumberIfJson(right);
+        if (l.Kind == ValueKind.Number && r.Kind == ValueKind.Number)
+        {
+            return op switch
+            {
+                Language.ArithmeticOp.Add => RuleValue.FromNumber(l.Number + r.Number),
+                Language.ArithmeticOp.Subtract => RuleValue.FromNumber(l.Number - r.Number),
+                Language.ArithmeticOp.Multiply => RuleValue.FromNumber(l.Number * r.Number),
+                Language.ArithmeticOp.Divide => r.Number == 0 ? RuleValue.Missing : RuleValue.FromNumber(l.Number / r.Number),
+                _ => r.Number == 0 ? RuleValue.Missing : RuleValue.FromNumber(l.Number % r.Number),
+            };
+        }
+
+        if (l.Kind == ValueKind.Time || r.Kind == ValueKind.Time)
+        {
+            if (op == Language.ArithmeticOp.Subtract && TryGetTimeTicks(l, out var a) && r.Kind != ValueKind.Number && TryGetTimeTicks(r, out var b))
+            {
+                return RuleValue.FromNumber((a - b) / (double)TimeSpan.TicksPerMillisecond);
+            }
+
+            if (l.Kind == ValueKind.Time && r.Kind == ValueKind.Number && op is Language.ArithmeticOp.Add or Language.ArithmeticOp.Subtract)
+            {
+                return ShiftTime(l.TimeTicks, op == Language.ArithmeticOp.Add ? r.Number : -r.Number);
+            }
+
+            if (r.Kind == ValueKind.Time && l.Kind == ValueKind.Number && op == Language.ArithmeticOp.Add)
+            {
+                return ShiftTime(r.TimeTicks, l.Number);
+            }
+        }
+
+        return RuleValue.Missing;
+    }
+
+    private static RuleValue ShiftTime(long ticks, double ms)
+    {
+        var delta = ms * TimeSpan.TicksPerMillisecond;
+        var result = ticks + delta;
+        return result < DateTimeOffset.MinValue.UtcTicks || result > DateTimeOffset.MaxValue.UtcTicks
+            ? RuleValue.Missing
+            : RuleValue.FromTime((long)result);
+    }
+
+    private static RuleValue AsNumberIfJson(RuleValue value) => value.IsJsonNumber ? RuleValue.FromElement(value.Element) : value;
+
+    /// <summary>Text of a value for joining strings and for messages: strings as they are, numbers invariant, times ISO-8601.</summary>
+    public static string TextOf(RuleValue value) => value.Kind switch
+    {
+        ValueKind.Missing => "",
+        ValueKind.Null => "null",
+        ValueKind.Bool => value.Bool ? "true" : "false",
+        ValueKind.Number => RuleValue.FormatNumber(value.Number),
+        ValueKind.String => value.GetString(),
+        ValueKind.Json when value.Element.ValueKind == JsonValueKind.String => SafeGetString(value.Element),
+        ValueKind.Json => value.Element.GetRawText(),
+        ValueKind.Time => FormatTime(value.TimeTicks),
+        ValueKind.Network => value.Network.Text,
+        _ => ToJson(value, out _)?.ToJsonString() ?? "",
+    };
+
+    /// <summary>Built-in functions; <paramref name="clock"/> is the session clock (UTC ticks). Missing on bad arguments.</summary>
+    public static RuleValue Call(Language.FunctionKind function, ReadOnlySpan<RuleValue> args, long clock)
+    {
+        switch (function)
+        {
+            case Language.FunctionKind.Now:
+                return RuleValue.FromTime(clock);
+            case Language.FunctionKind.Exists:
+                return RuleValue.FromBool(!args[0].IsMissing);
+            case Language.FunctionKind.Coalesce:
+                foreach (var arg in args)
+                {
+                    if (!arg.IsMissing && arg.Kind != ValueKind.Null)
+                    {
+                        return arg;
+                    }
+                }
+
+                return RuleValue.Missing;
+            case Language.FunctionKind.Cidr:
+                return args[0];
+        }
+
+        foreach (var arg in args)
+        {
+            if (arg.IsMissing)
+            {
+                return RuleValue.Missing;
+            }
+        }
+
+        switch (function)
+        {
+            case Language.FunctionKind.Lower:
+                return args[0].IsStringLike ? RuleValue.FromString(args[0].GetString().ToLowerInvariant()) : RuleValue.Missing;
+            case Language.FunctionKind.Upper:
+                return args[0].IsStringLike ? RuleValue.FromString(args[0].GetString().ToUpperInvariant()) : RuleValue.Missing;
+            case Language.FunctionKind.Trim:
+                return args[0].IsStringLike ? RuleValue.FromString(args[0].GetString().Trim()) : RuleValue.Missing;
+            case Language.FunctionKind.Len:
+                return args[0] switch
+                {
+                    { IsStringLike: true } s => RuleValue.FromNumber(s.GetString().Length),
+                    { Kind: ValueKind.List } l => RuleValue.FromNumber(l.List.Length),
+                    { Kind: ValueKind.Window } w => RuleValue.FromNumber(w.Window.Count),
+                    { Kind: ValueKind.Json } j when j.Element.ValueKind == JsonValueKind.Array => RuleValue.FromNumber(j.Element.GetArrayLength()),
+                    { Kind: ValueKind.Json } j when j.Element.ValueKind == JsonValueKind.Object => RuleValue.FromNumber(j.Element.EnumerateObject().Count()),
+                    _ => RuleValue.Missing,
+                };
+            case Language.FunctionKind.Substring:
+            {
+                if (!args[0].IsStringLike || AsNumberIfJson(args[1]).Kind != ValueKind.Number)
+                {
+                    return RuleValue.Missing;
+                }
+
+                var s = args[0].GetString();
+                var start = (int)Math.Clamp(AsNumberIfJson(args[1]).Number, 0, s.Length);
+                var length = args.Length > 2 && AsNumberIfJson(args[2]).Kind == ValueKind.Number
+                    ? (int)Math.Clamp(AsNumberIfJson(args[2]).Number, 0, s.Length - start)
+                    : s.Length - start;
+                return RuleValue.FromString(s.Substring(start, length));
+            }
+
+            case Language.FunctionKind.Replace:
+                return args[0].IsStringLike && args[1].IsStringLike && args[2].IsStringLike && args[1].GetString().Length > 0
+                    ? RuleValue.FromString(args[0].GetString().Replace(args[1].GetString(), args[2].GetString(), StringComparison.Ordinal))
+                    : RuleValue.Missing;
+            case Language.FunctionKind.Split:
+                return args[0].IsStringLike && args[1].IsStringLike && args[1].GetString().Length > 0
+                    ? RuleValue.FromList([.. args[0].GetString().Split(args[1].GetString()).Select(RuleValue.FromString)])
+                    : RuleValue.Missing;
+            case Language.FunctionKind.Abs or Language.FunctionKind.Floor or Language.FunctionKind.Ceil or Language.FunctionKind.Round:
+            {
+                var n = AsNumberIfJson(args[0]);
+                if (n.Kind != ValueKind.Number)
+                {
+                    return RuleValue.Missing;
+                }
+
+                return function switch
+                {
+                    Language.FunctionKind.Abs => RuleValue.FromNumber(Math.Abs(n.Number)),
+                    Language.FunctionKind.Floor => RuleValue.FromNumber(Math.Floor(n.Number)),
+                    Language.FunctionKind.Ceil => RuleValue.FromNumber(Math.Ceiling(n.Number)),
+                    _ when args.Length > 1 && AsNumberIfJson(args[1]).Kind == ValueKind.Number =>
+                        RuleValue.FromNumber(Math.Round(n.Number, (int)Math.Clamp(AsNumberIfJson(args[1]).Number, 0, 15), MidpointRounding.AwayFromZero)),
+                    _ => RuleValue.FromNumber(Math.Round(n.Number, MidpointRounding.AwayFromZero)),
+                };
+            }
+
+            case Language.FunctionKind.Min or Language.FunctionKind.Max:
+            {
+                var best = double.NaN;
+                foreach (var arg in args)
+                {
+                    var n = AsNumberIfJson(arg);
+                    if (n.Kind != ValueKind.Number)
+                    {
+                        return RuleValue.Missing;
+                    }
+
+                    best = double.IsNaN(best) ? n.Number : function == Language.FunctionKind.Min ? Math.Min(best, n.Number) : Math.Max(best, n.Number);
+                }
+
+                return RuleValue.FromNumber(best);
+            }
+
+            case Language.FunctionKind.HourOfDay or Language.FunctionKind.DayOfWeek or Language.FunctionKind.MinuteOfHour or Language.FunctionKind.Date:
+            {
+                if (!TryGetTimeTicks(args[0], out var ticks))
+                {
+                    return RuleValue.Missing;
+                }
+
+                var time = new DateTime(Math.Clamp(ticks, 0, DateTime.MaxValue.Ticks), DateTimeKind.Utc);
+                return function switch
+                {
+                    Language.FunctionKind.HourOfDay => RuleValue.FromNumber(time.Hour),
+                    Language.FunctionKind.MinuteOfHour => RuleValue.FromNumber(time.Minute),
+                    Language.FunctionKind.DayOfWeek => RuleValue.FromNumber(time.DayOfWeek == System.DayOfWeek.Sunday ? 7 : (int)time.DayOfWeek),
+                    _ => RuleValue.FromString(time.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)),
+                };
+            }
+
+            case Language.FunctionKind.ToTime:
+                return TryGetTimeTicks(args[0], out var t) ? RuleValue.FromTime(t) : RuleValue.Missing;
+            case Language.FunctionKind.ToNumber:
+            {
+                var n = AsNumberIfJson(args[0]);
+                if (n.Kind == ValueKind.Number)
+                {
+                    return n;
+                }
+
+                if (n.Kind == ValueKind.Bool)
+                {
+                    return RuleValue.FromNumber(n.Bool ? 1 : 0);
+                }
+
+                return n.IsStringLike && double.TryParse(n.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed)
+                    ? RuleValue.FromNumber(parsed)
+                    : RuleValue.Missing;
+            }
+
+            case Language.FunctionKind.ToString:
+                return RuleValue.FromString(TextOf(args[0]));
+            default:
+                return RuleValue.Missing;
+        }
+    }
+
     /// <summary><c>not in</c>: false for a missing value (like every comparison with a missing value).</summary>
-    public static bool NotIn(RuleValue value, RuleValue[] items) => !value.IsMissing && !In(value, items);
+    public static bool NotIn(RuleValue value, Language.InItem[] items) => !value.IsMissing && !In(value, items);
 
     /// <summary>True only for the boolean true (a bare field used as a condition).</summary>
     public static bool IsTrue(RuleValue value) => value.Kind == ValueKind.Bool && value.Bool;
 
     /// <summary>JSON for an action's input; null for missing (the caller leaves the property out).</summary>
-    public static JsonNode? ToJson(RuleValue value, out bool missing)
+    public static System.Text.Json.Nodes.JsonNode? ToJson(RuleValue value, out bool missing)
     {
         missing = false;
         switch (value.Kind)
@@ -483,46 +1203,73 @@ internal static class ValueOps
             case ValueKind.Null:
                 return null;
             case ValueKind.Bool:
-                return JsonValue.Create(value.Bool);
+                return System.Text.Json.Nodes.JsonValue.Create(value.Bool);
             case ValueKind.Number:
                 var n = value.Number;
-                return n == Math.Floor(n) && Math.Abs(n) < 9e15 ? JsonValue.Create((long)n) : JsonValue.Create(n);
+                return n == Math.Floor(n) && Math.Abs(n) < 9e15
+                    ? System.Text.Json.Nodes.JsonValue.Create((long)n)
+                    : System.Text.Json.Nodes.JsonValue.Create(n);
             case ValueKind.String:
-                return JsonValue.Create(value.GetString());
+                return System.Text.Json.Nodes.JsonValue.Create(value.GetString());
             case ValueKind.Json:
-                return CopyElement(value.Element);
-            case ValueKind.Window:
-                var array = new JsonArray();
-                foreach (var e in value.Window)
+                return CopyElement(value.Element, 0);
+            case ValueKind.Time:
+                return System.Text.Json.Nodes.JsonValue.Create(FormatTime(value.TimeTicks));
+            case ValueKind.Network:
+                return System.Text.Json.Nodes.JsonValue.Create(value.Network.Text);
+            case ValueKind.List:
+            {
+                var array = new System.Text.Json.Nodes.JsonArray();
+                foreach (var item in value.List)
                 {
-                    array.Add(CopyElement(e.Data));
+                    array.Add(ToJson(item, out _));
                 }
 
                 return array;
+            }
+
+            case ValueKind.Window:
+            {
+                var array = new System.Text.Json.Nodes.JsonArray();
+                foreach (var e in value.Window)
+                {
+                    array.Add(CopyElement(e.Data, 0));
+                }
+
+                return array;
+            }
+
             default:
                 missing = true;
                 return null;
         }
     }
 
-    private static readonly JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
+    private static readonly System.Text.Json.Nodes.JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
+
+    /// <summary>Deepest nesting copied into action input; deeper parts become their JSON text.</summary>
+    private const int MaxCopyDepth = 128;
 
     /// <summary>A deep, independent copy of a JSON element.</summary>
-    public static JsonNode? CopyElement(JsonElement element) => element.ValueKind switch
+    public static System.Text.Json.Nodes.JsonNode? CopyElement(JsonElement element) => CopyElement(element, 0);
+
+    private static System.Text.Json.Nodes.JsonNode? CopyElement(JsonElement element, int depth) => element.ValueKind switch
     {
         JsonValueKind.Undefined => null,
         JsonValueKind.Null => null,
-        JsonValueKind.String => JsonValue.Create(SafeGetString(element)),
-        JsonValueKind.True => JsonValue.Create(true),
-        JsonValueKind.False => JsonValue.Create(false),
-        JsonValueKind.Object => CopyObject(element),
-        JsonValueKind.Array => CopyArray(element),
-        _ => JsonNode.Parse(element.GetRawText(), NodeOptions, new JsonDocumentOptions { MaxDepth = 4096 }),
+        JsonValueKind.String => System.Text.Json.Nodes.JsonValue.Create(SafeGetString(element)),
+        JsonValueKind.True => System.Text.Json.Nodes.JsonValue.Create(true),
+        JsonValueKind.False => System.Text.Json.Nodes.JsonValue.Create(false),
+        JsonValueKind.Object when depth >= MaxCopyDepth => System.Text.Json.Nodes.JsonValue.Create(element.GetRawText()),
+        JsonValueKind.Array when depth >= MaxCopyDepth => System.Text.Json.Nodes.JsonValue.Create(element.GetRawText()),
+        JsonValueKind.Object => CopyObject(element, depth),
+        JsonValueKind.Array => CopyArray(element, depth),
+        _ => System.Text.Json.Nodes.JsonNode.Parse(element.GetRawText(), NodeOptions, new JsonDocumentOptions { MaxDepth = 4096 }),
     };
 
-    private static JsonObject CopyObject(JsonElement element)
+    private static System.Text.Json.Nodes.JsonObject CopyObject(JsonElement element, int depth)
     {
-        var result = new JsonObject(NodeOptions);
+        var result = new System.Text.Json.Nodes.JsonObject(NodeOptions);
         foreach (var property in element.EnumerateObject())
         {
             string name;
@@ -535,18 +1282,18 @@ internal static class ValueOps
                 continue; // a property name that is not valid UTF-16: left out
             }
 
-            result[name] = CopyElement(property.Value);
+            result[name] = CopyElement(property.Value, depth + 1);
         }
 
         return result;
     }
 
-    private static JsonArray CopyArray(JsonElement element)
+    private static System.Text.Json.Nodes.JsonArray CopyArray(JsonElement element, int depth)
     {
-        var result = new JsonArray(NodeOptions);
+        var result = new System.Text.Json.Nodes.JsonArray(NodeOptions);
         foreach (var item in element.EnumerateArray())
         {
-            result.Add(CopyElement(item));
+            result.Add(CopyElement(item, depth + 1));
         }
 
         return result;
@@ -560,6 +1307,8 @@ internal static class ValueOps
         ValueKind.Number => RuleValue.FormatNumber(value.Number),
         _ when value.IsStringLike => value.GetString(),
         ValueKind.Json => value.Element.GetRawText(),
+        ValueKind.Time => FormatTime(value.TimeTicks),
+        ValueKind.Network => value.Network.Text,
         _ => ToJson(value, out _)?.ToJsonString(),
     };
 }

@@ -1,28 +1,42 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using RuleFlow.Rules.Compilation;
+using RuleFlow.Rules.Language;
 
 namespace RuleFlow.Rules.Engine;
 
 /// <summary>
-/// The mutable state of one rule session over a shared <see cref="ReteNetwork"/>: node memories, working memory (held events),
-/// agenda, timers on event time and counters. One thread at a time.
+/// The mutable state of one rule session over a shared <see cref="ReteNetwork"/>: node memories, working memory (held events and
+/// facts), agenda, timers on event time, storm-control state and counters. One thread at a time.
 /// </summary>
 internal sealed class SessionState : ITimerTarget
 {
+    /// <summary>Most firings one call may make (a rule that keeps re-activating itself through fact changes is stopped there).</summary>
+    public const int MaxFiringsPerCall = 10_000;
+
     private readonly ReteNetwork _network;
     private readonly object?[] _memories;
     private readonly List<AlphaMemoryNode> _reached = [];
     private readonly Stack<AlphaNode> _alphaWork = new();
+    private readonly List<DataFact> _transients = [];
+    private readonly Dictionary<TypeRuntime, Dictionary<JoinKey, DataFact>> _facts = [];
+    private readonly Dictionary<TypeRuntime, Dictionary<JoinKey, long>> _dedup = [];
+    private List<RuleFiring>? _firings;
     private long _sequence;
     private long _activationSequence;
+    private long _high = long.MinValue;
+    private bool _deferFire;
+    private int _firedThisCall;
 
-    public SessionState(ReteNetwork network)
+    public SessionState(ReteNetwork network, RuleSessionOptions options)
     {
         _network = network;
+        Options = options;
+        LatenessTicks = Math.Max(0, options.AllowedLateness.Ticks);
         _memories = new object?[network.NodeCount];
+        TokensByNode = new int[network.NodeCount];
         RootToken = new Token(null, null, network.Root);
         foreach (var child in network.Root.Children)
         {
@@ -30,14 +44,36 @@ internal sealed class SessionState : ITimerTarget
         }
     }
 
+    public RuleSessionOptions Options { get; }
+
+    public long LatenessTicks { get; }
+
     public Token RootToken { get; }
+
+    public EvalContext Context { get; } = new();
 
     public Agenda Agenda { get; } = new();
 
     public TimerQueue Timers { get; } = new();
 
-    /// <summary>Session clock: the latest event time seen, in UTC ticks (0 = none yet).</summary>
+    public ReteNetwork Network => _network;
+
+    /// <summary>Session clock (the watermark): the latest event time seen minus the allowed lateness, in UTC ticks (0 = none yet).</summary>
     public long ClockTicks { get; private set; }
+
+    /// <summary>The latest event time seen (ticks).</summary>
+    public long HighWaterTicks => _high;
+
+    /// <summary>Event time of the working-memory change in progress (the clock, or the due time of the timer being run).</summary>
+    public long ChangeTime { get; private set; }
+
+    /// <summary>True while timers run (activations made then carry their due time in their id).</summary>
+    public bool InTimer { get; private set; }
+
+    /// <summary>True while a session is rebuilt from a snapshot: re-derived activations count as fired.</summary>
+    public bool Restoring { get; set; }
+
+    public InsertStatus LastInsertStatus { get; private set; } = InsertStatus.Applied;
 
     public long EventsInserted { get; private set; }
 
@@ -47,6 +83,8 @@ internal sealed class SessionState : ITimerTarget
 
     public long SuppressedByThrottle { get; private set; }
 
+    public long Batched { get; private set; }
+
     public long ActivationsCreated { get; set; }
 
     public long UnknownTypeEvents { get; private set; }
@@ -55,128 +93,486 @@ internal sealed class SessionState : ITimerTarget
 
     public long InvalidTimestamps { get; private set; }
 
+    public long DuplicateEvents { get; private set; }
+
+    public long SchemaViolations { get; private set; }
+
+    public long UnmatchedEvents { get; private set; }
+
+    public long LoopAborts { get; private set; }
+
     public int EventsHeld { get; private set; }
 
     public int TokenCount { get; set; }
 
-    public ReteNetwork Network => _network;
+    /// <summary>Partial matches made by each beta node (index = node id), for explanations.</summary>
+    public int[] TokensByNode { get; }
+
+    public int FactCount => _facts.Values.Sum(f => f.Count);
 
     public T MemoryOf<T>(int nodeId)
         where T : class, new() => (T)(_memories[nodeId] ??= new T());
+
+    public T? PeekMemory<T>(int nodeId)
+        where T : class => _memories[nodeId] as T;
 
     public long NextSequence() => ++_sequence;
 
     public long NextActivationSequence() => ++_activationSequence;
 
-    public int ThrottleEntries => _network.Terminals.Sum(t => _memories[t.Id] is TerminalNode.Memory m ? m.Throttle.Count : 0);
+    public long Sequence => _sequence;
 
-    public int AggregateGroups => _memories.Sum(m => m is AggregateNode.Memory a ? a.GroupCount : 0);
+    public long ActivationSequence => _activationSequence;
+
+    public int ThrottleEntries => _network.Terminals.Sum(t => PeekMemory<TerminalNode.Memory>(t.Id)?.Storm.Count ?? 0);
+
+    public int AggregateGroups => _memories.Sum(m => m is AggregateNode.Memory a ? a.GroupCount : m is SilenceNode.Memory s ? s.GroupCount : 0);
+
+    public IReadOnlyDictionary<TypeRuntime, Dictionary<JoinKey, DataFact>> Facts => _facts;
+
+    public IReadOnlyDictionary<TypeRuntime, Dictionary<JoinKey, long>> Dedup => _dedup;
+
+    // ---- inputs ----------------------------------------------------------------------------------------------------
 
     /// <summary>Applies one event (see <see cref="RuleSession.Insert"/>).</summary>
     public IReadOnlyList<RuleFiring> Insert(RuleEvent evt)
     {
         ArgumentNullException.ThrowIfNull(evt);
+        _firings = null;
+        _firedThisCall = 0;
+        InsertOne(evt, ClockTicks);
+        return Done();
+    }
+
+    /// <summary>Applies a batch of events with one firing at the end (see <see cref="RuleSession.InsertBatch"/>).</summary>
+    public IReadOnlyList<RuleFiring> InsertBatch(IReadOnlyList<RuleEvent> events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        _firings = null;
+        _firedThisCall = 0;
+        var clockBefore = ClockTicks;
+        _deferFire = true;
+        try
+        {
+            var max = long.MinValue;
+            foreach (var evt in events)
+            {
+                ArgumentNullException.ThrowIfNull(evt, nameof(events));
+                if (_network.Types.TryGetValue(evt.Type ?? "", out var type) && !type.IsFact && evt.Data.ValueKind == JsonValueKind.Object)
+                {
+                    max = Math.Max(max, ReadTime(evt, type, count: false));
+                }
+            }
+
+            if (max != long.MinValue)
+            {
+                Advance(max);
+            }
+
+            foreach (var evt in events)
+            {
+                InsertOne(evt, clockBefore);
+            }
+        }
+        finally
+        {
+            _deferFire = false;
+        }
+
+        ChangeTime = ClockTicks;
+        Fire();
+        ReleaseTransients();
+        return Done();
+    }
+
+    /// <summary>Moves the clock (see <see cref="RuleSession.AdvanceTo"/>).</summary>
+    public IReadOnlyList<RuleFiring> AdvanceTo(long ticks)
+    {
+        _firings = null;
+        _firedThisCall = 0;
+        Advance(ticks);
+        return Done();
+    }
+
+    private IReadOnlyList<RuleFiring> Done()
+    {
+        var result = (IReadOnlyList<RuleFiring>?)_firings ?? [];
+        _firings = null;
+        return result;
+    }
+
+    private void InsertOne(RuleEvent evt, long lateBase)
+    {
         EventsInserted++;
         _network.Types.TryGetValue(evt.Type ?? "", out var type);
         var isObject = evt.Data.ValueKind == JsonValueKind.Object;
-        if (!isObject)
-        {
-            InvalidEvents++;
-        }
-
-        var time = isObject && type?.TimePath is { } timePath ? ReadTime(evt, timePath) : evt.Time.UtcTicks;
-        if (time > ClockTicks)
-        {
-            ClockTicks = time;
-            Timers.RunDue(this, ClockTicks); // expiry is a working-memory change of its own, before the insert
-        }
-
-        List<RuleFiring>? firings = null;
-        EventFact? transient = null;
         if (type is null)
         {
             UnknownTypeEvents++;
-        }
-        else if (isObject && type.Root is not null)
-        {
-            if (time < ClockTicks - type.RetentionTicks)
+            LastInsertStatus = InsertStatus.UnknownType;
+            if (!_deferFire)
             {
-                LateEvents++;
+                Advance(evt.Time.UtcTicks);
             }
-            else
-            {
-                var retained = type.RetentionTicks > 0;
-                var fact = new EventFact(evt.Id, retained ? evt.Data.Clone() : evt.Data, time, type, NextSequence());
-                _reached.Clear();
-                type.Root.Propagate(fact, _reached, _alphaWork);
-                if (_reached.Count > 0)
-                {
-                    fact.Memories = [.. _reached];
-                    foreach (var memory in fact.Memories)
-                    {
-                        foreach (var successor in memory.Successors)
-                        {
-                            successor.RightActivate(this, fact);
-                        }
-                    }
-                }
 
-                if (retained)
-                {
-                    EventsHeld++;
-                    Timers.Schedule(time + type.RetentionTicks, this, fact);
-                }
-                else
-                {
-                    transient = fact;
-                }
-            }
+            return;
         }
 
-        Fire(ref firings);
-        if (transient is not null)
+        if (!isObject)
         {
-            Retract(transient, held: false);
-            Fire(ref firings);
+            InvalidEvents++;
+            LastInsertStatus = InsertStatus.Invalid;
+            if (!_deferFire && !type.IsFact)
+            {
+                Advance(evt.Time.UtcTicks);
+            }
+
+            return;
         }
 
-        return firings ?? (IReadOnlyList<RuleFiring>)[];
+        if (type.IsFact)
+        {
+            LastInsertStatus = UpsertFact(type, evt.Data, evt.Id) ? InsertStatus.Applied : InsertStatus.Invalid;
+            if (!_deferFire)
+            {
+                Fire();
+            }
+
+            return;
+        }
+
+        var time = ReadTime(evt, type, count: true);
+        if (!_deferFire)
+        {
+            Advance(time);
+            lateBase = ClockTicks;
+        }
+
+        if (time < lateBase - type.RetentionTicks)
+        {
+            LateEvents++;
+            LastInsertStatus = InsertStatus.Late;
+            return;
+        }
+
+        if (type.DedupPaths is { } dedupPaths && IsDuplicate(type, dedupPaths, evt.Data, time))
+        {
+            DuplicateEvents++;
+            LastInsertStatus = InsertStatus.Deduplicated;
+            return;
+        }
+
+        if (type.Schema.Length > 0 && !type.ConformsToSchema(evt.Data))
+        {
+            SchemaViolations++;
+        }
+
+        LastInsertStatus = InsertStatus.Applied;
+        if (type.Root is null)
+        {
+            return;
+        }
+
+        var hold = type.RetentionTicks + LatenessTicks > 0;
+        var fact = new DataFact(evt.Id, hold ? evt.Data.Clone() : evt.Data, time, type, NextSequence());
+        if (hold)
+        {
+            fact.RetentionHold = true;
+            Hold(fact);
+            Timers.Schedule(time + type.RetentionTicks, -1, fact.Sequence, 0, this, fact);
+        }
+
+        ChangeTime = ClockTicks;
+        if (!Propagate(fact))
+        {
+            UnmatchedEvents++;
+        }
+
+        if (!hold)
+        {
+            _transients.Add(fact);
+        }
+
+        if (!_deferFire)
+        {
+            Fire();
+            ReleaseTransients();
+        }
     }
 
-    private long ReadTime(RuleEvent evt, byte[][] path)
+    private void ReleaseTransients()
     {
-        var value = ValueOps.ReadRaw(evt.Data, path);
+        if (_transients.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var fact in _transients)
+        {
+            if (fact.Holds == 0)
+            {
+                Retract(fact);
+            }
+        }
+
+        _transients.Clear();
+        if (!_deferFire)
+        {
+            Fire();
+        }
+    }
+
+    /// <summary>Raises the high-water mark and runs every timer the new clock passes, firing after each group of equal due time.</summary>
+    private void Advance(long time)
+    {
+        if (time <= _high)
+        {
+            return;
+        }
+
+        _high = time;
+        var target = Math.Max(ClockTicks, time - LatenessTicks);
+        if (target <= ClockTicks)
+        {
+            return;
+        }
+
+        ClockTicks = target;
+        RunTimers(target);
+    }
+
+    /// <summary>Runs due timers (due before <paramref name="clock"/>), one due time at a time.</summary>
+    public void RunTimers(long clock)
+    {
+        while (Timers.TryPeekDue(out var due) && due < clock)
+        {
+            InTimer = true;
+            ChangeTime = due;
+            Timers.RunNextGroup(this, clock, out _);
+            InTimer = false;
+            if (!_deferFire && !Restoring)
+            {
+                Fire();
+            }
+        }
+
+        ChangeTime = ClockTicks;
+    }
+
+    /// <summary>Sets the clock directly (restoring a snapshot).</summary>
+    public void SetClock(long high, long clock)
+    {
+        _high = high;
+        ClockTicks = clock;
+        ChangeTime = clock;
+    }
+
+    public void SetCounters(long sequence, long activationSequence)
+    {
+        _sequence = sequence;
+        _activationSequence = activationSequence;
+    }
+
+    internal void RestoreCounters(long[] values)
+    {
+        EventsInserted = values[0];
+        LateEvents = values[1];
+        Firings = values[2];
+        SuppressedByThrottle = values[3];
+        Batched = values[4];
+        ActivationsCreated = values[5];
+        UnknownTypeEvents = values[6];
+        InvalidEvents = values[7];
+        InvalidTimestamps = values[8];
+        DuplicateEvents = values[9];
+        SchemaViolations = values[10];
+        UnmatchedEvents = values[11];
+        LoopAborts = values[12];
+    }
+
+    internal long[] SaveCounters() =>
+    [
+        EventsInserted, LateEvents, Firings, SuppressedByThrottle, Batched, ActivationsCreated, UnknownTypeEvents, InvalidEvents,
+        InvalidTimestamps, DuplicateEvents, SchemaViolations, UnmatchedEvents, LoopAborts,
+    ];
+
+    private long ReadTime(RuleEvent evt, TypeRuntime type, bool count)
+    {
+        if (type.TimePath is not { } path)
+        {
+            return evt.Time.UtcTicks;
+        }
+
+        var value = path.Read(evt.Data);
         if (value.IsMissing || value.Kind == ValueKind.Null)
         {
             return evt.Time.UtcTicks;
         }
 
-        if (value.Kind == ValueKind.Json)
+        if (ValueOps.TryGetTimeTicks(value, out var ticks))
         {
-            var element = value.Element;
-            if (element.ValueKind == JsonValueKind.String
-                && DateTimeOffset.TryParse(ValueOps.SafeGetString(element), CultureInfo.InvariantCulture,
-                    DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
-            {
-                return parsed.UtcTicks;
-            }
-
-            if (element.ValueKind == JsonValueKind.Number && element.TryGetDouble(out var ms)
-                && ms >= -62_135_596_800_000d && ms <= 253_402_300_799_999d)
-            {
-                return DateTimeOffset.UnixEpoch.UtcTicks + (long)Math.Round(ms * TimeSpan.TicksPerMillisecond);
-            }
+            return ticks;
         }
 
-        InvalidTimestamps++;
+        if (count)
+        {
+            InvalidTimestamps++;
+        }
+
         return evt.Time.UtcTicks;
     }
 
-    /// <summary>Retention expiry of a held event (due = its time + its type's retention).</summary>
-    public void OnTimer(SessionState session, object? payload, long due) => Retract((EventFact)payload!, held: true);
+    private bool IsDuplicate(TypeRuntime type, FieldPath[] paths, JsonElement data, long time)
+    {
+        var values = new RuleValue[paths.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = paths[i].Read(data);
+        }
 
-    /// <summary>Removes an event from working memory: its partial matches (and their activations), then its right memories.</summary>
-    public void Retract(EventFact fact, bool held)
+        var key = new JoinKey(values);
+        if (!_dedup.TryGetValue(type, out var seen))
+        {
+            seen = [];
+            _dedup.Add(type, seen);
+        }
+
+        if (seen.TryGetValue(key, out var start) && Math.Abs(time - start) <= type.DedupTicks)
+        {
+            return true;
+        }
+
+        var detached = key.Detach();
+        seen[detached] = time;
+        Timers.Schedule(time + type.DedupTicks, -2, time, StableHash(detached), this, new DedupExpiry(type, detached, time));
+        return false;
+    }
+
+    /// <summary>Restores a dedup entry (snapshots).</summary>
+    public void RestoreDedup(TypeRuntime type, JoinKey key, long start)
+    {
+        if (!_dedup.TryGetValue(type, out var seen))
+        {
+            seen = [];
+            _dedup.Add(type, seen);
+        }
+
+        seen[key] = start;
+        Timers.Schedule(start + type.DedupTicks, -2, start, StableHash(key), this, new DedupExpiry(type, key, start));
+    }
+
+    // ---- working memory --------------------------------------------------------------------------------------------
+
+    /// <summary>Passes a fact through the alpha network to the beta network; false when it reached no alpha memory.</summary>
+    private bool Propagate(DataFact fact)
+    {
+        if (fact.Type.Root is null)
+        {
+            return false;
+        }
+
+        _reached.Clear();
+        fact.Type.Root.Propagate(Context, fact, _reached, _alphaWork);
+        if (_reached.Count == 0)
+        {
+            return false;
+        }
+
+        fact.Memory = _reached[0];
+        fact.MoreMemories = _reached.Count > 1 ? [.. _reached.Skip(1)] : null;
+        foreach (var memory in fact.AllMemories().ToArray())
+        {
+            foreach (var successor in memory.Successors)
+            {
+                if (fact.Retracted)
+                {
+                    return true;
+                }
+
+                successor.RightActivate(this, fact);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Re-inserts a saved event or fact with its original identity (restoring a snapshot).</summary>
+    public void Reinsert(DataFact fact, long retentionDue)
+    {
+        if (fact.IsFact)
+        {
+            if (!_facts.TryGetValue(fact.Type, out var byKey))
+            {
+                byKey = [];
+                _facts.Add(fact.Type, byKey);
+            }
+
+            byKey[fact.FactKey] = fact;
+        }
+        else
+        {
+            fact.RetentionHold = true;
+            Hold(fact);
+            Timers.Schedule(retentionDue, -1, fact.Sequence, 0, this, fact);
+        }
+
+        Propagate(fact);
+    }
+
+    /// <summary>Re-inserts a saved event that no time retention holds (a length window may hold it again).</summary>
+    public void ReinsertTransient(DataFact fact)
+    {
+        Propagate(fact);
+        if (fact.Holds == 0)
+        {
+            Retract(fact);
+        }
+    }
+
+    public void Hold(DataFact fact)
+    {
+        if (fact.Holds++ == 0 && !fact.IsFact)
+        {
+            EventsHeld++;
+        }
+    }
+
+    public void Release(DataFact fact)
+    {
+        if (fact.Holds == 0)
+        {
+            return;
+        }
+
+        if (--fact.Holds == 0)
+        {
+            if (!fact.IsFact)
+            {
+                EventsHeld--;
+            }
+
+            Retract(fact);
+        }
+    }
+
+    /// <summary>Retention expiry of a held event, and the storm-control cleanups of the session (dedup).</summary>
+    public void OnTimer(SessionState session, object? payload, long due)
+    {
+        switch (payload)
+        {
+            case DataFact fact when fact.RetentionHold:
+                fact.RetentionHold = false;
+                Release(fact);
+                break;
+            case DedupExpiry expiry when _dedup.TryGetValue(expiry.Type, out var seen) && seen.TryGetValue(expiry.Key, out var start)
+                                         && start == expiry.Start:
+                seen.Remove(expiry.Key);
+                break;
+        }
+    }
+
+    /// <summary>Removes a fact from working memory: its partial matches (and their activations), then its right memories.</summary>
+    public void Retract(DataFact fact)
     {
         if (fact.Retracted)
         {
@@ -184,29 +580,21 @@ internal sealed class SessionState : ITimerTarget
         }
 
         fact.Retracted = true;
-        if (held)
-        {
-            EventsHeld--;
-        }
-
         var tokens = fact.Tokens;
         fact.Tokens = null;
         if (tokens is not null)
         {
-            foreach (var token in tokens)
+            foreach (var token in tokens.ToArray())
             {
                 DeleteToken(token);
             }
         }
 
-        if (fact.Memories is { } memories)
+        foreach (var memory in fact.AllMemories())
         {
-            foreach (var memory in memories)
+            foreach (var successor in memory.Successors)
             {
-                foreach (var successor in memory.Successors)
-                {
-                    successor.RightRetract(this, fact);
-                }
+                successor.RightRetract(this, fact);
             }
         }
     }
@@ -223,6 +611,7 @@ internal sealed class SessionState : ITimerTarget
 
         token.Deleted = true;
         TokenCount--;
+        TokensByNode[token.Owner.Id]--;
         var children = token.Children;
         token.Children = null;
         if (children is not null)
@@ -244,65 +633,335 @@ internal sealed class SessionState : ITimerTarget
             token.Parent?.Children?.Remove(token);
         }
 
-        if (token.Fact is EventFact e)
+        if (token.Fact is DataFact e)
         {
             e.Tokens?.Remove(token);
         }
     }
 
-    /// <summary>Fires the agenda: highest salience first, then the most recent activation; throttle may suppress a firing.</summary>
-    private void Fire(ref List<RuleFiring>? firings)
+    // ---- facts -----------------------------------------------------------------------------------------------------
+
+    /// <summary>Inserts a fact, or replaces the fact with the same key; an equal fact changes nothing. False when the key is missing.</summary>
+    public bool UpsertFact(TypeRuntime type, JsonElement data, string id)
+    {
+        JoinKey key;
+        if (type.KeyPath is { } keyPath)
+        {
+            var value = keyPath.Read(data);
+            if (value.IsMissing || value.Kind == ValueKind.Null)
+            {
+                InvalidEvents++;
+                return false;
+            }
+
+            key = new JoinKey(value).Detach();
+        }
+        else
+        {
+            key = new JoinKey(RuleValue.FromString(data.GetRawText()));
+        }
+
+        if (!_facts.TryGetValue(type, out var byKey))
+        {
+            byKey = [];
+            _facts.Add(type, byKey);
+        }
+
+        if (byKey.TryGetValue(key, out var existing))
+        {
+            if (ValueOps.JsonEquals(RuleValue.FromElement(existing.Data), RuleValue.FromElement(data)))
+            {
+                return true; // no change: nothing to re-derive (loop protection)
+            }
+
+            byKey.Remove(key);
+            Retract(existing);
+        }
+
+        var fact = new DataFact(id, data.Clone(), ChangeTime, type, NextSequence()) { FactKey = key };
+        byKey[key] = fact;
+        Propagate(fact);
+        return true;
+    }
+
+    public void RetractFact(DataFact fact)
+    {
+        if (_facts.TryGetValue(fact.Type, out var byKey) && byKey.TryGetValue(fact.FactKey, out var current) && ReferenceEquals(current, fact))
+        {
+            byKey.Remove(fact.FactKey);
+        }
+
+        Retract(fact);
+    }
+
+    private void Apply(FactChange change)
+    {
+        switch (change)
+        {
+            case InsertFactChange insert:
+                var element = JsonSerializer.SerializeToElement(insert.Value);
+                UpsertFact(insert.Type, element, FactIds.Of(insert.Type, insert.Value));
+                break;
+            case UpdateFactChange update when !update.Fact.Retracted:
+            {
+                var after = ValueOps.CopyElement(update.Fact.Data) as JsonObject ?? [];
+                foreach (var (name, value) in update.Changes)
+                {
+                    after[name] = value?.DeepClone();
+                }
+
+                UpsertFact(update.Fact.Type, JsonSerializer.SerializeToElement(after), update.Fact.Id);
+                break;
+            }
+
+            case RetractFactChange retract when !retract.Fact.Retracted:
+                RetractFact(retract.Fact);
+                break;
+        }
+    }
+
+    // ---- firing ----------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Fires the agenda: highest salience first, then the most recent match (LEX); refraction; storm control. Fact changes made
+    /// by a firing are applied before the next activation is chosen (the recognize–act cycle). At most
+    /// <see cref="MaxFiringsPerCall"/> firings per call: a rule set that keeps re-activating itself is stopped and counted.
+    /// </summary>
+    private void Fire()
     {
         while (Agenda.TryPop(out var activation))
         {
             activation.Fired = true;
-            if (!activation.Terminal.TryPassThrottle(this, activation))
+            if (_firedThisCall >= MaxFiringsPerCall)
+            {
+                LoopAborts++;
+                Agenda.Clear();
+                break;
+            }
+
+            var rule = activation.Rule;
+            if (rule.Batches)
+            {
+                AddToBatch(activation);
+                continue;
+            }
+
+            if (!PassThrottle(activation.Terminal, activation.Token, activation.Time))
             {
                 SuppressedByThrottle++;
                 continue;
             }
 
-            Firings++;
-            (firings ??= []).Add(BuildFiring(activation));
+            var ids = MatchReader.EventIds(activation.Token);
+            FireMatch(rule, activation.Token, activation.Time, ids, ActivationId(rule.Name, ids, activation.FromTimer ? activation.Time : null), null);
         }
     }
 
-    private RuleFiring BuildFiring(Activation activation)
+    private void FireMatch(CompiledRule rule, IMatch match, long time, IReadOnlyList<string> ids, string activationId, IReadOnlyList<FrozenMatch>? group)
     {
-        var ids = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var fact in activation.Token.Facts())
+        _firedThisCall++;
+        Firings++;
+        var context = Context;
+        var actions = new RuleAction[rule.Actions.Count];
+        List<FactChange>? changes = null;
+        for (var i = 0; i < actions.Length; i++)
         {
-            switch (fact)
+            context.Set(match, null);
+            context.Clock = time;
+            context.Group = group;
+            actions[i] = rule.Actions[i].Evaluate(context, out var change);
+            if (change is not null)
             {
-                case EventFact e when seen.Add(e.Id):
-                    ids.Add(e.Id);
-                    break;
-                case AggregateFact a:
-                    foreach (var e in a.Group.Events)
-                    {
-                        if (seen.Add(e.Id))
-                        {
-                            ids.Add(e.Id);
-                        }
-                    }
-
-                    break;
+                (changes ??= []).Add(change);
             }
         }
 
-        var rule = activation.Rule;
-        var actions = new RuleAction[rule.Actions.Count];
-        for (var i = 0; i < actions.Length; i++)
+        context.Group = null;
+        context.Clock = ClockTicks;
+        (_firings ??= []).Add(new RuleFiring(rule.Name, activationId, new DateTimeOffset(time, TimeSpan.Zero), ids, actions));
+        if (changes is not null)
         {
-            actions[i] = rule.Actions[i].Evaluate(activation.Token);
-        }
+            var saved = ChangeTime;
+            ChangeTime = time;
+            foreach (var change in changes)
+            {
+                Apply(change);
+            }
 
-        return new RuleFiring(rule.Name, ActivationId(rule.Name, ids), new DateTimeOffset(ClockTicks, TimeSpan.Zero), ids, actions);
+            ChangeTime = saved;
+        }
     }
 
-    /// <summary>First 32 hex digits of SHA-256("rule name\nid1\nid2..."), lower case.</summary>
-    internal static string ActivationId(string rule, IReadOnlyList<string> eventIds)
+    private void AddToBatch(Activation activation)
+    {
+        var rule = activation.Rule;
+        var terminal = activation.Terminal;
+        var window = rule.GroupBy?.WindowTicks ?? rule.Throttle!.WindowTicks;
+        var keyFn = rule.GroupBy?.Key ?? rule.Throttle!.Key;
+        var key = keyFn(Context.Set(activation.Token, null)).Detach();
+        var storm = MemoryOf<TerminalNode.Memory>(terminal.Id).Storm;
+        var frozen = FrozenMatch.Capture(activation.Token, activation.Time, terminal.BindingNames, Context);
+        Batched++;
+        if (storm.Batches.TryGetValue(key, out var batch))
+        {
+            batch.Matches.Add(frozen);
+            return;
+        }
+
+        batch = new Batch(key, activation.Time, activation.Time + window);
+        batch.Matches.Add(frozen);
+        storm.Batches.Add(key, batch);
+        ScheduleBatch(terminal, batch);
+    }
+
+    public void ScheduleBatch(TerminalNode terminal, Batch batch) =>
+        Timers.Schedule(batch.Due, terminal.Id, batch.Opened, StableHash(batch.Key), terminal, new BatchDue(batch));
+
+    /// <summary>Storm-control timers of a rule (called by its terminal node).</summary>
+    public void OnStormTimer(TerminalNode terminal, StormTimer payload, long due)
+    {
+        var storm = MemoryOf<TerminalNode.Memory>(terminal.Id).Storm;
+        switch (payload)
+        {
+            case BatchDue { Batch: var batch } when storm.Batches.TryGetValue(batch.Key, out var open) && ReferenceEquals(open, batch):
+            {
+                storm.Batches.Remove(batch.Key);
+                if (Restoring)
+                {
+                    return;
+                }
+
+                var rule = terminal.Rule;
+                var first = batch.Matches[0];
+                if (rule.GroupBy is not null && rule.Throttle is not null && !PassThrottle(terminal, first, due))
+                {
+                    SuppressedByThrottle++;
+                    return;
+                }
+
+                var ids = new List<string>();
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var match in batch.Matches)
+                {
+                    foreach (var id in MatchReader.EventIds(match))
+                    {
+                        if (seen.Add(id))
+                        {
+                            ids.Add(id);
+                        }
+                    }
+                }
+
+                FireMatch(rule, first, due, ids, ActivationId(rule.Name, ids, due), batch.Matches);
+                break;
+            }
+
+            case OnceWithinExpiry expiry when storm.OnceWithin.TryGetValue(expiry.Key, out var firedAt) && firedAt == expiry.FiredAt:
+                storm.OnceWithin.Remove(expiry.Key);
+                break;
+            case AtMostExpiry expiry when storm.AtMost.TryGetValue(expiry.Key, out var times):
+                while (times.Count > 0 && due - times.Peek() >= terminal.Rule.Throttle!.WindowTicks)
+                {
+                    times.Dequeue();
+                }
+
+                if (times.Count == 0)
+                {
+                    storm.AtMost.Remove(expiry.Key);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>
+    /// <c>throttle once within D</c>: the first match of a key fires, and further matches of that key are suppressed while they are at
+    /// most D after it (inclusive, on event time). <c>throttle at most N per D</c>: a match fires when fewer than N matches of its key
+    /// fired in the D before it (inclusive). Suppressed matches are consumed: they do not fire later.
+    /// </summary>
+    private bool PassThrottle(TerminalNode terminal, IMatch match, long time)
+    {
+        if (terminal.Rule.Throttle is not { Mode: not ThrottleMode.OnceAfter } throttle)
+        {
+            return true;
+        }
+
+        var key = throttle.Key(Context.Set(match, null));
+        var storm = MemoryOf<TerminalNode.Memory>(terminal.Id).Storm;
+        if (throttle.Mode == ThrottleMode.OnceWithin)
+        {
+            if (storm.OnceWithin.TryGetValue(key, out var firedAt) && time - firedAt <= throttle.WindowTicks)
+            {
+                return false;
+            }
+
+            var detached = key.Detach();
+            storm.OnceWithin[detached] = time;
+            Timers.Schedule(time + throttle.WindowTicks, terminal.Id, time, StableHash(detached), terminal, new OnceWithinExpiry(detached, time));
+            return true;
+        }
+
+        if (!storm.AtMost.TryGetValue(key, out var times))
+        {
+            times = new Queue<long>();
+            key = key.Detach();
+            storm.AtMost[key] = times;
+        }
+
+        while (times.Count > 0 && time - times.Peek() > throttle.WindowTicks)
+        {
+            times.Dequeue();
+        }
+
+        if (times.Count >= throttle.Count)
+        {
+            return false;
+        }
+
+        times.Enqueue(time);
+        Timers.Schedule(time + throttle.WindowTicks, terminal.Id, time, StableHash(key), terminal, new AtMostExpiry(key));
+        return true;
+    }
+
+    /// <summary>Restores a rule's storm-control state and schedules its timers (snapshots).</summary>
+    public void RestoreStorm(TerminalNode terminal, IEnumerable<(JoinKey Key, long FiredAt)> onceWithin, IEnumerable<(JoinKey Key, long[] Times)> atMost,
+        IEnumerable<Batch> batches)
+    {
+        var storm = MemoryOf<TerminalNode.Memory>(terminal.Id).Storm;
+        var throttle = terminal.Rule.Throttle;
+        foreach (var (key, firedAt) in onceWithin)
+        {
+            if (throttle is { Mode: ThrottleMode.OnceWithin })
+            {
+                storm.OnceWithin[key] = firedAt;
+                Timers.Schedule(firedAt + throttle.WindowTicks, terminal.Id, firedAt, StableHash(key), terminal, new OnceWithinExpiry(key, firedAt));
+            }
+        }
+
+        foreach (var (key, times) in atMost)
+        {
+            if (throttle is { Mode: ThrottleMode.AtMost } && times.Length > 0)
+            {
+                storm.AtMost[key] = new Queue<long>(times);
+                foreach (var t in times)
+                {
+                    Timers.Schedule(t + throttle.WindowTicks, terminal.Id, t, StableHash(key), terminal, new AtMostExpiry(key));
+                }
+            }
+        }
+
+        foreach (var batch in batches)
+        {
+            if (terminal.Rule.Batches && batch.Matches.Count > 0)
+            {
+                storm.Batches[batch.Key] = batch;
+                ScheduleBatch(terminal, batch);
+            }
+        }
+    }
+
+    /// <summary>First 32 hex digits of SHA-256("rule name\nid1\nid2...[\n@ticks]"), lower case.</summary>
+    internal static string ActivationId(string rule, IReadOnlyList<string> eventIds, long? timerTime = null)
     {
         var text = new StringBuilder(rule);
         foreach (var id in eventIds)
@@ -310,8 +969,25 @@ internal sealed class SessionState : ITimerTarget
             text.Append('\n').Append(id);
         }
 
+        if (timerTime is { } t)
+        {
+            text.Append("\n@").Append(t.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()), hash);
         return Convert.ToHexStringLower(hash[..16]);
+    }
+
+    /// <summary>A hash of a key that is the same in every process (timer order must not depend on randomized hashing).</summary>
+    public static long StableHash(JoinKey key)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var c in key.ToString())
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return (long)hash;
     }
 }

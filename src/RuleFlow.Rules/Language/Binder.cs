@@ -1,26 +1,41 @@
 using System.Globalization;
+using System.Net;
 using System.Text.RegularExpressions;
 using RuleFlow.Rules.Engine;
 
 namespace RuleFlow.Rules.Language;
 
+/// <summary>The namespace of a file and the namespaces it imports (for resolving short type names).</summary>
+internal sealed record FileScope(string? Namespace, IReadOnlyList<string> Imports)
+{
+    public static FileScope Global { get; } = new(null, []);
+
+    public string Qualify(string name) => Namespace is null ? name : Namespace + "." + name;
+}
+
 /// <summary>
-/// Resolves names and checks types: event types of patterns, bindings and their fields, aggregate names (<c>count</c>,
-/// <c>window</c>), regular expressions, durations, priorities. Fields are type-checked where the event type declares them
-/// (<c>fields { ... }</c>); undeclared fields are unknown and accepted (a missing field makes its condition false at run time).
-/// Reports every problem it finds and never throws; a rule with an error is not returned.
+/// Resolves names and checks types: event and fact types of patterns, bindings and their fields, aggregate names (<c>count</c>,
+/// <c>window</c>), functions, regular expressions, durations, priorities, actions and storm control. Fields are type-checked where
+/// the type declares them (<c>fields { ... }</c>); undeclared fields are accepted with a warning when the type declares fields (a
+/// missing field makes its condition false at run time). Reports every problem it finds and never throws; a rule with an error is
+/// not returned.
 /// </summary>
 internal sealed class Binder
 {
     private const int MaxPriority = 1_000_000;
+    private const int MaxLast = 1_000_000;
 
     private readonly DiagnosticBag _diagnostics;
     private readonly IReadOnlyDictionary<string, BoundEventType> _types;
+    private readonly FileScope _scope;
+    private readonly RegexCache _regexes;
 
-    public Binder(DiagnosticBag diagnostics, IReadOnlyDictionary<string, BoundEventType> types)
+    public Binder(DiagnosticBag diagnostics, IReadOnlyDictionary<string, BoundEventType> types, FileScope? scope = null, RegexCache? regexes = null)
     {
         _diagnostics = diagnostics;
         _types = types;
+        _scope = scope ?? FileScope.Global;
+        _regexes = regexes ?? new RegexCache();
     }
 
     private SourceLocation Loc(TextSpan span) => _diagnostics.Source.GetLocation(span.Start);
@@ -32,9 +47,17 @@ internal sealed class Binder
 
     private bool HasErrorWithin(TextSpan span) => _diagnostics.ErrorPositions.Any(p => p >= span.Start && p <= span.End);
 
+    private string Text(TextSpan span)
+    {
+        var text = _diagnostics.Source.Text;
+        var start = Math.Clamp(span.Start, 0, text.Length);
+        var end = Math.Clamp(span.End, start, text.Length);
+        return string.Join(" ", text[start..end].Split(['\n', '\r'], StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()));
+    }
+
     // ---- event declarations ----------------------------------------------------------------------------------------
 
-    /// <summary>Binds an event declaration; null when it has an error of its own (then it is not declared).</summary>
+    /// <summary>Binds an event or fact declaration; null when it has an error of its own (then it is not declared).</summary>
     public BoundEventType? BindEventDeclaration(EventDeclarationSyntax declaration)
     {
         if (declaration.Name.IsMissing)
@@ -51,6 +74,8 @@ internal sealed class Binder
         IReadOnlyList<string>? timePath = null;
         PathExpressionSyntax? keySyntax = null;
         PathExpressionSyntax? timeSyntax = null;
+        DedupClauseSyntax? dedupSyntax = null;
+        var isFact = declaration.IsFact;
         foreach (var clause in declaration.Clauses)
         {
             switch (clause)
@@ -82,11 +107,28 @@ internal sealed class Binder
                     keyPath = [.. key.Field.Segments.Select(s => s.ValueText)];
                     break;
                 case TimeClauseSyntax time when !HasMissing(time.Field):
+                    if (isFact)
+                    {
+                        Report(DiagnosticCodes.InvalidFactClause, time.Keyword.Span, "a fact has no event time: 'time' is for events",
+                            "declare it with 'event' if it happens at a time, or remove the clause");
+                        break;
+                    }
+
                     timeSyntax = time.Field;
                     timePath = [.. time.Field.Segments.Select(s => s.ValueText)];
                     break;
                 case FieldsClauseSyntax fields:
                     schema = new FieldSchema(ExprType.Object, BindFieldBlock(fields.Fields));
+                    break;
+                case DedupClauseSyntax dedup:
+                    if (isFact)
+                    {
+                        Report(DiagnosticCodes.InvalidFactClause, dedup.Keyword.Span, "'dedup' is for events: a fact with the same key is updated, not repeated",
+                            "remove the clause, or declare the type with 'event'");
+                        break;
+                    }
+
+                    dedupSyntax = dedup;
                     break;
             }
         }
@@ -105,16 +147,30 @@ internal sealed class Binder
             }
         }
 
+        BoundDedup? boundDedup = null;
+        if (dedupSyntax is not null && dedupSyntax.Fields.All(f => !HasMissing(f)) && dedupSyntax.Window is { } dw && BindDuration(dw) is { } window)
+        {
+            if (schema is not null)
+            {
+                foreach (var f in dedupSyntax.Fields)
+                {
+                    CheckDeclaredPath(schema, f, "dedup by", declaration.Name.Name, null);
+                }
+            }
+
+            boundDedup = new BoundDedup([.. dedupSyntax.Fields.Select(f => (IReadOnlyList<string>)[.. f.Segments.Select(s => s.ValueText)])], window);
+        }
+
         if (ErrorCount > errors)
         {
             return null;
         }
 
-        return new BoundEventType(declaration.Name.Name, exchange, routingText, routing, keyPath, timePath, schema,
-            Loc(declaration.EventKeyword.Span));
+        return new BoundEventType(_scope.Qualify(declaration.Name.Name), exchange, routingText, routing, keyPath, timePath, schema,
+            Loc(declaration.EventKeyword.Span), isFact, boundDedup);
     }
 
-    private static bool HasMissing(PathExpressionSyntax path) => path.Segments.Any(s => s.IsMissing);
+    private static bool HasMissing(PathExpressionSyntax path) => path.Segments.Any(s => s.IsMissing || s.Kind != SyntaxKind.Identifier);
 
     private void CheckDeclaredPath(FieldSchema schema, PathExpressionSyntax path, string clause, string typeName, Func<ExprType, bool>? typeOk)
     {
@@ -129,7 +185,7 @@ internal sealed class Binder
             if (current.Fields is null || !current.Fields.TryGetValue(segment.ValueText, out var next))
             {
                 Report(DiagnosticCodes.UnknownDeclaredField, segment.Span,
-                    $"'{clause} {path.Text}': event {typeName} declares no field '{segment.ValueText}'",
+                    $"'{clause} {path.Text}': {typeName} declares no field '{segment.ValueText}'",
                     $"declare it in fields {{ ... }} or correct the name{DidYouMean(segment.ValueText, current.Fields?.Keys ?? [])}");
                 return;
             }
@@ -200,6 +256,14 @@ internal sealed class Binder
 
     // ---- rules -----------------------------------------------------------------------------------------------------
 
+    private enum SymbolKind
+    {
+        Pattern,
+        Aggregate,
+        Silence,
+        ForallItem,
+    }
+
     private sealed class Symbol(string name, int index, SourceLocation location, bool isExplicit)
     {
         public string Name { get; } = name;
@@ -212,9 +276,9 @@ internal sealed class Binder
 
         public BoundEventType? Type { get; init; }
 
-        public BoundAggregateElement? Aggregate { get; set; }
+        public SymbolKind Kind { get; init; }
 
-        public bool IsAggregate { get; init; }
+        public BoundAggregateElement? Aggregate { get; set; }
 
         public bool Used { get; set; }
 
@@ -228,12 +292,14 @@ internal sealed class Binder
         /// <summary>Conditions of a pattern: bare names are fields of its event.</summary>
         Pattern,
 
-        /// <summary><c>per</c> of an aggregate: fields of the aggregated events only.</summary>
+        /// <summary><c>per</c> and the value of an aggregate: fields of the aggregated events only.</summary>
         Per,
 
-        /// <summary>Actions and throttle keys: names are bindings, aggregates and <c>window</c>.</summary>
+        /// <summary>Actions, storm control keys and aggregate thresholds: names are bindings, aggregates, <c>window</c>, <c>group</c>.</summary>
         Action,
     }
+
+    private sealed record Local(string Name, int Depth, FieldSchema? Schema);
 
     private sealed class RuleScope
     {
@@ -244,6 +310,13 @@ internal sealed class Binder
         public List<Symbol> Aggregates { get; } = [];
 
         public BoundEventType? CurrentType { get; set; }
+
+        /// <summary>The item of forall's first pattern, visible in its second pattern.</summary>
+        public Symbol? ForallItem { get; set; }
+
+        public List<Local> Locals { get; } = [];
+
+        public bool HasGroup { get; set; }
 
         /// <summary>Binding names already reported as hiding a field in the current pattern.</summary>
         public HashSet<string> ShadowWarned { get; } = new(StringComparer.Ordinal);
@@ -283,6 +356,10 @@ internal sealed class Binder
 
         var priority = 0;
         string? description = null;
+        string? owner = null;
+        string? runbook = null;
+        var enabled = true;
+        var tags = new List<string>();
         foreach (var option in rule.Options)
         {
             switch (option)
@@ -300,28 +377,66 @@ internal sealed class Binder
                     }
 
                     break;
-                case DescriptionOptionSyntax d when !d.Text.IsMissing:
-                    description = d.Text.ValueText;
+                case DescriptionOptionSyntax { Text.IsMissing: false } d:
+                    switch (d.Keyword.Text)
+                    {
+                        case "description":
+                            description = d.Text.ValueText;
+                            break;
+                        case "owner":
+                            owner = d.Text.ValueText;
+                            break;
+                        default:
+                            runbook = d.Text.ValueText;
+                            if (!Uri.TryCreate(runbook, UriKind.Absolute, out _))
+                            {
+                                Report(DiagnosticCodes.TypeMismatch, d.Text.Span, $"the runbook \"{runbook}\" is not an absolute URL",
+                                    "runbook \"https://wiki.example.com/runbooks/ssh\"");
+                            }
+
+                            break;
+                    }
+
+                    break;
+                case TagsOptionSyntax t:
+                    tags.AddRange(t.Tags.Where(x => !x.IsMissing).Select(x => x.ValueText));
+                    break;
+                case EnabledOptionSyntax e:
+                    enabled = e.Enabled;
                     break;
             }
         }
 
-        var scope = new RuleScope();
+        var scope = new RuleScope
+        {
+            HasGroup = rule.Clauses.Any(c => c is GroupByClauseSyntax || c is ThrottleClauseSyntax { Kind: ThrottleMode.OnceAfter }),
+        };
         foreach (var element in rule.Elements)
         {
             if (element.Binding is { } b)
             {
                 scope.AllBindingNames.Add(b.ValueText);
             }
+
+            if (element is SequenceElementSyntax sequence)
+            {
+                foreach (var step in sequence.Steps.Where(s => s.Binding is not null))
+                {
+                    scope.AllBindingNames.Add(step.Binding!.ValueText);
+                }
+            }
         }
 
         var elements = new List<BoundElement>();
-        for (var i = 0; i < rule.Elements.Count; i++)
+        var elementTexts = new List<string>();
+        foreach (var element in rule.Elements)
         {
-            var element = BindElement(rule.Elements[i], i, scope);
-            if (element is not null)
+            var step = 0;
+            foreach (var bound in BindElement(element, elements.Count, scope).ToList())
             {
-                elements.Add(element);
+                elements.Add(bound);
+                elementTexts.Add(element is SequenceElementSyntax seq && step < seq.Steps.Count ? Text(seq.Steps[step].Span) : Text(element.Span));
+                step++;
             }
         }
 
@@ -329,24 +444,60 @@ internal sealed class Binder
         var actions = new List<BoundAction>();
         foreach (var action in rule.Actions)
         {
-            if (action is StartWorkflowActionSyntax start && !start.WorkflowId.IsMissing)
+            if (BindAction(action, scope, elements) is { } bound)
             {
-                var key = start.Key is null ? null : BindValue(start.Key, Context.Action, scope);
-                var input = start.Input is null ? null : (BoundMap?)BindValue(start.Input, Context.Action, scope);
-                actions.Add(new BoundStartWorkflow(Loc(start.Span), start.WorkflowId.ValueText, key, input));
+                actions.Add(bound);
             }
         }
 
         BoundThrottle? throttle = null;
+        BoundGroupBy? groupBy = null;
         foreach (var clause in rule.Clauses)
         {
-            if (clause is ThrottleClauseSyntax t && !t.Mode.IsMissing && t.Window is not null)
+            switch (clause)
             {
-                var window = BindDuration(t.Window);
-                var per = t.Per.Select(p => BindValue(p, Context.Action, scope)).ToList();
-                if (window is { } w)
+                case ThrottleClauseSyntax t when !t.Mode.IsMissing && t.Window is not null:
                 {
-                    throttle = new BoundThrottle(Loc(t.Span), w, per);
+                    var window = BindDuration(t.Window);
+                    var per = t.Per.Select(p => BindValue(p, Context.Action, scope)).ToList();
+                    var count = 1;
+                    if (t.Kind == ThrottleMode.AtMost && t.Count is { Value: double c })
+                    {
+                        if (c != Math.Floor(c) || c < 1 || c > 1_000_000)
+                        {
+                            Report(DiagnosticCodes.InvalidWindow, t.Count.Span, $"'at most {t.Count.Text}' must be a whole number from 1 to 1,000,000");
+                        }
+                        else
+                        {
+                            count = (int)c;
+                        }
+                    }
+
+                    if (window is { } w)
+                    {
+                        throttle = new BoundThrottle(Loc(t.Span), t.Kind, count, w, per);
+                    }
+
+                    break;
+                }
+
+                case GroupByClauseSyntax g when g.Window is not null:
+                {
+                    var window = BindDuration(g.Window);
+                    var keys = g.Keys.Select(k => BindValue(k, Context.Action, scope)).ToList();
+                    if (window is { } w)
+                    {
+                        groupBy = new BoundGroupBy(Loc(g.Span), keys, w);
+                    }
+
+                    if (rule.Clauses.OfType<ThrottleClauseSyntax>().FirstOrDefault(x => x.Kind == ThrottleMode.OnceAfter) is { } after)
+                    {
+                        Report(DiagnosticCodes.StormControlConflict, after.Mode.Span,
+                            "'group by ... wait' and 'throttle once after' both batch matches; use one of them",
+                            "keep group by F wait D (it is the same as throttle once after D per F)");
+                    }
+
+                    break;
                 }
             }
         }
@@ -360,12 +511,28 @@ internal sealed class Binder
             }
         }
 
+        if (ErrorCount == errors)
+        {
+            foreach (var element in elements)
+            {
+                CheckReachable(element, rule);
+            }
+        }
+
         if (ErrorCount > errors || name is null || name.Length == 0)
         {
             return null;
         }
 
-        return new BoundRule(name, priority, description, _diagnostics.Source.Path, Loc(rule.RuleKeyword.Span), elements, actions, throttle);
+        return new BoundRule(_scope.Qualify(name), priority, description, _diagnostics.Source.Path, Loc(rule.RuleKeyword.Span), elements, actions,
+            throttle, groupBy)
+        {
+            Tags = tags,
+            Owner = owner,
+            Runbook = runbook,
+            Enabled = enabled,
+            ElementTexts = elementTexts,
+        };
     }
 
     private TimeSpan? BindDuration(SyntaxToken token)
@@ -384,65 +551,221 @@ internal sealed class Binder
         return value;
     }
 
-    private BoundEventType? ResolveType(QualifiedNameSyntax name)
+    /// <summary>
+    /// Resolves a type name: in a file with a namespace, its own types first; then the namespaces it imports (more than one match
+    /// is ambiguous); then the name as written.
+    /// </summary>
+    internal BoundEventType? ResolveType(QualifiedNameSyntax name)
     {
         if (name.IsMissing)
         {
             return null;
         }
 
-        if (_types.TryGetValue(name.Name, out var type))
+        var text = name.Name;
+        if (_scope.Namespace is { } ns && _types.TryGetValue(ns + "." + text, out var own))
+        {
+            return own;
+        }
+
+        var imported = _scope.Imports.Select(i => i + "." + text).Where(_types.ContainsKey).Distinct().ToList();
+        if (imported.Count > 1)
+        {
+            Report(DiagnosticCodes.AmbiguousName, name.Span, $"'{text}' is declared in several imported namespaces: {string.Join(", ", imported)}",
+                "write the full name, e.g. " + imported[0]);
+            return null;
+        }
+
+        if (imported.Count == 1)
+        {
+            return _types[imported[0]];
+        }
+
+        if (_types.TryGetValue(text, out var type))
         {
             return type;
         }
 
-        Report(DiagnosticCodes.UnknownEventType, name.Span, $"unknown event type '{name.Name}'",
-            $"declare it with: event {name.Name}{DidYouMean(name.Name, _types.Keys)}");
+        Report(DiagnosticCodes.UnknownEventType, name.Span, $"unknown event type '{text}'",
+            $"declare it with: event {text}{DidYouMean(text, _types.Keys)}");
         return null;
     }
 
-    private BoundElement? BindElement(ElementSyntax element, int index, RuleScope scope)
+    private IEnumerable<BoundElement> BindElement(ElementSyntax element, int index, RuleScope scope)
     {
         switch (element)
         {
             case PatternElementSyntax pattern:
             {
-                var type = ResolveType(pattern.Pattern.Type);
-                scope.CurrentType = type;
-                scope.ShadowWarned.Clear();
-                var conditions = new List<BoundExpression>();
-                foreach (var condition in pattern.Pattern.Conditions)
+                if (BindPattern(pattern, index, scope, []) is { } bound)
                 {
-                    conditions.Add(BindCondition(condition, Context.Pattern, scope));
+                    yield return bound;
                 }
 
-                scope.CurrentType = null;
-                if (pattern.Binding is { } b)
+                yield break;
+            }
+
+            case SequenceElementSyntax sequence:
+            {
+                var window = sequence.Window is { } w ? BindDuration(w) : null;
+                var steps = new List<BoundPatternElement>();
+                var first = index;
+                for (var i = 0; i < sequence.Steps.Count; i++)
                 {
-                    Declare(scope, b, index, type, isAggregate: false);
+                    var extra = new List<BoundExpression>();
+                    if (i > 0)
+                    {
+                        var previous = index + i - 1;
+                        if (previous != first)
+                        {
+                            extra.Add(new BoundTemporal(previous, null));
+                        }
+
+                        extra.Add(new BoundTemporal(first, window?.Ticks));
+                    }
+
+                    var bound = BindPattern(sequence.Steps[i], index + i, scope, extra);
+                    if (bound is null)
+                    {
+                        yield break;
+                    }
+
+                    steps.Add(i < sequence.Steps.Count - 1 && window is { } keep ? bound with { SequenceRetention = keep } : bound);
                 }
 
-                return type is null ? null : new BoundPatternElement(index, pattern.Binding?.ValueText, Loc(pattern.Span), type, conditions);
+                foreach (var step in steps)
+                {
+                    yield return step;
+                }
+
+                yield break;
             }
 
             case AggregateElementSyntax aggregate:
-                return BindAggregate(aggregate, index, scope);
+            {
+                if (BindAggregate(aggregate, index, scope) is { } bound)
+                {
+                    yield return bound;
+                }
 
-            case QuantifiedElementSyntax quantified:
-                Report(DiagnosticCodes.NotSupportedYet, quantified.Quantifier.Span,
-                    $"'{quantified.Quantifier.Text}' over a pattern is not supported yet",
-                    "this version matches events with patterns and count(...) aggregates");
-                return null;
+                yield break;
+            }
 
-            default:
-                return null;
+            case NotElementSyntax not:
+            {
+                var type = ResolveType(not.Pattern.Type);
+                var conditions = BindPatternConditions(not.Pattern, type, scope);
+                TimeSpan? window = null;
+                if (not.Window is { } w)
+                {
+                    window = BindDuration(w);
+                }
+
+                if (type is not null && (not.Window is null || window is not null))
+                {
+                    yield return new BoundNotElement(index, Loc(not.Span), type, conditions, window);
+                }
+
+                yield break;
+            }
+
+            case ExistsElementSyntax exists:
+            {
+                var type = ResolveType(exists.Pattern.Type);
+                var conditions = BindPatternConditions(exists.Pattern, type, scope);
+                if (type is not null)
+                {
+                    yield return new BoundExistsElement(index, Loc(exists.Span), type, conditions);
+                }
+
+                yield break;
+            }
+
+            case ForallElementSyntax forall:
+            {
+                var type = ResolveType(forall.Each.Type);
+                var conditions = BindPatternConditions(forall.Each, type, scope);
+                Symbol? item = null;
+                if (forall.InnerBinding is { } inner)
+                {
+                    item = new Symbol(inner.ValueText, FieldSource.ForallItem, Loc(inner.Span), isExplicit: true)
+                    {
+                        Type = type, Kind = SymbolKind.ForallItem, Span = inner.Span,
+                    };
+                    scope.ForallItem = item;
+                }
+
+                var satisfiesType = forall.Satisfies.Type.IsMissing ? null : ResolveType(forall.Satisfies.Type);
+                var satisfies = BindPatternConditions(forall.Satisfies, satisfiesType, scope);
+                scope.ForallItem = null;
+                if (item is { Used: false })
+                {
+                    Report(DiagnosticCodes.UnusedBinding, item.Span, $"the binding '{item.Name}' is never used",
+                        $"use it in the second pattern ({item.Name}.field), or remove '{item.Name}:'");
+                }
+
+                if (type is not null && satisfiesType is not null)
+                {
+                    yield return new BoundForallElement(index, Loc(forall.Span), type, conditions, satisfiesType, satisfies);
+                }
+
+                yield break;
+            }
+
+            case NoElementSyntax no:
+            {
+                var type = ResolveType(no.Pattern.Type);
+                var conditions = BindPatternConditions(no.Pattern, type, scope);
+                scope.CurrentType = type;
+                var per = no.Per.Select(p => BindValue(p, Context.Per, scope)).ToList();
+                scope.CurrentType = null;
+                var duration = no.Duration is { } d ? BindDuration(d) : null;
+                if (no.Binding is { } b)
+                {
+                    Declare(scope, b, index, type, SymbolKind.Silence);
+                }
+
+                if (type is not null && duration is { } dd)
+                {
+                    yield return new BoundNoElement(index, no.Binding?.ValueText, Loc(no.Span), type, conditions, dd, per);
+                }
+
+                yield break;
+            }
         }
     }
 
-    private Symbol Declare(RuleScope scope, SyntaxToken token, int index, BoundEventType? type, bool isAggregate)
+    private BoundPatternElement? BindPattern(PatternElementSyntax pattern, int index, RuleScope scope, IReadOnlyList<BoundExpression> extra)
+    {
+        var type = ResolveType(pattern.Pattern.Type);
+        var conditions = BindPatternConditions(pattern.Pattern, type, scope);
+        conditions.AddRange(extra);
+        if (pattern.Binding is { } b)
+        {
+            Declare(scope, b, index, type, SymbolKind.Pattern);
+        }
+
+        return type is null ? null : new BoundPatternElement(index, pattern.Binding?.ValueText, Loc(pattern.Span), type, conditions);
+    }
+
+    private List<BoundExpression> BindPatternConditions(PatternSyntax pattern, BoundEventType? type, RuleScope scope)
+    {
+        scope.CurrentType = type;
+        scope.ShadowWarned.Clear();
+        var conditions = new List<BoundExpression>();
+        foreach (var condition in pattern.Conditions)
+        {
+            conditions.Add(BindCondition(condition, Context.Pattern, scope));
+        }
+
+        scope.CurrentType = null;
+        return conditions;
+    }
+
+    private Symbol Declare(RuleScope scope, SyntaxToken token, int index, BoundEventType? type, SymbolKind kind)
     {
         var name = token.ValueText;
-        var symbol = new Symbol(name, index, Loc(token.Span), isExplicit: true) { Type = type, IsAggregate = isAggregate, Span = token.Span };
+        var symbol = new Symbol(name, index, Loc(token.Span), isExplicit: true) { Type = type, Kind = kind, Span = token.Span };
         if (scope.Symbols.TryGetValue(name, out var existing) && existing.Explicit)
         {
             Report(DiagnosticCodes.DuplicateBinding, token.Span, $"the binding '{name}' is already declared at {existing.Location}",
@@ -454,15 +777,21 @@ internal sealed class Binder
         return symbol;
     }
 
+    private static AggregateFunctionKind FunctionOf(string name) => name switch
+    {
+        "sum" => AggregateFunctionKind.Sum,
+        "avg" => AggregateFunctionKind.Avg,
+        "min" => AggregateFunctionKind.Min,
+        "max" => AggregateFunctionKind.Max,
+        "distinct" => AggregateFunctionKind.Distinct,
+        "collect" => AggregateFunctionKind.Collect,
+        _ => AggregateFunctionKind.Count,
+    };
+
     private BoundAggregateElement? BindAggregate(AggregateElementSyntax aggregate, int index, RuleScope scope)
     {
         var errors = ErrorCount;
-        if (aggregate.Function.Text != "count")
-        {
-            Report(DiagnosticCodes.NotSupportedYet, aggregate.Function.Span, $"the aggregate '{aggregate.Function.Text}' is not supported yet",
-                "this version has count(...)");
-        }
-
+        var function = FunctionOf(aggregate.Function.Text);
         var type = ResolveType(aggregate.Pattern.Type);
         scope.CurrentType = type;
         scope.ShadowWarned.Clear();
@@ -475,8 +804,29 @@ internal sealed class Binder
             {
                 Report(DiagnosticCodes.UnsupportedAggregateJoin, conjunct.Span,
                     "inside an aggregate, a condition on an earlier binding must be an equality between a field and the binding's field",
-                    "write src_ip == f.src_ip; other comparisons with bindings are not supported in aggregates yet");
+                    "write src_ip == f.src_ip; other comparisons with bindings are not supported in aggregates (groups are shared by key)");
             }
+        }
+
+        BoundExpression? value = null;
+        if (aggregate.Value is { } valueSyntax)
+        {
+            value = BindValue(valueSyntax, Context.Per, scope);
+            if (function == AggregateFunctionKind.Count)
+            {
+                Report(DiagnosticCodes.AggregateValue, valueSyntax.Span, "count(...) counts events and takes no value",
+                    "write count(type(...)), or sum(type(...), field) to add up a field");
+            }
+            else if (function is AggregateFunctionKind.Sum or AggregateFunctionKind.Avg
+                     && value.Type is not (ExprType.Number or ExprType.Unknown or ExprType.Any))
+            {
+                Report(DiagnosticCodes.TypeMismatch, valueSyntax.Span, $"{aggregate.Function.Text}(...) adds numbers, but the value is {TypeName(value.Type)}");
+            }
+        }
+        else if (function is not (AggregateFunctionKind.Count or AggregateFunctionKind.Collect))
+        {
+            Report(DiagnosticCodes.AggregateValue, aggregate.Function.Span, $"{aggregate.Function.Text}(...) needs the value to aggregate",
+                $"write {aggregate.Function.Text}({Text(aggregate.Pattern.Span)}, field)");
         }
 
         var per = new List<BoundExpression>();
@@ -486,33 +836,63 @@ internal sealed class Binder
         }
 
         scope.CurrentType = null;
-        TimeSpan window = default;
-        if (aggregate.WithinKeyword is null)
+        TimeSpan? window = null;
+        TimeSpan? tumbling = null;
+        int? last = null;
+        if (aggregate.WithinKeyword is null && aggregate.Every is null && aggregate.Last is null)
         {
             Report(DiagnosticCodes.AggregateWithoutWindow, aggregate.Function.Span, $"{aggregate.Function.Text}(...) needs a window",
-                $"add 'within <duration>', e.g. {aggregate.Function.Text}(...) within 60s >= 5");
+                $"add 'within <duration>' (sliding), 'every <duration>' (tumbling) or 'last <n>' (length), e.g. {aggregate.Function.Text}(...) within 60s >= 5");
         }
-        else if (aggregate.Window is { } w && BindDuration(w) is { } d)
+
+        if (aggregate.Window is { } w)
         {
-            window = d;
+            window = BindDuration(w);
+        }
+
+        if (aggregate.Every is { IsMissing: false } e)
+        {
+            tumbling = BindDuration(e);
+            if (aggregate.WithinKeyword is not null)
+            {
+                Report(DiagnosticCodes.InvalidWindow, e.Span, "an aggregate has either a sliding window (within) or a tumbling one (every), not both");
+            }
+        }
+
+        if (aggregate.Last is { IsMissing: false } l)
+        {
+            if (l.Value is double n && n == Math.Floor(n) && n >= 1 && n <= MaxLast)
+            {
+                last = (int)n;
+            }
+            else
+            {
+                Report(DiagnosticCodes.InvalidWindow, l.Span, $"'last {l.Text}' must be a whole number of events from 1 to {MaxLast:N0}");
+            }
         }
 
         ComparisonOp? op = null;
-        var threshold = RuleValue.Missing;
+        BoundExpression? threshold = null;
         if (aggregate.Operator is { } opToken)
         {
             op = ToOperator(opToken.Kind);
             if (aggregate.Threshold is { } thresholdSyntax and not MissingExpressionSyntax)
             {
-                var value = BindValue(thresholdSyntax, Context.Per, scope);
-                if (value is BoundLiteral { Value.Kind: ValueKind.Number } literal)
+                var bound = BindValue(thresholdSyntax, Context.Action, scope);
+                if (function == AggregateFunctionKind.Collect)
                 {
-                    threshold = literal.Value;
+                    Report(DiagnosticCodes.InvalidThreshold, thresholdSyntax.Span, "collect(...) gathers values and cannot be compared",
+                        "use count(...) to compare a number of events");
                 }
-                else if (value is not BoundError)
+                else if (bound.Type is ExprType.String or ExprType.Bool or ExprType.Array or ExprType.Object or ExprType.Window or ExprType.Null
+                         && function is not (AggregateFunctionKind.Min or AggregateFunctionKind.Max))
                 {
                     Report(DiagnosticCodes.InvalidThreshold, thresholdSyntax.Span,
                         $"{aggregate.Function.Text}(...) is compared with a number, e.g. >= 5");
+                }
+                else if (bound is not BoundError)
+                {
+                    threshold = bound;
                 }
             }
         }
@@ -521,13 +901,13 @@ internal sealed class Binder
         Symbol symbol;
         if (aggregate.Binding is { } label)
         {
-            symbol = Declare(scope, label, index, type, isAggregate: true);
+            symbol = Declare(scope, label, index, type, SymbolKind.Aggregate);
         }
         else
         {
             symbol = new Symbol(name, index, Loc(aggregate.Function.Span), isExplicit: false)
             {
-                IsAggregate = true, Type = type, Span = aggregate.Function.Span,
+                Kind = SymbolKind.Aggregate, Type = type, Span = aggregate.Function.Span,
             };
             if (scope.Symbols.TryGetValue(name, out var existing))
             {
@@ -548,9 +928,9 @@ internal sealed class Binder
             return null;
         }
 
-        var bound = new BoundAggregateElement(index, name, Loc(aggregate.Span), type, conditions, AggregateFunctionKind.Count, window, per, op, threshold);
-        symbol.Aggregate = bound;
-        return bound;
+        var bound2 = new BoundAggregateElement(index, name, Loc(aggregate.Span), type, conditions, function, value, window, tumbling, last, per, op, threshold);
+        symbol.Aggregate = bound2;
+        return bound2;
     }
 
     private static IEnumerable<ExpressionSyntax> Conjuncts(ExpressionSyntax expression) => expression switch
@@ -565,9 +945,10 @@ internal sealed class Binder
         expression is BoundComparison { Operator: ComparisonOp.Equal } c
         && ((IsCurrentOnly(c.Left) && IsBindingsOnly(c.Right)) || (IsCurrentOnly(c.Right) && IsBindingsOnly(c.Left)));
 
-    internal static bool IsCurrentOnly(BoundExpression e) => e.UsesCurrent && !e.Bindings.Any();
+    internal static bool IsCurrentOnly(BoundExpression e) => e.UsesCurrent && !e.Bindings.Any() && !e.UsesClock;
 
-    internal static bool IsBindingsOnly(BoundExpression e) => !e.UsesCurrent && e.Bindings.Any();
+    internal static bool IsBindingsOnly(BoundExpression e) => !e.UsesCurrent && e.Bindings.Any() && !e.UsesClock
+                                                              && e is not BoundAggregateValue and not BoundWindow;
 
     private static ComparisonOp ToOperator(SyntaxKind kind) => kind switch
     {
@@ -578,6 +959,325 @@ internal sealed class Binder
         SyntaxKind.Greater => ComparisonOp.Greater,
         _ => ComparisonOp.GreaterOrEqual,
     };
+
+    // ---- actions ---------------------------------------------------------------------------------------------------
+
+    private BoundAction? BindAction(ActionSyntax action, RuleScope scope, IReadOnlyList<BoundElement> elements)
+    {
+        switch (action)
+        {
+            case StartWorkflowActionSyntax start when !start.WorkflowId.IsMissing:
+            {
+                var key = start.Key is null ? null : BindValue(start.Key, Context.Action, scope);
+                var input = start.Input is null ? null : (BoundMap?)BindValue(start.Input, Context.Action, scope);
+                string? template = null;
+                BoundMap? model = null;
+                if (start.Template is { IsMissing: false } t && t.Value is string text)
+                {
+                    template = text;
+                    model = ModelOf(scope);
+                    CheckTemplate(text, t.Span);
+                }
+
+                return new BoundStartWorkflow(Loc(start.Span), start.WorkflowId.ValueText, key, input, template, model);
+            }
+
+            case SignalWorkflowActionSyntax signal when !signal.Signal.IsMissing && !signal.WorkflowId.IsMissing && signal.Key is not null:
+            {
+                var key = BindValue(signal.Key, Context.Action, scope);
+                var payload = signal.Payload is null ? null : (BoundMap)BindValue(signal.Payload, Context.Action, scope);
+                return new BoundSignalWorkflow(Loc(signal.Span), signal.Signal.ValueText, signal.WorkflowId.ValueText, key, payload);
+            }
+
+            case PublishActionSyntax publish when !publish.Exchange.IsMissing:
+            {
+                var body = BindValue(publish.Body, Context.Action, scope);
+                var routing = publish.Routing is null ? null : BindValue(publish.Routing, Context.Action, scope);
+                var headers = publish.Headers is null ? null : (BoundMap)BindValue(publish.Headers, Context.Action, scope);
+                if (publish.Exchange.ValueText.Length == 0)
+                {
+                    Report(DiagnosticCodes.InvalidRoutingPattern, publish.Exchange.Span, "the exchange name is empty");
+                }
+
+                return new BoundPublish(Loc(publish.Span), body, publish.Exchange.ValueText, routing, headers);
+            }
+
+            case ScriptActionSyntax script when !script.Code.IsMissing && script.Code.Value is string code:
+            {
+                var bindings = script.Bindings is null ? ModelOf(scope) : (BoundMap)BindValue(script.Bindings, Context.Action, scope);
+                return new BoundScript(Loc(script.Span), code, bindings);
+            }
+
+            case LogActionSyntax log:
+            {
+                var message = BindValue(log.Message, Context.Action, scope);
+                return new BoundLog(Loc(log.Span), log.Level?.Text ?? "info", message);
+            }
+
+            case InsertFactActionSyntax insert:
+            {
+                var type = ResolveType(insert.Type);
+                var value = (BoundMap)BindValue(insert.Value, Context.Action, scope);
+                if (type is null)
+                {
+                    return null;
+                }
+
+                if (!type.IsFact)
+                {
+                    Report(DiagnosticCodes.NotAFact, insert.Type.Span, $"'{type.Name}' is an event type; rules insert facts",
+                        $"declare it with: fact {type.Name} key <field>");
+                    return null;
+                }
+
+                CheckMapAgainstSchema(value, type, insert.Value);
+                return new BoundInsertFact(Loc(insert.Span), type, value);
+            }
+
+            case UpdateFactActionSyntax update when !update.Binding.IsMissing:
+            {
+                var element = FactBinding(update.Binding, scope, elements, "update");
+                var changes = (BoundMap)BindValue(update.Changes, Context.Action, scope);
+                if (element is null)
+                {
+                    return null;
+                }
+
+                CheckMapAgainstSchema(changes, element.Type, update.Changes);
+                if (element.Type.KeyPath is { } keyPath && changes.Entries.Any(e => keyPath.Count == 1 && e.Key == keyPath[0]))
+                {
+                    Report(DiagnosticCodes.NotAFact, update.Changes.Span, $"'{keyPath[0]}' is the key of {element.Type.Name}: an update cannot change it",
+                        "retract the fact and insert a new one");
+                    return null;
+                }
+
+                return new BoundUpdateFact(Loc(update.Span), element.Index, changes);
+            }
+
+            case RetractFactActionSyntax retract when !retract.Binding.IsMissing:
+            {
+                var element = FactBinding(retract.Binding, scope, elements, "retract");
+                return element is null ? null : new BoundRetractFact(Loc(retract.Span), element.Index);
+            }
+
+            default:
+                return null;
+        }
+    }
+
+    private BoundElement? FactBinding(SyntaxToken binding, RuleScope scope, IReadOnlyList<BoundElement> elements, string verb)
+    {
+        if (!scope.Symbols.TryGetValue(binding.ValueText, out var symbol) || !symbol.Explicit)
+        {
+            Report(DiagnosticCodes.UnknownName, binding.Span, $"unknown binding '{binding.ValueText}'",
+                $"'{verb}' takes the binding of a fact pattern{DidYouMean(binding.ValueText, scope.Symbols.Keys)}");
+            return null;
+        }
+
+        symbol.Used = true;
+        var element = elements.FirstOrDefault(e => e.Index == symbol.Index);
+        if (symbol.Kind != SymbolKind.Pattern || element is not BoundPatternElement || symbol.Type is not { IsFact: true })
+        {
+            Report(DiagnosticCodes.NotAFact, binding.Span,
+                $"'{binding.ValueText}' is not a fact: only facts (declared with 'fact') can be {(verb == "update" ? "updated" : "retracted")}",
+                "events are facts of the past; declare the type with 'fact' to change it");
+            return null;
+        }
+
+        return element;
+    }
+
+    private void CheckMapAgainstSchema(BoundMap map, BoundEventType type, MapExpressionSyntax syntax)
+    {
+        if (type.Schema?.Fields is not { } fields)
+        {
+            return;
+        }
+
+        foreach (var (entry, entrySyntax) in map.Entries.Zip(syntax.Entries))
+        {
+            if (!fields.TryGetValue(entry.Key, out var field))
+            {
+                Report(DiagnosticCodes.UnknownField, entrySyntax.Key.Span, $"{type.Name} declares no field '{entry.Key}'",
+                    "declare it in fields { ... } or correct the name" + DidYouMean(entry.Key, fields.Keys));
+            }
+            else if (field.Type is not (ExprType.Any or ExprType.Unknown) && entry.Value.Type is not (ExprType.Unknown or ExprType.Any or ExprType.Null)
+                     && !Compatible(field.Type, entry.Value.Type) && !(field.Type == ExprType.Array && entry.Value.Type == ExprType.Window))
+            {
+                Report(DiagnosticCodes.TypeMismatch, entrySyntax.Value.Span,
+                    $"'{entry.Key}' of {type.Name} is declared as {TypeName(field.Type)}, but the value is {TypeName(entry.Value.Type)}");
+            }
+        }
+    }
+
+    /// <summary>The model of a template or script: every named binding and aggregate (and <c>group</c> when there is one).</summary>
+    private static BoundMap ModelOf(RuleScope scope)
+    {
+        var entries = new List<KeyValuePair<string, BoundExpression>>();
+        foreach (var symbol in scope.Symbols.Values.OrderBy(s => s.Index))
+        {
+            if (symbol.Ambiguous)
+            {
+                continue;
+            }
+
+            BoundExpression value = symbol.Kind switch
+            {
+                SymbolKind.Aggregate when symbol.Aggregate is not null => new BoundAggregateValue(symbol.Index),
+                SymbolKind.Aggregate => new BoundError(),
+                _ => new BoundField(symbol.Index, [], ExprType.Object),
+            };
+            if (value is not BoundError)
+            {
+                entries.Add(new(symbol.Name, value));
+                symbol.Used = true;
+            }
+        }
+
+        if (scope.Aggregates.Count == 1 && scope.Aggregates[0].Aggregate is not null && !scope.Symbols.ContainsKey("window"))
+        {
+            entries.Add(new("window", new BoundWindow(scope.Aggregates[0].Index, WindowMember.All, [])));
+        }
+
+        if (scope.HasGroup && !scope.Symbols.ContainsKey("group"))
+        {
+            entries.Add(new("group", new BoundGroup(false)));
+        }
+
+        return new BoundMap(entries);
+    }
+
+    private void CheckTemplate(string template, TextSpan span)
+    {
+        var depth = 0;
+        for (var i = 0; i + 1 < template.Length; i++)
+        {
+            if (template[i] == '{' && template[i + 1] == '{')
+            {
+                depth++;
+                i++;
+            }
+            else if (template[i] == '}' && template[i + 1] == '}')
+            {
+                depth--;
+                i++;
+                if (depth < 0)
+                {
+                    break;
+                }
+            }
+        }
+
+        if (depth != 0)
+        {
+            Report(DiagnosticCodes.TypeMismatch, span, "the template's {{ and }} do not pair up", "every {{ needs its }}");
+        }
+    }
+
+    // ---- reachability ----------------------------------------------------------------------------------------------
+
+    /// <summary>Warns about constant conditions of one pattern that can never hold together (RF3006).</summary>
+    private void CheckReachable(BoundElement element, RuleDeclarationSyntax rule)
+    {
+        var equal = new Dictionary<string, RuleValue>(StringComparer.Ordinal);
+        var low = new Dictionary<string, (double Value, bool Inclusive)>(StringComparer.Ordinal);
+        var high = new Dictionary<string, (double Value, bool Inclusive)>(StringComparer.Ordinal);
+        foreach (var condition in element.Conditions.SelectMany(RuleConjuncts))
+        {
+            string? contradiction = null;
+            if (condition is BoundLiteral { Value.Kind: ValueKind.Bool } literal && !literal.Value.Bool)
+            {
+                contradiction = "it is the constant false";
+            }
+            else if (condition is BoundIn { Negated: false, Items.Length: 0 })
+            {
+                contradiction = "the list after 'in' is empty";
+            }
+            else if (condition is BoundComparison c && ConstantSide(c) is var (path, op, value))
+            {
+                var shown = c.Left is BoundField lf ? BoundPrinter.PathText(lf.Path) : c.Right is BoundField rf ? BoundPrinter.PathText(rf.Path) : path;
+                if (op == ComparisonOp.Equal)
+                {
+                    if (equal.TryGetValue(path, out var other) && !ValueOps.AreEqual(other, value))
+                    {
+                        contradiction = $"'{shown}' is already required to equal {other}";
+                    }
+
+                    equal[path] = value;
+                    if (value.Kind == ValueKind.Number)
+                    {
+                        if (low.TryGetValue(path, out var lo) && (value.Number < lo.Value || (value.Number == lo.Value && !lo.Inclusive)))
+                        {
+                            contradiction = $"'{shown}' is already required to be {(lo.Inclusive ? ">=" : ">")} {RuleValue.FormatNumber(lo.Value)}";
+                        }
+
+                        if (high.TryGetValue(path, out var hi) && (value.Number > hi.Value || (value.Number == hi.Value && !hi.Inclusive)))
+                        {
+                            contradiction = $"'{shown}' is already required to be {(hi.Inclusive ? "<=" : "<")} {RuleValue.FormatNumber(hi.Value)}";
+                        }
+                    }
+                }
+                else if (value.Kind == ValueKind.Number && op is ComparisonOp.Greater or ComparisonOp.GreaterOrEqual or ComparisonOp.Less or ComparisonOp.LessOrEqual)
+                {
+                    var isLow = op is ComparisonOp.Greater or ComparisonOp.GreaterOrEqual;
+                    var bound = (value.Number, op is ComparisonOp.GreaterOrEqual or ComparisonOp.LessOrEqual);
+                    var target = isLow ? low : high;
+                    if (!target.TryGetValue(path, out var existing)
+                        || (isLow ? bound.Number > existing.Value : bound.Number < existing.Value)
+                        || (bound.Number == existing.Value && !bound.Item2))
+                    {
+                        target[path] = bound;
+                    }
+
+                    if (low.TryGetValue(path, out var lo) && high.TryGetValue(path, out var hi)
+                        && (lo.Value > hi.Value || (lo.Value == hi.Value && !(lo.Inclusive && hi.Inclusive))))
+                    {
+                        contradiction = $"no number is {(lo.Inclusive ? ">=" : ">")} {RuleValue.FormatNumber(lo.Value)} and {(hi.Inclusive ? "<=" : "<")} {RuleValue.FormatNumber(hi.Value)}";
+                    }
+
+                    if (equal.TryGetValue(path, out var eq) && eq.Kind == ValueKind.Number
+                        && ((isLow && (eq.Number < bound.Number || (eq.Number == bound.Number && !bound.Item2)))
+                            || (!isLow && (eq.Number > bound.Number || (eq.Number == bound.Number && !bound.Item2)))))
+                    {
+                        contradiction = $"'{shown}' is already required to equal {eq}";
+                    }
+                }
+            }
+
+            if (contradiction is not null)
+            {
+                _diagnostics.Report(DiagnosticCodes.UnreachableCondition, element.Location,
+                    $"a condition of this pattern can never hold: {contradiction}", $"rule \"{rule.Name.ValueText}\" can never match; fix the condition");
+                return;
+            }
+        }
+    }
+
+    private static IEnumerable<BoundExpression> RuleConjuncts(BoundExpression e) =>
+        e is BoundLogical { IsAnd: true } and ? and.Operands.SelectMany(RuleConjuncts) : [e];
+
+    private static (string Path, ComparisonOp Op, RuleValue Value)? ConstantSide(BoundComparison c)
+    {
+        if (c.Left is BoundField { Source: FieldSource.Current } f && c.Right is BoundLiteral l)
+        {
+            return (f.Canonical, c.Operator, l.Value);
+        }
+
+        if (c.Right is BoundField { Source: FieldSource.Current } f2 && c.Left is BoundLiteral l2)
+        {
+            var op = c.Operator switch
+            {
+                ComparisonOp.Less => ComparisonOp.Greater,
+                ComparisonOp.LessOrEqual => ComparisonOp.GreaterOrEqual,
+                ComparisonOp.Greater => ComparisonOp.Less,
+                ComparisonOp.GreaterOrEqual => ComparisonOp.LessOrEqual,
+                var o => o,
+            };
+            return (f2.Canonical, op, l2.Value);
+        }
+
+        return null;
+    }
 
     // ---- expressions -----------------------------------------------------------------------------------------------
 
@@ -626,28 +1326,34 @@ internal sealed class Binder
                 return regex is null ? new BoundError() : new BoundMatches(operand, regex, pattern, flags);
             }
 
-            case InExpressionSyntax inExpression:
+            case TextOperatorExpressionSyntax text:
             {
-                var operand = BindValue(inExpression.Operand, context, scope);
-                var items = new List<RuleValue>();
-                foreach (var item in inExpression.List.Items)
+                var left = BindValue(text.Left, context, scope);
+                var right = BindValue(text.Right, context, scope);
+                var op = text.Operator.Text switch
                 {
-                    var value = BindValue(item, context, scope);
-                    if (value is BoundLiteral literal)
-                    {
-                        items.Add(literal.Value);
-                        CheckComparable(ComparisonOp.Equal, operand, value, item);
-                    }
-                    else if (value is not BoundError)
-                    {
-                        Report(DiagnosticCodes.NonLiteralInList, item.Span, "the list after 'in' may hold only literals (strings, numbers, true, false, null)",
-                            "compare with fields using == and or");
-                    }
+                    "contains" => TextOp.Contains,
+                    "startswith" => TextOp.StartsWith,
+                    _ => TextOp.EndsWith,
+                };
+                var leftOk = op == TextOp.Contains
+                    ? left.Type is ExprType.String or ExprType.Array or ExprType.Unknown or ExprType.Any or ExprType.Window or ExprType.Time
+                    : left.Type is ExprType.String or ExprType.Unknown or ExprType.Any or ExprType.Time;
+                if (!leftOk)
+                {
+                    Report(DiagnosticCodes.TypeMismatch, text.Left.Span,
+                        $"'{text.Operator.Text}' needs {(op == TextOp.Contains ? "a string or an array" : "a string")}, but {Describe(text.Left)} is {TypeName(left.Type)}");
+                }
+                else if (op != TextOp.Contains && right.Type is not (ExprType.String or ExprType.Unknown or ExprType.Any))
+                {
+                    Report(DiagnosticCodes.TypeMismatch, text.Right.Span, $"'{text.Operator.Text}' takes a string, but {Describe(text.Right)} is {TypeName(right.Type)}");
                 }
 
-                return new BoundIn(operand, [.. items], inExpression.Negated);
+                return new BoundTextOp(op, left, right);
             }
 
+            case InExpressionSyntax inExpression:
+                return BindIn(inExpression, context, scope);
             case MissingExpressionSyntax:
                 return new BoundError();
             default:
@@ -665,9 +1371,106 @@ internal sealed class Binder
                     return new BoundError();
                 }
 
-                return value is BoundLiteral { Value.Kind: ValueKind.Bool } ? value : new BoundTruth(value);
+                return value is BoundLiteral { Value.Kind: ValueKind.Bool } or BoundComparison or BoundLogical or BoundNot or BoundTextOp
+                    or BoundMatches or BoundIn or BoundInValue or BoundQuantifier or BoundTemporal or BoundCall { Function: FunctionKind.Exists }
+                    ? value
+                    : new BoundTruth(value);
             }
         }
+    }
+
+    private BoundExpression BindIn(InExpressionSyntax syntax, Context context, RuleScope scope)
+    {
+        var operand = BindValue(syntax.Operand, context, scope);
+        switch (syntax.Target)
+        {
+            case ListExpressionSyntax list:
+            {
+                var items = new List<InItem>();
+                foreach (var item in list.Items)
+                {
+                    if (BindInItem(item, operand, context, scope) is { } bound)
+                    {
+                        items.Add(bound);
+                    }
+                }
+
+                return new BoundIn(operand, [.. items], syntax.Negated);
+            }
+
+            case RangeExpressionSyntax or LiteralExpressionSyntax { Token.Kind: SyntaxKind.CidrLiteral }:
+            {
+                var item = BindInItem(syntax.Target, operand, context, scope);
+                return item is null ? new BoundError() : new BoundIn(operand, [item], syntax.Negated);
+            }
+
+            case CallExpressionSyntax { Name.Text: "cidr" } call:
+            {
+                var item = BindInItem(call, operand, context, scope);
+                return item is null ? new BoundError() : new BoundIn(operand, [item], syntax.Negated);
+            }
+
+            case MissingExpressionSyntax:
+                return new BoundError();
+            default:
+            {
+                var target = BindValue(syntax.Target, context, scope);
+                if (target.Type is not (ExprType.Array or ExprType.Unknown or ExprType.Any or ExprType.Window or ExprType.Network or ExprType.String))
+                {
+                    Report(DiagnosticCodes.TypeMismatch, syntax.Target.Span,
+                        $"'in' needs a list, a range, a network or an array, but {Describe(syntax.Target)} is {TypeName(target.Type)}",
+                        "x in [1, 2], x in 1..5, ip in 10.0.0.0/8, \"admin\" in u.groups");
+                    return new BoundError();
+                }
+
+                return new BoundInValue(operand, target, syntax.Negated);
+            }
+        }
+    }
+
+    private InItem? BindInItem(ExpressionSyntax item, BoundExpression operand, Context context, RuleScope scope)
+    {
+        if (item is RangeExpressionSyntax range)
+        {
+            var low = BindValue(range.Low, context, scope);
+            var high = BindValue(range.High, context, scope);
+            if (low is BoundLiteral l && high is BoundLiteral h && l.Value.Kind == h.Value.Kind && l.Value.Kind is ValueKind.Number or ValueKind.Time or ValueKind.String)
+            {
+                CheckComparable(ComparisonOp.LessOrEqual, operand, low, range);
+                return new InItem(l.Value, h.Value, true);
+            }
+
+            if (low is not BoundError && high is not BoundError)
+            {
+                Report(DiagnosticCodes.NonLiteralInList, range.Span, "a range is written with two literals of the same kind, e.g. 1..5 or 2024-01-01..2024-02-01");
+            }
+
+            return null;
+        }
+
+        var value = BindValue(item, context, scope);
+        if (value is BoundLiteral literal)
+        {
+            if (literal.Value.Kind != ValueKind.Network)
+            {
+                CheckComparable(ComparisonOp.Equal, operand, value, item);
+            }
+
+            return new InItem(literal.Value, default, false);
+        }
+
+        if (value is BoundCall { Function: FunctionKind.Cidr, Arguments: [BoundLiteral network] })
+        {
+            return new InItem(network.Value, default, false);
+        }
+
+        if (value is not BoundError)
+        {
+            Report(DiagnosticCodes.NonLiteralInList, item.Span, "the list after 'in' may hold only literals (strings, numbers, times, networks, ranges)",
+                "compare with fields using == and or");
+        }
+
+        return null;
     }
 
     private BoundExpression BindValue(ExpressionSyntax syntax, Context context, RuleScope scope)
@@ -700,11 +1503,277 @@ internal sealed class Binder
                 return new BoundMap(entries);
             }
 
+            case BinaryExpressionSyntax binary:
+                return BindArithmetic(binary, context, scope);
+            case NegateExpressionSyntax negate:
+            {
+                var operand = BindValue(negate.Operand, context, scope);
+                if (operand.Type is not (ExprType.Number or ExprType.Unknown or ExprType.Any))
+                {
+                    Report(DiagnosticCodes.TypeMismatch, negate.Span, $"'-' needs a number, but {Describe(negate.Operand)} is {TypeName(operand.Type)}");
+                }
+
+                return new BoundNegate(operand);
+            }
+
+            case CallExpressionSyntax call:
+                return BindCall(call, context, scope);
+            case QuantifierExpressionSyntax quantifier:
+                return BindQuantifier(quantifier, context, scope);
+            case RangeExpressionSyntax range:
+                Report(DiagnosticCodes.TypeMismatch, range.Span, "a range is used only after 'in'", "x in 1..5");
+                return new BoundError();
             case MissingExpressionSyntax:
                 return new BoundError();
             default:
                 return BindCondition(syntax, context, scope); // a condition used as a value gives true or false
         }
+    }
+
+    private BoundExpression BindArithmetic(BinaryExpressionSyntax binary, Context context, RuleScope scope)
+    {
+        var left = BindValue(binary.Left, context, scope);
+        var right = BindValue(binary.Right, context, scope);
+        var op = binary.Operator.Kind switch
+        {
+            SyntaxKind.Plus => ArithmeticOp.Add,
+            SyntaxKind.Minus => ArithmeticOp.Subtract,
+            SyntaxKind.Star => ArithmeticOp.Multiply,
+            SyntaxKind.Slash => ArithmeticOp.Divide,
+            _ => ArithmeticOp.Remainder,
+        };
+        var l = left.Type;
+        var r = right.Type;
+        var unknown = l is ExprType.Unknown or ExprType.Any || r is ExprType.Unknown or ExprType.Any;
+        ExprType result;
+        if (op == ArithmeticOp.Add && (l == ExprType.String || r == ExprType.String))
+        {
+            result = ExprType.String;
+        }
+        else if (l == ExprType.Time && r == ExprType.Time && op == ArithmeticOp.Subtract)
+        {
+            result = ExprType.Number;
+        }
+        else if ((l == ExprType.Time && r is ExprType.Number or ExprType.Unknown or ExprType.Any && op is ArithmeticOp.Add or ArithmeticOp.Subtract)
+                 || (r == ExprType.Time && l is ExprType.Number && op == ArithmeticOp.Add))
+        {
+            result = ExprType.Time;
+        }
+        else if ((l is ExprType.Number || unknown) && (r is ExprType.Number || unknown))
+        {
+            result = unknown && (l == ExprType.Time || r == ExprType.Time) ? ExprType.Unknown : unknown ? ExprType.Unknown : ExprType.Number;
+        }
+        else
+        {
+            if (left is not BoundError && right is not BoundError)
+            {
+                Report(DiagnosticCodes.TypeMismatch, binary.Span,
+                    $"'{binary.Operator.Text}' cannot combine {TypeName(l)} with {TypeName(r)}",
+                    "arithmetic works on numbers (durations are milliseconds), time - time (ms), time ± ms, and + joins text");
+            }
+
+            return new BoundError();
+        }
+
+        return new BoundArithmetic(op, left, right, result);
+    }
+
+    private static readonly Dictionary<string, (FunctionKind Kind, int Min, int Max, ExprType Result)> Functions = new(StringComparer.Ordinal)
+    {
+        ["lower"] = (FunctionKind.Lower, 1, 1, ExprType.String),
+        ["upper"] = (FunctionKind.Upper, 1, 1, ExprType.String),
+        ["trim"] = (FunctionKind.Trim, 1, 1, ExprType.String),
+        ["len"] = (FunctionKind.Len, 1, 1, ExprType.Number),
+        ["substring"] = (FunctionKind.Substring, 2, 3, ExprType.String),
+        ["replace"] = (FunctionKind.Replace, 3, 3, ExprType.String),
+        ["split"] = (FunctionKind.Split, 2, 2, ExprType.Array),
+        ["abs"] = (FunctionKind.Abs, 1, 1, ExprType.Number),
+        ["round"] = (FunctionKind.Round, 1, 2, ExprType.Number),
+        ["floor"] = (FunctionKind.Floor, 1, 1, ExprType.Number),
+        ["ceil"] = (FunctionKind.Ceil, 1, 1, ExprType.Number),
+        ["min"] = (FunctionKind.Min, 2, 16, ExprType.Number),
+        ["max"] = (FunctionKind.Max, 2, 16, ExprType.Number),
+        ["now"] = (FunctionKind.Now, 0, 0, ExprType.Time),
+        ["hour_of_day"] = (FunctionKind.HourOfDay, 1, 1, ExprType.Number),
+        ["day_of_week"] = (FunctionKind.DayOfWeek, 1, 1, ExprType.Number),
+        ["minute_of_hour"] = (FunctionKind.MinuteOfHour, 1, 1, ExprType.Number),
+        ["date"] = (FunctionKind.Date, 1, 1, ExprType.String),
+        ["time"] = (FunctionKind.ToTime, 1, 1, ExprType.Time),
+        ["number"] = (FunctionKind.ToNumber, 1, 1, ExprType.Number),
+        ["string"] = (FunctionKind.ToString, 1, 1, ExprType.String),
+        ["exists"] = (FunctionKind.Exists, 1, 1, ExprType.Bool),
+        ["coalesce"] = (FunctionKind.Coalesce, 2, 16, ExprType.Unknown),
+        ["cidr"] = (FunctionKind.Cidr, 1, 1, ExprType.Network),
+    };
+
+    /// <summary>Names of the built-in functions (for documentation and did-you-mean).</summary>
+    internal static IEnumerable<string> FunctionNames => Functions.Keys.Append("timeof").Append("any").Append("all");
+
+    private BoundExpression BindCall(CallExpressionSyntax call, Context context, RuleScope scope)
+    {
+        var name = call.Name.Text;
+        if (name == "timeof")
+        {
+            return BindTimeOf(call, context, scope);
+        }
+
+        if (!Functions.TryGetValue(name, out var signature))
+        {
+            Report(DiagnosticCodes.InvalidCall, call.Name.Span, $"unknown function '{name}'",
+                "functions: " + string.Join(", ", FunctionNames.Order(StringComparer.Ordinal)) + DidYouMean(name, FunctionNames));
+            foreach (var argument in call.Arguments)
+            {
+                BindValue(argument, context, scope);
+            }
+
+            return new BoundError();
+        }
+
+        var arguments = call.Arguments.Select(a => BindValue(a, context, scope)).ToList();
+        if (arguments.Count < signature.Min || arguments.Count > signature.Max)
+        {
+            var expected = signature.Min == signature.Max ? signature.Min.ToString(CultureInfo.InvariantCulture) : $"{signature.Min} to {signature.Max}";
+            Report(DiagnosticCodes.InvalidCall, call.Span, $"{name}(...) takes {expected} argument(s), not {arguments.Count}");
+            return new BoundError();
+        }
+
+        if (arguments.Any(a => a is BoundError))
+        {
+            return new BoundError();
+        }
+
+        switch (signature.Kind)
+        {
+            case FunctionKind.Exists when call.Arguments[0] is not PathExpressionSyntax:
+                Report(DiagnosticCodes.InvalidCall, call.Arguments[0].Span, "exists(...) takes a field, e.g. exists(labels.severity)");
+                return new BoundError();
+            case FunctionKind.Cidr:
+            {
+                if (arguments[0] is not BoundLiteral { Value.Kind: ValueKind.String } text)
+                {
+                    Report(DiagnosticCodes.InvalidCall, call.Arguments[0].Span, "cidr(...) takes a network in quotes, e.g. cidr(\"2001:db8::/32\")");
+                    return new BoundError();
+                }
+
+                var networkText = text.Value.GetString();
+                var address = networkText.Split('/')[0];
+                if (!IPNetwork.TryParse(networkText, out var network) || (!address.Contains(':', StringComparison.Ordinal) && address.Count(c => c == '.') != 3))
+                {
+                    Report(DiagnosticCodes.InvalidCall, call.Arguments[0].Span, $"\"{text.Value.GetString()}\" is not a network such as 10.0.0.0/8 or 2001:db8::/32");
+                    return new BoundError();
+                }
+
+                return new BoundCall(FunctionKind.Cidr, [new BoundLiteral(RuleValue.FromNetwork(network, text.Value.GetString()), ExprType.Network)], ExprType.Network);
+            }
+
+            case FunctionKind.Lower or FunctionKind.Upper or FunctionKind.Trim or FunctionKind.Substring or FunctionKind.Replace or FunctionKind.Split:
+                if (arguments[0].Type is not (ExprType.String or ExprType.Unknown or ExprType.Any or ExprType.Time))
+                {
+                    Report(DiagnosticCodes.InvalidCall, call.Arguments[0].Span, $"{name}(...) takes a string, but {Describe(call.Arguments[0])} is {TypeName(arguments[0].Type)}");
+                    return new BoundError();
+                }
+
+                break;
+            case FunctionKind.Abs or FunctionKind.Round or FunctionKind.Floor or FunctionKind.Ceil or FunctionKind.Min or FunctionKind.Max:
+                foreach (var (argument, argumentSyntax) in arguments.Zip(call.Arguments))
+                {
+                    if (argument.Type is not (ExprType.Number or ExprType.Unknown or ExprType.Any))
+                    {
+                        Report(DiagnosticCodes.InvalidCall, argumentSyntax.Span, $"{name}(...) takes numbers, but {Describe(argumentSyntax)} is {TypeName(argument.Type)}");
+                        return new BoundError();
+                    }
+                }
+
+                break;
+            case FunctionKind.HourOfDay or FunctionKind.DayOfWeek or FunctionKind.MinuteOfHour or FunctionKind.Date:
+                if (arguments[0].Type is not (ExprType.Time or ExprType.String or ExprType.Number or ExprType.Unknown or ExprType.Any))
+                {
+                    Report(DiagnosticCodes.InvalidCall, call.Arguments[0].Span, $"{name}(...) takes a time, but {Describe(call.Arguments[0])} is {TypeName(arguments[0].Type)}");
+                    return new BoundError();
+                }
+
+                break;
+        }
+
+        var result = signature.Kind == FunctionKind.Coalesce
+            ? arguments.Select(a => a.Type).FirstOrDefault(t => t is not (ExprType.Unknown or ExprType.Any or ExprType.Null), ExprType.Unknown)
+            : signature.Result;
+        return new BoundCall(signature.Kind, arguments, result);
+    }
+
+    private BoundExpression BindTimeOf(CallExpressionSyntax call, Context context, RuleScope scope)
+    {
+        if (call.Arguments.Count == 0)
+        {
+            if (context != Context.Pattern && context != Context.Per)
+            {
+                Report(DiagnosticCodes.InvalidCall, call.Span, "timeof() without a binding is the time of the pattern's own event: use it inside a pattern",
+                    "timeof(f) is the event time of the binding f");
+                return new BoundError();
+            }
+
+            return new BoundEventTime(FieldSource.Current);
+        }
+
+        if (call.Arguments.Count == 1 && call.Arguments[0] is PathExpressionSyntax { Segments.Count: 1 } path
+            && scope.Symbols.TryGetValue(path.Segments[0].ValueText, out var symbol) && symbol.Kind is SymbolKind.Pattern or SymbolKind.Silence)
+        {
+            symbol.Used = true;
+            return new BoundEventTime(symbol.Index);
+        }
+
+        Report(DiagnosticCodes.InvalidCall, call.Span, "timeof(...) takes the binding of a pattern, e.g. timeof(f)");
+        return new BoundError();
+    }
+
+    private BoundExpression BindQuantifier(QuantifierExpressionSyntax quantifier, Context context, RuleScope scope)
+    {
+        var source = BindValue(quantifier.Source, context, scope);
+        if (source.Type is not (ExprType.Array or ExprType.Unknown or ExprType.Any or ExprType.Window))
+        {
+            Report(DiagnosticCodes.TypeMismatch, quantifier.Source.Span,
+                $"{quantifier.Quantifier.Text}(...) goes through an array, but {Describe(quantifier.Source)} is {TypeName(source.Type)}");
+        }
+
+        var depth = scope.Locals.Count;
+        FieldSchema? element = null;
+        if (source is BoundField field)
+        {
+            element = SchemaOf(field, scope)?.Element;
+        }
+
+        scope.Locals.Add(new Local(quantifier.Variable.ValueText, depth, element));
+        try
+        {
+            var condition = BindCondition(quantifier.Condition, context, scope);
+            return new BoundQuantifier(quantifier.Quantifier.Text == "all", depth, source, condition);
+        }
+        finally
+        {
+            scope.Locals.RemoveAt(scope.Locals.Count - 1);
+        }
+    }
+
+    private FieldSchema? SchemaOf(BoundField field, RuleScope scope)
+    {
+        FieldSchema? schema = field.Source switch
+        {
+            FieldSource.Current => scope.CurrentType?.Schema,
+            >= 0 => scope.Symbols.Values.FirstOrDefault(s => s.Index == field.Source)?.Type?.Schema,
+            _ when FieldSource.IsLocal(field.Source) => scope.Locals.FirstOrDefault(l => l.Depth == FieldSource.LocalDepth(field.Source))?.Schema,
+            _ => scope.ForallItem?.Type?.Schema,
+        };
+        foreach (var step in field.Path)
+        {
+            if (schema is null)
+            {
+                return null;
+            }
+
+            schema = step.Name is null ? schema.Element : schema.Fields?.GetValueOrDefault(step.Name);
+        }
+
+        return schema;
     }
 
     private static BoundExpression BindLiteral(LiteralExpressionSyntax literal)
@@ -719,6 +1788,12 @@ internal sealed class Binder
                 return new BoundLiteral(RuleValue.FromNumber(sign * d), ExprType.Number);
             case SyntaxKind.DurationLiteral when token.Value is TimeSpan t:
                 return new BoundLiteral(RuleValue.FromNumber(sign * t.TotalMilliseconds), ExprType.Number);
+            case SyntaxKind.TimestampLiteral when token.Value is DateTimeOffset time:
+                return new BoundLiteral(RuleValue.FromTime(time.UtcTicks), ExprType.Time);
+            case SyntaxKind.IpLiteral when token.Value is string ip:
+                return new BoundLiteral(RuleValue.FromString(ip), ExprType.String);
+            case SyntaxKind.CidrLiteral when token.Value is CidrValue cidr:
+                return new BoundLiteral(RuleValue.FromNetwork(new IPNetwork(new IPAddress(cidr.Address), cidr.PrefixLength), cidr.Text), ExprType.Network);
             case SyntaxKind.Identifier when token.Text == "true":
                 return new BoundLiteral(RuleValue.True, ExprType.Bool);
             case SyntaxKind.Identifier when token.Text == "false":
@@ -726,35 +1801,84 @@ internal sealed class Binder
             case SyntaxKind.Identifier when token.Text == "null":
                 return new BoundLiteral(RuleValue.Null, ExprType.Null);
             default:
-                return new BoundError(); // invalid number or duration: already reported
+                return new BoundError(); // invalid number, duration, timestamp or network: already reported
         }
+    }
+
+    private static List<PathStep>? Steps(PathExpressionSyntax path, int skip)
+    {
+        var steps = new List<PathStep>();
+        foreach (var segment in path.Segments.Skip(skip))
+        {
+            switch (segment.Kind)
+            {
+                case SyntaxKind.Identifier:
+                    steps.Add(new PathStep(segment.ValueText, 0));
+                    break;
+                case SyntaxKind.StringLiteral when segment.Value is string key:
+                    steps.Add(new PathStep(key, 0));
+                    break;
+                case SyntaxKind.NumberLiteral when segment.Value is double d && d == Math.Floor(d) && Math.Abs(d) < int.MaxValue:
+                    steps.Add(new PathStep(null, (int)d));
+                    break;
+                default:
+                    return null;
+            }
+        }
+
+        return steps;
     }
 
     private BoundExpression BindPath(PathExpressionSyntax path, Context context, RuleScope scope)
     {
-        if (path.Segments.Any(s => s.IsMissing || s.ValueText.Length == 0))
+        if (path.Segments.Any(s => s.IsMissing || (s.Kind == SyntaxKind.Identifier && s.ValueText.Length == 0)))
         {
             return new BoundError();
         }
 
         var first = path.Segments[0];
         var name = first.ValueText;
-        var rest = path.Segments.Skip(1).Select(s => s.ValueText).ToList();
+        var rest = Steps(path, 1);
+        if (rest is null)
+        {
+            Report(DiagnosticCodes.InvalidIndex, path.Span, $"'{path.Text}' has an index that is not a whole number or a string");
+            return new BoundError();
+        }
+
+        if (!first.IsQuoted)
+        {
+            for (var i = scope.Locals.Count - 1; i >= 0; i--)
+            {
+                if (scope.Locals[i].Name == name)
+                {
+                    var local = scope.Locals[i];
+                    return new BoundField(FieldSource.LocalBase - local.Depth, rest, TypeAlong(local.Schema, rest));
+                }
+            }
+
+            if (scope.ForallItem is { } item && item.Name == name)
+            {
+                item.Used = true;
+                return new BoundField(FieldSource.ForallItem, rest, FieldTypeOf(item.Type, rest, path, 1));
+            }
+        }
+
         if (!first.IsQuoted && scope.Symbols.TryGetValue(name, out var symbol))
         {
             symbol.Used = true;
             if (context == Context.Per)
             {
-                Report(DiagnosticCodes.UnsupportedAggregateJoin, path.Span, $"'per' takes fields of the aggregated events, not the binding '{name}'");
+                Report(DiagnosticCodes.UnsupportedAggregateJoin, path.Span,
+                    $"'per' and the value of an aggregate take fields of the aggregated events, not the binding '{name}'");
                 return new BoundError();
             }
 
-            if (symbol.IsAggregate)
+            if (symbol.Kind == SymbolKind.Aggregate)
             {
                 if (context == Context.Pattern)
                 {
                     Report(DiagnosticCodes.AggregateInCondition, path.Span,
-                        $"the aggregate '{name}' can be used in actions only in this version", "move the comparison into the aggregate: count(...) >= 5");
+                        $"the aggregate '{name}' can be used in actions only", "move the comparison into the aggregate: count(...) >= 5");
                     return new BoundError();
                 }
 
@@ -775,7 +1899,7 @@ internal sealed class Binder
                     return new BoundAggregateValue(symbol.Index);
                 }
 
-                if (rest[0] == "window")
+                if (rest[0].Name == "window")
                 {
                     return BindWindow(symbol, rest.Skip(1).ToList(), path);
                 }
@@ -814,10 +1938,33 @@ internal sealed class Binder
                 return new BoundError();
             }
 
+            if (!first.IsQuoted && name == "group")
+            {
+                if (!scope.HasGroup)
+                {
+                    Report(DiagnosticCodes.AggregateName, first.Span, "'group' names the matches batched by 'group by ... wait' or 'throttle once after', and this rule has neither",
+                        "add group by <keys> wait <duration>");
+                    return new BoundError();
+                }
+
+                if (rest.Count == 0)
+                {
+                    return new BoundGroup(false);
+                }
+
+                if (rest is [{ Name: "count" or "size" }])
+                {
+                    return new BoundGroup(true);
+                }
+
+                Report(DiagnosticCodes.UnknownWindowMember, path.Segments[1].Span, $"a group has no member '{rest[0]}'", "use group or group.count");
+                return new BoundError();
+            }
+
             Report(DiagnosticCodes.UnknownName, first.Span, $"unknown name '{name}'",
                 Parser.AggregateFunctions.Contains(name)
                     ? $"'{name}' names the value of an unlabeled {name}(...) aggregate, and this rule has none"
-                    : "in actions, names are bindings (f: ...), aggregates (count) and window" + DidYouMean(name, scope.Symbols.Keys.Append("window")));
+                    : "in actions, names are bindings (f: ...), aggregates (count), window and group" + DidYouMean(name, scope.Symbols.Keys.Append("window")));
             return new BoundError();
         }
 
@@ -829,11 +1976,26 @@ internal sealed class Binder
             return new BoundError();
         }
 
-        var all = path.Segments.Select(s => s.ValueText).ToList();
-        return new BoundField(BoundField.Current, all, FieldTypeOf(scope.CurrentType, all, path, 0, scope));
+        var all = Steps(path, 0)!;
+        return new BoundField(FieldSource.Current, all, FieldTypeOf(scope.CurrentType, all, path, 0, scope));
     }
 
-    private BoundExpression BindWindow(Symbol aggregate, List<string> members, PathExpressionSyntax path)
+    private static ExprType TypeAlong(FieldSchema? schema, IReadOnlyList<PathStep> path)
+    {
+        foreach (var step in path)
+        {
+            if (schema is null)
+            {
+                return ExprType.Unknown;
+            }
+
+            schema = step.Name is null ? schema.Element : schema.Fields?.GetValueOrDefault(step.Name);
+        }
+
+        return schema is null || schema.Type == ExprType.Any ? ExprType.Unknown : schema.Type;
+    }
+
+    private BoundExpression BindWindow(Symbol aggregate, List<PathStep> members, PathExpressionSyntax path)
     {
         var index = aggregate.Index;
         if (members.Count == 0)
@@ -841,24 +2003,24 @@ internal sealed class Binder
             return new BoundWindow(index, WindowMember.All, []);
         }
 
-        switch (members[0])
+        switch (members[0].Name)
         {
             case "first" or "last":
                 var fieldPath = members.Skip(1).ToList();
                 FieldTypeOf(aggregate.Type, fieldPath, path, path.Segments.Count - fieldPath.Count);
-                return new BoundWindow(index, members[0] == "first" ? WindowMember.First : WindowMember.Last, fieldPath);
+                return new BoundWindow(index, members[0].Name == "first" ? WindowMember.First : WindowMember.Last, fieldPath);
             case "count" or "size" when members.Count == 1:
                 return new BoundWindow(index, WindowMember.Count, []);
             default:
                 var token = path.Segments[path.Segments.Count - members.Count];
-                Report(DiagnosticCodes.UnknownWindowMember, token.Span, $"a window has no member '{members[0]}'",
+                Report(DiagnosticCodes.UnknownWindowMember, token.Span, $"a window has no member '{members[0].Name ?? members[0].ToString()}'",
                     "a window has first, last and count; 'window' alone is the list of its events");
                 return new BoundError();
         }
     }
 
     /// <summary>The declared type of a field path; warns (RF3003) about a field the type does not declare.</summary>
-    private ExprType FieldTypeOf(BoundEventType? type, IReadOnlyList<string> fieldPath, PathExpressionSyntax syntax, int firstSegment, RuleScope? scope = null)
+    private ExprType FieldTypeOf(BoundEventType? type, IReadOnlyList<PathStep> fieldPath, PathExpressionSyntax syntax, int firstSegment, RuleScope? scope = null)
     {
         if (type?.Schema is not { } schema)
         {
@@ -874,18 +2036,37 @@ internal sealed class Binder
                 return ExprType.Unknown;
             }
 
+            var step = fieldPath[i];
+            if (step.Name is null)
+            {
+                if (current.Type != ExprType.Array)
+                {
+                    Report(DiagnosticCodes.TypeMismatch, segment.Span,
+                        $"'{string.Concat(fieldPath.Take(i)).TrimStart('.')}' is {TypeName(current.Type)}, not an array, and cannot be indexed");
+                    return ExprType.Unknown;
+                }
+
+                if (current.Element is null)
+                {
+                    return ExprType.Unknown;
+                }
+
+                current = current.Element;
+                continue;
+            }
+
             if (current.Type != ExprType.Object)
             {
                 Report(DiagnosticCodes.TypeMismatch, segment.Span,
-                    $"'{string.Join('.', fieldPath.Take(i))}' is {TypeName(current.Type)} and has no field '{fieldPath[i]}'");
+                    $"'{string.Join('.', fieldPath.Take(i).Select(p => p.Name ?? p.ToString()))}' is {TypeName(current.Type)} and has no field '{step.Name}'");
                 return ExprType.Unknown;
             }
 
-            if (current.Fields is null || !current.Fields.TryGetValue(fieldPath[i], out var next))
+            if (current.Fields is null || !current.Fields.TryGetValue(step.Name, out var next))
             {
                 var candidates = (current.Fields?.Keys ?? Enumerable.Empty<string>()).Concat(i == 0 && scope is not null ? scope.Symbols.Keys : []);
-                Report(DiagnosticCodes.UnknownField, segment.Span, $"event {type.Name} declares no field '{fieldPath[i]}'",
-                    "declare it in fields { ... } or correct the name" + DidYouMean(fieldPath[i], candidates));
+                Report(DiagnosticCodes.UnknownField, segment.Span, $"{(type.IsFact ? "fact" : "event")} {type.Name} declares no field '{step.Name}'",
+                    "declare it in fields { ... } or correct the name" + DidYouMean(step.Name, candidates));
                 return ExprType.Unknown;
             }
 
@@ -912,7 +2093,7 @@ internal sealed class Binder
             }
 
             Report(DiagnosticCodes.TypeMismatch, syntax.Span, $"this compares {TypeName(l)} with {TypeName(r)}: they are never equal",
-                "compare values of the same type; declared field types are in the event's fields { ... }");
+                "compare values of the same type; declared field types are in the type's fields { ... }");
             return;
         }
 
@@ -920,12 +2101,13 @@ internal sealed class Binder
         if (!orderable || !Compatible(l, r))
         {
             Report(DiagnosticCodes.TypeMismatch, syntax.Span,
-                $"'<', '>', '<=' and '>=' compare two numbers or two strings, not {TypeName(l)} with {TypeName(r)}");
+                $"'<', '>', '<=' and '>=' compare two numbers, two strings or two times, not {TypeName(l)} with {TypeName(r)}");
         }
     }
 
     private static bool Compatible(ExprType a, ExprType b) =>
-        a == b || (a == ExprType.Time && b is ExprType.String or ExprType.Number) || (b == ExprType.Time && a is ExprType.String or ExprType.Number);
+        a == b || (a == ExprType.Time && b is ExprType.String or ExprType.Number) || (b == ExprType.Time && a is ExprType.String or ExprType.Number)
+        || (a == ExprType.Array && b == ExprType.Window) || (b == ExprType.Array && a == ExprType.Window);
 
     private Regex? CompileRegex(string pattern, string flags, TextSpan span)
     {
@@ -945,7 +2127,7 @@ internal sealed class Binder
 
         try
         {
-            return new Regex(pattern, options | RegexOptions.Compiled, ValueOps.RegexTimeout);
+            return _regexes.Get(pattern, options);
         }
         catch (ArgumentException e)
         {
@@ -965,6 +2147,8 @@ internal sealed class Binder
         ExprType.Array => "an array",
         ExprType.Null => "null",
         ExprType.Window => "a window",
+        ExprType.Network => "a network",
+        ExprType.Group => "a group",
         _ => "a value",
     };
 
@@ -1021,5 +2205,24 @@ internal sealed class Binder
         }
 
         return previous[b.Length];
+    }
+}
+
+/// <summary>
+/// Compiled regular expressions of one load: a pattern that several rules use is compiled once (with a 100 ms match timeout).
+/// </summary>
+internal sealed class RegexCache
+{
+    private readonly Dictionary<(string, RegexOptions), Regex> _cache = [];
+
+    public Regex Get(string pattern, RegexOptions options)
+    {
+        if (!_cache.TryGetValue((pattern, options), out var regex))
+        {
+            regex = new Regex(pattern, options | RegexOptions.Compiled, ValueOps.RegexTimeout);
+            _cache.Add((pattern, options), regex);
+        }
+
+        return regex;
     }
 }

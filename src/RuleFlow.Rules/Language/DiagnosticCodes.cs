@@ -37,6 +37,8 @@ internal static class DiagnosticCodes
     public static readonly DiagnosticDescriptor NoConditions = new("RF1110", E, "rule without conditions");
     public static readonly DiagnosticDescriptor NoActions = new("RF1111", E, "rule without actions");
     public static readonly DiagnosticDescriptor TooManyElements = new("RF1112", E, "too many conditions in a rule");
+    public static readonly DiagnosticDescriptor MisplacedNamespace = new("RF1113", E, "namespace not at the top of the file");
+    public static readonly DiagnosticDescriptor InvalidIndex = new("RF1114", E, "invalid index");
 
     // Binding and semantics
     public static readonly DiagnosticDescriptor UnknownEventType = new("RF2001", E, "unknown event type");
@@ -59,7 +61,14 @@ internal static class DiagnosticCodes
     public static readonly DiagnosticDescriptor NonLiteralInList = new("RF2018", E, "list of 'in' must hold literals");
     public static readonly DiagnosticDescriptor AggregateInCondition = new("RF2019", E, "aggregate used in a condition");
     public static readonly DiagnosticDescriptor UnknownWindowMember = new("RF2020", E, "unknown member of a window");
-    public static readonly DiagnosticDescriptor NotSupportedYet = new("RF2099", E, "not supported yet");
+    public static readonly DiagnosticDescriptor AmbiguousName = new("RF2021", E, "ambiguous name");
+    public static readonly DiagnosticDescriptor ImportNotFound = new("RF2022", E, "imported file not found");
+    public static readonly DiagnosticDescriptor NotAFact = new("RF2023", E, "not a fact");
+    public static readonly DiagnosticDescriptor InvalidCall = new("RF2024", E, "unknown function or wrong arguments");
+    public static readonly DiagnosticDescriptor StormControlConflict = new("RF2025", E, "conflicting storm control");
+    public static readonly DiagnosticDescriptor InvalidFactClause = new("RF2026", E, "clause not allowed on a fact type");
+    public static readonly DiagnosticDescriptor InvalidWindow = new("RF2027", E, "invalid window");
+    public static readonly DiagnosticDescriptor AggregateValue = new("RF2028", E, "aggregate value missing or not allowed");
     public static readonly DiagnosticDescriptor InternalError = new("RF2999", E, "internal error");
 
     // Warnings
@@ -67,6 +76,8 @@ internal static class DiagnosticCodes
     public static readonly DiagnosticDescriptor UnusedBinding = new("RF3002", W, "unused binding");
     public static readonly DiagnosticDescriptor UnknownField = new("RF3003", W, "field not declared by the event type");
     public static readonly DiagnosticDescriptor BindingShadowsField = new("RF3004", W, "binding hides a field");
+    public static readonly DiagnosticDescriptor NegationOverTransient = new("RF3005", W, "negation over events no window keeps");
+    public static readonly DiagnosticDescriptor UnreachableCondition = new("RF3006", W, "condition can never hold");
 
     /// <summary>All descriptors, in code order.</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } =
@@ -74,11 +85,12 @@ internal static class DiagnosticCodes
         CannotReadFile, UnexpectedCharacter, UnterminatedString, UnterminatedRegex, InvalidEscape, UnknownDurationUnit, InvalidNumber,
         UnknownRegexFlag, UnterminatedQuotedName, Expected, ExpectedDeclaration, UnknownEventClause, UnknownRuleOption,
         DurationWithoutUnit, ExpectedCondition, ExpectedAction, DuplicateClause, ForeignOperator, NestedTooDeeply, NoConditions,
-        NoActions, TooManyElements, UnknownEventType, UnknownName, DuplicateEventType, DuplicateBinding, InvalidRegex, TypeMismatch,
+        NoActions, TooManyElements, MisplacedNamespace, InvalidIndex, UnknownEventType, UnknownName, DuplicateEventType, DuplicateBinding, InvalidRegex, TypeMismatch,
         UnknownDeclaredField, InvalidRoutingPattern, DuplicateField, DuplicateRule, UnknownFieldType, InvalidPriority, AggregateName,
         InvalidThreshold, NonPositiveDuration, UnsupportedAggregateJoin, AggregateWithoutWindow, NonLiteralInList,
-        AggregateInCondition, UnknownWindowMember, NotSupportedYet, InternalError, NeverFires, UnusedBinding, UnknownField,
-        BindingShadowsField,
+        AggregateInCondition, UnknownWindowMember, AmbiguousName, ImportNotFound, NotAFact, InvalidCall, StormControlConflict,
+        InvalidFactClause, InvalidWindow, AggregateValue, InternalError, NeverFires, UnusedBinding, UnknownField,
+        BindingShadowsField, NegationOverTransient, UnreachableCondition,
     ];
 }
 

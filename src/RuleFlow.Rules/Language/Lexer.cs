@@ -117,6 +117,8 @@ internal sealed class Lexer(SourceText source, DiagnosticBag diagnostics)
 
         switch (c)
         {
+            case '"' when Peek(1) == '"' && Peek(2) == '"':
+                return ScanRawString(start);
             case '"':
                 return ScanString(start);
             case '`':
@@ -140,7 +142,7 @@ internal sealed class Lexer(SourceText source, DiagnosticBag diagnostics)
             case ':':
                 return Single(SyntaxKind.Colon, start);
             case '.':
-                return Single(SyntaxKind.Dot, start);
+                return Peek(1) == '.' ? Double(SyntaxKind.DotDot, start) : Single(SyntaxKind.Dot, start);
             case '?':
                 return Single(SyntaxKind.Question, start);
             case '+':
@@ -154,7 +156,9 @@ internal sealed class Lexer(SourceText source, DiagnosticBag diagnostics)
             case '%':
                 return Single(SyntaxKind.Percent, start);
             case '=':
-                return Peek(1) == '=' ? Double(SyntaxKind.EqualsEquals, start) : Single(SyntaxKind.Equals, start);
+                return Peek(1) == '=' ? Double(SyntaxKind.EqualsEquals, start)
+                    : Peek(1) == '>' ? Double(SyntaxKind.Arrow, start)
+                    : Single(SyntaxKind.Equals, start);
             case '!':
                 return Peek(1) == '=' ? Double(SyntaxKind.BangEquals, start) : Single(SyntaxKind.Bang, start);
             case '<':
@@ -216,6 +220,16 @@ internal sealed class Lexer(SourceText source, DiagnosticBag diagnostics)
 
     private SyntaxToken ScanNumberOrDuration(int start)
     {
+        if (TryScanTimestamp(start) is { } timestamp)
+        {
+            return timestamp;
+        }
+
+        if (TryScanAddress(start) is { } address)
+        {
+            return address;
+        }
+
         var total = TimeSpan.Zero;
         var isDuration = false;
         var valid = true;
@@ -311,6 +325,142 @@ internal sealed class Lexer(SourceText source, DiagnosticBag diagnostics)
             : new SyntaxToken(SyntaxKind.NumberLiteral, Span(start), text, valid ? number : null);
     }
 
+    private int DigitsAt(int offset)
+    {
+        var n = 0;
+        while (char.IsAsciiDigit(Peek(offset + n)))
+        {
+            n++;
+        }
+
+        return n;
+    }
+
+    /// <summary>
+    /// <c>yyyy-MM-dd</c>, optionally followed by <c>THH:mm[:ss[.fff]]</c> and <c>Z</c> or <c>±HH:mm</c> (no offset: UTC).
+    /// </summary>
+    private SyntaxToken? TryScanTimestamp(int start)
+    {
+        if (DigitsAt(0) != 4 || Peek(4) != '-' || DigitsAt(5) != 2 || Peek(7) != '-' || DigitsAt(8) != 2)
+        {
+            return null;
+        }
+
+        var end = 10;
+        if (Peek(10) == 'T' && DigitsAt(11) == 2 && Peek(13) == ':' && DigitsAt(14) == 2)
+        {
+            end = 16;
+            if (Peek(16) == ':' && DigitsAt(17) == 2)
+            {
+                end = 19;
+                if (Peek(19) == '.' && DigitsAt(20) > 0)
+                {
+                    end = 20 + DigitsAt(20);
+                }
+            }
+
+            if (Peek(end) == 'Z')
+            {
+                end++;
+            }
+            else if ((Peek(end) == '+' || Peek(end) == '-') && DigitsAt(end + 1) == 2 && Peek(end + 3) == ':' && DigitsAt(end + 4) == 2)
+            {
+                end += 6;
+            }
+        }
+
+        _position += end;
+        var text = _text[start.._position];
+        if (IsIdentifierPart(Current))
+        {
+            while (IsIdentifierPart(Current))
+            {
+                _position++;
+            }
+
+            diagnostics.Report(DiagnosticCodes.InvalidNumber, start, $"'{_text[start.._position]}' is not a valid timestamp",
+                "write timestamps as 2024-01-31 or 2024-01-31T10:00:00Z");
+            return new SyntaxToken(SyntaxKind.TimestampLiteral, Span(start), _text[start.._position], null);
+        }
+
+        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal,
+                out var value))
+        {
+            diagnostics.Report(DiagnosticCodes.InvalidNumber, start, $"'{text}' is not a valid timestamp",
+                "write timestamps as 2024-01-31 or 2024-01-31T10:00:00Z");
+            return new SyntaxToken(SyntaxKind.TimestampLiteral, Span(start), text, null);
+        }
+
+        return new SyntaxToken(SyntaxKind.TimestampLiteral, Span(start), text, value);
+    }
+
+    /// <summary><c>a.b.c.d</c> (an IPv4 address) optionally followed by <c>/n</c> (a network).</summary>
+    private SyntaxToken? TryScanAddress(int start)
+    {
+        var offset = 0;
+        var bytes = new byte[4];
+        for (var part = 0; part < 4; part++)
+        {
+            var digits = DigitsAt(offset);
+            if (digits == 0 || digits > 3)
+            {
+                return null;
+            }
+
+            var value = int.Parse(_text.AsSpan(_position + offset, digits), CultureInfo.InvariantCulture);
+            offset += digits;
+            if (part < 3)
+            {
+                if (Peek(offset) != '.')
+                {
+                    return null;
+                }
+
+                offset++;
+            }
+
+            bytes[part] = (byte)Math.Min(value, 255);
+            if (value > 255)
+            {
+                bytes[0] = 0; // reported below
+                offset = -offset;
+                break;
+            }
+        }
+
+        var invalid = offset < 0;
+        offset = Math.Abs(offset);
+        if (invalid)
+        {
+            // Skip the rest of the dotted address for the report.
+            while (char.IsAsciiDigit(Peek(offset)) || (Peek(offset) == '.' && char.IsAsciiDigit(Peek(offset + 1))))
+            {
+                offset++;
+            }
+        }
+
+        var prefix = -1;
+        if (Peek(offset) == '/' && DigitsAt(offset + 1) is > 0 and <= 2)
+        {
+            var digits = DigitsAt(offset + 1);
+            prefix = int.Parse(_text.AsSpan(_position + offset + 1, digits), CultureInfo.InvariantCulture);
+            offset += 1 + digits;
+        }
+
+        _position += offset;
+        var text = _text[start.._position];
+        if (invalid || prefix > 32)
+        {
+            diagnostics.Report(DiagnosticCodes.InvalidNumber, start, $"'{text}' is not a valid IPv4 address or network",
+                "write an address as 10.0.0.1 and a network as 10.0.0.0/8 (each part 0..255, prefix 0..32)");
+            return new SyntaxToken(prefix >= 0 ? SyntaxKind.CidrLiteral : SyntaxKind.IpLiteral, Span(start), text, null);
+        }
+
+        return prefix >= 0
+            ? new SyntaxToken(SyntaxKind.CidrLiteral, Span(start), text, new CidrValue(bytes, prefix, text))
+            : new SyntaxToken(SyntaxKind.IpLiteral, Span(start), text, text);
+    }
+
     private void ScanDigits()
     {
         while (char.IsAsciiDigit(Current) || (Current == '_' && char.IsAsciiDigit(Peek(1))))
@@ -383,6 +533,51 @@ internal sealed class Lexer(SourceText source, DiagnosticBag diagnostics)
     }
 
     private static bool IsHex(char c) => char.IsAsciiHexDigit(c);
+
+    /// <summary>
+    /// <c>"""..."""</c>: a raw string that may span lines; no escapes. As in C# raw string literals, a line break right after the
+    /// opening quotes is dropped, and when the closing quotes stand on their own line, that line's indentation is removed from every line.
+    /// </summary>
+    private SyntaxToken ScanRawString(int start)
+    {
+        _position += 3;
+        var contentStart = _position;
+        var end = _text.IndexOf("\"\"\"", _position, StringComparison.Ordinal);
+        if (end < 0)
+        {
+            _position = _text.Length;
+            diagnostics.Report(DiagnosticCodes.UnterminatedString, start, "unterminated string: the closing \"\"\" is missing",
+                "a triple-quoted string ends with \"\"\"");
+            return new SyntaxToken(SyntaxKind.StringLiteral, Span(start), _text[start.._position], null) { IsRaw = true };
+        }
+
+        _position = end + 3;
+        var raw = _text[contentStart..end].Replace("\r\n", "\n", StringComparison.Ordinal);
+        return new SyntaxToken(SyntaxKind.StringLiteral, Span(start), _text[start.._position], Dedent(raw)) { IsRaw = true };
+    }
+
+    internal static string Dedent(string raw)
+    {
+        if (!raw.Contains('\n', StringComparison.Ordinal))
+        {
+            return raw;
+        }
+
+        var lines = raw.Split('\n').ToList();
+        if (lines[0].Trim().Length == 0)
+        {
+            lines.RemoveAt(0);
+        }
+
+        var indent = "";
+        if (lines.Count > 0 && lines[^1].Trim().Length == 0)
+        {
+            indent = lines[^1];
+            lines.RemoveAt(lines.Count - 1);
+        }
+
+        return string.Join('\n', lines.Select(l => l.StartsWith(indent, StringComparison.Ordinal) ? l[indent.Length..] : l.TrimStart()));
+    }
 
     private SyntaxToken ScanQuotedName(int start)
     {

@@ -6,11 +6,11 @@ namespace RuleFlow.Rules.Language;
 /// Hand-written recursive-descent parser for rule files. Never throws on bad input: it reports a diagnostic, inserts a missing
 /// token or skips to a point where parsing can go on (the next line, clause or declaration), so one pass reports every error of a
 /// file. At most one syntax error is reported per token position, and none right after a lexical error, to avoid cascades.
-/// Nesting (parentheses, <c>not</c>, lists, maps) is limited to <see cref="MaxDepth"/> levels, so no input can exhaust the stack.
+/// Nesting (parentheses, <c>not</c>, lists, maps, calls) is limited to <see cref="MaxDepth"/> levels, so no input can exhaust the stack.
 /// </summary>
 internal sealed class Parser
 {
-    /// <summary>Maximum nesting of parentheses, <c>not</c>, lists, maps and field types.</summary>
+    /// <summary>Maximum nesting of parentheses, <c>not</c>, lists, maps, calls and field types.</summary>
     public const int MaxDepth = 48;
 
     /// <summary>Maximum condition elements (patterns and aggregates) of one rule: bounds the depth of beta-network propagation.</summary>
@@ -19,14 +19,17 @@ internal sealed class Parser
     internal static readonly FrozenSet<string> AggregateFunctions =
         new[] { "count", "sum", "avg", "min", "max", "distinct", "collect" }.ToFrozenSet(StringComparer.Ordinal);
 
-    private static readonly FrozenSet<string> FutureActions =
-        new[] { "signal", "publish", "script", "log", "insert", "update", "retract", "emit" }.ToFrozenSet(StringComparer.Ordinal);
+    private static readonly FrozenSet<string> ActionKeywords =
+        new[] { "start", "signal", "publish", "script", "log", "insert", "update", "retract" }.ToFrozenSet(StringComparer.Ordinal);
 
-    private static readonly FrozenSet<string> FutureRuleOptions =
-        new[] { "tags", "owner", "runbook", "enabled", "disabled", "namespace" }.ToFrozenSet(StringComparer.Ordinal);
+    private static readonly FrozenSet<string> DeclarationKeywords =
+        new[] { "event", "fact", "rule", "import", "namespace" }.ToFrozenSet(StringComparer.Ordinal);
 
-    private static readonly FrozenSet<string> ReservedInExpressions =
-        new[] { "and", "or", "not", "in", "matches" }.ToFrozenSet(StringComparer.Ordinal);
+    internal static readonly FrozenSet<string> ReservedInExpressions =
+        new[] { "and", "or", "not", "in", "matches", "contains", "startswith", "endswith" }.ToFrozenSet(StringComparer.Ordinal);
+
+    internal static readonly FrozenSet<string> LogLevels =
+        new[] { "debug", "info", "warning", "error" }.ToFrozenSet(StringComparer.Ordinal);
 
     private readonly IReadOnlyList<SyntaxToken> _tokens;
     private readonly DiagnosticBag _diagnostics;
@@ -44,10 +47,22 @@ internal sealed class Parser
     }
 
     /// <summary>Lexes and parses one file. Diagnostics go to <paramref name="diagnostics"/>.</summary>
-    public static CompilationUnitSyntax Parse(SourceText source, DiagnosticBag diagnostics)
+    public static CompilationUnitSyntax Parse(SourceText source, DiagnosticBag diagnostics) => Parse(source, diagnostics, out _);
+
+    /// <summary>Lexes and parses one file, also giving its tokens (for the formatter).</summary>
+    public static CompilationUnitSyntax Parse(SourceText source, DiagnosticBag diagnostics, out IReadOnlyList<SyntaxToken> tokens)
     {
-        var tokens = Lexer.Tokenize(source, diagnostics);
+        tokens = Lexer.Tokenize(source, diagnostics);
         return new Parser(tokens, diagnostics).ParseCompilationUnit();
+    }
+
+    /// <summary>Parses a standalone expression (used by rule test files for event bodies and expectations).</summary>
+    internal static ExpressionSyntax ParseStandaloneExpression(IReadOnlyList<SyntaxToken> tokens, DiagnosticBag diagnostics, ref int index)
+    {
+        var parser = new Parser(tokens, diagnostics) { _index = index };
+        var expression = parser.ParseExpression();
+        index = parser._index;
+        return expression;
     }
 
     // ---- token access ----------------------------------------------------------------------------------------------
@@ -73,9 +88,15 @@ internal sealed class Parser
 
     private bool IsKeyword(string keyword) => Current.IsKeyword(keyword);
 
-    private bool AtDeclarationStart => AtEnd || (Current.AtLineStart && (IsKeyword("event") || IsKeyword("rule")));
+    private bool IsDeclarationKeywordAt(int offset) =>
+        Peek(offset).Kind == SyntaxKind.Identifier && !Peek(offset).IsQuoted && DeclarationKeywords.Contains(Peek(offset).Text)
+        && Peek(offset + 1).Kind is not (SyntaxKind.Colon or SyntaxKind.OpenParen or SyntaxKind.Dot);
 
-    private bool AtRuleSection => IsKeyword("when") || IsKeyword("then") || IsKeyword("end") || IsKeyword("throttle") || AtDeclarationStart;
+    private bool AtDeclarationStart => AtEnd || (Current.AtLineStart && IsDeclarationKeywordAt(0));
+
+    private bool AtClauseStart => IsKeyword("throttle") || (IsKeyword("group") && Peek(1).IsKeyword("by"));
+
+    private bool AtRuleSection => IsKeyword("when") || IsKeyword("then") || IsKeyword("end") || AtClauseStart || AtDeclarationStart;
 
     // ---- errors ----------------------------------------------------------------------------------------------------
 
@@ -121,7 +142,11 @@ internal sealed class Parser
         _ => "'" + Truncate(token.Text) + "'",
     };
 
-    private static string Truncate(string s) => s.Length <= 40 ? s : s[..37] + "...";
+    private static string Truncate(string s)
+    {
+        var firstLine = s.Split('\n')[0];
+        return firstLine.Length <= 40 && firstLine.Length == s.Length ? s : firstLine[..Math.Min(37, firstLine.Length)] + "...";
+    }
 
     private SyntaxToken Expect(SyntaxKind kind, string what, string? hint = null)
     {
@@ -171,10 +196,7 @@ internal sealed class Parser
     private void SkipInRule()
     {
         Advance();
-        while (!AtEnd && !Current.AtLineStart && !AtRuleSection)
-        {
-            Advance();
-        }
+        SkipInRuleFromHere();
     }
 
     private bool EnterNesting()
@@ -203,28 +225,64 @@ internal sealed class Parser
         return TextSpan.FromBounds(start, Math.Max(start, end));
     }
 
+    /// <summary>True when the rest of the current line after this point is empty (the action or clause ends here).</summary>
+    private bool AtItemEnd => AtEnd || Current.AtLineStart || AtRuleSection;
+
     // ---- file ------------------------------------------------------------------------------------------------------
 
     private CompilationUnitSyntax ParseCompilationUnit()
     {
         var members = new List<MemberSyntax>();
+        var seenOther = false;
         while (!AtEnd)
         {
             var start = _index;
-            if (IsKeyword("event"))
+            if (IsKeyword("event") || IsKeyword("fact"))
             {
                 members.Add(ParseEventDeclaration());
+                seenOther = true;
             }
             else if (IsKeyword("rule"))
             {
                 members.Add(ParseRule());
+                seenOther = true;
+            }
+            else if (IsKeyword("namespace") && Peek(1).Kind == SyntaxKind.Identifier)
+            {
+                var keyword = Advance();
+                var name = ParseTypeName("a namespace name such as netops");
+                if (seenOther || members.OfType<NamespaceDeclarationSyntax>().Any())
+                {
+                    _diagnostics.Report(DiagnosticCodes.MisplacedNamespace, keyword.Span,
+                        "'namespace' must come once, before every other declaration of the file", "move it to the top of the file");
+                }
+
+                members.Add(new NamespaceDeclarationSyntax(SpanFrom(start), keyword, name));
+                EndOfLineDeclaration();
+            }
+            else if (IsKeyword("import") && Peek(1).Kind is SyntaxKind.StringLiteral or SyntaxKind.Identifier)
+            {
+                var keyword = Advance();
+                if (Current.Kind == SyntaxKind.StringLiteral)
+                {
+                    var file = Advance();
+                    members.Add(new ImportDeclarationSyntax(SpanFrom(start), keyword, file, null));
+                }
+                else
+                {
+                    var name = ParseTypeName("a namespace name");
+                    members.Add(new ImportDeclarationSyntax(SpanFrom(start), keyword, null, name));
+                }
+
+                seenOther = true;
+                EndOfLineDeclaration();
             }
             else
             {
-                Error(DiagnosticCodes.ExpectedDeclaration, $"expected 'event' or 'rule', found {Describe(Current)}",
+                Error(DiagnosticCodes.ExpectedDeclaration, $"expected 'event', 'fact' or 'rule', found {Describe(Current)}",
                     IsKeyword("when") || IsKeyword("then") || IsKeyword("end")
                         ? "a rule starts with: rule \"name\""
-                        : "a rule file holds event declarations (event ssh.auth ...) and rules (rule \"name\" when ... then ... end)");
+                        : "a rule file holds event and fact declarations (event ssh.auth ...) and rules (rule \"name\" when ... then ... end)");
                 Advance();
                 while (!AtDeclarationStart)
                 {
@@ -241,16 +299,26 @@ internal sealed class Parser
         return new CompilationUnitSyntax(TextSpan.FromBounds(0, Current.Span.End), members, Current);
     }
 
+    private void EndOfLineDeclaration()
+    {
+        if (!AtEnd && !Current.AtLineStart)
+        {
+            ErrorExpected("the end of the line");
+            SkipToLineStart();
+        }
+    }
+
     // ---- event declarations ----------------------------------------------------------------------------------------
 
     private EventDeclarationSyntax ParseEventDeclaration()
     {
         var start = _index;
         var keyword = Advance();
-        var name = ParseTypeName("an event type name such as ssh.auth");
+        var isFact = keyword.Text == "fact";
+        var name = ParseTypeName(isFact ? "a fact type name such as Device" : "an event type name such as ssh.auth");
         var clauses = new List<EventClauseSyntax>();
         var seen = new HashSet<string>();
-        while (!AtEnd && !IsKeyword("event") && !IsKeyword("rule"))
+        while (!AtEnd && !IsDeclarationKeywordAt(0))
         {
             var clauseStart = _index;
             EventClauseSyntax? clause = null;
@@ -274,11 +342,15 @@ internal sealed class Parser
             {
                 clause = ParseFieldsClause();
             }
+            else if (IsKeyword("dedup"))
+            {
+                clause = ParseDedupClause();
+            }
             else
             {
                 Error(DiagnosticCodes.UnknownEventClause,
-                    $"unknown clause {Describe(Current)} in the declaration of event {name.Name}",
-                    "the clauses are: from exchange \"x\" routing \"pattern\", key <field>, time <field>, fields { name: type }");
+                    $"unknown clause {Describe(Current)} in the declaration of {(isFact ? "fact" : "event")} {name.Name}",
+                    "the clauses are: from exchange \"x\" routing \"pattern\", key <field>, time <field>, fields { name: type }, dedup by <fields> within <duration>");
                 SkipRestOfLine();
                 continue;
             }
@@ -286,7 +358,7 @@ internal sealed class Parser
             if (!seen.Add(clause.Keyword.Text))
             {
                 _diagnostics.Report(DiagnosticCodes.DuplicateClause, clause.Keyword.Span,
-                    $"'{clause.Keyword.Text}' is given twice in the declaration of event {name.Name}", "keep one of them");
+                    $"'{clause.Keyword.Text}' is given twice in the declaration of {name.Name}", "keep one of them");
             }
 
             clauses.Add(clause);
@@ -297,6 +369,32 @@ internal sealed class Parser
         }
 
         return new EventDeclarationSyntax(SpanFrom(start), keyword, name, clauses);
+    }
+
+    private DedupClauseSyntax ParseDedupClause()
+    {
+        var start = _index;
+        var keyword = Advance();
+        ExpectKeyword("by", "dedup by src_ip, message within 10s");
+        var fields = new List<PathExpressionSyntax> { ParsePath("a field name after 'dedup by'") };
+        while (Current.Kind == SyntaxKind.Comma)
+        {
+            Advance();
+            fields.Add(ParsePath("a field name"));
+        }
+
+        SyntaxToken? window = null;
+        if (IsKeyword("within"))
+        {
+            Advance();
+            window = ParseDuration("a duration such as 10s after 'within'");
+        }
+        else
+        {
+            ErrorExpected("'within <duration>' after the dedup fields", "dedup by src_ip, message within 10s");
+        }
+
+        return new DedupClauseSyntax(SpanFrom(start), keyword, fields, window);
     }
 
     private FromClauseSyntax ParseFromClause()
@@ -427,7 +525,7 @@ internal sealed class Parser
             var name = Advance();
             if (Current.Kind == SyntaxKind.Question)
             {
-                Advance(); // optional marker: accepted, every field is optional in this version
+                Advance(); // optional marker: accepted, every field is optional
             }
 
             return new NamedTypeSyntax(SpanFrom(start), name);
@@ -563,6 +661,42 @@ internal sealed class Parser
         return end == first.Span.End ? first : first with { Span = TextSpan.FromBounds(first.Span.Start, end), Text = text, Value = text };
     }
 
+    /// <summary>
+    /// True when a pattern starts at <paramref name="offset"/>: <c>name:</c> followed by a name, or a type name (dotted, with
+    /// hyphenated segments) followed by <c>(</c>.
+    /// </summary>
+    private bool IsPatternStartAt(int offset)
+    {
+        var token = Peek(offset);
+        if (token.Kind != SyntaxKind.Identifier)
+        {
+            return false;
+        }
+
+        if (Peek(offset + 1).Kind == SyntaxKind.Colon)
+        {
+            return Peek(offset + 2).Kind == SyntaxKind.Identifier;
+        }
+
+        var i = offset + 1;
+        while (true)
+        {
+            var kind = Peek(i).Kind;
+            if (kind == SyntaxKind.OpenParen)
+            {
+                return true;
+            }
+
+            if (kind is SyntaxKind.Dot or SyntaxKind.Minus && Peek(i + 1).Kind is SyntaxKind.Identifier or SyntaxKind.NumberLiteral)
+            {
+                i += 2;
+                continue;
+            }
+
+            return false;
+        }
+    }
+
     // ---- rules -----------------------------------------------------------------------------------------------------
 
     private RuleDeclarationSyntax ParseRule()
@@ -586,7 +720,7 @@ internal sealed class Parser
         var when = ExpectKeyword("when", $"the conditions of rule \"{ruleName}\" follow 'when'");
         var elements = new List<ElementSyntax>();
         var elementsStart = _index;
-        while (!AtEnd && !IsKeyword("then") && !IsKeyword("end") && !IsKeyword("throttle") && !AtDeclarationStart)
+        while (!AtEnd && !IsKeyword("then") && !IsKeyword("end") && !AtClauseStart && !AtDeclarationStart)
         {
             var elementStart = _index;
             var element = ParseElement();
@@ -615,7 +749,7 @@ internal sealed class Parser
         var then = ExpectKeyword("then", $"the actions of rule \"{ruleName}\" follow 'then'");
         var actions = new List<ActionSyntax>();
         var actionsStart = _index;
-        while (!AtEnd && !IsKeyword("end") && !IsKeyword("throttle") && !AtDeclarationStart)
+        while (!AtEnd && !IsKeyword("end") && !AtClauseStart && !AtDeclarationStart)
         {
             var actionStart = _index;
             var action = ParseAction();
@@ -637,12 +771,12 @@ internal sealed class Parser
         }
 
         var clauses = new List<RuleClauseSyntax>();
-        while (IsKeyword("throttle"))
+        while (AtClauseStart)
         {
-            var clause = ParseThrottle();
-            if (clauses.Count > 0)
+            RuleClauseSyntax clause = IsKeyword("throttle") ? ParseThrottle() : ParseGroupBy();
+            if (clauses.Any(c => c.Keyword.Text == clause.Keyword.Text))
             {
-                _diagnostics.Report(DiagnosticCodes.DuplicateClause, clause.Keyword.Span, $"rule \"{ruleName}\" has more than one 'throttle'");
+                _diagnostics.Report(DiagnosticCodes.DuplicateClause, clause.Keyword.Span, $"rule \"{ruleName}\" has more than one '{clause.Keyword.Text}'");
             }
 
             clauses.Add(clause);
@@ -681,29 +815,54 @@ internal sealed class Parser
                 var value = Expect(SyntaxKind.NumberLiteral, "a whole number after 'priority'", "priority 10 (higher fires first)");
                 option = new PriorityOptionSyntax(SpanFrom(optionStart), kw, negative, value);
             }
-            else if (IsKeyword("description"))
+            else if (IsKeyword("description") || IsKeyword("owner") || IsKeyword("runbook"))
             {
                 var kw = Advance();
-                var text = Expect(SyntaxKind.StringLiteral, "a description in double quotes");
+                var text = Expect(SyntaxKind.StringLiteral, $"a text in double quotes after '{kw.Text}'");
                 option = new DescriptionOptionSyntax(SpanFrom(optionStart), kw, text);
             }
-            else if (Current.Kind == SyntaxKind.Identifier && FutureRuleOptions.Contains(Current.Text) && !Current.IsQuoted)
+            else if (IsKeyword("tags"))
             {
-                _diagnostics.Report(DiagnosticCodes.NotSupportedYet, Current.Span, $"the rule option '{Current.Text}' is not supported yet",
-                    "this version knows priority and description");
-                _lastErrorIndex = _index;
-                SkipInRule();
-                continue;
+                var kw = Advance();
+                var tags = new List<SyntaxToken> { Expect(SyntaxKind.StringLiteral, "a tag in double quotes after 'tags'", "tags \"network\", \"ssh\"") };
+                while (Current.Kind == SyntaxKind.Comma)
+                {
+                    Advance();
+                    tags.Add(Expect(SyntaxKind.StringLiteral, "a tag in double quotes"));
+                }
+
+                option = new TagsOptionSyntax(SpanFrom(optionStart), kw, tags);
+            }
+            else if (IsKeyword("enabled"))
+            {
+                var kw = Advance();
+                var enabled = true;
+                if (IsKeyword("true") || IsKeyword("false"))
+                {
+                    enabled = Advance().Text == "true";
+                }
+                else
+                {
+                    ErrorExpected("true or false after 'enabled'", "enabled false (or: disabled)");
+                }
+
+                option = new EnabledOptionSyntax(SpanFrom(optionStart), kw, enabled);
+            }
+            else if (IsKeyword("disabled"))
+            {
+                var kw = Advance();
+                option = new EnabledOptionSyntax(SpanFrom(optionStart), kw, false);
             }
             else
             {
                 Error(DiagnosticCodes.UnknownRuleOption, $"unknown rule option {Describe(Current)} in rule \"{ruleName}\"",
-                    "after the rule name come priority N and description \"...\", then 'when'");
+                    "after the rule name come priority N, description \"...\", tags \"a\", \"b\", owner \"...\", runbook \"url\", enabled true|false; then 'when'");
                 SkipInRule();
                 continue;
             }
 
-            if (!seen.Add(option.Keyword.Text))
+            var optionName = option is EnabledOptionSyntax ? "enabled" : option.Keyword.Text;
+            if (!seen.Add(optionName))
             {
                 _diagnostics.Report(DiagnosticCodes.DuplicateClause, option.Keyword.Span,
                     $"'{option.Keyword.Text}' is given twice in rule \"{ruleName}\"", "keep one of them");
@@ -729,8 +888,10 @@ internal sealed class Parser
         var next = Peek(1).Kind;
         return next is SyntaxKind.Colon or SyntaxKind.OpenParen
                || (next == SyntaxKind.Dot && Peek(2).Kind == SyntaxKind.Identifier && Peek(3).Kind is SyntaxKind.OpenParen or SyntaxKind.Dot)
-               || ((IsKeyword("not") || IsKeyword("exists") || IsKeyword("forall")) && Peek(1).Kind == SyntaxKind.Identifier);
+               || (IsQuantifierKeyword() && Peek(1).Kind == SyntaxKind.Identifier);
     }
+
+    private bool IsQuantifierKeyword() => IsKeyword("not") || IsKeyword("exists") || IsKeyword("forall") || IsKeyword("no");
 
     private ElementSyntax? ParseElement()
     {
@@ -742,15 +903,86 @@ internal sealed class Parser
             Advance();
         }
 
-        if ((IsKeyword("not") || IsKeyword("exists") || IsKeyword("forall")) && Peek(1).Kind == SyntaxKind.Identifier)
+        if (IsQuantifierKeyword() && Peek(1).Kind == SyntaxKind.Identifier)
         {
             var quantifier = Advance();
-            var pattern = ParsePattern();
-            return new QuantifiedElementSyntax(SpanFrom(start), quantifier, pattern);
+            switch (quantifier.Text)
+            {
+                case "no":
+                {
+                    var pattern = ParsePattern();
+                    SyntaxToken? duration = null;
+                    var per = new List<ExpressionSyntax>();
+                    if (IsKeyword("for"))
+                    {
+                        Advance();
+                        duration = ParseDuration("a duration such as 26h after 'for'");
+                    }
+                    else
+                    {
+                        ErrorExpected("'for <duration>' after the pattern of 'no'", "no heartbeat(host == h.name) for 26h");
+                    }
+
+                    if (IsKeyword("per"))
+                    {
+                        Advance();
+                        per.AddRange(ParseValueList());
+                    }
+
+                    return new NoElementSyntax(SpanFrom(start), binding, quantifier, pattern, duration, per);
+                }
+
+                case "forall":
+                {
+                    SyntaxToken? inner = null;
+                    if (Current.Kind == SyntaxKind.Identifier && Peek(1).Kind == SyntaxKind.Colon)
+                    {
+                        inner = Advance();
+                        Advance();
+                    }
+
+                    var each = ParsePattern();
+                    PatternSyntax satisfies;
+                    if (Current.Kind == SyntaxKind.Arrow)
+                    {
+                        Advance();
+                        satisfies = ParsePattern();
+                    }
+                    else
+                    {
+                        ErrorExpected("'=>' and the pattern every match must have", "forall d: Device(site == s.name) => backup(device == d.name)");
+                        satisfies = new PatternSyntax(new TextSpan(Current.Span.Start, 0), new QualifiedNameSyntax(new TextSpan(Current.Span.Start, 0), []), []);
+                    }
+
+                    ReportBindingNotAllowed(binding, "forall");
+                    return new ForallElementSyntax(SpanFrom(start), quantifier, inner, each, satisfies);
+                }
+
+                case "exists":
+                {
+                    var pattern = ParsePattern();
+                    ReportBindingNotAllowed(binding, "exists");
+                    return new ExistsElementSyntax(SpanFrom(start), quantifier, pattern);
+                }
+
+                default:
+                {
+                    var pattern = ParsePattern();
+                    SyntaxToken? window = null;
+                    if (IsKeyword("within"))
+                    {
+                        Advance();
+                        window = ParseDuration("a duration such as 5m after 'within'");
+                    }
+
+                    ReportBindingNotAllowed(binding, "not");
+                    return new NotElementSyntax(SpanFrom(start), quantifier, pattern, window);
+                }
+            }
         }
 
         if (Current.Kind == SyntaxKind.Identifier && !Current.IsQuoted && AggregateFunctions.Contains(Current.Text)
-            && Peek(1).Kind == SyntaxKind.OpenParen)
+            && Peek(1).Kind == SyntaxKind.OpenParen && IsPatternStartAt(2))
         {
             return ParseAggregate(start, binding);
         }
@@ -758,7 +990,41 @@ internal sealed class Parser
         if (Current.Kind == SyntaxKind.Identifier && !AtRuleSection)
         {
             var pattern = ParsePattern();
-            return new PatternElementSyntax(SpanFrom(start), binding, pattern);
+            var first = new PatternElementSyntax(SpanFrom(start), binding, pattern);
+            if (!(IsKeyword("then") && IsPatternStartAt(1)))
+            {
+                return first;
+            }
+
+            var steps = new List<PatternElementSyntax> { first };
+            while (IsKeyword("then") && IsPatternStartAt(1))
+            {
+                Advance();
+                var stepStart = _index;
+                SyntaxToken? stepBinding = null;
+                if (Current.Kind == SyntaxKind.Identifier && Peek(1).Kind == SyntaxKind.Colon)
+                {
+                    stepBinding = Advance();
+                    Advance();
+                }
+
+                var stepPattern = ParsePattern();
+                steps.Add(new PatternElementSyntax(SpanFrom(stepStart), stepBinding, stepPattern));
+            }
+
+            SyntaxToken? withinKeyword = null;
+            SyntaxToken? window = null;
+            if (IsKeyword("within"))
+            {
+                withinKeyword = Advance();
+                window = ParseDuration("a duration such as 2m after 'within'");
+            }
+            else
+            {
+                ErrorExpected("'within <duration>' after a sequence", "a: login() then b: sudo(user == a.user) within 2m");
+            }
+
+            return new SequenceElementSyntax(SpanFrom(start), steps, withinKeyword, window);
         }
 
         Error(DiagnosticCodes.ExpectedCondition,
@@ -766,6 +1032,15 @@ internal sealed class Parser
             "a pattern: f: ssh.auth(message matches /^Failed/); an aggregate: count(ssh.auth(src_ip == f.src_ip)) within 60s >= 5");
         SkipInRule();
         return null;
+    }
+
+    private void ReportBindingNotAllowed(SyntaxToken? binding, string what)
+    {
+        if (binding is not null)
+        {
+            _diagnostics.Report(DiagnosticCodes.Expected, binding.Span, $"'{what}' takes no binding: it matches no single fact or event",
+                $"remove '{binding.ValueText}:'");
+        }
     }
 
     private PatternSyntax ParsePattern()
@@ -777,7 +1052,7 @@ internal sealed class Parser
         {
             if (!type.IsMissing)
             {
-                ErrorExpected($"'(' after the event type {type.Name}", $"write {type.Name}() to match every {type.Name} event");
+                ErrorExpected($"'(' after the type {type.Name}", $"write {type.Name}() to match every {type.Name}");
             }
 
             if (!AtRuleSection && !Current.AtLineStart)
@@ -848,9 +1123,18 @@ internal sealed class Parser
         var function = Advance();
         Advance(); // (
         var pattern = ParsePattern();
+        ExpressionSyntax? value = null;
+        if (Current.Kind == SyntaxKind.Comma)
+        {
+            Advance();
+            value = ParseExpression();
+        }
+
         Expect(SyntaxKind.CloseParen, $"')' to close {function.Text}(...)");
         SyntaxToken? withinKeyword = null;
         SyntaxToken? window = null;
+        SyntaxToken? last = null;
+        SyntaxToken? every = null;
         var per = new List<ExpressionSyntax>();
         SyntaxToken? op = null;
         ExpressionSyntax? threshold = null;
@@ -868,6 +1152,26 @@ internal sealed class Parser
                 withinKeyword = kw;
                 window = ParseDuration("a window length such as 60s after 'within'");
             }
+            else if (IsKeyword("every"))
+            {
+                var kw = Advance();
+                if (every is not null)
+                {
+                    _diagnostics.Report(DiagnosticCodes.DuplicateClause, kw.Span, "'every' is given twice for one aggregate");
+                }
+
+                every = ParseDuration("a window length such as 5m after 'every'") ?? SyntaxToken.Missing(SyntaxKind.DurationLiteral, kw.Span.End);
+            }
+            else if (IsKeyword("last"))
+            {
+                var kw = Advance();
+                if (last is not null)
+                {
+                    _diagnostics.Report(DiagnosticCodes.DuplicateClause, kw.Span, "'last' is given twice for one aggregate");
+                }
+
+                last = Expect(SyntaxKind.NumberLiteral, "a number of events after 'last'", "last 100");
+            }
             else if (IsKeyword("per"))
             {
                 var kw = Advance();
@@ -879,17 +1183,6 @@ internal sealed class Parser
                 perSeen = true;
                 per.AddRange(ParseValueList());
             }
-            else if (IsKeyword("last"))
-            {
-                _diagnostics.Report(DiagnosticCodes.NotSupportedYet, Current.Span, "length windows ('last N') are not supported yet",
-                    "use a time window: within 60s");
-                _lastErrorIndex = _index;
-                Advance();
-                if (Current.Kind == SyntaxKind.NumberLiteral)
-                {
-                    Advance();
-                }
-            }
             else if (IsComparisonOperator(Current.Kind))
             {
                 var token = Advance();
@@ -899,7 +1192,7 @@ internal sealed class Parser
                 }
 
                 op = token;
-                threshold = ParsePrimary();
+                threshold = ParseAdditive();
             }
             else
             {
@@ -907,16 +1200,16 @@ internal sealed class Parser
             }
         }
 
-        return new AggregateElementSyntax(SpanFrom(start), binding, function, pattern, withinKeyword, window, per, op, threshold);
+        return new AggregateElementSyntax(SpanFrom(start), binding, function, pattern, value, withinKeyword, window, last, every, per, op, threshold);
     }
 
     private List<ExpressionSyntax> ParseValueList()
     {
-        var items = new List<ExpressionSyntax> { ParsePrimary() };
+        var items = new List<ExpressionSyntax> { ParsePostfix() };
         while (Current.Kind == SyntaxKind.Comma)
         {
             Advance();
-            items.Add(ParsePrimary());
+            items.Add(ParsePostfix());
         }
 
         return items;
@@ -947,71 +1240,236 @@ internal sealed class Parser
     private ActionSyntax? ParseAction()
     {
         var start = _index;
-        if (IsKeyword("start"))
+        if (Current.Kind == SyntaxKind.Identifier && !Current.IsQuoted && ActionKeywords.Contains(Current.Text))
         {
-            Advance();
-            ExpectKeyword("workflow", "start workflow \"id\" with { ... }");
-            var id = Expect(SyntaxKind.StringLiteral, "the workflow id in double quotes, e.g. \"block-source-ip\"");
-            ExpressionSyntax? key = null;
-            MapExpressionSyntax? input = null;
-            while (true)
+            ActionSyntax action = Current.Text switch
             {
-                if (IsKeyword("key"))
-                {
-                    var kw = Advance();
-                    if (key is not null)
-                    {
-                        _diagnostics.Report(DiagnosticCodes.DuplicateClause, kw.Span, "'key' is given twice in one action");
-                    }
-
-                    key = ParseExpression();
-                }
-                else if (IsKeyword("with"))
-                {
-                    var kw = Advance();
-                    if (input is not null)
-                    {
-                        _diagnostics.Report(DiagnosticCodes.DuplicateClause, kw.Span, "'with' is given twice in one action");
-                    }
-
-                    if (Current.Kind == SyntaxKind.OpenBrace)
-                    {
-                        input = ParseMap();
-                    }
-                    else
-                    {
-                        ErrorExpected("'{' after 'with'", "with { ip: f.src_ip }");
-                        SkipInRuleFromHere();
-                    }
-                }
-                else
-                {
-                    break;
-                }
-            }
-
-            if (!AtEnd && !Current.AtLineStart && !AtRuleSection)
+                "start" => ParseStartWorkflow(start),
+                "signal" => ParseSignal(start),
+                "publish" => ParsePublish(start),
+                "script" => ParseScript(start),
+                "log" => ParseLog(start),
+                "insert" => ParseInsert(start),
+                "update" => ParseUpdate(start),
+                _ => ParseRetract(start),
+            };
+            if (!AtItemEnd)
             {
-                ErrorExpected("'key', 'with' or the end of the action");
+                ErrorExpected("the end of the action");
                 SkipInRuleFromHere();
             }
 
-            return new StartWorkflowActionSyntax(SpanFrom(start), id, key, input);
-        }
-
-        if (Current.Kind == SyntaxKind.Identifier && !Current.IsQuoted && FutureActions.Contains(Current.Text))
-        {
-            _diagnostics.Report(DiagnosticCodes.NotSupportedYet, Current.Span, $"the action '{Current.Text}' is not supported yet",
-                "this version knows: start workflow \"id\" [key expr] with { ... }");
-            _lastErrorIndex = _index;
-            SkipInRule();
-            return null;
+            return action;
         }
 
         Error(DiagnosticCodes.ExpectedAction, $"expected an action, found {Describe(Current)}",
-            "start workflow \"block-source-ip\" key f.src_ip with { ip: f.src_ip }");
+            "actions: start workflow \"id\" with { ... }, signal \"s\" to workflow \"id\" key k, publish { ... } to exchange \"x\", " +
+            "script \"...\", log \"...\", insert Type { ... }, update b { ... }, retract b");
         SkipInRule();
         return null;
+    }
+
+    private StartWorkflowActionSyntax ParseStartWorkflow(int start)
+    {
+        Advance();
+        ExpectKeyword("workflow", "start workflow \"id\" with { ... }");
+        var id = Expect(SyntaxKind.StringLiteral, "the workflow id in double quotes, e.g. \"block-source-ip\"");
+        ExpressionSyntax? key = null;
+        MapExpressionSyntax? input = null;
+        SyntaxToken? template = null;
+        while (true)
+        {
+            if (IsKeyword("key"))
+            {
+                var kw = Advance();
+                if (key is not null)
+                {
+                    _diagnostics.Report(DiagnosticCodes.DuplicateClause, kw.Span, "'key' is given twice in one action");
+                }
+
+                key = ParseExpression();
+            }
+            else if (IsKeyword("with"))
+            {
+                var kw = Advance();
+                if (input is not null || template is not null)
+                {
+                    _diagnostics.Report(DiagnosticCodes.DuplicateClause, kw.Span, "'with' is given twice in one action");
+                }
+
+                if (Current.Kind == SyntaxKind.OpenBrace)
+                {
+                    input = ParseMap();
+                }
+                else if (IsKeyword("template"))
+                {
+                    Advance();
+                    template = Expect(SyntaxKind.StringLiteral, "a Handlebars template in quotes after 'template'",
+                        "with template \"\"\"{ \"ip\": \"{{f.src_ip}}\" }\"\"\"");
+                }
+                else
+                {
+                    ErrorExpected("'{' or 'template' after 'with'", "with { ip: f.src_ip }");
+                    SkipInRuleFromHere();
+                }
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        return new StartWorkflowActionSyntax(SpanFrom(start), id, key, input, template);
+    }
+
+    private SignalWorkflowActionSyntax ParseSignal(int start)
+    {
+        Advance();
+        var signal = Expect(SyntaxKind.StringLiteral, "the signal name in double quotes", "signal \"approved\" to workflow \"change\" key c.id");
+        ExpectKeyword("to", "signal \"approved\" to workflow \"change\" key c.id");
+        ExpectKeyword("workflow");
+        var id = Expect(SyntaxKind.StringLiteral, "the workflow id in double quotes");
+        ExpressionSyntax? key = null;
+        MapExpressionSyntax? payload = null;
+        if (IsKeyword("key"))
+        {
+            Advance();
+            key = ParseExpression();
+        }
+        else
+        {
+            ErrorExpected("'key <value>': the correlation key of the waiting instance");
+        }
+
+        if (IsKeyword("with"))
+        {
+            Advance();
+            if (Current.Kind == SyntaxKind.OpenBrace)
+            {
+                payload = ParseMap();
+            }
+            else
+            {
+                ErrorExpected("'{' after 'with'");
+            }
+        }
+
+        return new SignalWorkflowActionSyntax(SpanFrom(start), signal, id, key, payload);
+    }
+
+    private PublishActionSyntax ParsePublish(int start)
+    {
+        Advance();
+        var body = ParseExpression();
+        ExpectKeyword("to", "publish { ... } to exchange \"alerts\" routing \"link.down\"");
+        ExpectKeyword("exchange");
+        var exchange = Expect(SyntaxKind.StringLiteral, "the exchange name in double quotes");
+        ExpressionSyntax? routing = null;
+        MapExpressionSyntax? headers = null;
+        while (true)
+        {
+            if (IsKeyword("routing") && routing is null)
+            {
+                Advance();
+                routing = ParseAdditive();
+            }
+            else if (IsKeyword("headers") && headers is null)
+            {
+                Advance();
+                if (Current.Kind == SyntaxKind.OpenBrace)
+                {
+                    headers = ParseMap();
+                }
+                else
+                {
+                    ErrorExpected("'{' after 'headers'");
+                }
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        return new PublishActionSyntax(SpanFrom(start), body, exchange, routing, headers);
+    }
+
+    private ScriptActionSyntax ParseScript(int start)
+    {
+        Advance();
+        var code = Expect(SyntaxKind.StringLiteral, "the script in quotes (\"\"\" for several lines)");
+        MapExpressionSyntax? bindings = null;
+        if (IsKeyword("with"))
+        {
+            Advance();
+            if (Current.Kind == SyntaxKind.OpenBrace)
+            {
+                bindings = ParseMap();
+            }
+            else
+            {
+                ErrorExpected("'{' after 'with'");
+            }
+        }
+
+        return new ScriptActionSyntax(SpanFrom(start), code, bindings);
+    }
+
+    private LogActionSyntax ParseLog(int start)
+    {
+        Advance();
+        SyntaxToken? level = null;
+        if (Current.Kind == SyntaxKind.Identifier && !Current.IsQuoted && LogLevels.Contains(Current.Text) && !Peek(1).AtLineStart
+            && Peek(1).Kind != SyntaxKind.EndOfFile)
+        {
+            level = Advance();
+        }
+
+        var message = ParseExpression();
+        return new LogActionSyntax(SpanFrom(start), level, message);
+    }
+
+    private InsertFactActionSyntax ParseInsert(int start)
+    {
+        Advance();
+        var type = ParseTypeName("a fact type after 'insert'");
+        MapExpressionSyntax map;
+        if (Current.Kind == SyntaxKind.OpenBrace)
+        {
+            map = ParseMap();
+        }
+        else
+        {
+            ErrorExpected("'{' and the fact's fields", "insert Blocked { ip: f.src_ip }");
+            map = new MapExpressionSyntax(new TextSpan(Current.Span.Start, 0), []);
+        }
+
+        return new InsertFactActionSyntax(SpanFrom(start), type, map);
+    }
+
+    private UpdateFactActionSyntax ParseUpdate(int start)
+    {
+        Advance();
+        var binding = Expect(SyntaxKind.Identifier, "the binding of a fact after 'update'", "update d { state: \"down\" }");
+        MapExpressionSyntax map;
+        if (Current.Kind == SyntaxKind.OpenBrace)
+        {
+            map = ParseMap();
+        }
+        else
+        {
+            ErrorExpected("'{' and the fields to change", "update d { state: \"down\" }");
+            map = new MapExpressionSyntax(new TextSpan(Current.Span.Start, 0), []);
+        }
+
+        return new UpdateFactActionSyntax(SpanFrom(start), binding, map);
+    }
+
+    private RetractFactActionSyntax ParseRetract(int start)
+    {
+        Advance();
+        var binding = Expect(SyntaxKind.Identifier, "the binding of a fact after 'retract'", "retract d");
+        return new RetractFactActionSyntax(SpanFrom(start), binding);
     }
 
     private ThrottleClauseSyntax ParseThrottle()
@@ -1020,6 +1478,8 @@ internal sealed class Parser
         var keyword = Advance();
         SyntaxToken mode;
         SyntaxToken? window = null;
+        SyntaxToken? count = null;
+        var kind = ThrottleMode.OnceWithin;
         var per = new List<ExpressionSyntax>();
         if (IsKeyword("once"))
         {
@@ -1031,32 +1491,30 @@ internal sealed class Parser
             }
             else if (IsKeyword("after"))
             {
-                _diagnostics.Report(DiagnosticCodes.NotSupportedYet, Current.Span, "'throttle once after' is not supported yet",
-                    "use throttle once within <duration>");
-                _lastErrorIndex = _index;
-                SkipInRule();
-                return new ThrottleClauseSyntax(SpanFrom(start), keyword, mode, null, per);
+                Advance();
+                kind = ThrottleMode.OnceAfter;
+                window = ParseDuration("a duration such as 5m after 'after'");
             }
             else
             {
-                ErrorExpected("'within <duration>' after 'throttle once'", "throttle once within 1h per f.src_ip");
+                ErrorExpected("'within <duration>' or 'after <duration>' after 'throttle once'", "throttle once within 1h per f.src_ip");
             }
         }
         else if (IsKeyword("at"))
         {
-            _diagnostics.Report(DiagnosticCodes.NotSupportedYet, Current.Span, "'throttle at most N per' is not supported yet",
-                "use throttle once within <duration>");
-            _lastErrorIndex = _index;
-            mode = Current;
-            SkipInRule();
-            return new ThrottleClauseSyntax(SpanFrom(start), keyword, mode, null, per);
+            mode = Advance();
+            kind = ThrottleMode.AtMost;
+            ExpectKeyword("most", "throttle at most 3 per 1h per f.device");
+            count = Expect(SyntaxKind.NumberLiteral, "a number after 'at most'", "throttle at most 3 per 1h per f.device");
+            ExpectKeyword("per", "throttle at most 3 per 1h per f.device");
+            window = ParseDuration("a duration such as 1h after 'per'");
         }
         else
         {
-            ErrorExpected("'once' after 'throttle'", "throttle once within 1h per f.src_ip");
+            ErrorExpected("'once' or 'at most' after 'throttle'", "throttle once within 1h per f.src_ip");
             mode = SyntaxToken.Missing(SyntaxKind.Identifier, Previous.Span.End);
             SkipInRuleFromHere();
-            return new ThrottleClauseSyntax(SpanFrom(start), keyword, mode, null, per);
+            return new ThrottleClauseSyntax(SpanFrom(start), keyword, mode, kind, null, null, per);
         }
 
         if (IsKeyword("per"))
@@ -1065,13 +1523,39 @@ internal sealed class Parser
             per.AddRange(ParseValueList());
         }
 
-        if (!AtEnd && !Current.AtLineStart && !AtRuleSection)
+        if (!AtItemEnd)
         {
             ErrorExpected("'per' or the end of the throttle clause");
             SkipInRuleFromHere();
         }
 
-        return new ThrottleClauseSyntax(SpanFrom(start), keyword, mode, window, per);
+        return new ThrottleClauseSyntax(SpanFrom(start), keyword, mode, kind, count, window, per);
+    }
+
+    private GroupByClauseSyntax ParseGroupBy()
+    {
+        var start = _index;
+        var keyword = Advance();
+        Advance(); // by
+        var keys = ParseValueList();
+        SyntaxToken? window = null;
+        if (IsKeyword("wait"))
+        {
+            Advance();
+            window = ParseDuration("a duration such as 30s after 'wait'");
+        }
+        else
+        {
+            ErrorExpected("'wait <duration>' after the group keys", "group by f.site wait 30s");
+        }
+
+        if (!AtItemEnd)
+        {
+            ErrorExpected("the end of the group clause");
+            SkipInRuleFromHere();
+        }
+
+        return new GroupByClauseSyntax(SpanFrom(start), keyword, keys, window);
     }
 
     // ---- expressions -----------------------------------------------------------------------------------------------
@@ -1153,7 +1637,7 @@ internal sealed class Parser
     private ExpressionSyntax ParseRelational()
     {
         var start = _index;
-        var left = ParsePrimary();
+        var left = ParseAdditive();
         if (IsComparisonOperator(Current.Kind) || Current.Kind == SyntaxKind.Equals)
         {
             var op = Current;
@@ -1164,7 +1648,7 @@ internal sealed class Parser
             }
 
             Advance();
-            var right = ParsePrimary();
+            var right = ParseAdditive();
             return new ComparisonExpressionSyntax(SpanFrom(start), left, op, right);
         }
 
@@ -1185,6 +1669,13 @@ internal sealed class Parser
             return new MatchesExpressionSyntax(SpanFrom(start), left, regex);
         }
 
+        if (IsKeyword("contains") || IsKeyword("startswith") || IsKeyword("endswith"))
+        {
+            var op = Advance();
+            var right = ParseAdditive();
+            return new TextOperatorExpressionSyntax(SpanFrom(start), left, op, right);
+        }
+
         var negated = IsKeyword("not") && Peek(1).IsKeyword("in");
         if (IsKeyword("in") || negated)
         {
@@ -1194,22 +1685,107 @@ internal sealed class Parser
             }
 
             Advance();
-            ListExpressionSyntax list;
+            ExpressionSyntax target;
             if (Current.Kind == SyntaxKind.OpenBracket)
             {
-                list = ParseList();
+                target = ParseList(allowRanges: true);
+            }
+            else if (AtItemEndForExpression())
+            {
+                ErrorExpected("a list such as [\"a\", \"b\"], a range such as 1..5 or a network such as 10.0.0.0/8 after 'in'");
+                target = new MissingExpressionSyntax(new TextSpan(Current.Span.Start, 0));
             }
             else
             {
-                ErrorExpected("a list such as [\"a\", \"b\"] after 'in'");
-                list = new ListExpressionSyntax(new TextSpan(Current.Span.Start, 0), []);
+                target = ParseRangeOrValue();
             }
 
-            return new InExpressionSyntax(SpanFrom(start), left, negated, list);
+            return new InExpressionSyntax(SpanFrom(start), left, negated, target);
         }
 
         return left;
     }
+
+    private bool AtItemEndForExpression() =>
+        AtEnd || Current.Kind is SyntaxKind.CloseParen or SyntaxKind.Comma or SyntaxKind.CloseBracket or SyntaxKind.CloseBrace
+        || (Current.AtLineStart && AtRuleSection);
+
+    private ExpressionSyntax ParseRangeOrValue()
+    {
+        var start = _index;
+        var low = ParseAdditive();
+        if (Current.Kind != SyntaxKind.DotDot)
+        {
+            return low;
+        }
+
+        Advance();
+        var high = ParseAdditive();
+        return new RangeExpressionSyntax(SpanFrom(start), low, high);
+    }
+
+    private ExpressionSyntax ParseAdditive()
+    {
+        var start = _index;
+        var left = ParseMultiplicative();
+        while (Current.Kind is SyntaxKind.Plus or SyntaxKind.Minus)
+        {
+            var op = Advance();
+            var right = ParseMultiplicative();
+            left = new BinaryExpressionSyntax(SpanFrom(start), left, op, right);
+        }
+
+        return left;
+    }
+
+    private ExpressionSyntax ParseMultiplicative()
+    {
+        var start = _index;
+        var left = ParseUnary();
+        while (Current.Kind is SyntaxKind.Star or SyntaxKind.Slash or SyntaxKind.Percent)
+        {
+            var op = Advance();
+            var right = ParseUnary();
+            left = new BinaryExpressionSyntax(SpanFrom(start), left, op, right);
+        }
+
+        return left;
+    }
+
+    private ExpressionSyntax ParseUnary()
+    {
+        var start = _index;
+        if (Current.Kind == SyntaxKind.Minus)
+        {
+            if (Peek(1).Kind is SyntaxKind.NumberLiteral or SyntaxKind.DurationLiteral)
+            {
+                Advance();
+                var number = Advance();
+                return new LiteralExpressionSyntax(SpanFrom(start), number, true);
+            }
+
+            var minus = Advance();
+            if (!EnterNesting())
+            {
+                SkipToLineStart();
+                return new MissingExpressionSyntax(SpanFrom(start));
+            }
+
+            try
+            {
+                var operand = ParseUnary();
+                return new NegateExpressionSyntax(SpanFrom(start), minus, operand);
+            }
+            finally
+            {
+                _depth--;
+            }
+        }
+
+        return ParsePostfix();
+    }
+
+    private ExpressionSyntax ParsePostfix() => ParsePrimary();
 
     private ExpressionSyntax ParsePrimary()
     {
@@ -1217,7 +1793,8 @@ internal sealed class Parser
         var token = Current;
         switch (token.Kind)
         {
-            case SyntaxKind.StringLiteral or SyntaxKind.NumberLiteral or SyntaxKind.DurationLiteral:
+            case SyntaxKind.StringLiteral or SyntaxKind.NumberLiteral or SyntaxKind.DurationLiteral or SyntaxKind.TimestampLiteral
+                or SyntaxKind.IpLiteral or SyntaxKind.CidrLiteral:
                 Advance();
                 return new LiteralExpressionSyntax(token.Span, token, false);
             case SyntaxKind.Minus when Peek(1).Kind is SyntaxKind.NumberLiteral or SyntaxKind.DurationLiteral:
@@ -1227,6 +1804,8 @@ internal sealed class Parser
             case SyntaxKind.Identifier when !token.IsQuoted && token.Text is "true" or "false" or "null":
                 Advance();
                 return new LiteralExpressionSyntax(token.Span, token, false);
+            case SyntaxKind.Identifier when !token.IsQuoted && Peek(1).Kind == SyntaxKind.OpenParen && !ReservedInExpressions.Contains(token.Text):
+                return ParseCall();
             case SyntaxKind.Identifier when token.IsQuoted || !ReservedInExpressions.Contains(token.Text):
                 return ParsePath("a field name");
             case SyntaxKind.OpenParen:
@@ -1249,7 +1828,7 @@ internal sealed class Parser
                 }
 
             case SyntaxKind.OpenBracket:
-                return ParseList();
+                return ParseList(allowRanges: false);
             case SyntaxKind.OpenBrace:
                 return ParseMap();
             default:
@@ -1258,6 +1837,56 @@ internal sealed class Parser
         }
     }
 
+    private ExpressionSyntax ParseCall()
+    {
+        var start = _index;
+        var name = Advance();
+        Advance(); // (
+        if (!EnterNesting())
+        {
+            SkipBalanced(SyntaxKind.OpenParen, SyntaxKind.CloseParen);
+            return new MissingExpressionSyntax(SpanFrom(start));
+        }
+
+        try
+        {
+            if (name.Text is "any" or "all" && Current.Kind == SyntaxKind.Identifier && Peek(1).IsKeyword("in"))
+            {
+                var variable = Advance();
+                Advance(); // in
+                var source = ParseAdditive();
+                Expect(SyntaxKind.Colon, $"':' and the condition each item is tested with", $"{name.Text}(a in alerts: a.status == \"firing\")");
+                var condition = ParseExpression();
+                Expect(SyntaxKind.CloseParen, $"')' to close {name.Text}(...)");
+                return new QuantifierExpressionSyntax(SpanFrom(start), name, variable, source, condition);
+            }
+
+            var arguments = new List<ExpressionSyntax>();
+            if (Current.Kind != SyntaxKind.CloseParen)
+            {
+                while (true)
+                {
+                    arguments.Add(ParseExpression());
+                    if (Current.Kind == SyntaxKind.Comma)
+                    {
+                        Advance();
+                        continue;
+                    }
+
+                    break;
+                }
+            }
+
+            Expect(SyntaxKind.CloseParen, $"',' or ')' in the arguments of {name.Text}(...)");
+            return new CallExpressionSyntax(SpanFrom(start), name, arguments);
+        }
+        finally
+        {
+            _depth--;
+        }
+    }
+
+    /// <summary><c>name(.name | [index])*</c>; an index is a whole number (negative: from the end) or a string (a key).</summary>
     private PathExpressionSyntax ParsePath(string what)
     {
         var start = _index;
@@ -1270,17 +1899,47 @@ internal sealed class Parser
         }
 
         segments.Add(Advance());
-        while (Current.Kind == SyntaxKind.Dot)
+        while (true)
         {
-            Advance();
-            if (Current.Kind == SyntaxKind.Identifier)
+            if (Current.Kind == SyntaxKind.Dot)
             {
-                segments.Add(Advance());
+                Advance();
+                if (Current.Kind == SyntaxKind.Identifier)
+                {
+                    segments.Add(Advance());
+                }
+                else
+                {
+                    ErrorExpected("a field name after '.'");
+                    segments.Add(SyntaxToken.Missing(SyntaxKind.Identifier, Current.Span.Start));
+                    break;
+                }
+            }
+            else if (Current.Kind == SyntaxKind.OpenBracket && !Current.AtLineStart)
+            {
+                var open = Advance();
+                if (Current.Kind == SyntaxKind.Minus && Peek(1).Kind == SyntaxKind.NumberLiteral)
+                {
+                    Advance();
+                    var n = Advance();
+                    segments.Add(n with { Text = "-" + n.Text, Value = n.Value is double d ? -d : null, Span = TextSpan.FromBounds(open.Span.End, n.Span.End) });
+                }
+                else if (Current.Kind is SyntaxKind.NumberLiteral or SyntaxKind.StringLiteral)
+                {
+                    segments.Add(Advance());
+                }
+                else
+                {
+                    Error(DiagnosticCodes.InvalidIndex, $"an index is a whole number or a string in quotes, found {Describe(Current)}",
+                        "alerts[0], alerts[-1] (the last one), labels[\"app.kubernetes.io/name\"]");
+                    SkipUntilSeparator(SyntaxKind.CloseBracket);
+                    segments.Add(SyntaxToken.Missing(SyntaxKind.NumberLiteral, Current.Span.Start));
+                }
+
+                Expect(SyntaxKind.CloseBracket, "']' after the index");
             }
             else
             {
-                ErrorExpected("a field name after '.'");
-                segments.Add(SyntaxToken.Missing(SyntaxKind.Identifier, Current.Span.Start));
                 break;
             }
         }
@@ -1288,7 +1947,7 @@ internal sealed class Parser
         return new PathExpressionSyntax(SpanFrom(start), segments);
     }
 
-    private ListExpressionSyntax ParseList()
+    private ListExpressionSyntax ParseList(bool allowRanges)
     {
         var start = _index;
         Advance(); // [
@@ -1302,10 +1961,10 @@ internal sealed class Parser
         try
         {
             while (!AtEnd && Current.Kind != SyntaxKind.CloseBracket && !AtDeclarationStart
-                   && !(Current.AtLineStart && (IsKeyword("end") || IsKeyword("throttle"))))
+                   && !(Current.AtLineStart && (IsKeyword("end") || AtClauseStart)))
             {
                 var itemStart = _index;
-                items.Add(ParseExpression());
+                items.Add(allowRanges ? ParseRangeOrValue() : ParseExpression());
                 if (Current.Kind == SyntaxKind.Comma)
                 {
                     Advance();
@@ -1354,7 +2013,7 @@ internal sealed class Parser
         try
         {
             while (!AtEnd && Current.Kind != SyntaxKind.CloseBrace && !AtDeclarationStart
-                   && !(Current.AtLineStart && (IsKeyword("end") || IsKeyword("throttle"))))
+                   && !(Current.AtLineStart && (IsKeyword("end") || AtClauseStart)))
             {
                 var entryStart = _index;
                 if (Current.Kind is SyntaxKind.Identifier or SyntaxKind.StringLiteral)

@@ -9,6 +9,15 @@ internal enum SyntaxKind
     NumberLiteral,
     DurationLiteral,
     RegexLiteral,
+
+    /// <summary>A timestamp such as <c>2024-01-01T10:00:00Z</c> (value: <see cref="DateTimeOffset"/>).</summary>
+    TimestampLiteral,
+
+    /// <summary>An IPv4 address such as <c>10.0.0.1</c> (value: the text).</summary>
+    IpLiteral,
+
+    /// <summary>An IPv4 network such as <c>10.0.0.0/8</c> (value: <see cref="CidrValue"/>).</summary>
+    CidrLiteral,
     OpenParen,
     CloseParen,
     OpenBrace,
@@ -18,6 +27,8 @@ internal enum SyntaxKind
     Comma,
     Colon,
     Dot,
+    DotDot,
+    Arrow,
     Question,
     EqualsEquals,
     BangEquals,
@@ -39,12 +50,16 @@ internal enum SyntaxKind
 /// <summary>A comment kept with the token that follows it (for a formatter that keeps comments).</summary>
 internal sealed record SyntaxTrivia(TextSpan Span, string Text);
 
+/// <summary>An IP network: address bytes, prefix length and the text as written.</summary>
+internal sealed record CidrValue(byte[] Address, int PrefixLength, string Text);
+
 /// <summary>A regular expression literal <c>/pattern/flags</c> as written (with <c>\/</c> turned into <c>/</c>).</summary>
 internal sealed record RegexValue(string Pattern, string Flags);
 
 /// <summary>
 /// A token: kind, span, source text and parsed value (string for strings and quoted names, double for numbers, TimeSpan for
-/// durations, <see cref="RegexValue"/> for regexes). Missing tokens (inserted by error recovery) have <see cref="IsMissing"/> set
+/// durations, <see cref="RegexValue"/> for regexes,
+/// DateTimeOffset for timestamps, <see cref="CidrValue"/> for networks). Missing tokens (inserted by error recovery) have <see cref="IsMissing"/> set
 /// and an empty span.
 /// </summary>
 internal sealed record SyntaxToken(SyntaxKind Kind, TextSpan Span, string Text, object? Value)
@@ -54,6 +69,9 @@ internal sealed record SyntaxToken(SyntaxKind Kind, TextSpan Span, string Text, 
 
     /// <summary>True for a name written in backticks: never a keyword.</summary>
     public bool IsQuoted { get; init; }
+
+    /// <summary>True for a triple-quoted (raw, multi-line) string.</summary>
+    public bool IsRaw { get; init; }
 
     /// <summary>True when inserted by the parser for a token that is not there.</summary>
     public bool IsMissing { get; init; }

@@ -1,0 +1,196 @@
+using System.Text.Json.Nodes;
+
+namespace RuleFlow.Rules.Tests;
+
+/// <summary>Conditions and values: nested fields, arrays, any/all, literals, arithmetic, text operators, CIDR, ranges, functions.</summary>
+public sealed class ExpressionTests
+{
+    /// <summary>True when one event of type <c>e</c> with <paramref name="data"/> meets <paramref name="condition"/>.</summary>
+    private static bool Holds(string condition, object data, string? declaration = null)
+    {
+        var rules = T.Load($"{declaration ?? "event e"}\nrule \"r\" when x: e({condition}) then log \"hit\" end");
+        return rules.CreateSession().Insert(T.Event("e", 0, data)).Count == 1;
+    }
+
+    private static JsonNode? Value(string expression, object data, string? declaration = null)
+    {
+        var rules = T.Load($"{declaration ?? "event e"}\nrule \"r\" when x: e() then start workflow \"w\" with {{ v: {expression} }} end");
+        var firing = Assert.Single(rules.CreateSession().Insert(T.Event("e", 0, data)));
+        return T.Start(firing).Input["v"];
+    }
+
+    private static readonly object Alert = new
+    {
+        status = "firing",
+        labels = new { instance = "10.1.2.3:9100", severity = "critical", app = "api" },
+        alerts = new object[]
+        {
+            new { status = "firing", labels = new { severity = "warning" }, value = 3 },
+            new { status = "resolved", labels = new { severity = "critical" }, value = 7 },
+        },
+        tags = new[] { "prod", "eu" },
+        count = 12,
+        message = "Failed password for root from 1.2.3.4",
+        ip = "10.20.30.40",
+        at = "2024-03-01T10:30:00Z",
+    };
+
+    [Theory]
+    [InlineData("labels.severity == \"critical\"", true)]
+    [InlineData("labels.nothere == \"critical\"", false)]
+    [InlineData("alerts[0].status == \"firing\"", true)]
+    [InlineData("alerts[1].labels.severity == \"critical\"", true)]
+    [InlineData("alerts[-1].status == \"resolved\"", true)]
+    [InlineData("alerts[5].status == \"firing\"", false)]
+    [InlineData("labels[\"app\"] == \"api\"", true)]
+    [InlineData("any(a in alerts: a.status == \"resolved\")", true)]
+    [InlineData("all(a in alerts: a.value > 2)", true)]
+    [InlineData("all(a in alerts: a.value > 5)", false)]
+    [InlineData("any(a in labels: a == 1)", false)]
+    [InlineData("any(t in tags: t == \"eu\")", true)]
+    [InlineData("all(a in alerts: any(t in tags: t == \"prod\") and a.value < 10)", true)]
+    [InlineData("tags contains \"prod\"", true)]
+    [InlineData("tags contains \"us\"", false)]
+    [InlineData("message contains \"root\"", true)]
+    [InlineData("message startswith \"Failed\"", true)]
+    [InlineData("message endswith \"1.2.3.4\"", true)]
+    [InlineData("message endswith \"Failed\"", false)]
+    [InlineData("exists(labels.app)", true)]
+    [InlineData("not exists(labels.team)", true)]
+    [InlineData("ip in 10.0.0.0/8", true)]
+    [InlineData("ip in 192.168.0.0/16", false)]
+    [InlineData("ip not in 192.168.0.0/16", true)]
+    [InlineData("ip in [192.168.0.0/16, 10.20.0.0/16]", true)]
+    [InlineData("ip in cidr(\"10.20.30.0/24\")", true)]
+    [InlineData("message in 10.0.0.0/8", false)]
+    [InlineData("count in 10..15", true)]
+    [InlineData("count in 13..15", false)]
+    [InlineData("count in [1, 5..12]", true)]
+    [InlineData("count not in 1..5", true)]
+    [InlineData("count * 2 - 4 == 20", true)]
+    [InlineData("count / 4 == 3", true)]
+    [InlineData("count % 5 == 2", true)]
+    [InlineData("count / 0 == 1", false)]
+    [InlineData("-count < 0", true)]
+    [InlineData("count + 0.5 > 12", true)]
+    [InlineData("lower(labels.severity) == \"critical\" and upper(status) == \"FIRING\"", true)]
+    [InlineData("len(message) == 37", true)]
+    [InlineData("len(tags) == 2", true)]
+    [InlineData("substring(message, 0, 6) == \"Failed\"", true)]
+    [InlineData("trim(\"  a \") == \"a\"", true)]
+    [InlineData("replace(status, \"fir\", \"burn\") == \"burning\"", true)]
+    [InlineData("abs(-3) == 3 and round(2.5) == 3 and floor(2.7) == 2 and ceil(2.1) == 3", true)]
+    [InlineData("min(count, 3, 9) == 3 and max(count, 3, 9) == 12", true)]
+    [InlineData("number(\"42\") == 42 and string(count) == \"12\"", true)]
+    [InlineData("coalesce(labels.team, labels.app) == \"api\"", true)]
+    [InlineData("hour_of_day(at) == 10 and minute_of_hour(at) == 30 and day_of_week(at) == 5", true)]
+    [InlineData("date(at) == \"2024-03-01\"", true)]
+    [InlineData("at > 2024-03-01T10:00:00Z", true)]
+    [InlineData("at < 2024-03-01", false)]
+    [InlineData("at == 2024-03-01T10:30:00Z", true)]
+    [InlineData("at in 2024-03-01..2024-03-02", true)]
+    [InlineData("time(at) + 30m == 2024-03-01T11:00:00Z", true)]
+    [InlineData("time(at) - 2024-03-01T10:00:00Z == 30m", true)]
+    [InlineData("status == \"firing\" or count > 100", true)]
+    [InlineData("not (status == \"firing\")", false)]
+    [InlineData("message matches /^failed/i", true)]
+    public void Conditions(string condition, bool expected) => Assert.Equal(expected, Holds(condition, Alert));
+
+    [Fact]
+    public void Missing_fields_and_wrong_types_make_every_comparison_false_and_never_throw()
+    {
+        string[] conditions =
+        [
+            "count > 1", "count in 1..20", "count in [12]", "tags contains \"prod\"", "any(a in alerts: a > 1)", "all(a in alerts: a > 1)",
+            "len(tags) == 4", "lower(count) == \"x\"", "count * 2 == 24", "ip in 10.0.0.0/8", "hour_of_day(count) == 1", "alerts[0] == 1",
+        ];
+        object[] odd = [new { count = "twelve", tags = 5, alerts = "x", ip = 7 }, new { count = (object?)null, alerts = 5, ip = "nope" }, new { count = true }];
+        foreach (var condition in conditions.Concat(["count != 3", "count not in [1]", "tags != 1"]))
+        {
+            Assert.False(Holds(condition, new { }), $"{condition} on a missing field");
+        }
+
+        foreach (var data in odd)
+        {
+            foreach (var condition in conditions)
+            {
+                Assert.False(Holds(condition, data), $"{condition} on {System.Text.Json.JsonSerializer.Serialize(data)}");
+            }
+        }
+
+        // Values of another type are present: they are different from 3 and not in [1].
+        Assert.True(Holds("count != 3", new { count = "twelve" }));
+        Assert.True(Holds("count not in [1]", new { count = "twelve" }));
+
+        // A string field holding "prod" does contain "prod": contains works on strings too.
+        Assert.True(Holds("tags contains \"ro\"", new { tags = "prod" }));
+    }
+
+    [Fact]
+    public void Values_in_actions_keep_types_and_exact_digits()
+    {
+        Assert.Equal("\"10.1.2.3:9100\"", Value("x.labels.instance", Alert)!.ToJsonString());
+        Assert.Equal("24", Value("x.count * 2", Alert)!.ToJsonString());
+        Assert.Equal("\"critical!\"", Value("x.labels.severity + \"!\"", Alert)!.ToJsonString());
+        Assert.Equal("\"n=12\"", Value("\"n=\" + x.count", Alert)!.ToJsonString());
+        Assert.Equal("\"2024-03-01T11:00:00Z\"", Value("time(x.at) + 30m", Alert)!.ToJsonString());
+        Assert.Equal("[\"10.1.2.3\",\"9100\"]", Value("split(x.labels.instance, \":\")", Alert)!.ToJsonString());
+        Assert.Equal("123456789012345678901", Value("x.big", new { big = 123456789012345678901m })!.ToJsonString());
+        Assert.Equal("\"2024-01-01T00:00:00Z\"", Value("timeof(x)", new { })!.ToJsonString());
+    }
+
+    [Fact]
+    public void Now_is_the_session_clock()
+    {
+        var rules = T.Load("""
+            event e time ts
+            rule "fresh" when x: e(now() - time(ts) <= 1m) then log "fresh" end
+            """);
+        var session = rules.CreateSession();
+        Assert.Single(session.Insert(T.Event("e", 0, new { ts = "2024-01-01T00:10:00Z" })));
+        // The clock is now 00:10; an event stamped 00:08 is two minutes old and late (no window holds the type): not applied.
+        Assert.Empty(session.Insert(T.Event("e", 0, new { ts = "2024-01-01T00:08:00Z" })));
+        Assert.Equal(InsertStatus.Late, session.LastInsertStatus);
+    }
+
+    [Fact]
+    public void Declared_field_types_are_checked_at_load_with_codes()
+    {
+        const string decl = "event e fields { n: number, s: string, t: time, o: { a: string }, list: [ { v: number } ] }";
+        Assert.Equal("RF2006", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(n == \"5\") then log x.s end")).Code);
+        Assert.Equal("RF2006", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(s > 5) then log x.s end")).Code);
+        Assert.Equal("RF2006", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(n.a == 1) then log x.s end")).Code);
+        Assert.Equal("RF2006", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(s[0] == 1) then log x.s end")).Code);
+        Assert.Equal("RF3003", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(o.b == \"1\") then log x.s end")).Code);
+        Assert.Equal("RF3003", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(list[0].w == 1) then log x.s end")).Code);
+        Assert.Equal("RF2006", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(any(i in list: i.v == \"a\")) then log x.s end")).Code);
+        Assert.Equal("RF2024", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(lower(n) == \"a\") then log x.s end")).Code);
+        Assert.Equal("RF2006", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(s + n * 2 > 1) then log x.s end")).Code);
+        Assert.Empty(T.Diagnose($"{decl}\nrule \"r\" when x: e(t > 2024-01-01, n in 1..5, o.a startswith \"x\", list[0].v > 1) then log x.s end"));
+    }
+
+    [Fact]
+    public void Functions_with_wrong_arguments_and_unknown_functions_are_reported_with_a_hint()
+    {
+        var d = Assert.Single(T.Diagnose("event e\nrule \"r\" when x: e(lowr(a) == \"b\") then log x.a end"));
+        Assert.Equal("RF2024", d.Code);
+        Assert.Contains("did you mean 'lower'", d.Hint, StringComparison.Ordinal);
+        Assert.Equal("RF2024", Assert.Single(T.Diagnose("event e\nrule \"r\" when x: e(lower(a, b) == \"b\") then log x.a end")).Code);
+        Assert.Equal("RF2024", Assert.Single(T.Diagnose("event e\nrule \"r\" when x: e(cidr(\"10.0.0/8\") == a) then log x.a end")).Code);
+        Assert.Equal("RF1006", Assert.Single(T.Diagnose("event e\nrule \"r\" when x: e(a in 10.0.0.300/8) then log x.a end")).Code);
+        Assert.Equal("RF1006", Assert.Single(T.Diagnose("event e\nrule \"r\" when x: e(a > 2024-13-01) then log x.a end")).Code);
+    }
+
+    [Fact]
+    public void Contradictory_constant_conditions_are_warned_as_unreachable()
+    {
+        string[] contradictions = ["k == 1, k == 2", "n > 5, n < 3", "n >= 5, n < 5", "n == 1, n > 3", "false", "k in []"];
+        foreach (var condition in contradictions)
+        {
+            var d = Assert.Single(T.Diagnose($"event e\nrule \"r\" when x: e({condition}) then log x.k end"));
+            Assert.Equal("RF3006", d.Code);
+        }
+
+        Assert.Empty(T.Diagnose("event e\nrule \"r\" when x: e(n >= 5, n <= 5, k == 1, k == 1) then log x.k end"));
+    }
+}
