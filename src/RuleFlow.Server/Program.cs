@@ -91,6 +91,7 @@ services.AddSingleton<DeadLetterFilter>();
 services.AddHostedService<StartupService>(); // before the bus: the rules' event declarations give its bindings
 services.AddHostedService<WorkflowRuntimeService>();
 services.AddHostedService<RuleFileWatcher>();
+services.AddHostedService<RuleClockService>();
 services.AddRuleFlowMessaging(options);
 
 // HTTP API

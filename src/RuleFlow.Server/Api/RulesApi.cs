@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using RuleFlow.Rules;
 using RuleFlow.Server.Ingest;
 using RuleFlow.Server.Rules;
 using RuleFlow.Storage.Ingest;
@@ -18,6 +20,9 @@ public static class RulesApi
         group.MapGet("/", Describe);
         group.MapGet("/firings", FiringsAsync);
         group.MapPost("/reload", ReloadAsync).RequireAuthorization(p => p.RequireRole("author", "admin"));
+        group.MapGet("/{name}/matches", MatchesAsync);
+        group.MapPost("/explain", Explain);
+        group.MapPost("/check", Check);
         return app;
     }
 
@@ -74,8 +79,80 @@ public static class RulesApi
             });
         }
 
-        await pipeline.RecoverAsync(cancellationToken).ConfigureAwait(false);
+        await pipeline.ReloadAsync(cancellationToken).ConfigureAwait(false);
         return Results.Ok(new { reloaded = true, rules = result.RuleSet.Rules.Count, diagnostics = result.Diagnostics.Select(Diagnostic) });
+    }
+
+    /// <summary>
+    /// The live state of one rule in the running session: partial matches, window contents and when they expire,
+    /// pending timers, throttle/dedup entries, recent activations and why it did or did not fire.
+    /// </summary>
+    private static async Task<IResult> MatchesAsync(string name, EventPipeline pipeline, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return Results.Ok(await pipeline.ExplainAsync(name, cancellationToken).ConfigureAwait(false));
+        }
+        catch (ArgumentException)
+        {
+            return ApiProblems.Problem(404, "RF6404", $"no rule named '{name}' is in force (GET /api/rules lists them)");
+        }
+    }
+
+    /// <summary>A "try an event" request: the event's type, time and JSON data, and optionally one rule to explain.</summary>
+    /// <param name="Type">Event type, e.g. <c>ssh.auth</c>.</param>
+    /// <param name="Data">The event's JSON object.</param>
+    /// <param name="Time">Event time; default now.</param>
+    /// <param name="Rule">One rule's name, or null for every rule.</param>
+    public sealed record ExplainRequest(string? Type, JsonObject? Data, DateTimeOffset? Time, string? Rule);
+
+    /// <summary>
+    /// Which conditions of which rules an event meets (stateless: against the rule set in force, not the live windows).
+    /// Answers <c>{ rules: [{ rule, eventId, eventType, patterns: [{ text, typeMatches, conditions: [{ text, met, note }], passes }] }] }</c>.
+    /// </summary>
+    private static IResult Explain(ExplainRequest request, RuleHost rules, TimeProvider time)
+    {
+        if (string.IsNullOrWhiteSpace(request.Type) || request.Data is null)
+        {
+            return ApiProblems.Problem(400, "RF6006", "body needs \"type\" (the event type) and \"data\" (the event as a JSON object)");
+        }
+
+        var set = rules.Current;
+        var names = request.Rule is null ? set.Rules.Select(r => r.Name).ToList() : [request.Rule];
+        if (request.Rule is not null && set.Rules.All(r => r.Name != request.Rule))
+        {
+            return ApiProblems.Problem(404, "RF6404", $"no rule named '{request.Rule}' is in force");
+        }
+
+        var evt = new RuleEvent("explain", request.Type, request.Time ?? time.GetUtcNow(), JsonSerializer.SerializeToElement(request.Data));
+        return Results.Ok(new { rules = names.Select(n => set.ExplainEvent(n, evt)) });
+    }
+
+    /// <summary>Files to check: path (for positions and imports) and text.</summary>
+    /// <param name="Files">The files.</param>
+    public sealed record CheckRequest(IReadOnlyList<CheckFile>? Files);
+
+    /// <summary>One file to check.</summary>
+    /// <param name="Path">Its path, as it should appear in diagnostics.</param>
+    /// <param name="Text">Its text.</param>
+    public sealed record CheckFile(string Path, string Text);
+
+    /// <summary>
+    /// Checks rule files without putting them in force (the Studio's live diagnostics; the same codes and positions as
+    /// <c>ruleflow check</c>): <c>{ files: [{ path, loaded, ruleCount, diagnostics }] }</c>.
+    /// </summary>
+    private static IResult Check(CheckRequest request)
+    {
+        if (request.Files is not { Count: > 0 })
+        {
+            return ApiProblems.Problem(400, "RF6007", "body needs \"files\": [{ \"path\": \"rules/x.rules\", \"text\": \"…\" }]");
+        }
+
+        var result = RuleSetLoader.LoadSources(request.Files.Select(f => (f.Path, f.Text)));
+        return Results.Ok(new
+        {
+            files = result.Files.Select(f => new { path = f.Path, loaded = f.Loaded, ruleCount = f.RuleCount, diagnostics = f.Diagnostics.Select(Diagnostic) }),
+        });
     }
 
     private static object Diagnostic(RuleFlow.Rules.Diagnostic d) => new

@@ -25,6 +25,9 @@ public sealed class RuleFlowOptions
     /// <summary>How messages become events.</summary>
     public IngestOptions Ingest { get; set; } = new();
 
+    /// <summary>The rule session: lateness, snapshots, the idle clock.</summary>
+    public RulesOptions Rules { get; set; } = new();
+
     /// <summary>API authentication.</summary>
     public AuthOptions Auth { get; set; } = new();
 }
@@ -90,6 +93,37 @@ public sealed class IngestOptions
 
     /// <summary>When true, events whose type no rule file declares are dead-lettered (RF5004). Default false.</summary>
     public bool RefuseUnknownTypes { get; set; }
+
+    /// <summary>
+    /// Largest lead of an event's time over the server's clock. An event further in the future is dead-lettered (RF5007):
+    /// it would move the rule clock ahead and make every later event late. Default 1 hour.
+    /// </summary>
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// How long journaled events are kept (for the API and for replay). Events older than this AND covered by a snapshot
+    /// are pruned hourly. Default 7 days.
+    /// </summary>
+    public TimeSpan JournalRetention { get; set; } = TimeSpan.FromDays(7);
+}
+
+/// <summary>The rule session (<c>RuleFlow:Rules</c>).</summary>
+public sealed class RulesOptions
+{
+    /// <summary>How far behind the rule clock an event may be and still be applied (beyond its type's window retention). Default 0.</summary>
+    public TimeSpan AllowedLateness { get; set; }
+
+    /// <summary>Working memory is snapshotted after this many journaled events (and on reload and shutdown). Default 10,000.</summary>
+    public int SnapshotEvery { get; set; } = 10_000;
+
+    /// <summary>
+    /// When no event arrives for <see cref="IdleAfter"/>, the rule clock advances with the wall clock (lagging by
+    /// <see cref="IdleAfter"/>), so absence rules, <c>once after</c> and <c>group … wait</c> fire on a quiet stream. Default true.
+    /// </summary>
+    public bool IdleClock { get; set; } = true;
+
+    /// <summary>Quiet time before the idle clock moves, and its lag behind the wall clock. Default 5 s.</summary>
+    public TimeSpan IdleAfter { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>API authentication (<c>RuleFlow:Auth</c>). With no key configured every request acts as a development user with all roles.</summary>

@@ -85,6 +85,12 @@ public sealed partial class EventIntake(IOptions<RuleFlowOptions> options, RuleH
 
         var timeField = declared?.TimeField ?? ingest.TimeField;
         var time = ReadTime(data, timeField) ?? message.ReceivedAt;
+        if (time - message.ReceivedAt > ingest.MaxFutureSkew)
+        {
+            throw new IngestRejectedException(IngestErrors.FutureTime,
+                $"event time {time:o} (field '{timeField}') is {(time - message.ReceivedAt).TotalHours:F1} h ahead of the server's clock; " +
+                $"the limit is {ingest.MaxFutureSkew.TotalHours:F1} h (RuleFlow:Ingest:MaxFutureSkew): a wrong clock would make every later event late");
+        }
         var id = string.IsNullOrWhiteSpace(message.MessageId) ? HashId(message.Body.Span) : message.MessageId.Trim();
         if (id.Length > 200)
         {

@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
 using RuleFlow.Rules;
 using RuleFlow.Server.Hosting;
 using RuleFlow.Server.Rules;
 using RuleFlow.Storage.Ingest;
 using RuleFlow.Workflows.Runtime;
-using System.Text.Json.Nodes;
 
 namespace RuleFlow.Server.Ingest;
 
@@ -29,10 +30,18 @@ public sealed record IngestOutcome(
 /// batch of events, in arrival order: drop those whose id is journaled already (redeliveries) or repeated in the batch,
 /// insert the others into the rule session one at a time, journal them together with the firings they caused in ONE
 /// transaction (group commit), then carry the firings' actions out. The broker messages are acknowledged only after this
-/// returns. At start, working memory is rebuilt by replaying the journal (the engine is deterministic on event time)
-/// and firings whose actions were not carried out are carried out.
+/// returns.
 /// </summary>
-/// <remarks>One batch at a time (a gate): the rule session is single-threaded and order matters for windows.</remarks>
+/// <remarks>
+/// <para>Durable correlation state: working memory is snapshotted every <c>RuleFlow:Rules:SnapshotEvery</c> events, after
+/// a reload and at shutdown; at start the newest snapshot is restored and only the journal after it is replayed (the
+/// engine is deterministic on event time, so the state is the one the uninterrupted run had). Firings journaled but not
+/// carried out are carried out then.</para>
+/// <para>The idle clock (<see cref="AdvanceIdleClockAsync"/>): on a quiet stream the rule clock follows the wall clock,
+/// lagging by <c>IdleAfter</c>, so timers (absence, <c>once after</c>, <c>group … wait</c>) fire; their firings are journaled
+/// with activation ids derived from the timer, so a timer fired again after a restart is carried out once.</para>
+/// <para>One batch at a time (a gate): the rule session is single-threaded and order matters for windows.</para>
+/// </remarks>
 public sealed class EventPipeline(
     RuleHost rules,
     EventJournal journal,
@@ -41,11 +50,18 @@ public sealed class EventPipeline(
     ServerState state,
     TimeProvider time,
     IWorkflowRuntime workflows,
+    IOptions<RuleFlowOptions> options,
     ILogger<EventPipeline> logger) : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private RuleSession? _session;
     private bool _needsRebuild = true;
+    private long _lastSequence;
+    private long _sinceSnapshot;
+    private DateTimeOffset? _lastEventTime;
+    private DateTimeOffset _lastArrival;
+
+    private RuleSessionOptions SessionOptions => new() { AllowedLateness = options.Value.Rules.AllowedLateness };
 
     /// <summary>Statistics of the current rule session (null before recovery).</summary>
     public RuleSessionStatistics? SessionStatistics => _session?.Statistics;
@@ -111,10 +127,25 @@ public sealed class EventPipeline(
                     continue;
                 }
 
+                if (_session.LastInsertStatus == InsertStatus.Late)
+                {
+                    // Journaled all the same (nothing is dropped silently), counted by the session, logged here.
+                    logger.LogWarning(
+                        "Late event {EventId} of type {EventType}: its time {EventTime:o} is older than the rule clock {Clock:o} allows; it matched nothing",
+                        evt.Id, evt.Type, evt.Time, _session.Clock);
+                }
+
+                _lastEventTime = _lastEventTime is { } last && last > evt.Time ? last : evt.Time;
+                _lastArrival = accepted.ReceivedAt;
                 pending.Add(new Pending(i, accepted, firings, Record(accepted, firings)));
             }
 
             await CommitAsync(pending, outcomes, cancellationToken).ConfigureAwait(false);
+            if (_sinceSnapshot >= Math.Max(1, options.Value.Rules.SnapshotEvery))
+            {
+                await SnapshotAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             return outcomes;
         }
         finally
@@ -124,8 +155,8 @@ public sealed class EventPipeline(
     }
 
     /// <summary>
-    /// Rebuilds working memory from the journal under the rule set in force and carries out pending firings.
-    /// Called at start, after a rule reload, and after a failure that left the session ahead of the journal.
+    /// Rebuilds working memory (newest snapshot, then the journal after it) under the rule set in force and carries out
+    /// pending firings. Called at start and after a failure that left the session ahead of the journal.
     /// </summary>
     public async Task RecoverAsync(CancellationToken cancellationToken)
     {
@@ -141,6 +172,145 @@ public sealed class EventPipeline(
         }
     }
 
+    /// <summary>
+    /// Puts the rule set in force into the running session: working memory (retained events, facts, clock, the state of
+    /// rules whose identity is unchanged) is carried over, partial matches are re-derived, nothing is re-fired; then a
+    /// snapshot is taken so a restart resumes exactly here.
+    /// </summary>
+    public async Task ReloadAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_session is null || _needsRebuild)
+            {
+                await RebuildAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                _session = rules.Current.CreateSession(_session, SessionOptions);
+                logger.LogInformation("Rule set reloaded into the running session: working memory kept ({EventCount} event(s) held)",
+                    _session.Statistics.WorkingMemoryEvents);
+            }
+
+            await SnapshotAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Takes a snapshot now (at shutdown), unless nothing changed since the last one.</summary>
+    public async Task SnapshotNowAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_session is not null && !_needsRebuild && _sinceSnapshot > 0)
+            {
+                await SnapshotAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>The live explanation of one rule (partial matches, windows, timers, storm control) for <c>GET /api/rules/{name}/matches</c>.</summary>
+    /// <exception cref="ArgumentException">No rule has this name.</exception>
+    public async Task<RuleMatchesReport> ExplainAsync(string ruleName, CancellationToken cancellationToken)
+    {
+        await state.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_needsRebuild)
+            {
+                await RebuildAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return _session!.Explain(ruleName);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The idle clock: when no event arrived for <c>IdleAfter</c> and timers are pending, moves the rule clock to the last
+    /// event time plus the quiet time minus <c>IdleAfter</c>, journals the timer firings (once per activation) and carries
+    /// them out. Returns the number of firings carried out. Skips when a batch is being processed.
+    /// </summary>
+    public async Task<int> AdvanceIdleClockAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value.Rules;
+        if (!settings.IdleClock || !state.IsReady || !await _gate.WaitAsync(0, cancellationToken).ConfigureAwait(false))
+        {
+            return 0;
+        }
+
+        try
+        {
+            if (_session is null || _needsRebuild || _lastEventTime is not { } lastEvent || _session.Statistics.PendingTimers == 0)
+            {
+                return 0;
+            }
+
+            var quiet = time.GetUtcNow() - _lastArrival;
+            if (quiet < settings.IdleAfter)
+            {
+                return 0;
+            }
+
+            var target = lastEvent + quiet - settings.IdleAfter;
+            if (target <= _session.Clock)
+            {
+                return 0;
+            }
+
+            var firings = _session.AdvanceTo(target);
+            if (firings.Count == 0)
+            {
+                return 0;
+            }
+
+            var records = firings.Select(f => Record(f)).ToList();
+            await StoreRetry.RunAsync(ct => journal.AppendFiringsAsync(records, _lastSequence, ct), logger, "journaling timer firings", cancellationToken)
+                .ConfigureAwait(false);
+            _sinceSnapshot++;
+            var carried = 0;
+            for (var f = 0; f < firings.Count; f++)
+            {
+                if (records[f].Id != 0)
+                {
+                    carried++;
+                    await FireAsync(firings[f], records[f], cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            return carried;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Prunes journaled events covered by a snapshot and older than <c>RuleFlow:Ingest:JournalRetention</c>.</summary>
+    public async Task<int> PruneAsync(CancellationToken cancellationToken)
+    {
+        var pruned = await journal.PruneAsync(time.GetUtcNow() - options.Value.Ingest.JournalRetention, cancellationToken).ConfigureAwait(false);
+        if (pruned > 0)
+        {
+            logger.LogInformation("Pruned {EventCount} journaled event(s) older than {Retention} and covered by a snapshot", pruned, options.Value.Ingest.JournalRetention);
+        }
+
+        return pruned;
+    }
+
     private sealed record Pending(int Index, AcceptedEvent Accepted, IReadOnlyList<RuleFiring> Firings, (StoredEvent Event, List<RuleFiringRecord> Firings) Journal);
 
     private (StoredEvent, List<RuleFiringRecord>) Record(AcceptedEvent accepted, IReadOnlyList<RuleFiring> firings)
@@ -151,14 +321,14 @@ public sealed class EventPipeline(
             EventId = evt.Id, Type = evt.Type, Time = evt.Time, ReceivedAt = accepted.ReceivedAt,
             Source = accepted.Source, Payload = accepted.Payload,
         };
-        var now = time.GetUtcNow();
-        var records = firings.Select(f => new RuleFiringRecord
-        {
-            ActivationId = f.ActivationId, Rule = f.Rule, Time = f.Time, FiredAt = now,
-            EventIds = JsonSerializer.Serialize(f.EventIds), Actions = ActionExecutor.Describe(f.Actions), Status = FiringStatus.Pending,
-        }).ToList();
-        return (stored, records);
+        return (stored, firings.Select(Record).ToList());
     }
+
+    private RuleFiringRecord Record(RuleFiring firing) => new()
+    {
+        ActivationId = firing.ActivationId, Rule = firing.Rule, Time = firing.Time, FiredAt = time.GetUtcNow(),
+        EventIds = JsonSerializer.Serialize(firing.EventIds), Actions = ActionExecutor.Describe(firing.Actions), Status = FiringStatus.Pending,
+    };
 
     /// <summary>Journals the pending events in one transaction, then carries their firings out, in order.</summary>
     private async Task CommitAsync(List<Pending> pending, IngestOutcome[] outcomes, CancellationToken cancellationToken)
@@ -208,6 +378,8 @@ public sealed class EventPipeline(
         {
             metrics.Accepted();
             metrics.Fired(p.Firings.Count);
+            _lastSequence = Math.Max(_lastSequence, p.Journal.Event.Sequence);
+            _sinceSnapshot++;
             outcomes[p.Index] = new IngestOutcome(p.Accepted.Event.Id, false, p.Journal.Event.Sequence, p.Firings);
 
             // Workflows waiting for this event (wait_for_event) resume: a dictionary lookup when none waits.
@@ -217,28 +389,73 @@ public sealed class EventPipeline(
 
             for (var f = 0; f < p.Firings.Count; f++)
             {
-                var firing = p.Firings[f];
                 if (p.Journal.Firings[f].Id == 0)
                 {
-                    logger.LogDebug("Activation {ActivationId} of rule {Rule} is journaled already: not carried out again", firing.ActivationId, firing.Rule);
+                    logger.LogDebug("Activation {ActivationId} of rule {Rule} is journaled already: not carried out again", p.Firings[f].ActivationId, p.Firings[f].Rule);
                     continue;
                 }
 
-                logger.LogInformation("Rule {Rule} fired at {EventTime:o} (activation {ActivationId}, {EventCount} event(s))",
-                    firing.Rule, firing.Time, firing.ActivationId, firing.EventIds.Count);
-                await actions.ExecuteAsync(p.Journal.Firings[f].Id, firing.Rule, firing.ActivationId, firing.EventIds, firing.Actions, cancellationToken)
-                    .ConfigureAwait(false);
+                await FireAsync(p.Firings[f], p.Journal.Firings[f], cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    private async Task FireAsync(RuleFiring firing, RuleFiringRecord record, CancellationToken cancellationToken)
+    {
+        logger.LogInformation("Rule {Rule} fired at {EventTime:o} (activation {ActivationId}, {EventCount} event(s))",
+            firing.Rule, firing.Time, firing.ActivationId, firing.EventIds.Count);
+        await actions.ExecuteAsync(record.Id, firing.Rule, firing.ActivationId, firing.EventIds, firing.Actions, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task SnapshotAsync(CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        using var buffer = new MemoryStream();
+        _session!.SaveSnapshot(buffer);
+        var snapshot = new RuleSnapshot
+        {
+            JournalSequence = _lastSequence, Fingerprint = rules.Current.Fingerprint, CreatedAt = time.GetUtcNow(), Data = buffer.ToArray(),
+        };
+        await StoreRetry.RunAsync(ct => journal.SaveSnapshotAsync(snapshot, keep: 2, ct), logger, "saving a snapshot", cancellationToken).ConfigureAwait(false);
+        _sinceSnapshot = 0;
+        logger.LogInformation("Working memory snapshot at journal sequence {Sequence}: {Bytes} bytes in {ElapsedMs} ms",
+            snapshot.JournalSequence, snapshot.Data.Length, stopwatch.ElapsedMilliseconds);
     }
 
     private async Task RebuildAsync(CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
-        var session = rules.Current.CreateSession();
-        long replayed = 0;
-        await foreach (var stored in journal.ReadAllAsync(1000, cancellationToken).ConfigureAwait(false))
+        var ruleSet = rules.Current;
+        RuleSession? session = null;
+        long from = 0;
+        var snapshot = await StoreRetry.RunAsync(journal.LatestSnapshotAsync, logger, "reading the snapshot", cancellationToken).ConfigureAwait(false);
+        if (snapshot is not null)
         {
+            try
+            {
+                using var stream = new MemoryStream(snapshot.Data, writable: false);
+                session = ruleSet.RestoreSession(stream, SessionOptions);
+                from = snapshot.JournalSequence;
+                logger.LogInformation("Working memory restored from the snapshot at journal sequence {Sequence} ({Fingerprint})",
+                    snapshot.JournalSequence, snapshot.Fingerprint == ruleSet.Fingerprint ? "same rule set" : "rule set changed since");
+            }
+            catch (RuleSnapshotException e)
+            {
+                logger.LogError(e, "The snapshot at journal sequence {Sequence} cannot be restored; replaying the whole journal instead", snapshot.JournalSequence);
+            }
+        }
+
+        session ??= ruleSet.CreateSession(SessionOptions);
+        long replayed = 0;
+        StoredEvent? lastStored = null;
+        await foreach (var stored in journal.ReadAfterAsync(from, 1000, cancellationToken).ConfigureAwait(false))
+        {
+            if (from == 0 && replayed == 0 && stored.Sequence > 1 && snapshot is not null)
+            {
+                logger.LogWarning("The journal before sequence {Sequence} was pruned and the snapshot is unusable: working memory misses those events",
+                    stored.Sequence);
+            }
+
             var data = JsonSerializer.Deserialize<JsonElement>(stored.Payload);
             try
             {
@@ -249,12 +466,30 @@ public sealed class EventPipeline(
                 logger.LogError(e, "Replaying journaled event {EventId} (sequence {Sequence}) failed; it is skipped", stored.EventId, stored.Sequence);
             }
 
+            lastStored = stored;
             replayed++;
         }
 
         _session = session;
         _needsRebuild = false;
-        logger.LogInformation("Working memory rebuilt from {EventCount} journaled event(s) in {ElapsedMs} ms", replayed, stopwatch.ElapsedMilliseconds);
+        _lastSequence = Math.Max(from, await StoreRetry.RunAsync(journal.LastSequenceAsync, logger, "reading the journal", cancellationToken).ConfigureAwait(false));
+        if (lastStored is not null)
+        {
+            _lastEventTime = lastStored.Time > session.Clock ? lastStored.Time : session.Clock;
+            _lastArrival = lastStored.ReceivedAt;
+        }
+        else if (_lastEventTime is null && session.Clock > DateTimeOffset.UnixEpoch)
+        {
+            _lastEventTime = session.Clock;
+            _lastArrival = snapshot?.CreatedAt ?? time.GetUtcNow();
+        }
+
+        _sinceSnapshot = replayed;
+        logger.LogInformation("Working memory rebuilt: {EventCount} journaled event(s) replayed in {ElapsedMs} ms", replayed, stopwatch.ElapsedMilliseconds);
+        if (replayed >= Math.Max(1, options.Value.Rules.SnapshotEvery))
+        {
+            await SnapshotAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task CarryOutPendingAsync(CancellationToken cancellationToken)

@@ -21,6 +21,9 @@ public static class IngestErrors
     /// <summary>No event type could be determined, or the type is not a valid name.</summary>
     public const string InvalidType = "RF5006";
 
+    /// <summary>The event time is further ahead of the server's clock than <c>RuleFlow:Ingest:MaxFutureSkew</c>.</summary>
+    public const string FutureTime = "RF5007";
+
     /// <summary>Processing the event failed unexpectedly (a defect); the message is kept in the dead-letter queue for replay.</summary>
     public const string ProcessingFailed = "RF5900";
 }

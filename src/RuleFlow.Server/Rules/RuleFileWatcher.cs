@@ -8,8 +8,8 @@ namespace RuleFlow.Server.Rules;
 /// Reloads the rule set when a <c>*.rules</c> file under the rules directory is created, changed, renamed or deleted
 /// (<c>RuleFlow:WatchRuleFiles</c>, default true). Changes are debounced (<see cref="Debounce"/>) so an editor's
 /// save-as-several-writes is one reload. The new set is compiled first; on any error the old set keeps running and the
-/// errors are logged and shown at <c>GET /api/rules</c> (<c>refusedReload</c>). On success working memory is rebuilt
-/// under the new set from the event journal.
+/// errors are logged and shown at <c>GET /api/rules</c> (<c>refusedReload</c>). On success working memory is carried
+/// into the new set (<see cref="EventPipeline.ReloadAsync"/>).
 /// </summary>
 public sealed class RuleFileWatcher(
     RuleHost rules,
@@ -71,7 +71,7 @@ public sealed class RuleFileWatcher(
             var (_, applied) = rules.LoadFromDisk(keepOnError: true);
             if (applied)
             {
-                await pipeline.RecoverAsync(stoppingToken).ConfigureAwait(false);
+                await pipeline.ReloadAsync(stoppingToken).ConfigureAwait(false);
             }
         }
     }

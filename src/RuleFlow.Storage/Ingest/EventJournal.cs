@@ -109,6 +109,35 @@ public sealed class EventJournal(IDbContextFactory<RuleFlowDbContext> factory)
         return AppendBatchAsync([(storedEvent, firings)], cancellationToken);
     }
 
+    /// <summary>
+    /// Journals firings that no event caused (timers fired by the idle clock), linked to the last journaled event
+    /// (<paramref name="eventSequence"/>). A firing whose activation id is journaled already is skipped (its
+    /// <see cref="RuleFiringRecord.Id"/> stays 0): a timer that fires again after a restart is carried out once.
+    /// </summary>
+    public async Task AppendFiringsAsync(IReadOnlyList<RuleFiringRecord> firings, long eventSequence, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(firings);
+        if (firings.Count == 0)
+        {
+            return;
+        }
+
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var ids = firings.Select(f => f.ActivationId).ToList();
+        var known = (await db.Set<RuleFiringRecord>().Where(f => ids.Contains(f.ActivationId)).Select(f => f.ActivationId)
+            .ToListAsync(cancellationToken).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
+        foreach (var firing in firings)
+        {
+            if (known.Add(firing.ActivationId))
+            {
+                firing.EventSequence = eventSequence;
+                db.Add(firing);
+            }
+        }
+
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Streams the whole journal in <see cref="StoredEvent.Sequence"/> order, in batches of <paramref name="batchSize"/>.</summary>
     public IAsyncEnumerable<StoredEvent> ReadAllAsync(int batchSize = 1000, CancellationToken cancellationToken = default) =>
         ReadAfterAsync(0, batchSize, cancellationToken);
