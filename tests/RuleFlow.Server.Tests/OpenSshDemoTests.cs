@@ -122,13 +122,16 @@ public sealed partial class OpenSshDemoTests(ITestOutputHelper output)
         Assert.Empty(await ReceiveAsync(channel, observer, 0));
     }
 
-    [Fact]
-    public async Task A_server_killed_in_the_middle_of_the_replay_ends_with_the_same_firings_and_instances()
+    [Theory]
+    [InlineData(10_000)] // no snapshot before the kills: the whole journal is replayed
+    [InlineData(150)] // snapshots every 150 events: restore the newest, replay the rest
+    public async Task A_server_killed_in_the_middle_of_the_replay_ends_with_the_same_firings_and_instances(int snapshotEvery)
     {
         await using var broker = await TestBroker.CreateAsync();
         await using var server = new ServerProcess(ServerProcess.NewContentRoot(), new Dictionary<string, string>
         {
             ["RuleFlow__RabbitMq__Url"] = broker.Url.ToString(),
+            ["RuleFlow__Rules__SnapshotEvery"] = snapshotEvery.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
         await server.StartAndWaitReadyAsync();
 
@@ -154,6 +157,10 @@ public sealed partial class OpenSshDemoTests(ITestOutputHelper output)
         Assert.Equal(2000, (await server.GetJsonAsync("api/events?pageSize=1"))["total"]!.GetValue<int>());
         var instances = await InstancesAsync(server);
         Assert.Equal(ExpectedIps.Order(StringComparer.Ordinal), instances.Select(i => i.Key).Order(StringComparer.Ordinal));
+        if (snapshotEvery < 2000)
+        {
+            Assert.Contains("Working memory restored from the snapshot", server.Log, StringComparison.Ordinal);
+        }
     }
 
     internal static async Task WaitForDemoOutcomeAsync(ServerProcess server) =>

@@ -1,0 +1,151 @@
+using System.Globalization;
+using System.Net;
+using RuleFlow.Server.Tests.Infrastructure;
+
+namespace RuleFlow.Server.Tests;
+
+/// <summary>Every rule action on a real server (no broker: the in-memory transport loops published messages back).</summary>
+public sealed class RuleActionsTests
+{
+    private const string Rules = """"
+        event web.alert key host time ts
+        event web.recovered key host time ts
+
+        rule "alert-actions" priority 5
+        when
+            a: web.alert(severity >= 3)
+        then
+            publish { host: a.host, severity: a.severity } to exchange "ruleflow.events" routing "loop.alert"
+            script """
+                var added = blocklist.add(ip, "from a rule");
+                log("blocked " + ip);
+                return { added: added, key: idempotencyKey };
+                """ with { ip: a.ip }
+            log warning "alert on " + a.host
+            start workflow "block-source-ip" key a.ip with template """{ "ip": "{{a.ip}}", "host": "{{a.host}}", "attempts": {{a.severity}} }"""
+        end
+
+        rule "not-recovered"
+        when
+            a: web.alert(severity >= 3)
+            not web.recovered(host == a.host) within 2s
+        then
+            log error "no recovery on " + a.host
+        end
+        """";
+
+    private static string Now(double secondsFromNow = 0) =>
+        DateTimeOffset.UtcNow.AddSeconds(secondsFromNow).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    [Fact]
+    public async Task Publish_script_log_and_templated_start_run_and_an_absence_fires_on_a_quiet_stream()
+    {
+        var root = ServerProcess.NewContentRoot();
+        await File.WriteAllTextAsync(Path.Combine(root, "rules", "actions.rules"), Rules);
+        await using var server = new ServerProcess(root, new Dictionary<string, string> { ["RuleFlow__Rules__IdleAfter"] = "00:00:01" });
+        await server.StartAndWaitReadyAsync();
+
+        var (status, answer) = await server.PostJsonAsync("api/events/web.alert", new { host = "web-1", ip = "198.51.100.9", severity = 4, ts = Now() });
+        Assert.True(status == HttpStatusCode.Accepted, answer?.ToJsonString());
+        Assert.Equal("alert-actions", Assert.Single(answer!["firings"]!.AsArray())!["rule"]!.GetValue<string>());
+
+        // script: the blocklist module, the idempotency key of the action.
+        var blocklist = (await server.GetJsonAsync("api/blocklist")).AsArray();
+        Assert.Equal("198.51.100.9", Assert.Single(blocklist)!["ip"]!.GetValue<string>());
+        var firing = (await server.GetJsonAsync("api/rules/firings?rule=alert-actions"))["items"]![0]!;
+        Assert.Equal("done", firing["status"]!.GetValue<string>());
+        var results = firing["results"]!.AsArray();
+        Assert.Equal(["publish", "script", "log", "start-workflow"], results.Select(r => r!["kind"]!.GetValue<string>()));
+        Assert.Equal($"{firing["activationId"]!.GetValue<string>()}:1", results[1]!["result"]!["key"]!.GetValue<string>());
+        Assert.Contains("alert on web-1", server.Log, StringComparison.Ordinal);
+        Assert.Contains("blocked 198.51.100.9", server.Log, StringComparison.Ordinal);
+
+        // start workflow with a template: the rendered input (a number stays a number).
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/instances?correlationKey=198.51.100.9"))["total"]!.GetValue<int>() == 1, "the instance");
+        var instance = (await server.GetJsonAsync("api/instances?correlationKey=198.51.100.9"))["items"]![0]!;
+        Assert.Equal("web-1", instance["input"]!["host"]!.GetValue<string>());
+        Assert.Equal(4, instance["input"]!["attempts"]!.GetValue<int>());
+
+        // publish: through the outbox, back into ingest through the in-memory transport.
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/events?type=loop.alert"))["total"]!.GetValue<int>() == 1, "the published message");
+        var published = (await server.GetJsonAsync("api/events?type=loop.alert"))["items"]![0]!;
+        Assert.Equal($"{firing["activationId"]!.GetValue<string>()}:0", published["id"]!.GetValue<string>());
+        Assert.Equal(4, published["data"]!["severity"]!.GetValue<int>());
+
+        // absence: no web.recovered within 2 s and no more events: the idle clock fires the timer.
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/rules/firings?rule=not-recovered"))["total"]!.GetValue<int>() == 1,
+            "the absence rule to fire on a quiet stream", TimeSpan.FromSeconds(30));
+        await server.WaitUntilAsync(() => Task.FromResult(server.Log.Contains("no recovery on web-1", StringComparison.Ordinal)), "the log action");
+
+        // live explanation of a rule, and of an event against a rule
+        var matches = await server.GetJsonAsync("api/rules/alert-actions/matches");
+        Assert.Equal("alert-actions", matches["rule"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync("api/rules/no-such-rule/matches")).StatusCode);
+        (status, answer) = await server.PostJsonAsync("api/rules/explain", new { type = "web.alert", rule = "alert-actions", data = new { host = "web-2", severity = 1 } });
+        Assert.Equal(HttpStatusCode.OK, status);
+        var pattern = answer!["rules"]![0]!["patterns"]![0]!;
+        Assert.False(pattern["passes"]!.GetValue<bool>());
+        Assert.Contains(pattern["conditions"]!.AsArray(), c => c!["met"]?.GetValue<bool>() == false);
+    }
+
+    [Fact]
+    public async Task The_check_endpoint_reports_diagnostics_like_the_cli_and_far_future_events_are_refused()
+    {
+        await using var server = new ServerProcess(ServerProcess.NewContentRoot());
+        await server.StartAndWaitReadyAsync();
+
+        var (status, answer) = await server.PostJsonAsync("api/rules/check", new
+        {
+            files = new[] { new { path = "rules/draft.rules", text = "event e key k\n\nrule \"r\"\nwhen\n    x: e(a >== 1)\nthen\n    log \"x\"\nend\n" } },
+        });
+        Assert.Equal(HttpStatusCode.OK, status);
+        var file = answer!["files"]![0]!;
+        Assert.False(file["loaded"]!.GetValue<bool>());
+        var diagnostic = file["diagnostics"]![0]!;
+        Assert.Equal("rules/draft.rules", diagnostic["file"]!.GetValue<string>());
+        Assert.Equal(5, diagnostic["line"]!.GetValue<int>());
+        Assert.StartsWith("rules/draft.rules:5:", diagnostic["text"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        (status, answer) = await server.PostJsonAsync("api/events/ssh.auth", new { message = "from the future", timestamp = "2099-01-01T00:00:00Z" });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("RF5007", answer!["code"]!.GetValue<string>());
+        Assert.Contains("ahead of the server's clock", answer["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_reload_keeps_the_windows_so_a_count_started_before_it_completes_after_it()
+    {
+        var root = ServerProcess.NewContentRoot();
+        await File.WriteAllTextAsync(Path.Combine(root, "rules", "count.rules"), """
+            event job.failed key job time ts
+
+            rule "three failures"
+            when
+                f: job.failed()
+                count(job.failed(job == f.job)) within 1h >= 3
+            then
+                log "job " + f.job + " failed three times"
+            throttle once within 1h per f.job
+            end
+            """);
+        await using var server = new ServerProcess(root);
+        await server.StartAndWaitReadyAsync();
+
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(HttpStatusCode.Accepted, (await server.PostJsonAsync("api/events/job.failed", new { job = "backup", ts = Now(-60 + i) })).Status);
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(root, "rules", "other.rules"), """
+            event disk.full key host time ts
+            rule "disk" when d: disk.full() then log "disk full on " + d.host end
+            """);
+        // The new set is in force (API) slightly before the session has taken it over (log): wait for the latter.
+        await server.WaitUntilAsync(() => Task.FromResult(server.Log.Contains("working memory kept", StringComparison.Ordinal)), "the reload into the running session");
+        Assert.Contains((await server.GetJsonAsync("api/rules"))["rules"]!.AsArray(), r => r!["name"]!.GetValue<string>() == "disk");
+
+        var (status, answer) = await server.PostJsonAsync("api/events/job.failed", new { job = "backup", ts = Now(-30) });
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal("three failures", Assert.Single(answer!["firings"]!.AsArray())!["rule"]!.GetValue<string>());
+    }
+}
