@@ -75,17 +75,12 @@ internal static class NetworkBuilder
                     case BoundPatternElement { SequenceRetention.Ticks: > 0 } step:
                         Need(step.Type, step.SequenceRetention.Ticks);
                         break;
-                    case BoundNotElement { Window: { } window }:
-                        foreach (var earlier in rule.Elements.Take(i).OfType<BoundPatternElement>())
-                        {
-                            Need(earlier.Type, window.Ticks);
-                        }
-
-                        break;
                     case BoundNoElement no:
+                        // After events, a silence is measured while their match exists: keep them one tick past the duration, so
+                        // the match still exists when the clock passes time + duration. (An absence holds its matches' events itself.)
                         foreach (var earlier in rule.Elements.Take(i).OfType<BoundPatternElement>())
                         {
-                            Need(earlier.Type, no.Duration.Ticks);
+                            Need(earlier.Type, no.Duration.Ticks + 1);
                         }
 
                         break;

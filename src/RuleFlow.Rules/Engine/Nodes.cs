@@ -694,9 +694,9 @@ internal sealed class TerminalNode(int id, CompiledRule rule) : BetaNode(id), IT
         var activation = new Activation(this, token, session.NextActivationSequence(), session.ChangeTime) { FromTimer = session.InTimer };
         session.MemoryOf<Memory>(Id).Activations[token] = activation;
         session.ActivationsCreated++;
-        if (session.Restoring)
+        if (session.Restoring || session.IsNoLoop(this, token))
         {
-            activation.Fired = true; // re-derived while restoring: it fired (or was suppressed) before the snapshot
+            activation.Fired = true; // re-derived while restoring (it fired before the snapshot), or the rule's own update (no-loop)
             return;
         }
 

@@ -16,6 +16,11 @@ internal sealed class SessionState : ITimerTarget
     /// <summary>Most firings one call may make (a rule that keeps re-activating itself through fact changes is stopped there).</summary>
     public const int MaxFiringsPerCall = 10_000;
 
+    /// <summary>Timer order of retention releases: after every node's timer of the same due time (which may still need the event).</summary>
+    private const int RetentionOrder = int.MaxValue;
+
+    private const int DedupOrder = int.MaxValue - 1;
+
     private readonly ReteNetwork _network;
     private readonly object?[] _memories;
     private readonly List<AlphaMemoryNode> _reached = [];
@@ -29,6 +34,7 @@ internal sealed class SessionState : ITimerTarget
     private long _high = long.MinValue;
     private bool _deferFire;
     private int _firedThisCall;
+    private (TerminalNode Terminal, IMatch Match, DataFact Old)? _noLoop;
 
     public SessionState(ReteNetwork network, RuleSessionOptions options)
     {
@@ -279,7 +285,7 @@ internal sealed class SessionState : ITimerTarget
         {
             fact.RetentionHold = true;
             Hold(fact);
-            Timers.Schedule(time + type.RetentionTicks, -1, fact.Sequence, 0, this, fact);
+            Timers.Schedule(time + type.RetentionTicks, RetentionOrder, fact.Sequence, 0, this, fact);
         }
 
         ChangeTime = ClockTicks;
@@ -444,7 +450,7 @@ internal sealed class SessionState : ITimerTarget
 
         var detached = key.Detach();
         seen[detached] = time;
-        Timers.Schedule(time + type.DedupTicks, -2, time, StableHash(detached), this, new DedupExpiry(type, detached, time));
+        Timers.Schedule(time + type.DedupTicks, DedupOrder, time, StableHash(detached), this, new DedupExpiry(type, detached, time));
         return false;
     }
 
@@ -458,7 +464,7 @@ internal sealed class SessionState : ITimerTarget
         }
 
         seen[key] = start;
-        Timers.Schedule(start + type.DedupTicks, -2, start, StableHash(key), this, new DedupExpiry(type, key, start));
+        Timers.Schedule(start + type.DedupTicks, DedupOrder, start, StableHash(key), this, new DedupExpiry(type, key, start));
     }
 
     // ---- working memory --------------------------------------------------------------------------------------------
@@ -513,7 +519,7 @@ internal sealed class SessionState : ITimerTarget
         {
             fact.RetentionHold = true;
             Hold(fact);
-            Timers.Schedule(retentionDue, -1, fact.Sequence, 0, this, fact);
+            Timers.Schedule(retentionDue, RetentionOrder, fact.Sequence, 0, this, fact);
         }
 
         Propagate(fact);
@@ -783,13 +789,47 @@ internal sealed class SessionState : ITimerTarget
         {
             var saved = ChangeTime;
             ChangeTime = time;
+            var terminal = _network.TerminalsByRule[rule.Name];
             foreach (var change in changes)
             {
+                _noLoop = change is UpdateFactChange update ? (terminal, match, update.Fact) : null;
                 Apply(change);
+                _noLoop = null;
             }
 
             ChangeTime = saved;
         }
+    }
+
+    /// <summary>
+    /// No-loop: while a rule's <c>update</c> is applied, the rule is not re-activated on the same match with the updated fact
+    /// (other rules, and other matches of the rule, see the change as usual).
+    /// </summary>
+    public bool IsNoLoop(TerminalNode terminal, Token token)
+    {
+        if (_noLoop is not { } guard || !ReferenceEquals(guard.Terminal, terminal) || guard.Match.Length != token.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < token.Length; i++)
+        {
+            var before = guard.Match.FactAt(i);
+            var after = token.FactAt(i);
+            if (ReferenceEquals(before, guard.Old))
+            {
+                if (after is not DataFact updated || updated.Type != guard.Old.Type || !updated.FactKey.Equals(guard.Old.FactKey))
+                {
+                    return false;
+                }
+            }
+            else if (!ReferenceEquals(before, after) && !(before is AggregateResult a && after is AggregateResult b && a.PerKey.Equals(b.PerKey)))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private void AddToBatch(Activation activation)
