@@ -35,6 +35,7 @@ internal sealed class SessionState : ITimerTarget
     private bool _deferFire;
     private int _firedThisCall;
     private (TerminalNode Terminal, IMatch Match, DataFact Old)? _noLoop;
+    private long? _factTime;
 
     public SessionState(ReteNetwork network, RuleSessionOptions options)
     {
@@ -684,7 +685,7 @@ internal sealed class SessionState : ITimerTarget
             Retract(existing);
         }
 
-        var fact = new DataFact(id, data.Clone(), ChangeTime, type, NextSequence()) { FactKey = key };
+        var fact = new DataFact(id, data.Clone(), _factTime ?? ChangeTime, type, NextSequence()) { FactKey = key };
         byKey[key] = fact;
         Propagate(fact);
         return true;
@@ -789,6 +790,8 @@ internal sealed class SessionState : ITimerTarget
         {
             var saved = ChangeTime;
             ChangeTime = time;
+            // A fact made by a firing takes the time of the match (its latest event), not the clock, which lags by the lateness.
+            _factTime = match is Token { Time: not long.MinValue } token ? token.Time : match is FrozenMatch frozen ? frozen.Time : time;
             var terminal = _network.TerminalsByRule[rule.Name];
             foreach (var change in changes)
             {
@@ -797,6 +800,7 @@ internal sealed class SessionState : ITimerTarget
                 _noLoop = null;
             }
 
+            _factTime = null;
             ChangeTime = saved;
         }
     }

@@ -5,7 +5,8 @@ namespace RuleFlow.Rules.Engine;
 /// <summary>
 /// Absence after a match: <c>not pattern within D</c> (Drools Fusion's <c>not ... over window</c> after an event, timer-driven). For
 /// each partial match, with reference time r = the latest time of its events and facts, it waits until r + D on event time; if no
-/// fact of the pattern joining the match (other than the match's own facts) has a time in [r, r + D] by then, the match passes on
+/// fact of the pattern joining the match comes after it (time in (r, r + D], or time r and inserted after the match's last fact) by
+/// then, the match passes on
 /// (with no fact of its own) when the clock passes r + D. A matching event that arrives later than that does not undo it. Events
 /// of the pattern that arrive before the match are seen only while working memory holds them (their type's retention, or the
 /// allowed lateness).
@@ -84,8 +85,13 @@ internal sealed class AbsenceNode(int id, AlphaMemoryNode right, KeyFn? leftKey,
 
     public override IEnumerable<Token> LeftTokens(SessionState session) => (IEnumerable<Token>?)session.PeekMemory<Memory>(Id)?.Entries.Keys ?? [];
 
+    /// <summary>
+    /// An event resolves a pending match when it comes after the match — later in event time, or at the same time but inserted after
+    /// the match's last fact (the order of sequences) — no later than the deadline, and joins it.
+    /// </summary>
     private bool Resolves(SessionState session, Pending pending, DataFact fact) =>
-        fact.Time >= pending.Reference && fact.Time <= pending.Deadline && !pending.Token.Contains(fact)
+        (fact.Time > pending.Reference || (fact.Time == pending.Reference && fact.Sequence > pending.Token.MaxSequence()))
+        && fact.Time <= pending.Deadline && !pending.Token.Contains(fact)
         && (residual is null || residual(session.Context.Set(pending.Token, fact)));
 
     public override void LeftActivate(SessionState session, Token token)
