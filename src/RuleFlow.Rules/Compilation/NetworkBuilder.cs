@@ -142,6 +142,7 @@ internal static class NetworkBuilder
         var warnings = new List<(BoundRule, string, string, string)>();
         var joins = 0;
         var aggregates = 0;
+        var indexes = new Dictionary<string, RightIndex>(StringComparer.Ordinal);
         long horizon = retention.Values.DefaultIfEmpty(0).Max();
 
         AlphaMemoryNode MemoryFor(BoundEventType type, ConditionSplit split)
@@ -254,7 +255,17 @@ internal static class NetworkBuilder
                         parent = Share(parent, canonical, bound.Index, id =>
                         {
                             joins++;
-                            return new JoinNode(id, memory, split.LeftKey, split.RightKey, split.Residual, canonical);
+                            var indexKey = memory.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) + "|" + split.RightKeyCanonical;
+                            if (!indexes.TryGetValue(indexKey, out var index))
+                            {
+                                nodes.Add(null); // a memory slot for the index
+                                index = new RightIndex(nodes.Count - 1, split.RightKey);
+                                indexes.Add(indexKey, index);
+                                memory.Indexes.Add(index);
+                                id = nodes.Count;
+                            }
+
+                            return new JoinNode(id, memory, index, split.LeftKey, split.RightKey, split.Residual, canonical);
                         }, n => memory.Successors.Add(n));
                         break;
                     }

@@ -555,8 +555,9 @@ internal sealed class AggregateNode(
         var bucket = GetOrCreateBucket(memory, key);
         var group = GetOrCreateGroup(memory, bucket, per);
         group.Add(fact, ValueOf(session, fact));
-        if (Window.ExpiryDue(fact.Time) is { } due)
+        if (Window.ExpiryDue(fact.Time) is { } due && !(fact.RetentionHold && Window.TumblingTicks is null && due == fact.Time + fact.Type.RetentionTicks))
         {
+            // (When the event's retention ends exactly when it leaves this window, its release removes it: no timer of our own.)
             session.Timers.Schedule(due, Id, fact.Sequence, 0, this, fact);
         }
 
@@ -583,6 +584,18 @@ internal sealed class AggregateNode(
     }
 
     public void RightRetract(SessionState session, DataFact fact) => Remove(session, fact, release: false);
+
+    /// <summary>
+    /// The event's retention ended while something else still holds it: take it out of this window if it leaves it now (the case
+    /// where no timer of our own was scheduled).
+    /// </summary>
+    public void RetentionEnded(SessionState session, DataFact fact, long due)
+    {
+        if (Window.TumblingTicks is null && Window.ExpiryDue(fact.Time) == due)
+        {
+            Remove(session, fact, release: false);
+        }
+    }
 
     /// <summary>The window expiry of an event.</summary>
     public void OnTimer(SessionState session, object? payload, long due)
