@@ -83,6 +83,17 @@ public static class RuleTestRunner
         return results;
     }
 
+    /// <summary>Parses a test file without running it (for <c>ruleflow check</c>): its syntax diagnostics.</summary>
+    /// <param name="path">The test file's path (for locations).</param>
+    /// <param name="text">Its text.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    public static IReadOnlyList<Diagnostic> ParseOnly(string path, string text)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(text);
+        return TestFileParser.Parse(path, text).Diagnostics;
+    }
+
     /// <summary>Runs one test file given as text (its path locates the rule files and the event files).</summary>
     /// <param name="path">The test file's path.</param>
     /// <param name="text">Its text.</param>
