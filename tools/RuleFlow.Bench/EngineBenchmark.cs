@@ -17,13 +17,15 @@ public static partial class Benchmarks
         var json = new Option<string?>("--json") { Description = "Also write the rows as a JSON array to this file" };
         var mode = new Option<string?>("--mode") { Description = "Run one mode in this process: W1, W2, W1+W2, \"W1+W2 bulk\" or compile (used for the child processes)" };
         var warmup = new Option<int>("--warmup") { Description = "Events run through a throwaway session first (JIT warm-up), default 50,000", DefaultValueFactory = _ => 50_000 };
+        var gen0 = new Option<int>("--gen0-mb") { Description = "Run the modes with this GC gen0 budget in MB (DOTNET_GCgen0size); default: the runtime's", DefaultValueFactory = _ => 0 };
         var engine = new Command("engine", "Rule engine on the netops-correlation workload: W1, W2, W1+W2 one event at a time, W1+W2 in batches of 1,000, " +
                                            "and compiling 1,000 W1-shaped rules. Each mode runs in its own process, so its peak working set is its own.");
         engine.Options.Add(events);
         engine.Options.Add(json);
         engine.Options.Add(mode);
         engine.Options.Add(warmup);
-        engine.SetAction(result => EngineBenchmark.Run(result.GetValue(events), result.GetValue(json), result.GetValue(mode), result.GetValue(warmup)));
+        engine.Options.Add(gen0);
+        engine.SetAction(result => EngineBenchmark.Run(result.GetValue(events), result.GetValue(json), result.GetValue(mode), result.GetValue(warmup), result.GetValue(gen0)));
         root.Subcommands.Add(engine);
 
         var cases = new Option<int>("--cases") { Description = "Number of fuzz cases (default 100,000)", DefaultValueFactory = _ => 100_000 };
@@ -47,10 +49,10 @@ internal static class EngineBenchmark
     private static readonly string[] Columns =
     [
         "mode", "events", "events_per_s", "p50_us", "p99_us", "p999_us", "peak_ws_mb", "w1_firings", "w2_firings", "w1_id_sum", "compile_ms",
-        "engine_alloc_b_per_event", "check",
+        "engine_alloc_b_per_event", "check", "gc", "load_avg",
     ];
 
-    public static int Run(int events, string? jsonPath, string? mode, int warmup)
+    public static int Run(int events, string? jsonPath, string? mode, int warmup, int gen0Mb)
     {
         if (mode is not null)
         {
@@ -72,7 +74,7 @@ internal static class EngineBenchmark
         foreach (var m in Modes)
         {
             Console.WriteLine($"Running {m} ({events:N0} events) in a child process...");
-            var row = RunChild(m, events, warmup);
+            var row = RunChild(m, events, warmup, gen0Mb);
             if (row is null)
             {
                 return 1;
@@ -91,10 +93,14 @@ internal static class EngineBenchmark
         return report.Rows.Any(r => r["check"]?.GetValue<string>() is "MISMATCH") ? 1 : 0;
     }
 
-    private static JsonObject? RunChild(string mode, int events, int warmup)
+    private static JsonObject? RunChild(string mode, int events, int warmup, int gen0Mb)
     {
         var process = Environment.ProcessPath ?? "dotnet";
         var start = new ProcessStartInfo(process) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (gen0Mb > 0)
+        {
+            start.Environment["DOTNET_GCgen0size"] = "0x" + ((long)gen0Mb * 1024 * 1024).ToString("X", CultureInfo.InvariantCulture);
+        }
         if (Path.GetFileNameWithoutExtension(process) == "dotnet")
         {
             start.ArgumentList.Add(typeof(EngineBenchmark).Assembly.Location);
@@ -126,7 +132,23 @@ internal static class EngineBenchmark
             return null;
         }
 
+        row["gc"] = gen0Mb > 0 ? $"gen0 {gen0Mb} MB" : "default";
+        row["load_avg"] = LoadAverage();
         return row;
+    }
+
+    /// <summary>The 1-minute load average (Linux), to show whether something else ran during a measurement; null elsewhere.</summary>
+    private static double? LoadAverage()
+    {
+        try
+        {
+            var text = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            return double.Parse(text, CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
     }
 
     private static JsonObject RunMode(string mode, int events, int warmup)
