@@ -199,6 +199,18 @@ public sealed class FuzzTests
     }
 
     [Fact]
+    public void A_fact_whose_key_is_deeply_nested_json_is_held_without_error()
+    {
+        // Found by the 100,000-case fuzz run: detaching an object key re-parsed it with the default depth limit of 64.
+        var rules = T.Load("fact Host key a\nrule \"r\" when h: Host() then log \"x\" end");
+        var json = "{\"a\":" + string.Concat(Enumerable.Repeat("{\"x\":", 500)) + "1" + new string('}', 501);
+        var reader = new System.Text.Json.Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json), new System.Text.Json.JsonReaderOptions { MaxDepth = 1000 });
+        var session = rules.CreateSession();
+        Assert.Single(session.Insert(new RuleEvent("deep", "Host", T.Base, System.Text.Json.JsonElement.ParseValue(ref reader))));
+        Assert.Equal(1, session.Statistics.Facts);
+    }
+
+    [Fact]
     public void Declared_fields_of_the_wrong_type_are_counted()
     {
         var rules = T.Load("event e fields { n: number, s: string, o: { a: string } }\nrule \"r\" when x: e(n > 1) then log x.s end");
