@@ -336,3 +336,37 @@ public sealed class SnapshotTests
         Assert.Contains("version 99", e.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Memory stays flat on an endless stream with every stateful construct (windows, timers, throttles, batches, dedup, facts).</summary>
+public sealed class EndlessStreamTests
+{
+    [Fact]
+    public void Every_size_stays_bounded_over_a_long_stream()
+    {
+        var rules = T.Load(SnapshotTests.Everything);
+        var session = rules.CreateSession();
+        var inputs = SnapshotTests.Inputs(99, 30_000);
+        var samples = new List<RuleSessionStatistics>();
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            inputs[i](session);
+            if (i % 3000 == 2999)
+            {
+                samples.Add(session.Statistics);
+            }
+        }
+
+        // After the first windows have filled, nothing grows with the stream: compare the second half with the first.
+        var early = samples.Take(samples.Count / 2).ToList();
+        var late = samples.Skip(samples.Count / 2).ToList();
+        int Max(IEnumerable<int> values) => values.Max();
+        Assert.True(Max(late.Select(s => s.WorkingMemoryEvents)) <= 2 * Max(early.Select(s => s.WorkingMemoryEvents)) + 10);
+        Assert.True(Max(late.Select(s => s.PartialMatches)) <= 2 * Max(early.Select(s => s.PartialMatches)) + 10);
+        Assert.True(Max(late.Select(s => s.PendingTimers)) <= 2 * Max(early.Select(s => s.PendingTimers)) + 10);
+        Assert.True(Max(late.Select(s => s.AggregateGroups)) <= 2 * Max(early.Select(s => s.AggregateGroups)) + 10);
+        Assert.True(Max(late.Select(s => s.ThrottleEntries)) <= 2 * Max(early.Select(s => s.ThrottleEntries)) + 10);
+        Assert.True(Max(late.Select(s => s.Facts)) <= 10); // 3 devices and at most the blocked addresses
+        Assert.True(session.Statistics.EventsInserted > 30_000);
+        Assert.True(late.Last().WorkingMemoryEvents < 200, $"{late.Last().WorkingMemoryEvents} events held");
+    }
+}
