@@ -29,7 +29,7 @@ public sealed class CheckCommandTests
         var root = RepositoryRoot();
         var (exit, output, _) = Run(Path.Combine(root, "rules"), Path.Combine(root, "workflows"));
         Assert.True(exit == 0, output);
-        Assert.Contains("2 file(s) checked: 0 error(s), 0 warning(s)", output, StringComparison.Ordinal);
+        Assert.Contains("9 file(s) checked: 0 error(s), 0 warning(s)", output, StringComparison.Ordinal); // 4 rule files, 4 rule tests, 1 workflow
     }
 
     [Fact]

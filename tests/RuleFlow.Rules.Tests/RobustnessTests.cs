@@ -154,3 +154,71 @@ public sealed class RobustnessTests
         Assert.Single(result.RuleSet.CreateSession().Insert(T.Event("a", 0, new { k = -1, j = -1 })));
     }
 }
+
+/// <summary>
+/// The shared fuzzer (also run 100,000 times by <c>RuleFlow.Bench fuzz-rules</c>): a few thousand random and mutated files of the
+/// full language, each checked for exceptions, locations, internal errors, and a session that takes odd events.
+/// </summary>
+public sealed class FuzzTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Random_and_mutated_files_of_the_full_language(int seed)
+    {
+        var corpus = Directory.EnumerateFiles(Path.Combine(TestPaths.RepositoryRoot, "rules"), "*.rules", SearchOption.AllDirectories).Select(File.ReadAllText);
+        var fuzzer = new Testing.RuleFuzzer(seed, corpus);
+        for (var i = 0; i < 1500; i++)
+        {
+            var text = fuzzer.Next();
+            var failure = Testing.RuleFuzzer.Check(text);
+            Assert.True(failure is null, failure is null ? "" : $"case {i}: {failure.Problem}\ninput: {failure.Input}");
+        }
+    }
+
+    [Fact]
+    public void Odd_events_do_not_match_are_counted_and_never_throw()
+    {
+        var rules = T.Load(SnapshotTests.Everything);
+        var session = rules.CreateSession();
+        var i = 0;
+        foreach (var type in new[] { "auth", "link", "hb", "Device", "Blocked", "nope" })
+        {
+            foreach (var data in Testing.RuleFuzzer.OddEvents())
+            {
+                session.Insert(new RuleEvent("odd" + i++, type, T.Base.AddSeconds(i), data));
+            }
+        }
+
+        var stats = session.Statistics;
+        Assert.True(stats.InvalidEvents >= 5 * 4, $"invalid: {stats.InvalidEvents}"); // non-objects, and facts without their key
+        Assert.True(stats.InvalidTimestamps > 0, stats.ToString());
+        Assert.True(stats.UnknownTypeEvents > 0);
+        // Only the one well-formed link ("down" on r1) matches anything: the absence and batching rules on links.
+        Assert.All(session.AdvanceTo(T.Base.AddDays(2)), f => Assert.Contains(f.Rule, new[] { "after", "no recovery", "silent" }));
+    }
+
+    [Fact]
+    public void A_fact_whose_key_is_deeply_nested_json_is_held_without_error()
+    {
+        // Found by the 100,000-case fuzz run: detaching an object key re-parsed it with the default depth limit of 64.
+        var rules = T.Load("fact Host key a\nrule \"r\" when h: Host() then log \"x\" end");
+        var json = "{\"a\":" + string.Concat(Enumerable.Repeat("{\"x\":", 500)) + "1" + new string('}', 501);
+        var reader = new System.Text.Json.Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json), new System.Text.Json.JsonReaderOptions { MaxDepth = 1000 });
+        var session = rules.CreateSession();
+        Assert.Single(session.Insert(new RuleEvent("deep", "Host", T.Base, System.Text.Json.JsonElement.ParseValue(ref reader))));
+        Assert.Equal(1, session.Statistics.Facts);
+    }
+
+    [Fact]
+    public void Declared_fields_of_the_wrong_type_are_counted()
+    {
+        var rules = T.Load("event e fields { n: number, s: string, o: { a: string } }\nrule \"r\" when x: e(n > 1) then log x.s end");
+        var session = rules.CreateSession();
+        session.Insert(T.Event("e", 0, new { n = "5", s = 1, o = 2 }));
+        session.Insert(T.Event("e", 0, new { n = 5, s = "ok", o = new { a = "x" } }));
+        Assert.Equal(1, session.Statistics.SchemaViolations);
+        Assert.Equal(1, session.Statistics.UnmatchedEvents); // "5" > 1 is false: the event passed no pattern
+        Assert.Equal(1, session.Statistics.Firings);
+    }
+}

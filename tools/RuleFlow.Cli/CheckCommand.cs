@@ -1,18 +1,34 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using RuleFlow.Rules;
+using RuleFlow.Rules.Testing;
 using RuleFlow.Workflows.Definitions;
 
 namespace RuleFlow.Cli;
 
 /// <summary>
-/// <c>ruleflow check [paths]</c>: loads every rule file (<c>*.rules</c>) and workflow definition (<c>*.yaml</c>, <c>*.yml</c>,
-/// <c>*.json</c>) under the given files or directories (default: <c>rules</c> and <c>workflows</c> when they exist) and prints
-/// every diagnostic of every file in one pass, as <c>file:line:col: error RFnnnn message</c> with the source line and a caret.
-/// Exit code 1 when any error was found, 2 when a path does not exist, else 0.
+/// <c>ruleflow check [paths] [--format json]</c>: loads every rule file (<c>*.rules</c>), rule test file (<c>*.ruletest</c>) and
+/// workflow definition (<c>*.yaml</c>, <c>*.yml</c>, <c>*.json</c>) under the given files or directories (default: <c>rules</c> and
+/// <c>workflows</c> when they exist) and prints every diagnostic of every file in one pass, as <c>file:line:col: error RFnnnn message</c>
+/// with the source line and a caret — including the warnings (unused bindings, conditions that can never hold, fields the type does
+/// not declare). Test fixtures (files under a <c>fixtures</c> directory, and files a rule test reads) are not taken for workflows.
+/// With <c>--format json</c> it prints one JSON document for editors instead. Exit code 1 when any error was found, 2 when a path
+/// does not exist, else 0.
 /// </summary>
 public static class CheckCommand
 {
+    /// <summary>Runs the check with text output.</summary>
+    /// <param name="paths">Files or directories.</param>
+    /// <param name="output">Where diagnostics go.</param>
+    /// <param name="errors">Where usage errors go.</param>
+    public static int Run(IReadOnlyList<string> paths, TextWriter output, TextWriter errors) => Run(paths, output, errors, json: false);
+
     /// <summary>Runs the check.</summary>
-    public static int Run(IReadOnlyList<string> paths, TextWriter output, TextWriter errors)
+    /// <param name="paths">Files or directories.</param>
+    /// <param name="output">Where diagnostics go.</param>
+    /// <param name="errors">Where usage errors go.</param>
+    /// <param name="json">Print one JSON document: <c>{ files: [{ path, kind, loaded, diagnostics: [{ code, severity, message, file, line, column, hint }] }], errors, warnings }</c>.</param>
+    public static int Run(IReadOnlyList<string> paths, TextWriter output, TextWriter errors, bool json)
     {
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(output);
@@ -39,17 +55,24 @@ public static class CheckCommand
         }
 
         var ruleFiles = new List<string>();
+        var testFiles = new List<string>();
         var workflowFiles = new List<string>();
         foreach (var path in paths)
         {
             if (Directory.Exists(path))
             {
                 ruleFiles.AddRange(Directory.EnumerateFiles(path, "*.rules", SearchOption.AllDirectories));
-                workflowFiles.AddRange(new[] { "*.yaml", "*.yml", "*.json" }.SelectMany(p => Directory.EnumerateFiles(path, p, SearchOption.AllDirectories)));
+                testFiles.AddRange(Directory.EnumerateFiles(path, "*" + RuleTestRunner.Extension, SearchOption.AllDirectories));
+                workflowFiles.AddRange(new[] { "*.yaml", "*.yml", "*.json" }.SelectMany(p => Directory.EnumerateFiles(path, p, SearchOption.AllDirectories))
+                    .Where(f => !IsFixture(f)));
             }
             else if (path.EndsWith(".rules", StringComparison.OrdinalIgnoreCase))
             {
                 ruleFiles.Add(path);
+            }
+            else if (path.EndsWith(RuleTestRunner.Extension, StringComparison.OrdinalIgnoreCase))
+            {
+                testFiles.Add(path);
             }
             else
             {
@@ -57,50 +80,103 @@ public static class CheckCommand
             }
         }
 
-        int errorCount = 0, warningCount = 0, fileCount = 0;
+        var referenced = testFiles.SelectMany(ReferencedFiles).Select(Path.GetFullPath).ToHashSet(StringComparer.Ordinal);
+        workflowFiles = [.. workflowFiles.Where(f => !referenced.Contains(Path.GetFullPath(f)))];
+
+        var report = new List<(string Path, string Kind, bool Loaded, List<(string Code, string Severity, string Message, string File, int Line, int Column, string? Hint, string Text)> Items)>();
         if (ruleFiles.Count > 0)
         {
             var result = RuleSetLoader.LoadFiles(ruleFiles.Distinct().Order(StringComparer.Ordinal));
             foreach (var file in result.Files)
             {
-                fileCount++;
-                string? text = null;
-                foreach (var diagnostic in file.Diagnostics)
-                {
-                    text ??= TryRead(file.Path);
-                    output.WriteLine(DiagnosticFormatter.Format(diagnostic, text));
-                    Count(diagnostic.Severity == DiagnosticSeverity.Error, diagnostic.Severity == DiagnosticSeverity.Warning);
-                }
+                var text = result.GetSourceText(file.Path) ?? TryRead(file.Path);
+                report.Add((file.Path, "rules", file.Loaded, [.. file.Diagnostics.Select(d => FromRule(d, text))]));
             }
+        }
+
+        foreach (var path in testFiles.Distinct().Order(StringComparer.Ordinal))
+        {
+            var text = TryRead(path) ?? "";
+            var parsed = RuleTestRunner.ParseOnly(path, text);
+            report.Add((path, "ruletest", parsed.All(d => d.Severity != DiagnosticSeverity.Error), [.. parsed.Select(d => FromRule(d, text))]));
         }
 
         foreach (var path in workflowFiles.Distinct().Order(StringComparer.Ordinal))
         {
-            fileCount++;
             var file = WorkflowDefinitionLoader.LoadFile(path);
             string[]? lines = null;
+            var items = new List<(string, string, string, string, int, int, string?, string)>();
             foreach (var diagnostic in file.Diagnostics)
             {
-                output.WriteLine(diagnostic.ToString());
+                var text = diagnostic.ToString();
                 lines ??= TryRead(path)?.Split('\n') ?? [];
                 if (diagnostic.Line >= 1 && diagnostic.Line <= lines.Length)
                 {
                     var source = lines[diagnostic.Line - 1].TrimEnd('\r');
-                    output.WriteLine("    " + source);
-                    output.WriteLine("    " + new string(' ', Math.Clamp(diagnostic.Column - 1, 0, source.Length)) + "^");
+                    text += "\n    " + source + "\n    " + new string(' ', Math.Clamp(diagnostic.Column - 1, 0, source.Length)) + "^";
                 }
 
-                Count(diagnostic.IsError, diagnostic.Severity == WorkflowDiagnosticSeverity.Warning);
+                var severity = diagnostic.IsError ? "error" : diagnostic.Severity == WorkflowDiagnosticSeverity.Warning ? "warning" : "info";
+                items.Add((diagnostic.Code, severity, diagnostic.Message, path, diagnostic.Line, diagnostic.Column, null, text));
             }
+
+            report.Add((path, "workflow", !file.Diagnostics.Any(d => d.IsError), items));
         }
 
-        output.WriteLine($"{fileCount} file(s) checked: {errorCount} error(s), {warningCount} warning(s)");
-        return errorCount > 0 ? 1 : 0;
-
-        void Count(bool isError, bool isWarning)
+        var errorCount = report.Sum(r => r.Items.Count(i => i.Severity == "error"));
+        var warningCount = report.Sum(r => r.Items.Count(i => i.Severity == "warning"));
+        if (json)
         {
-            if (isError) errorCount++;
-            if (isWarning) warningCount++;
+            var document = new JsonObject
+            {
+                ["files"] = new JsonArray([.. report.Select(r => (JsonNode)new JsonObject
+                {
+                    ["path"] = r.Path,
+                    ["kind"] = r.Kind,
+                    ["loaded"] = r.Loaded,
+                    ["diagnostics"] = new JsonArray([.. r.Items.Select(i => (JsonNode)new JsonObject
+                    {
+                        ["code"] = i.Code, ["severity"] = i.Severity, ["message"] = i.Message, ["file"] = i.File, ["line"] = i.Line, ["column"] = i.Column,
+                        ["hint"] = i.Hint,
+                    })]),
+                })]),
+                ["errors"] = errorCount,
+                ["warnings"] = warningCount,
+            };
+            output.WriteLine(document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+        else
+        {
+            foreach (var item in report.SelectMany(r => r.Items))
+            {
+                output.WriteLine(item.Text);
+            }
+
+            output.WriteLine($"{report.Count} file(s) checked: {errorCount} error(s), {warningCount} warning(s)");
+        }
+
+        return errorCount > 0 ? 1 : 0;
+    }
+
+    private static (string, string, string, string, int, int, string?, string) FromRule(Diagnostic d, string? text) =>
+        (d.Code, d.Severity switch { DiagnosticSeverity.Error => "error", DiagnosticSeverity.Warning => "warning", _ => "info" }, d.Message,
+            d.Location.File, d.Location.Line, d.Location.Column, d.Hint, DiagnosticFormatter.Format(d, text));
+
+    private static bool IsFixture(string path) =>
+        path.Replace('\\', '/').Split('/').Any(segment => string.Equals(segment, "fixtures", StringComparison.OrdinalIgnoreCase));
+
+    private static IEnumerable<string> ReferencedFiles(string testFile)
+    {
+        var text = TryRead(testFile);
+        if (text is null)
+        {
+            yield break;
+        }
+
+        var directory = Path.GetDirectoryName(testFile) ?? ".";
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(text, "^\\s*events\\s+\"([^\"]+)\"", System.Text.RegularExpressions.RegexOptions.Multiline))
+        {
+            yield return Path.Combine(directory, m.Groups[1].Value);
         }
     }
 
@@ -110,7 +186,7 @@ public static class CheckCommand
         {
             return File.ReadAllText(path);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }

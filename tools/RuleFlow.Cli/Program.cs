@@ -9,10 +9,41 @@ var checkPaths = new Argument<string[]>("paths")
     Description = "Rule files (*.rules), workflow files (*.yaml) or directories; default: rules/ and workflows/",
     Arity = ArgumentArity.ZeroOrMore,
 };
-var check = new Command("check", "Print every error and warning of every rule and workflow file; exit 1 on any error");
+var checkFormat = new Option<string>("--format") { Description = "text (default) or json (one document, for editors)", DefaultValueFactory = _ => "text" };
+var check = new Command("check", "Print every error and warning of every rule, rule test and workflow file; exit 1 on any error");
 check.Arguments.Add(checkPaths);
-check.SetAction(result => CheckCommand.Run(result.GetValue(checkPaths) ?? [], Console.Out, Console.Error));
+check.Options.Add(checkFormat);
+check.SetAction(result => CheckCommand.Run(result.GetValue(checkPaths) ?? [], Console.Out, Console.Error, result.GetValue(checkFormat) == "json"));
 root.Subcommands.Add(check);
+
+var testPaths = new Argument<string[]>("paths") { Description = "Rule test files (*.ruletest) or directories; default: rules/", Arity = ArgumentArity.ZeroOrMore };
+var test = new Command("test", "Run the rule tests on a virtual clock; a failing test shows its expected and actual firings");
+test.Arguments.Add(testPaths);
+test.SetAction(result => TestCommand.Run(result.GetValue(testPaths) ?? [], Console.Out, Console.Error));
+root.Subcommands.Add(test);
+
+var explainRule = new Option<string>("--rule") { Description = "The rule to explain", Required = true };
+var explainEvents = new Option<string>("--events") { Description = "JSON-lines file of events: { \"type\", \"time\", \"id\", \"data\" } per line, or bare objects with --type", Required = true };
+var explainRules = new Option<string[]>("--rules") { Description = "Rule files or directories (default: rules/)", AllowMultipleArgumentsPerToken = true };
+var explainType = new Option<string?>("--type") { Description = "Event type of bare event objects" };
+var explainFormat = new Option<string>("--format") { Description = "text (default) or json (the final report)", DefaultValueFactory = _ => "text" };
+var explain = new Command("explain", "Which conditions each event met, what is held in windows and until when, and why the rule did or did not fire");
+foreach (var option in new Option[] { explainRule, explainEvents, explainRules, explainType, explainFormat })
+{
+    explain.Options.Add(option);
+}
+
+explain.SetAction(result => ExplainCommand.Run(result.GetValue(explainRule)!, result.GetValue(explainEvents)!, result.GetValue(explainRules) ?? [],
+    result.GetValue(explainType), result.GetValue(explainFormat) == "json", Console.Out, Console.Error));
+root.Subcommands.Add(explain);
+
+var fmtPaths = new Argument<string[]>("paths") { Description = "Rule files or directories; default: rules/", Arity = ArgumentArity.ZeroOrMore };
+var fmtCheck = new Option<bool>("--check") { Description = "Write nothing; list the files that are not formatted and exit 1 if any" };
+var fmt = new Command("fmt", "Rewrite rule files in the canonical layout, keeping comments");
+fmt.Arguments.Add(fmtPaths);
+fmt.Options.Add(fmtCheck);
+fmt.SetAction(result => FmtCommand.Run(result.GetValue(fmtPaths) ?? [], result.GetValue(fmtCheck), Console.Out, Console.Error));
+root.Subcommands.Add(fmt);
 
 var file = new Argument<string>("file") { Description = "The log (BSD syslog) or JSON-lines file to replay" };
 var format = new Option<string>("--format") { Description = "syslog (BSD syslog lines → JSON events) or jsonl (JSON objects, sent as is)", DefaultValueFactory = _ => "syslog" };

@@ -75,17 +75,12 @@ internal static class NetworkBuilder
                     case BoundPatternElement { SequenceRetention.Ticks: > 0 } step:
                         Need(step.Type, step.SequenceRetention.Ticks);
                         break;
-                    case BoundNotElement { Window: { } window }:
-                        foreach (var earlier in rule.Elements.Take(i).OfType<BoundPatternElement>())
-                        {
-                            Need(earlier.Type, window.Ticks);
-                        }
-
-                        break;
                     case BoundNoElement no:
+                        // After events, a silence is measured while their match exists: keep them one tick past the duration, so
+                        // the match still exists when the clock passes time + duration. (An absence holds its matches' events itself.)
                         foreach (var earlier in rule.Elements.Take(i).OfType<BoundPatternElement>())
                         {
-                            Need(earlier.Type, no.Duration.Ticks);
+                            Need(earlier.Type, no.Duration.Ticks + 1);
                         }
 
                         break;
@@ -147,6 +142,7 @@ internal static class NetworkBuilder
         var warnings = new List<(BoundRule, string, string, string)>();
         var joins = 0;
         var aggregates = 0;
+        var indexes = new Dictionary<string, RightIndex>(StringComparer.Ordinal);
         long horizon = retention.Values.DefaultIfEmpty(0).Max();
 
         AlphaMemoryNode MemoryFor(BoundEventType type, ConditionSplit split)
@@ -259,7 +255,17 @@ internal static class NetworkBuilder
                         parent = Share(parent, canonical, bound.Index, id =>
                         {
                             joins++;
-                            return new JoinNode(id, memory, split.LeftKey, split.RightKey, split.Residual, canonical);
+                            var indexKey = memory.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) + "|" + split.RightKeyCanonical;
+                            if (!indexes.TryGetValue(indexKey, out var index))
+                            {
+                                nodes.Add(null); // a memory slot for the index
+                                index = new RightIndex(nodes.Count - 1, split.RightKey);
+                                indexes.Add(indexKey, index);
+                                memory.Indexes.Add(index);
+                                id = nodes.Count;
+                            }
+
+                            return new JoinNode(id, memory, index, split.LeftKey, split.RightKey, split.Residual, canonical);
                         }, n => memory.Successors.Add(n));
                         break;
                     }

@@ -21,6 +21,9 @@ internal sealed class ConditionSplit
     /// <summary>Canonical text of the join (keys and tests): equal texts under the same parent share the node.</summary>
     public required string JoinCanonical { get; init; }
 
+    /// <summary>Canonical text of the right-side key alone: join nodes over one memory with equal texts share one index.</summary>
+    public required string RightKeyCanonical { get; init; }
+
     public string AlphaCanonical => string.Join(" & ", Alpha.Select(a => a.Canonical));
 }
 
@@ -182,6 +185,7 @@ internal sealed class RuleCompiler(IReadOnlyDictionary<string, TypeRuntime> type
             RightKey = keys.Count == 0 ? null : ExpressionCompiler.CompileKey([.. keys.Select(k => k.Current)]),
             Residual = ExpressionCompiler.CompileConjunction(residualOrdered),
             JoinCanonical = joinCanonical,
+            RightKeyCanonical = string.Join(" & ", keys.Select(k => k.Current.Canonical)),
         };
     }
 

@@ -14,23 +14,39 @@ internal sealed class AggregateGroup : AggregateResult
     private Token? _singleOutput;
     private Dictionary<Token, Token>? _outputs;
 
+    private long _count;
+
     public AggregateGroup(AggregateNode node, AggregateBucket bucket, JoinKey perKey)
     {
         Node = node;
         Bucket = bucket;
         PerKeyValue = perKey;
-        Accumulator = Accumulators.Create(node.Function);
+        Accumulator = node.Function == AggregateFunctionKind.Count ? null : Accumulators.Create(node.Function);
     }
 
     public AggregateNode Node { get; }
 
-    public AggregateBucket Bucket { get; }
+    public AggregateBucket Bucket { get; private set; }
 
-    public JoinKey PerKeyValue { get; }
+    public JoinKey PerKeyValue { get; private set; }
 
     public override JoinKey PerKey => PerKeyValue;
 
-    public IAccumulator Accumulator { get; }
+    /// <summary>The accumulator of functions other than <c>count</c> (count is kept inline).</summary>
+    public IAccumulator? Accumulator { get; private set; }
+
+    /// <summary>Makes an empty group of the pool the group of another key (groups churn: most keys hold few events).</summary>
+    public void Reuse(AggregateBucket bucket, JoinKey perKey)
+    {
+        Bucket = bucket;
+        PerKeyValue = perKey;
+        _events.Clear();
+        _count = 0;
+        _singleLeft = null;
+        _singleOutput = null;
+        _outputs = null;
+        Accumulator = Node.Function == AggregateFunctionKind.Count ? null : Accumulators.Create(Node.Function);
+    }
 
     /// <summary>Events in the window, oldest first.</summary>
     public override IReadOnlyList<DataFact> Events => _events;
@@ -38,7 +54,7 @@ internal sealed class AggregateGroup : AggregateResult
     public int Count => _events.Count;
 
     public override RuleValue Value(EvalContext context) =>
-        Node.Function == AggregateFunctionKind.Collect ? Node.Collect(this, context) : Accumulator.Result;
+        Node.Function == AggregateFunctionKind.Collect ? Node.Collect(this, context) : Accumulator?.Result ?? RuleValue.FromNumber(_count);
 
     public int OutputCount => _outputs?.Count ?? (_singleOutput is null ? 0 : 1);
 
@@ -107,7 +123,8 @@ internal sealed class AggregateGroup : AggregateResult
         }
 
         _events.Insert(i, fact);
-        Accumulator.Add(value);
+        _count++;
+        Accumulator?.Add(value);
     }
 
     public bool Remove(DataFact fact, RuleValue value)
@@ -121,7 +138,8 @@ internal sealed class AggregateGroup : AggregateResult
             if (c == 0)
             {
                 _events.RemoveAt(mid);
-                Accumulator.Remove(value);
+                _count--;
+                Accumulator?.Remove(value);
                 return true;
             }
 
@@ -406,6 +424,9 @@ internal sealed class AggregateNode(
 
         public int GroupCount { get; set; }
 
+        /// <summary>Empty groups kept for reuse (at most <see cref="PoolSize"/>).</summary>
+        public Stack<AggregateGroup> Pool { get; } = new();
+
         public RuleValue ConstantThreshold;
 
         public bool ThresholdReady;
@@ -474,11 +495,21 @@ internal sealed class AggregateNode(
         return bucket;
     }
 
+    private const int PoolSize = 4096;
+
     private AggregateGroup GetOrCreateGroup(Memory memory, AggregateBucket bucket, JoinKey per)
     {
         if (!bucket.Groups.TryGetValue(per, out var group))
         {
-            group = new AggregateGroup(this, bucket, per);
+            if (memory.Pool.TryPop(out group))
+            {
+                group.Reuse(bucket, per);
+            }
+            else
+            {
+                group = new AggregateGroup(this, bucket, per);
+            }
+
             bucket.Groups.Add(per, group);
             memory.GroupCount++;
         }
@@ -555,8 +586,9 @@ internal sealed class AggregateNode(
         var bucket = GetOrCreateBucket(memory, key);
         var group = GetOrCreateGroup(memory, bucket, per);
         group.Add(fact, ValueOf(session, fact));
-        if (Window.ExpiryDue(fact.Time) is { } due)
+        if (Window.ExpiryDue(fact.Time) is { } due && !(fact.RetentionHold && Window.TumblingTicks is null && due == fact.Time + fact.Type.RetentionTicks))
         {
+            // (When the event's retention ends exactly when it leaves this window, its release removes it: no timer of our own.)
             session.Timers.Schedule(due, Id, fact.Sequence, 0, this, fact);
         }
 
@@ -583,6 +615,18 @@ internal sealed class AggregateNode(
     }
 
     public void RightRetract(SessionState session, DataFact fact) => Remove(session, fact, release: false);
+
+    /// <summary>
+    /// The event's retention ended while something else still holds it: take it out of this window if it leaves it now (the case
+    /// where no timer of our own was scheduled).
+    /// </summary>
+    public void RetentionEnded(SessionState session, DataFact fact, long due)
+    {
+        if (Window.TumblingTicks is null && Window.ExpiryDue(fact.Time) == due)
+        {
+            Remove(session, fact, release: false);
+        }
+    }
 
     /// <summary>The window expiry of an event.</summary>
     public void OnTimer(SessionState session, object? payload, long due)
@@ -653,9 +697,13 @@ internal sealed class AggregateNode(
     {
         if (perKey is not null && changed is not null && changed.Count == 0 && changed.OutputCount == 0)
         {
-            // An empty per-group never passes, so it has no outputs left: forget it.
+            // An empty per-group never passes, so it has no outputs left: forget it (and keep the object for another key).
             bucket.Groups.Remove(changed.PerKeyValue);
             memory.GroupCount--;
+            if (memory.Pool.Count < PoolSize)
+            {
+                memory.Pool.Push(changed);
+            }
         }
 
         if (bucket.Tokens.Count == 0)

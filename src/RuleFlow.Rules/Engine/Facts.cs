@@ -28,16 +28,25 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
 
     public bool IsFact => Type.IsFact;
 
-    /// <summary>For facts: the identity key (its <c>key</c> field, or its whole content).</summary>
-    public JoinKey FactKey { get; init; }
+    private readonly System.Runtime.CompilerServices.StrongBox<JoinKey>? _factKey;
+
+    /// <summary>For facts: the identity key (its <c>key</c> field, or its whole content). Boxed: events do not carry it.</summary>
+    public JoinKey FactKey
+    {
+        get => _factKey?.Value ?? default;
+        init => _factKey = new(value);
+    }
 
     /// <summary>The first alpha memory the event entered (most events enter one); <see cref="MoreMemories"/> holds the others.</summary>
     public AlphaMemoryNode? Memory { get; set; }
 
     public AlphaMemoryNode[]? MoreMemories { get; set; }
 
-    /// <summary>Tokens whose last fact is this one (tree-based removal: deleting the fact deletes them and their descendants).</summary>
-    public List<Token>? Tokens { get; set; }
+    /// <summary>
+    /// First of the tokens whose last fact is this one, linked through <see cref="Token.NextOfFact"/> (tree-based removal: deleting the
+    /// fact deletes them and their descendants; unlinking one is O(1)).
+    /// </summary>
+    public Token? FirstToken { get; set; }
 
     public bool Retracted { get; set; }
 
@@ -47,21 +56,11 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     /// <summary>True while the time-retention hold is on.</summary>
     public bool RetentionHold { get; set; }
 
-    public IEnumerable<AlphaMemoryNode> AllMemories()
-    {
-        if (Memory is not null)
-        {
-            yield return Memory;
-        }
+    /// <summary>Number of alpha memories it entered.</summary>
+    public int MemoryCount => Memory is null ? 0 : 1 + (MoreMemories?.Length ?? 0);
 
-        if (MoreMemories is not null)
-        {
-            foreach (var m in MoreMemories)
-            {
-                yield return m;
-            }
-        }
-    }
+    /// <summary>The alpha memory <paramref name="index"/> (0 = <see cref="Memory"/>).</summary>
+    public AlphaMemoryNode MemoryAt(int index) => index == 0 ? Memory! : MoreMemories![index - 1];
 }
 
 /// <summary>The result of an aggregate group in a partial match: its value and the events of its window.</summary>
@@ -113,27 +112,51 @@ internal static class MatchReader
     /// <summary>Event ids of the match, each once, in element order; aggregates contribute their window, oldest first.</summary>
     public static List<string> EventIds(IMatch match)
     {
-        var ids = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var ids = new List<string>(match.Length + 4);
+        HashSet<string>? seen = null;
+        void Add(string id)
+        {
+            if (seen is not null)
+            {
+                if (seen.Add(id))
+                {
+                    ids.Add(id);
+                }
+
+                return;
+            }
+
+            foreach (var existing in ids)
+            {
+                if (string.Equals(existing, id, StringComparison.Ordinal))
+                {
+                    return;
+                }
+            }
+
+            ids.Add(id);
+            if (ids.Count > 16)
+            {
+                seen = new HashSet<string>(ids, StringComparer.Ordinal);
+            }
+        }
+
         for (var i = 0; i < match.Length; i++)
         {
             switch (match.FactAt(i))
             {
-                case DataFact d when seen.Add(d.Id):
-                    ids.Add(d.Id);
+                case DataFact d:
+                    Add(d.Id);
                     break;
                 case AggregateResult a:
                     foreach (var e in a.Events)
                     {
-                        if (seen.Add(e.Id))
-                        {
-                            ids.Add(e.Id);
-                        }
+                        Add(e.Id);
                     }
 
                     break;
-                case SilenceResult { Last: { } last } when seen.Add(last.Id):
-                    ids.Add(last.Id);
+                case SilenceResult { Last: { } last }:
+                    Add(last.Id);
                     break;
             }
         }
@@ -167,7 +190,7 @@ internal static class MatchReader
 
 /// <summary>
 /// A partial match: the facts matched by the first <see cref="Length"/> condition elements of a rule, as a linked list from the
-/// last fact back to the root token (Forgy 1982; Doorenbos 1995 for the tree-based removal kept in <see cref="Children"/>).
+/// last fact back to the root token (Forgy 1982; Doorenbos 1995 for the tree-based removal kept in <see cref="FirstChild"/>).
 /// </summary>
 internal sealed class Token : IMatch
 {
@@ -198,9 +221,81 @@ internal sealed class Token : IMatch
     /// <summary>The latest time of its events and facts (ticks), <see cref="long.MinValue"/> when it has none.</summary>
     public long Time { get; }
 
-    public List<Token>? Children { get; set; }
+    /// <summary>First child token (intrusive list through <see cref="NextSibling"/>/<see cref="PreviousSibling"/>: O(1) unlinking).</summary>
+    public Token? FirstChild { get; set; }
+
+    public Token? NextSibling { get; set; }
+
+    public Token? PreviousSibling { get; set; }
+
+    /// <summary>Next token with the same last fact (see <see cref="DataFact.FirstToken"/>).</summary>
+    public Token? NextOfFact { get; set; }
+
+    public Token? PreviousOfFact { get; set; }
 
     public bool Deleted { get; set; }
+
+    public void LinkChild(Token child)
+    {
+        child.NextSibling = FirstChild;
+        if (FirstChild is not null)
+        {
+            FirstChild.PreviousSibling = child;
+        }
+
+        FirstChild = child;
+    }
+
+    public void UnlinkChild(Token child)
+    {
+        if (child.PreviousSibling is not null)
+        {
+            child.PreviousSibling.NextSibling = child.NextSibling;
+        }
+        else if (ReferenceEquals(FirstChild, child))
+        {
+            FirstChild = child.NextSibling;
+        }
+
+        if (child.NextSibling is not null)
+        {
+            child.NextSibling.PreviousSibling = child.PreviousSibling;
+        }
+
+        child.NextSibling = null;
+        child.PreviousSibling = null;
+    }
+
+    public static void LinkToFact(DataFact fact, Token token)
+    {
+        token.NextOfFact = fact.FirstToken;
+        if (fact.FirstToken is not null)
+        {
+            fact.FirstToken.PreviousOfFact = token;
+        }
+
+        fact.FirstToken = token;
+    }
+
+    public static void UnlinkFromFact(DataFact fact, Token token)
+    {
+        if (token.PreviousOfFact is not null)
+        {
+            token.PreviousOfFact.NextOfFact = token.NextOfFact;
+        }
+        else if (ReferenceEquals(fact.FirstToken, token))
+        {
+            fact.FirstToken = token.NextOfFact;
+        }
+
+        if (token.NextOfFact is not null)
+        {
+            token.NextOfFact.PreviousOfFact = token.PreviousOfFact;
+        }
+
+        token.NextOfFact = null;
+        token.PreviousOfFact = null;
+    }
 
     /// <summary>The fact of condition element <paramref name="index"/> (0-based), or null.</summary>
     public Fact? FactAt(int index)

@@ -169,6 +169,69 @@ internal sealed class AlphaMemoryNode(int id, string typeName, string canonical)
     public string Canonical { get; } = canonical;
 
     public List<IRightInput> Successors { get; } = [];
+
+    /// <summary>Hash indexes of this memory's facts shared by its join nodes (one per right-side key), updated before any successor.</summary>
+    public List<RightIndex> Indexes { get; } = [];
+}
+
+/// <summary>
+/// The facts of one alpha memory indexed by one right-side join key, shared by every join node that reads that memory with that key
+/// (so 100 rules joining events with the same 982 devices keep one index, not 100). Updated when a fact enters the memory, before
+/// the memory's join nodes are activated; the join nodes are activated descendants first (Doorenbos 1995, §2.4.1), so a fact is
+/// never joined twice with the same partial match.
+/// </summary>
+internal sealed class RightIndex(int id, KeyFn? key)
+{
+    public int Id { get; } = id;
+
+    public KeyFn? Key { get; } = key;
+
+    internal sealed class Memory
+    {
+        public Dictionary<JoinKey, List<DataFact>> Facts { get; } = [];
+    }
+
+    public void Add(SessionState session, DataFact fact)
+    {
+        var k = Key is null ? JoinKey.Unit : Key(session.Context.Set(null, fact));
+        if (k.HasMissing)
+        {
+            return;
+        }
+
+        var facts = session.MemoryOf<Memory>(Id).Facts;
+        if (!facts.TryGetValue(k, out var list))
+        {
+            list = [];
+            facts.Add(k, list);
+        }
+
+        list.Add(fact);
+    }
+
+    public void Remove(SessionState session, DataFact fact)
+    {
+        var k = Key is null ? JoinKey.Unit : Key(session.Context.Set(null, fact));
+        var facts = session.MemoryOf<Memory>(Id).Facts;
+        if (!k.HasMissing && facts.TryGetValue(k, out var list))
+        {
+            var i = list.LastIndexOf(fact);
+            if (i >= 0)
+            {
+                list.RemoveAt(i);
+            }
+
+            if (list.Count == 0)
+            {
+                facts.Remove(k);
+            }
+        }
+    }
+
+    public List<DataFact>? Lookup(SessionState session, JoinKey key) =>
+        session.MemoryOf<Memory>(Id).Facts.TryGetValue(key, out var list) ? list : null;
+
+    public IEnumerable<DataFact> All(SessionState session) => session.PeekMemory<Memory>(Id)?.Facts.Values.SelectMany(l => l) ?? [];
 }
 
 /// <summary>A node that receives facts from an alpha memory (right activations).</summary>
@@ -214,10 +277,14 @@ internal abstract class BetaNode(int id)
     protected Token Emit(SessionState session, Token parent, Fact? fact)
     {
         var child = new Token(parent, fact, this);
-        (parent.Children ??= []).Add(child);
+        if (parent.Length > 0)
+        {
+            parent.LinkChild(child); // the root token is never deleted: its children need no list
+        }
+
         if (fact is DataFact e)
         {
-            (e.Tokens ??= []).Add(child);
+            Token.LinkToFact(e, child);
         }
 
         session.TokenCount++;
@@ -283,10 +350,13 @@ internal sealed class RootNode(int id) : BetaNode(id)
 /// hash-indexed on the equality join key (e.g. <c>src_ip == f.src_ip</c> joins by hash, never by scanning); other join tests
 /// (<see cref="Residual"/>) run on the candidates of one bucket. A side whose key has a missing field joins nothing.
 /// </summary>
-internal sealed class JoinNode(int id, AlphaMemoryNode right, KeyFn? leftKey, KeyFn? rightKey, CondFn? residual, string canonical)
+internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, KeyFn? leftKey, KeyFn? rightKey, CondFn? residual, string canonical)
     : BetaNode(id), IRightInput
 {
     public AlphaMemoryNode Right { get; } = right;
+
+    /// <summary>The shared index of the right memory by this node's right key.</summary>
+    public RightIndex Index { get; } = index;
 
     public KeyFn? LeftKey { get; } = leftKey;
 
@@ -299,8 +369,6 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, KeyFn? leftKey, Ke
     internal sealed class Memory
     {
         public Dictionary<JoinKey, List<Token>> Left { get; } = [];
-
-        public Dictionary<JoinKey, List<DataFact>> Right { get; } = [];
     }
 
     public override IEnumerable<Token> LeftTokens(SessionState session) =>
@@ -316,7 +384,7 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, KeyFn? leftKey, Ke
 
         var memory = session.MemoryOf<Memory>(Id);
         AddTo(memory.Left, key, token);
-        if (memory.Right.TryGetValue(key, out var facts))
+        if (Index.Lookup(session, key) is { } facts)
         {
             for (var i = 0; i < facts.Count && !token.Deleted; i++)
             {
@@ -341,13 +409,11 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, KeyFn? leftKey, Ke
     public void RightActivate(SessionState session, DataFact fact)
     {
         var key = RightKey is null ? JoinKey.Unit : RightKey(session.Context.Set(null, fact));
-        if (key.HasMissing)
+        if (key.HasMissing || session.PeekMemory<Memory>(Id) is not { } memory)
         {
             return;
         }
 
-        var memory = session.MemoryOf<Memory>(Id);
-        AddTo(memory.Right, key, fact);
         if (memory.Left.TryGetValue(key, out var tokens))
         {
             for (var i = 0; i < tokens.Count && !fact.Retracted; i++)
@@ -363,11 +429,7 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, KeyFn? leftKey, Ke
 
     public void RightRetract(SessionState session, DataFact fact)
     {
-        var key = RightKey is null ? JoinKey.Unit : RightKey(session.Context.Set(null, fact));
-        if (!key.HasMissing)
-        {
-            RemoveFrom(session.MemoryOf<Memory>(Id).Right, key, fact);
-        }
+        // The shared index forgets the fact; its partial matches were deleted with it.
     }
 }
 
@@ -694,9 +756,9 @@ internal sealed class TerminalNode(int id, CompiledRule rule) : BetaNode(id), IT
         var activation = new Activation(this, token, session.NextActivationSequence(), session.ChangeTime) { FromTimer = session.InTimer };
         session.MemoryOf<Memory>(Id).Activations[token] = activation;
         session.ActivationsCreated++;
-        if (session.Restoring)
+        if (session.Restoring || session.IsNoLoop(this, token))
         {
-            activation.Fired = true; // re-derived while restoring: it fired (or was suppressed) before the snapshot
+            activation.Fired = true; // re-derived while restoring (it fired before the snapshot), or the rule's own update (no-loop)
             return;
         }
 
@@ -727,8 +789,10 @@ internal sealed class Activation(TerminalNode terminal, Token token, long sequen
     /// <summary>Event time of the working-memory change that made it (ticks).</summary>
     public long Time { get; } = time;
 
-    /// <summary>Recency (OPS5 LEX): the match's fact sequences, largest first, taken when the activation is made.</summary>
-    public long[] Recency { get; } = MatchReader.Recency(token);
+    private long[]? _recency;
+
+    /// <summary>Recency (OPS5 LEX): the match's fact sequences, largest first (computed when first compared).</summary>
+    public long[] Recency => _recency ??= MatchReader.Recency(Token);
 
     /// <summary>True when a timer's working-memory change made it (absence, silence, expiry): its id includes <see cref="Time"/>.</summary>
     public bool FromTimer { get; init; }

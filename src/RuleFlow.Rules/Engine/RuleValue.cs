@@ -140,7 +140,7 @@ internal readonly struct RuleValue : IEquatable<RuleValue>
         {
             JsonValueKind.String => FromString(ValueOps.SafeGetString(_json)),
             JsonValueKind.Number => FromElement(_json),
-            _ => new RuleValue(ValueKind.Json, 0, null, JsonElement.Parse(_json.GetRawText())),
+            _ => new RuleValue(ValueKind.Json, 0, null, _json.Clone()), // a standalone copy: no re-parse, so no depth limit
         };
     }
 

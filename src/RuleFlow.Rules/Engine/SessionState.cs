@@ -16,6 +16,11 @@ internal sealed class SessionState : ITimerTarget
     /// <summary>Most firings one call may make (a rule that keeps re-activating itself through fact changes is stopped there).</summary>
     public const int MaxFiringsPerCall = 10_000;
 
+    /// <summary>Timer order of retention releases: after every node's timer of the same due time (which may still need the event).</summary>
+    private const int RetentionOrder = int.MaxValue;
+
+    private const int DedupOrder = int.MaxValue - 1;
+
     private readonly ReteNetwork _network;
     private readonly object?[] _memories;
     private readonly List<AlphaMemoryNode> _reached = [];
@@ -29,6 +34,8 @@ internal sealed class SessionState : ITimerTarget
     private long _high = long.MinValue;
     private bool _deferFire;
     private int _firedThisCall;
+    private (TerminalNode Terminal, IMatch Match, DataFact Old)? _noLoop;
+    private long? _factTime;
 
     public SessionState(ReteNetwork network, RuleSessionOptions options)
     {
@@ -279,7 +286,7 @@ internal sealed class SessionState : ITimerTarget
         {
             fact.RetentionHold = true;
             Hold(fact);
-            Timers.Schedule(time + type.RetentionTicks, -1, fact.Sequence, 0, this, fact);
+            Timers.Schedule(time + type.RetentionTicks, RetentionOrder, fact.Sequence, 0, this, fact);
         }
 
         ChangeTime = ClockTicks;
@@ -444,7 +451,7 @@ internal sealed class SessionState : ITimerTarget
 
         var detached = key.Detach();
         seen[detached] = time;
-        Timers.Schedule(time + type.DedupTicks, -2, time, StableHash(detached), this, new DedupExpiry(type, detached, time));
+        Timers.Schedule(time + type.DedupTicks, DedupOrder, time, StableHash(detached), this, new DedupExpiry(type, detached, time));
         return false;
     }
 
@@ -458,7 +465,7 @@ internal sealed class SessionState : ITimerTarget
         }
 
         seen[key] = start;
-        Timers.Schedule(start + type.DedupTicks, -2, start, StableHash(key), this, new DedupExpiry(type, key, start));
+        Timers.Schedule(start + type.DedupTicks, DedupOrder, start, StableHash(key), this, new DedupExpiry(type, key, start));
     }
 
     // ---- working memory --------------------------------------------------------------------------------------------
@@ -480,16 +487,27 @@ internal sealed class SessionState : ITimerTarget
 
         fact.Memory = _reached[0];
         fact.MoreMemories = _reached.Count > 1 ? [.. _reached.Skip(1)] : null;
-        foreach (var memory in fact.AllMemories().ToArray())
+        for (var m = 0; m < fact.MemoryCount; m++)
         {
-            foreach (var successor in memory.Successors)
+            var indexes = fact.MemoryAt(m).Indexes;
+            for (var i = 0; i < indexes.Count; i++)
+            {
+                indexes[i].Add(this, fact);
+            }
+        }
+
+        // Descendants first (Doorenbos 1995, §2.4.1): with indexes shared, a fact must not meet a partial match made from itself twice.
+        for (var m = 0; m < fact.MemoryCount; m++)
+        {
+            var successors = fact.MemoryAt(m).Successors;
+            for (var i = successors.Count - 1; i >= 0; i--)
             {
                 if (fact.Retracted)
                 {
                     return true;
                 }
 
-                successor.RightActivate(this, fact);
+                successors[i].RightActivate(this, fact);
             }
         }
 
@@ -513,7 +531,7 @@ internal sealed class SessionState : ITimerTarget
         {
             fact.RetentionHold = true;
             Hold(fact);
-            Timers.Schedule(retentionDue, -1, fact.Sequence, 0, this, fact);
+            Timers.Schedule(retentionDue, RetentionOrder, fact.Sequence, 0, this, fact);
         }
 
         Propagate(fact);
@@ -562,6 +580,18 @@ internal sealed class SessionState : ITimerTarget
         {
             case DataFact fact when fact.RetentionHold:
                 fact.RetentionHold = false;
+                if (fact.Holds > 1)
+                {
+                    // It stays (a length window or an absence holds it), but it leaves the time windows that end with its retention.
+                    for (var m = 0; m < fact.MemoryCount; m++)
+                    {
+                        foreach (var successor in fact.MemoryAt(m).Successors)
+                        {
+                            (successor as AggregateNode)?.RetentionEnded(this, fact, due);
+                        }
+                    }
+                }
+
                 Release(fact);
                 break;
             case DedupExpiry expiry when _dedup.TryGetValue(expiry.Type, out var seen) && seen.TryGetValue(expiry.Key, out var start)
@@ -580,21 +610,23 @@ internal sealed class SessionState : ITimerTarget
         }
 
         fact.Retracted = true;
-        var tokens = fact.Tokens;
-        fact.Tokens = null;
-        if (tokens is not null)
+        while (fact.FirstToken is { } token)
         {
-            foreach (var token in tokens.ToArray())
-            {
-                DeleteToken(token);
-            }
+            DeleteToken(token);
         }
 
-        foreach (var memory in fact.AllMemories())
+        for (var m = 0; m < fact.MemoryCount; m++)
         {
-            foreach (var successor in memory.Successors)
+            var memory = fact.MemoryAt(m);
+            var successors = memory.Successors;
+            for (var i = 0; i < successors.Count; i++)
             {
-                successor.RightRetract(this, fact);
+                successors[i].RightRetract(this, fact);
+            }
+
+            for (var i = 0; i < memory.Indexes.Count; i++)
+            {
+                memory.Indexes[i].Remove(this, fact);
             }
         }
     }
@@ -612,14 +644,15 @@ internal sealed class SessionState : ITimerTarget
         token.Deleted = true;
         TokenCount--;
         TokensByNode[token.Owner.Id]--;
-        var children = token.Children;
-        token.Children = null;
-        if (children is not null)
+        var child = token.FirstChild;
+        token.FirstChild = null;
+        while (child is not null)
         {
-            foreach (var child in children)
-            {
-                DeleteToken(child, fromParent: true);
-            }
+            var next = child.NextSibling;
+            child.NextSibling = null;
+            child.PreviousSibling = null;
+            DeleteToken(child, fromParent: true);
+            child = next;
         }
 
         var nodes = token.Owner.Children;
@@ -628,14 +661,14 @@ internal sealed class SessionState : ITimerTarget
             nodes[i].LeftRetract(this, token);
         }
 
-        if (!fromParent)
+        if (!fromParent && token.Parent is { Length: > 0 } parent)
         {
-            token.Parent?.Children?.Remove(token);
+            parent.UnlinkChild(token);
         }
 
         if (token.Fact is DataFact e)
         {
-            e.Tokens?.Remove(token);
+            Token.UnlinkFromFact(e, token);
         }
     }
 
@@ -678,7 +711,7 @@ internal sealed class SessionState : ITimerTarget
             Retract(existing);
         }
 
-        var fact = new DataFact(id, data.Clone(), ChangeTime, type, NextSequence()) { FactKey = key };
+        var fact = new DataFact(id, data.Clone(), _factTime ?? ChangeTime, type, NextSequence()) { FactKey = key };
         byKey[key] = fact;
         Propagate(fact);
         return true;
@@ -783,13 +816,50 @@ internal sealed class SessionState : ITimerTarget
         {
             var saved = ChangeTime;
             ChangeTime = time;
+            // A fact made by a firing takes the time of the match (its latest event), not the clock, which lags by the lateness.
+            _factTime = match is Token { Time: not long.MinValue } token ? token.Time : match is FrozenMatch frozen ? frozen.Time : time;
+            var terminal = _network.TerminalsByRule[rule.Name];
             foreach (var change in changes)
             {
+                _noLoop = change is UpdateFactChange update ? (terminal, match, update.Fact) : null;
                 Apply(change);
+                _noLoop = null;
             }
 
+            _factTime = null;
             ChangeTime = saved;
         }
+    }
+
+    /// <summary>
+    /// No-loop: while a rule's <c>update</c> is applied, the rule is not re-activated on the same match with the updated fact
+    /// (other rules, and other matches of the rule, see the change as usual).
+    /// </summary>
+    public bool IsNoLoop(TerminalNode terminal, Token token)
+    {
+        if (_noLoop is not { } guard || !ReferenceEquals(guard.Terminal, terminal) || guard.Match.Length != token.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < token.Length; i++)
+        {
+            var before = guard.Match.FactAt(i);
+            var after = token.FactAt(i);
+            if (ReferenceEquals(before, guard.Old))
+            {
+                if (after is not DataFact updated || updated.Type != guard.Old.Type || !updated.FactKey.Equals(guard.Old.FactKey))
+                {
+                    return false;
+                }
+            }
+            else if (!ReferenceEquals(before, after) && !(before is AggregateResult a && after is AggregateResult b && a.PerKey.Equals(b.PerKey)))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private void AddToBatch(Activation activation)
@@ -963,20 +1033,38 @@ internal sealed class SessionState : ITimerTarget
     /// <summary>First 32 hex digits of SHA-256("rule name\nid1\nid2...[\n@ticks]"), lower case.</summary>
     internal static string ActivationId(string rule, IReadOnlyList<string> eventIds, long? timerTime = null)
     {
-        var text = new StringBuilder(rule);
+        var length = Encoding.UTF8.GetMaxByteCount(rule.Length) + 24;
         foreach (var id in eventIds)
         {
-            text.Append('\n').Append(id);
+            length += Encoding.UTF8.GetMaxByteCount(id.Length) + 1;
         }
 
-        if (timerTime is { } t)
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        try
         {
-            text.Append("\n@").Append(t.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
+            var n = Encoding.UTF8.GetBytes(rule, rented);
+            foreach (var id in eventIds)
+            {
+                rented[n++] = (byte)'\n';
+                n += Encoding.UTF8.GetBytes(id, rented.AsSpan(n));
+            }
 
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()), hash);
-        return Convert.ToHexStringLower(hash[..16]);
+            if (timerTime is { } t)
+            {
+                rented[n++] = (byte)'\n';
+                rented[n++] = (byte)'@';
+                t.TryFormat(rented.AsSpan(n), out var written, default, System.Globalization.CultureInfo.InvariantCulture);
+                n += written;
+            }
+
+            Span<byte> hash = stackalloc byte[32];
+            SHA256.HashData(rented.AsSpan(0, n), hash);
+            return Convert.ToHexStringLower(hash[..16]);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     /// <summary>A hash of a key that is the same in every process (timer order must not depend on randomized hashing).</summary>

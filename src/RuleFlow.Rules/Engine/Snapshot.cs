@@ -149,7 +149,7 @@ internal static class SnapshotWriter
         {
             IEnumerable<DataFact> facts = node switch
             {
-                JoinNode j => state.PeekMemory<JoinNode.Memory>(j.Id)?.Right.Values.SelectMany(l => l) ?? [],
+                JoinNode j => j.Index.All(state),
                 NegativeNode n => state.PeekMemory<NegativeNode.Memory>(n.Id)?.Right.Values.SelectMany(l => l) ?? [],
                 AbsenceNode a => state.PeekMemory<AbsenceNode.Memory>(a.Id)?.Right.Values.SelectMany(l => l) ?? [],
                 AggregateNode g => state.PeekMemory<AggregateNode.Memory>(g.Id)?.Buckets.Values.SelectMany(b => b.Groups.Values).SelectMany(x => x.Events) ?? [],

@@ -5,7 +5,8 @@ namespace RuleFlow.Rules.Engine;
 /// <summary>
 /// Absence after a match: <c>not pattern within D</c> (Drools Fusion's <c>not ... over window</c> after an event, timer-driven). For
 /// each partial match, with reference time r = the latest time of its events and facts, it waits until r + D on event time; if no
-/// fact of the pattern joining the match (other than the match's own facts) has a time in [r, r + D] by then, the match passes on
+/// fact of the pattern joining the match comes after it (time in (r, r + D], or time r and inserted after the match's last fact) by
+/// then, the match passes on
 /// (with no fact of its own) when the clock passes r + D. A matching event that arrives later than that does not undo it. Events
 /// of the pattern that arrive before the match are seen only while working memory holds them (their type's retention, or the
 /// allowed lateness).
@@ -30,6 +31,47 @@ internal sealed class AbsenceNode(int id, AlphaMemoryNode right, KeyFn? leftKey,
         public bool Resolved { get; set; }
 
         public Token? Output { get; set; }
+
+        /// <summary>True while the node holds the match's events in working memory (so the match lives until it is decided).</summary>
+        public bool Holding { get; set; }
+    }
+
+    /// <summary>Timer payload: release the events of a decided match one tick after its deadline (after it fired).</summary>
+    private sealed record Release(Pending Pending);
+
+    private static void Hold(SessionState session, Pending pending)
+    {
+        pending.Holding = true;
+        for (var t = pending.Token; t is not null; t = t.Parent)
+        {
+            if (t.Fact is DataFact { IsFact: false } e)
+            {
+                session.Hold(e);
+            }
+        }
+    }
+
+    private static void Unhold(SessionState session, Pending pending)
+    {
+        if (!pending.Holding)
+        {
+            return;
+        }
+
+        pending.Holding = false;
+        var events = new List<DataFact>();
+        for (var t = pending.Token; t is not null; t = t.Parent)
+        {
+            if (t.Fact is DataFact { IsFact: false } e)
+            {
+                events.Add(e);
+            }
+        }
+
+        foreach (var e in events)
+        {
+            session.Release(e);
+        }
     }
 
     internal sealed class Memory
@@ -43,8 +85,13 @@ internal sealed class AbsenceNode(int id, AlphaMemoryNode right, KeyFn? leftKey,
 
     public override IEnumerable<Token> LeftTokens(SessionState session) => (IEnumerable<Token>?)session.PeekMemory<Memory>(Id)?.Entries.Keys ?? [];
 
+    /// <summary>
+    /// An event resolves a pending match when it comes after the match — later in event time, or at the same time but inserted after
+    /// the match's last fact (the order of sequences) — no later than the deadline, and joins it.
+    /// </summary>
     private bool Resolves(SessionState session, Pending pending, DataFact fact) =>
-        fact.Time >= pending.Reference && fact.Time <= pending.Deadline && !pending.Token.Contains(fact)
+        (fact.Time > pending.Reference || (fact.Time == pending.Reference && fact.Sequence > pending.Token.MaxSequence()))
+        && fact.Time <= pending.Deadline && !pending.Token.Contains(fact)
         && (residual is null || residual(session.Context.Set(pending.Token, fact)));
 
     public override void LeftActivate(SessionState session, Token token)
@@ -72,6 +119,7 @@ internal sealed class AbsenceNode(int id, AlphaMemoryNode right, KeyFn? leftKey,
             }
         }
 
+        Hold(session, pending);
         session.Timers.Schedule(pending.Deadline, Id, token.MaxSequence(), token.OrderKey(), this, pending);
     }
 
@@ -88,6 +136,8 @@ internal sealed class AbsenceNode(int id, AlphaMemoryNode right, KeyFn? leftKey,
         {
             RemoveFrom(memory.Left, key, pending);
         }
+
+        Unhold(session, pending);
     }
 
     public void RightActivate(SessionState session, DataFact fact)
@@ -106,12 +156,19 @@ internal sealed class AbsenceNode(int id, AlphaMemoryNode right, KeyFn? leftKey,
 
         if (memory.Left.TryGetValue(key, out var entries))
         {
+            List<Pending>? resolved = null;
             foreach (var pending in entries)
             {
                 if (!pending.Resolved && pending.Output is null && !pending.Token.Deleted && Resolves(session, pending, fact))
                 {
                     pending.Resolved = true;
+                    (resolved ??= []).Add(pending);
                 }
+            }
+
+            foreach (var pending in resolved ?? [])
+            {
+                Unhold(session, pending);
             }
         }
     }
@@ -127,11 +184,18 @@ internal sealed class AbsenceNode(int id, AlphaMemoryNode right, KeyFn? leftKey,
 
     public void OnTimer(SessionState session, object? payload, long due)
     {
+        if (payload is Release release)
+        {
+            Unhold(session, release.Pending);
+            return;
+        }
+
         var pending = (Pending)payload!;
         if (!pending.Resolved && pending.Output is null && !pending.Token.Deleted
             && session.MemoryOf<Memory>(Id).Entries.TryGetValue(pending.Token, out var current) && ReferenceEquals(current, pending))
         {
             pending.Output = Emit(session, pending.Token, null);
+            session.Timers.Schedule(pending.Deadline + 1, Id, pending.Token.MaxSequence(), pending.Token.OrderKey(), this, new Release(pending));
         }
     }
 
@@ -142,11 +206,12 @@ internal sealed class AbsenceNode(int id, AlphaMemoryNode right, KeyFn? leftKey,
     /// <summary>Marks restored matches as resolved.</summary>
     public void Resolve(SessionState session, IReadOnlySet<string> identities)
     {
-        foreach (var pending in session.MemoryOf<Memory>(Id).Entries.Values)
+        foreach (var pending in session.MemoryOf<Memory>(Id).Entries.Values.ToArray())
         {
-            if (identities.Contains(pending.Token.Identity()))
+            if (!pending.Resolved && identities.Contains(pending.Token.Identity()))
             {
                 pending.Resolved = true;
+                Unhold(session, pending);
             }
         }
     }

@@ -1253,7 +1253,7 @@ internal sealed class Parser
                 "update" => ParseUpdate(start),
                 _ => ParseRetract(start),
             };
-            if (!AtItemEnd)
+            if (!AtItemEnd && !(Current.Kind == SyntaxKind.Identifier && !Current.IsQuoted && ActionKeywords.Contains(Current.Text)))
             {
                 ErrorExpected("the end of the action");
                 SkipInRuleFromHere();

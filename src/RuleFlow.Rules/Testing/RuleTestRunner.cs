@@ -1,0 +1,444 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using RuleFlow.Rules.Language;
+
+namespace RuleFlow.Rules.Testing;
+
+/// <summary>The outcome of one test of a rule test file.</summary>
+/// <param name="Name">Test name.</param>
+/// <param name="Location">Where the test starts.</param>
+/// <param name="Passed">True when every expectation held and no firing was left unexpected.</param>
+/// <param name="Failures">Readable explanations with expected and actual firings (empty when passed).</param>
+/// <param name="Firings">Firings the test produced.</param>
+public sealed record RuleTestResult(string Name, SourceLocation Location, bool Passed, IReadOnlyList<string> Failures, int Firings);
+
+/// <summary>The outcome of one rule test file.</summary>
+/// <param name="Path">The test file.</param>
+/// <param name="RuleFiles">The rule files it loaded.</param>
+/// <param name="Diagnostics">Errors of the test file itself and errors of the rule files (then no test runs).</param>
+/// <param name="Tests">The tests, in file order.</param>
+public sealed record RuleTestFileResult(string Path, IReadOnlyList<string> RuleFiles, IReadOnlyList<Diagnostic> Diagnostics, IReadOnlyList<RuleTestResult> Tests)
+{
+    /// <summary>True when the file loaded and every test passed.</summary>
+    public bool Passed => Diagnostics.All(d => d.Severity != DiagnosticSeverity.Error) && Tests.All(t => t.Passed);
+}
+
+/// <summary>
+/// Runs rule tests: files <c>*.ruletest</c> next to the rules (format in docs/rules-tutorial.md). Each test starts a fresh session on
+/// a virtual clock (event time only), feeds it events and clock moves, and checks the firings against its <c>expect</c> blocks: each
+/// block lists, in order, every firing since the previous block (no others), with the actions it must contain. Never throws for a
+/// bad test file: its problems are diagnostics with file:line:column.
+/// </summary>
+public static class RuleTestRunner
+{
+    /// <summary>Extension of rule test files.</summary>
+    public const string Extension = ".ruletest";
+
+    /// <summary>Runs every <c>*.ruletest</c> file under the given files or directories.</summary>
+    /// <param name="paths">Test files or directories (searched recursively).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="paths"/> is null.</exception>
+    public static IReadOnlyList<RuleTestFileResult> Run(IEnumerable<string> paths)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var files = new SortedSet<string>(StringComparer.Ordinal);
+        var results = new List<RuleTestFileResult>();
+        foreach (var path in paths)
+        {
+            if (Directory.Exists(path))
+            {
+                foreach (var file in Directory.EnumerateFiles(path, "*" + Extension, SearchOption.AllDirectories))
+                {
+                    files.Add(file.Replace('\\', '/'));
+                }
+            }
+            else if (File.Exists(path))
+            {
+                files.Add(path.Replace('\\', '/'));
+            }
+            else
+            {
+                results.Add(new RuleTestFileResult(path, [], [new Diagnostic("RF4000", DiagnosticSeverity.Error, $"'{path}' does not exist", new SourceLocation(path, 1, 1))], []));
+            }
+        }
+
+        foreach (var file in files)
+        {
+            string text;
+            try
+            {
+                text = File.ReadAllText(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                results.Add(new RuleTestFileResult(file, [], [new Diagnostic("RF4000", DiagnosticSeverity.Error, $"cannot read {file}: {e.Message}", new SourceLocation(file, 1, 1))], []));
+                continue;
+            }
+
+            results.Add(RunFile(file, text));
+        }
+
+        return results;
+    }
+
+    /// <summary>Parses a test file without running it (for <c>ruleflow check</c>): its syntax diagnostics.</summary>
+    /// <param name="path">The test file's path (for locations).</param>
+    /// <param name="text">Its text.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    public static IReadOnlyList<Diagnostic> ParseOnly(string path, string text)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(text);
+        return TestFileParser.Parse(path, text).Diagnostics;
+    }
+
+    /// <summary>Runs one test file given as text (its path locates the rule files and the event files).</summary>
+    /// <param name="path">The test file's path.</param>
+    /// <param name="text">Its text.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    public static RuleTestFileResult RunFile(string path, string text)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(text);
+        var file = TestFileParser.Parse(path, text);
+        var directory = Path.GetDirectoryName(path) is { Length: > 0 } d ? d : ".";
+        var ruleFiles = file.RuleFiles.Count > 0
+            ? file.RuleFiles.Select(r => Path.Combine(directory, r).Replace('\\', '/')).ToList()
+            : [.. Directory.EnumerateFiles(directory, "*.rules", SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal).Select(f => f.Replace('\\', '/'))];
+        var diagnostics = new List<Diagnostic>(file.Diagnostics);
+        if (diagnostics.Any(x => x.Severity == DiagnosticSeverity.Error))
+        {
+            return new RuleTestFileResult(path, ruleFiles, diagnostics, []);
+        }
+
+        if (ruleFiles.Count == 0)
+        {
+            diagnostics.Add(new Diagnostic("RF4001", DiagnosticSeverity.Error, $"no rule file to test: {directory} has no *.rules and the file names none",
+                new SourceLocation(path, 1, 1), "name them: rules \"my.rules\""));
+            return new RuleTestFileResult(path, ruleFiles, diagnostics, []);
+        }
+
+        var loaded = RuleSetLoader.LoadFiles(ruleFiles);
+        if (loaded.HasErrors)
+        {
+            diagnostics.AddRange(loaded.Diagnostics.Where(x => x.Severity == DiagnosticSeverity.Error));
+            return new RuleTestFileResult(path, ruleFiles, diagnostics, []);
+        }
+
+        var tests = file.Tests.Select(t => RunTest(loaded.RuleSet, file, t, directory)).ToList();
+        return new RuleTestFileResult(path, ruleFiles, diagnostics, tests);
+    }
+
+    private static RuleTestResult RunTest(RuleSet rules, TestFile file, TestCase test, string directory)
+    {
+        var failures = new List<string>();
+        var session = rules.CreateSession(new RuleSessionOptions { AllowedLateness = file.Lateness });
+        var pending = new List<RuleFiring>();
+        var total = 0;
+        var clock = DateTimeOffset.UnixEpoch;
+        var n = 0;
+        try
+        {
+            foreach (var step in test.Steps)
+            {
+                switch (step)
+                {
+                    case EventStep e:
+                    {
+                        clock = e.At is { } at ? at : e.After is { } after ? clock + after : clock;
+                        var data = JsonSerializer.SerializeToElement(e.Data);
+                        var firings = session.Insert(new RuleEvent(e.Id ?? "e" + (++n).ToString(CultureInfo.InvariantCulture), e.Type, clock, data));
+                        pending.AddRange(firings);
+                        total += firings.Count;
+                        break;
+                    }
+
+                    case EventsStep e:
+                    {
+                        var file2 = Path.Combine(directory, e.File);
+                        if (!File.Exists(file2))
+                        {
+                            failures.Add($"{e.Location}: the event file {file2} does not exist");
+                            return new RuleTestResult(test.Name, test.Location, false, failures, total);
+                        }
+
+                        foreach (var (id, time, data) in EventFiles.Read(file2, e.Format, e.Year))
+                        {
+                            clock = time ?? clock;
+                            var firings = session.Insert(new RuleEvent(id, e.Type, clock, data));
+                            pending.AddRange(firings);
+                            total += firings.Count;
+                        }
+
+                        break;
+                    }
+
+                    case AdvanceStep a:
+                    {
+                        clock = a.To ?? clock + a.By!.Value;
+                        var firings = session.AdvanceTo(clock);
+                        pending.AddRange(firings);
+                        total += firings.Count;
+                        break;
+                    }
+
+                    case ExpectStep expect:
+                        Check(expect, pending, failures);
+                        pending.Clear();
+                        break;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+            failures.Add($"{test.Location}: {e.Message}");
+        }
+
+        if (pending.Count > 0)
+        {
+            var text = new StringBuilder($"{pending.Count} firing(s) after the last expect were not expected (every firing must be expected):");
+            foreach (var firing in pending.Take(10))
+            {
+                text.Append("\n  ").Append(Describe(firing));
+            }
+
+            failures.Add(text.ToString());
+        }
+
+        return new RuleTestResult(test.Name, test.Location, failures.Count == 0, failures, total);
+    }
+
+    private static void Check(ExpectStep expect, List<RuleFiring> actual, List<string> failures)
+    {
+        if (expect.CountRule is { } countRule)
+        {
+            var count = actual.Count(f => f.Rule == countRule);
+            var others = actual.Where(f => f.Rule != countRule).ToList();
+            if (count != expect.Count)
+            {
+                failures.Add($"{expect.Location}: expected {expect.Count} firing(s) of \"{countRule}\", got {count}");
+            }
+
+            if (others.Count > 0)
+            {
+                failures.Add($"{expect.Location}: unexpected firings of other rules: " + string.Join(", ", others.Select(o => o.Rule).Distinct()));
+            }
+
+            return;
+        }
+
+        var problems = new List<string>();
+        for (var i = 0; i < Math.Max(expect.Firings.Count, actual.Count); i++)
+        {
+            var wanted = i < expect.Firings.Count ? expect.Firings[i] : null;
+            var got = i < actual.Count ? actual[i] : null;
+            if (wanted is null)
+            {
+                problems.Add($"  unexpected firing {i + 1}: {Describe(got!)}");
+                continue;
+            }
+
+            if (got is null)
+            {
+                problems.Add($"  missing firing {i + 1}: {wanted.Text}");
+                continue;
+            }
+
+            var mismatch = Match(wanted, got);
+            if (mismatch is not null)
+            {
+                problems.Add($"  firing {i + 1}:\n    expected {wanted.Text}\n    actual   {Describe(got)}\n    {mismatch}");
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            failures.Add($"{expect.Location}: {(expect.Firings.Count == 0 ? "expected nothing to fire" : $"expected {expect.Firings.Count} firing(s), got {actual.Count}")}\n" +
+                         string.Join("\n", problems));
+        }
+    }
+
+    private static string? Match(ExpectedFiring wanted, RuleFiring got)
+    {
+        if (wanted.Rule != got.Rule)
+        {
+            return $"rule: expected \"{wanted.Rule}\", got \"{got.Rule}\"";
+        }
+
+        if (wanted.At is { } at && at != got.Time)
+        {
+            return $"time: expected {at:O}, got {got.Time:O}";
+        }
+
+        var next = 0;
+        foreach (var action in wanted.Actions)
+        {
+            var found = false;
+            string? closest = null;
+            for (; next < got.Actions.Count; next++)
+            {
+                var problem = action.Mismatch(got.Actions[next]);
+                if (problem is null)
+                {
+                    found = true;
+                    next++;
+                    break;
+                }
+
+                closest ??= problem;
+            }
+
+            if (!found)
+            {
+                return $"action {action.Text}: " + (closest ?? "no such action in the firing");
+            }
+        }
+
+        return null;
+    }
+
+    internal static string Describe(RuleFiring firing) =>
+        $"\"{firing.Rule}\" at {firing.Time:O}" + string.Concat(firing.Actions.Select(a => "\n      " + DescribeAction(a)));
+
+    private static string DescribeAction(RuleAction action) => action switch
+    {
+        StartWorkflowAction s => $"start workflow \"{s.WorkflowId}\"{(s.CorrelationKey is null ? "" : $" key \"{s.CorrelationKey}\"")} with {s.Input.ToJsonString()}",
+        SignalWorkflowAction s => $"signal \"{s.Signal}\" to workflow \"{s.WorkflowId}\" key \"{s.CorrelationKey}\" with {s.Payload.ToJsonString()}",
+        PublishAction p => $"publish {p.Body.ToJsonString()} to exchange \"{p.Exchange}\" routing \"{p.RoutingKey}\"",
+        ScriptAction => "script ...",
+        LogAction l => $"log {l.Level} {JsonSerializer.Serialize(l.Message)}",
+        InsertFactAction i => $"insert {i.Type} {i.Fact.ToJsonString()}",
+        UpdateFactAction u => $"update {u.Type} {u.Fact.ToJsonString()}",
+        RetractFactAction r => $"retract {r.Type} ({r.FactId})",
+        _ => action.GetType().Name,
+    };
+
+    /// <summary>True when every property of <paramref name="expected"/> is in <paramref name="actual"/> with a matching value.</summary>
+    internal static string? Subset(JsonNode? expected, JsonNode? actual, string path)
+    {
+        switch (expected)
+        {
+            case JsonObject o:
+                if (actual is not JsonObject a)
+                {
+                    return $"{path}: expected an object, got {actual?.ToJsonString() ?? "nothing"}";
+                }
+
+                foreach (var (name, value) in o)
+                {
+                    if (!a.ContainsKey(name))
+                    {
+                        return $"{path}.{name}: missing (expected {value?.ToJsonString() ?? "null"})";
+                    }
+
+                    if (Subset(value, a[name], path + "." + name) is { } problem)
+                    {
+                        return problem;
+                    }
+                }
+
+                return null;
+            case JsonArray e:
+                if (actual is not JsonArray b || b.Count != e.Count)
+                {
+                    return $"{path}: expected {e.ToJsonString()}, got {actual?.ToJsonString() ?? "nothing"}";
+                }
+
+                for (var i = 0; i < e.Count; i++)
+                {
+                    if (Subset(e[i], b[i], $"{path}[{i}]") is { } problem)
+                    {
+                        return problem;
+                    }
+                }
+
+                return null;
+            default:
+                return JsonNode.DeepEquals(expected, actual) || (expected is JsonValue ev && actual is JsonValue av && NumbersEqual(ev, av))
+                    ? null
+                    : $"{path}: expected {expected?.ToJsonString() ?? "null"}, got {actual?.ToJsonString() ?? "nothing"}";
+        }
+    }
+
+    private static bool NumbersEqual(JsonValue a, JsonValue b) =>
+        a.TryGetValue<double>(out var x) && b.TryGetValue<double>(out var y) && x == y;
+}
+
+/// <summary>Reads event files for tests: JSON lines, or BSD syslog lines (as <c>ruleflow replay --format syslog</c> maps them).</summary>
+internal static partial class EventFiles
+{
+    [GeneratedRegex(@"^(?<mon>[A-Z][a-z]{2}) +(?<day>\d{1,2}) (?<time>\d{2}:\d{2}:\d{2}) (?<host>\S+) (?<program>[^\[:\s]+)(\[(?<pid>\d+)\])?: (?<message>.*)$")]
+    private static partial Regex SyslogLine();
+
+    [GeneratedRegex(@"(?:from |rhost=)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})")]
+    private static partial Regex SourceIp();
+
+    public static IEnumerable<(string Id, DateTimeOffset? Time, JsonElement Data)> Read(string path, string format, int year)
+    {
+        var name = Path.GetFileName(path);
+        var line = 0;
+        var previousMonth = 0;
+        foreach (var text in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                continue;
+            }
+
+            var id = $"{name}:{line}";
+            if (format == "syslog")
+            {
+                var m = SyslogLine().Match(text.TrimEnd('\r'));
+                if (!m.Success)
+                {
+                    continue;
+                }
+
+                var month = DateTime.ParseExact(m.Groups["mon"].Value, "MMM", CultureInfo.InvariantCulture).Month;
+                if (previousMonth == 12 && month == 1)
+                {
+                    year++;
+                }
+
+                previousMonth = month;
+                var stamp = DateTime.ParseExact($"{year} {m.Groups["mon"].Value} {m.Groups["day"].Value.PadLeft(2, '0')} {m.Groups["time"].Value}",
+                    "yyyy MMM dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+                var json = new JsonObject
+                {
+                    ["timestamp"] = stamp.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+                    ["host"] = m.Groups["host"].Value,
+                    ["program"] = m.Groups["program"].Value,
+                };
+                if (m.Groups["pid"].Success)
+                {
+                    json["pid"] = long.Parse(m.Groups["pid"].Value, CultureInfo.InvariantCulture);
+                }
+
+                json["message"] = m.Groups["message"].Value;
+                if (SourceIp().Match(m.Groups["message"].Value) is { Success: true } ip)
+                {
+                    json["src_ip"] = ip.Groups[1].Value;
+                }
+
+                yield return (id, new DateTimeOffset(stamp, TimeSpan.Zero), JsonSerializer.SerializeToElement(json));
+            }
+            else
+            {
+                JsonElement data;
+                try
+                {
+                    data = JsonDocument.Parse(text).RootElement.Clone();
+                }
+                catch (JsonException e)
+                {
+                    throw new JsonException($"{path}:{line}: not a JSON object: {e.Message}", e);
+                }
+
+                yield return (id, null, data);
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+namespace RuleFlow.Cli.Tests;
+
+/// <summary>ruleflow test, fmt, explain and check --format json.</summary>
+public sealed class RuleToolsTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ruleflow-tools-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "RuleFlow.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("RuleFlow.sln not found");
+    }
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private const string Rules = """
+        event login key user time ts
+        rule "three failures"
+        when
+            f: login(result == "fail")
+            n: count(login(result == "fail", user == f.user)) within 1m >= 3
+        then
+            start workflow "lock-account" key f.user with { user: f.user, attempts: n }
+        throttle once within 10m per f.user
+        end
+        """;
+
+    [Fact]
+    public void Test_runs_the_shipped_rule_tests_and_they_pass()
+    {
+        using var output = new StringWriter();
+        var exit = TestCommand.Run([Path.Combine(RepositoryRoot(), "rules")], output, TextWriter.Null);
+        Assert.True(exit == 0, output.ToString());
+        Assert.Matches(@"4 file\(s\), \d+ test\(s\): \d+ passed, 0 failed", output.ToString());
+    }
+
+    [Fact]
+    public void Test_shows_a_readable_diff_and_exits_1_on_a_failure()
+    {
+        Write("r.rules", Rules);
+        Write("r.ruletest", """
+            test "three failures lock the account"
+                event login { user: "ann", result: "fail", ts: "2024-01-01T00:00:00Z" }
+                event login { user: "ann", result: "fail", ts: "2024-01-01T00:00:10Z" }
+                event login { user: "ann", result: "fail", ts: "2024-01-01T00:00:20Z" }
+                expect "three failures" at 2024-01-01T00:00:20Z
+                    start workflow "lock-account" key "ann" with { attempts: 4 }
+            end
+            """);
+        using var output = new StringWriter();
+        Assert.Equal(1, TestCommand.Run([_dir], output, TextWriter.Null));
+        var text = output.ToString();
+        Assert.Contains("✗ three failures lock the account", text, StringComparison.Ordinal);
+        Assert.Contains("input.attempts: expected 4, got 3", text, StringComparison.Ordinal);
+        Assert.Contains("1 test(s): 0 passed, 1 failed", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fmt_check_reports_and_fmt_rewrites_keeping_comments()
+    {
+        var path = Write("messy.rules", "# keep me\nevent  e  key k\nrule \"r\" when x:e(k==1) then log \"x\" end # and me\n");
+        using var check = new StringWriter();
+        Assert.Equal(1, FmtCommand.Run([_dir], check: true, check, TextWriter.Null));
+        Assert.Contains("messy.rules: not formatted", check.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, FmtCommand.Run([_dir], check: false, TextWriter.Null, TextWriter.Null));
+        Assert.Equal("# keep me\nevent e\n    key k\n\nrule \"r\"\nwhen\n    x: e(k == 1)\nthen\n    log \"x\"\nend  # and me\n", File.ReadAllText(path));
+        Assert.Equal(0, FmtCommand.Run([_dir], check: true, TextWriter.Null, TextWriter.Null));
+        Write("broken.rules", "rule \"r\" when x: e( then end\n");
+        using var broken = new StringWriter();
+        Assert.Equal(1, FmtCommand.Run([Path.Combine(_dir, "broken.rules")], check: false, broken, TextWriter.Null));
+        Assert.Contains("syntax errors", broken.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, FmtCommand.Run([Path.Combine(RepositoryRoot(), "rules")], check: true, TextWriter.Null, TextWriter.Null));
+    }
+
+    [Fact]
+    public void Explain_shows_conditions_windows_and_why()
+    {
+        var rules = Write("rules/r.rules", Rules);
+        var events = Write("events.jsonl", """
+            {"type": "login", "id": "a1", "data": {"user": "ann", "result": "fail", "ts": "2024-01-01T00:00:00Z"}}
+            {"type": "login", "id": "a2", "data": {"user": "ann", "result": "ok", "ts": "2024-01-01T00:00:05Z"}}
+            {"type": "login", "id": "a3", "data": {"user": "ann", "result": "fail", "ts": "2024-01-01T00:00:10Z"}}
+            """);
+        using var output = new StringWriter();
+        Assert.Equal(0, ExplainCommand.Run("three failures", events, [rules], null, json: false, output, TextWriter.Null));
+        var text = output.ToString();
+        Assert.Contains("event a2 (login)", text, StringComparison.Ordinal);
+        Assert.Contains("✗ result == \"fail\"  (result is \"ok\")", text, StringComparison.Ordinal);
+        Assert.Contains("? user == f.user", text, StringComparison.Ordinal);
+        Assert.Contains("a3 at 2024-01-01T00:00:10.0000000+00:00, in the window until 2024-01-01T00:01:10.0000000+00:00", text, StringComparison.Ordinal);
+        Assert.Contains("fired 0 time(s)", text, StringComparison.Ordinal);
+        Assert.Contains("why: condition 2", text, StringComparison.Ordinal);
+        using var json = new StringWriter();
+        Assert.Equal(0, ExplainCommand.Run("three failures", events, [rules], null, json: true, json, TextWriter.Null));
+        Assert.Contains("\"summary\":", json.ToString(), StringComparison.Ordinal);
+        Assert.Equal(1, ExplainCommand.Run("nope", events, [rules], null, json: false, TextWriter.Null, TextWriter.Null));
+    }
+
+    [Fact]
+    public void Check_prints_json_for_editors_and_does_not_take_fixtures_or_tests_for_workflows()
+    {
+        Write("rules/a.rules", "event e fields { n: number }\nrule \"r\" when x: e(m == 1) then log \"x\" end\n");
+        Write("rules/a.ruletest", "test \"t\"\n    events \"data/sample.json\" type e\nend\n");
+        Write("rules/data/sample.json", "{\"n\": 1}\n");
+        Write("rules/fixtures/other.yaml", "not: [a workflow\n");
+        using var output = new StringWriter();
+        Assert.Equal(0, CheckCommand.Run([Path.Combine(_dir, "rules")], output, TextWriter.Null, json: true));
+        var document = System.Text.Json.Nodes.JsonNode.Parse(output.ToString())!;
+        Assert.Equal(0, document["errors"]!.GetValue<int>());
+        Assert.Equal(2, document["warnings"]!.GetValue<int>()); // unknown field m; unused binding x
+        var kinds = document["files"]!.AsArray().Select(f => f!["kind"]!.GetValue<string>()).Order().ToList();
+        Assert.Equal(["rules", "ruletest"], kinds);
+        var diagnostic = document["files"]![0]!["diagnostics"]!.AsArray().First(d => d!["code"]!.GetValue<string>() == "RF3003")!;
+        Assert.Equal((2, 20), (diagnostic["line"]!.GetValue<int>(), diagnostic["column"]!.GetValue<int>()));
+    }
+}

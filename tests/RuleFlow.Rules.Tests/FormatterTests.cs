@@ -1,0 +1,96 @@
+using System.Text.RegularExpressions;
+using RuleFlow.Rules.Formatting;
+
+namespace RuleFlow.Rules.Tests;
+
+/// <summary>ruleflow fmt: canonical, idempotent, keeps comments, never changes what the rules do.</summary>
+public sealed class FormatterTests
+{
+    public static TheoryData<string> Corpus()
+    {
+        var data = new TheoryData<string>();
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(TestPaths.RepositoryRoot, "rules"), "*.rules", SearchOption.AllDirectories).Order())
+        {
+            data.Add(File.ReadAllText(file));
+        }
+
+        var reference = File.ReadAllText(Path.Combine(TestPaths.RepositoryRoot, "docs", "rules-language.md")).Replace("\r\n", "\n", StringComparison.Ordinal);
+        foreach (Match block in Regex.Matches(reference, "```rules\n(.*?)```", RegexOptions.Singleline))
+        {
+            data.Add(block.Groups[1].Value);
+        }
+
+        data.Add(SnapshotTests.Everything);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Corpus))]
+    public void Formatting_is_idempotent_and_keeps_the_rules_and_comments(string text)
+    {
+        var once = RuleFormatter.Format(text);
+        Assert.Empty(once.Diagnostics);
+        var twice = RuleFormatter.Format(once.Text);
+        Assert.Equal(once.Text, twice.Text);
+        Assert.False(twice.Changed);
+        var before = RuleSetLoader.LoadSources([("a.rules", text)]);
+        var after = RuleSetLoader.LoadSources([("a.rules", once.Text)]);
+        Assert.False(after.HasErrors, string.Join("\n", after.FormatDiagnostics()) + "\n" + once.Text);
+        Assert.Equal(before.RuleSet.Fingerprint, after.RuleSet.Fingerprint);
+        var comments = Regex.Matches(text, "(#|//)[^\n]*").Select(m => m.Value.TrimEnd()).Where(c => !c.Contains('"', StringComparison.Ordinal)).ToList();
+        foreach (var comment in comments)
+        {
+            Assert.Contains(comment, once.Text, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void A_messy_file_gets_the_canonical_layout()
+    {
+        const string messy = """
+            # header comment
+            event   ssh.auth from exchange "x" routing "ssh.#"   key src_ip time timestamp
+            fact Device key name fields {name: string,site:string}
+            rule "r" priority -5 tags "a","b" when f:ssh.auth( message matches /^F/ ,src_ip in [ 10.0.0.0/8,"x" ] ) # trailing
+               d : Device( name==f.host ) count( ssh.auth( src_ip==f.src_ip ) )within 60s>=5
+            then start workflow "w" key f.src_ip with {ip:f.src_ip,n:count,  m : -count*2} log warning "x"+f.host
+            throttle once within 1h per f.src_ip end
+            """;
+        var result = RuleFormatter.Format(messy);
+        Assert.Equal("""
+            # header comment
+            event ssh.auth
+                from exchange "x" routing "ssh.#"
+                key src_ip
+                time timestamp
+
+            fact Device
+                key name
+                fields { name: string, site: string }
+
+            rule "r"
+                priority -5
+                tags "a", "b"
+            when
+                f: ssh.auth(message matches /^F/, src_ip in [10.0.0.0/8, "x"])  # trailing
+                d: Device(name == f.host)
+                count(ssh.auth(src_ip == f.src_ip)) within 60s >= 5
+            then
+                start workflow "w" key f.src_ip with { ip: f.src_ip, n: count, m: -count * 2 }
+                log warning "x" + f.host
+            throttle once within 1h per f.src_ip
+            end
+
+            """, result.Text);
+        Assert.True(result.Changed);
+    }
+
+    [Fact]
+    public void A_file_with_syntax_errors_is_left_as_it_is()
+    {
+        var result = RuleFormatter.Format("rule \"r\" when x: a( then end");
+        Assert.NotEmpty(result.Diagnostics);
+        Assert.Equal("rule \"r\" when x: a( then end", result.Text);
+        Assert.False(result.Changed);
+    }
+}

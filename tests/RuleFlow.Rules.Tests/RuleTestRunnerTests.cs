@@ -1,0 +1,91 @@
+using RuleFlow.Rules.Testing;
+
+namespace RuleFlow.Rules.Tests;
+
+/// <summary>The rule test runner fails when it should, with a readable diff, and reports bad test files with locations.</summary>
+public sealed class RuleTestRunnerTests
+{
+    private static RuleTestFileResult Run(string rules, string tests)
+    {
+        var directory = Directory.CreateTempSubdirectory("ruleflow-test-");
+        File.WriteAllText(Path.Combine(directory.FullName, "r.rules"), rules);
+        var path = Path.Combine(directory.FullName, "r.ruletest");
+        File.WriteAllText(path, tests);
+        try
+        {
+            return Assert.Single(RuleTestRunner.Run([directory.FullName]));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    private const string Rules = """
+        event e time ts
+        rule "big" when x: e(n > 10) then start workflow "w" key x.k with { n: x.n } log "big " + x.k end
+        """;
+
+    [Fact]
+    public void Passing_and_failing_expectations_with_a_diff()
+    {
+        var result = Run(Rules, """
+            test "passes"
+                event e at 2024-01-01T00:00:00Z { k: "a", n: 11 }
+                expect "big" at 2024-01-01T00:00:00Z
+                    start workflow "w" key "a" with { n: 11 }
+                    log "big a"
+            end
+
+            test "wrong value"
+                event e at 2024-01-01T00:00:00Z { k: "a", n: 12 }
+                expect "big"
+                    start workflow "w" with { n: 11 }
+            end
+
+            test "unexpected firing"
+                event e at 2024-01-01T00:00:00Z { k: "b", n: 20 }
+            end
+
+            test "missing firing"
+                event e at 2024-01-01T00:00:00Z { k: "c", n: 1 }
+                expect "big"
+            end
+            """);
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal([true, false, false, false], result.Tests.Select(t => t.Passed));
+        var diff = Assert.Single(result.Tests[1].Failures);
+        Assert.Contains("input.n: expected 11, got 12", diff, StringComparison.Ordinal);
+        Assert.Contains("actual   \"big\" at 2024-01-01T00:00:00.0000000+00:00", diff, StringComparison.Ordinal);
+        Assert.Contains("were not expected", Assert.Single(result.Tests[2].Failures), StringComparison.Ordinal);
+        Assert.Contains("missing firing 1", Assert.Single(result.Tests[3].Failures), StringComparison.Ordinal);
+        Assert.False(result.Passed);
+    }
+
+    [Fact]
+    public void A_bad_test_file_is_reported_with_its_location_and_runs_nothing()
+    {
+        var result = Run(Rules, "test \"x\"\n    event e at yesterday { n: 1 }\nend\n");
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal(("RF4100", 2), (d.Code, d.Location.Line));
+        Assert.Empty(result.Tests);
+        var broken = Run("rule \"r\" when x: nope() then log \"x\" end", "test \"x\"\nend\n");
+        Assert.Contains(broken.Diagnostics, x => x.Code == "RF2001");
+    }
+
+    [Fact]
+    public void Advance_runs_timers_on_the_virtual_clock()
+    {
+        var result = Run("event a\nevent b\nrule \"absent\" when x: a() not b(k == x.k) within 5m then log x.k end", """
+            test "absence"
+                event a at 2024-01-01T00:00:00Z { k: "1" }
+                advance by 5m
+                expect nothing
+                advance by 1ms
+                expect "absent" at 2024-01-01T00:05:00Z
+                    log "1"
+            end
+            """);
+        Assert.True(result.Passed, string.Join("\n", result.Tests.SelectMany(t => t.Failures)));
+    }
+}

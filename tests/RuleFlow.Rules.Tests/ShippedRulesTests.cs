@@ -1,0 +1,39 @@
+using RuleFlow.Rules.Testing;
+
+namespace RuleFlow.Rules.Tests;
+
+/// <summary>Every shipped rule file loads without warnings, has a test file next to it, and its tests pass.</summary>
+public sealed class ShippedRulesTests
+{
+    private static string Rules => Path.Combine(TestPaths.RepositoryRoot, "rules");
+
+    [Fact]
+    public void Every_shipped_rule_file_loads_cleanly_and_has_tests()
+    {
+        var files = Directory.EnumerateFiles(Rules, "*.rules", SearchOption.AllDirectories).ToList();
+        Assert.True(files.Count >= 3, "ship the ssh rule and at least two examples");
+        var result = RuleSetLoader.LoadDirectory(Rules);
+        Assert.True(result.Diagnostics.Count == 0, string.Join("\n", result.FormatDiagnostics()));
+        foreach (var file in files)
+        {
+            var test = Path.ChangeExtension(file, RuleTestRunner.Extension);
+            Assert.True(File.Exists(test), $"{file} has no {Path.GetFileName(test)}");
+        }
+    }
+
+    [Fact]
+    public void The_shipped_rule_tests_pass()
+    {
+        var results = RuleTestRunner.Run([Rules]);
+        Assert.NotEmpty(results);
+        foreach (var file in results)
+        {
+            Assert.True(file.Diagnostics.Count == 0, file.Path + ": " + string.Join("\n", file.Diagnostics));
+            Assert.NotEmpty(file.Tests);
+            foreach (var test in file.Tests)
+            {
+                Assert.True(test.Passed, $"{file.Path}: {test.Name}\n{string.Join("\n", test.Failures)}");
+            }
+        }
+    }
+}

@@ -1,0 +1,292 @@
+namespace RuleFlow.Rules.Tests;
+
+/// <summary>Event-time semantics: sequences, absence, silence, aggregates and windows, lateness, timers.</summary>
+public sealed class TemporalTests
+{
+    private static RuleEvent E(string type, double ms, object data, string? id = null) => T.Event(type, ms, data, id);
+
+    private static DateTimeOffset At(double ms) => T.Base.AddMilliseconds(ms);
+
+    [Fact]
+    public void A_sequence_fires_when_the_second_follows_the_first_within_the_window()
+    {
+        var rules = T.Load("""
+            event login
+            event sudo
+            rule "login then sudo"
+            when
+                a: login(result == "fail") then b: sudo(user == a.user) within 2m
+            then
+                log a.user
+            end
+            """);
+        var session = rules.CreateSession();
+        Assert.Empty(session.Insert(E("sudo", 0, new { user = "bob" }))); // before: does not count
+        session.Insert(E("login", 1000, new { user = "bob", result = "fail" }));
+        Assert.Empty(session.Insert(E("sudo", 1000 + 120_001, new { user = "ann" })));
+        session.Insert(E("login", 200_000, new { user = "ann", result = "fail" }));
+        Assert.Single(session.Insert(E("sudo", 200_000 + 120_000, new { user = "ann" }))); // exactly 2 min: inclusive
+        Assert.Empty(session.Insert(E("sudo", 1000 + 300_000, new { user = "bob" }))); // bob's login is 5 min old
+    }
+
+    [Fact]
+    public void A_three_step_sequence_keeps_the_order_and_the_window_of_the_first()
+    {
+        var rules = T.Load("""
+            event step
+            rule "abc"
+            when
+                a: step(n == "a") then b: step(n == "b", k == a.k) then c: step(n == "c", k == a.k) within 10s
+            then
+                log a.k
+            end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(E("step", 0, new { n = "a", k = 1 }));
+        session.Insert(E("step", 1000, new { n = "c", k = 1 })); // c before b: no match
+        session.Insert(E("step", 2000, new { n = "b", k = 1 }));
+        Assert.Single(session.Insert(E("step", 9000, new { n = "c", k = 1 })));
+        session.Insert(E("step", 20_000, new { n = "a", k = 2 }));
+        session.Insert(E("step", 21_000, new { n = "b", k = 2 }));
+        Assert.Empty(session.Insert(E("step", 30_001, new { n = "c", k = 2 }))); // 10.001 s after a
+    }
+
+    private const string Deploys = """
+        event deploy
+        event healthy
+        rule "deploy not healthy"
+        when
+            d: deploy()
+            not healthy(service == d.service) within 5m
+        then
+            start workflow "rollback" key d.service with { service: d.service }
+        end
+        """;
+
+    [Fact]
+    public void Absence_fires_on_event_time_when_the_window_passes_without_the_event()
+    {
+        var session = T.Load(Deploys).CreateSession();
+        Assert.Empty(session.Insert(E("deploy", 0, new { service = "api" }, "d1")));
+        Assert.Empty(session.Insert(E("deploy", 1000, new { service = "web" }, "d2")));
+        Assert.Empty(session.Insert(E("healthy", 200_000, new { service = "web" })));
+        // At 5 min the window of api has not passed yet (inclusive); one ms later it has.
+        Assert.Empty(session.AdvanceTo(At(300_000)));
+        var firing = Assert.Single(session.AdvanceTo(At(300_001)));
+        Assert.Equal("rollback", T.Start(firing).WorkflowId);
+        Assert.Equal("api", T.Start(firing).CorrelationKey);
+        Assert.Equal(At(300_000), firing.Time); // the due time, not the clock of the call
+        Assert.Equal(["d1"], firing.EventIds);
+        Assert.Empty(session.AdvanceTo(At(900_000))); // web became healthy in time
+    }
+
+    [Fact]
+    public void Timer_firings_are_the_same_whichever_call_runs_them()
+    {
+        var a = T.Load(Deploys).CreateSession();
+        a.Insert(E("deploy", 0, new { service = "api" }, "d1"));
+        var viaAdvance = Assert.Single(a.AdvanceTo(At(400_000)));
+
+        var b = T.Load(Deploys).CreateSession();
+        b.Insert(E("deploy", 0, new { service = "api" }, "d1"));
+        var viaInsert = b.Insert(E("deploy", 700_000, new { service = "db" }, "d3"));
+        var fromTimer = Assert.Single(viaInsert);
+        Assert.Equal(viaAdvance.ActivationId, fromTimer.ActivationId);
+        Assert.Equal(viaAdvance.Time, fromTimer.Time);
+    }
+
+    [Fact]
+    public void Timers_due_before_an_event_fire_before_it_in_the_result()
+    {
+        var rules = T.Load(Deploys + """
+
+            rule "any deploy" when d: deploy() then log d.service end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(E("deploy", 0, new { service = "api" }));
+        var firings = session.Insert(E("deploy", 600_000, new { service = "db" }));
+        Assert.Equal(["deploy not healthy", "any deploy"], firings.Select(f => f.Rule));
+    }
+
+    [Fact]
+    public void Silence_fires_after_the_duration_without_events_and_re_arms()
+    {
+        var rules = T.Load("""
+            event heartbeat key host
+            rule "host silent"
+            when
+                h: no heartbeat() for 26h per host
+            then
+                log warning "no heartbeat from " + h.host + " since " + h.at
+            end
+            """);
+        var session = rules.CreateSession();
+        var hour = 3_600_000d;
+        session.Insert(E("heartbeat", 0, new { host = "a", at = "t0" }));
+        session.Insert(E("heartbeat", 1000, new { host = "b", at = "t0" }));
+        session.Insert(E("heartbeat", 20 * hour, new { host = "a", at = "t20" }));
+        var firings = session.AdvanceTo(At(30 * hour));
+        var b = Assert.Single(firings);
+        Assert.Equal("no heartbeat from b since t0", Assert.IsType<LogAction>(Assert.Single(b.Actions)).Message);
+        Assert.Equal(At(1000 + 26 * hour), b.Time);
+        var a = Assert.Single(session.AdvanceTo(At(47 * hour)));
+        Assert.Contains("from a since t20", Assert.IsType<LogAction>(Assert.Single(a.Actions)).Message, StringComparison.Ordinal);
+        // b speaks again, then falls silent again: a new firing.
+        session.Insert(E("heartbeat", 50 * hour, new { host = "b", at = "t50" }));
+        var again = Assert.Single(session.AdvanceTo(At(77 * hour)));
+        Assert.NotEqual(b.ActivationId, again.ActivationId);
+        // Memory is one group per host, not the stream.
+        Assert.Equal(2, session.Statistics.AggregateGroups);
+        Assert.Equal(0, session.Statistics.WorkingMemoryEvents);
+    }
+
+    [Fact]
+    public void Silence_after_a_fact_is_measured_from_when_the_fact_arrived()
+    {
+        var rules = T.Load("""
+            fact Host key name
+            event heartbeat
+            rule "never heard" when h: Host() no heartbeat(host == h.name) for 1h then log h.name end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(E("heartbeat", 0, new { host = "x" })); // sets the clock
+        session.Insert(E("Host", 0, new { name = "a" }));
+        session.Insert(E("Host", 0, new { name = "b" }));
+        session.Insert(E("heartbeat", 1_800_000, new { host = "a" }));
+        var firing = Assert.Single(session.AdvanceTo(At(3_600_001)));
+        Assert.Equal("b", Assert.IsType<LogAction>(firing.Actions[0]).Message);
+    }
+
+    [Theory]
+    [InlineData("sum(m(h == x.h), v) within 10s >= 10", new double[] { 3, 4, 3 }, true)]
+    [InlineData("sum(m(h == x.h), v) within 10s >= 11", new double[] { 3, 4, 3 }, false)]
+    [InlineData("avg(m(h == x.h), v) within 10s > 3.3", new double[] { 3, 4, 3 }, true)]
+    [InlineData("avg(m(h == x.h), v) within 10s > 3.34", new double[] { 3, 4, 3 }, false)]
+    [InlineData("min(m(h == x.h), v) within 10s == 1", new double[] { 5, 1, 9 }, true)]
+    [InlineData("max(m(h == x.h), v) within 10s == 9", new double[] { 5, 1, 9 }, true)]
+    [InlineData("distinct(m(h == x.h), v) within 10s == 2", new double[] { 5, 5, 9 }, true)]
+    [InlineData("count(m(h == x.h, v > 4)) last 2 == 2", new double[] { 5, 1, 9 }, true)]
+    [InlineData("sum(m(h == x.h), v) last 2 == 10", new double[] { 5, 1, 9 }, true)]
+    [InlineData("sum(m(h == x.h), v) last 2 == 10", new double[] { 5, 7, 9 }, false)]
+    public void Aggregate_functions(string aggregate, double[] values, bool fires)
+    {
+        var rules = T.Load($"event start\nevent m\nrule \"r\" when x: start() {aggregate} then log x.h end");
+        var session = rules.CreateSession();
+        for (var i = 0; i < values.Length; i++)
+        {
+            session.Insert(E("m", i * 100, new { h = "a", v = values[i] }));
+        }
+
+        Assert.Equal(fires, session.Insert(E("start", 1000, new { h = "a" })).Count == 1);
+    }
+
+    [Fact]
+    public void Collect_gathers_values_in_window_order_and_the_window_is_available()
+    {
+        var rules = T.Load("""
+            event m
+            rule "r"
+            when
+                c: count(m()) within 10s per host >= 3
+                v: collect(m(host == "x"), value) within 10s
+            then
+                start workflow "w" with { n: c, values: v, first: c.window.first.value }
+            end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(E("m", 0, new { host = "x", value = 1 }));
+        session.Insert(E("m", 100, new { host = "y", value = 2 }));
+        session.Insert(E("m", 200, new { host = "x", value = 3 }));
+        var firing = Assert.Single(session.Insert(E("m", 300, new { host = "x", value = 5 })));
+        var input = T.Start(firing).Input;
+        Assert.Equal(3, input["n"]!.GetValue<long>());
+        Assert.Equal("[1,3,5]", input["values"]!.ToJsonString());
+        Assert.Equal(1, input["first"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public void A_tumbling_window_restarts_at_each_aligned_bucket()
+    {
+        var rules = T.Load("event m\nrule \"r\" when c: count(m()) every 1m per h >= 3 then log \"burst\" end");
+        var session = rules.CreateSession();
+        // T.Base is aligned on the minute. Two events at the end of one minute and one at the start of the next: no burst.
+        session.Insert(E("m", 58_000, new { h = "a" }));
+        session.Insert(E("m", 59_000, new { h = "a" }));
+        Assert.Empty(session.Insert(E("m", 60_000, new { h = "a" })));
+        session.Insert(E("m", 61_000, new { h = "a" }));
+        Assert.Single(session.Insert(E("m", 119_999, new { h = "a" })));
+    }
+
+    [Fact]
+    public void A_length_window_keeps_the_last_n_events_of_each_group_and_holds_them()
+    {
+        var rules = T.Load("event m\nrule \"r\" when a: avg(m(), v) last 3 per h > 10 then log \"high\" end");
+        var session = rules.CreateSession();
+        Assert.Single(session.Insert(E("m", 0, new { h = "a", v = 30 }))); // avg 30
+        Assert.Empty(session.Insert(E("m", 1, new { h = "a", v = 0 }))); // avg 15: the same activation, no new firing
+        session.Insert(E("m", 2, new { h = "a", v = 0 })); // avg 10: no longer > 10
+        session.Insert(E("m", 3, new { h = "a", v = 0 })); // window 0,0,0: avg 0
+        Assert.Equal(3, session.Statistics.WorkingMemoryEvents);
+        Assert.Single(session.Insert(E("m", 4, new { h = "a", v = 60 }))); // 0,0,60: avg 20 again
+    }
+
+    [Fact]
+    public void Aggregate_threshold_may_use_earlier_bindings()
+    {
+        var rules = T.Load("""
+            fact Limit key host
+            event req
+            rule "over limit"
+            when
+                l: Limit()
+                count(req(host == l.host)) within 1m >= l.max
+            then
+                log l.host
+            end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(E("Limit", 0, new { host = "a", max = 2 }));
+        session.Insert(E("Limit", 0, new { host = "b", max = 3 }));
+        session.Insert(E("req", 0, new { host = "a" }));
+        session.Insert(E("req", 1, new { host = "b" }));
+        session.Insert(E("req", 2, new { host = "b" }));
+        Assert.Single(session.Insert(E("req", 3, new { host = "a" })));
+        Assert.Single(session.Insert(E("req", 4, new { host = "b" })));
+    }
+
+    [Fact]
+    public void Allowed_lateness_delays_the_clock_and_applies_out_of_order_events_within_it()
+    {
+        const string source = """
+            event a key k
+            event b key k
+            rule "a and b" when x: a() y: b(k == x.k) then log x.k end
+            """;
+        var strict = T.Load(source).CreateSession();
+        strict.Insert(E("b", 1000, new { k = 1 }));
+        Assert.Empty(strict.Insert(E("a", 900, new { k = 1 })));
+        Assert.Equal(InsertStatus.Late, strict.LastInsertStatus);
+        Assert.Equal(1, strict.Statistics.LateEvents);
+
+        var lenient = T.Load(source).CreateSession(new RuleSessionOptions { AllowedLateness = TimeSpan.FromSeconds(1) });
+        lenient.Insert(E("b", 1000, new { k = 1 }));
+        Assert.Single(lenient.Insert(E("a", 900, new { k = 1 })));
+        Assert.Equal(InsertStatus.Applied, lenient.LastInsertStatus);
+        Assert.Equal(At(0), lenient.Clock); // latest time 1 s minus 1 s of lateness
+        lenient.Insert(E("b", 5000, new { k = 2 }));
+        Assert.Empty(lenient.Insert(E("a", 3999, new { k = 2 }))); // 1.001 s late
+        Assert.Equal(InsertStatus.Late, lenient.LastInsertStatus);
+        Assert.Throws<ArgumentOutOfRangeException>(() => T.Load(source).CreateSession(new RuleSessionOptions { AllowedLateness = TimeSpan.FromSeconds(-1) }));
+    }
+
+    [Fact]
+    public void Bulk_insert_fires_once_after_the_batch()
+    {
+        var rules = T.Load("event m\nrule \"r\" when c: count(m()) within 10s per h >= 2 then log \"x\" end");
+        var session = rules.CreateSession();
+        var firings = session.InsertBatch([E("m", 0, new { h = 1 }), E("m", 1, new { h = 1 }), E("m", 2, new { h = 2 }), E("m", 3, new { h = 2 })]);
+        Assert.Equal(2, firings.Count);
+        // Expiries first, then the inserts: an activation removed and made again inside a batch fires once.
+        Assert.Single(session.InsertBatch([E("m", 10_001, new { h = 1 }), E("m", 10_002, new { h = 1 })]));
+    }
+}
