@@ -113,7 +113,7 @@ public static class EventsApi
             return problem;
         }
 
-        var result = await journal.ListEventsAsync(type, page, pageSize, cancellationToken).ConfigureAwait(false);
+        var result = await journal.ListEventsAsync(type, page, pageSize, cancellationToken, excludeType: EventPipeline.ClockEventType).ConfigureAwait(false);
         return Results.Ok(new
         {
             items = result.Items.Select(e => new

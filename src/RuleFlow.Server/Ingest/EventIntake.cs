@@ -144,6 +144,12 @@ public sealed partial class EventIntake(IOptions<RuleFlowOptions> options, RuleH
                 " and no rule's event declaration matches its exchange");
         }
 
+        if (type.StartsWith("ruleflow.", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new IngestRejectedException(IngestErrors.InvalidType,
+                $"event type '{Truncate(type, 80)}' is reserved: names starting with 'ruleflow.' are RuleFlow's own (e.g. the journal's clock rows)");
+        }
+
         if (type.Length > 200 || !TypeName().IsMatch(type))
         {
             throw new IngestRejectedException(IngestErrors.InvalidType,

@@ -53,6 +53,9 @@ public sealed class EventPipeline(
     IOptions<RuleFlowOptions> options,
     ILogger<EventPipeline> logger) : IDisposable
 {
+    /// <summary>Journal rows of this type are moves of the idle clock (replayed with <c>AdvanceTo</c>), not events.</summary>
+    public const string ClockEventType = "ruleflow.clock";
+
     private readonly SemaphoreSlim _gate = new(1, 1);
     private RuleSession? _session;
     private bool _needsRebuild = true;
@@ -266,20 +269,32 @@ public sealed class EventPipeline(
             }
 
             var target = lastEvent + quiet - settings.IdleAfter;
-            if (target <= _session.Clock)
+            if (target - _session.Clock < settings.IdleAfter)
             {
-                return 0;
+                return 0; // at most one clock move per IdleAfter of quiet: each is a journal row
             }
 
             var firings = _session.AdvanceTo(target);
-            if (firings.Count == 0)
+
+            // The move is journaled like an event, so a replay judges later events' lateness against the same clock.
+            var now = time.GetUtcNow();
+            var tick = new StoredEvent
             {
-                return 0;
+                EventId = $"clock:{target.UtcTicks}", Type = ClockEventType, Time = target, ReceivedAt = now, Source = "clock", Payload = "{}",
+            };
+            var records = firings.Select(f => Record(f)).ToList();
+            try
+            {
+                await StoreRetry.RunAsync(ct => journal.AppendBatchAsync([(tick, records)], ct), logger, "journaling a clock move", cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch
+            {
+                _needsRebuild = true;
+                throw;
             }
 
-            var records = firings.Select(f => Record(f)).ToList();
-            await StoreRetry.RunAsync(ct => journal.AppendFiringsAsync(records, _lastSequence, ct), logger, "journaling timer firings", cancellationToken)
-                .ConfigureAwait(false);
+            _lastSequence = Math.Max(_lastSequence, tick.Sequence);
             _sinceSnapshot++;
             var carried = 0;
             for (var f = 0; f < firings.Count; f++)
@@ -456,10 +471,12 @@ public sealed class EventPipeline(
                     stored.Sequence);
             }
 
-            var data = JsonSerializer.Deserialize<JsonElement>(stored.Payload);
             try
             {
-                session.Insert(new RuleEvent(stored.EventId, stored.Type, stored.Time, data)); // firings were journaled the first time
+                // Firings were journaled the first time; a clock row repeats a move of the idle clock.
+                _ = stored.Type == ClockEventType
+                    ? session.AdvanceTo(stored.Time)
+                    : session.Insert(new RuleEvent(stored.EventId, stored.Type, stored.Time, JsonSerializer.Deserialize<JsonElement>(stored.Payload)));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

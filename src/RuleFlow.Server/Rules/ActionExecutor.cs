@@ -171,6 +171,14 @@ public sealed class ActionExecutor(
                 return new JsonObject { ["kind"] = "log", ["level"] = log.Level, ["message"] = log.Message };
             }
 
+            // Facts were inserted, updated or retracted by the engine itself; they are listed for the journal only.
+            case InsertFactAction insert:
+                return new JsonObject { ["kind"] = "insert-fact", ["type"] = insert.Type, ["factId"] = insert.FactId };
+            case UpdateFactAction update:
+                return new JsonObject { ["kind"] = "update-fact", ["type"] = update.Type, ["factId"] = update.FactId };
+            case RetractFactAction retract:
+                return new JsonObject { ["kind"] = "retract-fact", ["type"] = retract.Type, ["factId"] = retract.FactId };
+
             default:
                 throw new ActionFailedException($"action {action.GetType().Name} is not supported by this server");
         }
@@ -208,6 +216,9 @@ public sealed class ActionExecutor(
         PublishAction => "publish",
         ScriptAction => "script",
         LogAction => "log",
+        InsertFactAction => "insert-fact",
+        UpdateFactAction => "update-fact",
+        RetractFactAction => "retract-fact",
         _ => action.GetType().Name,
     };
 
@@ -241,6 +252,9 @@ public sealed class ActionExecutor(
                     ["file"] = s.Location.File, ["line"] = s.Location.Line, ["column"] = s.Location.Column,
                 },
                 LogAction l => new JsonObject { ["kind"] = "log", ["level"] = l.Level, ["message"] = l.Message },
+                InsertFactAction f => new JsonObject { ["kind"] = "insert-fact", ["type"] = f.Type, ["factId"] = f.FactId, ["fact"] = f.Fact.DeepClone() },
+                UpdateFactAction f => new JsonObject { ["kind"] = "update-fact", ["type"] = f.Type, ["factId"] = f.FactId, ["fact"] = f.Fact.DeepClone() },
+                RetractFactAction f => new JsonObject { ["kind"] = "retract-fact", ["type"] = f.Type, ["factId"] = f.FactId },
                 _ => new JsonObject { ["kind"] = action.GetType().Name },
             });
         }
@@ -274,6 +288,9 @@ public sealed class ActionExecutor(
                 "script" => new ScriptAction(Text("script"), Object("bindings"),
                     new SourceLocation(Text("file"), o["line"]?.GetValue<int>() ?? 0, o["column"]?.GetValue<int>() ?? 0)),
                 "log" => new LogAction(Text("level"), Text("message")),
+                "insert-fact" => new InsertFactAction(Text("type"), Text("factId"), Object("fact")),
+                "update-fact" => new UpdateFactAction(Text("type"), Text("factId"), Object("fact")),
+                "retract-fact" => new RetractFactAction(Text("type"), Text("factId")),
                 _ => null,
             };
             if (action is not null)

@@ -251,13 +251,18 @@ public sealed class EventJournal(IDbContextFactory<RuleFlowDbContext> factory)
     /// <param name="page">1-based page.</param>
     /// <param name="pageSize">Items per page (1..500).</param>
     /// <param name="cancellationToken">Cancellation.</param>
-    public async Task<Page<StoredEvent>> ListEventsAsync(string? type, int page, int pageSize, CancellationToken cancellationToken)
+    /// <param name="excludeType">A type left out when <paramref name="type"/> is null (the server's clock rows), or null.</param>
+    public async Task<Page<StoredEvent>> ListEventsAsync(string? type, int page, int pageSize, CancellationToken cancellationToken, string? excludeType = null)
     {
         await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         var query = db.Set<StoredEvent>().AsNoTracking();
         if (!string.IsNullOrEmpty(type))
         {
             query = query.Where(e => e.Type == type);
+        }
+        else if (excludeType is not null)
+        {
+            query = query.Where(e => e.Type != excludeType);
         }
 
         var total = await query.CountAsync(cancellationToken).ConfigureAwait(false);
