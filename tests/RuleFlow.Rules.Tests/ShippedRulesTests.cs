@@ -36,4 +36,25 @@ public sealed class ShippedRulesTests
             }
         }
     }
+
+    [Fact]
+    public void Event_file_paths_expand_environment_variables_and_find_the_shared_datasets_folder_above_the_test()
+    {
+        var root = Directory.CreateTempSubdirectory("ruleflow-expand-").FullName;
+        try
+        {
+            var datasets = Directory.CreateDirectory(Path.Combine(root, "shared", "datasets")).FullName;
+            var rules = Directory.CreateDirectory(Path.Combine(root, "repo", "rules")).FullName;
+            string? None(string _) => null;
+            string? Elsewhere(string name) => name == "RULEFLOW_DATASETS" ? "/elsewhere" : null;
+            Assert.Equal(datasets + "/x.log", RuleFlow.Rules.Testing.RuleTestRunner.ExpandVariables("${RULEFLOW_DATASETS}/x.log", rules, None));
+            Assert.Equal("/elsewhere/x.log", RuleFlow.Rules.Testing.RuleTestRunner.ExpandVariables("${RULEFLOW_DATASETS}/x.log", rules, Elsewhere));
+            Assert.Equal("plain/x.log", RuleFlow.Rules.Testing.RuleTestRunner.ExpandVariables("plain/x.log", rules, None));
+            Assert.Equal("/x.log", RuleFlow.Rules.Testing.RuleTestRunner.ExpandVariables("${RULEFLOW_NO_SUCH_VARIABLE}/x.log", rules, Elsewhere));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }

@@ -131,6 +131,48 @@ public static class RuleTestRunner
         return new RuleTestFileResult(path, ruleFiles, diagnostics, tests);
     }
 
+
+    /// <summary>
+    /// Expands <c>${NAME}</c> in an event file path from the environment. <c>${RULEFLOW_DATASETS}</c>, when the variable is
+    /// not set, is the nearest <c>shared/datasets</c> folder above <paramref name="directory"/> (data such as loghub's stays
+    /// in the shared folder under its licence, so tests name it this way instead of by a relative path).
+    /// </summary>
+    internal static string ExpandVariables(string path, string directory) => ExpandVariables(path, directory, Environment.GetEnvironmentVariable);
+
+    /// <summary>As <see cref="ExpandVariables(string, string)"/>, with the variables from <paramref name="environment"/>.</summary>
+    internal static string ExpandVariables(string path, string directory, Func<string, string?> environment)
+    {
+        var result = new System.Text.StringBuilder();
+        var i = 0;
+        while (i < path.Length)
+        {
+            var start = path.IndexOf("${", i, StringComparison.Ordinal);
+            var end = start < 0 ? -1 : path.IndexOf('}', start + 2);
+            if (start < 0 || end < 0)
+            {
+                result.Append(path, i, path.Length - i);
+                break;
+            }
+
+            result.Append(path, i, start - i);
+            var name = path[(start + 2)..end];
+            var value = environment(name);
+            if (string.IsNullOrEmpty(value) && name == "RULEFLOW_DATASETS")
+            {
+                for (var dir = new DirectoryInfo(Path.GetFullPath(directory)); dir is not null && value is null; dir = dir.Parent)
+                {
+                    var candidate = Path.Combine(dir.FullName, "shared", "datasets");
+                    value = Directory.Exists(candidate) ? candidate : null;
+                }
+            }
+
+            result.Append(value ?? "");
+            i = end + 1;
+        }
+
+        return result.ToString();
+    }
+
     private static RuleTestResult RunTest(RuleSet rules, TestFile file, TestCase test, string directory)
     {
         var failures = new List<string>();
@@ -157,10 +199,13 @@ public static class RuleTestRunner
 
                     case EventsStep e:
                     {
-                        var file2 = Path.Combine(directory, e.File);
+                        var file2 = Path.Combine(directory, ExpandVariables(e.File, directory));
                         if (!File.Exists(file2))
                         {
-                            failures.Add($"{e.Location}: the event file {file2} does not exist");
+                            var hint = e.File.Contains("${", StringComparison.Ordinal)
+                                ? " (variables come from the environment; ${RULEFLOW_DATASETS} also from the nearest shared/datasets folder above the test file)"
+                                : "";
+                            failures.Add($"{e.Location}: the event file {file2} does not exist{hint}");
                             return new RuleTestResult(test.Name, test.Location, false, failures, total);
                         }
 
