@@ -195,7 +195,7 @@ public sealed partial class ScriptSandbox
         }
 
         injected.Add("log");
-        engine.SetValue("log", new ClrFunctionInstance(engine, (_, args) =>
+        engine.SetValue("log", (JsValue)new ClrFunctionInstance(engine, (_, args) =>
         {
             var line = string.Join(" ", args.Select(a => Describe(engine, a)));
             if (line.Length > options.MaxLogLineChars)
@@ -226,7 +226,7 @@ public sealed partial class ScriptSandbox
             }
 
             injected.Add(module.Name);
-            engine.SetValue(module.Name, target);
+            engine.SetValue(module.Name, new JsValue(target));
         }
 
         try
@@ -441,7 +441,9 @@ public sealed partial class ScriptSandbox
                 }
             }
 
-            Engine.Invoke(Engine.Object.Get("freeze"), obj);
+            // Called directly with a JsValue: Engine.Invoke would convert the argument through JsValue.FromObject, whose
+            // type cache in Jint 2.10.4 is a static, unsynchronized dictionary (engines are created on several threads).
+            Engine.Object.Freeze(JsValue.Undefined, [new JsValue(obj)]);
         }
     }
 
