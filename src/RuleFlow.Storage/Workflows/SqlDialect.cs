@@ -159,6 +159,13 @@ internal abstract class SqlDialect : IAsyncDisposable
 
     private sealed class PostgresDialect(string connectionString) : SqlDialect
     {
+        // The writer runs the same few statements all the time: let Npgsql prepare them on the server (parsed and planned once).
+        private readonly string writerConnectionString = new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            MaxAutoPrepare = Math.Max(32, new NpgsqlConnectionStringBuilder(connectionString).MaxAutoPrepare),
+            AutoPrepareMinUsages = 2,
+        }.ConnectionString;
+
         private NpgsqlConnection? connection;
         private NpgsqlTransaction? transaction;
 
@@ -173,7 +180,7 @@ internal abstract class SqlDialect : IAsyncDisposable
                 return;
             }
 
-            var open = new NpgsqlConnection(connectionString);
+            var open = new NpgsqlConnection(writerConnectionString);
             await open.OpenAsync(cancellationToken).ConfigureAwait(false);
             connection = open;
         }
