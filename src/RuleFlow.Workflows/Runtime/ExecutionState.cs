@@ -43,22 +43,24 @@ public sealed class ExecutionState
         NextFrame = NextFrame,
     };
 
-    /// <summary>Serializes to JSON text.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, Options);
+    /// <summary>Serializes to JSON text (camelCase, nulls left out; source-generated, no reflection).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, ExecutionStateJson.Default.ExecutionState);
 
     /// <summary>Reads <see cref="ToJson"/>'s text; an empty or missing text gives <see cref="Start"/>.</summary>
     public static ExecutionState FromJson(string? json) =>
-        string.IsNullOrWhiteSpace(json) || json == "[]" ? Start() : JsonSerializer.Deserialize<ExecutionState>(json, Options) ?? Start();
+        string.IsNullOrWhiteSpace(json) || json == "[]" ? Start() : JsonSerializer.Deserialize(json, ExecutionStateJson.Default.ExecutionState) ?? Start();
 
     /// <summary>The frame with <paramref name="id"/>, or null.</summary>
     public Frame? Find(string id) => Frames.Find(f => f.Id == id);
 
-    private static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
-    };
 }
+
+/// <summary>The source-generated serializer of <see cref="ExecutionState"/> (the <c>ExecutionJson</c> column, written on every step).</summary>
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(
+    PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(ExecutionState))]
+internal sealed partial class ExecutionStateJson : System.Text.Json.Serialization.JsonSerializerContext;
 
 /// <summary>Frame states.</summary>
 public static class FrameStatus
