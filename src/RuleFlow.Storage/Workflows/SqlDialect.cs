@@ -259,7 +259,7 @@ internal abstract class SqlDialect : IAsyncDisposable
 }
 
 /// <summary>Opens short-lived read connections for the hot reads the writer does not serve.</summary>
-internal sealed class SqlReader(bool postgres, string connectionString)
+internal sealed class SqlReader(bool postgres, string connectionString) : IAsyncDisposable
 {
     private readonly NpgsqlDataSource? dataSource = postgres ? NpgsqlDataSource.Create(connectionString) : null;
 
@@ -275,4 +275,7 @@ internal sealed class SqlReader(bool postgres, string connectionString)
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         return connection;
     }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => dataSource?.DisposeAsync() ?? ValueTask.CompletedTask;
 }

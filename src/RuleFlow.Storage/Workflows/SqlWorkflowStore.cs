@@ -162,6 +162,7 @@ public sealed class SqlWorkflowStore : IWorkflowStore, IAsyncDisposable
         if (sql.IsValueCreated)
         {
             await sql.Value.Writer.DisposeAsync().ConfigureAwait(false);
+            await sql.Value.Reader.DisposeAsync().ConfigureAwait(false);
         }
     }
 
