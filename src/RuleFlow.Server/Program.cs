@@ -46,7 +46,7 @@ catch (InvalidOperationException e)
 }
 
 var configurationErrors = ConfigurationCheck.Validate(options, storeOptions,
-    builder.Configuration.GetSection(JwtAuthOptions.Section).Get<JwtAuthOptions>());
+    builder.Configuration.GetSection(JwtAuthOptions.Section).Get<JwtAuthOptions>(), workflowOptions);
 if (configurationErrors.Count > 0)
 {
     foreach (var error in configurationErrors)

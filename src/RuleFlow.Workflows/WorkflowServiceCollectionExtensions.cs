@@ -35,4 +35,17 @@ public static class WorkflowServiceCollectionExtensions
         services.TryAddSingleton<IWorkflowRuntime>(sp => sp.GetRequiredService<WorkflowRuntime>());
         return services;
     }
+
+    /// <summary>
+    /// Adds an <see cref="InMemoryWorkflowStore"/> as <see cref="IWorkflowStore"/> and <see cref="IWorkflowQueries"/>
+    /// (one singleton): the runtime without a database, for tests and demos. Nothing survives the process.
+    /// </summary>
+    /// <returns>The same service collection.</returns>
+    public static IServiceCollection AddRuleFlowInMemoryWorkflowStore(this IServiceCollection services)
+    {
+        services.TryAddSingleton<InMemoryWorkflowStore>();
+        services.TryAddSingleton<IWorkflowStore>(sp => sp.GetRequiredService<InMemoryWorkflowStore>());
+        services.TryAddSingleton<IWorkflowQueries>(sp => sp.GetRequiredService<InMemoryWorkflowStore>());
+        return services;
+    }
 }

@@ -66,6 +66,9 @@ public sealed class StartupTests
     [InlineData("RuleFlow__RabbitMq__BatchSize", "lots", "'lots' at 'RuleFlow:RabbitMq:BatchSize'")]
     [InlineData("RuleFlow__Store__Provider", "Postgres", "RuleFlow:Store:ConnectionString is empty")]
     [InlineData("RuleFlow__Auth__ApiKeys__0__Key", "short", "RuleFlow:Auth:ApiKeys:0:Key is missing or shorter than 16 characters")]
+    [InlineData("RuleFlow__Workflows__MaxConcurrency", "0", "RuleFlow:Workflows:MaxConcurrency is 0; it must be at least 1")]
+    [InlineData("RuleFlow__Workflows__PollInterval", "-00:00:01", "RuleFlow:Workflows:PollInterval is -00:00:01; it must be a positive time")]
+    [InlineData("RuleFlow__Auth__Jwt__SigningKey", "too-short", "RuleFlow:Auth:Jwt:SigningKey is not usable")]
     public async Task A_configuration_mistake_stops_the_start_with_exit_code_2_naming_the_key(string variable, string value, string message)
     {
         await using var server = new ServerProcess(ServerProcess.NewContentRoot(), new Dictionary<string, string> { [variable] = value });

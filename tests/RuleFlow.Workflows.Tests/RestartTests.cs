@@ -14,7 +14,7 @@ public sealed class RestartTests
 
     private static async Task<TestHost> OpenAsync(TempDirectory dir, ManualTimeProvider clock, IMessageTransport transport, TestBlocklistModule blocklist, bool run = true)
     {
-        var host = new TestHost(dir.Path, clock, transport, blocklist, new FlakyModule(0));
+        var host = new TestHost(dir, clock, transport, blocklist, new FlakyModule(0));
         await host.InitializeAsync(Definitions);
         if (run)
         {
@@ -31,10 +31,12 @@ public sealed class RestartTests
         await host.Runtime.DecideAsync(approval.Id, outcome, TestHost.Approver, "after restart", CancellationToken.None);
     }
 
-    [Fact]
-    public async Task Restart_loses_no_instance_duplicates_none_and_delivers_each_message_once()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task Restart_loses_no_instance_duplicates_none_and_delivers_each_message_once(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var clock = NewClock();
         var blocklist = new TestBlocklistModule();
         string[] ips = ["183.62.140.253", "112.95.230.3", "103.99.0.122", "5.188.10.180"];
@@ -112,10 +114,12 @@ public sealed class RestartTests
         }
     }
 
-    [Fact]
-    public async Task Timer_that_fell_due_while_down_fires_at_start()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task Timer_that_fell_due_while_down_fires_at_start(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var clock = NewClock();
         var blocklist = new TestBlocklistModule();
         Guid id;
@@ -133,10 +137,12 @@ public sealed class RestartTests
         Assert.Empty(blocklist.Ips);
     }
 
-    [Fact]
-    public async Task Running_instances_finish_on_the_version_they_started_with()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task Running_instances_finish_on_the_version_they_started_with(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var clock = NewClock();
         var blocklist = new TestBlocklistModule();
         const string v1 = """
@@ -162,7 +168,7 @@ public sealed class RestartTests
                 script: "return 'v2';"
             """;
         Guid id;
-        await using (var first = new TestHost(dir.Path, clock, new RecordingTransport(), blocklist))
+        await using (var first = new TestHost(dir, clock, new RecordingTransport(), blocklist))
         {
             await first.InitializeAsync(v1);
             first.Start();
@@ -171,7 +177,7 @@ public sealed class RestartTests
             Assert.Equal(1, first.Registry.Find("versioned")!.Version);
         }
 
-        await using var second = new TestHost(dir.Path, clock, new RecordingTransport(), blocklist);
+        await using var second = new TestHost(dir, clock, new RecordingTransport(), blocklist);
         await second.InitializeAsync(v2);
         second.Start();
         Assert.Equal(2, second.Registry.Find("versioned")!.Version);
@@ -185,11 +191,13 @@ public sealed class RestartTests
         Assert.Equal((2, "v2"), (waiting.Summary.Version, waiting.Approvals[0].Message));
     }
 
-    [Fact]
-    public async Task Registry_is_ready_only_after_definitions_are_registered()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task Registry_is_ready_only_after_definitions_are_registered(TestStore store)
     {
-        using var dir = new TempDirectory();
-        var host = new TestHost(dir.Path, NewClock(), new RecordingTransport(), new TestBlocklistModule());
+        using var dir = new TempDirectory(store);
+        var host = new TestHost(dir, NewClock(), new RecordingTransport(), new TestBlocklistModule());
         await using (host)
         {
             Assert.False(host.Registry.IsReady);

@@ -95,7 +95,7 @@ public sealed class RuntimeTests
 
     private static async Task<TestHost> HostAsync(TempDirectory dir, IMessageTransport? transport = null, ManualTimeProvider? clock = null, params Tests.TestBlocklistModule[] blocklist)
     {
-        var host = new TestHost(dir.Path, clock ?? NewClock(), transport ?? new RecordingTransport(),
+        var host = new TestHost(dir, clock ?? NewClock(), transport ?? new RecordingTransport(),
             blocklist.Length > 0 ? blocklist[0] : new TestBlocklistModule(), new FlakyModule(2));
         await host.InitializeAsync(SagaThree, ApproveAfterTwo, CompensationFails, CompensationFlaky);
         host.Start();
@@ -106,10 +106,13 @@ public sealed class RuntimeTests
 
     private static List<string> Kinds(InstanceDetails details) => details.Journal.Select(j => j.StepId is null ? j.Kind : $"{j.Kind}:{j.StepId}").ToList();
 
-    [Fact]
-    public async Task Approve_completes_block_source_ip_blocks_the_ip_and_publishes_once()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Approve_completes_block_source_ip_blocks_the_ip_and_publishes_once(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var blocklist = new TestBlocklistModule();
         var transport = new RecordingTransport();
         await using var host = await HostAsync(dir, transport, null, blocklist);
@@ -150,10 +153,13 @@ public sealed class RuntimeTests
         await WaitUntilAsync(() => host.Store.GetPendingOutboxAsync(host.Clock.GetUtcNow().AddDays(1), 10, CancellationToken.None).Result.Count == 0);
     }
 
-    [Fact]
-    public async Task Reject_of_block_source_ip_leaves_nothing_behind()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Reject_of_block_source_ip_leaves_nothing_behind(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var blocklist = new TestBlocklistModule();
         var transport = new RecordingTransport();
         await using var host = await HostAsync(dir, transport, null, blocklist);
@@ -169,10 +175,13 @@ public sealed class RuntimeTests
         Assert.Equal("rejected", Assert.Single(done.Approvals).State);
     }
 
-    [Fact]
-    public async Task Reject_compensates_completed_steps_in_reverse_order()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Reject_compensates_completed_steps_in_reverse_order(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var blocklist = new TestBlocklistModule();
         await using var host = await HostAsync(dir, null, null, blocklist);
         var started = await host.StartAsync("approve-after-two", new JsonObject { ["ip"] = "10.1.1.1" });
@@ -193,10 +202,13 @@ public sealed class RuntimeTests
             blocklist.Calls.Where(c => c.StartsWith("remove", StringComparison.Ordinal)));
     }
 
-    [Fact]
-    public async Task Third_step_failure_compensates_step_two_then_step_one()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Third_step_failure_compensates_step_two_then_step_one(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var blocklist = new TestBlocklistModule();
         var transport = new RecordingTransport();
         await using var host = await HostAsync(dir, transport, null, blocklist);
@@ -220,10 +232,13 @@ public sealed class RuntimeTests
         Assert.Equal(IdempotencyKeys.ToGuid($"{started.InstanceId:D}:two:compensate:1").ToString("D"), undone.Id);
     }
 
-    [Fact]
-    public async Task Validate_failure_names_the_failing_path_and_bad_input_is_refused()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Validate_failure_names_the_failing_path_and_bad_input_is_refused(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var blocklist = new TestBlocklistModule();
         await using var host = await HostAsync(dir, null, null, blocklist);
         var started = await host.StartAsync("block-source-ip", IpInput("999.62.140.253"));
@@ -245,10 +260,13 @@ public sealed class RuntimeTests
         Assert.Equal("WF4040", unknown.Code);
     }
 
-    [Fact]
-    public async Task Validate_on_a_given_value_and_flaky_compensation_is_retried()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Validate_on_a_given_value_and_flaky_compensation_is_retried(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         await using var host = await HostAsync(dir);
         var ok = await host.StartAsync("compensation-flaky", new JsonObject { ["n"] = 12 });
         await host.WaitForStateAsync(ok.InstanceId, InstanceState.Completed);
@@ -262,10 +280,13 @@ public sealed class RuntimeTests
             attempts);
     }
 
-    [Fact]
-    public async Task Compensation_that_keeps_failing_ends_failed_with_an_incident()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Compensation_that_keeps_failing_ends_failed_with_an_incident(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         await using var host = await HostAsync(dir);
         var started = await host.StartAsync("compensation-fails", []);
         var done = await host.WaitForStateAsync(started.InstanceId, InstanceState.Failed);
@@ -276,10 +297,13 @@ public sealed class RuntimeTests
         Assert.Equal(("compensation.failed", "one"), (incident.Kind, incident.StepId));
     }
 
-    [Fact]
-    public async Task Approval_timeout_applies_on_timeout()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Approval_timeout_applies_on_timeout(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var blocklist = new TestBlocklistModule();
         await using var host = await HostAsync(dir, null, null, blocklist);
         var reject = await host.StartAsync("block-source-ip", IpInput("112.95.230.3"), "112.95.230.3");
@@ -304,10 +328,13 @@ public sealed class RuntimeTests
         Assert.DoesNotContain("112.95.230.3", blocklist.Ips);
     }
 
-    [Fact]
-    public async Task Same_correlation_key_starts_one_instance_while_it_is_active()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Same_correlation_key_starts_one_instance_while_it_is_active(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         await using var host = await HostAsync(dir);
         var first = await host.StartAsync("block-source-ip", IpInput("103.99.0.122"), "103.99.0.122");
         var again = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => host.StartAsync("block-source-ip", IpInput("103.99.0.122"), "103.99.0.122")));
@@ -333,10 +360,13 @@ public sealed class RuntimeTests
         Assert.Equal(3, (await host.Queries.ListInstancesAsync(new InstanceQuery("block-source-ip", null, null), CancellationToken.None)).Total);
     }
 
-    [Fact]
-    public async Task Only_assignees_may_decide_not_even_an_admin()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Only_assignees_may_decide_not_even_an_admin(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         await using var host = await HostAsync(dir);
         var started = await host.StartAsync("block-source-ip", IpInput("187.141.143.180"), "187.141.143.180");
         var approval = PendingApproval(await host.WaitForStateAsync(started.InstanceId, InstanceState.Waiting));
@@ -367,10 +397,13 @@ public sealed class RuntimeTests
         await host.WaitForStateAsync(started.InstanceId, InstanceState.Completed);
     }
 
-    [Fact]
-    public async Task Outbox_retries_failed_deliveries_with_the_same_message_id()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Outbox_retries_failed_deliveries_with_the_same_message_id(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var transport = new RecordingTransport(failures: 2);
         await using var host = await HostAsync(dir, transport);
         var started = await host.StartAsync("block-source-ip", IpInput("119.4.203.64"), "119.4.203.64");

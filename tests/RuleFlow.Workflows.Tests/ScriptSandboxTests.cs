@@ -195,4 +195,90 @@ public sealed class ScriptSandboxTests
         Run("leaked = 42; Object.prototype.polluted = true;");
         Assert.Equal("[\"undefined\",\"undefined\"]", Run("return [typeof leaked, typeof ({}).polluted];").ResultJson);
     }
+
+    private static ScriptResult RunOn(ScriptSandbox sandbox, string source) =>
+        sandbox.Run(new ScriptRequest(source, new Dictionary<string, string> { ["input"] = "{}", ["vars"] = "{}" }, Context, null, ["vars"]));
+
+    [Fact]
+    public void A_reused_engine_carries_nothing_from_one_run_to_the_next()
+    {
+        var sandbox = new ScriptSandbox(new ScriptingOptions());
+        string[] attacks =
+        [
+            "leaked = 42;",
+            "this.leaked = 42;",
+            "(0, eval)('var leaked = 42;');",
+            "Function('return this')().leaked = 42;",
+            "Object.prototype.polluted = true; Array.prototype.polluted = true;",
+            "Object.defineProperty(Object.prototype, 'polluted', { value: true });",
+            "Math.max = function () { return 'polluted'; }; JSON.stringify = null; parseInt = null;",
+            "Array.prototype.push.polluted = true; Object.keys.polluted = true;",
+            "Object.prototype.toString = function () { return 'polluted'; };",
+            "Error.prototype.message = 'polluted';",
+            "vars.polluted = true; input.polluted = true; log.polluted = true;",
+        ];
+        foreach (var attack in attacks)
+        {
+            try
+            {
+                RunOn(sandbox, attack);
+            }
+            catch (ScriptException)
+            {
+                // Refused outright is fine too.
+            }
+
+            var probe = RunOn(sandbox, """
+                return [typeof leaked, typeof ({}).polluted, typeof [].polluted, Math.max(1, 2), typeof JSON.stringify, typeof parseInt,
+                  typeof [].push.polluted, typeof Object.keys.polluted, String({}), new Error('m').message, typeof vars.polluted,
+                  typeof input.polluted, typeof log.polluted];
+                """);
+            Assert.True("[\"undefined\",\"undefined\",\"undefined\",2,\"function\",\"function\",\"undefined\",\"undefined\",\"[object Object]\",\"m\",\"undefined\",\"undefined\",\"undefined\"]"
+                == probe.ResultJson, $"after '{attack}': {probe.ResultJson}");
+        }
+    }
+
+    [Fact]
+    public void Engines_are_reused_while_runs_leave_nothing_behind_and_dropped_when_they_do()
+    {
+        var sandbox = new ScriptSandbox(new ScriptingOptions());
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal("3", RunOn(sandbox, "var x = 1; vars.y = 2; return x + vars.y;").ResultJson);
+        }
+
+        Assert.Equal(1, sandbox.EnginesCreated);
+        RunOn(sandbox, "leaked = 1;");
+        RunOn(sandbox, "return 1;");
+        Assert.Equal(2, sandbox.EnginesCreated);
+        Assert.Throws<ScriptException>(() => RunOn(sandbox, "throw new Error('x');"));
+        RunOn(sandbox, "return 1;");
+        Assert.Equal(3, sandbox.EnginesCreated);
+    }
+
+    [Fact]
+    public void Limits_are_reset_before_every_run_on_a_reused_engine()
+    {
+        var sandbox = new ScriptSandbox(new ScriptingOptions { MaxStatements = 1000 });
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal("600", RunOn(sandbox, "var n = 0; for (var i = 0; i < 300; i++) { n += 2; } return n;").ResultJson);
+        }
+
+        Assert.Equal(1, sandbox.EnginesCreated);
+        Assert.Equal(ScriptErrorKind.StatementLimit, Assert.Throws<ScriptException>(() => RunOn(sandbox, "while (true) { }")).Kind);
+    }
+
+    [Fact]
+    public void Common_overrides_on_objects_still_work_with_frozen_built_ins()
+    {
+        var sandbox = new ScriptSandbox(new ScriptingOptions());
+        var result = RunOn(sandbox, """
+            var e = new Error(); e.message = 'm'; e.name = 'Custom';
+            var o = {}; o.toString = function () { return 'mine'; }; o.valueOf = function () { return 7; };
+            function P() {} P.prototype.toString = function () { return 'p'; };
+            return [e.message, e.name, String(e), String(o), o + 1, String(new P())];
+            """);
+        Assert.Equal("[\"m\",\"Custom\",\"Custom: m\",\"mine\",8,\"p\"]", result.ResultJson);
+    }
 }

@@ -174,16 +174,19 @@ public sealed class StepKindTests
     private static async Task<TestHost> HostAsync(TempDirectory dir, ManualTimeProvider clock)
     {
         var blocklist = new TestBlocklistModule();
-        var host = new TestHost(dir.Path, clock, new RecordingTransport(), blocklist, new FlakyModule(0));
+        var host = new TestHost(dir, clock, new RecordingTransport(), blocklist, new FlakyModule(0));
         await host.InitializeAsync(Branching, Fanout, Timers, Parent, Child, Retrying, TwoOfThree);
         host.Start();
         return host;
     }
 
-    [Fact]
-    public async Task Set_if_switch_fail_continue_goto_and_output()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Set_if_switch_fail_continue_goto_and_output(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         await using var host = await HostAsync(dir, Clock());
         var big = await host.StartAsync("branching", new JsonObject { ["n"] = 12 });
         var done = await host.WaitForStateAsync(big.InstanceId, InstanceState.Completed);
@@ -198,12 +201,15 @@ public sealed class StepKindTests
         Assert.Equal(12, done.Variables["count"]!.GetValue<int>());
     }
 
-    [Fact]
-    public async Task Foreach_with_concurrency_parallel_any_compensates_the_loser_and_a_failure_undoes_every_iteration()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Foreach_with_concurrency_parallel_any_compensates_the_loser_and_a_failure_undoes_every_iteration(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var blocklist = new TestBlocklistModule();
-        await using var host = new TestHost(dir.Path, Clock(), new RecordingTransport(), blocklist, new FlakyModule(0));
+        await using var host = new TestHost(dir, Clock(), new RecordingTransport(), blocklist, new FlakyModule(0));
         await host.InitializeAsync(Fanout);
         host.Start();
         var ok = await host.StartAsync("fanout", new JsonObject { ["ips"] = new JsonArray("1.1.1.1", "2.2.2.2", "3.3.3.3"), ["ok"] = true });
@@ -224,10 +230,13 @@ public sealed class StepKindTests
         Assert.DoesNotContain("5.5.5.5", blocklist.Ips);
     }
 
-    [Fact]
-    public async Task Delay_wait_until_wait_for_event_and_signal_resume_durably()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Delay_wait_until_wait_for_event_and_signal_resume_durably(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var clock = Clock();
         await using var host = await HostAsync(dir, clock);
         var started = await host.StartAsync("timers", new JsonObject { ["ip"] = "10.1.1.1", ["at"] = "2026-01-05T09:00:00Z" }, "k1");
@@ -253,10 +262,13 @@ public sealed class StepKindTests
         Assert.Equal("""{"ack":"ok","signal":"rule"}""", done.Journal.Single(j => j.StepId == "done" && j.Kind == "step.completed").Data!["output"]!.ToJsonString());
     }
 
-    [Fact]
-    public async Task Wait_for_event_times_out_and_fails()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Wait_for_event_times_out_and_fails(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var clock = Clock();
         await using var host = await HostAsync(dir, clock);
         var started = await host.StartAsync("timers", new JsonObject { ["ip"] = "10.2.2.2", ["at"] = "2020-01-01T00:00:00Z" });
@@ -268,10 +280,13 @@ public sealed class StepKindTests
         Assert.Equal("WF4080", done.Journal.Single(j => j.Kind == "step.failed").Data!["code"]!.GetValue<string>());
     }
 
-    [Fact]
-    public async Task Call_waits_for_the_sub_workflow_result()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Call_waits_for_the_sub_workflow_result(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         await using var host = await HostAsync(dir, Clock());
         var started = await host.StartAsync("parent", new JsonObject { ["x"] = 20 });
         var done = await host.WaitForStateAsync(started.InstanceId, InstanceState.Completed);
@@ -281,14 +296,17 @@ public sealed class StepKindTests
         Assert.Equal((InstanceState.Completed, started.InstanceId), (child!.Summary.State, child.ParentInstanceId));
     }
 
-    [Fact]
-    public async Task Exhausted_retry_opens_an_incident_retry_resumes_and_cancel_compensates()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Exhausted_retry_opens_an_incident_retry_resumes_and_cancel_compensates(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var clock = Clock();
         var flaky = new FlakyModule(2);
         var blocklist = new TestBlocklistModule();
-        await using var host = new TestHost(dir.Path, clock, new RecordingTransport(), blocklist, flaky);
+        await using var host = new TestHost(dir, clock, new RecordingTransport(), blocklist, flaky);
         await host.InitializeAsync(Retrying, TwoOfThree);
         host.Start();
         var started = await host.StartAsync("retrying", []);
@@ -314,10 +332,13 @@ public sealed class StepKindTests
         Assert.Equal("WF4090", again.Code);
     }
 
-    [Fact]
-    public async Task Two_of_three_approval_then_escalation_with_a_second_timeout()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Two_of_three_approval_then_escalation_with_a_second_timeout(TestStore store)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(store);
         var clock = Clock();
         await using var host = await HostAsync(dir, clock);
         var started = await host.StartAsync("two-of-three", []);
@@ -346,8 +367,11 @@ public sealed class StepKindTests
         Assert.Contains(done.Journal, j => j.Kind == "approval.escalated");
     }
 
-    [Fact]
-    public async Task Http_step_retries_with_backoff_sends_the_idempotency_key_and_fails_on_unexpected_status()
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task Http_step_retries_with_backoff_sends_the_idempotency_key_and_fails_on_unexpected_status(TestStore store)
     {
         using var server = new CountingHttpServer(failFirst: 2);
         var definition = $$"""
@@ -367,8 +391,8 @@ public sealed class StepKindTests
                 url: "{{server.Url}}missing"
                 attempts: 1
             """;
-        using var dir = new TempDirectory();
-        await using var host = new TestHost(dir.Path, Clock(), new RecordingTransport());
+        using var dir = new TempDirectory(store);
+        await using var host = new TestHost(dir, Clock(), new RecordingTransport());
         await host.InitializeAsync(definition);
         host.Start();
         var started = await host.StartAsync("http-call", new JsonObject { ["ip"] = "8.8.4.4" });

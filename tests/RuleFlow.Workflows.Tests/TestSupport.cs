@@ -23,16 +23,72 @@ public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
     public void Advance(TimeSpan by) => Interlocked.Add(ref ticks, by.Ticks);
 }
 
-/// <summary>A temp directory deleted at the end (SQLite pools cleared first).</summary>
+/// <summary>Where a test's workflow state lives: the same suite runs against each.</summary>
+public enum TestStore
+{
+    /// <summary>A SQLite file in the test's directory (WAL, synchronous=NORMAL), like the server's default.</summary>
+    Sqlite,
+
+    /// <summary>A fresh database on the PostgreSQL server tools/test.sh starts (RULEFLOW_TEST_POSTGRES), dropped at the end.</summary>
+    Postgres,
+
+    /// <summary>The in-memory store (one instance per test, shared by the hosts a test opens one after the other).</summary>
+    Memory,
+}
+
+/// <summary>
+/// A test's place for state: a temp directory (deleted at the end, SQLite pools cleared first) and, by
+/// <see cref="TestStore"/>, the SQLite file in it, a fresh PostgreSQL database, or an in-memory store. Hosts opened on the
+/// same instance one after the other see the same state (a restart).
+/// </summary>
 public sealed class TempDirectory : IDisposable
 {
-    public TempDirectory()
+    private readonly string? postgresServer;
+
+    public TempDirectory(TestStore store = TestStore.Sqlite)
     {
+        Store = store;
         Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "ruleflow-wf-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path);
+        switch (store)
+        {
+            case TestStore.Postgres:
+                postgresServer = Environment.GetEnvironmentVariable("RULEFLOW_TEST_POSTGRES")
+                    ?? throw new InvalidOperationException("RULEFLOW_TEST_POSTGRES is not set: run the tests through tools/test.sh, which starts PostgreSQL on 127.0.0.1");
+                DatabaseName = "ruleflow_wf_" + Guid.NewGuid().ToString("N")[..12];
+                using (var connection = new Npgsql.NpgsqlConnection(postgresServer))
+                {
+                    connection.Open();
+                    using var create = new Npgsql.NpgsqlCommand($"CREATE DATABASE {DatabaseName}", connection);
+                    create.ExecuteNonQuery();
+                }
+
+                StoreOptions = new StoreOptions
+                {
+                    Provider = StoreProvider.Postgres,
+                    ConnectionString = new Npgsql.NpgsqlConnectionStringBuilder(postgresServer) { Database = DatabaseName }.ConnectionString,
+                };
+                break;
+            case TestStore.Memory:
+                MemoryStore = new InMemoryWorkflowStore();
+                break;
+            default:
+                StoreOptions = new StoreOptions { ConnectionString = "Data Source=" + System.IO.Path.Combine(Path, "ruleflow.db") };
+                break;
+        }
     }
 
+    public TestStore Store { get; }
+
     public string Path { get; }
+
+    /// <summary>The SQL store's settings, or null for <see cref="TestStore.Memory"/>.</summary>
+    public StoreOptions? StoreOptions { get; }
+
+    /// <summary>The in-memory store, or null.</summary>
+    public InMemoryWorkflowStore? MemoryStore { get; }
+
+    public string? DatabaseName { get; }
 
     public void Dispose()
     {
@@ -43,6 +99,15 @@ public sealed class TempDirectory : IDisposable
         }
         catch (IOException)
         {
+        }
+
+        if (postgresServer is not null)
+        {
+            Npgsql.NpgsqlConnection.ClearAllPools();
+            using var connection = new Npgsql.NpgsqlConnection(postgresServer);
+            connection.Open();
+            using var drop = new Npgsql.NpgsqlCommand($"DROP DATABASE IF EXISTS {DatabaseName} WITH (FORCE)", connection);
+            drop.ExecuteNonQuery();
         }
     }
 }
@@ -120,14 +185,26 @@ public sealed class TestHost : IAsyncDisposable
     private readonly CancellationTokenSource stop = new();
     private Task? loop;
 
-    public TestHost(string directory, ManualTimeProvider clock, IMessageTransport transport, params IScriptHostModule[] modules)
+    private readonly bool sql;
+
+    public TestHost(TempDirectory directory, ManualTimeProvider clock, IMessageTransport transport, params IScriptHostModule[] modules)
     {
         Clock = clock;
         Transport = transport;
         var services = new ServiceCollection();
         services.AddSingleton(typeof(ILogger<>), typeof(NullLogger<>));
-        services.AddRuleFlowStorage(new StoreOptions { ConnectionString = "Data Source=" + System.IO.Path.Combine(directory, "ruleflow.db") }, directory);
-        services.AddRuleFlowWorkflowStore();
+        if (directory.MemoryStore is { } memory)
+        {
+            services.AddSingleton(memory);
+            services.AddRuleFlowInMemoryWorkflowStore();
+        }
+        else
+        {
+            sql = true;
+            services.AddRuleFlowStorage(directory.StoreOptions!, directory.Path);
+            services.AddRuleFlowWorkflowStore();
+        }
+
         services.AddSingleton<TimeProvider>(clock);
         services.AddSingleton(transport);
         foreach (var module in modules)
@@ -161,7 +238,11 @@ public sealed class TestHost : IAsyncDisposable
 
     public async Task InitializeAsync(params string[] yamlDefinitions)
     {
-        await provider.GetRequiredService<StoreInitializer>().InitializeAsync(CancellationToken.None);
+        if (sql)
+        {
+            await provider.GetRequiredService<StoreInitializer>().InitializeAsync(CancellationToken.None);
+        }
+
         var definitions = new List<WorkflowDefinition>();
         foreach (var yaml in yamlDefinitions)
         {

@@ -16,11 +16,13 @@ using RuleFlow.Workflows.Runtime;
 namespace RuleFlow.Bench;
 
 /// <summary>
-/// <c>workflows</c>: instances per second of a 5-step workflow without waits (script, set, if, publish, script) on an
-/// in-memory SQLite database ("memory"), a SQLite file (WAL, synchronous=NORMAL) and PostgreSQL (when
-/// <c>--postgres</c> or RULEFLOW_TEST_POSTGRES gives a server), with group commit and with one commit per step; and the
-/// latency of a 10-step sequential workflow, one instance at a time. Checks <c>journal_rows == steps × instances</c>
-/// (journal rows of step executions, kind <c>step.*</c>).
+/// <c>workflows</c>: instances per second of a 5-step workflow without waits (script, set, if, publish, script) on the
+/// in-memory store ("memory"), a SQLite file (WAL, synchronous=NORMAL) and PostgreSQL (when <c>--postgres</c> or
+/// RULEFLOW_TEST_POSTGRES gives a server), with group commit and with one commit per step; and the latency of a 10-step
+/// sequential workflow, one instance at a time. The runtime runs as in the server (<see cref="WorkflowRuntime.RunAsync"/>:
+/// workers, outbox dispatcher to a transport that drops the messages); the clock stops when every instance has completed
+/// and every outbox message was sent. Checks <c>journal_rows == steps × instances</c> (journal rows of step executions,
+/// kind <c>step.*</c>) and that every message was sent once.
 /// </summary>
 public static partial class Benchmarks
 {
@@ -52,19 +54,27 @@ public static partial class Benchmarks
 
     static partial void AddWorkflows(RootCommand root)
     {
-        var instances = new Option<int>("--instances") { Description = "instances per throughput scenario", DefaultValueFactory = _ => 2000 };
-        var latencyInstances = new Option<int>("--latency-instances") { Description = "instances of the 10-step latency scenario", DefaultValueFactory = _ => 300 };
-        var concurrency = new Option<int>("--concurrency") { Description = "instances in flight", DefaultValueFactory = _ => 64 };
+        var instances = new Option<int>("--instances") { Description = "instances per throughput scenario (after a warm-up of a quarter as many, at least 1,000)", DefaultValueFactory = _ => 20000 };
+        var latencyInstances = new Option<int>("--latency-instances") { Description = "instances of the 10-step latency scenario (after as many for warm-up)", DefaultValueFactory = _ => 1000 };
+        var concurrency = new Option<int>("--concurrency") { Description = "instances in flight (and runtime workers)", DefaultValueFactory = _ => 64 };
+        var only = new Option<string?>("--store") { Description = "only this store: memory, sqlite or postgresql" };
         var json = new Option<string?>("--json") { Description = "write the rows as a JSON array to this file" };
         var postgres = new Option<string?>("--postgres") { Description = "PostgreSQL server connection string (default RULEFLOW_TEST_POSTGRES)" };
-        var command = new Command("workflows", "workflow runtime throughput and latency") { instances, latencyInstances, concurrency, json, postgres };
+        var command = new Command("workflows", "workflow runtime throughput and latency") { instances, latencyInstances, concurrency, json, postgres, only };
         command.SetAction(async (result, ct) =>
         {
             var report = new BenchReport();
             var pg = result.GetValue(postgres) ?? Environment.GetEnvironmentVariable("RULEFLOW_TEST_POSTGRES");
             var n = result.GetValue(instances);
             var c = result.GetValue(concurrency);
-            foreach (var store in new[] { "memory", "sqlite", "postgresql" })
+            var stores = new[] { "memory", "sqlite", "postgresql" }.Where(s => result.GetValue(only) is not { } o || o == s).ToList();
+
+            // Process warm-up, not measured: the runtime, the sandbox and Jint reach their optimized (tier-1, PGO) code
+            // before the first measured scenario, so the first row does not pay for the JIT the others do not.
+            Console.Error.WriteLine("warm-up: 10,000 five-step and 2,000 ten-step instances on the in-memory store");
+            await MeasureAsync("warm-up", "bench-five", 5, "memory", null, 10_000, c, groupCommit: true, ct).ConfigureAwait(false);
+            await MeasureAsync("warm-up", "bench-ten", 10, "memory", null, 2_000, 1, groupCommit: true, ct).ConfigureAwait(false);
+            foreach (var store in stores)
             {
                 if (store == "postgresql" && string.IsNullOrEmpty(pg))
                 {
@@ -76,13 +86,17 @@ public static partial class Benchmarks
                 report.Add(await ThroughputAsync(store, pg, n, c, groupCommit: false, ct).ConfigureAwait(false));
             }
 
-            foreach (var store in new[] { "memory", "sqlite" })
+            foreach (var store in stores)
             {
-                report.Add(await LatencyAsync(store, result.GetValue(latencyInstances), ct).ConfigureAwait(false));
+                if (store != "postgresql" || !string.IsNullOrEmpty(pg))
+                {
+                    report.Add(await LatencyAsync(store, pg, result.GetValue(latencyInstances), ct).ConfigureAwait(false));
+                }
             }
 
             Console.WriteLine(BenchReport.Machine());
-            report.PrintTable(Console.Out, "scenario", "store", "instances", "instances_per_s", "commits_per_s", "journal_rows", "journal_ok", "p50_ms", "p99_ms");
+            report.PrintTable(Console.Out, "scenario", "store", "instances", "instances_per_s", "commits_per_s", "writes_per_commit", "journal_rows", "journal_ok",
+                "outbox_sent", "cpu_us_per_instance", "p50_ms", "p99_ms");
             if (result.GetValue(json) is { } path)
             {
                 report.WriteJson(path);
@@ -101,25 +115,43 @@ public static partial class Benchmarks
         return "id: bench-ten\nsteps:\n" + steps + "\n";
     }
 
-    private sealed class BenchTransport : IMessageTransport
+    /// <summary>Writes errors (with their exception) to standard error and drops everything else: a benchmark must not fail silently.</summary>
+    private sealed class ErrorLogger<T> : ILogger<T>
     {
-        public Task PublishAsync(OutboundMessage message, CancellationToken cancellationToken) => Task.CompletedTask;
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                Console.Error.WriteLine($"{logLevel} {typeof(T).Name}: {formatter(state, exception)} {exception}");
+            }
+        }
     }
 
-    private static async Task<(ServiceProvider Provider, Func<Task> Cleanup, SqliteConnection? Keep)> OpenAsync(string store, string? pg, bool groupCommit, CancellationToken ct)
+    /// <summary>Counts the messages and drops them (a broker that takes everything at once).</summary>
+    private sealed class BenchTransport : IMessageTransport
     {
-        StoreOptions options;
-        Func<Task> cleanup;
-        SqliteConnection? keep = null;
+        private int count;
+
+        public int Count => Volatile.Read(ref count);
+
+        public Task PublishAsync(OutboundMessage message, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref count);
+            return Task.CompletedTask;
+        }
+    }
+
+    private static async Task<(ServiceProvider Provider, Func<Task> Cleanup)> OpenAsync(string store, string? pg, bool groupCommit, int workers, CancellationToken ct)
+    {
+        StoreOptions? options = null;
+        Func<Task> cleanup = () => Task.CompletedTask;
         switch (store)
         {
             case "memory":
-                var name = "bench" + Guid.NewGuid().ToString("N");
-                var cs = $"Data Source=file:{name}?mode=memory&cache=shared";
-                keep = new SqliteConnection(cs);
-                await keep.OpenAsync(ct).ConfigureAwait(false);
-                options = new StoreOptions { Provider = StoreProvider.Sqlite, ConnectionString = cs };
-                cleanup = () => Task.CompletedTask;
                 break;
             case "sqlite":
                 var dir = Directory.CreateTempSubdirectory("ruleflow-bench-");
@@ -153,80 +185,120 @@ public static partial class Benchmarks
         }
 
         var services = new ServiceCollection();
-        services.AddSingleton(typeof(ILogger<>), typeof(NullLogger<>));
+        services.AddSingleton(typeof(ILogger<>), typeof(ErrorLogger<>));
         services.AddSingleton(TimeProvider.System);
-        services.AddRuleFlowStorage(options, AppContext.BaseDirectory);
-        services.AddRuleFlowWorkflowStore();
-        services.AddSingleton<IMessageTransport>(new BenchTransport());
-        services.AddRuleFlowWorkflows(new WorkflowOptions { GroupCommit = groupCommit, MaxConcurrency = 4 });
+        if (options is null)
+        {
+            services.AddRuleFlowInMemoryWorkflowStore();
+        }
+        else
+        {
+            services.AddRuleFlowStorage(options, AppContext.BaseDirectory);
+            services.AddRuleFlowWorkflowStore();
+        }
+
+        services.AddSingleton<BenchTransport>();
+        services.AddSingleton<IMessageTransport>(sp => sp.GetRequiredService<BenchTransport>());
+        services.AddRuleFlowWorkflows(new WorkflowOptions { GroupCommit = groupCommit, MaxConcurrency = workers, PollInterval = TimeSpan.FromMilliseconds(200) });
         var provider = services.BuildServiceProvider();
-        await provider.GetRequiredService<StoreInitializer>().InitializeAsync(ct).ConfigureAwait(false);
+        if (options is not null)
+        {
+            await provider.GetRequiredService<StoreInitializer>().InitializeAsync(ct).ConfigureAwait(false);
+        }
+
         var definitions = new[] { FiveSteps, TenSteps() }
             .Select(t => WorkflowDefinitionLoader.LoadText(t, "bench.yaml", DefinitionFormat.Yaml).Definition ?? throw new InvalidOperationException("bench definition does not load"))
             .ToList();
         await provider.GetRequiredService<IWorkflowDefinitionRegistry>().RegisterAsync(definitions, ct).ConfigureAwait(false);
-        return (provider, cleanup, keep);
+        return (provider, cleanup);
     }
 
-    private static async Task<long> StepRowsAsync(ServiceProvider provider, CancellationToken ct)
-    {
-        await using var db = await provider.GetRequiredService<IDbContextFactory<RuleFlowDbContext>>().CreateDbContextAsync(ct).ConfigureAwait(false);
-        return await db.Set<WorkflowJournalEntity>().LongCountAsync(j => j.Kind.StartsWith("step."), ct).ConfigureAwait(false);
-    }
+    private static Task<long> StepRowsAsync(ServiceProvider provider, CancellationToken ct) =>
+        provider.GetRequiredService<IWorkflowQueries>().CountJournalEntriesAsync("step.", ct);
 
-    private static async Task<JsonObject> ThroughputAsync(string store, string? pg, int count, int concurrency, bool groupCommit, CancellationToken ct)
+    private static Task<JsonObject> ThroughputAsync(string store, string? pg, int count, int concurrency, bool groupCommit, CancellationToken ct) =>
+        MeasureAsync(groupCommit ? "five-step" : "five-step-commit-per-step", "bench-five", 5, store, pg, count, concurrency, groupCommit, ct);
+
+    private static Task<JsonObject> LatencyAsync(string store, string? pg, int count, CancellationToken ct) =>
+        MeasureAsync("ten-step-latency", "bench-ten", 10, store, pg, count, 1, groupCommit: true, ct);
+
+    private static async Task<JsonObject> MeasureAsync(string scenario, string workflow, int steps, string store, string? pg, int count, int concurrency, bool groupCommit,
+        CancellationToken ct)
     {
-        var (provider, cleanup, keep) = await OpenAsync(store, pg, groupCommit, ct).ConfigureAwait(false);
+        var (provider, cleanup) = await OpenAsync(store, pg, groupCommit, Math.Max(4, concurrency), ct).ConfigureAwait(false);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var runtime = provider.GetRequiredService<WorkflowRuntime>();
+        var transport = provider.GetRequiredService<BenchTransport>();
+        var ended = new System.Collections.Concurrent.ConcurrentDictionary<Guid, TaskCompletionSource<InstanceState>>();
+        runtime.InstanceEnded += (_, e) =>
+        {
+            if (e.State != InstanceState.Completed)
+            {
+                Console.Error.WriteLine($"instance {e.InstanceId} ended {e.State}: {e.Error}");
+            }
+
+            ended.GetOrAdd(e.InstanceId, _ => new TaskCompletionSource<InstanceState>(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(e.State);
+        };
+        var loop = runtime.RunAsync(stop.Token);
         try
         {
-            var runtime = provider.GetRequiredService<WorkflowRuntime>();
-            var latencies = new LatencyHistogram();
-            await RunManyAsync(runtime, "bench-five", Math.Min(200, count), concurrency, null, ct).ConfigureAwait(false); // warm-up
+            var store0 = provider.GetRequiredService<IWorkflowStore>();
+            var publishes = workflow == "bench-five" ? 1 : 0;
+            // Warm-up (tiered JIT, pools, caches): a quarter of the measured count, at least 1,000 (as many as measured for latency).
+            var warmUp = concurrency == 1 ? count : Math.Max(1000, count / 4);
+            await RunManyAsync(runtime, ended, workflow, warmUp, concurrency, null, ct).ConfigureAwait(false);
+            await WaitForAsync(() => transport.Count >= warmUp * publishes, ct).ConfigureAwait(false);
             var warmRows = await StepRowsAsync(provider, ct).ConfigureAwait(false);
-            var commitsBefore = runtime.CommitTransactions;
+            var sentBefore = transport.Count;
+            var before = store0.Counters;
+            var latencies = new LatencyHistogram();
+            using var process = Process.GetCurrentProcess();
+            var cpuBefore = process.TotalProcessorTime;
             var stopwatch = Stopwatch.StartNew();
-            await RunManyAsync(runtime, "bench-five", count, concurrency, latencies, ct).ConfigureAwait(false);
+            await RunManyAsync(runtime, ended, workflow, count, concurrency, latencies, ct).ConfigureAwait(false);
+            await WaitForAsync(() => transport.Count - sentBefore >= count * publishes, ct).ConfigureAwait(false);
             stopwatch.Stop();
+            process.Refresh();
+            var cpu = process.TotalProcessorTime - cpuBefore;
+            var after = store0.Counters;
             var rows = await StepRowsAsync(provider, ct).ConfigureAwait(false) - warmRows;
-            var commits = runtime.CommitTransactions - commitsBefore + count; // + one transaction per start
-            return Row(groupCommit ? "five-step" : "five-step-commit-per-step", store, count, count / stopwatch.Elapsed.TotalSeconds,
-                commits / stopwatch.Elapsed.TotalSeconds, rows, rows == 5L * count, latencies);
+            var transactions = after.Transactions - before.Transactions;
+            var row = Row(scenario, store, count, count / stopwatch.Elapsed.TotalSeconds, transactions / stopwatch.Elapsed.TotalSeconds, rows, rows == (long)steps * count, latencies);
+            row["transactions"] = transactions;
+            row["writes_per_commit"] = Math.Round((after.Writes - before.Writes) / (double)Math.Max(1, transactions), 2);
+            row["outbox_sent"] = transport.Count - sentBefore;
+            row["outbox_ok"] = transport.Count - sentBefore == count * publishes;
+            row["cpu_us_per_instance"] = Math.Round(cpu.TotalMicroseconds / count, 1);
+            row["concurrency"] = concurrency;
+            row["group_commit"] = groupCommit;
+            return row;
         }
         finally
         {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await loop.ConfigureAwait(false);
             await provider.DisposeAsync().ConfigureAwait(false);
-            keep?.Dispose();
             await cleanup().ConfigureAwait(false);
         }
     }
 
-    private static async Task<JsonObject> LatencyAsync(string store, int count, CancellationToken ct)
+    private static async Task WaitForAsync(Func<bool> condition, CancellationToken ct)
     {
-        var (provider, cleanup, keep) = await OpenAsync(store, null, groupCommit: true, ct).ConfigureAwait(false);
-        try
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
         {
-            var runtime = provider.GetRequiredService<WorkflowRuntime>();
-            await RunManyAsync(runtime, "bench-ten", 50, 1, null, ct).ConfigureAwait(false);
-            var warmRows = await StepRowsAsync(provider, ct).ConfigureAwait(false);
-            var latencies = new LatencyHistogram();
-            var commitsBefore = runtime.CommitTransactions;
-            var stopwatch = Stopwatch.StartNew();
-            await RunManyAsync(runtime, "bench-ten", count, 1, latencies, ct).ConfigureAwait(false);
-            stopwatch.Stop();
-            var rows = await StepRowsAsync(provider, ct).ConfigureAwait(false) - warmRows;
-            var commits = runtime.CommitTransactions - commitsBefore + count;
-            return Row("ten-step-latency", store, count, count / stopwatch.Elapsed.TotalSeconds, commits / stopwatch.Elapsed.TotalSeconds, rows, rows == 10L * count, latencies);
-        }
-        finally
-        {
-            await provider.DisposeAsync().ConfigureAwait(false);
-            keep?.Dispose();
-            await cleanup().ConfigureAwait(false);
+            if (deadline.Elapsed > TimeSpan.FromMinutes(2))
+            {
+                throw new TimeoutException("the outbox was not drained within 2 minutes");
+            }
+
+            await Task.Delay(1, ct).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Starts and runs <paramref name="count"/> instances, <paramref name="concurrency"/> at a time; records start→completed latency.</summary>
-    private static async Task RunManyAsync(WorkflowRuntime runtime, string workflow, int count, int concurrency, LatencyHistogram? latencies, CancellationToken ct)
+    /// <summary>Starts <paramref name="count"/> instances, <paramref name="concurrency"/> in flight; records start→completed latency.</summary>
+    private static async Task RunManyAsync(WorkflowRuntime runtime, System.Collections.Concurrent.ConcurrentDictionary<Guid, TaskCompletionSource<InstanceState>> ended,
+        string workflow, int count, int concurrency, LatencyHistogram? latencies, CancellationToken ct)
     {
         var next = -1;
         var gate = new object();
@@ -236,7 +308,14 @@ public static partial class Benchmarks
             {
                 var started = Stopwatch.GetTimestamp();
                 var result = await runtime.StartAsync(new StartWorkflowRequest(workflow, new JsonObject { ["n"] = next }, null, null, Lineage.Manual, Actor.System), ct).ConfigureAwait(false);
-                await runtime.RunInstanceAsync(result.InstanceId, ct).ConfigureAwait(false);
+                var done = ended.GetOrAdd(result.InstanceId, _ => new TaskCompletionSource<InstanceState>(TaskCreationOptions.RunContinuationsAsynchronously));
+                var state = await done.Task.WaitAsync(TimeSpan.FromMinutes(2), ct).ConfigureAwait(false);
+                ended.TryRemove(result.InstanceId, out TaskCompletionSource<InstanceState>? _);
+                if (state != InstanceState.Completed)
+                {
+                    throw new InvalidOperationException($"bench instance {result.InstanceId} ended {state}");
+                }
+
                 lock (gate)
                 {
                     latencies?.RecordTicks(Stopwatch.GetTimestamp() - started);

@@ -21,6 +21,13 @@ public static class ApiProblems
         return Problem(status, exception.Code, exception.Message);
     }
 
+    /// <summary>503 <c>RF6503</c> while the server is starting (store, rules or workflows not ready: a start would find no workflow), else null.</summary>
+    public static IResult? NotReady(Hosting.ServerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return state.IsReady ? null : Problem(503, "RF6503", "the server is starting (store, rules or workflows not ready yet); retry shortly");
+    }
+
     /// <summary>Checks paging parameters; returns a 400 problem, or null when they are fine.</summary>
     public static IResult? CheckPage(int page, int pageSize) =>
         page < 1 ? Problem(400, "RF6001", $"page is {page}; it must be 1 or more")

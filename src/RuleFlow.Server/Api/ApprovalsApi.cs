@@ -1,4 +1,5 @@
 using RuleFlow.Server.Auth;
+using RuleFlow.Server.Hosting;
 using RuleFlow.Workflows.Runtime;
 
 namespace RuleFlow.Server.Api;
@@ -28,10 +29,10 @@ public static class ApprovalsApi
                 && !a.AllDecisions.Any(d => string.Equals(d.By, actor.Name, StringComparison.OrdinalIgnoreCase))).ToList();
             return Results.Ok(new { user = actor.Name, items, total = items.Count });
         });
-        group.MapPost("/{id:guid}/approve", (Guid id, DecisionRequest? body, IWorkflowRuntime runtime, HttpContext http, CancellationToken ct) =>
-            DecideAsync(id, ApprovalOutcome.Approved, body, runtime, http, ct));
-        group.MapPost("/{id:guid}/reject", (Guid id, DecisionRequest? body, IWorkflowRuntime runtime, HttpContext http, CancellationToken ct) =>
-            DecideAsync(id, ApprovalOutcome.Rejected, body, runtime, http, ct));
+        group.MapPost("/{id:guid}/approve", async (Guid id, DecisionRequest? body, IWorkflowRuntime runtime, ServerState state, HttpContext http, CancellationToken ct) =>
+            ApiProblems.NotReady(state) ?? await DecideAsync(id, ApprovalOutcome.Approved, body, runtime, http, ct).ConfigureAwait(false));
+        group.MapPost("/{id:guid}/reject", async (Guid id, DecisionRequest? body, IWorkflowRuntime runtime, ServerState state, HttpContext http, CancellationToken ct) =>
+            ApiProblems.NotReady(state) ?? await DecideAsync(id, ApprovalOutcome.Rejected, body, runtime, http, ct).ConfigureAwait(false));
         return app;
     }
 

@@ -1,4 +1,5 @@
 using RuleFlow.Server.Auth;
+using RuleFlow.Server.Hosting;
 using RuleFlow.Workflows.Runtime;
 
 namespace RuleFlow.Server.Api;
@@ -29,8 +30,13 @@ public static class IncidentsApi
             var items = await store.ListIncidentsAsync(instance, limit, ct).ConfigureAwait(false);
             return Results.Ok(new { items, total = items.Count });
         });
-        group.MapPost("/{id:guid}/resolve", async (Guid id, ResolveRequest? body, IWorkflowRuntime runtime, HttpContext http, CancellationToken ct) =>
+        group.MapPost("/{id:guid}/resolve", async (Guid id, ResolveRequest? body, IWorkflowRuntime runtime, ServerState state, HttpContext http, CancellationToken ct) =>
         {
+            if (ApiProblems.NotReady(state) is { } starting)
+            {
+                return starting;
+            }
+
             if (string.IsNullOrWhiteSpace(body?.Action))
             {
                 return ApiProblems.Problem(400, "WF4001", "body needs \"action\": retry, skip, compensate or acknowledge");

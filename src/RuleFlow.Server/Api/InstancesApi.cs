@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using RuleFlow.Server.Auth;
+using RuleFlow.Server.Hosting;
 using RuleFlow.Workflows.Runtime;
 
 namespace RuleFlow.Server.Api;
@@ -33,11 +34,11 @@ public static class InstancesApi
         group.MapGet("/", ListAsync);
         group.MapGet("/{id:guid}", GetAsync);
         group.MapPost("/", StartAsync).RequireAuthorization(p => p.RequireRole("operator", "admin"));
-        group.MapPost("/{id:guid}/cancel", async (Guid id, CancelRequest? body, IWorkflowRuntime runtime, HttpContext http, CancellationToken ct) =>
-            await ActAsync(() => runtime.CancelAsync(id, http.User.ToActor(), body?.Reason, ct), id, "cancelling").ConfigureAwait(false))
+        group.MapPost("/{id:guid}/cancel", async (Guid id, CancelRequest? body, IWorkflowRuntime runtime, ServerState state, HttpContext http, CancellationToken ct) =>
+            ApiProblems.NotReady(state) ?? await ActAsync(() => runtime.CancelAsync(id, http.User.ToActor(), body?.Reason, ct), id, "cancelling").ConfigureAwait(false))
             .RequireAuthorization(p => p.RequireRole("operator", "admin"));
-        group.MapPost("/{id:guid}/retry", async (Guid id, IWorkflowRuntime runtime, HttpContext http, CancellationToken ct) =>
-            await ActAsync(() => runtime.RetryAsync(id, http.User.ToActor(), ct), id, "retried").ConfigureAwait(false))
+        group.MapPost("/{id:guid}/retry", async (Guid id, IWorkflowRuntime runtime, ServerState state, HttpContext http, CancellationToken ct) =>
+            ApiProblems.NotReady(state) ?? await ActAsync(() => runtime.RetryAsync(id, http.User.ToActor(), ct), id, "retried").ConfigureAwait(false))
             .RequireAuthorization(p => p.RequireRole("operator", "admin"));
         return app;
     }
@@ -98,8 +99,13 @@ public static class InstancesApi
         });
     }
 
-    private static async Task<IResult> StartAsync(StartRequest request, IWorkflowRuntime runtime, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> StartAsync(StartRequest request, IWorkflowRuntime runtime, ServerState state, HttpContext http, CancellationToken cancellationToken)
     {
+        if (ApiProblems.NotReady(state) is { } starting)
+        {
+            return starting;
+        }
+
         if (string.IsNullOrWhiteSpace(request.Workflow))
         {
             return ApiProblems.Problem(400, "RF6004", "body needs \"workflow\": the id of the workflow to start");

@@ -1,5 +1,6 @@
 using RuleFlow.Server.Auth;
 using RuleFlow.Storage;
+using RuleFlow.Workflows.Runtime;
 
 namespace RuleFlow.Server.Hosting;
 
@@ -10,7 +11,7 @@ namespace RuleFlow.Server.Hosting;
 public static class ConfigurationCheck
 {
     /// <summary>The problems found, each naming its configuration key; empty when the configuration is usable.</summary>
-    public static IReadOnlyList<string> Validate(RuleFlowOptions options, StoreOptions store, JwtAuthOptions? jwt = null)
+    public static IReadOnlyList<string> Validate(RuleFlowOptions options, StoreOptions store, JwtAuthOptions? jwt = null, WorkflowOptions? workflows = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(store);
@@ -97,7 +98,49 @@ public static class ConfigurationCheck
             errors.Add($"RuleFlow:Auth:Jwt:Authority is '{jwt.Authority}'; it must be an absolute https URL of an OpenID provider");
         }
 
+        if (workflows is not null)
+        {
+            CheckWorkflows(workflows, errors);
+        }
+
         return errors;
+    }
+
+    private static void CheckWorkflows(WorkflowOptions w, List<string> errors)
+    {
+        const string section = "RuleFlow:Workflows:";
+        void Positive(string key, TimeSpan value)
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                errors.Add($"{section}{key} is {value}; it must be a positive time such as 00:00:01");
+            }
+        }
+
+        void AtLeast(string key, long value, long minimum)
+        {
+            if (value < minimum)
+            {
+                errors.Add($"{section}{key} is {value}; it must be at least {minimum}");
+            }
+        }
+
+        Positive(nameof(w.PollInterval), w.PollInterval);
+        Positive(nameof(w.CompensationRetryDelay), w.CompensationRetryDelay);
+        Positive(nameof(w.OutboxRetryDelay), w.OutboxRetryDelay);
+        Positive(nameof(w.OutboxMaxRetryDelay), w.OutboxMaxRetryDelay);
+        Positive("Scripting:" + nameof(w.Scripting.TimeoutInterval), w.Scripting.TimeoutInterval);
+        AtLeast(nameof(w.MaxConcurrency), w.MaxConcurrency, 1);
+        AtLeast(nameof(w.CompensationAttempts), w.CompensationAttempts, 1);
+        AtLeast(nameof(w.OutboxBatchSize), w.OutboxBatchSize, 1);
+        AtLeast(nameof(w.TimerBatchSize), w.TimerBatchSize, 1);
+        AtLeast(nameof(w.GroupCommitMaxBatch), w.GroupCommitMaxBatch, 1);
+        AtLeast("Scripting:" + nameof(w.Scripting.MaxStatements), w.Scripting.MaxStatements, 1);
+        AtLeast("Scripting:" + nameof(w.Scripting.LimitRecursion), w.Scripting.LimitRecursion, 1);
+        AtLeast("Scripting:" + nameof(w.Scripting.MaxResultChars), w.Scripting.MaxResultChars, 2);
+        AtLeast("Scripting:" + nameof(w.Scripting.MaxInputChars), w.Scripting.MaxInputChars, 2);
+        AtLeast("Scripting:" + nameof(w.Scripting.MaxLogLines), w.Scripting.MaxLogLines, 0);
+        AtLeast("Scripting:" + nameof(w.Scripting.MaxLogLineChars), w.Scripting.MaxLogLineChars, 1);
     }
 
     private static string Redact(string url) => StartupService.Redact(url);

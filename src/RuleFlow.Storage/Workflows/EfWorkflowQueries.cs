@@ -87,6 +87,14 @@ public sealed class EfWorkflowQueries(IDbContextFactory<RuleFlowDbContext> facto
         return list.Select(WorkflowMapping.ToInfo).ToList();
     }
 
+    /// <inheritdoc />
+    public async Task<long> CountJournalEntriesAsync(string kindPrefix, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(kindPrefix);
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Set<WorkflowJournalEntity>().LongCountAsync(j => j.Kind.StartsWith(kindPrefix), cancellationToken).ConfigureAwait(false);
+    }
+
     private static InstanceSummary ToSummary(WorkflowInstanceEntity e) => new(
         e.Id, e.WorkflowId, e.Version, Enum.Parse<InstanceState>(e.State), e.CorrelationKey,
         WorkflowMapping.ParseObject(e.InputJson), e.CreatedAt, e.UpdatedAt);

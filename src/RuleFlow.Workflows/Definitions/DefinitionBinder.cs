@@ -10,26 +10,9 @@ namespace RuleFlow.Workflows.Definitions;
 /// <summary>Turns a document tree into a <see cref="WorkflowDefinition"/>, reporting every problem it finds in one pass.</summary>
 internal sealed partial class DefinitionBinder(string file, TemplateRenderer templates)
 {
-    private static readonly string[] TopLevelFields = ["id", "version", "description", "input", "output", "steps"];
-    private static readonly string[] CommonStepFields = ["id", "kind", "compensate", "description", "retry", "timeout", "on_error"];
-    private static readonly Dictionary<string, string[]> KindFields = new(StringComparer.Ordinal)
-    {
-        [StepKinds.Validate] = ["schema", "value", "expression"],
-        [StepKinds.Approval] = ["assignees", "message", "on_timeout", "required", "escalate"],
-        [StepKinds.Script] = ["script", "file"],
-        [StepKinds.Publish] = ["exchange", "routing_key", "body", "headers"],
-        [StepKinds.Http] = ["method", "url", "headers", "body", "expected_status", "request_timeout", "attempts", "backoff"],
-        [StepKinds.Delay] = ["duration"],
-        [StepKinds.WaitUntil] = ["until"],
-        [StepKinds.WaitForEvent] = ["event", "signal", "correlation", "condition", "on_timeout"],
-        [StepKinds.If] = ["condition", "then", "else"],
-        [StepKinds.Switch] = ["value", "cases", "default"],
-        [StepKinds.Parallel] = ["branches", "join"],
-        [StepKinds.Foreach] = ["items", "concurrency", "do"],
-        [StepKinds.Call] = ["workflow", "input"],
-        [StepKinds.Set] = ["values"],
-        [StepKinds.Fail] = ["message", "code"],
-    };
+    private static readonly IReadOnlyList<string> TopLevelFields = DefinitionFields.TopLevel;
+    private static readonly IReadOnlyList<string> CommonStepFields = DefinitionFields.CommonStep;
+    private static readonly IReadOnlyDictionary<string, IReadOnlyList<string>> KindFields = DefinitionFields.ByKind;
 
     private static readonly HashSet<string> SchemaTypes = new(StringComparer.Ordinal)
     {
@@ -664,7 +647,7 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
             return null;
         }
 
-        CheckUnknown(map, path, ["max_attempts", "backoff", "multiplier", "max_backoff", "errors"]);
+        CheckUnknown(map, path, DefinitionFields.Retry);
         var max = OptionalInt(map, "max_attempts", path, 1) ?? 3;
         var delay = OptionalDuration(map, "backoff", path) ?? TimeSpan.FromSeconds(1);
         var maxDelay = OptionalDuration(map, "max_backoff", path) ?? TimeSpan.FromMinutes(5);

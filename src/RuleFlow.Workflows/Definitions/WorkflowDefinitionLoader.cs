@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Text.Json;
 using RuleFlow.Scripting;
 using YamlDotNet.Core;
@@ -144,6 +145,19 @@ public static class WorkflowDefinitionLoader
         }
 
         return definition.AllSteps().OfType<CallStep>().Any(c => Reaches(byId, c.Workflow, target, visited));
+    }
+
+    /// <summary>
+    /// The definition document as JSON, with YAML scalars typed the way the loader types them (for checking it against
+    /// docs/workflow.schema.json, or showing it in a UI). Nothing is checked beyond the syntax.
+    /// </summary>
+    /// <returns>The document, or null for an empty one.</returns>
+    /// <exception cref="YamlDotNet.Core.YamlException">Not valid YAML (with its position).</exception>
+    /// <exception cref="System.Text.Json.JsonException">Not valid JSON (with its position).</exception>
+    public static JsonNode? ReadDocument(string text, DefinitionFormat format)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return (format == DefinitionFormat.Json ? DocumentReader.ReadJson(text) : DocumentReader.ReadYaml(text))?.ToJson();
     }
 
     /// <summary>Loads one file (YAML unless it ends in <c>.json</c>).</summary>

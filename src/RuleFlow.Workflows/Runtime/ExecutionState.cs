@@ -7,7 +7,7 @@ namespace RuleFlow.Workflows.Runtime;
 /// Where an instance is, saved with every step (column <c>ExecutionJson</c>): the frames in progress (each runs one step
 /// list: the top level, a branch of <c>if</c>/<c>switch</c>/<c>parallel</c>, an iteration of <c>foreach</c>), the
 /// compensation stack (completed steps with <c>compensate</c>, in completion order) and the compensation queue (what
-/// is being undone now). Mutable for the runtime, which clones it before every step; treat it as immutable elsewhere.
+/// is being undone now). Mutable for the runtime, which works on a copy (<see cref="Clone"/>) per step; treat it as immutable elsewhere.
 /// </summary>
 public sealed class ExecutionState
 {
@@ -32,25 +32,35 @@ public sealed class ExecutionState
     /// <summary>A fresh state with a root frame at the first step.</summary>
     public static ExecutionState Start() => new() { Frames = [new Frame { Id = "0", Sequence = "" }] };
 
-    /// <summary>A deep copy.</summary>
-    public ExecutionState Clone() => JsonSerializer.Deserialize<ExecutionState>(JsonSerializer.SerializeToUtf8Bytes(this, Options), Options)!;
+    /// <summary>A deep copy (typed, field by field; JSON values are deep-cloned).</summary>
+    public ExecutionState Clone() => new()
+    {
+        Frames = Frames.ConvertAll(f => f.Clone()),
+        Stack = Stack.ConvertAll(e => e.Clone()),
+        Undo = Undo.ConvertAll(e => e.Clone()),
+        AfterUndo = AfterUndo,
+        Halted = Halted,
+        NextFrame = NextFrame,
+    };
 
-    /// <summary>Serializes to JSON text.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, Options);
+    /// <summary>Serializes to JSON text (camelCase, nulls left out; source-generated, no reflection).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, ExecutionStateJson.Default.ExecutionState);
 
     /// <summary>Reads <see cref="ToJson"/>'s text; an empty or missing text gives <see cref="Start"/>.</summary>
     public static ExecutionState FromJson(string? json) =>
-        string.IsNullOrWhiteSpace(json) || json == "[]" ? Start() : JsonSerializer.Deserialize<ExecutionState>(json, Options) ?? Start();
+        string.IsNullOrWhiteSpace(json) || json == "[]" ? Start() : JsonSerializer.Deserialize(json, ExecutionStateJson.Default.ExecutionState) ?? Start();
 
     /// <summary>The frame with <paramref name="id"/>, or null.</summary>
     public Frame? Find(string id) => Frames.Find(f => f.Id == id);
 
-    private static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
-    };
 }
+
+/// <summary>The source-generated serializer of <see cref="ExecutionState"/> (the <c>ExecutionJson</c> column, written on every step).</summary>
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(
+    PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(ExecutionState))]
+internal sealed partial class ExecutionStateJson : System.Text.Json.Serialization.JsonSerializerContext;
 
 /// <summary>Frame states.</summary>
 public static class FrameStatus
@@ -112,6 +122,14 @@ public sealed class Frame
 
     /// <summary>When the current step started (for the journal).</summary>
     public DateTimeOffset? StepStartedAt { get; set; }
+
+    /// <summary>A deep copy.</summary>
+    public Frame Clone() => new()
+    {
+        Id = Id, Parent = Parent, Sequence = Sequence, Index = Index, Status = Status, Attempt = Attempt, Path = Path, Slot = Slot,
+        Wait = Wait?.Clone(), Locals = (JsonObject?)Locals?.DeepClone(), Outputs = (JsonObject?)Outputs?.DeepClone(), Last = Last?.DeepClone(),
+        Container = Container?.Clone(), StepStartedAt = StepStartedAt,
+    };
 }
 
 /// <summary>What a frame waits for.</summary>
@@ -134,6 +152,9 @@ public sealed class WaitInfo
 
     /// <summary>Readable: <c>approval:&lt;id&gt;</c>, <c>event:type=value</c>, <c>signal:name</c>, <c>timer:&lt;time&gt;</c>, <c>call:&lt;id&gt;</c>.</summary>
     public string Describe { get; set; } = "";
+
+    /// <summary>A copy.</summary>
+    public WaitInfo Clone() => (WaitInfo)MemberwiseClone();
 }
 
 /// <summary>A container step in progress.</summary>
@@ -162,6 +183,13 @@ public sealed class ContainerInfo
 
     /// <summary>Generic step timeout timer, or null.</summary>
     public Guid? TimeoutTimerId { get; set; }
+
+    /// <summary>A deep copy.</summary>
+    public ContainerInfo Clone() => new()
+    {
+        StepId = StepId, Children = [.. Children], Done = Done, Needed = Needed, Items = (JsonArray?)Items?.DeepClone(), NextItem = NextItem,
+        Results = (JsonObject)Results.DeepClone(), TimeoutTimerId = TimeoutTimerId,
+    };
 }
 
 /// <summary>A completed step to undo later.</summary>
@@ -184,4 +212,10 @@ public sealed class CompensationEntry
 
     /// <summary>Iteration-local outputs when it completed, else null.</summary>
     public JsonObject? Outputs { get; set; }
+
+    /// <summary>A deep copy.</summary>
+    public CompensationEntry Clone() => new()
+    {
+        StepId = StepId, Frame = Frame, Ancestry = [.. Ancestry], Path = Path, Locals = (JsonObject?)Locals?.DeepClone(), Outputs = (JsonObject?)Outputs?.DeepClone(),
+    };
 }

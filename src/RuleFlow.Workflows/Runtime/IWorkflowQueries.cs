@@ -144,4 +144,7 @@ public interface IWorkflowQueries
 
     /// <summary>Approvals in a state (<c>pending</c>, …) or all when null, newest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<ApprovalInfo>> ListApprovalsAsync(string? state, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Journal entries of all instances whose kind starts with <paramref name="kindPrefix"/> (e.g. <c>step.</c>: step executions).</summary>
+    Task<long> CountJournalEntriesAsync(string kindPrefix, CancellationToken cancellationToken);
 }

@@ -173,6 +173,12 @@ public sealed record DefinitionRecord(string WorkflowId, int Version, string Con
 /// </summary>
 public sealed record InstanceCommit(InstanceRecord Instance)
 {
+    /// <summary>
+    /// The state the instance had before this commit, when the committer knows it (then a store may skip rewriting
+    /// what did not change, e.g. the state indexes); null when unknown.
+    /// </summary>
+    public InstanceState? PreviousState { get; init; }
+
     /// <summary>Journal entries to append.</summary>
     public IReadOnlyList<JournalRecord> Journal { get; init; } = [];
 
@@ -223,12 +229,22 @@ public sealed class WorkflowConcurrencyException : Exception
     public WorkflowConcurrencyException(string message, Exception innerException) : base(message, innerException) { }
 }
 
+/// <summary>What a store has written so far (for benchmarks and metrics).</summary>
+/// <param name="Transactions">Database transactions committed (group commit puts several writes in one).</param>
+/// <param name="Writes">Writes (step commits, starts, outbox marks …) those transactions held.</param>
+public readonly record struct StoreCounters(long Transactions, long Writes);
+
 /// <summary>
 /// Durable storage of workflow instances, journal, approvals, timers, outbox, incidents and definition versions.
-/// Implemented over EF Core in RuleFlow.Storage (<c>AddRuleFlowWorkflowStore</c>). All times are UTC with 1 ms precision.
+/// Implementations: <c>SqlWorkflowStore</c> in RuleFlow.Storage (SQLite or PostgreSQL, <c>AddRuleFlowWorkflowStore</c>) and
+/// <see cref="InMemoryWorkflowStore"/> (<c>AddRuleFlowInMemoryWorkflowStore</c>). All times are UTC with 1 ms precision.
+/// A store never keeps a reference to a record or JSON node it was given: it writes copies (the runtime reuses its objects).
 /// </summary>
 public interface IWorkflowStore
 {
+    /// <summary>Transactions and writes so far.</summary>
+    StoreCounters Counters { get; }
+
     /// <summary>
     /// Inserts a new instance with its first journal entries, unless an instance with the same
     /// <see cref="InstanceRecord.IdempotencyKey"/> exists, or an unfinished one of the same workflow with the same
@@ -240,15 +256,13 @@ public interface IWorkflowStore
     /// <summary>The instance, or null.</summary>
     Task<InstanceRecord?> GetInstanceAsync(Guid id, CancellationToken cancellationToken);
 
-    /// <summary>Writes a step's changes in one transaction and returns the new revision.</summary>
-    /// <exception cref="WorkflowConcurrencyException">The instance's revision is no longer <see cref="InstanceRecord.Revision"/>.</exception>
-    Task<int> CommitAsync(InstanceCommit commit, CancellationToken cancellationToken);
-
     /// <summary>
-    /// Group commit: writes the commits of several instances in ONE transaction. Returns per commit the new revision, or
-    /// null when that instance's revision had changed (its changes are not written; the others are).
+    /// Writes a step's changes atomically and returns the new revision once they are durable. A store may write the
+    /// commits of several instances that arrive together in one transaction (group commit, see
+    /// <see cref="WorkflowOptions.GroupCommit"/>); each caller still returns only when its own commit is durable.
     /// </summary>
-    Task<IReadOnlyList<int?>> CommitBatchAsync(IReadOnlyList<InstanceCommit> commits, CancellationToken cancellationToken);
+    /// <exception cref="WorkflowConcurrencyException">The instance's revision is no longer <see cref="InstanceRecord.Revision"/> (nothing of the commit is written).</exception>
+    Task<int> CommitAsync(InstanceCommit commit, CancellationToken cancellationToken);
 
     /// <summary>The unfinished instance of <paramref name="workflowId"/> with <paramref name="correlationKey"/>, or null.</summary>
     Task<InstanceRecord?> FindActiveInstanceAsync(string workflowId, string correlationKey, CancellationToken cancellationToken);
@@ -283,8 +297,8 @@ public interface IWorkflowStore
     /// <summary>Unsent messages whose next attempt is due, oldest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<OutboxRecord>> GetPendingOutboxAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Marks a message delivered.</summary>
-    Task MarkOutboxSentAsync(string id, DateTimeOffset sentAt, CancellationToken cancellationToken);
+    /// <summary>Marks messages delivered (one write for all of them).</summary>
+    Task MarkOutboxSentAsync(IReadOnlyList<string> ids, DateTimeOffset sentAt, CancellationToken cancellationToken);
 
     /// <summary>Records a failed delivery and when to try again.</summary>
     Task MarkOutboxFailedAsync(string id, int attempts, DateTimeOffset nextAttemptAt, string error, CancellationToken cancellationToken);

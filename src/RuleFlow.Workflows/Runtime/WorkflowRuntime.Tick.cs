@@ -10,8 +10,8 @@ namespace RuleFlow.Workflows.Runtime;
 public sealed partial class WorkflowRuntime
 {
     /// <summary>
-    /// Everything one step (or one decision, timer, event) changes in an instance, collected while the runtime works on a
-    /// private copy of its execution state; <see cref="Build"/> turns it into ONE <see cref="InstanceCommit"/>.
+    /// Everything one step (or one decision, timer, event) changes in an instance, collected while the runtime works on
+    /// the instance's execution state; <see cref="Build"/> turns it into ONE <see cref="InstanceCommit"/>.
     /// </summary>
     private sealed class Tick
     {
@@ -23,9 +23,11 @@ public sealed partial class WorkflowRuntime
             Definition = definition;
             Instance = instance;
             Now = now;
-            Exec = instance.Execution.Clone();
-            Outputs = (JsonObject)instance.StepOutputs.DeepClone();
-            Vars = (JsonObject)instance.Variables.DeepClone();
+            // In place, no copy: the caller owns the record (it was committed, or just read) and drops it when this tick's
+            // commit fails; stores copy what they are given.
+            Exec = instance.Execution;
+            Outputs = instance.StepOutputs;
+            Vars = instance.Variables;
             Journal = new JournalWriter(instance, now);
             Error = instance.Error;
         }
@@ -127,6 +129,7 @@ public sealed partial class WorkflowRuntime
             };
             return new InstanceCommit(next)
             {
+                PreviousState = Instance.State,
                 Journal = Journal.Entries,
                 Outbox = Outbox,
                 NewApprovals = NewApprovals,

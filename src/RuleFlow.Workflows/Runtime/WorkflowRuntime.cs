@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -9,6 +10,26 @@ using RuleFlow.Workflows.Definitions;
 using RuleFlow.Workflows.Steps;
 
 namespace RuleFlow.Workflows.Runtime;
+
+/// <summary>An instance reached a final state (see <see cref="WorkflowRuntime.InstanceEnded"/>).</summary>
+/// <param name="InstanceId">The instance.</param>
+/// <param name="WorkflowId">Its workflow.</param>
+/// <param name="State">The final state.</param>
+/// <param name="Error">Why it did not complete, or null.</param>
+public sealed class InstanceEndedEventArgs(Guid InstanceId, string WorkflowId, InstanceState State, string? Error) : EventArgs
+{
+    /// <summary>The instance.</summary>
+    public Guid InstanceId { get; } = InstanceId;
+
+    /// <summary>Its workflow.</summary>
+    public string WorkflowId { get; } = WorkflowId;
+
+    /// <summary>The final state.</summary>
+    public InstanceState State { get; } = State;
+
+    /// <summary>Why it did not complete, or null.</summary>
+    public string? Error { get; } = Error;
+}
 
 /// <summary>
 /// The durable workflow runtime. An instance is a set of frames (step lists in progress); the runtime advances one frame
@@ -42,10 +63,12 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
     private readonly TemplateRenderer templates;
     private readonly ExpressionEvaluator expressions;
     private readonly Dictionary<string, IStepExecutor> executors;
-    private readonly GroupCommitter committer;
     private readonly Channel<Guid> queue = Channel.CreateUnbounded<Guid>(new UnboundedChannelOptions { SingleReader = false });
     private readonly KeyedLock<Guid> locks = new();
-    private readonly SemaphoreSlim outboxSignal = new(0, 1);
+    private readonly Channel<OutboxRecord> outboxFresh = Channel.CreateUnbounded<OutboxRecord>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly HashSet<string> outboxSent = new(StringComparer.Ordinal);
+    private readonly Queue<string> outboxSentOrder = new();
+    private long outboxNextPoll; // Stopwatch timestamp: polling is a cadence in real time, not business time
     private readonly SemaphoreSlim timerSignal = new(0, 1);
     private readonly SemaphoreSlim outboxGate = new(1, 1);
     private readonly SemaphoreSlim timerGate = new(1, 1);
@@ -79,7 +102,6 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
         this.logger = logger;
         this.templates = templates;
         expressions = new ExpressionEvaluator(sandbox);
-        committer = new GroupCommitter(store, Math.Max(1, options.GroupCommitMaxBatch), options.GroupCommit);
         IStepExecutor[] all =
         [
             new ValidateStepExecutor(expressions),
@@ -96,11 +118,23 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
         executors = all.ToDictionary(e => e.Kind, StringComparer.Ordinal);
     }
 
+    /// <summary>
+    /// Raised once an instance reached a final state and that state is durable (completed, compensated, failed, cancelled),
+    /// on the thread that committed it: keep handlers short. For metrics, benchmarks and tests.
+    /// </summary>
+    public event EventHandler<InstanceEndedEventArgs>? InstanceEnded;
+
+    private void Ended(InstanceRecord instance)
+    {
+        LogFinished(instance.Id, instance.WorkflowId, instance.State, instance.Error);
+        InstanceEnded?.Invoke(this, new InstanceEndedEventArgs(instance.Id, instance.WorkflowId, instance.State, instance.Error));
+    }
+
     /// <summary>True while <see cref="RunAsync"/> runs.</summary>
     public bool IsRunning => Volatile.Read(ref running) == 1;
 
-    /// <summary>Database transactions the runtime's step commits used so far (group commit shares them).</summary>
-    public long CommitTransactions => committer.Transactions;
+    /// <summary>Database transactions the store committed so far (group commit shares them between instances).</summary>
+    public long CommitTransactions => store.Counters.Transactions;
 
     /// <inheritdoc />
     public async Task<StartWorkflowResult> StartAsync(StartWorkflowRequest request, CancellationToken cancellationToken)
@@ -112,7 +146,17 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
         var now = time.GetUtcNow();
         var (instance, journal) = NewInstance(definition, Guid.CreateVersion7(now), request.Input, request.CorrelationKey, request.IdempotencyKey,
             request.Lineage, request.StartedBy.Name, null, null, now);
-        var (stored, created) = await store.CreateInstanceAsync(instance, journal, cancellationToken).ConfigureAwait(false);
+        InstanceRecord stored;
+        bool created;
+        using (await locks.AcquireAsync(instance.Id, cancellationToken).ConfigureAwait(false))
+        {
+            (stored, created) = await store.CreateInstanceAsync(instance, journal, cancellationToken).ConfigureAwait(false);
+            if (created)
+            {
+                HandOff(stored);
+            }
+        }
+
         if (created)
         {
             LogStarted(stored.Id, stored.WorkflowId, stored.Version, stored.CorrelationKey);
@@ -449,7 +493,7 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
             tick.Journal.Add(null, "instance.cancel_requested", new JsonObject { ["by"] = actor.Name, ["reason"] = reason });
             tick.BeginCompensation($"cancelled by {actor.Name}" + (string.IsNullOrWhiteSpace(reason) ? string.Empty : ": " + reason), "cancelled");
             return Task.CompletedTask;
-        }, cancellationToken, requireExisting: true).ConfigureAwait(false);
+        }, cancellationToken, requireExisting: true, loadIncidents: true).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -460,7 +504,7 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
         {
             RetryIn(tick, actor, "retry");
             return Task.CompletedTask;
-        }, cancellationToken, requireExisting: true).ConfigureAwait(false);
+        }, cancellationToken, requireExisting: true, loadIncidents: true).ConfigureAwait(false);
     }
 
     private void RetryIn(Tick tick, Actor actor, string how)
@@ -555,20 +599,23 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
             }
 
             return Task.CompletedTask;
-        }, cancellationToken, requireExisting: true).ConfigureAwait(false);
+        }, cancellationToken, requireExisting: true, loadIncidents: true).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Loads an instance under its lock, lets <paramref name="apply"/> change a <see cref="Tick"/>, and commits it when it
     /// changed (reloading and re-applying on a revision conflict). Then schedules the instance and does the post-commit work.
     /// </summary>
-    private async Task MutateAsync(Guid instanceId, Func<Tick, CancellationToken, Task> apply, CancellationToken cancellationToken, bool requireExisting = false)
+    private async Task MutateAsync(Guid instanceId, Func<Tick, CancellationToken, Task> apply, CancellationToken cancellationToken, bool requireExisting = false,
+        bool loadIncidents = false)
     {
         using (await locks.AcquireAsync(instanceId, cancellationToken).ConfigureAwait(false))
         {
             for (var attempt = 0; ; attempt++)
             {
-                var instance = await store.GetInstanceAsync(instanceId, cancellationToken).ConfigureAwait(false);
+                var instance = attempt == 0
+                    ? await LoadAsync(instanceId, cancellationToken).ConfigureAwait(false)
+                    : await store.GetInstanceAsync(instanceId, cancellationToken).ConfigureAwait(false);
                 if (instance is null)
                 {
                     if (requireExisting)
@@ -580,8 +627,11 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
                 }
 
                 var definition = await GetDefinitionAsync(instance, cancellationToken).ConfigureAwait(false);
-                var open = await store.ListIncidentsAsync(instanceId, 100, cancellationToken).ConfigureAwait(false);
-                pendingIncidents[instanceId] = open;
+                if (loadIncidents)
+                {
+                    pendingIncidents[instanceId] = await store.ListIncidentsAsync(instanceId, 100, cancellationToken).ConfigureAwait(false);
+                }
+
                 var tick = new Tick(this, definition, instance, time.GetUtcNow());
                 try
                 {
@@ -598,15 +648,17 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
                 }
 
                 var commit = tick.Build();
+                int revision;
                 try
                 {
-                    await store.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
+                    revision = await store.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
                 }
                 catch (WorkflowConcurrencyException) when (attempt < MaxConflictRetries)
                 {
                     continue;
                 }
 
+                HandOff(commit.Instance with { Revision = revision });
                 AfterCommit(tick, commit);
                 break;
             }
@@ -614,6 +666,34 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
 
         Schedule(instanceId);
     }
+
+    /// <summary>
+    /// The last committed record of an instance, kept in memory by whoever committed it so that the next worker of the
+    /// instance does not read it back. Written and taken only under the instance's lock, so within this process it is
+    /// never stale (another process's change shows as a revision conflict and a reload). Bounded: cleared when full.
+    /// The runtime works on a record's objects in place; a taken record is owned by the taker.
+    /// </summary>
+    private readonly ConcurrentDictionary<Guid, InstanceRecord> handoff = new();
+    private const int MaxHandOff = 4096;
+
+    private void HandOff(InstanceRecord record)
+    {
+        if (record.IsFinished)
+        {
+            handoff.TryRemove(record.Id, out _);
+            return;
+        }
+
+        if (handoff.Count >= MaxHandOff)
+        {
+            handoff.Clear();
+        }
+
+        handoff[record.Id] = record;
+    }
+
+    private async Task<InstanceRecord?> LoadAsync(Guid instanceId, CancellationToken cancellationToken) =>
+        handoff.TryRemove(instanceId, out var record) ? record : await store.GetInstanceAsync(instanceId, cancellationToken).ConfigureAwait(false);
 
     private void AfterCommit(Tick tick, InstanceCommit commit)
     {
@@ -637,9 +717,9 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
             _ = CancelChildAsync(child);
         }
 
-        if (commit.Outbox.Count > 0)
+        foreach (var message in commit.Outbox)
         {
-            SignalOutbox();
+            outboxFresh.Writer.TryWrite(message);
         }
 
         if (commit.NewTimers.Any(t => t.DueAt <= tick.Now))
@@ -649,7 +729,7 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
 
         if (commit.Instance.IsFinished)
         {
-            LogFinished(commit.Instance.Id, commit.Instance.WorkflowId, commit.Instance.State, commit.Instance.Error);
+            Ended(commit.Instance);
         }
     }
 
@@ -722,23 +802,25 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
     {
         using var held = await locks.AcquireAsync(instanceId, cancellationToken).ConfigureAwait(false);
         var conflicts = 0;
-        var instance = await store.GetInstanceAsync(instanceId, cancellationToken).ConfigureAwait(false);
+        var instance = await LoadAsync(instanceId, cancellationToken).ConfigureAwait(false);
         while (instance is { State: InstanceState.Running or InstanceState.Compensating })
         {
             var definition = await registry.GetVersionAsync(instance.WorkflowId, instance.DefinitionHash, cancellationToken).ConfigureAwait(false);
-            Tick tick;
+            Tick? tick = null;
             InstanceCommit commit;
             if (definition is null)
             {
                 commit = FailWithoutDefinition(instance);
-                tick = null!;
             }
             else
             {
+                // The tick works on the instance's objects in place: they were committed, and if this step's commit fails
+                // the record is dropped and the instance read back from the store.
                 tick = new Tick(this, definition, instance, time.GetUtcNow());
+                var state = instance.State;
                 await StepOnceAsync(tick, cancellationToken).ConfigureAwait(false);
                 commit = tick.Build();
-                if (!tick.Changed && commit.Instance.State == instance.State)
+                if (!tick.Changed && commit.Instance.State == state)
                 {
                     return;
                 }
@@ -746,7 +828,8 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
 
             try
             {
-                var revision = await committer.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
+                // Durable before anything else happens: the next step (and its side effects) starts only after this returns.
+                var revision = await store.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
                 instance = commit.Instance with { Revision = revision };
             }
             catch (WorkflowConcurrencyException)
@@ -765,6 +848,15 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
             {
                 AfterCommit(tick, commit);
             }
+            else
+            {
+                Ended(commit.Instance);
+            }
+        }
+
+        if (instance is not null)
+        {
+            HandOff(instance);
         }
     }
 
@@ -1268,20 +1360,42 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
         ?? throw new WorkflowException("WF5000", $"definition {instance.WorkflowId} ({instance.DefinitionHash}) of instance {instance.Id} is not available");
 
     /// <summary>
-    /// Delivers due outbox messages through the <see cref="IMessageTransport"/>: each is marked sent only after the
-    /// transport returns; a failure is recorded and retried with exponential backoff (from
-    /// <see cref="WorkflowOptions.OutboxRetryDelay"/> up to <see cref="WorkflowOptions.OutboxMaxRetryDelay"/>).
-    /// Returns how many were sent. One dispatch runs at a time per runtime.
+    /// One round of outbox delivery through the <see cref="IMessageTransport"/>: the messages of commits that just became
+    /// durable (handed over in memory, no read), and every <see cref="WorkflowOptions.PollInterval"/> the due rows of the
+    /// store (messages of a previous process, failed deliveries whose backoff passed). A message is marked sent only
+    /// after the transport returns (marks of a round share one write); a failure is recorded and retried with exponential
+    /// backoff (from <see cref="WorkflowOptions.OutboxRetryDelay"/> up to <see cref="WorkflowOptions.OutboxMaxRetryDelay"/>).
+    /// Ids sent by this runtime are remembered (the last 100,000), so a message seen both in memory and in a poll is sent
+    /// once. Returns how many were sent. One round runs at a time per runtime.
     /// </summary>
     public async Task<int> DispatchOutboxAsync(CancellationToken cancellationToken)
     {
         await outboxGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var sent = 0;
-            var pending = await store.GetPendingOutboxAsync(time.GetUtcNow(), options.OutboxBatchSize, cancellationToken).ConfigureAwait(false);
-            foreach (var message in pending)
+            var batch = new List<OutboxRecord>();
+            while (batch.Count < options.OutboxBatchSize && outboxFresh.Reader.TryRead(out var fresh))
             {
+                batch.Add(fresh);
+            }
+
+            if (batch.Count < options.OutboxBatchSize && Stopwatch.GetTimestamp() >= outboxNextPoll)
+            {
+                var due = await store.GetPendingOutboxAsync(time.GetUtcNow(), options.OutboxBatchSize, cancellationToken).ConfigureAwait(false);
+                batch.AddRange(due);
+                outboxNextPoll = due.Count >= options.OutboxBatchSize
+                    ? 0
+                    : Stopwatch.GetTimestamp() + (long)(options.PollInterval.TotalSeconds * Stopwatch.Frequency);
+            }
+
+            var sent = new List<string>();
+            foreach (var message in batch)
+            {
+                if (outboxSent.Contains(message.Id))
+                {
+                    continue;
+                }
+
                 try
                 {
                     await transport.PublishAsync(
@@ -1299,15 +1413,42 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
                     continue;
                 }
 
-                await store.MarkOutboxSentAsync(message.Id, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-                sent++;
+                RememberSent(message.Id);
+                sent.Add(message.Id);
             }
 
-            return sent;
+            try
+            {
+                await store.MarkOutboxSentAsync(sent, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Not marked: forget them so the next poll sends them again (at least once, same message id).
+                foreach (var id in sent)
+                {
+                    outboxSent.Remove(id);
+                }
+
+                throw;
+            }
+
+            return sent.Count;
         }
         finally
         {
             outboxGate.Release();
+        }
+    }
+
+    private void RememberSent(string id)
+    {
+        if (outboxSent.Add(id))
+        {
+            outboxSentOrder.Enqueue(id);
+            if (outboxSentOrder.Count > 100_000)
+            {
+                outboxSent.Remove(outboxSentOrder.Dequeue());
+            }
         }
     }
 
@@ -1364,32 +1505,29 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
     {
         while (!cancellationToken.IsCancellationRequested)
         {
-            var sent = 0;
             try
             {
-                sent = await DispatchOutboxAsync(cancellationToken).ConfigureAwait(false);
+                await DispatchOutboxAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 LogLoopFailed(ex, "outbox");
+                await Task.Delay(options.PollInterval, time, cancellationToken).ConfigureAwait(false);
             }
 
-            if (sent < options.OutboxBatchSize)
+            if (outboxFresh.Reader.Count == 0 && Stopwatch.GetTimestamp() < outboxNextPoll)
             {
-                await outboxSignal.WaitAsync(options.PollInterval, cancellationToken).ConfigureAwait(false);
+                // Wake up for a freshly committed message or the next poll, whichever comes first.
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                wait.CancelAfter(options.PollInterval);
+                try
+                {
+                    await outboxFresh.Reader.WaitToReadAsync(wait.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                }
             }
-        }
-    }
-
-    private void SignalOutbox()
-    {
-        try
-        {
-            outboxSignal.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // Already signalled.
         }
     }
 

@@ -23,8 +23,11 @@ internal sealed record StepContext(
     JsonObject Data,
     string FrameId)
 {
-    /// <summary>A copy of <see cref="Data"/> (templates may keep references).</summary>
-    public JsonObject Scope() => (JsonObject)Data.DeepClone();
+    /// <summary>
+    /// <see cref="Data"/>: built for this one step execution (copies of the instance's JSON), so the executor may read it
+    /// and add to it; templates copy what they take from it.
+    /// </summary>
+    public JsonObject Scope() => Data;
 
     /// <summary><c>{ id, workflow, version, correlationKey }</c>.</summary>
     public JsonObject InstanceInfo() => InstanceInfo(Instance);
