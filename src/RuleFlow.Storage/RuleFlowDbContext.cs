@@ -11,9 +11,29 @@ namespace RuleFlow.Storage;
 /// <remarks>
 /// Every <see cref="DateTimeOffset"/> is stored as a 64-bit count of Unix milliseconds (UTC): it orders and compares
 /// the same way on both providers (SQLite has no native timestamp type). Precision is therefore 1 ms.
+/// <para>
+/// The schema is created and upgraded by EF Core migrations, one set per provider (SQL differs): those of
+/// <see cref="Migrations.SqliteMigrationContext"/> in <c>Migrations/Sqlite</c> and of
+/// <see cref="Migrations.PostgresMigrationContext"/> in <c>Migrations/Postgres</c>. Both derived types add nothing to the
+/// model; they only give each migration set its own context type. <see cref="StoreInitializer"/> applies them at start.
+/// </para>
 /// </remarks>
-public sealed class RuleFlowDbContext(DbContextOptions<RuleFlowDbContext> options) : DbContext(options)
+public class RuleFlowDbContext : DbContext
 {
+    /// <summary>Creates the context the application uses (through the pooled factory).</summary>
+    /// <param name="options">Provider and connection, see <see cref="StorageServiceCollectionExtensions.Configure"/>.</param>
+    public RuleFlowDbContext(DbContextOptions<RuleFlowDbContext> options)
+        : base(options)
+    {
+    }
+
+    /// <summary>Creates a provider-specific context for migrations.</summary>
+    /// <param name="options">Options of the derived type.</param>
+    protected RuleFlowDbContext(DbContextOptions options)
+        : base(options)
+    {
+    }
+
     /// <inheritdoc />
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

@@ -21,11 +21,13 @@ public sealed class TestStore : IAsyncDisposable
 
     public IServiceProvider Services => _services;
 
+    public StoreProvider Provider => _services.GetRequiredService<StoreOptions>().Provider;
+
     public IDbContextFactory<RuleFlowDbContext> Factory => _services.GetRequiredService<IDbContextFactory<RuleFlowDbContext>>();
 
     public T Get<T>() where T : notnull => _services.GetRequiredService<T>();
 
-    public static async Task<TestStore> CreateAsync(StoreProvider provider)
+    public static async Task<TestStore> CreateAsync(StoreProvider provider, bool initialize = true)
     {
         StoreOptions options;
         Func<Task> cleanup;
@@ -68,7 +70,10 @@ public sealed class TestStore : IAsyncDisposable
         services.AddSingleton(TimeProvider.System);
         services.AddRuleFlowStorage(options, AppContext.BaseDirectory);
         var provider1 = services.BuildServiceProvider();
-        await provider1.GetRequiredService<StoreInitializer>().InitializeAsync(CancellationToken.None);
+        if (initialize)
+        {
+            await provider1.GetRequiredService<StoreInitializer>().InitializeAsync(CancellationToken.None);
+        }
         return new TestStore(provider1, cleanup);
     }
 

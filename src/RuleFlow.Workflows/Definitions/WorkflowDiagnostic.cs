@@ -71,9 +71,6 @@ public static class DiagnosticCodes
     /// <summary>Two files define the same workflow id.</summary>
     public const string DuplicateWorkflowId = "WF1013";
 
-    /// <summary>The step kind is planned (issue 4) but not supported by this runtime yet.</summary>
-    public const string UnsupportedKind = "WF1014";
-
     /// <summary>A definition has no steps.</summary>
     public const string NoSteps = "WF1015";
 
