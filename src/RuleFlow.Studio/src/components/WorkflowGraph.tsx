@@ -10,8 +10,8 @@ interface StepData extends Record<string, unknown> {
 }
 
 const KIND_ICON: Record<string, string> = {
-  validate: '✓', approval: '👤', script: '{}', publish: '📣', http: '⇄', delay: '⏱', wait_until: '⏰', wait_for_event: '⌛',
-  if: '◇', switch: '⑂', parallel: '⫴', foreach: '↻', call: '↪', set: '=', fail: '✕',
+  validate: '✓', approval: '⚑', script: '{}', publish: '➚', http: '⇄', delay: '◷', wait_until: '◴', wait_for_event: '⧗',
+  if: '◇', switch: '⋔', parallel: '‖', foreach: '↻', call: '↪', set: '=', fail: '✕',
 };
 
 function StepNode({ data }: NodeProps<Node<StepData>>) {
