@@ -67,6 +67,9 @@ public sealed class StudioServer : IAsyncLifetime
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
         var page = await context.NewPageAsync();
+        OpenPages.Add(page);
+        page.PageError += (_, error) => BrowserLog.Enqueue($"page error: {error}");
+        page.Console += (_, message) => { if (message.Type is "error" or "warning") BrowserLog.Enqueue($"console {message.Type}: {message.Text}"); };
         await page.GotoAsync(Url("/studio/"));
         await page.GetByLabel("API key").FillAsync(apiKey);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
@@ -81,6 +84,53 @@ public sealed class StudioServer : IAsyncLifetime
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path });
         Console.WriteLine($"screenshot: {path}");
         return path;
+    }
+
+    /// <summary>Errors and warnings the pages of the running test logged (printed when it fails).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> BrowserLog { get; } = new();
+
+    /// <summary>The pages opened by the running test (screenshotted when it fails).</summary>
+    public List<IPage> OpenPages { get; } = [];
+
+    /// <summary>Runs a test body; when it fails, every page it opened is screenshotted as FAILED-name-N.png.</summary>
+    public async Task RunAsync(string name, Func<Task> body)
+    {
+        OpenPages.Clear();
+        BrowserLog.Clear();
+        try
+        {
+            await body();
+        }
+        catch
+        {
+            foreach (var line in BrowserLog)
+            {
+                Console.WriteLine(line);
+            }
+
+            for (var i = 0; i < OpenPages.Count; i++)
+            {
+                try
+                {
+                    await ScreenshotAsync(OpenPages[i], $"FAILED-{name}-{i}");
+                }
+                catch (PlaywrightException)
+                {
+                    // the page is gone; the test's own error says more
+                }
+            }
+
+            throw;
+        }
+        finally
+        {
+            foreach (var page in OpenPages)
+            {
+                await page.Context.CloseAsync();
+            }
+
+            OpenPages.Clear();
+        }
     }
 
     public HttpClient Api(string apiKey)

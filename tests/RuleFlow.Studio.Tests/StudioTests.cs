@@ -22,158 +22,171 @@ public sealed class StudioTests(StudioServer studio, ITestOutputHelper output)
     [Fact]
     public async Task Design_save_run_and_approve_a_workflow_with_a_compensation()
     {
-        var page = await studio.SignedInPageAsync(StudioServer.AuthorKey);
-        await page.GetByRole(AriaRole.Link, new() { Name = "New workflow" }).ClickAsync();
-        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "New workflow" })).ToBeVisibleAsync();
+        await studio.RunAsync("designer", async () =>
+        {
+            var page = await studio.SignedInPageAsync(StudioServer.AuthorKey);
+            await page.GetByRole(AriaRole.Link, new() { Name = "New workflow" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "New workflow" })).ToBeVisibleAsync();
 
-        // Three steps: the template's `start` (set), an approval, a script with a compensation.
-        await page.GetByLabel("id", new() { Exact = true }).FillAsync("studio-e2e");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Add approval step" }).ClickAsync();
-        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step approval approval" })).ToBeVisibleAsync();
-        await page.GetByRole(AriaRole.Button, new() { Name = "Add script step" }).ClickAsync();
-        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step script script" })).ToBeVisibleAsync();
-        await page.GetByLabel("compensate").FillAsync("script: |\n  log('undone');\n");
-        await Expect(page.Locator(".react-flow__edge.edge-compensation")).ToHaveCountAsync(1);
-        await Expect(page.GetByTestId("node-undo script: script")).ToBeVisibleAsync();
-        await Expect(page.GetByTestId("node-approval")).ToBeVisibleAsync();
-        await studio.ScreenshotAsync(page, "01-designer");
+            // Three steps: the template's `start` (set), an approval, a script with a compensation.
+            await page.Locator("#workflow-id").FillAsync("studio-e2e");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Add approval step" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step approval approval" })).ToBeVisibleAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "Add script step" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step script script" })).ToBeVisibleAsync();
+            await page.Locator("#step-script-compensate").FillAsync("script: |\n  log('undone');\n");
+            await Expect(page.Locator(".react-flow__edge.edge-compensation")).ToHaveCountAsync(1);
+            await Expect(page.GetByTestId("node-undo script: script")).ToBeVisibleAsync();
+            await Expect(page.GetByTestId("node-approval")).ToBeVisibleAsync();
+            await studio.ScreenshotAsync(page, "01-designer");
 
-        await page.GetByRole(AriaRole.Tab, new() { Name = "YAML" }).ClickAsync();
-        await Expect(page.GetByTestId("editor-yaml")).ToContainTextAsync("id: studio-e2e");
-        await studio.ScreenshotAsync(page, "02-designer-yaml");
+            await page.GetByRole(AriaRole.Tab, new() { Name = "YAML" }).ClickAsync();
+            await Expect(page.GetByTestId("editor-yaml")).ToContainTextAsync("id: studio-e2e");
+            await studio.ScreenshotAsync(page, "02-designer-yaml");
 
-        await page.GetByRole(AriaRole.Button, new() { Name = "Save", Exact = true }).ClickAsync();
-        await Expect(page.GetByTestId("designer-notice")).ToContainTextAsync("Saved studio-e2e version 1 to workflows/studio-e2e.yaml");
-        var file = Path.Combine(studio.Server.ContentRoot, "workflows", "studio-e2e.yaml");
-        Assert.True(File.Exists(file), $"{file} was not written");
-        var yaml = await File.ReadAllTextAsync(file);
-        output.WriteLine(yaml);
-        Assert.Contains("kind: approval", yaml, StringComparison.Ordinal);
-        Assert.Contains("compensate:", yaml, StringComparison.Ordinal);
-        Assert.Contains("log('undone');", yaml, StringComparison.Ordinal);
+            await page.GetByRole(AriaRole.Button, new() { Name = "Save", Exact = true }).ClickAsync();
+            await Expect(page.GetByTestId("designer-notice")).ToContainTextAsync("Saved studio-e2e version 1 to workflows/studio-e2e.yaml");
+            var file = Path.Combine(studio.Server.ContentRoot, "workflows", "studio-e2e.yaml");
+            Assert.True(File.Exists(file), $"{file} was not written");
+            var yaml = await File.ReadAllTextAsync(file);
+            output.WriteLine(yaml);
+            Assert.Contains("kind: approval", yaml, StringComparison.Ordinal);
+            Assert.Contains("compensate:", yaml, StringComparison.Ordinal);
+            Assert.Contains("log('undone');", yaml, StringComparison.Ordinal);
 
-        // Run it from the designer; it stops at the approval.
-        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "studio-e2e" })).ToBeVisibleAsync();
-        await page.GetByRole(AriaRole.Button, new() { Name = "Run…" }).ClickAsync();
-        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Run studio-e2e" })).ToBeVisibleAsync();
-        await page.GetByRole(AriaRole.Button, new() { Name = "Start" }).ClickAsync();
-        await Expect(page.GetByTestId("run-state")).ToHaveTextAsync("waiting");
-        await Expect(page.GetByTestId("node-approval")).ToHaveAttributeAsync("data-status", "waiting");
-        await Expect(page.GetByTestId("node-start")).ToHaveAttributeAsync("data-status", "completed");
-        var href = await page.GetByTestId("run-status").GetByRole(AriaRole.Link).GetAttributeAsync("href");
-        var instanceId = href!.Split('/').Last();
-        await studio.ScreenshotAsync(page, "03-run-from-designer");
+            // Run it from the designer; it stops at the approval.
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "studio-e2e" })).ToBeVisibleAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "Run…" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Run studio-e2e" })).ToBeVisibleAsync();
+            await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Start", Exact = true }).ClickAsync();
+            await Expect(page.GetByTestId("run-state")).ToHaveTextAsync("waiting");
+            await Expect(page.GetByTestId("node-approval")).ToHaveAttributeAsync("data-status", "waiting");
+            await Expect(page.GetByTestId("node-start")).ToHaveAttributeAsync("data-status", "completed");
+            var href = await page.GetByTestId("run-status").GetByRole(AriaRole.Link).GetAttributeAsync("href");
+            var instanceId = href!.Split('/').Last();
+            await studio.ScreenshotAsync(page, "03-run-from-designer");
 
-        // Approve from the inbox as an approver.
-        var approver = await studio.SignedInPageAsync(StudioServer.ApproverKey);
-        await approver.GetByRole(AriaRole.Link, new() { Name = "Approvals" }).ClickAsync();
-        var card = approver.Locator("li.card", new() { HasText = "studio-e2e" });
-        await Expect(card).ToBeVisibleAsync();
-        await card.GetByLabel("Comment").FillAsync("looks right");
-        await studio.ScreenshotAsync(approver, "04-approvals-inbox");
-        await card.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
-        await Expect(card.GetByRole(AriaRole.Status)).ToHaveTextAsync("Approved.");
+            // Approve from the inbox as an approver.
+            var approver = await studio.SignedInPageAsync(StudioServer.ApproverKey);
+            await approver.GetByRole(AriaRole.Link, new() { Name = "Approvals" }).ClickAsync();
+            var card = approver.Locator("li.card", new() { HasText = "studio-e2e" });
+            await Expect(card).ToBeVisibleAsync();
+            await card.GetByLabel("Comment").FillAsync("looks right");
+            await studio.ScreenshotAsync(approver, "04-approvals-inbox");
+            await card.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+            await Expect(approver.GetByTestId("approval-result")).ToContainTextAsync("Approved: studio-e2e");
+            await Expect(card).ToHaveCountAsync(0);
 
-        // The designer that started it sees it complete (live), and so does the instance page.
-        await Expect(page.GetByTestId("run-state")).ToHaveTextAsync("completed");
-        await Expect(page.GetByTestId("node-script")).ToHaveAttributeAsync("data-status", "completed");
-        await page.GotoAsync(studio.Url($"/studio/instances/{instanceId}"));
-        await Expect(page.GetByTestId("instance-state")).ToHaveTextAsync("completed");
-        await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Journal" })).ToContainTextAsync("approval.decided");
-        await studio.ScreenshotAsync(page, "05-instance");
-        var instance = await studio.GetJsonAsync(StudioServer.AuthorKey, $"api/instances/{instanceId}");
-        Assert.Equal("completed", (string?)instance["state"]);
+            // The designer that started it sees it complete (live), and so does the instance page.
+            await Expect(page.GetByTestId("run-state")).ToHaveTextAsync("completed");
+            await Expect(page.GetByTestId("node-script")).ToHaveAttributeAsync("data-status", "completed");
+            await page.GotoAsync(studio.Url($"/studio/instances/{instanceId}"));
+            await Expect(page.GetByTestId("instance-state")).ToHaveTextAsync("completed");
+            await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Journal" })).ToContainTextAsync("approval.decided");
+            await studio.ScreenshotAsync(page, "05-instance");
+            var instance = await studio.GetJsonAsync(StudioServer.AuthorKey, $"api/instances/{instanceId}");
+            Assert.Equal("completed", (string?)instance["state"]);
+        });
     }
 
     [Fact]
     public async Task A_non_approver_is_not_offered_the_decision_and_is_refused()
     {
-        var (status, body) = await studio.PostAsync(StudioServer.AuthorKey, "api/instances",
-            new { workflow = "block-source-ip", input = new { ip = "10.9.8.7", host = "web-1", attempts = 5 } });
-        Assert.True(status == 201, body);
-        var instanceId = (string)JsonNode.Parse(body)!["id"]!;
-        string? approvalId = null;
-        await studio.Server.WaitUntilAsync(async () =>
+        await studio.RunAsync("non-approver", async () =>
         {
-            var pending = await studio.GetJsonAsync(StudioServer.AuthorKey, "api/approvals?state=pending");
-            approvalId = pending["items"]!.AsArray().FirstOrDefault(a => (string?)a!["instanceId"] == instanceId)?["id"]?.GetValue<string>();
-            return approvalId is not null;
-        }, "the approval of block-source-ip");
+            var (status, body) = await studio.PostAsync(StudioServer.AuthorKey, "api/instances",
+                new { workflow = "block-source-ip", input = new { ip = "10.9.8.7", host = "web-1", attempts = 5 } });
+            Assert.True(status == 201, body);
+            var instanceId = (string)JsonNode.Parse(body)!["id"]!;
+            string? approvalId = null;
+            await studio.Server.WaitUntilAsync(async () =>
+            {
+                var pending = await studio.GetJsonAsync(StudioServer.AuthorKey, "api/approvals?state=pending");
+                approvalId = pending["items"]!.AsArray().FirstOrDefault(a => (string?)a!["instanceId"] == instanceId)?["id"]?.GetValue<string>();
+                return approvalId is not null;
+            }, "the approval of block-source-ip");
 
-        var page = await studio.SignedInPageAsync(StudioServer.NonApproverKey);
-        await page.GetByRole(AriaRole.Link, new() { Name = "Approvals" }).ClickAsync();
-        await Expect(page.GetByTestId("no-approvals")).ToContainTextAsync("Nothing waits for carol");
-        await page.GetByRole(AriaRole.Tab, new() { Name = "All pending" }).ClickAsync();
-        var card = page.GetByTestId($"approval-{approvalId}");
-        await Expect(card).ToBeVisibleAsync();
-        await Expect(card.GetByTestId("not-assignee")).ToBeVisibleAsync();
-        await Expect(card.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
-        await studio.ScreenshotAsync(page, "06-approvals-non-approver");
+            var page = await studio.SignedInPageAsync(StudioServer.NonApproverKey);
+            await page.GetByRole(AriaRole.Link, new() { Name = "Approvals" }).ClickAsync();
+            await Expect(page.GetByTestId("no-approvals")).ToContainTextAsync("Nothing waits for carol");
+            await page.GetByRole(AriaRole.Tab, new() { Name = "All pending" }).ClickAsync();
+            var card = page.GetByTestId($"approval-{approvalId}");
+            await Expect(card).ToBeVisibleAsync();
+            await Expect(card.GetByTestId("not-assignee")).ToBeVisibleAsync();
+            await Expect(card.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
+            await studio.ScreenshotAsync(page, "06-approvals-non-approver");
 
-        // And the server refuses the decision itself.
-        var (refused, problem) = await studio.PostAsync(StudioServer.NonApproverKey, $"api/approvals/{approvalId}/approve", new { comment = "me?" });
-        Assert.True(refused is 403, $"{refused} {problem}");
-        Assert.Contains("WF4030", problem, StringComparison.Ordinal);
+            // And the server refuses the decision itself.
+            var (refused, problem) = await studio.PostAsync(StudioServer.NonApproverKey, $"api/approvals/{approvalId}/approve", new { comment = "me?" });
+            Assert.True(refused is 403, $"{refused} {problem}");
+            Assert.Contains("WF4030", problem, StringComparison.Ordinal);
+        });
     }
 
     [Fact]
     public async Task A_rule_error_is_shown_at_its_line_while_typing()
     {
-        var page = await studio.SignedInPageAsync(StudioServer.AuthorKey);
-        await page.GetByRole(AriaRole.Link, new() { Name = "Rules" }).ClickAsync();
-        await page.GetByRole(AriaRole.Button, new() { Name = "ssh-bruteforce.rules", Exact = true }).ClickAsync();
-        var editor = page.GetByTestId("editor-ruleflow");
-        await Expect(editor).ToContainTextAsync("rule \"ssh-bruteforce\"");
-        await Expect(page.GetByTestId("rule-diagnostics")).ToContainTextAsync("No problems.");
-
-        // Line 12 becomes an unknown event type: `    oops == 5`.
-        await editor.Locator(".view-lines").ClickAsync();
-        await page.Keyboard.PressAsync("Control+Home");
-        for (var i = 0; i < 10; i++)
+        await studio.RunAsync("rules", async () =>
         {
-            await page.Keyboard.PressAsync("ArrowDown");
-        }
+            var page = await studio.SignedInPageAsync(StudioServer.AuthorKey);
+            await page.GetByRole(AriaRole.Link, new() { Name = "Rules" }).ClickAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "ssh-bruteforce.rules", Exact = true }).ClickAsync();
+            var editor = page.GetByTestId("editor-ruleflow");
+            await Expect(editor).ToContainTextAsync("rule \"ssh-bruteforce\"");
+            await Expect(page.GetByTestId("rule-diagnostics")).ToContainTextAsync("No problems.");
 
-        await page.Keyboard.PressAsync("End");
-        await page.Keyboard.PressAsync("Enter");
-        await page.Keyboard.PressAsync("Shift+Home");
-        await page.Keyboard.TypeAsync("    oops == 5");
-        var diagnostics = page.GetByTestId("rule-diagnostics");
-        await Expect(diagnostics).ToContainTextAsync("line 12:5 RF2001");
-        await Expect(editor.Locator(".squiggly-error").First).ToBeVisibleAsync();
-        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Save", Exact = true })).ToBeDisabledAsync();
-        await studio.ScreenshotAsync(page, "07-rules-diagnostic");
+            // Line 12 becomes an unknown event type: `    oops == 5`.
+            await editor.Locator(".view-lines").ClickAsync();
+            await page.Keyboard.PressAsync("Control+Home");
+            for (var i = 0; i < 10; i++)
+            {
+                await page.Keyboard.PressAsync("ArrowDown");
+            }
 
-        // Try an event: the explain output names the rule.
-        await page.GetByRole(AriaRole.Button, new() { Name = "Explain" }).ClickAsync();
-        await Expect(page.GetByRole(AriaRole.List, new() { Name = "Explanation" })).ToContainTextAsync("ssh-bruteforce");
-        await studio.ScreenshotAsync(page, "08-rules-explain");
+            await page.Keyboard.PressAsync("End");
+            await page.Keyboard.PressAsync("Enter");
+            await page.Keyboard.PressAsync("Shift+Home");
+            await page.Keyboard.TypeAsync("    oops == 5");
+            var diagnostics = page.GetByTestId("rule-diagnostics");
+            await Expect(diagnostics).ToContainTextAsync("line 12:5 RF2001");
+            await Expect(editor.Locator(".squiggly-error").First).ToBeVisibleAsync();
+            await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Save", Exact = true })).ToBeDisabledAsync();
+            await studio.ScreenshotAsync(page, "07-rules-diagnostic");
+
+            // Try an event: the explain output names the rule.
+            await page.GetByRole(AriaRole.Button, new() { Name = "Explain" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.List, new() { Name = "Explanation" })).ToContainTextAsync("ssh-bruteforce");
+            await studio.ScreenshotAsync(page, "08-rules-explain");
+        });
     }
 
     [Fact]
     public async Task Every_screen_renders_at_1280x800()
     {
-        var page = await studio.SignedInPageAsync(StudioServer.AuthorKey);
-        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Workflows" })).ToBeVisibleAsync();
-        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "block-source-ip" })).ToBeVisibleAsync();
-        await studio.ScreenshotAsync(page, "10-workflows");
+        await studio.RunAsync("screens", async () =>
+        {
+            var page = await studio.SignedInPageAsync(StudioServer.AuthorKey);
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Workflows" })).ToBeVisibleAsync();
+            await Expect(page.GetByRole(AriaRole.Link, new() { Name = "block-source-ip" })).ToBeVisibleAsync();
+            await studio.ScreenshotAsync(page, "10-workflows");
 
-        await page.GetByRole(AriaRole.Link, new() { Name = "block-source-ip" }).ClickAsync();
-        await Expect(page.GetByTestId("node-approve")).ToBeVisibleAsync();
-        await Expect(page.Locator(".react-flow__edge.edge-compensation")).ToHaveCountAsync(2);
-        await studio.ScreenshotAsync(page, "11-designer-block-source-ip");
+            await page.GetByRole(AriaRole.Link, new() { Name = "block-source-ip" }).ClickAsync();
+            await Expect(page.GetByTestId("node-approve")).ToBeVisibleAsync();
+            await Expect(page.Locator(".react-flow__edge.edge-compensation")).ToHaveCountAsync(2);
+            await studio.ScreenshotAsync(page, "11-designer-block-source-ip");
 
-        await page.GetByRole(AriaRole.Link, new() { Name = "Instances" }).ClickAsync();
-        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Instances" })).ToBeVisibleAsync();
-        await studio.ScreenshotAsync(page, "12-instances");
+            await page.GetByRole(AriaRole.Link, new() { Name = "Instances" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Instances" })).ToBeVisibleAsync();
+            await studio.ScreenshotAsync(page, "12-instances");
 
-        await page.GetByRole(AriaRole.Link, new() { Name = "Events" }).ClickAsync();
-        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Dead letters" })).ToBeVisibleAsync();
-        await studio.ScreenshotAsync(page, "13-events");
+            await page.GetByRole(AriaRole.Link, new() { Name = "Events" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Dead letters" })).ToBeVisibleAsync();
+            await studio.ScreenshotAsync(page, "13-events");
 
-        // Signing out forgets the key.
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-        await Expect(page.GetByLabel("API key")).ToBeVisibleAsync();
-        await studio.ScreenshotAsync(page, "00-sign-in");
+            // Signing out forgets the key.
+            await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+            await Expect(page.GetByLabel("API key")).ToBeVisibleAsync();
+            await studio.ScreenshotAsync(page, "00-sign-in");
+        });
     }
 }

@@ -16,6 +16,9 @@ export function CodeEditor({ value, onChange, language, markers, label, readOnly
   const editor = useRef<monaco.editor.IStandaloneCodeEditor | null>(null);
   const changeRef = useRef(onChange);
   changeRef.current = onChange;
+  // The last text the editor itself reported: when `value` comes back as that text (or an older echo of it while the user
+  // keeps typing), the editor already has it, and replacing its content would drop the keystrokes made in between.
+  const emitted = useRef(new Set<string>());
 
   useEffect(() => {
     const e = monaco.editor.create(host.current!, {
@@ -24,14 +27,21 @@ export function CodeEditor({ value, onChange, language, markers, label, readOnly
       glyphMargin: true, theme: 'vs', accessibilitySupport: 'auto',
     });
     editor.current = e;
-    const sub = e.onDidChangeModelContent(() => changeRef.current?.(e.getValue()));
+    const sub = e.onDidChangeModelContent(() => {
+      const text = e.getValue();
+      const seen = emitted.current;
+      seen.add(text);
+      if (seen.size > 64) seen.delete(seen.values().next().value!);
+      changeRef.current?.(text);
+    });
     return () => { sub.dispose(); e.getModel()?.dispose(); e.dispose(); };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [language]);
 
   useEffect(() => {
     const e = editor.current;
-    if (e && e.getValue() !== value) {
+    if (e && !emitted.current.has(value) && e.getValue() !== value) {
+      emitted.current.clear();
       const pos = e.getPosition();
       e.getModel()?.pushEditOperations([], [{ range: e.getModel()!.getFullModelRange(), text: value }], () => null);
       if (pos) e.setPosition(pos);

@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { useCallback, useMemo, useRef } from 'react';
 import { Background, Controls, Handle, MarkerType, Position, ReactFlow, type Edge, type Node, type NodeProps } from '@xyflow/react';
 import type { WorkflowGraph as Model } from '../workflow/model';
 import { layoutGraph } from '../workflow/layout';
@@ -48,6 +48,18 @@ export function WorkflowGraph({ graph, statuses, problems, selected, onSelect, l
   label: string;
 }) {
   const positions = useMemo(() => layoutGraph(graph), [graph]);
+  // Stable handlers that report only a real change: React Flow calls onSelectionChange after every render that hands it
+  // new nodes, and a handler that set state each time would loop.
+  const selectRef = useRef(onSelect);
+  selectRef.current = onSelect;
+  const selectedRef = useRef(selected);
+  selectedRef.current = selected;
+  const pick = useCallback((nodeId: string) => {
+    const stepId = nodeId.split('::')[0];
+    if (stepId !== selectedRef.current) selectRef.current?.(stepId);
+  }, []);
+  const onSelectionChange = useCallback(({ nodes: sel }: { nodes: Node[] }) => { if (sel.length === 1) pick(sel[0].id); }, [pick]);
+  const onNodeClick = useCallback((_: unknown, n: Node) => pick(n.id), [pick]);
   const nodes: Node<StepData>[] = useMemo(() => graph.nodes.map(n => ({
     id: n.id,
     type: 'step',
@@ -73,10 +85,9 @@ export function WorkflowGraph({ graph, statuses, problems, selected, onSelect, l
   })), [graph]);
   return (
     <div className="graph" role="region" aria-label={label}>
-      <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView minZoom={0.2} proOptions={{ hideAttribution: true }}
+      <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView fitViewOptions={{ maxZoom: 1 }} minZoom={0.2} proOptions={{ hideAttribution: true }}
         nodesDraggable={false} nodesConnectable={false}
-        onNodeClick={(_, n) => onSelect?.(n.id.split('::')[0])}
-        onSelectionChange={({ nodes: sel }) => { if (sel.length === 1) onSelect?.(sel[0].id.split('::')[0]); }}>
+        onNodeClick={onNodeClick} onSelectionChange={onSelectionChange}>
         <Background gap={16} />
         <Controls showInteractive={false} />
       </ReactFlow>

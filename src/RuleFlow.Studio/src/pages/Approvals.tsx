@@ -7,6 +7,7 @@ import { JsonView, time } from '../components/Json';
 export function ApprovalsPage() {
   const { me } = useSession();
   const [view, setView] = useState<'mine' | 'all'>('mine');
+  const [done, setDone] = useState<string>();
   const mine = useResource<{ items: Approval[] }>('/api/approvals/mine');
   const all = useResource<{ items: Approval[] }>(view === 'all' ? '/api/approvals?state=pending' : null);
   useLive(['approval'], () => { mine.reload(); if (view === 'all') all.reload(); });
@@ -23,26 +24,26 @@ export function ApprovalsPage() {
           <button type="button" role="tab" aria-selected={view === 'all'} className={view === 'all' ? 'active' : ''} onClick={() => setView('all')}>All pending</button>
         </div>
       </div>
+      {done && <p className="notice ok" role="status" data-testid="approval-result">{done}</p>}
       {list.error && <p className="error" role="alert">{list.error}</p>}
       {list.data?.items.length === 0 && <p className="muted" data-testid="no-approvals">{view === 'mine' ? `Nothing waits for ${me?.user}.` : 'No pending approvals.'}</p>}
       <ul className="cards" aria-label="Approvals">
-        {list.data?.items.map(a => <ApprovalCard key={a.id} approval={a} mayDecide={mineIds.has(a.id)} onDone={() => { mine.reload(); all.reload(); }} />)}
+        {list.data?.items.map(a => <ApprovalCard key={a.id} approval={a} mayDecide={mineIds.has(a.id)} onDone={text => { setDone(text); mine.reload(); all.reload(); }} />)}
       </ul>
     </section>
   );
 }
 
-function ApprovalCard({ approval: a, mayDecide, onDone }: { approval: Approval; mayDecide: boolean; onDone: () => void }) {
+function ApprovalCard({ approval: a, mayDecide, onDone }: { approval: Approval; mayDecide: boolean; onDone: (text: string) => void }) {
   const [comment, setComment] = useState('');
-  const [result, setResult] = useState<{ ok: boolean; text: string }>();
+  const [result, setResult] = useState<{ ok: false; text: string }>();
   const [busy, setBusy] = useState(false);
   const [evidence, setEvidence] = useState<InstanceDetails>();
   const decide = async (outcome: 'approve' | 'reject') => {
     setBusy(true);
     try {
       await api.post(`/api/approvals/${a.id}/${outcome}`, { comment });
-      setResult({ ok: true, text: outcome === 'approve' ? 'Approved.' : 'Rejected.' });
-      onDone();
+      onDone(`${outcome === 'approve' ? 'Approved' : 'Rejected'}: ${a.workflow} · ${a.stepId} (instance ${a.instanceId.slice(0, 8)}).`);
     } catch (e) { setResult({ ok: false, text: (e as Error).message }); } finally { setBusy(false); }
   };
   const showEvidence = () => { api.get<InstanceDetails>(`/api/instances/${a.instanceId}`).then(setEvidence).catch(() => undefined); };
@@ -70,7 +71,7 @@ function ApprovalCard({ approval: a, mayDecide, onDone }: { approval: Approval; 
           <button type="button" className="danger" onClick={() => decide('reject')} disabled={busy}>Reject</button>
         </div>
       ) : <p className="muted small" data-testid="not-assignee">You are not an assignee of this approval: you cannot decide it.</p>}
-      {result && <p className={result.ok ? 'notice ok' : 'notice error'} role={result.ok ? 'status' : 'alert'}>{result.text}</p>}
+      {result && <p className="notice error" role="alert">{result.text}</p>}
     </li>
   );
 }

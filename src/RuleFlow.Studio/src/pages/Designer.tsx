@@ -38,6 +38,9 @@ const ROOT_FIELDS_SCHEMA: Schema = {
 
 type SideTab = 'properties' | 'yaml' | 'problems';
 
+/** The save notice, carried over the navigation from /workflows/new to /workflows/{id} (a new designer instance). */
+let carriedNotice: { kind: 'ok' | 'error'; text: string } | undefined;
+
 export default function DesignerPage({ id }: { id: string | null }) {
   const { me } = useSession();
   const [schema, setSchema] = useState<Schema>(bundledSchema as Schema);
@@ -49,7 +52,7 @@ export default function DesignerPage({ id }: { id: string | null }) {
   const [selected, setSelected] = useState<string>();
   const [tab, setTab] = useState<SideTab>('properties');
   const [diagnostics, setDiagnostics] = useState<Diagnostic[]>([]);
-  const [notice, setNotice] = useState<{ kind: 'ok' | 'error'; text: string }>();
+  const [notice, setNotice] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>(() => { const n = carriedNotice; carriedNotice = undefined; return n; });
   const [dirty, setDirty] = useState(false);
   const [saving, setSaving] = useState(false);
   const [running, setRunning] = useState(false);
@@ -131,8 +134,9 @@ export default function DesignerPage({ id }: { id: string | null }) {
       setMeta({ version: r.version, file: r.file });
       setDiagnostics([]);
       setDirty(false);
-      setNotice({ kind: 'ok', text: `Saved ${r.id} version ${r.version} to ${r.file}` });
-      if (id !== target) navigate(`/workflows/${encodeURIComponent(target)}`);
+      const saved = { kind: 'ok' as const, text: `Saved ${r.id} version ${r.version} to ${r.file}` };
+      setNotice(saved);
+      if (id !== target) { carriedNotice = saved; navigate(`/workflows/${encodeURIComponent(target)}`); }
     } catch (e) {
       const err = e as ApiError;
       if (err.diagnostics?.length) { setDiagnostics(err.diagnostics); setTab('problems'); }
