@@ -3,18 +3,11 @@ import { api, ApiError, can, type Diagnostic } from '../lib/api';
 import { useResource, useSession } from '../lib/session';
 import { CodeEditor } from '../components/CodeEditor';
 import { JsonView } from '../components/Json';
+import { diagnosticsOf } from '../lib/rules';
 
 interface RuleFile { path: string; kind: string; size: number; modified: string }
 interface TestRun { passed: number; failed: number; results: { name: string; passed: boolean; message?: string; line?: number }[] }
 interface Explanation { rule: string; eventId: string; eventType: string; patterns: { index: number; text: string; type: string; typeMatches: boolean; passes: boolean; conditions: { text: string; met: boolean | null; note?: string }[] }[] }
-
-/** Diagnostics of one file from POST /api/rules/check (either `{ diagnostics }` or `{ files: [{ path, diagnostics }] }`). */
-export function diagnosticsOf(response: unknown, path: string): Diagnostic[] {
-  const r = response as { diagnostics?: Diagnostic[]; files?: { path: string; diagnostics: Diagnostic[] }[] };
-  if (Array.isArray(r?.diagnostics)) return r.diagnostics.filter(d => !d.file || d.file === path);
-  const file = r?.files?.find(f => f.path === path) ?? r?.files?.[0];
-  return (file?.diagnostics ?? []).filter(d => !d.file || d.file === path);
-}
 
 export default function RulesPage() {
   const { me } = useSession();
