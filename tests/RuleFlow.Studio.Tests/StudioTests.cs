@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
@@ -179,8 +180,22 @@ public sealed class StudioTests(StudioServer studio, ITestOutputHelper output)
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Instances" })).ToBeVisibleAsync();
             await studio.ScreenshotAsync(page, "12-instances");
 
+            // One event and one refused body, for the Events screen.
+            using (var api = studio.Api(StudioServer.AuthorKey))
+            {
+                using var good = await api.PostAsync("api/events/ssh.auth", new StringContent(
+                    "{\"timestamp\":\"2017-12-10T06:55:46Z\",\"host\":\"LabSZ\",\"src_ip\":\"1.2.3.4\",\"message\":\"Failed password for root\"}",
+                    Encoding.UTF8, "application/json"));
+                Assert.True(good.IsSuccessStatusCode, await good.Content.ReadAsStringAsync());
+                using var bad = await api.PostAsync("api/events/ssh.auth", new StringContent("{not json", Encoding.UTF8, "application/json"));
+                Assert.Equal(400, (int)bad.StatusCode);
+            }
+
             await page.GetByRole(AriaRole.Link, new() { Name = "Events" }).ClickAsync();
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Dead letters" })).ToBeVisibleAsync();
+            await Expect(page.GetByRole(AriaRole.List, new() { Name = "Event types" })).ToContainTextAsync("ssh.auth");
+            await Expect(page.GetByRole(AriaRole.Table).First).ToContainTextAsync("1.2.3.4");
+            await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Dead letters" })).ToContainTextAsync("RF5001");
             await studio.ScreenshotAsync(page, "13-events");
 
             // Signing out forgets the key.

@@ -3,7 +3,7 @@ import { api, ApiError, can, type Diagnostic } from '../lib/api';
 import { useResource, useSession } from '../lib/session';
 import { CodeEditor } from '../components/CodeEditor';
 import { JsonView } from '../components/Json';
-import { diagnosticsOf } from '../lib/rules';
+import { diagnosticsOf, isOwn } from '../lib/rules';
 
 interface RuleFile { path: string; kind: string; size: number; modified: string }
 interface TestRun { passed: number; failed: number; results: { name: string; passed: boolean; message?: string; line?: number }[] }
@@ -37,7 +37,7 @@ export default function RulesPage() {
     if (!path || !path.endsWith('.rules')) return;
     const mine = ++seq.current;
     const t = setTimeout(() => {
-      api.post('/api/rules/check', { text, file: path, files: [{ path, text }] })
+      api.post('/api/rules/check', { text, file: path })
         .then(r => { if (mine === seq.current) setDiagnostics(diagnosticsOf(r, path)); })
         .catch(e => { if (mine === seq.current) setNotice({ ok: false, text: `check failed: ${(e as Error).message}` }); });
     }, 350);
@@ -66,7 +66,7 @@ export default function RulesPage() {
     } catch (e) { setNotice({ ok: false, text: `tests: ${(e as Error).message}` }); }
   };
 
-  const errors = diagnostics.filter(d => d.severity === 'error').length;
+  const errors = diagnostics.filter(d => d.severity === 'error').length; // the server refuses a save that causes any error
   return (
     <section className="rules" aria-labelledby="ru-title">
       <div className="toolbar">
@@ -84,14 +84,15 @@ export default function RulesPage() {
         </nav>
         <div className="editor-column">
           <CodeEditor value={text} onChange={editable ? setText : undefined} readOnly={!editable} language="ruleflow" label={`Rule file ${path ?? ''}`}
-            markers={diagnostics} revealLine={revealLine} />
+            markers={diagnostics.filter(d => isOwn(d, path ?? ''))} revealLine={revealLine} />
           <div className="diagnostics" aria-live="polite">
             <h2>Diagnostics <small className="muted">({diagnostics.length})</small></h2>
             <ul className="problems" data-testid="rule-diagnostics">
               {diagnostics.length === 0 && <li className="muted">No problems.</li>}
               {diagnostics.map((d, i) => (
                 <li key={i} className={d.severity}>
-                  <button type="button" className="link" onClick={() => setRevealLine(d.line)}>line {d.line}:{d.column}</button>{' '}
+                  {isOwn(d, path ?? '') ? <button type="button" className="link" onClick={() => setRevealLine(d.line)}>line {d.line}:{d.column}</button>
+                    : <span>{d.file}:{d.line}:{d.column}</span>}{' '}
                   <strong>{d.code}</strong> {d.message}{d.hint && <small className="muted"> — {d.hint}</small>}
                 </li>
               ))}
