@@ -131,6 +131,14 @@ public sealed class StudioTests(StudioServer studio, ITestOutputHelper output)
         {
             var page = await studio.SignedInPageAsync(StudioServer.AuthorKey);
             await page.GetByRole(AriaRole.Link, new() { Name = "Rules" }).ClickAsync();
+
+            // The tests of a rule file run from the editor (kubernetes.ruletest needs no shared datasets).
+            await page.GetByRole(AriaRole.Button, new() { Name = "kubernetes.rules", Exact = true }).ClickAsync();
+            await Expect(page.GetByTestId("editor-ruleflow")).ToContainTextAsync("k8s.event");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Run tests" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Region, new() { Name = "Test results" })).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"Tests: [1-9]\d* passed, 0 failed"));
+            await studio.ScreenshotAsync(page, "09-rules-tests");
+
             await page.GetByRole(AriaRole.Button, new() { Name = "ssh-bruteforce.rules", Exact = true }).ClickAsync();
             var editor = page.GetByTestId("editor-ruleflow");
             await Expect(editor).ToContainTextAsync("rule \"ssh-bruteforce\"");
