@@ -182,6 +182,12 @@ public sealed class StudioTests(StudioServer studio, ITestOutputHelper output)
             await page.GetByRole(AriaRole.Link, new() { Name = "block-source-ip" }).ClickAsync();
             await Expect(page.GetByTestId("node-approve")).ToBeVisibleAsync();
             await Expect(page.Locator(".react-flow__edge.edge-compensation")).ToHaveCountAsync(2);
+
+            // Keyboard: focus a node of the graph, Enter selects it and the property panel shows the step.
+            await page.Locator(".react-flow__node[data-id='approve']").FocusAsync();
+            await page.Keyboard.PressAsync("Enter");
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step approve approval" })).ToBeVisibleAsync();
+            await Expect(page.GetByLabel("assignees")).ToHaveValueAsync("role:approver");
             await studio.ScreenshotAsync(page, "11-designer-block-source-ip");
 
             await page.GetByRole(AriaRole.Link, new() { Name = "Instances" }).ClickAsync();

@@ -25,6 +25,7 @@ export function App() {
   const section = '/' + (path.split('/')[1] || 'workflows');
   return (
     <div className="shell">
+      <a className="skip" href="#main">Skip to content</a>
       <header className="topbar">
         <span className="brand">RuleFlow Studio</span>
         <nav aria-label="Main">
@@ -34,7 +35,7 @@ export function App() {
         </nav>
         <span className="spacer" />
         <span className={`live ${streamState.startsWith('open') ? 'on' : 'off'}`} title={`live updates: ${streamState}`} aria-label={`live updates ${streamState}`} role="status">
-          ● live
+          {streamState.startsWith('open') ? '● live' : '○ offline'}
         </span>
         <span className="who" data-testid="who">
           {me.user} <small>({me.roles.join(', ') || 'no roles'})</small>
@@ -42,7 +43,7 @@ export function App() {
         </span>
         {me.authMode !== 'development' && <button type="button" className="ghost" onClick={signOut}>Sign out</button>}
       </header>
-      <main className="content">
+      <main className="content" id="main" tabIndex={-1}>
         <Suspense fallback={<p role="status">Loading…</p>}>
           <Page path={path} />
         </Suspense>
