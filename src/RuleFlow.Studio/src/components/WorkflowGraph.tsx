@@ -1,5 +1,5 @@
 import { useCallback, useMemo, useRef } from 'react';
-import { Background, Controls, Handle, MarkerType, Position, ReactFlow, type Edge, type Node, type NodeProps } from '@xyflow/react';
+import { Background, Controls, Handle, MarkerType, Position, ReactFlow, type Edge, type Node, type NodeChange, type NodeProps } from '@xyflow/react';
 import type { WorkflowGraph as Model } from '../workflow/model';
 import { layoutGraph } from '../workflow/layout';
 
@@ -48,8 +48,7 @@ export function WorkflowGraph({ graph, statuses, problems, selected, onSelect, l
   label: string;
 }) {
   const positions = useMemo(() => layoutGraph(graph), [graph]);
-  // Stable handlers that report only a real change: React Flow calls onSelectionChange after every render that hands it
-  // new nodes, and a handler that set state each time would loop.
+  // Stable handlers that report only a real change (a handler that set state on every call could loop with React Flow).
   const selectRef = useRef(onSelect);
   selectRef.current = onSelect;
   const selectedRef = useRef(selected);
@@ -58,7 +57,11 @@ export function WorkflowGraph({ graph, statuses, problems, selected, onSelect, l
     const stepId = nodeId.split('::')[0];
     if (stepId !== selectedRef.current) selectRef.current?.(stepId);
   }, []);
-  const onSelectionChange = useCallback(({ nodes: sel }: { nodes: Node[] }) => { if (sel.length === 1) pick(sel[0].id); }, [pick]);
+  // The nodes are controlled (derived from the model): selection by click or by keyboard (Enter/Space on a focused node)
+  // arrives as a 'select' change, which becomes the designer's selection.
+  const onNodesChange = useCallback((changes: NodeChange[]) => {
+    for (const c of changes) if (c.type === 'select' && c.selected) pick(c.id);
+  }, [pick]);
   const onNodeClick = useCallback((_: unknown, n: Node) => pick(n.id), [pick]);
   const nodes: Node<StepData>[] = useMemo(() => graph.nodes.map(n => ({
     id: n.id,
@@ -87,7 +90,7 @@ export function WorkflowGraph({ graph, statuses, problems, selected, onSelect, l
     <div className="graph" role="region" aria-label={label}>
       <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView fitViewOptions={{ maxZoom: 1 }} minZoom={0.2} proOptions={{ hideAttribution: true }}
         nodesDraggable={false} nodesConnectable={false}
-        onNodeClick={onNodeClick} onSelectionChange={onSelectionChange}>
+        onNodeClick={onNodeClick} onNodesChange={onNodesChange}>
         <Background gap={16} />
         <Controls showInteractive={false} />
       </ReactFlow>
