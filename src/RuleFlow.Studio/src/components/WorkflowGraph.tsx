@@ -1,5 +1,5 @@
-import { useCallback, useMemo, useRef } from 'react';
-import { Background, Controls, Handle, MarkerType, Position, ReactFlow, type Edge, type Node, type NodeChange, type NodeProps } from '@xyflow/react';
+import { useCallback, useEffect, useMemo, useRef } from 'react';
+import { Background, Controls, Handle, MarkerType, Position, ReactFlow, type Edge, type Node, type NodeChange, type NodeProps, useReactFlow } from '@xyflow/react';
 import type { WorkflowGraph as Model } from '../workflow/model';
 import { layoutGraph } from '../workflow/layout';
 
@@ -38,6 +38,18 @@ function StepNode({ data }: NodeProps<Node<StepData>>) {
 }
 
 const nodeTypes = { step: StepNode };
+
+/** Fits the view again when steps come or go (not on every property edit, which would make the view jump). */
+function FitOnChange({ shape }: { shape: string }) {
+  const flow = useReactFlow();
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) { first.current = false; return; }
+    const t = setTimeout(() => { void flow.fitView({ maxZoom: 1, duration: 150 }); }, 30);
+    return () => clearTimeout(t);
+  }, [shape, flow]);
+  return null;
+}
 
 export function WorkflowGraph({ graph, statuses, problems, selected, onSelect, label }: {
   graph: Model;
@@ -91,6 +103,7 @@ export function WorkflowGraph({ graph, statuses, problems, selected, onSelect, l
       <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView fitViewOptions={{ maxZoom: 1 }} minZoom={0.2} proOptions={{ hideAttribution: true }}
         nodesDraggable={false} nodesConnectable={false}
         onNodeClick={onNodeClick} onNodesChange={onNodesChange}>
+        <FitOnChange shape={graph.nodes.map(n => n.id).join('|')} />
         <Background gap={16} />
         <Controls showInteractive={false} />
       </ReactFlow>
