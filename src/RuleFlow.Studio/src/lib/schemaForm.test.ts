@@ -27,6 +27,11 @@ describe('schema-driven forms', () => {
     expect(f('compensate').widget).toBe('yaml');
     expect(f('retry').widget).toBe('yaml');
     expect(stepFields(workflowSchema, 'if').map(x => x.name)).not.toContain('then');
+    // the kind's own fields before the ones every step has
+    const script = stepFields(workflowSchema, 'script').map(x => x.name);
+    expect(script[0]).toBe('id');
+    expect(script.indexOf('script')).toBeLessThan(script.indexOf('description'));
+    expect(script.slice(-5)).toEqual(['description', 'compensate', 'retry', 'timeout', 'on_error']);
   });
 
   it('validates inline', () => {

@@ -88,7 +88,10 @@ export function fieldsFor(schema: Schema | undefined, root: Schema, skip: string
 export function stepFields(workflowSchema: Schema, kind: string): FieldSpec[] {
   const definitions = workflowSchema.definitions as Record<string, Schema> | undefined;
   const def = definitions?.[`step_${kind}`];
-  return fieldsFor(def, workflowSchema, ['kind', 'then', 'else', 'do', 'default', 'steps']);
+  const fields = fieldsFor(def, workflowSchema, ['kind', 'then', 'else', 'do', 'default', 'steps']);
+  // id, then what this kind is about, then the fields every step has.
+  const common = ['description', 'compensate', 'retry', 'timeout', 'on_error'];
+  return [...fields.filter(f => !common.includes(f.name)), ...common.map(n => fields.find(f => f.name === n)).filter((f): f is FieldSpec => !!f)];
 }
 
 /** Text shown in an input for a value. */
