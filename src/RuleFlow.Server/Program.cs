@@ -82,6 +82,7 @@ else
 
 // Rules and ingest
 services.AddSingleton<RuleHost>();
+services.AddSingleton<WorkflowEditor>();  // Studio (issue 5): validate and save workflow files
 services.AddSingleton<IngestMetrics>();
 services.AddSingleton<EventIntake>();
 services.AddSingleton<ActionExecutor>();
