@@ -83,6 +83,7 @@ else
 // Rules and ingest
 services.AddSingleton<RuleHost>();
 services.AddSingleton<WorkflowEditor>();  // Studio (issue 5): validate and save workflow files
+services.AddSingleton<RuleFileEditor>();
 services.AddSingleton<IngestMetrics>();
 services.AddSingleton<EventIntake>();
 services.AddSingleton<ActionExecutor>();
@@ -117,6 +118,7 @@ app.MapOpenApi().AllowAnonymous();
 app.MapHealthApi();
 app.MapEventsApi();
 app.MapRulesApi();
+app.MapRuleFilesApi();   // Studio (issue 5)
 app.MapInstancesApi();
 app.MapApprovalsApi();
 app.MapWorkflowsApi();   // workflows (issue 4)

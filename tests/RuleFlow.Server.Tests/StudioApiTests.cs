@@ -186,4 +186,147 @@ public sealed class StudioApiTests(StudioServerFixture fixture) : IClassFixture<
         var published = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Paths.RepositoryRoot, "docs", "workflow.schema.json")));
         Assert.True(JsonNode.DeepEquals(published, schema));
     }
+
+    [Fact]
+    public async Task Rules_directory_is_listed_and_read_and_paths_outside_it_are_refused()
+    {
+        var files = (await _server.GetJsonAsync("api/rules/files")).AsArray();
+        Assert.Contains(files, f => f!["path"]!.GetValue<string>() == "rules/ssh-bruteforce.rules" && f["kind"]!.GetValue<string>() == "rules");
+        Assert.Contains(files, f => f!["path"]!.GetValue<string>() == "rules/ssh-bruteforce.ruletest" && f["kind"]!.GetValue<string>() == "ruletest");
+        Assert.Contains(files, f => f!["path"]!.GetValue<string>().StartsWith("rules/fixtures/", StringComparison.Ordinal) && f["kind"]!.GetValue<string>() == "fixture");
+
+        var file = await _server.GetJsonAsync("api/rules/files/rules/ssh-bruteforce.rules");
+        Assert.Equal(await File.ReadAllTextAsync(RulesFile("ssh-bruteforce.rules")), file["text"]!.GetValue<string>());
+
+        var outside = Path.Combine(_server.ContentRoot, "outside.rules");
+        foreach (var path in new[]
+        {
+            "api/rules/files/rules/..%2F..%2Fetc%2Fpasswd", "api/rules/files/rules/..%2Foutside.rules", "api/rules/files/workflows/block-source-ip.yaml",
+            "api/rules/files/rules/%2E%2E/outside.rules", "api/rules/files/rules",
+        })
+        {
+            var (status, body) = await SendAsync(HttpMethod.Get, path);
+            Assert.True(status == HttpStatusCode.BadRequest, $"GET {path} → {(int)status} {body?.ToJsonString()}");
+            Assert.Equal("RF6020", body!["code"]!.GetValue<string>());
+            (status, body) = await SendAsync(HttpMethod.Put, path, new { text = "event x.y\n" });
+            Assert.True(status == HttpStatusCode.BadRequest, $"PUT {path} → {(int)status} {body?.ToJsonString()}");
+        }
+
+        Assert.False(File.Exists(outside));
+        var (missing, _) = await SendAsync(HttpMethod.Get, "api/rules/files/rules/nope.rules");
+        Assert.Equal(HttpStatusCode.NotFound, missing);
+    }
+
+    [Fact]
+    public async Task Rule_file_with_an_error_is_refused_at_its_line_and_left_untouched()
+    {
+        var path = RulesFile("network.rules");
+        var before = await File.ReadAllTextAsync(path);
+        var broken = before.Replace("flaps: count(net.interface(error == \"INTERFACE_DOWN\"))", "flaps: count(net.interface(error === \"INTERFACE_DOWN\"))", StringComparison.Ordinal);
+        Assert.NotEqual(before, broken);
+        var (status, body) = await SendAsync(HttpMethod.Put, "api/rules/files/rules/network.rules", new { text = broken });
+        Assert.Equal((HttpStatusCode)422, status);
+        Assert.Equal("RF6422", body!["code"]!.GetValue<string>());
+        var errors = body["diagnostics"]!.AsArray().Where(d => d!["severity"]!.GetValue<string>() == "error").ToList();
+        Assert.NotEmpty(errors);
+        Assert.All(errors, d => Assert.Equal("rules/network.rules", d!["file"]!.GetValue<string>()));
+        Assert.Equal(LineOf(broken, "error === "), errors[0]!["line"]!.GetValue<int>());
+        Assert.True(errors[0]!["column"]!.GetValue<int>() > 1);
+        Assert.StartsWith("RF", errors[0]!["code"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(before, await File.ReadAllTextAsync(path));
+
+        // The same codes and positions as POST /api/rules/check (and ruleflow check).
+        var (_, check) = await SendAsync(HttpMethod.Post, "api/rules/check", new { files = new[] { new { path = "rules/network.rules", text = broken } } });
+        var checkError = check!["files"]![0]!["diagnostics"]!.AsArray().First(d => d!["severity"]!.GetValue<string>() == "error")!;
+        Assert.Equal(errors[0]!["code"]!.GetValue<string>(), checkError["code"]!.GetValue<string>());
+        Assert.Equal(errors[0]!["line"]!.GetValue<int>(), checkError["line"]!.GetValue<int>());
+        Assert.Equal(errors[0]!["column"]!.GetValue<int>(), checkError["column"]!.GetValue<int>());
+
+        // The Studio's form: one file's unsaved text, checked with the rest of the directory; nothing written.
+        var (_, live) = await SendAsync(HttpMethod.Post, "api/rules/check", new { file = "rules/network.rules", text = broken });
+        Assert.False(live!["ok"]!.GetValue<bool>());
+        Assert.Equal(errors.Select(e => e!.ToJsonString()), live["diagnostics"]!.AsArray().Where(d => d!["severity"]!.GetValue<string>() == "error").Select(d => d!.ToJsonString()));
+        (_, live) = await SendAsync(HttpMethod.Post, "api/rules/check", new { file = "rules/network.rules", text = before });
+        Assert.True(live!["ok"]!.GetValue<bool>(), live.ToJsonString());
+        Assert.Equal(before, await File.ReadAllTextAsync(path));
+
+        // "Try an event" against the rules in force.
+        var (_, explained) = await SendAsync(HttpMethod.Post, "api/rules/explain",
+            new { type = "net.interface", rule = "net.link-flap", @event = new { host = "r1", @interface = "e1", error = "INTERFACE_DOWN", timestamp = "2024-01-01T00:00:00Z" } });
+        Assert.Equal("net.link-flap", explained!["rules"]![0]!["rule"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Saved_rule_file_is_reloaded_and_its_new_rule_fires()
+    {
+        const string text = """
+            # Added through the Studio API.
+            event studio.ping
+                key host
+                time timestamp
+
+            rule "studio.ping-seen"
+            when
+                p: studio.ping(level == "high")
+            then
+                log warning "ping from " + p.host
+            end
+
+            rule "studio.ping-block"
+            when
+                p: studio.ping(level == "never")
+            then
+                start workflow "block-source-ip" key p.host with { host: p.host }
+            end
+            """;
+        var (status, body) = await SendAsync(HttpMethod.Put, "api/rules/files/rules/studio/ping.rules", new { text });
+        Assert.True(status == HttpStatusCode.OK, body?.ToJsonString());
+        Assert.True(body!["reloaded"]!.GetValue<bool>(), body.ToJsonString());
+        Assert.True(body["created"]!.GetValue<bool>());
+        var warning = body["diagnostics"]!.AsArray().Single()!;
+        Assert.Equal(("warning", "WF1040", "rules/studio/ping.rules", LineOf(text, "start workflow")),
+            (warning["severity"]!.GetValue<string>(), warning["code"]!.GetValue<string>(), warning["file"]!.GetValue<string>(), warning["line"]!.GetValue<int>()));
+        Assert.Equal(text, await File.ReadAllTextAsync(RulesFile("studio/ping.rules")));
+        Assert.Contains((await _server.GetJsonAsync("api/rules"))["rules"]!.AsArray(), r => r!["name"]!.GetValue<string>() == "studio.ping-seen");
+
+        var (posted, accepted) = await SendAsync(HttpMethod.Post, "api/events/studio.ping",
+            new { host = "h1", level = "high", timestamp = DateTimeOffset.UtcNow.ToString("O") });
+        Assert.True(posted == HttpStatusCode.Accepted, accepted?.ToJsonString());
+        Assert.Contains(accepted!["firings"]!.AsArray(), f => f!["rule"]!.GetValue<string>() == "studio.ping-seen");
+
+        var types = (await _server.GetJsonAsync("api/events/types")).AsArray();
+        var ping = types.Single(t => t!["type"]!.GetValue<string>() == "studio.ping")!;
+        Assert.Equal(1, ping["count"]!.GetValue<long>());
+        Assert.True(ping["declared"]!.GetValue<bool>());
+        Assert.NotNull(ping["lastAt"]);
+    }
+
+    [Fact]
+    public async Task Rule_tests_run_reports_passes_and_failures()
+    {
+        var (status, body) = await SendAsync(HttpMethod.Post, "api/rules/tests/run", new { path = "rules/kubernetes.ruletest" });
+        Assert.True(status == HttpStatusCode.OK, body?.ToJsonString());
+        Assert.Equal(3, body!["passed"]!.GetValue<int>());
+        Assert.Equal(0, body["failed"]!.GetValue<int>());
+        Assert.All(body["results"]!.AsArray(), r => Assert.Equal("rules/kubernetes.ruletest", r!["file"]!.GetValue<string>()));
+
+        // The tests of a rules file, against unsaved text: a shorter throttle lets a throttled firing through.
+        var rules = await File.ReadAllTextAsync(RulesFile("kubernetes.rules"));
+        var edited = rules.Replace("throttle once within 1h", "throttle once within 1m", StringComparison.Ordinal);
+        Assert.NotEqual(rules, edited);
+        (status, body) = await SendAsync(HttpMethod.Post, "api/rules/tests/run", new { rulesPath = "rules/kubernetes.rules", rulesText = edited });
+        Assert.True(status == HttpStatusCode.OK, body?.ToJsonString());
+        Assert.Equal(2, body!["passed"]!.GetValue<int>());
+        Assert.Equal(1, body["failed"]!.GetValue<int>());
+        var failed = body["results"]!.AsArray().Single(r => !r!["passed"]!.GetValue<bool>())!;
+        Assert.Contains("throttled", failed["name"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("unexpected firing", failed["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain(_server.ContentRoot, failed["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.True(failed["line"]!.GetValue<int>() > 1);
+        Assert.Equal(rules, await File.ReadAllTextAsync(RulesFile("kubernetes.rules")));
+
+        var (bad, problem) = await SendAsync(HttpMethod.Post, "api/rules/tests/run", new { path = "rules/../workflows/k8s-incident.yaml" });
+        Assert.Equal(HttpStatusCode.BadRequest, bad);
+        Assert.Equal("RF6022", problem!["code"]!.GetValue<string>());
+    }
 }
