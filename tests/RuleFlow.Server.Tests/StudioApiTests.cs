@@ -329,4 +329,179 @@ public sealed class StudioApiTests(StudioServerFixture fixture) : IClassFixture<
         Assert.Equal(HttpStatusCode.BadRequest, bad);
         Assert.Equal("RF6022", problem!["code"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task Stream_sends_instance_step_and_approval_events_when_an_approval_workflow_starts()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "api/stream");
+        using var response = await _server.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        await using var stream = await response.Content.ReadAsStreamAsync();
+        using var reader = new StreamReader(stream);
+
+        var ip = "10.77.0." + Random.Shared.Next(1, 250);
+        var (status, started) = await SendAsync(HttpMethod.Post, "api/instances", new { workflow = "block-source-ip", input = new { ip }, correlationKey = ip });
+        Assert.True(status == HttpStatusCode.Created, started?.ToJsonString());
+        var id = started!["id"]!.GetValue<string>();
+
+        var seen = new List<(string Event, JsonNode Data)>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        string? name = null;
+        async Task ReadUntilAsync(Func<bool> done)
+        {
+            while (!done())
+            {
+                var line = await reader.ReadLineAsync(timeout.Token) ?? throw new InvalidOperationException("the stream ended");
+                if (line.StartsWith("event: ", StringComparison.Ordinal))
+                {
+                    name = line[7..];
+                }
+                else if (line.StartsWith("data: ", StringComparison.Ordinal) && name is not null)
+                {
+                    seen.Add((name, JsonNode.Parse(line[6..])!));
+                }
+            }
+        }
+
+        bool Seen(string evt, string idField, string state) =>
+            seen.Any(e => e.Event == evt && e.Data[idField]!.GetValue<string>() == id && e.Data["state"]!.GetValue<string>() == state);
+
+        await ReadUntilAsync(() => Seen("approval", "instanceId", "pending") && Seen("instance", "id", "waiting"));
+
+        var instances = seen.Where(e => e.Event == "instance" && e.Data["id"]!.GetValue<string>() == id).Select(e => e.Data).ToList();
+        Assert.Equal("running", instances[0]["state"]!.GetValue<string>());
+        Assert.Equal("check-ip", instances[0]["currentStep"]!.GetValue<string>());
+        Assert.Equal("block-source-ip", instances[0]["workflow"]!.GetValue<string>());
+        Assert.Equal(ip, instances[0]["correlationKey"]!.GetValue<string>());
+        Assert.Contains(instances, i => i["state"]!.GetValue<string>() == "waiting" && i["currentStep"]!.GetValue<string>() == "approve");
+        Assert.Contains(seen, e => e.Event == "step" && e.Data["instanceId"]!.GetValue<string>() == id && e.Data["stepId"]!.GetValue<string>() == "check-ip"
+            && e.Data["status"]!.GetValue<string>() == "completed" && e.Data["kind"]!.GetValue<string>() == "validate");
+        var approval = seen.Single(e => e.Event == "approval" && e.Data["instanceId"]!.GetValue<string>() == id).Data;
+        Assert.Equal("pending", approval["state"]!.GetValue<string>());
+        Assert.Equal("approve", approval["stepId"]!.GetValue<string>());
+
+        // Deciding it is seen too.
+        var (decided, _) = await SendAsync(HttpMethod.Post, $"api/approvals/{approval["id"]!.GetValue<string>()}/reject", new { comment = "test" });
+        Assert.Equal(HttpStatusCode.OK, decided);
+        await ReadUntilAsync(() => Seen("approval", "instanceId", "rejected") && Seen("instance", "id", "compensated"));
+
+        // Within one commit the details come before the instance's new state.
+        var rejected = seen.FindIndex(e => e.Event == "approval" && e.Data["instanceId"]!.GetValue<string>() == id && e.Data["state"]!.GetValue<string>() == "rejected");
+        var compensated = seen.FindIndex(e => e.Event == "instance" && e.Data["id"]!.GetValue<string>() == id && e.Data["state"]!.GetValue<string>() == "compensated");
+        Assert.True(rejected < compensated, string.Join("\n", seen.Select(e => e.Event + " " + e.Data.ToJsonString())));
+    }
+
+    [Fact]
+    public async Task Me_is_the_development_user_when_no_auth_is_configured()
+    {
+        var me = await _server.GetJsonAsync("api/me");
+        Assert.Equal("developer", me["user"]!.GetValue<string>());
+        Assert.Equal("development", me["authMode"]!.GetValue<string>());
+        Assert.Equal(["admin", "approver", "author", "operator"], me["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Instances_are_filtered_by_creation_time()
+    {
+        var before = DateTimeOffset.UtcNow.AddSeconds(-1);
+        var (status, started) = await SendAsync(HttpMethod.Post, "api/instances", new { workflow = "studio-edit", input = new { } });
+        Assert.True(status == HttpStatusCode.Created, started?.ToJsonString());
+        var id = started!["id"]!.GetValue<string>();
+        string Q(DateTimeOffset t) => Uri.EscapeDataString(t.ToString("O"));
+
+        var recent = await _server.GetJsonAsync($"api/instances?workflow=studio-edit&from={Q(before)}");
+        Assert.Contains(recent["items"]!.AsArray(), i => i!["id"]!.GetValue<string>() == id);
+        var older = await _server.GetJsonAsync($"api/instances?workflow=studio-edit&to={Q(before)}");
+        Assert.DoesNotContain(older["items"]!.AsArray(), i => i!["id"]!.GetValue<string>() == id);
+        var window = await _server.GetJsonAsync($"api/instances?from={Q(before)}&to={Q(DateTimeOffset.UtcNow.AddMinutes(1))}");
+        Assert.Contains(window["items"]!.AsArray(), i => i!["id"]!.GetValue<string>() == id);
+        var (bad, problem) = await SendAsync(HttpMethod.Get, $"api/instances?from={Q(before)}&to={Q(before.AddDays(-1))}");
+        Assert.Equal(HttpStatusCode.BadRequest, bad);
+        Assert.Equal("RF6012", problem!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task OpenApi_document_lists_the_studio_endpoints()
+    {
+        var paths = (await _server.GetJsonAsync("openapi/v1.json"))["paths"]!.AsObject();
+        foreach (var (path, method) in new[]
+        {
+            ("/api/me", "get"), ("/api/stream", "get"), ("/api/workflows/{id}/definition", "get"), ("/api/workflows/validate", "post"),
+            ("/api/workflows/{id}", "put"), ("/api/workflows/schema", "get"), ("/api/rules/files", "get"), ("/api/rules/files/{path}", "get"),
+            ("/api/rules/files/{path}", "put"), ("/api/rules/tests/run", "post"), ("/api/events/types", "get"), ("/api/rules/check", "post"),
+        })
+        {
+            Assert.True(paths[path]?[method] is not null, $"{method.ToUpperInvariant()} {path} is not in the OpenAPI document");
+        }
+
+        var instanceParameters = paths["/api/instances"]!["get"]!["parameters"]!.AsArray().Select(p => p!["name"]!.GetValue<string>()).ToList();
+        Assert.Contains("from", instanceParameters);
+        Assert.Contains("to", instanceParameters);
+    }
+}
+
+/// <summary>Roles on the Studio endpoints, with API keys configured.</summary>
+public sealed class StudioAuthTests
+{
+    [Fact]
+    public async Task Author_role_is_needed_to_save_and_me_names_the_key_user()
+    {
+        await using var server = new ServerProcess(ServerProcess.NewContentRoot(), new Dictionary<string, string>
+        {
+            ["RuleFlow__Auth__ApiKeys__0__Key"] = "studio-author-key-0123456789",
+            ["RuleFlow__Auth__ApiKeys__0__User"] = "ada",
+            ["RuleFlow__Auth__ApiKeys__0__Roles__0"] = "author",
+            ["RuleFlow__Auth__ApiKeys__1__Key"] = "studio-operator-key-0123456789",
+            ["RuleFlow__Auth__ApiKeys__1__User"] = "oscar",
+            ["RuleFlow__Auth__ApiKeys__1__Roles__0"] = "operator",
+        });
+        await server.StartAndWaitReadyAsync();
+
+        async Task<(HttpStatusCode Status, string Body)> Send(HttpMethod method, string path, string? key, object? body = null)
+        {
+            using var request = new HttpRequestMessage(method, path);
+            if (key is not null)
+            {
+                request.Headers.Add("X-Api-Key", key);
+            }
+
+            if (body is not null)
+            {
+                request.Content = new StringContent(System.Text.Json.JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+            }
+
+            using var response = await server.Http.SendAsync(request);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var (status, text) = await Send(HttpMethod.Get, "api/me", "studio-operator-key-0123456789");
+        Assert.Equal(HttpStatusCode.OK, status);
+        var me = JsonNode.Parse(text)!;
+        Assert.Equal("oscar", me["user"]!.GetValue<string>());
+        Assert.Equal(["operator"], me["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+        Assert.Equal("configured", me["authMode"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Get, "api/me", null)).Status);
+
+        var yaml = await File.ReadAllTextAsync(Path.Combine(server.ContentRoot, "workflows", "k8s-incident.yaml"));
+        var edited = yaml.Replace("version: 1", "version: 2", StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Put, "api/workflows/k8s-incident", "studio-operator-key-0123456789", new { yaml = edited })).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Put, "api/workflows/k8s-incident", null, new { yaml = edited })).Status);
+        Assert.Equal(yaml, await File.ReadAllTextAsync(Path.Combine(server.ContentRoot, "workflows", "k8s-incident.yaml")));
+        (status, text) = await Send(HttpMethod.Put, "api/workflows/k8s-incident", "studio-author-key-0123456789", new { yaml = edited });
+        Assert.True(status == HttpStatusCode.OK, text);
+        Assert.Equal(2, JsonNode.Parse(text)!["version"]!.GetValue<int>());
+
+        var rules = await File.ReadAllTextAsync(Path.Combine(server.ContentRoot, "rules", "network.rules"));
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Put, "api/rules/files/rules/network.rules", "studio-operator-key-0123456789", new { text = rules + "\n" })).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Get, "api/rules/files/rules/network.rules", "studio-operator-key-0123456789")).Status);
+
+        // The stream takes the key as a header; without one it is refused.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Get, "api/stream", null)).Status);
+        using var streamRequest = new HttpRequestMessage(HttpMethod.Get, "api/stream");
+        streamRequest.Headers.Add("X-Api-Key", "studio-operator-key-0123456789");
+        using var stream = await server.Http.SendAsync(streamRequest, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        Assert.Equal(new MediaTypeHeaderValue("text/event-stream").MediaType, stream.Content.Headers.ContentType?.MediaType);
+    }
 }
