@@ -30,6 +30,7 @@ public sealed class StudioServerFixture : IAsyncLifetime
     public Task InitializeAsync()
     {
         File.WriteAllText(Path.Combine(Server.ContentRoot, "workflows", "studio-edit.yaml"), Editable);
+        File.WriteAllText(Path.Combine(Server.ContentRoot, "workflows", "renamed.yml"), Editable.Replace("id: studio-edit", "id: studio-renamed", StringComparison.Ordinal));
         return Server.StartAndWaitReadyAsync();
     }
 
@@ -111,6 +112,18 @@ public sealed class StudioApiTests(StudioServerFixture fixture) : IClassFixture<
         Assert.Equal(created, await File.ReadAllTextAsync(WorkflowFile("studio-new")));
         var (started, instance) = await SendAsync(HttpMethod.Post, "api/instances", new { workflow = "studio-new", input = new { } });
         Assert.True(started == HttpStatusCode.Created, instance?.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Put_workflow_loaded_from_a_file_not_named_after_its_id_writes_that_file()
+    {
+        var edited = StudioServerFixture.Editable.Replace("id: studio-edit", "id: studio-renamed", StringComparison.Ordinal)
+            .Replace("description: first", "description: renamed", StringComparison.Ordinal);
+        var (status, body) = await SendAsync(HttpMethod.Put, "api/workflows/studio-renamed", new { yaml = edited });
+        Assert.True(status == HttpStatusCode.OK, body?.ToJsonString());
+        Assert.Equal("workflows/renamed.yml", body!["file"]!.GetValue<string>());
+        Assert.Equal(edited, await File.ReadAllTextAsync(Path.Combine(_server.ContentRoot, "workflows", "renamed.yml")));
+        Assert.False(File.Exists(WorkflowFile("studio-renamed")));
     }
 
     [Fact]

@@ -80,8 +80,24 @@ public sealed class WorkflowEditor(
         return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative.Replace('\\', '/');
     }
 
-    /// <summary>The file a workflow id is saved to: <c>{workflows}/{id}.yaml</c>.</summary>
-    public string FileOf(string id) => System.IO.Path.Combine(Directory, id + ".yaml");
+    /// <summary>The file a workflow id is saved to: <c>{workflows}/{id}.yaml</c>, or the YAML file it was loaded from.</summary>
+    /// <remarks>
+    /// When the loaded definition of <paramref name="id"/> came from another YAML file of the workflows directory (a file
+    /// not named after its id), that file: writing <c>{id}.yaml</c> next to it would make two files define one id.
+    /// </remarks>
+    public string FileOf(string id)
+    {
+        var source = registry.Find(id)?.SourcePath;
+        if (source is not null && System.IO.Path.IsPathRooted(source)
+            && string.Equals(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(source)), Directory.TrimEnd(System.IO.Path.DirectorySeparatorChar), StringComparison.Ordinal)
+            && (source.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || source.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
+            && File.Exists(source))
+        {
+            return System.IO.Path.GetFullPath(source);
+        }
+
+        return System.IO.Path.Combine(Directory, id + ".yaml");
+    }
 
     /// <summary>Validates YAML as the server would load it, without writing anything.</summary>
     /// <param name="yaml">The text.</param>
