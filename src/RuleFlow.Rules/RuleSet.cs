@@ -34,6 +34,12 @@ public sealed class RuleSet
     public IReadOnlyList<RuleInfo> Rules { get; }
 
     /// <summary>
+    /// Every <c>start workflow</c> action of the loaded rules with the input fields it gives and, where the expression's type is
+    /// known when the rules load, the JSON type of each (for checking them against the workflow's input schema).
+    /// </summary>
+    public IReadOnlyList<WorkflowStartInfo> WorkflowStarts { get; init; } = [];
+
+    /// <summary>
     /// How far back in event time events must be replayed into a new session to rebuild every window and storm-control state: the
     /// longest retention of an event type, and for each rule with storm control its window plus the longest retention of its event
     /// types. A snapshot (<see cref="RuleSession.SaveSnapshot"/>) plus the events after it is always exact.

@@ -304,7 +304,10 @@ public static class RuleSetLoader
             state.Diagnostics.Report(DiagnosticCodes.All.First(d => d.Code == code), rule.Location, message, hint);
         }
 
-        var ruleSet = new RuleSet(types, [.. rules.Select(r => built.Network.Plans[r.Name].Compiled.Info)], built.Network);
+        var ruleSet = new RuleSet(types, [.. rules.Select(r => built.Network.Plans[r.Name].Compiled.Info)], built.Network)
+        {
+            WorkflowStarts = [.. rules.SelectMany(r => r.Actions.OfType<BoundStartWorkflow>().Select(a => WorkflowStartInfo.From(r.Name, a)))],
+        };
         var results = states.Select(s => new RuleFileResult(
             s.Source.Path,
             !s.Failed,

@@ -83,6 +83,11 @@ else
 
 // Rules and ingest
 services.AddSingleton<RuleHost>();
+services.AddSingleton<WorkflowEditor>();  // Studio (issue 5): validate and save workflow files
+services.AddSingleton<RuleFileEditor>();
+services.AddSingleton<LiveFeed>();        // Studio (issue 5): GET /api/stream, fed after durable commits
+services.AddSingleton<IWorkflowObserver>(sp => sp.GetRequiredService<LiveFeed>());
+services.AddHostedService(sp => sp.GetRequiredService<LiveFeed>());  // Studio (issue 5): read, check and write files of the rules directory
 services.AddSingleton<IngestMetrics>();
 services.AddSingleton<EventIntake>();
 services.AddSingleton<ActionExecutor>();
@@ -115,8 +120,11 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.MapOpenApi().AllowAnonymous();
 app.MapHealthApi();
+app.MapMeApi();          // Studio (issue 5)
+app.MapStreamApi();      // Studio (issue 5)
 app.MapEventsApi();
 app.MapRulesApi();
+app.MapRuleFilesApi();   // Studio (issue 5)
 app.MapInstancesApi();
 app.MapApprovalsApi();
 app.MapWorkflowsApi();   // workflows (issue 4)

@@ -89,6 +89,58 @@ public sealed class CheckCommandTests
     }
 
     [Fact]
+    public void A_rule_whose_start_input_does_not_fit_the_workflow_input_schema_is_an_error_at_the_rule_line()
+    {
+        var dir = Directory.CreateTempSubdirectory("ruleflow-check-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "a.rules"), """
+                event web.request key client time timestamp
+
+                rule "many-errors"
+                when
+                    r: web.request(status >= 500)
+                then
+                    start workflow "w" with { host: r.client, extra: 1 }
+                end
+                """);
+            File.WriteAllText(Path.Combine(dir, "w.yaml"), """
+                id: w
+                input:
+                  schema:
+                    type: object
+                    required: [ip]
+                    additionalProperties: false
+                    properties:
+                      ip: { type: string }
+                      host: { type: string }
+                steps:
+                  - id: s1
+                    kind: set
+                    values: { a: 1 }
+                """);
+
+            var (exit, output, _) = Run(dir);
+
+            Assert.True(exit == 1, output);
+            var lines = output.Split('\n');
+            Assert.Contains(lines, l => l.Contains("a.rules:7:", StringComparison.Ordinal) && l.Contains("error WF1040", StringComparison.Ordinal)
+                && l.Contains("'ip'", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.Contains("a.rules:7:", StringComparison.Ordinal) && l.Contains("error WF1040", StringComparison.Ordinal)
+                && l.Contains("'extra'", StringComparison.Ordinal));
+            Assert.Contains("2 file(s) checked: 2 error(s)", output, StringComparison.Ordinal);
+
+            // the same rule checked without the workflows: nothing to check it against, no error
+            var (alone, aloneOutput, _) = Run(Path.Combine(dir, "a.rules"));
+            Assert.True(alone == 0, aloneOutput);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_missing_path_is_exit_code_2()
     {
         var (exit, _, errors) = Run("/no/such/place");

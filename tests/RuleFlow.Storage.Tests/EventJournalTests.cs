@@ -50,6 +50,30 @@ public sealed class EventJournalTests
     [Theory]
     [InlineData(StoreProvider.Sqlite)]
     [InlineData(StoreProvider.Postgres)]
+    public async Task Events_are_counted_per_type_with_the_last_arrival(StoreProvider provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        var journal = store.Get<EventJournal>();
+        Assert.True(await journal.AppendAsync(Event("a1", "ssh.auth", 1), [], default));
+        var last = Event("a2", "ssh.auth", 2);
+        last.ReceivedAt = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        Assert.True(await journal.AppendAsync(last, [], default));
+        Assert.True(await journal.AppendAsync(Event("k1", "k8s.event", 3), [], default));
+        Assert.True(await journal.AppendAsync(Event("c1", "ruleflow.clock", 4), [], default));
+
+        var counts = await journal.CountByTypeAsync("ruleflow.clock", default);
+
+        Assert.Equal(["k8s.event", "ssh.auth"], counts.Select(c => c.Type));
+        var ssh = counts[1];
+        Assert.Equal(2, ssh.Count);
+        Assert.Equal(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), ssh.LastAt);
+        Assert.Equal(new DateTimeOffset(2017, 12, 10, 6, 55, 2, TimeSpan.Zero), ssh.LastEventTime);
+        Assert.Equal(1, counts[0].Count);
+    }
+
+    [Theory]
+    [InlineData(StoreProvider.Sqlite)]
+    [InlineData(StoreProvider.Postgres)]
     public async Task A_duplicate_event_id_writes_nothing_not_even_its_firings(StoreProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);

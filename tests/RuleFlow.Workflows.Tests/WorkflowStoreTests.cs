@@ -230,6 +230,12 @@ public sealed class WorkflowStoreTests
         Assert.Equal(instance.Id, Assert.Single(page.Items).Id);
         Assert.Equal(1, page.Total);
         Assert.Equal(2, (await host.Queries.ListInstancesAsync(new InstanceQuery(null, null, null), CancellationToken.None)).Total);
+
+        // Creation time bounds: from inclusive, to exclusive.
+        var created = await host.Queries.ListInstancesAsync(new InstanceQuery("wf", null, "k") { From = instance.CreatedAt, To = instance.CreatedAt.AddMilliseconds(1) }, CancellationToken.None);
+        Assert.Equal(instance.Id, Assert.Single(created.Items).Id);
+        Assert.Empty((await host.Queries.ListInstancesAsync(new InstanceQuery("wf", null, "k") { To = instance.CreatedAt }, CancellationToken.None)).Items);
+        Assert.Empty((await host.Queries.ListInstancesAsync(new InstanceQuery("wf", null, "k") { From = instance.CreatedAt.AddMilliseconds(1) }, CancellationToken.None)).Items);
     }
 
     [Theory]

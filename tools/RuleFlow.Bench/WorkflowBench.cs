@@ -60,9 +60,11 @@ public static partial class Benchmarks
         var only = new Option<string?>("--store") { Description = "only this store: memory, sqlite or postgresql" };
         var json = new Option<string?>("--json") { Description = "write the rows as a JSON array to this file" };
         var postgres = new Option<string?>("--postgres") { Description = "PostgreSQL server connection string (default RULEFLOW_TEST_POSTGRES)" };
-        var command = new Command("workflows", "workflow runtime throughput and latency") { instances, latencyInstances, concurrency, json, postgres, only };
+        var observe = new Option<bool>("--observe") { Description = "attach a live-feed observer as GET /api/stream does with a client connected (queue per commit, frames built on another thread)" };
+        var command = new Command("workflows", "workflow runtime throughput and latency") { instances, latencyInstances, concurrency, json, postgres, only, observe };
         command.SetAction(async (result, ct) =>
         {
+            observing = result.GetValue(observe);
             var report = new BenchReport();
             var pg = result.GetValue(postgres) ?? Environment.GetEnvironmentVariable("RULEFLOW_TEST_POSTGRES");
             var n = result.GetValue(instances);
@@ -145,6 +147,36 @@ public static partial class Benchmarks
         }
     }
 
+    private static bool observing;
+
+    /// <summary>
+    /// What the server's live feed does with one client connected: the committing thread queues the commit (bounded,
+    /// drop-oldest); another thread turns it into SSE frames (JSON per instance change and journal entry).
+    /// </summary>
+    private sealed class FeedObserver : IWorkflowObserver
+    {
+        private readonly System.Threading.Channels.Channel<InstanceCommit> queue = System.Threading.Channels.Channel.CreateBounded<InstanceCommit>(
+            new System.Threading.Channels.BoundedChannelOptions(10_000) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropOldest, SingleReader = true });
+
+        public FeedObserver() => _ = Task.Run(async () =>
+        {
+            long bytes = 0;
+            await foreach (var commit in queue.Reader.ReadAllAsync().ConfigureAwait(false))
+            {
+                var i = commit.Instance;
+                bytes += System.Text.Json.JsonSerializer.Serialize(new { id = i.Id, workflow = i.WorkflowId, version = i.Version, state = i.State.ToString(), currentStep = i.CurrentStep, updatedAt = i.UpdatedAt }).Length;
+                foreach (var entry in commit.Journal)
+                {
+                    bytes += System.Text.Json.JsonSerializer.Serialize(new { instanceId = i.Id, stepId = entry.StepId, status = entry.Kind, at = entry.At }).Length;
+                }
+            }
+
+            GC.KeepAlive(bytes);
+        });
+
+        public void Committed(InstanceCommit commit) => queue.Writer.TryWrite(commit);
+    }
+
     private static async Task<(ServiceProvider Provider, Func<Task> Cleanup)> OpenAsync(string store, string? pg, bool groupCommit, int workers, CancellationToken ct)
     {
         StoreOptions? options = null;
@@ -199,6 +231,11 @@ public static partial class Benchmarks
 
         services.AddSingleton<BenchTransport>();
         services.AddSingleton<IMessageTransport>(sp => sp.GetRequiredService<BenchTransport>());
+        if (observing)
+        {
+            services.AddSingleton<IWorkflowObserver, FeedObserver>();
+        }
+
         services.AddRuleFlowWorkflows(new WorkflowOptions { GroupCommit = groupCommit, MaxConcurrency = workers, PollInterval = TimeSpan.FromMilliseconds(200) });
         var provider = services.BuildServiceProvider();
         if (options is not null)

@@ -84,9 +84,11 @@ public static class CheckCommand
         workflowFiles = [.. workflowFiles.Where(f => !referenced.Contains(Path.GetFullPath(f)))];
 
         var report = new List<(string Path, string Kind, bool Loaded, List<(string Code, string Severity, string Message, string File, int Line, int Column, string? Hint, string Text)> Items)>();
+        RuleSetLoadResult? rules = null;
+        var workflows = new List<WorkflowDefinition>();
         if (ruleFiles.Count > 0)
         {
-            var result = RuleSetLoader.LoadFiles(ruleFiles.Distinct().Order(StringComparer.Ordinal));
+            var result = rules = RuleSetLoader.LoadFiles(ruleFiles.Distinct().Order(StringComparer.Ordinal));
             foreach (var file in result.Files)
             {
                 var text = result.GetSourceText(file.Path) ?? TryRead(file.Path);
@@ -121,6 +123,40 @@ public static class CheckCommand
             }
 
             report.Add((path, "workflow", !file.Diagnostics.Any(d => d.IsError), items));
+            if (file.Definition is not null)
+            {
+                workflows.Add(file.Definition);
+            }
+        }
+
+        // Rules and workflows checked together: every rule's start workflow action must fit the workflow's input schema
+        // (WF1040 at the rule's line), as the server checks when it loads both.
+        if (rules is not null && workflowFiles.Count > 0)
+        {
+            var starts = rules.RuleSet.WorkflowStarts.Where(s => s.FieldsKnown)
+                .Select(s => new StartWorkflowTarget(s.WorkflowId, s.File, s.Line, s.Column, s.Rule, s.InputFields));
+            foreach (var mismatch in StartWorkflowChecker.Check(starts, workflows))
+            {
+                var index = report.FindIndex(r => r.Kind == "rules" && string.Equals(Path.GetFullPath(r.Path), Path.GetFullPath(mismatch.File ?? ""), StringComparison.Ordinal));
+                var source = mismatch.File is null ? null : rules.GetSourceText(mismatch.File) ?? TryRead(mismatch.File);
+                var text = mismatch.ToString();
+                var lines = source?.Split('\n') ?? [];
+                if (mismatch.Line >= 1 && mismatch.Line <= lines.Length)
+                {
+                    var line = lines[mismatch.Line - 1].TrimEnd('\r');
+                    text += "\n    " + line + "\n    " + new string(' ', Math.Clamp(mismatch.Column - 1, 0, line.Length)) + "^";
+                }
+
+                var item = (mismatch.Code, "error", mismatch.Message, mismatch.File ?? "", mismatch.Line, mismatch.Column, mismatch.Hint, text);
+                if (index >= 0)
+                {
+                    report[index].Items.Add(item);
+                }
+                else
+                {
+                    report.Add((mismatch.File ?? "", "rules", true, [item]));
+                }
+            }
         }
 
         var errorCount = report.Sum(r => r.Items.Count(i => i.Severity == "error"));

@@ -98,7 +98,17 @@ public static class RuleTestRunner
     /// <param name="path">The test file's path.</param>
     /// <param name="text">Its text.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    public static RuleTestFileResult RunFile(string path, string text)
+    public static RuleTestFileResult RunFile(string path, string text) => RunFile(path, text, null);
+
+    /// <summary>
+    /// Runs one test file given as text, with some rule files given as text too (unsaved edits: the Studio runs the tests of a
+    /// rules file against what is in its editor). Rule files not in <paramref name="ruleTexts"/> are read from disk.
+    /// </summary>
+    /// <param name="path">The test file's path.</param>
+    /// <param name="text">Its text.</param>
+    /// <param name="ruleTexts">Full path of a rule file → its text; null or empty: every rule file from disk.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    public static RuleTestFileResult RunFile(string path, string text, IReadOnlyDictionary<string, string>? ruleTexts)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(text);
@@ -120,7 +130,9 @@ public static class RuleTestRunner
             return new RuleTestFileResult(path, ruleFiles, diagnostics, []);
         }
 
-        var loaded = RuleSetLoader.LoadFiles(ruleFiles);
+        var loaded = ruleTexts is not { Count: > 0 }
+            ? RuleSetLoader.LoadFiles(ruleFiles)
+            : RuleSetLoader.LoadSources(ruleFiles.Order(StringComparer.Ordinal).Select(f => (f, ruleTexts.TryGetValue(Path.GetFullPath(f), out var edited) ? edited : ReadOrEmpty(f))));
         if (loaded.HasErrors)
         {
             diagnostics.AddRange(loaded.Diagnostics.Where(x => x.Severity == DiagnosticSeverity.Error));
@@ -131,6 +143,18 @@ public static class RuleTestRunner
         return new RuleTestFileResult(path, ruleFiles, diagnostics, tests);
     }
 
+
+    private static string ReadOrEmpty(string file)
+    {
+        try
+        {
+            return File.ReadAllText(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
 
     /// <summary>
     /// Expands <c>${NAME}</c> in an event file path from the environment. <c>${RULEFLOW_DATASETS}</c>, when the variable is

@@ -19,6 +19,7 @@ public static class EventsApi
         group.MapPost("/{type}", IngestAsync);
         group.MapGet("/", ListAsync);
         group.MapGet("/dead-letters", DeadLettersAsync);
+        group.MapGet("/types", TypesAsync);
         return app;
     }
 
@@ -123,6 +124,20 @@ public static class EventsApi
             }),
             total = result.Total,
         });
+    }
+
+    /// <summary>
+    /// <c>[{ type, count, lastAt, lastEventTime, declared }]</c>: every event type journaled so far and every type the rules
+    /// declare (count 0 when none arrived), by name.
+    /// </summary>
+    private static async Task<IResult> TypesAsync(EventJournal journal, RuleFlow.Server.Rules.RuleHost rules, CancellationToken cancellationToken)
+    {
+        var counts = await journal.CountByTypeAsync(EventPipeline.ClockEventType, cancellationToken).ConfigureAwait(false);
+        var declared = rules.Current.EventTypes.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var seen = counts.Select(c => c.Type).ToHashSet(StringComparer.Ordinal);
+        return Results.Ok(counts.Select(c => new { type = c.Type, count = c.Count, lastAt = c.LastAt, lastEventTime = c.LastEventTime, declared = declared.Contains(c.Type) })
+            .Concat(declared.Where(d => !seen.Contains(d)).Select(d => new { type = d, count = 0L, lastAt = (DateTimeOffset?)null, lastEventTime = (DateTimeOffset?)null, declared = true }))
+            .OrderBy(t => t.type, StringComparer.Ordinal));
     }
 
     private static async Task<IResult> DeadLettersAsync(DeadLetterStore store, string? code, int page = 1, int pageSize = 50,

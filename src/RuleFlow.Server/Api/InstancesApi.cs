@@ -6,7 +6,8 @@ using RuleFlow.Workflows.Runtime;
 namespace RuleFlow.Server.Api;
 
 /// <summary>
-/// Workflow instances: <c>GET /api/instances?workflow=&amp;state=&amp;correlationKey=&amp;page=&amp;pageSize=</c> →
+/// Workflow instances: <c>GET /api/instances?workflow=&amp;state=&amp;correlationKey=&amp;from=&amp;to=&amp;page=&amp;pageSize=</c>
+/// (<c>from</c>/<c>to</c>: ISO-8601 times bounding the creation time, from inclusive, to exclusive) →
 /// <c>{ items: [{ id, workflow, version, state, correlationKey, input, createdAt, updatedAt }], total }</c>;
 /// <c>GET /api/instances/{id}</c> → the instance with its journal, approvals and lineage;
 /// <c>POST /api/instances</c> with <c>{ workflow, input, correlationKey?, idempotencyKey? }</c> starts one by hand (a running
@@ -44,8 +45,13 @@ public static class InstancesApi
     }
 
     private static async Task<IResult> ListAsync(IWorkflowQueries queries, string? workflow, string? state, string? correlationKey,
-        int page = 1, int pageSize = 50, CancellationToken cancellationToken = default)
+        DateTimeOffset? from = null, DateTimeOffset? to = null, int page = 1, int pageSize = 50, CancellationToken cancellationToken = default)
     {
+        if (from is { } f && to is { } t && t < f)
+        {
+            return ApiProblems.Problem(400, "RF6012", $"to ({t:O}) is before from ({f:O})");
+        }
+
         if (ApiProblems.CheckPage(page, pageSize) is { } problem)
         {
             return problem;
@@ -63,7 +69,7 @@ public static class InstancesApi
             parsed = s;
         }
 
-        var result = await queries.ListInstancesAsync(new InstanceQuery(workflow, parsed, correlationKey, page, pageSize), cancellationToken)
+        var result = await queries.ListInstancesAsync(new InstanceQuery(workflow, parsed, correlationKey, page, pageSize) { From = from, To = to }, cancellationToken)
             .ConfigureAwait(false);
         return Results.Ok(new { items = result.Items, total = result.Total });
     }

@@ -104,7 +104,8 @@ public static class RulesApi
     /// <param name="Data">The event's JSON object.</param>
     /// <param name="Time">Event time; default now.</param>
     /// <param name="Rule">One rule's name, or null for every rule.</param>
-    public sealed record ExplainRequest(string? Type, JsonObject? Data, DateTimeOffset? Time, string? Rule);
+    /// <param name="Event">Another name for <paramref name="Data"/> (the Studio's "try an event").</param>
+    public sealed record ExplainRequest(string? Type, JsonObject? Data, DateTimeOffset? Time, string? Rule, JsonObject? Event = null);
 
     /// <summary>
     /// Which conditions of which rules an event meets (stateless: against the rule set in force, not the live windows).
@@ -112,7 +113,8 @@ public static class RulesApi
     /// </summary>
     private static IResult Explain(ExplainRequest request, RuleHost rules, TimeProvider time)
     {
-        if (string.IsNullOrWhiteSpace(request.Type) || request.Data is null)
+        var data = request.Data ?? request.Event;
+        if (string.IsNullOrWhiteSpace(request.Type) || data is null)
         {
             return ApiProblems.Problem(400, "RF6006", "body needs \"type\" (the event type) and \"data\" (the event as a JSON object)");
         }
@@ -124,13 +126,18 @@ public static class RulesApi
             return ApiProblems.Problem(404, "RF6404", $"no rule named '{request.Rule}' is in force");
         }
 
-        var evt = new RuleEvent("explain", request.Type, request.Time ?? time.GetUtcNow(), JsonSerializer.SerializeToElement(request.Data));
+        var evt = new RuleEvent("explain", request.Type, request.Time ?? time.GetUtcNow(), JsonSerializer.SerializeToElement(data));
         return Results.Ok(new { rules = names.Select(n => set.ExplainEvent(n, evt)) });
     }
 
-    /// <summary>Files to check: path (for positions and imports) and text.</summary>
+    /// <summary>
+    /// Files to check: path (for positions and imports) and text; or one file of the rules directory (<paramref name="File"/>,
+    /// e.g. <c>rules/x.rules</c>) with its unsaved <paramref name="Text"/>, checked together with the other rule files there.
+    /// </summary>
     /// <param name="Files">The files.</param>
-    public sealed record CheckRequest(IReadOnlyList<CheckFile>? Files);
+    /// <param name="Text">The unsaved text of <paramref name="File"/>.</param>
+    /// <param name="File">A file of the rules directory (<c>rules/…</c>); default <c>rules/untitled.rules</c>.</param>
+    public sealed record CheckRequest(IReadOnlyList<CheckFile>? Files, string? Text = null, string? File = null);
 
     /// <summary>One file to check.</summary>
     /// <param name="Path">Its path, as it should appear in diagnostics.</param>
@@ -138,11 +145,26 @@ public static class RulesApi
     public sealed record CheckFile(string Path, string Text);
 
     /// <summary>
-    /// Checks rule files without putting them in force (the Studio's live diagnostics; the same codes and positions as
-    /// <c>ruleflow check</c>): <c>{ files: [{ path, loaded, ruleCount, diagnostics }] }</c>.
+    /// Checks rule files without putting them in force (the same codes and positions as <c>ruleflow check</c>):
+    /// <c>{ files: [{ path, loaded, ruleCount, diagnostics }] }</c>; with <c>{ text, file }</c> instead (the Studio's live
+    /// diagnostics) <c>{ path, ok, diagnostics: [{ severity, code, message, file, line, column, hint }] }</c>: what
+    /// <c>PUT /api/rules/files/{file}</c> would answer.
     /// </summary>
-    private static IResult Check(CheckRequest request)
+    private static IResult Check(CheckRequest request, RuleFileEditor editor)
     {
+        if (request.Text is not null && request.Files is not { Count: > 0 })
+        {
+            // The Studio's live diagnostics: what a save of this text would answer, without saving.
+            var path = request.File ?? RuleFileEditor.Prefix + "untitled.rules";
+            if (editor.Resolve(path) is not { } full)
+            {
+                return ApiProblems.Problem(400, "RF6020", $"'{path}' is not a file of the rules directory: paths start with 'rules/' and may not leave it");
+            }
+
+            var (diagnostics, refused) = editor.Check(full, request.Text);
+            return Results.Ok(new { path = editor.Virtual(full), ok = !refused, diagnostics });
+        }
+
         if (request.Files is not { Count: > 0 })
         {
             return ApiProblems.Problem(400, "RF6007", "body needs \"files\": [{ \"path\": \"rules/x.rules\", \"text\": \"…\" }]");

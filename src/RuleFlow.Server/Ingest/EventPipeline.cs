@@ -51,7 +51,8 @@ public sealed class EventPipeline(
     TimeProvider time,
     IWorkflowRuntime workflows,
     IOptions<RuleFlowOptions> options,
-    ILogger<EventPipeline> logger) : IDisposable
+    ILogger<EventPipeline> logger,
+    LiveFeed? feed = null) : IDisposable
 {
     /// <summary>Journal rows of this type are moves of the idle clock (replayed with <c>AdvanceTo</c>), not events.</summary>
     public const string ClockEventType = "ruleflow.clock";
@@ -399,6 +400,7 @@ public sealed class EventPipeline(
 
             // Workflows waiting for this event (wait_for_event) resume: a dictionary lookup when none waits.
             var evt = p.Accepted.Event;
+            feed?.EventReceived(evt.Type, evt.Id, evt.Time);
             await workflows.DeliverEventAsync(new WorkflowEvent(evt.Id, evt.Type, evt.Time, JsonNode.Parse(evt.Data.GetRawText())), cancellationToken)
                 .ConfigureAwait(false);
 

@@ -9,7 +9,8 @@ namespace RuleFlow.Server.Rules;
 /// (<c>RuleFlow:WatchRuleFiles</c>, default true). Changes are debounced (<see cref="Debounce"/>) so an editor's
 /// save-as-several-writes is one reload. The new set is compiled first; on any error the old set keeps running and the
 /// errors are logged and shown at <c>GET /api/rules</c> (<c>refusedReload</c>). On success working memory is carried
-/// into the new set (<see cref="EventPipeline.ReloadAsync"/>).
+/// into the new set (<see cref="EventPipeline.ReloadAsync"/>), unless the new set has the same fingerprint as the one in
+/// force (a comment changed, or the file was saved through the API, which reloads at once): then nothing is rebuilt.
 /// </summary>
 public sealed class RuleFileWatcher(
     RuleHost rules,
@@ -68,8 +69,14 @@ public sealed class RuleFileWatcher(
             }
 
             logger.LogInformation("Rule files changed: reloading");
-            var (_, applied) = rules.LoadFromDisk(keepOnError: true);
-            if (applied)
+            var before = rules.Current.Fingerprint;
+            var (result, applied) = rules.LoadFromDisk(keepOnError: true);
+            if (applied && result.RuleSet.Fingerprint == before)
+            {
+                // Same rules (a comment or formatting change, or a file the API saved and reloaded already): nothing to rebuild.
+                logger.LogInformation("Rule files changed but the rule set is the same: working memory kept as it is");
+            }
+            else if (applied)
             {
                 await pipeline.ReloadAsync(stoppingToken).ConfigureAwait(false);
             }

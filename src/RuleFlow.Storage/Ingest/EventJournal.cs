@@ -271,6 +271,29 @@ public sealed class EventJournal(IDbContextFactory<RuleFlowDbContext> factory)
         return new Page<StoredEvent>(items, total);
     }
 
+    /// <summary>Journaled events per type: how many, and when the last one arrived and its event time; by type name.</summary>
+    /// <param name="excludeType">A type to leave out (the idle clock's rows), or null.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    public async Task<IReadOnlyList<EventTypeCount>> CountByTypeAsync(string? excludeType, CancellationToken cancellationToken)
+    {
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var query = db.Set<StoredEvent>().AsNoTracking();
+        if (excludeType is not null)
+        {
+            query = query.Where(e => e.Type != excludeType);
+        }
+
+        var rows = await query.GroupBy(e => e.Type)
+            .Select(g => new { Type = g.Key, Count = g.LongCount(), LastSequence = g.Max(e => e.Sequence) })
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        var last = rows.Select(r => r.LastSequence).ToList();
+        var times = await db.Set<StoredEvent>().AsNoTracking().Where(e => last.Contains(e.Sequence))
+            .Select(e => new { e.Sequence, e.ReceivedAt, e.Time }).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var bySequence = times.ToDictionary(t => t.Sequence);
+        return [.. rows.OrderBy(r => r.Type, StringComparer.Ordinal).Select(r => new EventTypeCount(r.Type, r.Count,
+            bySequence.TryGetValue(r.LastSequence, out var t) ? t.ReceivedAt : null, bySequence.TryGetValue(r.LastSequence, out var u) ? u.Time : null))];
+    }
+
     /// <summary>Rule firings, newest first, optionally of one rule.</summary>
     /// <param name="rule">Rule name, or null for all.</param>
     /// <param name="page">1-based page.</param>
@@ -291,3 +314,10 @@ public sealed class EventJournal(IDbContextFactory<RuleFlowDbContext> factory)
         return new Page<RuleFiringRecord>(items, total);
     }
 }
+
+/// <summary>How many events of one type are journaled.</summary>
+/// <param name="Type">Event type.</param>
+/// <param name="Count">Events journaled (duplicates are not journaled twice).</param>
+/// <param name="LastAt">When the last one arrived (UTC), or null.</param>
+/// <param name="LastEventTime">The last one's event time, or null.</param>
+public sealed record EventTypeCount(string Type, long Count, DateTimeOffset? LastAt, DateTimeOffset? LastEventTime);

@@ -32,6 +32,16 @@ public sealed class EfWorkflowQueries(IDbContextFactory<RuleFlowDbContext> facto
             rows = rows.Where(i => i.CorrelationKey == key);
         }
 
+        if (query.From is { } from)
+        {
+            rows = rows.Where(i => i.CreatedAt >= from);
+        }
+
+        if (query.To is { } to)
+        {
+            rows = rows.Where(i => i.CreatedAt < to);
+        }
+
         var total = await rows.CountAsync(cancellationToken).ConfigureAwait(false);
         var page = await rows.OrderByDescending(i => i.CreatedAt).ThenByDescending(i => i.Id)
             .Skip((query.Page - 1) * query.PageSize).Take(query.PageSize)

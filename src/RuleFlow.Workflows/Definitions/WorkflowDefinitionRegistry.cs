@@ -25,6 +25,13 @@ public interface IWorkflowDefinitionRegistry
     Task<IReadOnlyList<WorkflowDefinition>> RegisterAsync(IEnumerable<WorkflowDefinition> definitions, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Stores one definition's version and makes it the current one of its id, leaving the other ids as they are (a
+    /// workflow saved through the API). Idempotent: the same content gives the same version. Running instances keep theirs.
+    /// </summary>
+    /// <returns>The definition with its effective <see cref="WorkflowDefinition.Version"/>.</returns>
+    Task<WorkflowDefinition> RegisterOneAsync(WorkflowDefinition definition, CancellationToken cancellationToken);
+
+    /// <summary>
     /// The exact definition an instance runs on (by content hash): from memory, else from the stored source text.
     /// Null when neither has it.
     /// </summary>
@@ -37,6 +44,7 @@ public sealed class WorkflowDefinitionRegistry(IWorkflowStore store, TimeProvide
     private readonly ConcurrentDictionary<string, WorkflowDefinition> byHash = new(StringComparer.Ordinal);
     private volatile IReadOnlyDictionary<string, WorkflowDefinition> current = new Dictionary<string, WorkflowDefinition>(StringComparer.Ordinal);
     private volatile bool ready;
+    private readonly Lock swap = new();
 
     /// <inheritdoc />
     public bool IsReady => ready;
@@ -62,9 +70,30 @@ public sealed class WorkflowDefinitionRegistry(IWorkflowStore store, TimeProvide
                 versioned.Id, versioned.Version, versioned.ContentHash[..12], versioned.SourcePath);
         }
 
-        current = next;
+        lock (swap)
+        {
+            current = next;
+        }
+
         ready = true;
         return next.Values.ToList();
+    }
+
+    /// <inheritdoc />
+    public async Task<WorkflowDefinition> RegisterOneAsync(WorkflowDefinition definition, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        var record = await store.RegisterDefinitionAsync(definition, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        var versioned = definition with { Version = record.Version };
+        byHash[Key(versioned.Id, versioned.ContentHash)] = versioned;
+        lock (swap)
+        {
+            current = new Dictionary<string, WorkflowDefinition>(current, StringComparer.Ordinal) { [versioned.Id] = versioned };
+        }
+
+        logger.LogInformation("Workflow {WorkflowId} version {Version} ({ContentHash}) registered from {Path}",
+            versioned.Id, versioned.Version, versioned.ContentHash[..12], versioned.SourcePath);
+        return versioned;
     }
 
     /// <inheritdoc />

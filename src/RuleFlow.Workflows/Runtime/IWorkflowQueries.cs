@@ -33,7 +33,14 @@ public enum InstanceState
 /// <param name="CorrelationKey">Exact correlation key, or null.</param>
 /// <param name="Page">1-based page number.</param>
 /// <param name="PageSize">Items per page, 1..500.</param>
-public sealed record InstanceQuery(string? Workflow, InstanceState? State, string? CorrelationKey, int Page = 1, int PageSize = 50);
+public sealed record InstanceQuery(string? Workflow, InstanceState? State, string? CorrelationKey, int Page = 1, int PageSize = 50)
+{
+    /// <summary>Only instances created at or after this time, or null.</summary>
+    public DateTimeOffset? From { get; init; }
+
+    /// <summary>Only instances created before this time, or null.</summary>
+    public DateTimeOffset? To { get; init; }
+}
 
 /// <summary>One page of results.</summary>
 /// <param name="Items">The page's items, newest first.</param>

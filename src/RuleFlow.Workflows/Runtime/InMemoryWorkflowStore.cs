@@ -422,7 +422,8 @@ public sealed class InMemoryWorkflowStore : IWorkflowStore, IWorkflowQueries
         {
             var matches = instances.Values
                 .Where(i => (query.Workflow is null || i.WorkflowId == query.Workflow) && (query.State is null || i.State == query.State)
-                    && (query.CorrelationKey is null || i.CorrelationKey == query.CorrelationKey))
+                    && (query.CorrelationKey is null || i.CorrelationKey == query.CorrelationKey)
+                    && (query.From is null || i.CreatedAt >= query.From) && (query.To is null || i.CreatedAt < query.To))
                 .OrderByDescending(i => i.CreatedAt).ThenByDescending(i => i.Id)
                 .ToList();
             var page = matches.Skip((query.Page - 1) * query.PageSize).Take(query.PageSize).Select(Summary).ToList();

@@ -88,7 +88,8 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
         TimeProvider time,
         WorkflowOptions options,
         ILogger<WorkflowRuntime> logger,
-        WorkflowHttpClient? http = null)
+        WorkflowHttpClient? http = null,
+        IEnumerable<IWorkflowObserver>? observers = null)
     {
         ArgumentNullException.ThrowIfNull(sandbox);
         ArgumentNullException.ThrowIfNull(templates);
@@ -116,6 +117,25 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
             new FailStepExecutor(templates),
         ];
         executors = all.ToDictionary(e => e.Kind, StringComparer.Ordinal);
+        this.observers = observers?.ToArray() ?? [];
+    }
+
+    private readonly IWorkflowObserver[] observers;
+
+    /// <summary>Tells the observers about a durable commit (nothing to do, and nothing allocated, when there are none).</summary>
+    private void Observe(InstanceCommit commit)
+    {
+        foreach (var observer in observers)
+        {
+            try
+            {
+                observer.Committed(commit);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                logger.LogWarning(e, "A workflow observer failed on instance {InstanceId}", commit.Instance.Id);
+            }
+        }
     }
 
     /// <summary>
@@ -155,6 +175,11 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
             {
                 HandOff(stored);
             }
+        }
+
+        if (created && observers.Length > 0)
+        {
+            Observe(new InstanceCommit(stored) { Journal = journal });
         }
 
         if (created)
@@ -659,6 +684,7 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
                 }
 
                 HandOff(commit.Instance with { Revision = revision });
+                Observe(commit);
                 AfterCommit(tick, commit);
                 break;
             }
@@ -831,6 +857,7 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
                 // Durable before anything else happens: the next step (and its side effects) starts only after this returns.
                 var revision = await store.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
                 instance = commit.Instance with { Revision = revision };
+                Observe(commit);
             }
             catch (WorkflowConcurrencyException)
             {
