@@ -31,11 +31,20 @@ public sealed class StudioTests(StudioServer studio, ITestOutputHelper output)
 
             // Three steps: the template's `start` (set), an approval, a script with a compensation.
             await page.Locator("#workflow-id").FillAsync("studio-e2e");
+            await page.Locator("#workflow-input").FillAsync("schema:\n  type: object\n  required: [ip]\n  properties:\n    ip: { type: string }\n    attempts: { type: integer, minimum: 0 }\n");
             await page.GetByRole(AriaRole.Button, new() { Name = "Add approval step" }).ClickAsync();
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step approval approval" })).ToBeVisibleAsync();
             await page.GetByRole(AriaRole.Button, new() { Name = "Add script step" }).ClickAsync();
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step script script" })).ToBeVisibleAsync();
             await page.Locator("#step-script-compensate").FillAsync("script: |\n  log('undone');\n");
+
+            // The server's checks land on the step they concern: a script that does not parse.
+            await page.Locator("#step-script-script").FillAsync("return (;");
+            await Expect(page.GetByTestId("step-problems")).ToContainTextAsync("WF1020");
+            await Expect(page.GetByTestId("node-script")).ToContainTextAsync("⚠ 1");
+            await studio.ScreenshotAsync(page, "01-designer-diagnostic");
+            await page.Locator("#step-script-script").FillAsync("return { ip: input.ip };");
+            await Expect(page.GetByTestId("step-problems")).ToHaveCountAsync(0);
             await Expect(page.Locator(".react-flow__edge.edge-compensation")).ToHaveCountAsync(1);
             await Expect(page.GetByTestId("node-undo script: script")).ToBeVisibleAsync();
             await Expect(page.GetByTestId("node-approval")).ToBeVisibleAsync();
@@ -59,13 +68,21 @@ public sealed class StudioTests(StudioServer studio, ITestOutputHelper output)
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "studio-e2e" })).ToBeVisibleAsync();
             await page.GetByRole(AriaRole.Button, new() { Name = "Run…" }).ClickAsync();
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Run studio-e2e" })).ToBeVisibleAsync();
-            await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Start", Exact = true }).ClickAsync();
+            var dialog = page.GetByRole(AriaRole.Dialog);
+            await dialog.GetByRole(AriaRole.Button, new() { Name = "Start", Exact = true }).ClickAsync();
+            await Expect(dialog.GetByRole(AriaRole.Alert).First).ToContainTextAsync("ip is required"); // the form from the input schema
+            await dialog.GetByLabel("ip").FillAsync("192.0.2.7");
+            await dialog.GetByLabel("attempts").FillAsync("-1");
+            await Expect(dialog.GetByRole(AriaRole.Alert).First).ToContainTextAsync("attempts must be at least 0");
+            await dialog.GetByLabel("attempts").FillAsync("6");
+            await studio.ScreenshotAsync(page, "03-run-dialog");
+            await dialog.GetByRole(AriaRole.Button, new() { Name = "Start", Exact = true }).ClickAsync();
             await Expect(page.GetByTestId("run-state")).ToHaveTextAsync("waiting");
             await Expect(page.GetByTestId("node-approval")).ToHaveAttributeAsync("data-status", "waiting");
             await Expect(page.GetByTestId("node-start")).ToHaveAttributeAsync("data-status", "completed");
             var href = await page.GetByTestId("run-status").GetByRole(AriaRole.Link).GetAttributeAsync("href");
             var instanceId = href!.Split('/').Last();
-            await studio.ScreenshotAsync(page, "03-run-from-designer");
+            await studio.ScreenshotAsync(page, "03-run-from-designer-waiting");
 
             // Approve from the inbox as an approver.
             var approver = await studio.SignedInPageAsync(StudioServer.ApproverKey);
@@ -87,6 +104,8 @@ public sealed class StudioTests(StudioServer studio, ITestOutputHelper output)
             await studio.ScreenshotAsync(page, "05-instance");
             var instance = await studio.GetJsonAsync(StudioServer.AuthorKey, $"api/instances/{instanceId}");
             Assert.Equal("completed", (string?)instance["state"]);
+            Assert.Equal("192.0.2.7", (string?)instance["input"]?["ip"]);
+            Assert.Equal(6, (int?)instance["input"]?["attempts"]);
         });
     }
 

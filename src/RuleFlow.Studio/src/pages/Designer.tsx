@@ -144,27 +144,38 @@ export default function DesignerPage({ id }: { id: string | null }) {
     } finally { setSaving(false); }
   };
 
-  // Run: watch the instance step by step (live `step`/`instance` events; the journal once to catch up)
-  useLive(['step', 'instance'], (json, event) => {
-    setWatch(w => {
-      if (!w) return w;
-      if (event === 'step' && json.instanceId === w.instanceId && typeof json.stepId === 'string') {
-        return { ...w, statuses: { ...w.statuses, [json.stepId]: stepStatusFromEvent(String(json.status)) } };
-      }
-      if (event === 'instance' && json.id === w.instanceId) {
-        if (['completed', 'compensated', 'failed', 'cancelled'].includes(String(json.state))) refreshWatch(w.instanceId);
-        return { ...w, state: String(json.state) };
-      }
-      return w;
-    });
-  });
-  const refreshWatch = (instanceId: string) => {
+  // Run: watch the instance step by step. Live `step`/`instance` events move the graph; after each one the instance is read
+  // again (debounced) so the state shown is the committed one. Events that arrive between the start request and its
+  // answer are kept (the last 500) and replayed once the instance id is known.
+  type Watch = { instanceId: string; state: string; statuses: Record<string, string> };
+  const recent = useRef<{ event: string; json: Record<string, unknown> }[]>([]);
+  const watchedId = useRef<string | undefined>(undefined);
+  const refreshTimer = useRef<number | undefined>(undefined);
+  const applyEvent = (w: Watch, json: Record<string, unknown>, event: string): Watch => {
+    if (event === 'step' && json.instanceId === w.instanceId && typeof json.stepId === 'string') {
+      return { ...w, statuses: { ...w.statuses, [json.stepId]: stepStatusFromEvent(String(json.status)) } };
+    }
+    if (event === 'instance' && json.id === w.instanceId && typeof json.state === 'string') return { ...w, state: json.state };
+    return w;
+  };
+  const refreshWatch = useCallback((instanceId: string) => {
     api.get<InstanceDetails>(`/api/instances/${instanceId}`).then(d => setWatch(w => (w && w.instanceId === instanceId
       ? { ...w, state: d.state, statuses: { ...w.statuses, ...statusesFromJournal(d.journal ?? []) } } : w))).catch(() => undefined);
-  };
+  }, []);
+  useLive(['step', 'instance'], (json, event) => {
+    recent.current.push({ event, json });
+    if (recent.current.length > 500) recent.current.shift();
+    const id = watchedId.current;
+    if (!id || (json.instanceId !== id && json.id !== id)) return;
+    setWatch(w => (w ? applyEvent(w, json, event) : w));
+    window.clearTimeout(refreshTimer.current);
+    refreshTimer.current = window.setTimeout(() => refreshWatch(id), 150);
+  });
+  useEffect(() => () => window.clearTimeout(refreshTimer.current), []);
   const started = (instanceId: string) => {
     setRunning(false);
-    setWatch({ instanceId, state: 'running', statuses: {} });
+    watchedId.current = instanceId;
+    setWatch(recent.current.reduce((w, e) => applyEvent(w, e.json, e.event), { instanceId, state: 'running', statuses: {} } as Watch));
     refreshWatch(instanceId);
   };
 
@@ -188,7 +199,7 @@ export default function DesignerPage({ id }: { id: string | null }) {
       {watch && (
         <p className="notice run" role="status" data-testid="run-status">
           Instance <Link to={`/instances/${watch.instanceId}`}>{watch.instanceId.slice(0, 8)}</Link> is <strong data-testid="run-state">{watch.state}</strong>
-          {' '}<button type="button" className="ghost" onClick={() => setWatch(undefined)}>Stop watching</button>
+          {' '}<button type="button" className="ghost" onClick={() => { watchedId.current = undefined; setWatch(undefined); }}>Stop watching</button>
         </p>
       )}
       <div className="designer-body">
@@ -349,7 +360,10 @@ function RunDialog({ model, onClose, onStarted }: { model: WorkflowModel; onClos
         {fields.length === 0 && <p className="muted">This workflow's input schema has no properties: it starts with an empty input.</p>}
         {fields.map(f => (
           <FieldInput key={f.name} field={f} value={value[f.name]} idPrefix="run" serverError={errors[f.name]}
-            onValue={v => setValue(old => { const next = { ...old }; if (v === undefined) delete next[f.name]; else next[f.name] = v; return next; })} />
+            onValue={v => {
+              setErrors(old => { const next = { ...old }; delete next[f.name]; return next; });
+              setValue(old => { const next = { ...old }; if (v === undefined) delete next[f.name]; else next[f.name] = v; return next; });
+            }} />
         ))}
         <div className="field">
           <label htmlFor="run-correlation">correlation key <small className="muted">(optional)</small></label>
