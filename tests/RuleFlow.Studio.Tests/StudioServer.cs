@@ -30,6 +30,11 @@ public sealed class StudioServer : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(ScreenshotDirectory);
+        foreach (var stale in Directory.EnumerateFiles(ScreenshotDirectory, "FAILED-*.png"))
+        {
+            File.Delete(stale); // from an earlier run
+        }
+
         var root = ServerProcess.NewContentRoot();
         var environment = new Dictionary<string, string>
         {

@@ -25,16 +25,19 @@ export default function RulesPage() {
   useEffect(() => { if (!path && list.length) setPath(list.find(f => f.path.endsWith('.rules'))?.path ?? list[0].path); }, [list, path]);
   useEffect(() => {
     if (!path) return;
-    setNotice(undefined); setTests(undefined); setDiagnostics([]);
+    setNotice(undefined); setTests(undefined); setDiagnostics([]); setText(''); setSaved('');
+    // A slower answer for a file selected before must not land in the editor of this one (a save would then write it here).
+    let current = true;
     api.get<{ text: string }>(`/api/rules/files/${path.split('/').map(encodeURIComponent).join('/')}`)
-      .then(r => { setText(r.text); setSaved(r.text); })
-      .catch(e => setNotice({ ok: false, text: (e as Error).message }));
+      .then(r => { if (current) { setText(r.text); setSaved(r.text); } })
+      .catch(e => { if (current) setNotice({ ok: false, text: (e as Error).message }); });
+    return () => { current = false; };
   }, [path]);
 
   // live diagnostics from the server's checker, debounced
   const seq = useRef(0);
   useEffect(() => {
-    if (!path || !path.endsWith('.rules')) return;
+    if (!path || !path.endsWith('.rules') || (text === '' && saved === '')) return; // not loaded yet
     const mine = ++seq.current;
     const t = setTimeout(() => {
       api.post('/api/rules/check', { text, file: path })
@@ -42,7 +45,7 @@ export default function RulesPage() {
         .catch(e => { if (mine === seq.current) setNotice({ ok: false, text: `check failed: ${(e as Error).message}` }); });
     }, 350);
     return () => clearTimeout(t);
-  }, [text, path]);
+  }, [text, path]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const save = async () => {
     if (!path) return;
