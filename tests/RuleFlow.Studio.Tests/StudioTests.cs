@@ -95,6 +95,18 @@ public sealed class StudioTests(StudioServer studio, ITestOutputHelper output)
             await Expect(approver.GetByTestId("approval-result")).ToContainTextAsync("Approved: studio-e2e");
             await Expect(card).ToHaveCountAsync(0);
 
+            // What bob's role (approver only) may not do is not offered.
+            await approver.GetByRole(AriaRole.Link, new() { Name = "Workflows" }).ClickAsync();
+            await Expect(approver.GetByRole(AriaRole.Link, new() { Name = "block-source-ip" })).ToBeVisibleAsync();
+            await Expect(approver.GetByRole(AriaRole.Link, new() { Name = "New workflow" })).ToHaveCountAsync(0);
+            await approver.GetByRole(AriaRole.Link, new() { Name = "block-source-ip" }).ClickAsync();
+            await Expect(approver.GetByTestId("node-approve")).ToBeVisibleAsync();
+            await Expect(approver.GetByRole(AriaRole.Button, new() { Name = "Save", Exact = true })).ToHaveCountAsync(0);
+            await Expect(approver.GetByRole(AriaRole.Button, new() { Name = "Run…" })).ToHaveCountAsync(0);
+            await Expect(approver.GetByRole(AriaRole.Navigation, new() { Name = "Step kinds" })).ToHaveCountAsync(0);
+            await Expect(approver.Locator("#workflow-id")).ToBeDisabledAsync();
+            await studio.ScreenshotAsync(approver, "04-designer-read-only");
+
             // The designer that started it sees it complete (live), and so does the instance page.
             await Expect(page.GetByTestId("run-state")).ToHaveTextAsync("completed");
             await Expect(page.GetByTestId("node-script")).ToHaveAttributeAsync("data-status", "completed");
