@@ -35,6 +35,24 @@ internal sealed class AggregateGroup : AggregateResult
     /// <summary>The accumulator of functions other than <c>count</c> (count is kept inline).</summary>
     public IAccumulator? Accumulator { get; private set; }
 
+    /// <summary>Compares groups by their per key (the groups of a bucket).</summary>
+    internal sealed class PerKeyComparer : IEqualityComparer<AggregateGroup>
+    {
+        public static readonly PerKeyComparer Instance = new();
+
+        public bool Equals(AggregateGroup? x, AggregateGroup? y) =>
+            ReferenceEquals(x, y) || (x is not null && y is not null && x.PerKeyValue.Equals(y.PerKeyValue));
+
+        public int GetHashCode(AggregateGroup obj) => obj.PerKeyValue.GetHashCode();
+    }
+
+    /// <summary>Sets the key of the node memory's probe group (a lookup in <see cref="AggregateBucket.Groups"/>).</summary>
+    public AggregateGroup AsProbe(JoinKey perKey)
+    {
+        PerKeyValue = perKey;
+        return this;
+    }
+
     /// <summary>Makes an empty group of the pool the group of another key (groups churn: most keys hold few events).</summary>
     public void Reuse(AggregateBucket bucket, JoinKey perKey)
     {
@@ -170,7 +188,11 @@ internal sealed class AggregateBucket(JoinKey key)
 
     public List<Token> Tokens { get; } = [];
 
-    public Dictionary<JoinKey, AggregateGroup> Groups { get; } = [];
+    /// <summary>
+    /// The groups by per key: a set of groups compared by their <see cref="AggregateGroup.PerKey"/> (the key is kept once, in its
+    /// group; looked up through the node memory's probe group).
+    /// </summary>
+    public HashSet<AggregateGroup> Groups { get; } = new(AggregateGroup.PerKeyComparer.Instance);
 }
 
 /// <summary>Incremental aggregate function state: values are added when events enter the window and removed when they leave.</summary>
@@ -427,6 +449,9 @@ internal sealed class AggregateNode(
         /// <summary>Empty groups kept for reuse (at most <see cref="PoolSize"/>).</summary>
         public Stack<AggregateGroup> Pool { get; } = new();
 
+        /// <summary>A group used only as the key of lookups in <see cref="AggregateBucket.Groups"/>.</summary>
+        public AggregateGroup? Probe;
+
         public RuleValue ConstantThreshold;
 
         public bool ThresholdReady;
@@ -488,6 +513,7 @@ internal sealed class AggregateNode(
     {
         if (!memory.Buckets.TryGetValue(key, out var bucket))
         {
+            key = key.Detach(); // the bucket may outlive the event or partial match the key was read from
             bucket = new AggregateBucket(key);
             memory.Buckets.Add(key, bucket);
         }
@@ -497,10 +523,19 @@ internal sealed class AggregateNode(
 
     private const int PoolSize = 4096;
 
+    private bool TryGetGroup(Memory memory, AggregateBucket bucket, JoinKey per, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out AggregateGroup group)
+    {
+        var probe = memory.Probe ??= new AggregateGroup(this, null!, JoinKey.Unit);
+        var found = bucket.Groups.TryGetValue(probe.AsProbe(per), out group);
+        probe.AsProbe(JoinKey.Unit); // keeps no reference to the event the key was read from
+        return found;
+    }
+
     private AggregateGroup GetOrCreateGroup(Memory memory, AggregateBucket bucket, JoinKey per)
     {
-        if (!bucket.Groups.TryGetValue(per, out var group))
+        if (!TryGetGroup(memory, bucket, per, out var group))
         {
+            per = per.Detach(); // the group outlives the event its key was read from (held events keep no JSON document)
             if (memory.Pool.TryPop(out group))
             {
                 group.Reuse(bucket, per);
@@ -510,7 +545,7 @@ internal sealed class AggregateNode(
                 group = new AggregateGroup(this, bucket, per);
             }
 
-            bucket.Groups.Add(per, group);
+            bucket.Groups.Add(group);
             memory.GroupCount++;
         }
 
@@ -534,7 +569,7 @@ internal sealed class AggregateNode(
         }
         else
         {
-            foreach (var group in bucket.Groups.Values.ToArray())
+            foreach (var group in bucket.Groups.ToArray())
             {
                 Evaluate(session, group, token);
             }
@@ -556,7 +591,7 @@ internal sealed class AggregateNode(
             bucket.Tokens.RemoveAt(i);
         }
 
-        foreach (var group in bucket.Groups.Values)
+        foreach (var group in bucket.Groups)
         {
             if (group.RemoveOutput(token, out var output))
             {
@@ -586,6 +621,7 @@ internal sealed class AggregateNode(
         var bucket = GetOrCreateBucket(memory, key);
         var group = GetOrCreateGroup(memory, bucket, per);
         group.Add(fact, ValueOf(session, fact));
+        fact.Group ??= group;
         if (Window.ExpiryDue(fact.Time) is { } due && !(fact.RetentionHold && Window.TumblingTicks is null && due == fact.Time + fact.Type.RetentionTicks))
         {
             // (When the event's retention ends exactly when it leaves this window, its release removes it: no timer of our own.)
@@ -601,6 +637,11 @@ internal sealed class AggregateNode(
         {
             var oldest = group.Events[0];
             group.Remove(oldest, ValueOf(session, oldest));
+            if (ReferenceEquals(oldest.Group, group))
+            {
+                oldest.Group = null;
+            }
+
             if (HoldsEvents)
             {
                 session.Release(oldest);
@@ -640,19 +681,35 @@ internal sealed class AggregateNode(
 
     private void Remove(SessionState session, DataFact fact, bool release)
     {
-        var context = session.Context.Set(null, fact);
-        var key = rightKey is null ? JoinKey.Unit : rightKey(context);
-        var per = perKey is null ? JoinKey.Unit : perKey(context);
-        if (key.HasMissing || per.HasMissing)
-        {
-            return;
-        }
-
         var memory = session.MemoryOf<Memory>(Id);
-        if (!memory.Buckets.TryGetValue(key, out var bucket) || !bucket.Groups.TryGetValue(per, out var group)
-            || !group.Remove(fact, ValueOf(session, fact)))
+        AggregateBucket bucket;
+        AggregateGroup? group;
+        if (fact.Group is { } known && ReferenceEquals(known.Node, this))
         {
-            return;
+            // The group the event entered (it is still in it: a group is reused only once empty): no key to read again.
+            fact.Group = null;
+            group = known;
+            bucket = known.Bucket;
+            if (!group.Remove(fact, ValueOf(session, fact)))
+            {
+                return;
+            }
+        }
+        else
+        {
+            var context = session.Context.Set(null, fact);
+            var key = rightKey is null ? JoinKey.Unit : rightKey(context);
+            var per = perKey is null ? JoinKey.Unit : perKey(context);
+            if (key.HasMissing || per.HasMissing)
+            {
+                return;
+            }
+
+            if (!memory.Buckets.TryGetValue(key, out bucket!) || !TryGetGroup(memory, bucket, per, out group)
+                || !group.Remove(fact, ValueOf(session, fact)))
+            {
+                return;
+            }
         }
 
         if (release && HoldsEvents)
@@ -698,7 +755,7 @@ internal sealed class AggregateNode(
         if (perKey is not null && changed is not null && changed.Count == 0 && changed.OutputCount == 0)
         {
             // An empty per-group never passes, so it has no outputs left: forget it (and keep the object for another key).
-            bucket.Groups.Remove(changed.PerKeyValue);
+            bucket.Groups.Remove(changed);
             memory.GroupCount--;
             if (memory.Pool.Count < PoolSize)
             {
@@ -709,7 +766,7 @@ internal sealed class AggregateNode(
         if (bucket.Tokens.Count == 0)
         {
             var empty = true;
-            foreach (var group in bucket.Groups.Values)
+            foreach (var group in bucket.Groups)
             {
                 if (group.Count > 0)
                 {

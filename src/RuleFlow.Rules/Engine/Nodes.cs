@@ -203,7 +203,7 @@ internal sealed class RightIndex(int id, KeyFn? key)
         if (!facts.TryGetValue(k, out var list))
         {
             list = [];
-            facts.Add(k, list);
+            facts.Add(k.Detach(), list); // the entry may outlive the document of the event the key was read from
         }
 
         list.Add(fact);
@@ -215,7 +215,8 @@ internal sealed class RightIndex(int id, KeyFn? key)
         var facts = session.MemoryOf<Memory>(Id).Facts;
         if (!k.HasMissing && facts.TryGetValue(k, out var list))
         {
-            var i = list.LastIndexOf(fact);
+            // Events mostly leave oldest first: look at the front before searching from the back.
+            var i = list.Count > 0 && ReferenceEquals(list[0], fact) ? 0 : list.LastIndexOf(fact);
             if (i >= 0)
             {
                 list.RemoveAt(i);
@@ -301,13 +302,12 @@ internal abstract class BetaNode(int id)
         return child;
     }
 
-    protected static void AddTo<TKey, TItem>(Dictionary<TKey, List<TItem>> index, TKey key, TItem item)
-        where TKey : notnull
+    protected static void AddTo<TItem>(Dictionary<JoinKey, List<TItem>> index, JoinKey key, TItem item)
     {
         if (!index.TryGetValue(key, out var list))
         {
             list = [];
-            index.Add(key, list);
+            index.Add(key.Detach(), list); // the entry may outlive the document of the event the key was read from
         }
 
         list.Add(item);
