@@ -9,7 +9,9 @@ namespace RuleFlow.Rules.Engine;
 /// </summary>
 internal sealed class AggregateGroup : AggregateResult
 {
-    private readonly List<DataFact> _events = [];
+    // The window, oldest first: most groups hold one event, kept inline; a list from the second on.
+    private DataFact? _single;
+    private List<DataFact>? _many;
     private Token? _singleLeft;
     private Token? _singleOutput;
     private Dictionary<Token, Token>? _outputs;
@@ -58,7 +60,8 @@ internal sealed class AggregateGroup : AggregateResult
     {
         Bucket = bucket;
         PerKeyValue = perKey;
-        _events.Clear();
+        _single = null;
+        _many?.Clear(); // kept: a pooled group that needed a list is likely to need it again
         _count = 0;
         _singleLeft = null;
         _singleOutput = null;
@@ -67,9 +70,12 @@ internal sealed class AggregateGroup : AggregateResult
     }
 
     /// <summary>Events in the window, oldest first.</summary>
-    public override IReadOnlyList<DataFact> Events => _events;
+    public override IReadOnlyList<DataFact> Events => _many ?? (_single is null ? [] : [_single]);
 
-    public int Count => _events.Count;
+    public int Count => _many?.Count ?? (_single is null ? 0 : 1);
+
+    /// <summary>The oldest event of the window (the group is not empty).</summary>
+    public DataFact Oldest => _many is not null ? _many[0] : _single!;
 
     public override RuleValue Value(EvalContext context) =>
         Node.Function == AggregateFunctionKind.Collect ? Node.Collect(this, context) : Accumulator?.Result ?? RuleValue.FromNumber(_count);
@@ -133,29 +139,56 @@ internal sealed class AggregateGroup : AggregateResult
 
     public void Add(DataFact fact, RuleValue value)
     {
+        _count++;
+        Accumulator?.Add(value);
+        if (_many is null)
+        {
+            if (_single is null)
+            {
+                _single = fact;
+                return;
+            }
+
+            _many = new List<DataFact>(4) { _single };
+            _single = null;
+        }
+
         // Events mostly arrive in time order: search from the end.
-        var i = _events.Count;
-        while (i > 0 && Compare(_events[i - 1], fact) > 0)
+        var events = _many;
+        var i = events.Count;
+        while (i > 0 && Compare(events[i - 1], fact) > 0)
         {
             i--;
         }
 
-        _events.Insert(i, fact);
-        _count++;
-        Accumulator?.Add(value);
+        events.Insert(i, fact);
     }
 
     public bool Remove(DataFact fact, RuleValue value)
     {
+        if (_many is null)
+        {
+            if (_single is null || Compare(_single, fact) != 0)
+            {
+                return false;
+            }
+
+            _single = null;
+            _count--;
+            Accumulator?.Remove(value);
+            return true;
+        }
+
+        var events = _many;
         var lo = 0;
-        var hi = _events.Count - 1;
+        var hi = events.Count - 1;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            var c = Compare(_events[mid], fact);
+            var c = Compare(events[mid], fact);
             if (c == 0)
             {
-                _events.RemoveAt(mid);
+                events.RemoveAt(mid);
                 _count--;
                 Accumulator?.Remove(value);
                 return true;
@@ -635,7 +668,7 @@ internal sealed class AggregateNode(
 
         if (Window.Last is { } last && group.Count > last)
         {
-            var oldest = group.Events[0];
+            var oldest = group.Oldest;
             group.Remove(oldest, ValueOf(session, oldest));
             if (ReferenceEquals(oldest.Group, group))
             {

@@ -334,7 +334,7 @@ internal sealed class SessionState : ITimerTarget
         {
             fact.RetentionHold = true;
             Hold(fact);
-            Timers.Schedule(time + type.RetentionTicks, RetentionOrder, fact.Sequence, 0, this, fact);
+            Timers.ScheduleInLane(type, time + type.RetentionTicks, RetentionOrder, fact.Sequence, 0, this, fact);
             _justHeld.Add(fact);
         }
 
