@@ -290,7 +290,8 @@ public sealed class SnapshotTests
     public void Held_events_keep_their_content_after_the_callers_document_is_disposed(string path)
     {
         // Held events are kept as their UTF-8 text once their insertion is over; the caller disposes its documents right away, and
-        // the events' nested fields (one nested deeper than the JSON reader's default limit) are read later, after a snapshot too.
+        // the events' nested fields (one nested deeper than the JSON reader's default limit, in a text with a comment and trailing
+        // commas that a lenient parse accepted) are read later, after a snapshot and after a reload too.
         const string source = """
             event auth key ip time ts
             rule "brute"
@@ -307,8 +308,9 @@ public sealed class SnapshotTests
         void Insert(RuleSession target, int i, List<RuleFiring> firings)
         {
             var json = "{\"ip\":\"10.0.0.1\",\"result\":\"fail\",\"ts\":" + (i * 1000).ToString(CultureInfo.InvariantCulture)
-                       + ",\"user\":{\"name\":\"u" + i.ToString(CultureInfo.InvariantCulture) + "\",\"deep\":" + deep + "}}";
-            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 256 });
+                       + ",\"user\":{\"name\":\"u" + i.ToString(CultureInfo.InvariantCulture) + "\",\"deep\":" + deep + ", /* lenient */ },}";
+            var options = new JsonDocumentOptions { MaxDepth = 256, AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+            using var document = JsonDocument.Parse(json, options);
             firings.AddRange(target.Insert(new RuleEvent("e" + i, "auth", T.Base.AddSeconds(i), document.RootElement)));
         }
 

@@ -51,8 +51,10 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
 
     private JsonElement Materialize()
     {
-        // The text came from a JSON document: it parses again, whatever its depth (the reader's default limit is 64).
-        var reader = new Utf8JsonReader(new ReadOnlySpan<byte>(_bytes, _offset, _length), new JsonReaderOptions { MaxDepth = int.MaxValue });
+        // The text came from a JSON document: it parses again whatever its depth (the reader's default limit is 64) and whatever
+        // the options it was first parsed with (its raw text keeps comments and trailing commas a lenient parse accepted).
+        var options = new JsonReaderOptions { MaxDepth = int.MaxValue, AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+        var reader = new Utf8JsonReader(new ReadOnlySpan<byte>(_bytes, _offset, _length), options);
         _data = JsonElement.ParseValue(ref reader);
         _bytes = null;
         return _data;

@@ -571,7 +571,8 @@ internal static class SnapshotReader
 
     private static JsonElement ParseJson(byte[] bytes)
     {
-        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 4096 });
+        // An event's raw text keeps the comments and trailing commas a lenient parse of its body accepted.
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 4096, AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         return JsonElement.ParseValue(ref reader);
     }
 
