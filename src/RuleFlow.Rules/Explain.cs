@@ -223,7 +223,7 @@ internal static class Explainer
                 case AggregateNode aggregate when state.PeekMemory<AggregateNode.Memory>(aggregate.Id) is { } memory:
                     foreach (var bucket in memory.Buckets.Values)
                     {
-                        foreach (var group in bucket.Groups.Values.Take(MaxListed))
+                        foreach (var group in bucket.Groups.Take(MaxListed))
                         {
                             var key = string.Join("; ", new[] { bucket.Key.Count > 0 ? bucket.Key.ToString() : null, group.PerKey.Count > 0 ? group.PerKey.ToString() : null }
                                 .Where(k => k is not null));

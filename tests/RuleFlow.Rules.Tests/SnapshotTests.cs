@@ -284,6 +284,61 @@ public sealed class SnapshotTests
     }
 
     [Theory]
+    [InlineData("direct")]
+    [InlineData("snapshot")]
+    [InlineData("reload")]
+    public void Held_events_keep_their_content_after_the_callers_document_is_disposed(string path)
+    {
+        // Held events are kept as their UTF-8 text once their insertion is over; the caller disposes its documents right away, and
+        // the events' nested fields (one nested deeper than the JSON reader's default limit, in a text with a comment and trailing
+        // commas that a lenient parse accepted) are read later, after a snapshot and after a reload too.
+        const string source = """
+            event auth key ip time ts
+            rule "brute"
+            when
+                f: auth(result == "fail")
+                n: count(auth(result == "fail", ip == f.ip)) within 60s >= 3
+            then
+                log n.window.first.user.name
+            end
+            """;
+        var rules = T.Load(source);
+        var session = rules.CreateSession();
+        var deep = string.Concat(Enumerable.Repeat("[", 100)) + "1" + string.Concat(Enumerable.Repeat("]", 100));
+        void Insert(RuleSession target, int i, List<RuleFiring> firings)
+        {
+            var json = "{\"ip\":\"10.0.0.1\",\"result\":\"fail\",\"ts\":" + (i * 1000).ToString(CultureInfo.InvariantCulture)
+                       + ",\"user\":{\"name\":\"u" + i.ToString(CultureInfo.InvariantCulture) + "\",\"deep\":" + deep + ", /* lenient */ },}";
+            var options = new JsonDocumentOptions { MaxDepth = 256, AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+            using var document = JsonDocument.Parse(json, options);
+            firings.AddRange(target.Insert(new RuleEvent("e" + i, "auth", T.Base.AddSeconds(i), document.RootElement)));
+        }
+
+        var firings = new List<RuleFiring>();
+        Insert(session, 0, firings);
+        Insert(session, 1, firings);
+        Assert.Empty(firings);
+        GC.Collect();
+        if (path == "snapshot")
+        {
+            using var stream = new MemoryStream();
+            session.SaveSnapshot(stream);
+            stream.Position = 0;
+            session = rules.RestoreSession(stream, new RuleSessionOptions());
+        }
+        else if (path == "reload")
+        {
+            session = T.Load(source + "\nrule \"other\" when a: auth(result == \"ok\") then log a.ip end\n").CreateSession(session, new RuleSessionOptions());
+        }
+
+        Insert(session, 2, firings);
+        Assert.Equal(3, firings.Count); // one per f, each with the whole window
+        Assert.All(firings, firing => Assert.Equal("u0", Assert.IsType<LogAction>(Assert.Single(firing.Actions)).Message));
+        Assert.All(firings, firing => Assert.Equal(["e0", "e1", "e2"], firing.EventIds.Order()));
+        Assert.Equal(3, session.Statistics.WorkingMemoryEvents);
+    }
+
+    [Theory]
     [InlineData("")]
     [InlineData("not a snapshot at all")]
     [InlineData("RFSNAP")]

@@ -226,6 +226,26 @@ public sealed class StudioApiTests(StudioServerFixture fixture) : IClassFixture<
         }
 
         Assert.False(File.Exists(outside));
+
+        // a symbolic link inside the rules directory that leads outside it is neither listed, read nor written through
+        var secret = Path.Combine(_server.ContentRoot, "secret.txt");
+        await File.WriteAllTextAsync(secret, "not for the API");
+        var link = Path.Combine(_server.ContentRoot, "rules", "linked.txt");
+        File.CreateSymbolicLink(link, secret);
+        try
+        {
+            var (status, body) = await SendAsync(HttpMethod.Get, "api/rules/files/rules/linked.txt");
+            Assert.True(status == HttpStatusCode.BadRequest, $"GET through a link → {(int)status} {body?.ToJsonString()}");
+            (status, _) = await SendAsync(HttpMethod.Put, "api/rules/files/rules/linked.txt", new { text = "overwritten" });
+            Assert.Equal(HttpStatusCode.BadRequest, status);
+            Assert.Equal("not for the API", await File.ReadAllTextAsync(secret));
+            Assert.DoesNotContain((await _server.GetJsonAsync("api/rules/files")).AsArray(), f => f!["path"]!.GetValue<string>() == "rules/linked.txt");
+        }
+        finally
+        {
+            File.Delete(link);
+        }
+
         var (missing, _) = await SendAsync(HttpMethod.Get, "api/rules/files/rules/nope.rules");
         Assert.Equal(HttpStatusCode.NotFound, missing);
     }

@@ -49,7 +49,7 @@ internal static class EngineBenchmark
     private static readonly string[] Columns =
     [
         "mode", "events", "events_per_s", "p50_us", "p99_us", "p999_us", "peak_ws_mb", "w1_firings", "w2_firings", "w1_id_sum", "compile_ms",
-        "engine_alloc_b_per_event", "check", "gc", "load_avg",
+        "engine_alloc_b_per_event", "cpu_us_per_event", "gc_pause_ms", "check", "gc", "load_avg",
     ];
 
     public static int Run(int events, string? jsonPath, string? mode, int warmup, int gen0Mb)
@@ -229,6 +229,8 @@ internal static class EngineBenchmark
         }
 
         var histogram = new LatencyHistogram();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var gcPauseBefore = GC.GetTotalPauseDuration();
         long w1Firings = 0, w2Firings = 0, idSum = 0, engineAllocated = 0;
         var pending = new List<RuleEvent>(1000);
         var total = Stopwatch.StartNew();
@@ -279,6 +281,8 @@ internal static class EngineBenchmark
         }
 
         total.Stop();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        var gcPause = GC.GetTotalPauseDuration() - gcPauseBefore;
         var check = "n/a";
         if (events == 1_000_000)
         {
@@ -286,6 +290,10 @@ internal static class EngineBenchmark
             check = ok ? "OK" : "MISMATCH";
         }
 
+        var beforeCollect = GC.GetGCMemoryInfo();
+        var liveMb = Math.Round(GC.GetTotalMemory(forceFullCollection: true) / 1048576.0, 1);
+        Console.WriteLine($"memory at the end: working set {Environment.WorkingSet / 1048576.0:F1} MB, GC heap {beforeCollect.HeapSizeBytes / 1048576.0:F1} MB " +
+                          $"(committed {beforeCollect.TotalCommittedBytes / 1048576.0:F1} MB, fragmented {beforeCollect.FragmentedBytes / 1048576.0:F1} MB), live {liveMb} MB");
         var stats = session.Statistics;
         Console.WriteLine($"{mode}: {stats.WorkingMemoryEvents:N0} events held at the end, {stats.AggregateGroups:N0} groups, {stats.PartialMatches:N0} partial matches, " +
                           $"{stats.PendingTimers:N0} timers, GC gen0/1/2 = {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}");
@@ -304,6 +312,10 @@ internal static class EngineBenchmark
             ["w1_id_sum"] = idSum,
             ["compile_ms"] = Math.Round(compile.Elapsed.TotalMilliseconds, 1),
             ["engine_alloc_b_per_event"] = Math.Round((double)engineAllocated / events, 1),
+            ["cpu_us_per_event"] = Math.Round(cpu.TotalMicroseconds / events, 2),
+            ["gc_pause_ms"] = Math.Round(gcPause.TotalMilliseconds, 1),
+            ["live_heap_mb"] = liveMb,
+            ["gc_counts"] = $"{GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}",
             ["check"] = check,
         };
     }

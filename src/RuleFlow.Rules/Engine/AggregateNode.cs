@@ -9,7 +9,9 @@ namespace RuleFlow.Rules.Engine;
 /// </summary>
 internal sealed class AggregateGroup : AggregateResult
 {
-    private readonly List<DataFact> _events = [];
+    // The window, oldest first: most groups hold one event, kept inline; a list from the second on.
+    private DataFact? _single;
+    private List<DataFact>? _many;
     private Token? _singleLeft;
     private Token? _singleOutput;
     private Dictionary<Token, Token>? _outputs;
@@ -35,12 +37,31 @@ internal sealed class AggregateGroup : AggregateResult
     /// <summary>The accumulator of functions other than <c>count</c> (count is kept inline).</summary>
     public IAccumulator? Accumulator { get; private set; }
 
+    /// <summary>Compares groups by their per key (the groups of a bucket).</summary>
+    internal sealed class PerKeyComparer : IEqualityComparer<AggregateGroup>
+    {
+        public static readonly PerKeyComparer Instance = new();
+
+        public bool Equals(AggregateGroup? x, AggregateGroup? y) =>
+            ReferenceEquals(x, y) || (x is not null && y is not null && x.PerKeyValue.Equals(y.PerKeyValue));
+
+        public int GetHashCode(AggregateGroup obj) => obj.PerKeyValue.GetHashCode();
+    }
+
+    /// <summary>Sets the key of the node memory's probe group (a lookup in <see cref="AggregateBucket.Groups"/>).</summary>
+    public AggregateGroup AsProbe(JoinKey perKey)
+    {
+        PerKeyValue = perKey;
+        return this;
+    }
+
     /// <summary>Makes an empty group of the pool the group of another key (groups churn: most keys hold few events).</summary>
     public void Reuse(AggregateBucket bucket, JoinKey perKey)
     {
         Bucket = bucket;
         PerKeyValue = perKey;
-        _events.Clear();
+        _single = null;
+        _many?.Clear(); // kept: a pooled group that needed a list is likely to need it again
         _count = 0;
         _singleLeft = null;
         _singleOutput = null;
@@ -49,9 +70,12 @@ internal sealed class AggregateGroup : AggregateResult
     }
 
     /// <summary>Events in the window, oldest first.</summary>
-    public override IReadOnlyList<DataFact> Events => _events;
+    public override IReadOnlyList<DataFact> Events => _many ?? (_single is null ? [] : [_single]);
 
-    public int Count => _events.Count;
+    public int Count => _many?.Count ?? (_single is null ? 0 : 1);
+
+    /// <summary>The oldest event of the window (the group is not empty).</summary>
+    public DataFact Oldest => _many is not null ? _many[0] : _single!;
 
     public override RuleValue Value(EvalContext context) =>
         Node.Function == AggregateFunctionKind.Collect ? Node.Collect(this, context) : Accumulator?.Result ?? RuleValue.FromNumber(_count);
@@ -115,29 +139,56 @@ internal sealed class AggregateGroup : AggregateResult
 
     public void Add(DataFact fact, RuleValue value)
     {
+        _count++;
+        Accumulator?.Add(value);
+        if (_many is null)
+        {
+            if (_single is null)
+            {
+                _single = fact;
+                return;
+            }
+
+            _many = new List<DataFact>(4) { _single };
+            _single = null;
+        }
+
         // Events mostly arrive in time order: search from the end.
-        var i = _events.Count;
-        while (i > 0 && Compare(_events[i - 1], fact) > 0)
+        var events = _many;
+        var i = events.Count;
+        while (i > 0 && Compare(events[i - 1], fact) > 0)
         {
             i--;
         }
 
-        _events.Insert(i, fact);
-        _count++;
-        Accumulator?.Add(value);
+        events.Insert(i, fact);
     }
 
     public bool Remove(DataFact fact, RuleValue value)
     {
+        if (_many is null)
+        {
+            if (_single is null || Compare(_single, fact) != 0)
+            {
+                return false;
+            }
+
+            _single = null;
+            _count--;
+            Accumulator?.Remove(value);
+            return true;
+        }
+
+        var events = _many;
         var lo = 0;
-        var hi = _events.Count - 1;
+        var hi = events.Count - 1;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            var c = Compare(_events[mid], fact);
+            var c = Compare(events[mid], fact);
             if (c == 0)
             {
-                _events.RemoveAt(mid);
+                events.RemoveAt(mid);
                 _count--;
                 Accumulator?.Remove(value);
                 return true;
@@ -170,7 +221,11 @@ internal sealed class AggregateBucket(JoinKey key)
 
     public List<Token> Tokens { get; } = [];
 
-    public Dictionary<JoinKey, AggregateGroup> Groups { get; } = [];
+    /// <summary>
+    /// The groups by per key: a set of groups compared by their <see cref="AggregateGroup.PerKey"/> (the key is kept once, in its
+    /// group; looked up through the node memory's probe group).
+    /// </summary>
+    public HashSet<AggregateGroup> Groups { get; } = new(AggregateGroup.PerKeyComparer.Instance);
 }
 
 /// <summary>Incremental aggregate function state: values are added when events enter the window and removed when they leave.</summary>
@@ -427,6 +482,9 @@ internal sealed class AggregateNode(
         /// <summary>Empty groups kept for reuse (at most <see cref="PoolSize"/>).</summary>
         public Stack<AggregateGroup> Pool { get; } = new();
 
+        /// <summary>A group used only as the key of lookups in <see cref="AggregateBucket.Groups"/>.</summary>
+        public AggregateGroup? Probe;
+
         public RuleValue ConstantThreshold;
 
         public bool ThresholdReady;
@@ -488,6 +546,7 @@ internal sealed class AggregateNode(
     {
         if (!memory.Buckets.TryGetValue(key, out var bucket))
         {
+            key = key.Detach(); // the bucket may outlive the event or partial match the key was read from
             bucket = new AggregateBucket(key);
             memory.Buckets.Add(key, bucket);
         }
@@ -497,10 +556,19 @@ internal sealed class AggregateNode(
 
     private const int PoolSize = 4096;
 
+    private bool TryGetGroup(Memory memory, AggregateBucket bucket, JoinKey per, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out AggregateGroup group)
+    {
+        var probe = memory.Probe ??= new AggregateGroup(this, null!, JoinKey.Unit);
+        var found = bucket.Groups.TryGetValue(probe.AsProbe(per), out group);
+        probe.AsProbe(JoinKey.Unit); // keeps no reference to the event the key was read from
+        return found;
+    }
+
     private AggregateGroup GetOrCreateGroup(Memory memory, AggregateBucket bucket, JoinKey per)
     {
-        if (!bucket.Groups.TryGetValue(per, out var group))
+        if (!TryGetGroup(memory, bucket, per, out var group))
         {
+            per = per.Detach(); // the group outlives the event its key was read from (held events keep no JSON document)
             if (memory.Pool.TryPop(out group))
             {
                 group.Reuse(bucket, per);
@@ -510,7 +578,7 @@ internal sealed class AggregateNode(
                 group = new AggregateGroup(this, bucket, per);
             }
 
-            bucket.Groups.Add(per, group);
+            bucket.Groups.Add(group);
             memory.GroupCount++;
         }
 
@@ -534,7 +602,7 @@ internal sealed class AggregateNode(
         }
         else
         {
-            foreach (var group in bucket.Groups.Values.ToArray())
+            foreach (var group in bucket.Groups.ToArray())
             {
                 Evaluate(session, group, token);
             }
@@ -556,7 +624,7 @@ internal sealed class AggregateNode(
             bucket.Tokens.RemoveAt(i);
         }
 
-        foreach (var group in bucket.Groups.Values)
+        foreach (var group in bucket.Groups)
         {
             if (group.RemoveOutput(token, out var output))
             {
@@ -586,6 +654,7 @@ internal sealed class AggregateNode(
         var bucket = GetOrCreateBucket(memory, key);
         var group = GetOrCreateGroup(memory, bucket, per);
         group.Add(fact, ValueOf(session, fact));
+        fact.Group ??= group;
         if (Window.ExpiryDue(fact.Time) is { } due && !(fact.RetentionHold && Window.TumblingTicks is null && due == fact.Time + fact.Type.RetentionTicks))
         {
             // (When the event's retention ends exactly when it leaves this window, its release removes it: no timer of our own.)
@@ -599,8 +668,13 @@ internal sealed class AggregateNode(
 
         if (Window.Last is { } last && group.Count > last)
         {
-            var oldest = group.Events[0];
+            var oldest = group.Oldest;
             group.Remove(oldest, ValueOf(session, oldest));
+            if (ReferenceEquals(oldest.Group, group))
+            {
+                oldest.Group = null;
+            }
+
             if (HoldsEvents)
             {
                 session.Release(oldest);
@@ -640,19 +714,35 @@ internal sealed class AggregateNode(
 
     private void Remove(SessionState session, DataFact fact, bool release)
     {
-        var context = session.Context.Set(null, fact);
-        var key = rightKey is null ? JoinKey.Unit : rightKey(context);
-        var per = perKey is null ? JoinKey.Unit : perKey(context);
-        if (key.HasMissing || per.HasMissing)
-        {
-            return;
-        }
-
         var memory = session.MemoryOf<Memory>(Id);
-        if (!memory.Buckets.TryGetValue(key, out var bucket) || !bucket.Groups.TryGetValue(per, out var group)
-            || !group.Remove(fact, ValueOf(session, fact)))
+        AggregateBucket bucket;
+        AggregateGroup? group;
+        if (fact.Group is { } known && ReferenceEquals(known.Node, this))
         {
-            return;
+            // The group the event entered (it is still in it: a group is reused only once empty): no key to read again.
+            fact.Group = null;
+            group = known;
+            bucket = known.Bucket;
+            if (!group.Remove(fact, ValueOf(session, fact)))
+            {
+                return;
+            }
+        }
+        else
+        {
+            var context = session.Context.Set(null, fact);
+            var key = rightKey is null ? JoinKey.Unit : rightKey(context);
+            var per = perKey is null ? JoinKey.Unit : perKey(context);
+            if (key.HasMissing || per.HasMissing)
+            {
+                return;
+            }
+
+            if (!memory.Buckets.TryGetValue(key, out bucket!) || !TryGetGroup(memory, bucket, per, out group)
+                || !group.Remove(fact, ValueOf(session, fact)))
+            {
+                return;
+            }
         }
 
         if (release && HoldsEvents)
@@ -698,7 +788,7 @@ internal sealed class AggregateNode(
         if (perKey is not null && changed is not null && changed.Count == 0 && changed.OutputCount == 0)
         {
             // An empty per-group never passes, so it has no outputs left: forget it (and keep the object for another key).
-            bucket.Groups.Remove(changed.PerKeyValue);
+            bucket.Groups.Remove(changed);
             memory.GroupCount--;
             if (memory.Pool.Count < PoolSize)
             {
@@ -709,7 +799,7 @@ internal sealed class AggregateNode(
         if (bucket.Tokens.Count == 0)
         {
             var empty = true;
-            foreach (var group in bucket.Groups.Values)
+            foreach (var group in bucket.Groups)
             {
                 if (group.Count > 0)
                 {

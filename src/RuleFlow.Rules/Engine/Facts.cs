@@ -15,11 +15,53 @@ internal abstract class Fact(long sequence)
 /// <summary>An event or a declared fact in working memory: immutable data with an id, a time and a type.</summary>
 internal sealed class DataFact(string id, JsonElement data, long time, TypeRuntime type, long sequence) : Fact(sequence)
 {
+    private JsonElement _data = data;
+    private byte[]? _bytes;
+    private int _offset;
+    private int _length;
+
     /// <summary>The event's id (facts: the id of the event that inserted it, or a key-derived id for facts inserted by rules).</summary>
     public string Id { get; } = id;
 
-    /// <summary>The JSON object (a clone when held beyond its insertion).</summary>
-    public JsonElement Data { get; } = data;
+    /// <summary>
+    /// The JSON object (a clone when held beyond its insertion). A held event is kept compact after its insertion (see
+    /// <see cref="Compact"/>): its document is parsed again from the stored UTF-8 bytes on the first read, and kept from then on.
+    /// </summary>
+    public JsonElement Data => _bytes is null ? _data : Materialize();
+
+    /// <summary>True while the event is held as UTF-8 bytes only (no JSON document).</summary>
+    public bool IsCompact => _bytes is not null;
+
+    /// <summary>
+    /// Keeps the event as its UTF-8 text in <paramref name="store"/> instead of a JSON document (about a third of the memory, and no
+    /// object of its own when the store packs it into a shared chunk). Called when the insertion that made it is over.
+    /// </summary>
+    public void Compact(HeldEventBytes store, bool packed)
+    {
+        if (_bytes is not null || _data.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+
+        var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(_data);
+        (_bytes, _offset) = store.Append(raw, packed);
+        _length = raw.Length;
+        _data = default;
+    }
+
+    private JsonElement Materialize()
+    {
+        // The text came from a JSON document: it parses again whatever its depth (the reader's default limit is 64) and whatever
+        // the options it was first parsed with (its raw text keeps comments and trailing commas a lenient parse accepted).
+        var options = new JsonReaderOptions { MaxDepth = int.MaxValue, AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+        var reader = new Utf8JsonReader(new ReadOnlySpan<byte>(_bytes, _offset, _length), options);
+        _data = JsonElement.ParseValue(ref reader);
+        _bytes = null;
+        return _data;
+    }
+
+    /// <summary>The aggregate group of the first aggregate node the event entered, while it is in that group (no key to recompute).</summary>
+    public AggregateGroup? Group { get; set; }
 
     /// <summary>Event time in UTC ticks (facts: the session clock when the fact was inserted).</summary>
     public long Time { get; } = time;
@@ -61,6 +103,40 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
 
     /// <summary>The alpha memory <paramref name="index"/> (0 = <see cref="Memory"/>).</summary>
     public AlphaMemoryNode MemoryAt(int index) => index == 0 ? Memory! : MoreMemories![index - 1];
+}
+
+/// <summary>
+/// Where held events keep their UTF-8 text after their insertion: packed one after the other in chunks of 16 KB (one store per event
+/// type, so the events of a chunk, which arrive together, leave together and the chunk is collected as a whole), or in an array of
+/// its own for an event held for another reason than its time retention (a length window, an absence), which may outlive its
+/// neighbours.
+/// </summary>
+internal sealed class HeldEventBytes
+{
+    private const int ChunkSize = 16 * 1024;
+
+    private byte[] _chunk = [];
+    private int _used;
+
+    public (byte[] Bytes, int Offset) Append(ReadOnlySpan<byte> bytes, bool packed)
+    {
+        if (!packed || bytes.Length > ChunkSize / 8)
+        {
+            return (bytes.ToArray(), 0);
+        }
+
+        if (_chunk.Length - _used < bytes.Length)
+        {
+            // On the pinned-object heap: collected with gen2 and never copied, so the held bytes cost the young collections nothing.
+            _chunk = GC.AllocateUninitializedArray<byte>(ChunkSize, pinned: true);
+            _used = 0;
+        }
+
+        bytes.CopyTo(_chunk.AsSpan(_used));
+        var offset = _used;
+        _used += bytes.Length;
+        return (_chunk, offset);
+    }
 }
 
 /// <summary>The result of an aggregate group in a partial match: its value and the events of its window.</summary>
@@ -234,6 +310,12 @@ internal sealed class Token : IMatch
     public Token? PreviousOfFact { get; set; }
 
     public bool Deleted { get; set; }
+
+    /// <summary>The first join node whose left memory holds this token (see <see cref="LeftEntry"/>).</summary>
+    public BetaNode? LeftEntryNode { get; set; }
+
+    /// <summary>The list of that left memory holding it: removing it there needs no join key.</summary>
+    public object? LeftEntry { get; set; }
 
     public void LinkChild(Token child)
     {

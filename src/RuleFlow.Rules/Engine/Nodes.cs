@@ -203,7 +203,7 @@ internal sealed class RightIndex(int id, KeyFn? key)
         if (!facts.TryGetValue(k, out var list))
         {
             list = [];
-            facts.Add(k, list);
+            facts.Add(k.Detach(), list); // the entry may outlive the document of the event the key was read from
         }
 
         list.Add(fact);
@@ -215,7 +215,8 @@ internal sealed class RightIndex(int id, KeyFn? key)
         var facts = session.MemoryOf<Memory>(Id).Facts;
         if (!k.HasMissing && facts.TryGetValue(k, out var list))
         {
-            var i = list.LastIndexOf(fact);
+            // Events mostly leave oldest first: look at the front before searching from the back.
+            var i = list.Count > 0 && ReferenceEquals(list[0], fact) ? 0 : list.LastIndexOf(fact);
             if (i >= 0)
             {
                 list.RemoveAt(i);
@@ -301,13 +302,12 @@ internal abstract class BetaNode(int id)
         return child;
     }
 
-    protected static void AddTo<TKey, TItem>(Dictionary<TKey, List<TItem>> index, TKey key, TItem item)
-        where TKey : notnull
+    protected static void AddTo<TItem>(Dictionary<JoinKey, List<TItem>> index, JoinKey key, TItem item)
     {
         if (!index.TryGetValue(key, out var list))
         {
             list = [];
-            index.Add(key, list);
+            index.Add(key.Detach(), list); // the entry may outlive the document of the event the key was read from
         }
 
         list.Add(item);
@@ -368,7 +368,13 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
 
     internal sealed class Memory
     {
-        public Dictionary<JoinKey, List<Token>> Left { get; } = [];
+        public Dictionary<JoinKey, TokenList> Left { get; } = [];
+    }
+
+    /// <summary>The partial matches of one join key in the left memory, with the key (detached from the event it was read from).</summary>
+    internal sealed class TokenList(JoinKey key) : List<Token>
+    {
+        public JoinKey Key { get; } = key;
     }
 
     public override IEnumerable<Token> LeftTokens(SessionState session) =>
@@ -383,7 +389,20 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
         }
 
         var memory = session.MemoryOf<Memory>(Id);
-        AddTo(memory.Left, key, token);
+        if (!memory.Left.TryGetValue(key, out var list))
+        {
+            var detached = key.Detach(); // the entry may outlive the document of the event the key was read from
+            list = new TokenList(detached);
+            memory.Left.Add(detached, list);
+        }
+
+        list.Add(token);
+        if (token.LeftEntryNode is null)
+        {
+            // Its removal needs no key (reading it again would parse a held event's text back).
+            token.LeftEntryNode = this;
+            token.LeftEntry = list;
+        }
         if (Index.Lookup(session, key) is { } facts)
         {
             for (var i = 0; i < facts.Count && !token.Deleted; i++)
@@ -399,10 +418,30 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
 
     public override void LeftRetract(SessionState session, Token token)
     {
-        var key = LeftKey is null ? JoinKey.Unit : LeftKey(session.Context.Set(token, null));
-        if (!key.HasMissing)
+        var memory = session.MemoryOf<Memory>(Id);
+        TokenList? list;
+        if (ReferenceEquals(token.LeftEntryNode, this))
         {
-            RemoveFrom(session.MemoryOf<Memory>(Id).Left, key, token);
+            list = (TokenList)token.LeftEntry!;
+        }
+        else
+        {
+            var key = LeftKey is null ? JoinKey.Unit : LeftKey(session.Context.Set(token, null));
+            if (key.HasMissing || !memory.Left.TryGetValue(key, out list))
+            {
+                return;
+            }
+        }
+
+        var i = list.LastIndexOf(token);
+        if (i >= 0)
+        {
+            list.RemoveAt(i);
+        }
+
+        if (list.Count == 0)
+        {
+            memory.Left.Remove(list.Key);
         }
     }
 
@@ -897,43 +936,168 @@ internal readonly record struct TimerKey(long Due, int Order, long A, long B) : 
 internal sealed class TimerQueue
 {
     private readonly PriorityQueue<(ITimerTarget Target, object? Payload, long Due), TimerKey> _queue = new();
+    private readonly Dictionary<object, Lane> _lanes = new(ReferenceEqualityComparer.Instance);
+    private Lane[] _laneList = [];
+    private int _laneCount;
 
-    public int Count => _queue.Count;
+    /// <summary>
+    /// Timers scheduled in their own order (the retention releases of one event type: events arrive in time order, so their
+    /// releases do): a ring buffer, O(1) to schedule and to run, instead of a heap entry each. An entry that would come before
+    /// the lane's last goes to the heap; runs merge the heap and the lanes in (due, node, key) order.
+    /// </summary>
+    private sealed class Lane
+    {
+        private (ITimerTarget Target, object? Payload, TimerKey Key)[] _items = new (ITimerTarget, object?, TimerKey)[16];
+        private int _head;
+
+        public int Count { get; private set; }
+
+        public bool TryAppend(ITimerTarget target, object? payload, TimerKey key)
+        {
+            if (Count > 0 && _items[(_head + Count - 1) & (_items.Length - 1)].Key.CompareTo(key) > 0)
+            {
+                return false;
+            }
+
+            if (Count == _items.Length)
+            {
+                var grown = new (ITimerTarget, object?, TimerKey)[_items.Length * 2];
+                for (var i = 0; i < Count; i++)
+                {
+                    grown[i] = _items[(_head + i) & (_items.Length - 1)];
+                }
+
+                _items = grown;
+                _head = 0;
+            }
+
+            _items[(_head + Count) & (_items.Length - 1)] = (target, payload, key);
+            Count++;
+            return true;
+        }
+
+        public TimerKey PeekKey => _items[_head].Key;
+
+        public (ITimerTarget Target, object? Payload, TimerKey Key) Dequeue()
+        {
+            var item = _items[_head];
+            _items[_head] = default;
+            _head = (_head + 1) & (_items.Length - 1);
+            Count--;
+            if (Count == 0)
+            {
+                _head = 0;
+            }
+
+            return item;
+        }
+
+        public void Clear()
+        {
+            Array.Clear(_items);
+            _head = 0;
+            Count = 0;
+        }
+    }
+
+    public int Count => _queue.Count + _laneCount;
 
     public void Schedule(long due, int order, long a, long b, ITimerTarget target, object? payload) =>
         _queue.Enqueue((target, payload, due), new TimerKey(due, order, a, b));
 
+    /// <summary>
+    /// Schedules a timer that usually comes after every timer scheduled before it on the same <paramref name="lane"/> (same order
+    /// of runs as <see cref="Schedule"/>; cheaper when it does).
+    /// </summary>
+    public void ScheduleInLane(object lane, long due, int order, long a, long b, ITimerTarget target, object? payload)
+    {
+        if (!_lanes.TryGetValue(lane, out var entries))
+        {
+            entries = new Lane();
+            _lanes.Add(lane, entries);
+            _laneList = [.. _laneList, entries];
+        }
+
+        var key = new TimerKey(due, order, a, b);
+        if (entries.TryAppend(target, payload, key))
+        {
+            _laneCount++;
+        }
+        else
+        {
+            _queue.Enqueue((target, payload, due), key);
+        }
+    }
+
     /// <summary>The earliest due time, if any.</summary>
     public bool TryPeekDue(out long due)
     {
-        if (_queue.TryPeek(out _, out var key))
+        var found = TryPeekFirst(out var key, out _);
+        due = found ? key.Due : 0;
+        return found;
+    }
+
+    /// <summary>The first timer: from the heap (lane null) or from a lane.</summary>
+    private bool TryPeekFirst(out TimerKey first, out Lane? lane)
+    {
+        var found = _queue.TryPeek(out _, out first);
+        lane = null;
+        if (_laneCount == 0)
         {
-            due = key.Due;
-            return true;
+            return found;
         }
 
-        due = 0;
-        return false;
+        foreach (var candidate in _laneList)
+        {
+            if (candidate.Count > 0 && (!found || candidate.PeekKey.CompareTo(first) < 0))
+            {
+                first = candidate.PeekKey;
+                lane = candidate;
+                found = true;
+            }
+        }
+
+        return found;
     }
 
     /// <summary>Runs every timer of the earliest due time when it is before <paramref name="clock"/>; false when none is due.</summary>
     public bool RunNextGroup(SessionState session, long clock, out long due)
     {
-        if (!_queue.TryPeek(out _, out var first) || first.Due >= clock)
+        if (!TryPeekFirst(out var first, out _) || first.Due >= clock)
         {
             due = 0;
             return false;
         }
 
         due = first.Due;
-        while (_queue.TryPeek(out var entry, out var key) && key.Due == due)
+        while (TryPeekFirst(out var key, out var lane) && key.Due == due)
         {
-            _queue.Dequeue();
-            entry.Target.OnTimer(session, entry.Payload, entry.Due);
+            ITimerTarget target;
+            object? payload;
+            if (lane is null)
+            {
+                (target, payload, _) = _queue.Dequeue();
+            }
+            else
+            {
+                (target, payload, _) = lane.Dequeue();
+                _laneCount--;
+            }
+
+            target.OnTimer(session, payload, due);
         }
 
         return true;
     }
 
-    public void Clear() => _queue.Clear();
+    public void Clear()
+    {
+        _queue.Clear();
+        foreach (var lane in _laneList)
+        {
+            lane.Clear();
+        }
+
+        _laneCount = 0;
+    }
 }

@@ -295,6 +295,17 @@ internal readonly struct JoinKey : IEquatable<JoinKey>
     /// <summary>A copy holding no reference to event documents (see <see cref="RuleValue.Detach"/>).</summary>
     public JoinKey Detach()
     {
+        if (Count == 0)
+        {
+            return this;
+        }
+
+        if (_many is null)
+        {
+            return Count == 1 ? (_a.Kind == ValueKind.Json ? new JoinKey(_a.Detach()) : this)
+                : _a.Kind != ValueKind.Json && _b.Kind != ValueKind.Json ? this : new JoinKey(_a.Detach(), _b.Detach());
+        }
+
         var values = new RuleValue[Count];
         for (var i = 0; i < Count; i++)
         {

@@ -26,6 +26,8 @@ internal sealed class SessionState : ITimerTarget
     private readonly List<AlphaMemoryNode> _reached = [];
     private readonly Stack<AlphaNode> _alphaWork = new();
     private readonly List<DataFact> _transients = [];
+    private readonly List<DataFact> _justHeld = [];
+    private readonly Dictionary<TypeRuntime, HeldEventBytes> _heldBytes = [];
     private readonly Dictionary<TypeRuntime, Dictionary<JoinKey, DataFact>> _facts = [];
     private readonly Dictionary<TypeRuntime, Dictionary<JoinKey, long>> _dedup = [];
     private List<RuleFiring>? _firings;
@@ -147,7 +149,15 @@ internal sealed class SessionState : ITimerTarget
         ArgumentNullException.ThrowIfNull(evt);
         _firings = null;
         _firedThisCall = 0;
-        InsertOne(evt, ClockTicks);
+        try
+        {
+            InsertOne(evt, ClockTicks);
+        }
+        finally
+        {
+            CompactHeld();
+        }
+
         return Done();
     }
 
@@ -186,9 +196,17 @@ internal sealed class SessionState : ITimerTarget
             _deferFire = false;
         }
 
-        ChangeTime = ClockTicks;
-        Fire();
-        ReleaseTransients();
+        try
+        {
+            ChangeTime = ClockTicks;
+            Fire();
+            ReleaseTransients();
+        }
+        finally
+        {
+            CompactHeld();
+        }
+
         return Done();
     }
 
@@ -199,6 +217,36 @@ internal sealed class SessionState : ITimerTarget
         _firedThisCall = 0;
         Advance(ticks);
         return Done();
+    }
+
+    /// <summary>
+    /// The insertion is over: the events it left in working memory keep their UTF-8 text instead of a JSON document (the caller's
+    /// document, or its clone, is no longer referenced by them; keys kept longer than the event are detached from it).
+    /// </summary>
+    private void CompactHeld()
+    {
+        if (_justHeld.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var fact in _justHeld)
+        {
+            if (fact.Retracted || fact.Holds == 0)
+            {
+                continue;
+            }
+
+            if (!_heldBytes.TryGetValue(fact.Type, out var store))
+            {
+                store = new HeldEventBytes();
+                _heldBytes.Add(fact.Type, store);
+            }
+
+            fact.Compact(store, packed: fact.Holds == 1 && fact.RetentionHold);
+        }
+
+        _justHeld.Clear();
     }
 
     private IReadOnlyList<RuleFiring> Done()
@@ -286,7 +334,8 @@ internal sealed class SessionState : ITimerTarget
         {
             fact.RetentionHold = true;
             Hold(fact);
-            Timers.Schedule(time + type.RetentionTicks, RetentionOrder, fact.Sequence, 0, this, fact);
+            Timers.ScheduleInLane(type, time + type.RetentionTicks, RetentionOrder, fact.Sequence, 0, this, fact);
+            _justHeld.Add(fact);
         }
 
         ChangeTime = ClockTicks;

@@ -152,7 +152,7 @@ internal static class SnapshotWriter
                 JoinNode j => j.Index.All(state),
                 NegativeNode n => state.PeekMemory<NegativeNode.Memory>(n.Id)?.Right.Values.SelectMany(l => l) ?? [],
                 AbsenceNode a => state.PeekMemory<AbsenceNode.Memory>(a.Id)?.Right.Values.SelectMany(l => l) ?? [],
-                AggregateNode g => state.PeekMemory<AggregateNode.Memory>(g.Id)?.Buckets.Values.SelectMany(b => b.Groups.Values).SelectMany(x => x.Events) ?? [],
+                AggregateNode g => state.PeekMemory<AggregateNode.Memory>(g.Id)?.Buckets.Values.SelectMany(b => b.Groups).SelectMany(x => x.Events) ?? [],
                 ForallNode f => state.PeekMemory<ForallNode.Memory>(f.Id) is { } m ? m.Each.Concat(m.Satisfies) : [],
                 _ => [],
             };
@@ -571,7 +571,8 @@ internal static class SnapshotReader
 
     private static JsonElement ParseJson(byte[] bytes)
     {
-        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 4096 });
+        // An event's raw text keeps the comments and trailing commas a lenient parse of its body accepted.
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 4096, AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         return JsonElement.ParseValue(ref reader);
     }
 

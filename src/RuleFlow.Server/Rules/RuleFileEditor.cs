@@ -51,6 +51,7 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
 
         return [.. Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
             .Where(f => !System.IO.Path.GetFileName(f).StartsWith('.'))
+            .Where(f => Resolve(Virtual(f)) is not null) // no links
             .Select(f => new FileInfo(f))
             .Select(f => new RuleFileEntry(Virtual(f.FullName), KindOf(f.FullName), f.Length, f.LastWriteTimeUtc))
             .OrderBy(e => e.Path, StringComparer.Ordinal)];
@@ -58,7 +59,7 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
 
     /// <summary>
     /// The full path of a virtual path, or null when it does not start with <c>rules/</c> or leaves the rules directory
-    /// (<c>..</c>, absolute paths, a hidden file).
+    /// (<c>..</c>, absolute paths, a hidden file, a symbolic link below the rules directory).
     /// </summary>
     public string? Resolve(string? path)
     {
@@ -81,7 +82,25 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
 
         var root = rules.RulesDirectory;
         var full = System.IO.Path.GetFullPath(System.IO.Path.Combine(root, inner));
-        return full.StartsWith(root.TrimEnd(System.IO.Path.DirectorySeparatorChar) + System.IO.Path.DirectorySeparatorChar, StringComparison.Ordinal) ? full : null;
+        if (!full.StartsWith(root.TrimEnd(System.IO.Path.DirectorySeparatorChar) + System.IO.Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        // A symbolic link below the rules directory (to a file or a directory) could lead outside it: refused. The rules
+        // directory itself may be a link (a deployment's choice).
+        var current = root;
+        foreach (var segment in inner.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            current = System.IO.Path.Combine(current, segment);
+            FileSystemInfo info = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
+            if (info.Exists && info.LinkTarget is not null)
+            {
+                return null;
+            }
+        }
+
+        return full;
     }
 
     /// <summary>The virtual path of a full path under the rules directory.</summary>
