@@ -4,12 +4,12 @@
 #   tools/test.sh [extra `dotnet test` arguments]
 #   tools/test.sh --run <command...>    start the services, run <command> instead (e.g. one test project)
 #
-# 1. Installs what is missing, from Debian packages: rabbitmq-server, postgresql (and, once the Studio has
-#    browser tests, chromium). Needs root or sudo for that step only.
+# 1. Installs what is missing, from Debian packages: rabbitmq-server, postgresql and chromium (the Studio's
+#    browser tests). Needs root or sudo for that step only.
 # 2. Starts a private RabbitMQ node and a private PostgreSQL cluster in a temporary directory, on their own
 #    ports (so a broker or database already running on this machine is neither used nor disturbed).
 # 3. Runs `dotnet test RuleFlow.sln` with their addresses in RULEFLOW_TEST_AMQP and RULEFLOW_TEST_POSTGRES,
-#    and the shared datasets folder in RULEFLOW_DATASETS.
+#    and the shared datasets folder in RULEFLOW_DATASETS; before that, the Studio's Vitest tests (npm ci, vitest run).
 # 4. Stops what it started and removes the temporary directory, also on failure or Ctrl-C.
 set -euo pipefail
 
@@ -127,6 +127,11 @@ if [ "${1:-}" = "--run" ]; then
   log "running: $*"
   "$@"
   exit $?
+fi
+if [ -d src/RuleFlow.Studio ]; then
+  # The Studio's own tests (Vitest: YAML ⇄ graph mapping, schema forms, SSE parser) need no services.
+  log "Studio: npm ci && vitest run"
+  (cd src/RuleFlow.Studio && npm ci --no-audit --no-fund && date -u >node_modules/.ruleflow-npm-ci && npx vitest run)
 fi
 log "dotnet test RuleFlow.sln"
 dotnet test RuleFlow.sln --nologo -v minimal "$@"

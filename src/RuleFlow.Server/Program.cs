@@ -9,6 +9,7 @@ using RuleFlow.Server.Auth;
 using RuleFlow.Server.Hosting;
 using RuleFlow.Server.Ingest;
 using RuleFlow.Server.Rules;
+using RuleFlow.Server.Studio;
 using RuleFlow.Server.Workflows;
 using RuleFlow.Storage;
 using RuleFlow.Workflows;
@@ -129,6 +130,7 @@ app.MapApprovalsApi();
 app.MapWorkflowsApi();   // workflows (issue 4)
 app.MapIncidentsApi();   // workflows (issue 4)
 app.MapBlocklistApi();
+app.MapStudio();         // the web UI at /studio (Studio/StudioEndpoints.cs)
 app.MapGet("/", () => Results.Redirect("/health")).AllowAnonymous().ExcludeFromDescription();
 
 await app.RunAsync().ConfigureAwait(false);
