@@ -50,7 +50,12 @@ public sealed class StudioTests(StudioServer studio, ITestOutputHelper output)
             await Expect(page.GetByTestId("node-approval")).ToBeVisibleAsync();
             await studio.ScreenshotAsync(page, "01-designer");
 
-            await page.GetByRole(AriaRole.Tab, new() { Name = "YAML" }).ClickAsync();
+            // The side panel's tabs follow the WAI-ARIA tab pattern: arrow keys move the selection and the focus.
+            await page.GetByRole(AriaRole.Tab, new() { Name = "Properties" }).FocusAsync();
+            await page.Keyboard.PressAsync("ArrowRight");
+            var yamlTab = page.GetByRole(AriaRole.Tab, new() { Name = "YAML" });
+            await Expect(yamlTab).ToHaveAttributeAsync("aria-selected", "true");
+            await Expect(yamlTab).ToBeFocusedAsync();
             await Expect(page.GetByTestId("editor-yaml")).ToContainTextAsync("id: studio-e2e");
             await studio.ScreenshotAsync(page, "02-designer-yaml");
 

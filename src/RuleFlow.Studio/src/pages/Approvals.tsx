@@ -3,6 +3,9 @@ import { api, type Approval, type InstanceDetails } from '../lib/api';
 import { useLive, useResource, useSession } from '../lib/session';
 import { Link } from '../lib/router';
 import { JsonView, time } from '../components/Json';
+import { tabListKeyDown } from '../lib/tabs';
+
+const VIEWS = ['mine', 'all'] as const;
 
 export function ApprovalsPage() {
   const { me } = useSession();
@@ -17,11 +20,11 @@ export function ApprovalsPage() {
     <section aria-labelledby="ap-title">
       <div className="toolbar">
         <h1 id="ap-title">Approvals</h1>
-        <div role="tablist" aria-label="Which approvals" className="tabs inline">
-          <button type="button" role="tab" aria-selected={view === 'mine'} className={view === 'mine' ? 'active' : ''} onClick={() => setView('mine')}>
+        <div role="tablist" aria-label="Which approvals" className="tabs inline" onKeyDown={e => tabListKeyDown(e, VIEWS, view, setView)}>
+          <button type="button" role="tab" aria-selected={view === 'mine'} tabIndex={view === 'mine' ? 0 : -1} className={view === 'mine' ? 'active' : ''} onClick={() => setView('mine')}>
             Waiting for me ({mine.data?.items.length ?? '…'})
           </button>
-          <button type="button" role="tab" aria-selected={view === 'all'} className={view === 'all' ? 'active' : ''} onClick={() => setView('all')}>All pending</button>
+          <button type="button" role="tab" aria-selected={view === 'all'} tabIndex={view === 'all' ? 0 : -1} className={view === 'all' ? 'active' : ''} onClick={() => setView('all')}>All pending</button>
         </div>
       </div>
       {done && <p className="notice ok" role="status" data-testid="approval-result">{done}</p>}

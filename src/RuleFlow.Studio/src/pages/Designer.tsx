@@ -12,6 +12,7 @@ import { statusesFromJournal, stepStatusFromEvent } from '../workflow/status';
 import { WorkflowGraph } from '../components/WorkflowGraph';
 import { CodeEditor } from '../components/CodeEditor';
 import { FieldInput } from '../components/Fields';
+import { tabListKeyDown } from '../lib/tabs';
 
 const NEW_WORKFLOW = `id: new-workflow
 description: A new workflow.
@@ -37,6 +38,7 @@ const ROOT_FIELDS_SCHEMA: Schema = {
 };
 
 type SideTab = 'properties' | 'yaml' | 'problems';
+const SIDE_TABS: readonly SideTab[] = ['properties', 'yaml', 'problems'];
 
 /** The save notice, carried over the navigation from /workflows/new to /workflows/{id} (a new designer instance). */
 let carriedNotice: { kind: 'ok' | 'error'; text: string } | undefined;
@@ -217,10 +219,10 @@ export default function DesignerPage({ id }: { id: string | null }) {
             : <p className="error">The YAML does not parse; fix it in the YAML tab.</p>}
         </div>
         <aside className="side" aria-label="Details">
-          <div role="tablist" aria-label="Panels" className="tabs">
-            {(['properties', 'yaml', 'problems'] as SideTab[]).map(t => (
+          <div role="tablist" aria-label="Panels" className="tabs" onKeyDown={e => tabListKeyDown(e, SIDE_TABS, tab, setTab)}>
+            {SIDE_TABS.map(t => (
               <button key={t} type="button" role="tab" aria-selected={tab === t} aria-controls={`panel-${t}`} id={`tab-${t}`}
-                className={tab === t ? 'active' : ''} onClick={() => setTab(t)}>
+                tabIndex={tab === t ? 0 : -1} className={tab === t ? 'active' : ''} onClick={() => setTab(t)}>
                 {t === 'problems' ? `Problems (${allDiagnostics.length})` : t === 'yaml' ? 'YAML' : 'Properties'}
               </button>
             ))}
