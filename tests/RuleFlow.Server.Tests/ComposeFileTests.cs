@@ -86,4 +86,31 @@ public sealed class ComposeFileTests
         Assert.Equal("http://0.0.0.0:8080", port);
         Assert.Contains("EXPOSE 8080", dockerfile, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_dockerfile_build_stage_has_every_file_the_server_build_reads_and_builds_the_studio_with_node()
+    {
+        var dockerfile = File.ReadAllText(Path.Combine(Paths.RepositoryRoot, "Dockerfile"));
+        var stages = System.Text.RegularExpressions.Regex.Split(dockerfile, @"(?m)^FROM ");
+        var build = Assert.Single(stages, st => st.Contains("dotnet publish", StringComparison.Ordinal));
+
+        // Files outside src/ that the server project pulls in (embedded resources, imports) must be copied in that stage.
+        var project = File.ReadAllText(Path.Combine(Paths.RepositoryRoot, "src", "RuleFlow.Server", "RuleFlow.Server.csproj"));
+        var outside = System.Text.RegularExpressions.Regex.Matches(project, "Include=\"\\.\\./\\.\\./([^\"]+)\"")
+            .Select(m => m.Groups[1].Value).Where(path => !path.StartsWith("src/", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(outside); // docs/workflow.schema.json at least
+        foreach (var path in outside)
+        {
+            Assert.True(File.Exists(Path.Combine(Paths.RepositoryRoot, path)), $"{path} named by the server project does not exist");
+            Assert.True(build.Contains($"COPY {path} ", StringComparison.Ordinal), $"the Dockerfile's build stage does not copy {path}, which the server build reads");
+        }
+
+        // The SDK image has no Node: the Studio is built in a Node stage and copied in; publish skips its own build.
+        var studio = Assert.Single(stages, st => st.StartsWith("node:", StringComparison.Ordinal));
+        Assert.Contains("npm ci", studio, StringComparison.Ordinal);
+        Assert.Contains("npm run build", studio, StringComparison.Ordinal);
+        Assert.Contains("COPY docs/workflow.schema.json docs/", studio, StringComparison.Ordinal); // the designer bundles the schema
+        Assert.Contains("COPY --from=studio /src/src/RuleFlow.Server/wwwroot/studio/ src/RuleFlow.Server/wwwroot/studio/", build, StringComparison.Ordinal);
+        Assert.Contains("-p:SkipStudioBuild=true", build, StringComparison.Ordinal);
+    }
 }
