@@ -251,6 +251,31 @@ public sealed class StudioApiTests(StudioServerFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Oversized_source_texts_are_refused_with_413_naming_the_field_and_nothing_is_written()
+    {
+        var huge = "# " + new string('x', (1 << 20) + 10) + "\n";
+        var before = await File.ReadAllTextAsync(RulesFile("network.rules"));
+        foreach (var (method, path, body, field) in new (HttpMethod, string, object, string)[]
+        {
+            (HttpMethod.Put, "api/workflows/oversized", new { yaml = "id: oversized\n" + huge }, "\"yaml\""),
+            (HttpMethod.Post, "api/workflows/validate", new { yaml = huge }, "\"yaml\""),
+            (HttpMethod.Put, "api/rules/files/rules/network.rules", new { text = huge }, "\"text\""),
+            (HttpMethod.Post, "api/rules/check", new { text = huge, file = "rules/network.rules" }, "\"text\""),
+            (HttpMethod.Post, "api/rules/check", new { files = new[] { new { path = "rules/a.rules", text = huge } } }, "files[rules/a.rules].text"),
+            (HttpMethod.Post, "api/rules/tests/run", new { rulesPath = "rules/network.rules", rulesText = huge }, "\"rulesText\""),
+        })
+        {
+            var (status, answer) = await SendAsync(method, path, body);
+            Assert.True(status == HttpStatusCode.RequestEntityTooLarge, $"{method} {path} → {(int)status} {answer?.ToJsonString()[..Math.Min(300, answer.ToJsonString().Length)]}");
+            Assert.Equal("RF6413", answer!["code"]!.GetValue<string>());
+            Assert.Contains(field, answer["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+
+        Assert.False(File.Exists(Path.Combine(_server.ContentRoot, "workflows", "oversized.yaml")));
+        Assert.Equal(before, await File.ReadAllTextAsync(RulesFile("network.rules")));
+    }
+
+    [Fact]
     public async Task Rule_file_with_an_error_is_refused_at_its_line_and_left_untouched()
     {
         var path = RulesFile("network.rules");

@@ -28,6 +28,18 @@ public static class ApiProblems
         return state.IsReady ? null : Problem(503, "RF6503", "the server is starting (store, rules or workflows not ready yet); retry shortly");
     }
 
+    /// <summary>Most characters of a source text sent to the authoring endpoints (a workflow definition, a rule file): 1 MiB.</summary>
+    public const int MaxSourceTextChars = 1 << 20;
+
+    /// <summary>
+    /// 413 <c>RF6413</c> when <paramref name="text"/> is longer than <see cref="MaxSourceTextChars"/> (naming the field and
+    /// both sizes), else null. Nothing is parsed, checked or written for such a text.
+    /// </summary>
+    public static IResult? TooLong(string field, string? text) =>
+        text is { Length: > MaxSourceTextChars }
+            ? Problem(413, "RF6413", $"\"{field}\" is {text.Length:N0} characters; at most {MaxSourceTextChars:N0} are accepted (split the file)")
+            : null;
+
     /// <summary>Checks paging parameters; returns a 400 problem, or null when they are fine.</summary>
     public static IResult? CheckPage(int page, int pageSize) =>
         page < 1 ? Problem(400, "RF6001", $"page is {page}; it must be 1 or more")

@@ -76,6 +76,11 @@ public static class RuleFilesApi
             return ApiProblems.Problem(400, "RF6021", "body needs \"text\": the file's new content");
         }
 
+        if (ApiProblems.TooLong("text", body.Text) is { } tooLong)
+        {
+            return tooLong;
+        }
+
         var created = !File.Exists(full);
         var save = await files.SaveAsync(full, body.Text, pipeline.ReloadAsync, cancellationToken).ConfigureAwait(false);
         if (!save.Written)
@@ -121,6 +126,11 @@ public static class RuleFilesApi
             if (files.Resolve(request.RulesPath) is not { } rulesFile || RuleFileEditor.KindOf(rulesFile) != "rules")
             {
                 return ApiProblems.Problem(400, "RF6022", $"'{request.RulesPath}' is not a rules file of the rules directory (rules/….rules)");
+            }
+
+            if (ApiProblems.TooLong("rulesText", request.RulesText) is { } tooLong)
+            {
+                return tooLong;
             }
 
             results = files.RunTests(null, rulesFile, request.RulesText);

@@ -161,6 +161,11 @@ public static class RulesApi
                 return ApiProblems.Problem(400, "RF6020", $"'{path}' is not a file of the rules directory: paths start with 'rules/' and may not leave it");
             }
 
+            if (ApiProblems.TooLong("text", request.Text) is { } textTooLong)
+            {
+                return textTooLong;
+            }
+
             var (diagnostics, refused) = editor.Check(full, request.Text);
             return Results.Ok(new { path = editor.Virtual(full), ok = !refused, diagnostics });
         }
@@ -168,6 +173,11 @@ public static class RulesApi
         if (request.Files is not { Count: > 0 })
         {
             return ApiProblems.Problem(400, "RF6007", "body needs \"files\": [{ \"path\": \"rules/x.rules\", \"text\": \"…\" }]");
+        }
+
+        if (request.Files.Select(f => ApiProblems.TooLong($"files[{f.Path}].text", f.Text)).FirstOrDefault(p => p is not null) is { } tooLong)
+        {
+            return tooLong;
         }
 
         var result = RuleSetLoader.LoadSources(request.Files.Select(f => (f.Path, f.Text)));

@@ -122,6 +122,11 @@ public static class WorkflowsApi
             return ApiProblems.Problem(400, "RF6008", "body needs \"yaml\": the workflow definition as YAML text");
         }
 
+        if (ApiProblems.TooLong("yaml", body.Yaml) is { } tooLong)
+        {
+            return tooLong;
+        }
+
         var result = editor.Validate(body.Yaml, null);
         return Results.Ok(new { ok = result.Ok, id = result.Id, diagnostics = result.Diagnostics });
     }
@@ -140,6 +145,11 @@ public static class WorkflowsApi
         if (body.Yaml is null)
         {
             return ApiProblems.Problem(400, "RF6008", "body needs \"yaml\": the workflow definition as YAML text");
+        }
+
+        if (ApiProblems.TooLong("yaml", body.Yaml) is { } tooLong)
+        {
+            return tooLong;
         }
 
         if (!System.Text.RegularExpressions.Regex.IsMatch(id, "^[A-Za-z][A-Za-z0-9_-]*$"))
