@@ -276,6 +276,19 @@ public sealed class StudioApiTests(StudioServerFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_start_input_larger_than_an_event_may_be_is_refused_with_413_and_starts_nothing()
+    {
+        var correlation = "oversized-" + Guid.NewGuid().ToString("N");
+        var (status, answer) = await SendAsync(HttpMethod.Post, "api/instances",
+            new { workflow = "block-source-ip", correlationKey = correlation, input = new { ip = "192.0.2.99", host = new string('h', (1 << 20) + 1) } });
+        Assert.True(status == HttpStatusCode.RequestEntityTooLarge, $"{(int)status} {answer?["detail"]}");
+        Assert.Equal("RF6414", answer!["code"]!.GetValue<string>());
+        Assert.Contains("RuleFlow:Ingest:MaxEventBytes", answer["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        var listed = await _server.GetJsonAsync($"api/instances?correlationKey={correlation}");
+        Assert.Equal(0, listed["total"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Rule_file_with_an_error_is_refused_at_its_line_and_left_untouched()
     {
         var path = RulesFile("network.rules");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using RuleFlow.Server.Auth;
 using RuleFlow.Server.Hosting;
@@ -105,7 +106,8 @@ public static class InstancesApi
         });
     }
 
-    private static async Task<IResult> StartAsync(StartRequest request, IWorkflowRuntime runtime, ServerState state, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> StartAsync(StartRequest request, IWorkflowRuntime runtime, ServerState state, HttpContext http,
+        Microsoft.Extensions.Options.IOptions<RuleFlowOptions> options, CancellationToken cancellationToken)
     {
         if (ApiProblems.NotReady(state) is { } starting)
         {
@@ -115,6 +117,15 @@ public static class InstancesApi
         if (string.IsNullOrWhiteSpace(request.Workflow))
         {
             return ApiProblems.Problem(400, "RF6004", "body needs \"workflow\": the id of the workflow to start");
+        }
+
+        // An input is limited like an event body (RuleFlow:Ingest:MaxEventBytes): it is stored with the instance and handed
+        // to every template and script of it.
+        var limit = options.Value.Ingest.MaxEventBytes;
+        if (request.Input is { } input && System.Text.Encoding.UTF8.GetByteCount(input.ToJsonString()) is var size && size > limit)
+        {
+            return ApiProblems.Problem(413, "RF6414",
+                $"\"input\" is {size.ToString("N0", CultureInfo.InvariantCulture)} bytes of JSON; the limit is {limit.ToString("N0", CultureInfo.InvariantCulture)} bytes (RuleFlow:Ingest:MaxEventBytes)");
         }
 
         try
