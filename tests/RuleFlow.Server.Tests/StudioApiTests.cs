@@ -246,6 +246,11 @@ public sealed class StudioApiTests(StudioServerFixture fixture) : IClassFixture<
             File.Delete(link);
         }
 
+        // GET /api/rules names files the same way, without the server's paths
+        var described = (await _server.GetJsonAsync("api/rules")).ToJsonString();
+        Assert.DoesNotContain(_server.ContentRoot, described, StringComparison.Ordinal);
+        Assert.Contains("\"rules/ssh-bruteforce.rules\"", described, StringComparison.Ordinal);
+
         var (missing, _) = await SendAsync(HttpMethod.Get, "api/rules/files/rules/nope.rules");
         Assert.Equal(HttpStatusCode.NotFound, missing);
     }

@@ -26,13 +26,14 @@ public static class RulesApi
         return app;
     }
 
-    private static IResult Describe(RuleHost rules, EventPipeline pipeline)
+    private static IResult Describe(RuleHost rules, EventPipeline pipeline, RuleFileEditor files,
+        Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json)
     {
         var load = rules.LastLoad;
         var set = rules.Current;
-        return Results.Ok(new
+        var answer = new
         {
-            directory = rules.RulesDirectory,
+            directory = RuleFileEditor.Prefix,
             rules = set.Rules,
             eventTypes = set.EventTypes,
             files = load?.Files.Select(f => new { path = f.Path, loaded = f.Loaded, ruleCount = f.RuleCount, diagnostics = f.Diagnostics.Select(Diagnostic) }) ?? [],
@@ -40,7 +41,11 @@ public static class RulesApi
                 ? new { at = refused.At, diagnostics = refused.Result.Diagnostics.Select(Diagnostic) }
                 : null,
             session = pipeline.SessionStatistics,
-        });
+        };
+
+        // Paths as the rules-files API names them (rules/x.rules): no server paths in answers.
+        var text = JsonSerializer.Serialize(answer, json.Value.SerializerOptions);
+        return Results.Content(files.Scrub(text), "application/json; charset=utf-8");
     }
 
     private static async Task<IResult> FiringsAsync(EventJournal journal, string? rule, int page = 1, int pageSize = 50,
