@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  addParallelBranch, addSwitchCase, branchNameProblem, caseValueProblem, insertInto, insertTargets, locate, modelToGraph, newStep,
+  addParallelBranch, addSwitchCase, branchNameProblem, caseValueProblem, caseValueText, parseCaseValue, insertInto, insertTargets, locate, modelToGraph, newStep,
   parallelBranches, parseWorkflowYaml, removeParallelBranch, removeSwitchCase, renameParallelBranch, renameSwitchCase,
   setParallelJoin, switchCases, toYaml, type WorkflowModel,
 } from './model';
@@ -167,5 +167,17 @@ describe('inserting into a container', () => {
     expect(insertInto(model, { id: 'm', kind: 'set' }, 's', 'cases.5.steps')).toBe(model);
     expect(insertInto(model, { id: 'm', kind: 'set' }, 'n', 'then')).toBe(model);
     expect(insertInto(model, { id: 'm', kind: 'set' }, 'missing', 'then')).toBe(model);
+  });
+});
+
+describe('case values as text', () => {
+  it('shows and parses values so that they come back the same', () => {
+    for (const v of ['big', 3, '3', true, 'true', null, 'a b', '', ' x', { a: 1 }, [1, 2]]) {
+      expect(parseCaseValue(caseValueText(v as never)).value).toEqual(v);
+    }
+    expect(caseValueText('big')).toBe('big');
+    expect(caseValueText('3')).toBe('"3"');
+    expect(parseCaseValue('  ').error).toMatch(/value/);
+    expect(parseCaseValue('[1').error).toMatch(/valid/);
   });
 });

@@ -455,3 +455,20 @@ export function setParallelJoin(model: WorkflowModel, stepId: string, join: 'all
   else at.list[at.index] = withKey(at.step, 'join', join, 'kind') as Step;
   return copy;
 }
+
+/** A case value as typed in the panel: `big`, `3`, `"3"` (the string), `true` … (YAML flow scalars). */
+export function caseValueText(when: Json): string {
+  if (typeof when === 'string') {
+    try { if (YAML.parse(when) === when && when.trim() === when && when !== '') return when; } catch { /* quote it */ }
+  }
+  return JSON.stringify(when);
+}
+
+export function parseCaseValue(text: string): { value?: Json; error?: string } {
+  if (text.trim() === '') return { error: 'a case needs a value' };
+  try {
+    return { value: YAML.parse(text) as Json };
+  } catch (e) {
+    return { error: `not a valid value: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
