@@ -361,11 +361,11 @@ function CasesEditor({ step, editable, onEdit }: { step: Step; editable: boolean
       <h3 id={`cases-${step.id}`}>Cases</h3>
       <p className="muted small">Values are YAML: <code>big</code>, <code>3</code>, <code>"3"</code> (text). Add steps into a case with the palette's "Add where".</p>
       {cases.length === 0 && <p className="muted small">No cases: only <code>default</code> runs.</p>}
-      <ul className="outline">
+      <ul className="items">
         {cases.map((c, i) => {
           const text = caseValueText(c.when);
           return (
-            <li key={`${i}:${text}`} className="row">
+            <li key={`${i}:${text}`} className="row item-row">
               <ItemInput id={`case-${step.id}-${i}`} label={`Value of case ${i + 1}`} initial={text} check={check(i)} disabled={!editable}
                 buttonLabel={`Rename case ${text}`} buttonText="Rename"
                 onApply={t => onEdit(m => renameSwitchCase(m, step.id, i, parseCaseValue(t).value!))} />
@@ -377,7 +377,7 @@ function CasesEditor({ step, editable, onEdit }: { step: Step; editable: boolean
         })}
       </ul>
       {editable && (
-        <div className="row">
+        <div className="row item-row">
           <ItemInput id={`new-case-${step.id}`} label="New case value" initial="" check={check()} disabled={!editable}
             buttonLabel="Add case" buttonText="Add case" onApply={t => onEdit(m => addSwitchCase(m, step.id, parseCaseValue(t).value!))} />
         </div>
@@ -420,11 +420,11 @@ function BranchesEditor({ step, editable, onEdit }: { step: Step; editable: bool
         )}
       </div>
       <p className="muted small">Add steps into a branch with the palette's "Add where".</p>
-      <ul className="outline">
+      <ul className="items">
         {branches.map((b, i) => {
           const name = b.name ?? '';
           return (
-            <li key={`${i}:${name}`} className="row">
+            <li key={`${i}:${name}`} className="row item-row">
               <ItemInput id={`branch-${step.id}-${i}`} label={`Name of branch ${i + 1}`} initial={name} check={t => branchNameProblem(step, t, i)}
                 disabled={!editable} buttonLabel={`Rename branch ${b.name ?? i + 1}`} buttonText="Rename"
                 onApply={t => onEdit(m => renameParallelBranch(m, step.id, i, t))} />
@@ -438,7 +438,7 @@ function BranchesEditor({ step, editable, onEdit }: { step: Step; editable: bool
         })}
       </ul>
       {editable && (
-        <div className="row">
+        <div className="row item-row">
           <ItemInput id={`new-branch-${step.id}`} label="New branch name" initial="" check={t => branchNameProblem(step, t)} disabled={!editable}
             buttonLabel="Add branch" buttonText="Add branch" onApply={t => onEdit(m => addParallelBranch(m, step.id, t))} />
         </div>
