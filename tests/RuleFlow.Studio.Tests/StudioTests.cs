@@ -206,6 +206,46 @@ public sealed class StudioTests(StudioServer studio, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_switch_case_added_in_the_panel_is_in_the_yaml_and_filled_from_the_palette()
+    {
+        await studio.RunAsync("switch-case", async () =>
+        {
+            var page = await studio.SignedInPageAsync(StudioServer.AuthorKey);
+            await page.GetByRole(AriaRole.Link, new() { Name = "New workflow" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "New workflow" })).ToBeVisibleAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "Add switch step" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step switch switch" })).ToBeVisibleAsync();
+            await Expect(page.GetByLabel("Value of case 1")).ToHaveValueAsync("a");
+
+            // A value the switch already has is refused inline; a new one is added with Enter.
+            var newCase = page.GetByLabel("New case value");
+            await newCase.FillAsync("a");
+            await Expect(page.GetByTestId("switch-cases").GetByRole(AriaRole.Alert)).ToContainTextAsync("there is already a case");
+            await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Add case" })).ToBeDisabledAsync();
+            await newCase.FillAsync("big");
+            await newCase.PressAsync("Enter");
+            await Expect(page.GetByLabel("Value of case 2")).ToHaveValueAsync("big");
+            await Expect(page.GetByTestId("switch-cases")).ToContainTextAsync("0 steps");
+            // The server's checks run as for any edit: an empty case is WF1015 on the switch.
+            await Expect(page.GetByTestId("step-problems")).ToContainTextAsync("WF1015");
+            await studio.ScreenshotAsync(page, "03-designer-switch-cases");
+
+            // The palette adds into the empty case.
+            await page.GetByLabel("Add where").SelectOptionAsync("cases.1.steps");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Add set step" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step set set" })).ToBeVisibleAsync();
+            await Expect(page.GetByTestId("node-set")).ToBeVisibleAsync();
+            await Expect(page.GetByRole(AriaRole.Tab, new() { Name = "Problems (0)" })).ToBeVisibleAsync();
+            await studio.ScreenshotAsync(page, "03-designer-switch-case");
+
+            await page.GetByRole(AriaRole.Tab, new() { Name = "YAML" }).ClickAsync();
+            await Expect(page.GetByTestId("editor-yaml")).ToContainTextAsync("when: big");
+            await Expect(page.GetByTestId("editor-yaml")).ToContainTextAsync("id: set");
+            await studio.ScreenshotAsync(page, "03-designer-switch-case-yaml");
+        });
+    }
+
+    [Fact]
     public async Task Every_screen_renders_at_1280x800()
     {
         await studio.RunAsync("screens", async () =>

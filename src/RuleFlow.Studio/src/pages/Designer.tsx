@@ -5,7 +5,9 @@ import { useLive, useSession } from '../lib/session';
 import { Link, navigate } from '../lib/router';
 import { fieldsFor, stepFields, validateObject, type Schema } from '../lib/schemaForm';
 import {
-  insertStep, locate, modelToGraph, moveStep, newStep, parseWorkflowYaml, removeStep, shallowStep, STEP_KINDS, stepForPath, toYaml,
+  addParallelBranch, addSwitchCase, branchNameProblem, caseValueProblem, caseValueText, insertInto, insertStep, insertTargets, locate,
+  modelToGraph, moveStep, newStep, parallelBranches, parseCaseValue, parseWorkflowYaml, removeParallelBranch, removeStep,
+  removeSwitchCase, renameParallelBranch, renameSwitchCase, setParallelJoin, shallowStep, STEP_KINDS, stepForPath, switchCases, toYaml,
   updateStep, type Json, type Step, type WorkflowModel,
 } from '../workflow/model';
 import { statusesFromJournal, stepStatusFromEvent } from '../workflow/status';
@@ -52,6 +54,8 @@ export default function DesignerPage({ id }: { id: string | null }) {
   const [loadError, setLoadError] = useState<string>();
   const [meta, setMeta] = useState<{ version?: number; file?: string }>({});
   const [selected, setSelected] = useState<string>();
+  /** Where the palette adds when the selected step is a container: a branch key of insertTargets, or '' for after it. */
+  const [addTarget, setAddTarget] = useState<{ stepId: string; key: string }>();
   const [tab, setTab] = useState<SideTab>('properties');
   const [diagnostics, setDiagnostics] = useState<Diagnostic[]>([]);
   const [notice, setNotice] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>(() => { const n = carriedNotice; carriedNotice = undefined; return n; });
@@ -121,7 +125,8 @@ export default function DesignerPage({ id }: { id: string | null }) {
   const add = (kind: string) => {
     if (!model) return;
     const step = newStep(model, kind);
-    applyModel(insertStep(model, step, selected && locate(model, selected) ? selected : undefined));
+    const into = selected && addTarget?.stepId === selected && addTarget.key ? addTarget.key : undefined;
+    applyModel(into ? insertInto(model, step, selected!, into) : insertStep(model, step, selected && locate(model, selected) ? selected : undefined));
     select(step.id);
   };
 
@@ -185,6 +190,8 @@ export default function DesignerPage({ id }: { id: string | null }) {
   if (!model && !parseError) return <p role="status">Loading {id}…</p>;
 
   const selectedStep = model && selected ? locate(model, selected)?.step : undefined;
+  const targets = selectedStep ? insertTargets(selectedStep) : [];
+  const targetKey = selected && addTarget?.stepId === selected && targets.some(t => t.key === addTarget.key) ? addTarget.key : '';
   const stepDiagnostics = (stepId: string) => allDiagnostics.filter(d => diagnosticStep(d) === stepId);
 
   return (
@@ -208,7 +215,17 @@ export default function DesignerPage({ id }: { id: string | null }) {
         {editable && (
           <nav className="palette" aria-label="Step kinds">
             <h2>Add step</h2>
-            <p className="muted small">{selected ? `after ${selected}` : 'at the end'}</p>
+            {targets.length > 0 ? (
+              <div className="field">
+                <label htmlFor="add-target" className="small">Add where</label>
+                <select id="add-target" value={targetKey} onChange={e => setAddTarget({ stepId: selected!, key: e.target.value })}>
+                  <option value="">after {selected}</option>
+                  {targets.map(t => (
+                    <option key={t.key} value={t.key}>into {t.label}{t.count === 0 ? ' (empty)' : ` (first of ${t.count})`}</option>
+                  ))}
+                </select>
+              </div>
+            ) : <p className="muted small">{selected ? `after ${selected}` : 'at the end'}</p>}
             {STEP_KINDS.map(k => (
               <button key={k} type="button" className="palette-item" onClick={() => add(k)} aria-label={`Add ${k} step`}>{k}</button>
             ))}
@@ -251,6 +268,7 @@ export default function DesignerPage({ id }: { id: string | null }) {
               <StepPanel key={selected} step={selectedStep} schema={schema} editable={editable} diagnostics={stepDiagnostics(selected!)}
                 onChange={s => { const next = updateStep(model, selected!, s); applyModel(next); if (s.id !== selected) setSelected(s.id); }}
                 onMove={d => applyModel(moveStep(model, selected!, d))}
+                onEdit={edit => applyModel(edit(model))}
                 onDelete={() => { applyModel(removeStep(model, selected!)); setSelected(undefined); }}
                 onClose={() => setSelected(undefined)} />
             ) : (
@@ -265,11 +283,13 @@ export default function DesignerPage({ id }: { id: string | null }) {
   );
 }
 
-function StepPanel({ step, schema, editable, diagnostics, onChange, onMove, onDelete, onClose }: {
+function StepPanel({ step, schema, editable, diagnostics, onChange, onMove, onEdit, onDelete, onClose }: {
   step: Step; schema: Schema; editable: boolean; diagnostics: Diagnostic[];
-  onChange: (s: Step) => void; onMove: (d: -1 | 1) => void; onDelete: () => void; onClose: () => void;
+  onChange: (s: Step) => void; onMove: (d: -1 | 1) => void; onEdit: (edit: (m: WorkflowModel) => WorkflowModel) => void;
+  onDelete: () => void; onClose: () => void;
 }) {
-  const fields = useMemo(() => stepFields(schema, step.kind).filter(f => f.name !== 'cases' && f.name !== 'branches'), [schema, step.kind]);
+  const fields = useMemo(() => stepFields(schema, step.kind)
+    .filter(f => f.name !== 'cases' && f.name !== 'branches' && !(step.kind === 'parallel' && f.name === 'join')), [schema, step.kind]);
   const own = shallowStep(step);
   const byField = (name: string) => diagnostics.find(d => d.path?.match(new RegExp(`\\.${name}(\\b|\\[|\\.|$)`)))?.message;
   const set = (name: string, value: unknown) => {
@@ -295,7 +315,8 @@ function StepPanel({ step, schema, editable, diagnostics, onChange, onMove, onDe
           {diagnostics.map((d, i) => <li key={i} className={d.severity}><strong>{d.code}</strong> {d.message}</li>)}
         </ul>
       )}
-      {(step.kind === 'switch' || step.kind === 'parallel') && <p className="muted small">Cases and branches: add steps inside them from the graph (select a nested step, then add), or edit them in the YAML tab.</p>}
+      {step.kind === 'switch' && <CasesEditor step={step} editable={editable} onEdit={onEdit} />}
+      {step.kind === 'parallel' && <BranchesEditor step={step} editable={editable} onEdit={onEdit} />}
       <fieldset disabled={!editable}>
         <legend className="sr-only">Fields of {step.kind}</legend>
         {fields.map(f => (
@@ -303,6 +324,126 @@ function StepPanel({ step, schema, editable, diagnostics, onChange, onMove, onDe
         ))}
       </fieldset>
     </form>
+  );
+}
+
+const plural = (n: number) => `${n} step${n === 1 ? '' : 's'}`;
+
+/** A name/value input that is applied with Enter or its button; shows why a value is refused. */
+function ItemInput({ id, label, initial, check, onApply, buttonLabel, buttonText, disabled }: {
+  id: string; label: string; initial: string; check: (text: string) => string | undefined; onApply: (text: string) => void;
+  buttonLabel: string; buttonText: string; disabled: boolean;
+}) {
+  const [text, setText] = useState(initial);
+  const error = text === initial && initial !== '' ? undefined : check(text);
+  const apply = () => { if (!error && text !== initial) { onApply(text); if (initial === '') setText(''); } };
+  const touched = text !== initial;
+  return (
+    <>
+      <label htmlFor={id} className="sr-only">{label}</label>
+      <input id={id} value={text} disabled={disabled} aria-invalid={(touched && !!error) || undefined}
+        aria-describedby={touched && error ? `${id}-error` : undefined} onChange={e => setText(e.target.value)}
+        onKeyDown={e => { if (e.key === 'Enter') { e.preventDefault(); apply(); } }} />
+      <button type="button" className="secondary" aria-label={buttonLabel} disabled={disabled || !touched || !!error} onClick={apply}>{buttonText}</button>
+      {touched && error && <span id={`${id}-error`} className="field-error" role="alert">{error}</span>}
+    </>
+  );
+}
+
+function CasesEditor({ step, editable, onEdit }: { step: Step; editable: boolean; onEdit: (edit: (m: WorkflowModel) => WorkflowModel) => void }) {
+  const cases = switchCases(step);
+  const check = (except?: number) => (text: string) => {
+    const parsed = parseCaseValue(text);
+    return parsed.error ?? caseValueProblem(step, parsed.value!, except);
+  };
+  return (
+    <section className="field" aria-labelledby={`cases-${step.id}`} data-testid="switch-cases">
+      <h3 id={`cases-${step.id}`}>Cases</h3>
+      <p className="muted small">Values are YAML: <code>big</code>, <code>3</code>, <code>"3"</code> (text). Add steps into a case with the palette's "Add where".</p>
+      {cases.length === 0 && <p className="muted small">No cases: only <code>default</code> runs.</p>}
+      <ul className="items">
+        {cases.map((c, i) => {
+          const text = caseValueText(c.when);
+          return (
+            <li key={`${i}:${text}`} className="row item-row">
+              <ItemInput id={`case-${step.id}-${i}`} label={`Value of case ${i + 1}`} initial={text} check={check(i)} disabled={!editable}
+                buttonLabel={`Rename case ${text}`} buttonText="Rename"
+                onApply={t => onEdit(m => renameSwitchCase(m, step.id, i, parseCaseValue(t).value!))} />
+              <small className="muted">{plural(c.count)}</small>
+              {editable && <button type="button" className="danger" aria-label={`Remove case ${text}${c.count ? ` and its ${plural(c.count)}` : ''}`}
+                onClick={() => onEdit(m => removeSwitchCase(m, step.id, i))}>Remove</button>}
+            </li>
+          );
+        })}
+      </ul>
+      {editable && (
+        <div className="row item-row">
+          <ItemInput id={`new-case-${step.id}`} label="New case value" initial="" check={check()} disabled={!editable}
+            buttonLabel="Add case" buttonText="Add case" onApply={t => onEdit(m => addSwitchCase(m, step.id, parseCaseValue(t).value!))} />
+        </div>
+      )}
+      {'default' in step && <p className="muted small">default: {plural(Array.isArray(step.default) ? step.default.length : 0)}</p>}
+    </section>
+  );
+}
+
+function BranchesEditor({ step, editable, onEdit }: { step: Step; editable: boolean; onEdit: (edit: (m: WorkflowModel) => WorkflowModel) => void }) {
+  const branches = parallelBranches(step);
+  const join = step.join;
+  const mode = typeof join === 'number' ? 'n' : join === 'any' ? 'any' : 'all';
+  const [count, setCount] = useState(typeof join === 'number' ? String(join) : '1');
+  useEffect(() => { if (typeof join === 'number') setCount(String(join)); }, [join]);
+  const countError = /^\d+$/.test(count.trim()) && Number(count) >= 1 ? undefined : 'a whole number of branches, at least 1';
+  return (
+    <section className="field" aria-labelledby={`branches-${step.id}`} data-testid="parallel-branches">
+      <h3 id={`branches-${step.id}`}>Branches</h3>
+      <div className="row">
+        <label htmlFor={`join-${step.id}`}>join</label>
+        <select id={`join-${step.id}`} value={mode} disabled={!editable}
+          onChange={e => onEdit(m => setParallelJoin(m, step.id, e.target.value === 'n' ? Math.max(1, Number(count) || 1) : e.target.value as 'all' | 'any'))}>
+          <option value="all">all{join === undefined ? ' (default)' : ''}</option>
+          <option value="any">any</option>
+          <option value="n">a number of branches</option>
+        </select>
+        {mode === 'n' && (
+          <>
+            <label htmlFor={`join-n-${step.id}`} className="sr-only">Number of branches to wait for</label>
+            <input id={`join-n-${step.id}`} type="number" min={1} step={1} value={count} disabled={!editable} style={{ width: 70 }}
+              aria-invalid={!!countError || undefined} aria-describedby={countError ? `join-n-${step.id}-error` : undefined}
+              onChange={e => {
+                setCount(e.target.value);
+                const n = Number(e.target.value);
+                if (Number.isInteger(n) && n >= 1) onEdit(m => setParallelJoin(m, step.id, n));
+              }} />
+            {countError && <span id={`join-n-${step.id}-error`} className="field-error" role="alert">{countError}</span>}
+          </>
+        )}
+      </div>
+      <p className="muted small">Add steps into a branch with the palette's "Add where".</p>
+      <ul className="items">
+        {branches.map((b, i) => {
+          const name = b.name ?? '';
+          return (
+            <li key={`${i}:${name}`} className="row item-row">
+              <ItemInput id={`branch-${step.id}-${i}`} label={`Name of branch ${i + 1}`} initial={name} check={t => branchNameProblem(step, t, i)}
+                disabled={!editable} buttonLabel={`Rename branch ${b.name ?? i + 1}`} buttonText="Rename"
+                onApply={t => onEdit(m => renameParallelBranch(m, step.id, i, t))} />
+              <small className="muted">{plural(b.count)}</small>
+              {editable && <button type="button" className="danger" disabled={branches.length <= 1}
+                title={branches.length <= 1 ? 'A parallel step needs at least one branch' : undefined}
+                aria-label={`Remove branch ${b.name ?? i + 1}${b.count ? ` and its ${plural(b.count)}` : ''}`}
+                onClick={() => onEdit(m => removeParallelBranch(m, step.id, i))}>Remove</button>}
+            </li>
+          );
+        })}
+      </ul>
+      {editable && (
+        <div className="row item-row">
+          <ItemInput id={`new-branch-${step.id}`} label="New branch name" initial="" check={t => branchNameProblem(step, t)} disabled={!editable}
+            buttonLabel="Add branch" buttonText="Add branch" onApply={t => onEdit(m => addParallelBranch(m, step.id, t))} />
+        </div>
+      )}
+    </section>
   );
 }
 

@@ -323,3 +323,152 @@ export function stepForPath(model: WorkflowModel, jsonPath: string | undefined):
   }
   return best?.stepId;
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Containers: where a new step can go, switch cases and parallel branches
+
+/** A place a new step can be inserted into as the first step of a container's branch (`key` as in Slot). */
+export interface InsertTarget { key: string; label: string; count: number }
+
+/** The branches of a container step a step can be added into, existing or not yet there (an `if` without `else`). */
+export function insertTargets(step: Step): InsertTarget[] {
+  const slots = slotsOf(step);
+  const count = (key: string) => slots.find(s => s.key === key)?.steps.length ?? 0;
+  switch (step.kind) {
+    case 'if':
+      return [{ key: 'then', label: 'then', count: count('then') }, { key: 'else', label: 'else', count: count('else') }];
+    case 'switch': {
+      const cases = slots.filter(s => s.key.startsWith('cases.')).map(s => ({ key: s.key, label: `case ${s.label.slice(5)}`, count: s.steps.length }));
+      return [...cases, { key: 'default', label: 'default', count: count('default') }];
+    }
+    case 'parallel':
+      return slots.map(s => ({ key: s.key, label: s.label, count: s.steps.length }));
+    case 'foreach':
+      return [{ key: 'do', label: 'body', count: count('do') }];
+    default:
+      return [];
+  }
+}
+
+/** A copy of `obj` with `key` set to `value`; a new key goes right after `after` (field order kept for readable YAML). */
+function withKey(obj: Record<string, Json>, key: string, value: Json, after: string): Record<string, Json> {
+  if (key in obj || !(after in obj)) return { ...obj, [key]: value };
+  const out: Record<string, Json> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    out[k] = v;
+    if (k === after) out[key] = value;
+  }
+  return out;
+}
+
+const AFTER: Record<string, string> = { else: 'then', default: 'cases', do: 'items', then: 'condition' };
+
+/** Inserts a step as the first step of a container's branch (`slotKey` from insertTargets), creating the list if needed. */
+export function insertInto(model: WorkflowModel, step: Step, containerId: string, slotKey: string): WorkflowModel {
+  const copy = structuredClone(model);
+  const at = locate(copy, containerId);
+  if (!at || !insertTargets(at.step).some(t => t.key === slotKey)) return model;
+  const m = /^(cases|branches)\.(\d+)\.steps$/.exec(slotKey);
+  if (m) {
+    const item = (at.step[m[1]] as Json[])[Number(m[2])] as Record<string, Json>;
+    const list = Array.isArray(item.steps) ? (item.steps as Json[]) : [];
+    item.steps = [structuredClone(step), ...list];
+  } else {
+    const list = Array.isArray(at.step[slotKey]) ? (at.step[slotKey] as Json[]) : [];
+    at.list[at.index] = withKey(at.step, slotKey, [structuredClone(step), ...list], AFTER[slotKey] ?? 'kind') as Step;
+  }
+  return copy;
+}
+
+/** Edits a container's `cases`/`branches` array in a copy of the model; `undefined` when the step is not of that kind. */
+function editItems(model: WorkflowModel, stepId: string, kind: 'switch' | 'parallel', edit: (items: Json[]) => void): WorkflowModel {
+  const copy = structuredClone(model);
+  const at = locate(copy, stepId);
+  if (!at || at.step.kind !== kind) return model;
+  const key = kind === 'switch' ? 'cases' : 'branches';
+  if (!Array.isArray(at.step[key])) at.step[key] = [];
+  edit(at.step[key] as Json[]);
+  return copy;
+}
+
+const sameJson = (a: Json | undefined, b: Json | undefined) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** The cases of a switch step (value and number of steps). */
+export function switchCases(step: Step): { when: Json; count: number }[] {
+  return (Array.isArray(step.cases) ? step.cases : []).map(c => ({ when: isObject(c) ? (c.when ?? null) : null, count: isObject(c) ? stepList(c.steps).length : 0 }));
+}
+
+/** Why a case value cannot be used (already a case of this switch), or undefined. */
+export function caseValueProblem(step: Step, when: Json, exceptIndex?: number): string | undefined {
+  return switchCases(step).some((c, i) => i !== exceptIndex && sameJson(c.when, when)) ? `there is already a case ${JSON.stringify(when)}` : undefined;
+}
+
+/** Adds a case (with no steps yet) at the end of a switch's cases. */
+export function addSwitchCase(model: WorkflowModel, stepId: string, when: Json): WorkflowModel {
+  return editItems(model, stepId, 'switch', items => { items.push({ when, steps: [] }); });
+}
+
+export function removeSwitchCase(model: WorkflowModel, stepId: string, index: number): WorkflowModel {
+  return editItems(model, stepId, 'switch', items => { items.splice(index, 1); });
+}
+
+/** Changes a case's `when` value (its steps stay). */
+export function renameSwitchCase(model: WorkflowModel, stepId: string, index: number, when: Json): WorkflowModel {
+  return editItems(model, stepId, 'switch', items => { if (isObject(items[index])) (items[index] as Record<string, Json>).when = when; });
+}
+
+/** The branches of a parallel step (name, if any, and number of steps). */
+export function parallelBranches(step: Step): { name?: string; count: number }[] {
+  return (Array.isArray(step.branches) ? step.branches : []).map(b => ({
+    name: isObject(b) && typeof b.name === 'string' ? b.name : undefined, count: isObject(b) ? stepList(b.steps).length : 0,
+  }));
+}
+
+export function branchNameProblem(step: Step, name: string, exceptIndex?: number): string | undefined {
+  if (name.trim() === '') return 'a branch needs a name';
+  return parallelBranches(step).some((b, i) => i !== exceptIndex && b.name === name) ? `there is already a branch ${name}` : undefined;
+}
+
+/** Adds a named branch (with no steps yet) at the end of a parallel's branches. */
+export function addParallelBranch(model: WorkflowModel, stepId: string, name: string): WorkflowModel {
+  return editItems(model, stepId, 'parallel', items => { items.push({ name, steps: [] }); });
+}
+
+export function removeParallelBranch(model: WorkflowModel, stepId: string, index: number): WorkflowModel {
+  return editItems(model, stepId, 'parallel', items => { items.splice(index, 1); });
+}
+
+/** Names a branch (a branch without a name gets `name` before its steps). */
+export function renameParallelBranch(model: WorkflowModel, stepId: string, index: number, name: string): WorkflowModel {
+  return editItems(model, stepId, 'parallel', items => {
+    const item = items[index];
+    if (isObject(item)) items[index] = 'name' in item ? { ...item, name } : { name, ...item };
+  });
+}
+
+/** Sets a parallel's `join`: 'all' | 'any' | a number of branches (≥ 1); `undefined` removes it (all is the default). */
+export function setParallelJoin(model: WorkflowModel, stepId: string, join: 'all' | 'any' | number | undefined): WorkflowModel {
+  const copy = structuredClone(model);
+  const at = locate(copy, stepId);
+  if (!at || at.step.kind !== 'parallel') return model;
+  if (join === undefined) delete at.step.join;
+  else at.list[at.index] = withKey(at.step, 'join', join, 'kind') as Step;
+  return copy;
+}
+
+/** A case value as typed in the panel: `big`, `3`, `"3"` (the string), `true` … (YAML flow scalars). */
+export function caseValueText(when: Json): string {
+  if (typeof when === 'string') {
+    try { if (YAML.parse(when) === when && when.trim() === when && when !== '') return when; } catch { /* quote it */ }
+  }
+  return JSON.stringify(when);
+}
+
+export function parseCaseValue(text: string): { value?: Json; error?: string } {
+  if (text.trim() === '') return { error: 'a case needs a value' };
+  try {
+    return { value: YAML.parse(text) as Json };
+  } catch (e) {
+    return { error: `not a valid value: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
