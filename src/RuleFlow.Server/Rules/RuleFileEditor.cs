@@ -191,18 +191,7 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
                 return new RuleFileSave(false, diagnostics, false, null);
             }
 
-            var directory = System.IO.Path.GetDirectoryName(fullPath)!;
-            Directory.CreateDirectory(directory);
-            var temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-            try
-            {
-                await File.WriteAllTextAsync(temporary, text, new UTF8Encoding(false), cancellationToken).ConfigureAwait(false);
-                File.Move(temporary, fullPath, overwrite: true);
-            }
-            finally
-            {
-                File.Delete(temporary);
-            }
+            await Hosting.AtomicFile.WriteAllTextAsync(fullPath, text, cancellationToken).ConfigureAwait(false);
 
             if (KindOf(fullPath) != "rules")
             {

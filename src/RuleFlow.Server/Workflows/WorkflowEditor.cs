@@ -190,17 +190,7 @@ public sealed class WorkflowEditor(
             var unchanged = !created && string.Equals(await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false), yaml, StringComparison.Ordinal);
             if (!unchanged)
             {
-                System.IO.Directory.CreateDirectory(Directory);
-                var temporary = System.IO.Path.Combine(Directory, $".{id}.{Guid.NewGuid():N}.tmp");
-                try
-                {
-                    await File.WriteAllTextAsync(temporary, yaml, new UTF8Encoding(false), cancellationToken).ConfigureAwait(false);
-                    File.Move(temporary, file, overwrite: true);
-                }
-                finally
-                {
-                    File.Delete(temporary);
-                }
+                await Hosting.AtomicFile.WriteAllTextAsync(file, yaml, cancellationToken).ConfigureAwait(false);
             }
 
             var registered = await registry.RegisterOneAsync(definition, cancellationToken).ConfigureAwait(false);
