@@ -143,4 +143,22 @@ describe('YAML ⇄ graph mapping', () => {
     expect(error?.line).toBeGreaterThan(1);
     expect(parseWorkflowYaml('- a').error?.message).toMatch(/mapping/);
   });
+
+  it('refuses a step that is not a mapping, naming its index and line, instead of failing to draw', () => {
+    for (const item of ['-', '- ~', '- just text']) {
+      const text = `id: x\nsteps:\n  - id: a\n    kind: set\n    values: { v: 1 }\n  ${item}\n`;
+      const { model, error } = parseWorkflowYaml(text);
+      expect(model).toBeUndefined();
+      expect(error?.message).toBe('steps[1] is not a step (a mapping with id and kind)');
+      expect(error?.line).toBe(6);
+    }
+  });
+
+  it('turns a document with too many aliases into an error, not an exception', () => {
+    const anchors = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 6; i++) anchors.push(`${'b'.repeat(i)}: &${'b'.repeat(i)} [${Array(10).fill(i === 1 ? '*a' : `*${'b'.repeat(i - 1)}`).join(', ')}]`);
+    const { model, error } = parseWorkflowYaml(`id: x\n${anchors.join('\n')}\nsteps: []\n`);
+    expect(model).toBeUndefined();
+    expect(error?.message).toMatch(/alias/i);
+  });
 });

@@ -68,9 +68,24 @@ export function parseWorkflowYaml(text: string): { model?: WorkflowModel; error?
     const e = doc.errors[0];
     return { error: { message: e.message.split('\n')[0], line: e.linePos?.[0].line, column: e.linePos?.[0].col } };
   }
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // e.g. more aliases than allowed (a "billion laughs" document)
+    return { error: { message: e instanceof Error ? e.message : String(e), line: 1, column: 1 } };
+  }
   if (!isObject(value)) return { error: { message: 'the document is not a mapping (WF1002)', line: 1, column: 1 } };
   if (!Array.isArray(value.steps)) return { model: { ...value, id: String(value.id ?? ''), steps: [] } as WorkflowModel };
+  const bad = value.steps.findIndex(step => !isObject(step));
+  if (bad >= 0) {
+    // A step must be a mapping ("- " left empty, "- ~", "- text"): said where, instead of a graph that cannot be drawn.
+    const node = doc.getIn(['steps', bad], true) as { range?: [number, number, number] } | undefined;
+    const offset = node?.range?.[0];
+    const line = offset === undefined ? undefined : text.slice(0, offset).split('\n').length;
+    const column = offset === undefined ? undefined : offset - text.lastIndexOf('\n', offset - 1);
+    return { error: { message: `steps[${bad}] is not a step (a mapping with id and kind)`, line, column } };
+  }
   return { model: value as WorkflowModel };
 }
 
