@@ -103,6 +103,18 @@ public sealed class StudioApiTests(StudioServerFixture fixture) : IClassFixture<
         Assert.Equal("RF6409", body!["code"]!.GetValue<string>());
         Assert.Equal(edited, await File.ReadAllTextAsync(WorkflowFile("studio-edit")));
 
+        // Going back to earlier content makes that version current again (same content, same version); the next edit
+        // starts from the version in force, not from the highest number ever registered.
+        (status, body) = await SendAsync(HttpMethod.Put, "api/workflows/studio-edit", new { yaml = StudioServerFixture.Editable, expectedVersion = 2 });
+        Assert.True(status == HttpStatusCode.OK, body?.ToJsonString());
+        Assert.Equal(1, body!["version"]!.GetValue<int>());
+        var inForce = (await _server.GetJsonAsync("api/workflows/studio-edit/definition"))["version"]!.GetValue<int>();
+        Assert.Equal(1, inForce);
+        (status, body) = await SendAsync(HttpMethod.Put, "api/workflows/studio-edit", new { yaml = edited, expectedVersion = inForce });
+        Assert.True(status == HttpStatusCode.OK, body?.ToJsonString());
+        Assert.Equal(2, body!["version"]!.GetValue<int>());
+        Assert.Equal(edited, await File.ReadAllTextAsync(WorkflowFile("studio-edit")));
+
         // A new workflow: 201, a new file, startable.
         var created = StudioServerFixture.Editable.Replace("id: studio-edit", "id: studio-new", StringComparison.Ordinal);
         (status, body) = await SendAsync(HttpMethod.Put, "api/workflows/studio-new", new { yaml = created });

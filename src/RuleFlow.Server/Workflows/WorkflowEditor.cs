@@ -155,7 +155,7 @@ public sealed class WorkflowEditor(
     /// the current version (the same content again gives the same version and rewrites nothing).
     /// </summary>
     /// <returns>The save, or the validation that refused it.</returns>
-    /// <exception cref="WorkflowException"><c>RF6409</c> when <paramref name="expectedVersion"/> is not the latest version.</exception>
+    /// <exception cref="WorkflowException"><c>RF6409</c> when <paramref name="expectedVersion"/> is not the version in force.</exception>
     public async Task<(EditorSave? Saved, EditorValidation Validation)> SaveAsync(string id, string yaml, int? expectedVersion, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(id);
@@ -165,10 +165,14 @@ public sealed class WorkflowEditor(
         {
             var versions = await store.ListDefinitionsAsync(id, cancellationToken).ConfigureAwait(false);
             var latest = versions.Count == 0 ? 0 : versions.Max(v => v.Version);
-            if (expectedVersion is { } expected && expected != latest)
+
+            // Compared with the version in force, which is what an editor reads: saving earlier content again makes its
+            // (lower) version current, so the highest number registered is not necessarily the one in force.
+            var current = registry.Find(id)?.Version ?? 0;
+            if (expectedVersion is { } expected && expected != current)
             {
                 throw new WorkflowException("RF6409",
-                    $"workflow '{id}' is at version {latest}, not {expected}: it was changed since it was read; reload it and apply the edit again");
+                    $"workflow '{id}' is at version {current}, not {expected}: it was changed since it was read; reload it and apply the edit again");
             }
 
             var validation = Validate(yaml, id);
