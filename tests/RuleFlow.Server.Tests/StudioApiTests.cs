@@ -228,6 +228,7 @@ public sealed class StudioApiTests(StudioServerFixture fixture) : IClassFixture<
         {
             "api/rules/files/rules/..%2F..%2Fetc%2Fpasswd", "api/rules/files/rules/..%2Foutside.rules", "api/rules/files/workflows/block-source-ip.yaml",
             "api/rules/files/rules/%2E%2E/outside.rules", "api/rules/files/rules",
+            "api/rules/files/rules/fixtures", "api/rules/files/rules/ssh-bruteforce.rules/inner.rules",
         })
         {
             var (status, body) = await SendAsync(HttpMethod.Get, path);

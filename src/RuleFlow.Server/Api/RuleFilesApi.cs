@@ -36,7 +36,7 @@ public static class RuleFilesApi
     }
 
     private static IResult Outside(string? path) =>
-        ApiProblems.Problem(400, "RF6020", $"'{path}' is not a file of the rules directory: paths start with 'rules/' and may not leave it");
+        ApiProblems.Problem(400, "RF6020", $"'{path}' is not a file of the rules directory: paths start with 'rules/', name a file (not a directory) and may not leave it");
 
     private static async Task<IResult> ReadAsync(string path, RuleFileEditor files, CancellationToken cancellationToken)
     {

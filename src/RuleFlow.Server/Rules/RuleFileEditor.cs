@@ -59,7 +59,8 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
 
     /// <summary>
     /// The full path of a virtual path, or null when it does not start with <c>rules/</c> or leaves the rules directory
-    /// (<c>..</c>, absolute paths, a hidden file, a symbolic link below the rules directory).
+    /// (<c>..</c>, absolute paths, a hidden file, a symbolic link below the rules directory), or names a directory or a
+    /// path through a file.
     /// </summary>
     public string? Resolve(string? path)
     {
@@ -89,12 +90,15 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
 
         // A symbolic link below the rules directory (to a file or a directory) could lead outside it: refused. The rules
         // directory itself may be a link (a deployment's choice).
+        // The path must name a file: not an existing directory, and not pass through an existing file.
         var current = root;
-        foreach (var segment in inner.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        var segments = inner.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < segments.Length; i++)
         {
-            current = System.IO.Path.Combine(current, segment);
+            current = System.IO.Path.Combine(current, segments[i]);
+            var last = i == segments.Length - 1;
             FileSystemInfo info = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
-            if (info.Exists && info.LinkTarget is not null)
+            if (info.Exists && (info.LinkTarget is not null || (last ? info is DirectoryInfo : info is FileInfo)))
             {
                 return null;
             }
