@@ -594,3 +594,30 @@ public sealed class StudioAuthTests
         Assert.Equal(new MediaTypeHeaderValue("text/event-stream").MediaType, stream.Content.Headers.ContentType?.MediaType);
     }
 }
+
+/// <summary>The live stream and the host's lifetime.</summary>
+public sealed class StudioStreamShutdownTests
+{
+    [Fact]
+    public async Task A_graceful_stop_ends_open_live_streams_instead_of_waiting_for_them()
+    {
+        await using var server = new ServerProcess(ServerProcess.NewContentRoot());
+        await server.StartAndWaitReadyAsync();
+        using var response = await server.Http.GetAsync("api/stream", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await using var body = await response.Content.ReadAsStreamAsync();
+        using var reader = new StreamReader(body);
+        Assert.Equal(": connected", await reader.ReadLineAsync());
+
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        await server.TerminateAsync();
+        var exit = await server.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        // With the stream still open the host would wait its whole shutdown timeout (30 s) for the request; the stream
+        // ends with the application instead, so the stop takes the time of the rest of the shutdown.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(20), $"stop took {stopwatch.Elapsed}\n{server.Log}");
+        Assert.Equal(0, exit);
+        var rest = await reader.ReadToEndAsync(); // the server closed the stream
+        Assert.DoesNotContain("event:", rest, StringComparison.Ordinal);
+    }
+}

@@ -23,8 +23,12 @@ public static class StreamApi
         return app;
     }
 
-    private static async Task StreamAsync(HttpContext http, LiveFeed feed, CancellationToken cancellationToken)
+    private static async Task StreamAsync(HttpContext http, LiveFeed feed, IHostApplicationLifetime lifetime, CancellationToken requestAborted)
     {
+        // Ends when the client goes away or the server stops (otherwise an open Studio holds a graceful shutdown until
+        // Kestrel's timeout).
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.ApplicationStopping);
+        var cancellationToken = stopping.Token;
         var response = http.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";

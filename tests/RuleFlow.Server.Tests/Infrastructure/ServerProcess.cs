@@ -132,6 +132,16 @@ public sealed class ServerProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>SIGTERM, as <c>docker stop</c> or systemd sends: the host's graceful shutdown runs.</summary>
+    public async Task TerminateAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            using var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await kill.WaitForExitAsync();
+        }
+    }
+
     /// <summary>SIGKILL: no shutdown code runs, like a crash or an OOM kill.</summary>
     public async Task KillAsync()
     {
