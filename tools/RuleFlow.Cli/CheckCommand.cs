@@ -106,18 +106,12 @@ public static class CheckCommand
         foreach (var path in workflowFiles.Distinct().Order(StringComparer.Ordinal))
         {
             var file = WorkflowDefinitionLoader.LoadFile(path);
-            string[]? lines = null;
+            string? source = null;
             var items = new List<(string, string, string, string, int, int, string?, string)>();
             foreach (var diagnostic in file.Diagnostics)
             {
-                var text = diagnostic.ToString();
-                lines ??= TryRead(path)?.Split('\n') ?? [];
-                if (diagnostic.Line >= 1 && diagnostic.Line <= lines.Length)
-                {
-                    var source = lines[diagnostic.Line - 1].TrimEnd('\r');
-                    text += "\n    " + source + "\n    " + new string(' ', Math.Clamp(diagnostic.Column - 1, 0, source.Length)) + "^";
-                }
-
+                source ??= TryRead(path) ?? "";
+                var text = WithSourceLine(diagnostic.ToString(), source, diagnostic.Line, diagnostic.Column);
                 var severity = diagnostic.IsError ? "error" : diagnostic.Severity == WorkflowDiagnosticSeverity.Warning ? "warning" : "info";
                 items.Add((diagnostic.Code, severity, diagnostic.Message, path, diagnostic.Line, diagnostic.Column, null, text));
             }
@@ -137,24 +131,17 @@ public static class CheckCommand
                 .Select(s => new StartWorkflowTarget(s.WorkflowId, s.File, s.Line, s.Column, s.Rule, s.InputFields));
             foreach (var mismatch in StartWorkflowChecker.Check(starts, workflows))
             {
-                var index = report.FindIndex(r => r.Kind == "rules" && string.Equals(Path.GetFullPath(r.Path), Path.GetFullPath(mismatch.File ?? ""), StringComparison.Ordinal));
-                var source = mismatch.File is null ? null : rules.GetSourceText(mismatch.File) ?? TryRead(mismatch.File);
-                var text = mismatch.ToString();
-                var lines = source?.Split('\n') ?? [];
-                if (mismatch.Line >= 1 && mismatch.Line <= lines.Length)
-                {
-                    var line = lines[mismatch.Line - 1].TrimEnd('\r');
-                    text += "\n    " + line + "\n    " + new string(' ', Math.Clamp(mismatch.Column - 1, 0, line.Length)) + "^";
-                }
+                var index = report.FindIndex(r => r.Kind == "rules" && string.Equals(Path.GetFullPath(r.Path), Path.GetFullPath(mismatch.File), StringComparison.Ordinal));
+                var text = WithSourceLine(mismatch.ToString(), rules.GetSourceText(mismatch.File) ?? TryRead(mismatch.File), mismatch.Line, mismatch.Column);
 
-                var item = (mismatch.Code, "error", mismatch.Message, mismatch.File ?? "", mismatch.Line, mismatch.Column, mismatch.Hint, text);
+                var item = (mismatch.Code, "error", mismatch.Message, mismatch.File, mismatch.Line, mismatch.Column, mismatch.Hint, text);
                 if (index >= 0)
                 {
                     report[index].Items.Add(item);
                 }
                 else
                 {
-                    report.Add((mismatch.File ?? "", "rules", true, [item]));
+                    report.Add((mismatch.File, "rules", true, [item]));
                 }
             }
         }
@@ -197,6 +184,19 @@ public static class CheckCommand
     private static (string, string, string, string, int, int, string?, string) FromRule(Diagnostic d, string? text) =>
         (d.Code, d.Severity switch { DiagnosticSeverity.Error => "error", DiagnosticSeverity.Warning => "warning", _ => "info" }, d.Message,
             d.Location.File, d.Location.Line, d.Location.Column, d.Hint, DiagnosticFormatter.Format(d, text));
+
+    /// <summary>A workflow diagnostic followed by its source line and a caret under its column (when the line exists).</summary>
+    private static string WithSourceLine(string diagnostic, string? source, int line, int column)
+    {
+        var lines = source?.Split('\n') ?? [];
+        if (line < 1 || line > lines.Length)
+        {
+            return diagnostic;
+        }
+
+        var text = lines[line - 1].TrimEnd('\r');
+        return diagnostic + "\n    " + text + "\n    " + new string(' ', Math.Clamp(column - 1, 0, text.Length)) + "^";
+    }
 
     private static bool IsFixture(string path) =>
         path.Replace('\\', '/').Split('/').Any(segment => string.Equals(segment, "fixtures", StringComparison.OrdinalIgnoreCase));
