@@ -330,6 +330,16 @@ public sealed class SnapshotTests
         {
             session = T.Load(source + "\nrule \"other\" when a: auth(result == \"ok\") then log a.ip end\n").CreateSession(session, new RuleSessionOptions());
         }
+        else
+        {
+            using var stream = new MemoryStream();
+            session.SaveSnapshot(stream); // writes the held events' text without parsing it back
+        }
+
+        // Held events stay compact: after a snapshot was written, after a restore and after a reload.
+        var held = RuleFlow.Rules.Engine.SnapshotWriter.HeldEvents(session.State).ToList();
+        Assert.Equal(2, held.Count);
+        Assert.All(held, e => Assert.True(e.IsCompact, $"{e.Id} is held as a JSON document ({path})"));
 
         Insert(session, 2, firings);
         Assert.Equal(3, firings.Count); // one per f, each with the whole window

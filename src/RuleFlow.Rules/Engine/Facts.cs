@@ -49,12 +49,27 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
         _data = default;
     }
 
+    /// <summary>
+    /// Options that read an event's raw text back, whatever its depth (the reader's default limit is 64) and whatever the options it
+    /// was first parsed with (its raw text keeps comments and trailing commas a lenient parse accepted). The reader is not recursive,
+    /// so no depth can exhaust the stack. Used for held events and for events read back from a snapshot.
+    /// </summary>
+    internal static readonly JsonReaderOptions RawTextOptions = new()
+    {
+        MaxDepth = int.MaxValue, AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip,
+    };
+
+    /// <summary>
+    /// The event's UTF-8 JSON text, without parsing it when it is held compact (a snapshot writes this: reading <see cref="Data"/>
+    /// would turn every held event back into a document for good).
+    /// </summary>
+    public ReadOnlySpan<byte> RawUtf8 => _bytes is null
+        ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(_data)
+        : new ReadOnlySpan<byte>(_bytes, _offset, _length);
+
     private JsonElement Materialize()
     {
-        // The text came from a JSON document: it parses again whatever its depth (the reader's default limit is 64) and whatever
-        // the options it was first parsed with (its raw text keeps comments and trailing commas a lenient parse accepted).
-        var options = new JsonReaderOptions { MaxDepth = int.MaxValue, AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
-        var reader = new Utf8JsonReader(new ReadOnlySpan<byte>(_bytes, _offset, _length), options);
+        var reader = new Utf8JsonReader(new ReadOnlySpan<byte>(_bytes, _offset, _length), RawTextOptions);
         _data = JsonElement.ParseValue(ref reader);
         _bytes = null;
         return _data;

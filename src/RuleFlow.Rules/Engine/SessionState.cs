@@ -223,7 +223,7 @@ internal sealed class SessionState : ITimerTarget
     /// The insertion is over: the events it left in working memory keep their UTF-8 text instead of a JSON document (the caller's
     /// document, or its clone, is no longer referenced by them; keys kept longer than the event are detached from it).
     /// </summary>
-    private void CompactHeld()
+    internal void CompactHeld()
     {
         if (_justHeld.Count == 0)
         {
@@ -580,7 +580,8 @@ internal sealed class SessionState : ITimerTarget
         {
             fact.RetentionHold = true;
             Hold(fact);
-            Timers.Schedule(retentionDue, RetentionOrder, fact.Sequence, 0, this, fact);
+            Timers.ScheduleInLane(fact.Type, retentionDue, RetentionOrder, fact.Sequence, 0, this, fact);
+            _justHeld.Add(fact);
         }
 
         Propagate(fact);

@@ -141,7 +141,7 @@ internal static class SnapshotWriter
         writer.Write(EndMarker);
     }
 
-    private static IEnumerable<DataFact> HeldEvents(SessionState state)
+    internal static IEnumerable<DataFact> HeldEvents(SessionState state)
     {
         // Held events are reachable from the right memories of the nodes; collect them once each.
         var seen = new HashSet<DataFact>(ReferenceEqualityComparer.Instance);
@@ -173,7 +173,7 @@ internal static class SnapshotWriter
         writer.Write(fact.Id);
         writer.Write(fact.Time);
         writer.Write(fact.Sequence);
-        var json = Encoding.UTF8.GetBytes(fact.Data.GetRawText());
+        var json = fact.RawUtf8;
         writer.Write(json.Length);
         writer.Write(json);
     }
@@ -530,6 +530,7 @@ internal static class SnapshotReader
         finally
         {
             state.Restoring = false;
+            state.CompactHeld(); // restored events are held compact, as inserted ones are
         }
     }
 
@@ -572,7 +573,7 @@ internal static class SnapshotReader
     private static JsonElement ParseJson(byte[] bytes)
     {
         // An event's raw text keeps the comments and trailing commas a lenient parse of its body accepted.
-        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 4096, AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        var reader = new Utf8JsonReader(bytes, DataFact.RawTextOptions);
         return JsonElement.ParseValue(ref reader);
     }
 
