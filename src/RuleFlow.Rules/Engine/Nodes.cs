@@ -434,11 +434,12 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
         }
 
         var i = list.LastIndexOf(token);
-        if (i >= 0)
+        if (i < 0)
         {
-            list.RemoveAt(i);
+            return; // not (or no longer) here: the list may be an emptied one whose key a live list now holds
         }
 
+        list.RemoveAt(i);
         if (list.Count == 0)
         {
             memory.Left.Remove(list.Key);
