@@ -56,7 +56,17 @@ public static class RuleSetLoader
     /// <summary>Loads files and directories (directories: every <c>*.rules</c> under them, recursively). Sorted by path, duplicates removed.</summary>
     /// <param name="paths">Files or directories.</param>
     /// <exception cref="ArgumentNullException"><paramref name="paths"/> is null.</exception>
-    public static RuleSetLoadResult LoadFiles(IEnumerable<string> paths)
+    public static RuleSetLoadResult LoadFiles(IEnumerable<string> paths) => LoadFiles(paths, null);
+
+    /// <summary>
+    /// Loads files and directories like <see cref="LoadFiles(IEnumerable{string})"/>, with the text of some files given instead of
+    /// read (an editor's unsaved text): <paramref name="texts"/> maps a file's full path to its text; such a file need not exist yet.
+    /// Every other file is read from disk, and one that cannot be read is a diagnostic naming it.
+    /// </summary>
+    /// <param name="paths">Files or directories.</param>
+    /// <param name="texts">Full path → text, or null.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="paths"/> is null.</exception>
+    public static RuleSetLoadResult LoadFiles(IEnumerable<string> paths, IReadOnlyDictionary<string, string>? texts)
     {
         ArgumentNullException.ThrowIfNull(paths);
         var files = new SortedSet<string>(StringComparer.Ordinal);
@@ -77,7 +87,7 @@ public static class RuleSetLoader
                     unreadable.Add((path, e.Message));
                 }
             }
-            else if (File.Exists(path))
+            else if (File.Exists(path) || (texts?.ContainsKey(Path.GetFullPath(path)) ?? false))
             {
                 files.Add(path.Replace('\\', '/'));
             }
@@ -90,6 +100,12 @@ public static class RuleSetLoader
         var sources = new List<(string Path, string? Text, string? Error)>();
         foreach (var file in files)
         {
+            if (texts is not null && texts.TryGetValue(Path.GetFullPath(file), out var given))
+            {
+                sources.Add((file, given, null));
+                continue;
+            }
+
             try
             {
                 sources.Add((file, File.ReadAllText(file), null));

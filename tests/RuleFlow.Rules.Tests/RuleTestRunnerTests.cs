@@ -89,3 +89,47 @@ public sealed class RuleTestRunnerTests
         Assert.True(result.Passed, string.Join("\n", result.Tests.SelectMany(t => t.Failures)));
     }
 }
+
+/// <summary>Running a test file against an editor's unsaved rule text (the Studio's "run tests").</summary>
+public sealed class RuleTestRunnerUnsavedTextTests
+{
+    [Fact]
+    public void Unsaved_text_replaces_its_file_and_a_missing_rule_file_is_a_diagnostic_naming_it()
+    {
+        var directory = Directory.CreateTempSubdirectory("ruleflow-test-");
+        try
+        {
+            var rules = Path.Combine(directory.FullName, "r.rules");
+            File.WriteAllText(rules, "event e time ts\nrule \"big\" when x: e(n > 10) then log \"big\" end\n");
+            var test = """
+                rules "r.rules" "gone.rules"
+                test "fires at 5 with the edited rule"
+                    event e at 2024-01-01T00:00:00Z { n: 5 }
+                    expect "big" at 2024-01-01T00:00:00Z
+                        log "big"
+                end
+                """;
+            var path = Path.Combine(directory.FullName, "r.ruletest");
+
+            var result = RuleTestRunner.RunFile(path, test, new Dictionary<string, string>
+            {
+                [Path.GetFullPath(rules)] = "event e time ts\nrule \"big\" when x: e(n > 1) then log \"big\" end\n",
+            });
+
+            // the file that does not exist is named, not read as empty text
+            var missing = Assert.Single(result.Diagnostics, d => d.Message.Contains("gone.rules", StringComparison.Ordinal)
+                || d.Location.File.EndsWith("gone.rules", StringComparison.Ordinal));
+            Assert.Equal(DiagnosticSeverity.Error, missing.Severity);
+
+            var edited = RuleTestRunner.RunFile(path, test.Replace(" \"gone.rules\"", "", StringComparison.Ordinal), new Dictionary<string, string>
+            {
+                [Path.GetFullPath(rules)] = "event e time ts\nrule \"big\" when x: e(n > 1) then log \"big\" end\n",
+            });
+            Assert.True(edited.Passed, string.Join("\n", edited.Diagnostics.Select(d => d.ToString()).Concat(edited.Tests.SelectMany(t => t.Failures.Select(f => t.Name + ": " + f)))));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+}

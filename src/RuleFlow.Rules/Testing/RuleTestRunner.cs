@@ -130,9 +130,7 @@ public static class RuleTestRunner
             return new RuleTestFileResult(path, ruleFiles, diagnostics, []);
         }
 
-        var loaded = ruleTexts is not { Count: > 0 }
-            ? RuleSetLoader.LoadFiles(ruleFiles)
-            : RuleSetLoader.LoadSources(ruleFiles.Order(StringComparer.Ordinal).Select(f => (f, ruleTexts.TryGetValue(Path.GetFullPath(f), out var edited) ? edited : ReadOrEmpty(f))));
+        var loaded = RuleSetLoader.LoadFiles(ruleFiles, ruleTexts);
         if (loaded.HasErrors)
         {
             diagnostics.AddRange(loaded.Diagnostics.Where(x => x.Severity == DiagnosticSeverity.Error));
@@ -141,19 +139,6 @@ public static class RuleTestRunner
 
         var tests = file.Tests.Select(t => RunTest(loaded.RuleSet, file, t, directory)).ToList();
         return new RuleTestFileResult(path, ruleFiles, diagnostics, tests);
-    }
-
-
-    private static string ReadOrEmpty(string file)
-    {
-        try
-        {
-            return File.ReadAllText(file);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return "";
-        }
     }
 
     /// <summary>
