@@ -1,4 +1,4 @@
-import { lazy, Suspense, useState, type FormEvent } from 'react';
+import { Component, lazy, Suspense, useState, type FormEvent, type ReactNode } from 'react';
 import { useSession } from './lib/session';
 import { Link, useRoute } from './lib/router';
 import { WorkflowsPage } from './pages/Workflows';
@@ -44,12 +44,29 @@ export function App() {
         {me.authMode !== 'development' && <button type="button" className="ghost" onClick={signOut}>Sign out</button>}
       </header>
       <main className="content" id="main" tabIndex={-1}>
-        <Suspense fallback={<p role="status">Loading…</p>}>
-          <Page path={path} />
-        </Suspense>
+        <PageErrorBoundary key={path}>
+          <Suspense fallback={<p role="status">Loading…</p>}>
+            <Page path={path} />
+          </Suspense>
+        </PageErrorBoundary>
       </main>
     </div>
   );
+}
+
+/** A page that throws while rendering shows what went wrong instead of blanking the whole app (reset when the path changes). */
+class PageErrorBoundary extends Component<{ children: ReactNode }, { error?: Error }> {
+  state: { error?: Error } = {};
+  static getDerivedStateFromError(error: Error) { return { error }; }
+  render() {
+    if (!this.state.error) return this.props.children;
+    return (
+      <div role="alert" className="error" data-testid="page-error">
+        <p>This page failed: {this.state.error.message}</p>
+        <button type="button" onClick={() => this.setState({ error: undefined })}>Try again</button>
+      </div>
+    );
+  }
 }
 
 function Page({ path }: { path: string }) {
