@@ -264,6 +264,21 @@ public sealed class StudioApiTests(StudioServerFixture fixture) : IClassFixture<
         Assert.DoesNotContain(_server.ContentRoot, described, StringComparison.Ordinal);
         Assert.Contains("\"rules/ssh-bruteforce.rules\"", described, StringComparison.Ordinal);
 
+        // a file that is not UTF-8 is refused (422), not shown with replacement characters a save would write back
+        var latin1 = Path.Combine(_server.ContentRoot, "rules", "fixtures", "latin1.log");
+        await File.WriteAllBytesAsync(latin1, [0x63, 0x61, 0x66, 0xE9, 0x0A]); // "café" in ISO-8859-1
+        try
+        {
+            var (status, body) = await SendAsync(HttpMethod.Get, "api/rules/files/rules/fixtures/latin1.log");
+            Assert.True(status == (HttpStatusCode)422, $"{(int)status} {body?.ToJsonString()}");
+            Assert.Equal("RF6424", body!["code"]!.GetValue<string>());
+            Assert.Contains("rules/fixtures/latin1.log", body["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(latin1);
+        }
+
         var (missing, _) = await SendAsync(HttpMethod.Get, "api/rules/files/rules/nope.rules");
         Assert.Equal(HttpStatusCode.NotFound, missing);
     }

@@ -38,6 +38,8 @@ public static class RuleFilesApi
     private static IResult Outside(string? path) =>
         ApiProblems.Problem(400, "RF6020", $"'{path}' is not a file of the rules directory: paths start with 'rules/', name a file (not a directory) and may not leave it");
 
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private static async Task<IResult> ReadAsync(string path, RuleFileEditor files, CancellationToken cancellationToken)
     {
         if (files.Resolve(path) is not { } full)
@@ -50,7 +52,27 @@ public static class RuleFilesApi
             return ApiProblems.Problem(404, "RF6405", $"no file '{path}' in the rules directory");
         }
 
-        var text = await File.ReadAllTextAsync(full, cancellationToken).ConfigureAwait(false);
+        if (new FileInfo(full).Length > 4L * ApiProblems.MaxSourceTextChars)
+        {
+            return ApiProblems.Problem(413, "RF6413", $"'{path}' is {new FileInfo(full).Length:N0} bytes; the editor opens files of at most {ApiProblems.MaxSourceTextChars:N0} characters");
+        }
+
+        string text;
+        try
+        {
+            // Strict: a file that is not UTF-8 is refused rather than shown with replacement characters that a save would write back.
+            text = await File.ReadAllTextAsync(full, StrictUtf8, cancellationToken).ConfigureAwait(false);
+        }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            return ApiProblems.Problem(422, "RF6424", $"'{path}' is not UTF-8 text (invalid bytes at offset {e.Index}); the editor only opens UTF-8 files");
+        }
+
+        if (ApiProblems.TooLong("text", text) is { } tooLong)
+        {
+            return tooLong;
+        }
+
         return Results.Ok(new { path = files.Virtual(full), kind = RuleFileEditor.KindOf(full), text, modified = (DateTimeOffset)File.GetLastWriteTimeUtc(full) });
     }
 
