@@ -32,6 +32,37 @@ public sealed class BenchReport
         return Math.Round(process.PeakWorkingSet64 / 1024.0 / 1024.0, 1);
     }
 
+    /// <summary>
+    /// Diagnostics (Linux, <c>RULEFLOW_BENCH_SMAPS=1</c>): the resident set in MB summed per mapped file from <c>/proc/self/smaps</c>
+    /// (anonymous memory as <c>[anon]</c>: the GC heap, the JIT's code heap and native allocations), largest first.
+    /// </summary>
+    public static void PrintResidentByMapping(TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        if (!File.Exists("/proc/self/smaps"))
+        {
+            return;
+        }
+
+        var sums = new Dictionary<string, long>();
+        var current = "[anon]";
+        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length >= 5 && parts[0].Contains('-', StringComparison.Ordinal) && !parts[0].EndsWith(':'))
+            {
+                current = parts.Length >= 6 ? Path.GetFileName(parts[5]) : "[anon]";
+            }
+            else if (parts.Length >= 2 && parts[0] == "Rss:")
+            {
+                sums[current] = sums.GetValueOrDefault(current) + long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        output.WriteLine("resident set by mapping (MB): " + string.Join(", ",
+            sums.OrderByDescending(p => p.Value).Take(12).Select(p => $"{p.Key} {p.Value / 1024.0:F1}")));
+    }
+
     /// <summary>Prints the rows as a Markdown table with the given columns.</summary>
     public void PrintTable(TextWriter output, params string[] columns)
     {

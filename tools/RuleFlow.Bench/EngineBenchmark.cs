@@ -229,6 +229,7 @@ internal static class EngineBenchmark
         }
 
         var histogram = new LatencyHistogram();
+        using var sampler = AllocationSampler.StartIfAsked();
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var gcPauseBefore = GC.GetTotalPauseDuration();
         long w1Firings = 0, w2Firings = 0, idSum = 0, engineAllocated = 0;
@@ -294,6 +295,12 @@ internal static class EngineBenchmark
         var liveMb = Math.Round(GC.GetTotalMemory(forceFullCollection: true) / 1048576.0, 1);
         Console.WriteLine($"memory at the end: working set {Environment.WorkingSet / 1048576.0:F1} MB, GC heap {beforeCollect.HeapSizeBytes / 1048576.0:F1} MB " +
                           $"(committed {beforeCollect.TotalCommittedBytes / 1048576.0:F1} MB, fragmented {beforeCollect.FragmentedBytes / 1048576.0:F1} MB), live {liveMb} MB");
+        sampler?.Print(Console.Out, events);
+        if (Environment.GetEnvironmentVariable("RULEFLOW_BENCH_SMAPS") is "1")
+        {
+            BenchReport.PrintResidentByMapping(Console.Out);
+        }
+
         var stats = session.Statistics;
         Console.WriteLine($"{mode}: {stats.WorkingMemoryEvents:N0} events held at the end, {stats.AggregateGroups:N0} groups, {stats.PartialMatches:N0} partial matches, " +
                           $"{stats.PendingTimers:N0} timers, GC gen0/1/2 = {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}");

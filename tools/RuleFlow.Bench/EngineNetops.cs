@@ -68,12 +68,15 @@ public sealed class NetopsWorkload
         return new NetopsEvent(id, d, f, down, severity);
     }
 
+    private Utf8JsonWriter? _writer;
+
     /// <summary>The event as the engine's input: JSON <c>{ id, device, interface, state, severity, timestamp, bucket }</c>.</summary>
     public RuleEvent ToRuleEvent(NetopsEvent e)
     {
         var device = Devices[e.Device];
         _buffer.ResetWrittenCount();
-        using (var writer = new Utf8JsonWriter(_buffer))
+        var writer = _writer ??= new Utf8JsonWriter(_buffer);
+        writer.Reset(_buffer);
         {
             writer.WriteStartObject();
             writer.WriteNumber("id"u8, e.Id);
@@ -84,6 +87,7 @@ public sealed class NetopsWorkload
             writer.WriteNumber("timestamp"u8, e.Id);
             writer.WriteNumber("bucket"u8, device.Bucket);
             writer.WriteEndObject();
+            writer.Flush();
         }
 
         var reader = new Utf8JsonReader(_buffer.WrittenSpan);

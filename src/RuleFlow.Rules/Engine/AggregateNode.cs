@@ -658,7 +658,7 @@ internal sealed class AggregateNode(
         if (Window.ExpiryDue(fact.Time) is { } due && !(fact.RetentionHold && Window.TumblingTicks is null && due == fact.Time + fact.Type.RetentionTicks))
         {
             // (When the event's retention ends exactly when it leaves this window, its release removes it: no timer of our own.)
-            session.Timers.Schedule(due, Id, fact.Sequence, 0, this, fact);
+            session.Timers.Schedule(due, Id, fact.Sequence, 0, this, fact.Keep());
         }
 
         if (HoldsEvents)

@@ -9,19 +9,78 @@ namespace RuleFlow.Rules.Engine;
 /// </summary>
 internal abstract class Fact(long sequence)
 {
-    public long Sequence { get; } = sequence;
+    public long Sequence { get; private protected set; } = sequence;
 }
 
-/// <summary>An event or a declared fact in working memory: immutable data with an id, a time and a type.</summary>
+/// <summary>
+/// An event or a declared fact in working memory: immutable data with an id, a time and a type. The object of an event whose time
+/// retention ended is reused for a later event of the session (see <see cref="Reuse"/>) unless a reference to it was kept outside
+/// working memory (<see cref="Kept"/>): a held event then costs the collector no object that lives one window and dies old.
+/// </summary>
 internal sealed class DataFact(string id, JsonElement data, long time, TypeRuntime type, long sequence) : Fact(sequence)
 {
     private JsonElement _data = data;
     private byte[]? _bytes;
+    private HeldEventBytes.HeldChunk? _chunk;
     private int _offset;
     private int _length;
 
-    /// <summary>The event's id (facts: the id of the event that inserted it, or a key-derived id for facts inserted by rules).</summary>
-    public string Id { get; } = id;
+    private string? _id = id;
+    private int _idChars;
+
+    /// <summary>
+    /// The event's id (facts: the id of the event that inserted it, or a key-derived id for facts inserted by rules). A held event
+    /// keeps it in its chunk with its text (no string of its own that would live one window): read that way, each read makes a string.
+    /// </summary>
+    public string Id => _id ?? ReadId();
+
+    /// <summary>
+    /// True once a reference to this object is kept where its removal from working memory does not reach (a batched match of storm
+    /// control, a silence group's last event, a window timer of its own): such an object is never reused for another event.
+    /// </summary>
+    public bool Kept { get; private set; }
+
+    /// <summary>Marks the object as referenced from outside working memory (see <see cref="Kept"/>); returns it.</summary>
+    public DataFact Keep()
+    {
+        Kept = true;
+        return this;
+    }
+
+    /// <summary>
+    /// Makes a retracted event object, no longer referenced by working memory, the event given (as the constructor does). Only the
+    /// session's retention release calls this path, through its pool of released events.
+    /// </summary>
+    public void Reuse(string id, JsonElement data, long time, TypeRuntime type, long sequence)
+    {
+        Sequence = sequence;
+        _id = id; // first: the old id need not be read back
+        _data = data;
+        DropBytes();
+        _offset = 0;
+        _length = 0;
+        Time = time;
+        Type = type;
+        Group = null;
+        Memory = null;
+        MoreMemories = null;
+        FirstToken = null;
+        Retracted = false;
+        Holds = 0;
+        RetentionHold = false;
+    }
+
+    /// <summary>Drops what a released event object still references (its text and id), before it waits in the pool.</summary>
+    public void Clear()
+    {
+        _id = "";
+        _data = default;
+        DropBytes();
+        Group = null;
+        Memory = null;
+        MoreMemories = null;
+        FirstToken = null;
+    }
 
     /// <summary>
     /// The JSON object (a clone when held beyond its insertion). A held event is kept compact after its insertion (see
@@ -44,9 +103,15 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
         }
 
         var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(_data);
-        (_bytes, _offset) = store.Append(raw, packed);
+        var id = System.Runtime.InteropServices.MemoryMarshal.AsBytes((_id ?? "").AsSpan());
+        (_bytes, _chunk, _offset) = store.Append(raw, packed ? id : default, packed);
         _length = raw.Length;
         _data = default;
+        if (_chunk is not null)
+        {
+            _idChars = id.Length / 2;
+            _id = null;
+        }
     }
 
     /// <summary>
@@ -67,21 +132,41 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
         ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(_data)
         : new ReadOnlySpan<byte>(_bytes, _offset, _length);
 
+    private string ReadId()
+    {
+        var bytes = new ReadOnlySpan<byte>(_bytes, _offset + _length, _idChars * 2);
+        return new string(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, char>(bytes));
+    }
+
     private JsonElement Materialize()
     {
+        _id ??= ReadId();
         var reader = new Utf8JsonReader(new ReadOnlySpan<byte>(_bytes, _offset, _length), RawTextOptions);
         _data = JsonElement.ParseValue(ref reader);
-        _bytes = null;
+        DropBytes();
         return _data;
+    }
+
+    /// <summary>Lets go of the held text (its chunk may serve later events once none of its events needs it).</summary>
+    private void DropBytes()
+    {
+        if (_id is null && _bytes is not null)
+        {
+            _id = ReadId();
+        }
+
+        _bytes = null;
+        _chunk?.Release();
+        _chunk = null;
     }
 
     /// <summary>The aggregate group of the first aggregate node the event entered, while it is in that group (no key to recompute).</summary>
     public AggregateGroup? Group { get; set; }
 
     /// <summary>Event time in UTC ticks (facts: the session clock when the fact was inserted).</summary>
-    public long Time { get; } = time;
+    public long Time { get; private set; } = time;
 
-    public TypeRuntime Type { get; } = type;
+    public TypeRuntime Type { get; private set; } = type;
 
     public bool IsFact => Type.IsFact;
 
@@ -130,27 +215,74 @@ internal sealed class HeldEventBytes
 {
     private const int ChunkSize = 16 * 1024;
 
-    private byte[] _chunk = [];
+    /// <summary>Bound of the chunks kept for reuse (1 MB).</summary>
+    private const int FreeChunks = 64;
+
+    private readonly Stack<HeldChunk> _free = new();
+    private HeldChunk? _current;
     private int _used;
 
-    public (byte[] Bytes, int Offset) Append(ReadOnlySpan<byte> bytes, bool packed)
+    /// <summary>
+    /// Copies <paramref name="bytes"/> into the store: into the current chunk when <paramref name="packed"/>, followed by
+    /// <paramref name="extra"/> (the chunk, returned, counts its events: see <see cref="HeldChunk.Release"/>), else into an array of its
+    /// own without <paramref name="extra"/> (chunk null).
+    /// </summary>
+    public (byte[] Bytes, HeldChunk? Chunk, int Offset) Append(ReadOnlySpan<byte> bytes, ReadOnlySpan<byte> extra, bool packed)
     {
-        if (!packed || bytes.Length > ChunkSize / 8)
+        if (!packed || bytes.Length + extra.Length > ChunkSize / 8)
         {
-            return (bytes.ToArray(), 0);
+            return (bytes.ToArray(), null, 0);
         }
 
-        if (_chunk.Length - _used < bytes.Length)
+        if (_current is null || _current.Bytes.Length - _used < bytes.Length + extra.Length)
         {
-            // On the pinned-object heap: collected with gen2 and never copied, so the held bytes cost the young collections nothing.
-            _chunk = GC.AllocateUninitializedArray<byte>(ChunkSize, pinned: true);
+            var full = _current;
+            _current = _free.TryPop(out var reused) ? reused : new HeldChunk(this);
             _used = 0;
+            if (full is { Live: 0 })
+            {
+                Free(full);
+            }
         }
 
-        bytes.CopyTo(_chunk.AsSpan(_used));
+        var chunk = _current;
+        bytes.CopyTo(chunk.Bytes.AsSpan(_used));
+        extra.CopyTo(chunk.Bytes.AsSpan(_used + bytes.Length));
         var offset = _used;
-        _used += bytes.Length;
-        return (_chunk, offset);
+        _used += bytes.Length + extra.Length;
+        chunk.Live++;
+        return (chunk.Bytes, chunk, offset);
+    }
+
+    /// <summary>A chunk none of whose events needs its bytes any more: reused for later events, unless it is still being filled.</summary>
+    internal void Free(HeldChunk chunk)
+    {
+        if (!ReferenceEquals(chunk, _current) && _free.Count < FreeChunks)
+        {
+            _free.Push(chunk);
+        }
+    }
+
+    /// <summary>16 KB of packed event text and the number of events that still read it.</summary>
+    internal sealed class HeldChunk(HeldEventBytes store)
+    {
+        // On the pinned-object heap: collected with gen2 and never copied, so the held bytes cost the young collections nothing.
+        public byte[] Bytes { get; } = GC.AllocateUninitializedArray<byte>(ChunkSize, pinned: true);
+
+        /// <summary>Events whose text is in this chunk and that still reference it.</summary>
+        public int Live { get; set; }
+
+        /// <summary>
+        /// An event lets go of its text (it was parsed back, or its object is reused). Only callers that know nothing reads the text
+        /// through the event any more call this: an event retracted but still referenced keeps its chunk from reuse.
+        /// </summary>
+        public void Release()
+        {
+            if (--Live == 0)
+            {
+                store.Free(this);
+            }
+        }
     }
 }
 

@@ -138,7 +138,7 @@ internal readonly struct RuleValue : IEquatable<RuleValue>
 
         return _json.ValueKind switch
         {
-            JsonValueKind.String => FromString(ValueOps.SafeGetString(_json)),
+            JsonValueKind.String => FromString(KeyStrings.Get(_json)),
             JsonValueKind.Number => FromElement(_json),
             _ => new RuleValue(ValueKind.Json, 0, null, _json.Clone()), // a standalone copy: no re-parse, so no depth limit
         };
@@ -364,6 +364,55 @@ internal readonly struct JoinKey : IEquatable<JoinKey>
     public static bool operator !=(JoinKey left, JoinKey right) => !left.Equals(right);
 }
 
+/// <summary>
+/// The strings of detached keys (<see cref="RuleValue.Detach"/>), shared: a direct-mapped cache per thread of the last string made
+/// for each hash slot (65,536 slots, 512 KB per thread that detaches keys). The keys of groups, join memories and throttles that come
+/// and go with a window (device names, IP addresses) are then one string each for as long as they recur, instead of a new string per
+/// entry that lives one window and dies old. Bounded: a slot keeps one string; a string that misses its slot is made as before.
+/// </summary>
+internal static class KeyStrings
+{
+    private const int Slots = 1 << 16;
+
+    /// <summary>Texts longer than this (UTF-8 bytes) are not cached.</summary>
+    private const int MaxCachedBytes = 128;
+
+    [ThreadStatic]
+    private static string?[]? t_slots;
+
+    /// <summary>The string of a JSON string element: the cached one when its slot holds the same text, else a new one (cached).</summary>
+    public static string Get(JsonElement element)
+    {
+        if (!ValueOps.TryGetPlainUtf8(element, out var utf8) || utf8.Length > MaxCachedBytes)
+        {
+            return ValueOps.SafeGetString(element);
+        }
+
+        var slots = t_slots ??= new string?[Slots];
+        var slot = ValueOps.HashBytes(utf8) & (Slots - 1);
+        if (slots[slot] is { } cached && Matches(cached, utf8))
+        {
+            return cached;
+        }
+
+        var text = ValueOps.SafeGetString(element);
+        slots[slot] = text;
+        return text;
+    }
+
+    private static bool Matches(string text, ReadOnlySpan<byte> utf8)
+    {
+        if (System.Text.Ascii.IsValid(utf8))
+        {
+            return text.Length == utf8.Length && System.Text.Ascii.Equals(utf8, text);
+        }
+
+        Span<char> buffer = stackalloc char[MaxCachedBytes];
+        return System.Text.Unicode.Utf8.IsValid(utf8) && System.Text.Encoding.UTF8.TryGetChars(utf8, buffer, out var n)
+               && buffer[..n].SequenceEqual(text);
+    }
+}
+
 /// <summary>Comparison operators of the language.</summary>
 internal enum ComparisonOp
 {
@@ -501,7 +550,7 @@ internal static class ValueOps
     }
 
     /// <summary>The raw UTF-8 content of a JSON string without escapes (between the quotes); false when it has escapes.</summary>
-    private static bool TryGetPlainUtf8(JsonElement element, out ReadOnlySpan<byte> content)
+    internal static bool TryGetPlainUtf8(JsonElement element, out ReadOnlySpan<byte> content)
     {
         var raw = JsonMarshal.GetRawUtf8Value(element);
         if (raw.Length >= 2 && raw.IndexOf((byte)'\\') < 0)
@@ -543,7 +592,7 @@ internal static class ValueOps
         }
     }
 
-    private static int HashBytes(ReadOnlySpan<byte> bytes)
+    internal static int HashBytes(ReadOnlySpan<byte> bytes)
     {
         var hash = new HashCode();
         hash.AddBytes(bytes);

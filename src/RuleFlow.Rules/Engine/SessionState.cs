@@ -27,6 +27,12 @@ internal sealed class SessionState : ITimerTarget
     private readonly Stack<AlphaNode> _alphaWork = new();
     private readonly List<DataFact> _transients = [];
     private readonly List<DataFact> _justHeld = [];
+
+    /// <summary>Event objects whose retention ended, for reuse by later events (at most <see cref="ReleasedPoolSize"/>).</summary>
+    private readonly Stack<DataFact> _released = new();
+
+    /// <summary>Bound of the pool of released event objects (a window that shrinks leaves the rest to the collector).</summary>
+    internal const int ReleasedPoolSize = 4096;
     private readonly Dictionary<TypeRuntime, HeldEventBytes> _heldBytes = [];
     private readonly Dictionary<TypeRuntime, Dictionary<JoinKey, DataFact>> _facts = [];
     private readonly Dictionary<TypeRuntime, Dictionary<JoinKey, long>> _dedup = [];
@@ -329,7 +335,17 @@ internal sealed class SessionState : ITimerTarget
         }
 
         var hold = type.RetentionTicks + LatenessTicks > 0;
-        var fact = new DataFact(evt.Id, hold ? evt.Data.Clone() : evt.Data, time, type, NextSequence());
+        DataFact fact;
+        if (hold && _released.TryPop(out var reused))
+        {
+            reused.Reuse(evt.Id, evt.Data.Clone(), time, type, NextSequence());
+            fact = reused;
+        }
+        else
+        {
+            fact = new DataFact(evt.Id, hold ? evt.Data.Clone() : evt.Data, time, type, NextSequence());
+        }
+
         if (hold)
         {
             fact.RetentionHold = true;
@@ -535,7 +551,7 @@ internal sealed class SessionState : ITimerTarget
         }
 
         fact.Memory = _reached[0];
-        fact.MoreMemories = _reached.Count > 1 ? [.. _reached.Skip(1)] : null;
+        fact.MoreMemories = _reached.Count > 1 ? SharedMemoryList() : null;
         for (var m = 0; m < fact.MemoryCount; m++)
         {
             var indexes = fact.MemoryAt(m).Indexes;
@@ -562,6 +578,52 @@ internal sealed class SessionState : ITimerTarget
 
         return true;
     }
+
+    /// <summary>
+    /// The alpha memories after the first of <see cref="_reached"/>, as an array shared by every event that reaches the same ones
+    /// (never written once made): an event that enters several memories carries no array of its own. At most
+    /// <see cref="MemoryListCacheSize"/> distinct lists are kept; others get their own array.
+    /// </summary>
+    private AlphaMemoryNode[] SharedMemoryList()
+    {
+        var hash = new HashCode();
+        for (var i = 1; i < _reached.Count; i++)
+        {
+            hash.Add(_reached[i].Id);
+        }
+
+        var key = hash.ToHashCode();
+        if (_memoryLists.TryGetValue(key, out var cached) && cached.Length == _reached.Count - 1)
+        {
+            var same = true;
+            for (var i = 0; i < cached.Length && same; i++)
+            {
+                same = ReferenceEquals(cached[i], _reached[i + 1]);
+            }
+
+            if (same)
+            {
+                return cached;
+            }
+        }
+
+        var list = new AlphaMemoryNode[_reached.Count - 1];
+        for (var i = 1; i < _reached.Count; i++)
+        {
+            list[i - 1] = _reached[i];
+        }
+
+        if (_memoryLists.Count < MemoryListCacheSize)
+        {
+            _memoryLists.TryAdd(key, list);
+        }
+
+        return list;
+    }
+
+    private const int MemoryListCacheSize = 4096;
+
+    private readonly Dictionary<int, AlphaMemoryNode[]> _memoryLists = [];
 
     /// <summary>Re-inserts a saved event or fact with its original identity (restoring a snapshot).</summary>
     public void Reinsert(DataFact fact, long retentionDue)
@@ -643,6 +705,13 @@ internal sealed class SessionState : ITimerTarget
                 }
 
                 Release(fact);
+                if (fact.Retracted && fact.Holds == 0 && !fact.Kept && !fact.IsFact && _released.Count < ReleasedPoolSize)
+                {
+                    // Out of working memory and referenced by nothing that outlives this: its object serves a later event.
+                    fact.Clear();
+                    _released.Push(fact);
+                }
+
                 break;
             case DedupExpiry expiry when _dedup.TryGetValue(expiry.Type, out var seen) && seen.TryGetValue(expiry.Key, out var start)
                                          && start == expiry.Start:

@@ -52,10 +52,12 @@ internal sealed class FrozenMatch : IMatch
         var facts = new Fact?[token.Length];
         for (var t = token; t is not null && t.Length > 0; t = t.Parent)
         {
+            // The batch outlives the events' stay in working memory: their objects must not serve later events.
             facts[t.Length - 1] = t.Fact switch
             {
-                AggregateResult a => new FrozenAggregate(a.Value(context), [.. a.Events], a.PerKey),
-                SilenceResult s => new FrozenSilence(s.Last, s.PerKey),
+                AggregateResult a => new FrozenAggregate(a.Value(context), [.. a.Events.Select(e => e.Keep())], a.PerKey),
+                SilenceResult s => new FrozenSilence(s.Last?.Keep(), s.PerKey),
+                DataFact d => d.Keep(),
                 var f => f,
             };
         }

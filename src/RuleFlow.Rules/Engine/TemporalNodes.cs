@@ -228,7 +228,12 @@ internal sealed class SilenceGroup(SilenceNode node, Token left, JoinKey per) : 
 
     public override JoinKey PerKey => Per;
 
-    public DataFact? LastEvent { get; set; }
+    /// <summary>The last event seen (kept after it leaves working memory: a silence is broken by it until a later one).</summary>
+    public DataFact? LastEvent
+    {
+        get;
+        set => field = value?.Keep();
+    }
 
     public override DataFact? Last => LastEvent;
 

@@ -1,0 +1,152 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RuleFlow.Rules.Engine;
+
+namespace RuleFlow.Rules.Tests;
+
+/// <summary>
+/// The session reuses the object of an event whose retention ended for a later event, its text chunk once none of its events needs
+/// it, and shares the strings of detached keys. These tests drive many events through short windows so that reuse happens, and check
+/// that what outlives an event's stay in working memory still reads that event, and that ids, texts and keys read back exactly.
+/// </summary>
+public sealed class EventReuseTests
+{
+    private static RuleEvent E(string type, double ms, object data, string id) => T.Event(type, ms, data, id);
+
+    private static DateTimeOffset At(double ms) => T.Base.AddMilliseconds(ms);
+
+    [Fact]
+    public void A_batched_match_keeps_its_events_after_they_leave_working_memory_and_later_events_arrive()
+    {
+        // alert is kept 5 s (the window rule); the batch fires after 30 s, long after its events left and their objects could serve others.
+        var rules = T.Load("""
+            event alert
+            rule "alert group"
+            when a: alert(severity == "critical")
+            then
+                start workflow "page" key a.cluster with { alerts: group }
+            group by a.cluster wait 30s
+            end
+            rule "busy" when c: count(alert()) within 5s >= 1000 then log "never" end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(E("alert", 0, new { cluster = "eu", severity = "critical", name = "disk" }, "a1"));
+        session.Insert(E("alert", 1_000, new { cluster = "eu", severity = "critical", name = "cpu" }, "a2"));
+        for (var i = 0; i < 200; i++)
+        {
+            // Minor alerts from t = 7 s on: the two batched events' retention has ended, so these would take their objects.
+            Assert.Empty(session.Insert(E("alert", 7_000 + i * 100, new { cluster = "us", severity = "minor", name = "noise" + i }, "n" + i)));
+        }
+
+        var firing = Assert.Single(session.AdvanceTo(At(30_001)));
+        var alerts = T.Start(firing).Input["alerts"]!.AsArray();
+        Assert.Equal(["disk", "cpu"], alerts.Select(a => a!["a"]!["name"]!.GetValue<string>()));
+        Assert.Equal(["eu", "eu"], alerts.Select(a => a!["a"]!["cluster"]!.GetValue<string>()));
+        Assert.Equal(["a1", "a2"], firing.EventIds);
+    }
+
+    [Fact]
+    public void A_silence_reports_its_last_event_after_that_event_left_working_memory()
+    {
+        var rules = T.Load("""
+            event heartbeat
+            rule "quiet"
+            when h: no heartbeat() for 10s per host
+            then log "silent " + h.host + " last " + h.seq
+            end
+            rule "busy" when c: count(heartbeat()) within 2s >= 1000 then log "never" end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(E("heartbeat", 0, new { host = "a", seq = 1 }, "hb-a"));
+        var firings = new List<RuleFiring>();
+        for (var i = 0; i < 100; i++)
+        {
+            // Host b keeps beating from t = 3 s on (host a's heartbeat left its 2 s retention: its object could serve these).
+            firings.AddRange(session.Insert(E("heartbeat", 3_000 + i * 100, new { host = "b", seq = 100 + i }, "hb-b" + i)));
+        }
+
+        firings.AddRange(session.AdvanceTo(At(12_000)));
+        var silent = Assert.Single(firings);
+        Assert.Equal("silent a last 1", Assert.IsType<LogAction>(Assert.Single(silent.Actions)).Message);
+        Assert.Equal(["hb-a"], silent.EventIds);
+    }
+
+    [Fact]
+    public void Ids_texts_and_keys_read_back_exactly_while_objects_and_chunks_are_reused()
+    {
+        var rules = T.Load("""
+            event ping time at
+            rule "pair" when c: count(ping()) within 999ms per k >= 2
+            then start workflow "w" with { evidence: window }
+            end
+            """);
+        var session = rules.CreateSession();
+        var window = new List<(long At, string Key, string Id, string Note)>();
+        var checkedFirings = 0;
+        for (var i = 0; i < 20_000; i++)
+        {
+            long at = i * 37;
+            var key = "k" + (i % 11) + (i % 3 == 0 ? "é" : "") + (i % 5 == 0 ? "Ã©" : "");
+            // Ids that are not valid UTF-16 on their own (a lone surrogate) and long texts must come back as they were.
+            var id = (i % 7 == 0 ? "id\uD800-" : "id-") + i;
+            var note = new string('x', i % 500 == 0 ? 3_000 : i % 300) + i; // some too long to share a chunk
+            var firings = session.Insert(new RuleEvent(id, "ping", At(at),
+                JsonSerializer.SerializeToElement(new { at = T.Base.AddMilliseconds(at).ToString("O"), k = key, n = i, note })));
+            // The window includes its far edge (999 ms is 27 steps of 37 ms); expiries come before the insert, and the count
+            // passing 2 again after it dropped is a new activation.
+            window.RemoveAll(w => w.At < at - 999);
+            var activeBefore = window.Count(w => w.Key == key) >= 2;
+            window.Add((at, key, id, note));
+            var expected = window.Where(w => w.Key == key).ToList();
+            if (expected.Count >= 2 && !activeBefore)
+            {
+                var firing = Assert.Single(firings);
+                Assert.Equal(expected.Select(w => w.Id), firing.EventIds);
+                var evidence = T.Start(firing).Input["evidence"]!.AsArray();
+                Assert.Equal(expected.Select(w => w.Note), evidence.Select(e => e!["note"]!.GetValue<string>()));
+                Assert.Equal(expected.Select(_ => key), evidence.Select(e => e!["k"]!.GetValue<string>()));
+                checkedFirings++;
+            }
+            else
+            {
+                Assert.Empty(firings);
+            }
+        }
+
+        Assert.True(checkedFirings > 1_000, $"only {checkedFirings} firings checked");
+        Assert.True(session.Statistics.WorkingMemoryEvents < 40, "the window holds about 27 events");
+    }
+
+    [Fact]
+    public void Keys_that_share_a_cache_slot_stay_distinct_groups()
+    {
+        // Two texts whose detached strings fall in the same slot of the shared key cache.
+        var first = "slot-0";
+        var second = Enumerable.Range(1, 1_000_000).Select(i => "slot-" + i)
+            .First(s => (ValueOps.HashBytes(System.Text.Encoding.UTF8.GetBytes(s)) & 0xFFFF) == (ValueOps.HashBytes("slot-0"u8) & 0xFFFF));
+        var rules = T.Load("""
+            event ping
+            rule "three" when c: count(ping()) within 1h per k >= 3 then log c.window.first.k + " " + c end
+            """);
+        var session = rules.CreateSession();
+        var firings = new List<RuleFiring>();
+        for (var i = 0; i < 5; i++)
+        {
+            firings.AddRange(session.Insert(E("ping", i, new { k = i % 2 == 0 ? first : second }, "p" + i)));
+        }
+
+        // slot-0 at 0, 2, 4: three events (fires once); the other key has two.
+        var firing = Assert.Single(firings);
+        Assert.Equal(first + " 3", Assert.IsType<LogAction>(Assert.Single(firing.Actions)).Message);
+    }
+
+    [Fact]
+    public void Shared_key_strings_are_equal_to_their_text_and_reused_when_they_recur()
+    {
+        using var a = JsonDocument.Parse("""["é", "Ã©", "plain", "plain", "esc\u0041ped"]""");
+        var values = a.RootElement.EnumerateArray().Select(KeyStrings.Get).ToList();
+        Assert.Equal(["é", "Ã©", "plain", "plain", "escAped"], values);
+        Assert.Same(values[2], values[3]);
+        Assert.Same(values[2], KeyStrings.Get(JsonDocument.Parse("\"plain\"").RootElement));
+    }
+}
