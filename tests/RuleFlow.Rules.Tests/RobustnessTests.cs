@@ -221,4 +221,19 @@ public sealed class FuzzTests
         Assert.Equal(1, session.Statistics.UnmatchedEvents); // "5" > 1 is false: the event passed no pattern
         Assert.Equal(1, session.Statistics.Firings);
     }
+
+    [Theory]
+    [InlineData("""{"n":"x","n":1,"s":"a"}""", 0)] // the last of duplicate names counts, as in a field lookup
+    [InlineData("""{"n":1,"n":"x","s":"a"}""", 1)]
+    [InlineData("""{"\u006e":"x","s":"a"}""", 1)] // a name written with escapes is the same name
+    [InlineData("""{"s":"a","other":true,"n":null}""", 0)] // null and undeclared fields are fine
+    [InlineData("""{"s":2}""", 1)]
+    public void Declared_field_types_are_checked_whatever_the_property_order_and_spelling(string json, int violations)
+    {
+        var rules = T.Load("event e fields { n: number, s: string }\nrule \"r\" when x: e() then log \"x\" end");
+        var session = rules.CreateSession();
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        session.Insert(new RuleEvent("1", "e", T.Base, document.RootElement));
+        Assert.Equal(violations, session.Statistics.SchemaViolations);
+    }
 }

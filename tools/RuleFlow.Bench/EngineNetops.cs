@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -15,7 +14,6 @@ public sealed class NetopsWorkload
     /// <summary>Number of device facts.</summary>
     public const int DeviceCount = 10_000;
 
-    private readonly ArrayBufferWriter<byte> _buffer = new(256);
     private ulong _state;
 
     /// <summary>Creates the generator and draws the devices.</summary>
@@ -68,31 +66,45 @@ public sealed class NetopsWorkload
         return new NetopsEvent(id, d, f, down, severity);
     }
 
-    private Utf8JsonWriter? _writer;
+    private readonly byte[] _text = new byte[256];
 
-    /// <summary>The event as the engine's input: JSON <c>{ id, device, interface, state, severity, timestamp, bucket }</c>.</summary>
+    /// <summary>
+    /// The event as the engine's input: JSON <c>{ id, device, interface, state, severity, timestamp, bucket }</c>, written straight as
+    /// UTF-8 (every value is ASCII: device and interface names, numbers) and parsed into the event's own document.
+    /// </summary>
     public RuleEvent ToRuleEvent(NetopsEvent e)
     {
         var device = Devices[e.Device];
-        _buffer.ResetWrittenCount();
-        var writer = _writer ??= new Utf8JsonWriter(_buffer);
-        writer.Reset(_buffer);
-        {
-            writer.WriteStartObject();
-            writer.WriteNumber("id"u8, e.Id);
-            writer.WriteString("device"u8, device.Name);
-            writer.WriteString("interface"u8, Interfaces[e.Interface]);
-            writer.WriteString("state"u8, e.Down ? "down"u8 : "up"u8);
-            writer.WriteNumber("severity"u8, e.Severity);
-            writer.WriteNumber("timestamp"u8, e.Id);
-            writer.WriteNumber("bucket"u8, device.Bucket);
-            writer.WriteEndObject();
-            writer.Flush();
-        }
-
-        var reader = new Utf8JsonReader(_buffer.WrittenSpan);
+        var text = _text.AsSpan();
+        var n = 0;
+        Append(text, ref n, "{\"id\":"u8);
+        Number(text, ref n, e.Id);
+        Append(text, ref n, ",\"device\":\""u8);
+        n += Encoding.ASCII.GetBytes(device.Name, text[n..]);
+        Append(text, ref n, "\",\"interface\":\"eth"u8);
+        Number(text, ref n, e.Interface);
+        Append(text, ref n, e.Down ? "\",\"state\":\"down\",\"severity\":"u8 : "\",\"state\":\"up\",\"severity\":"u8);
+        Number(text, ref n, e.Severity);
+        Append(text, ref n, ",\"timestamp\":"u8);
+        Number(text, ref n, e.Id);
+        Append(text, ref n, ",\"bucket\":"u8);
+        Number(text, ref n, device.Bucket);
+        Append(text, ref n, "}"u8);
+        var reader = new Utf8JsonReader(text[..n]);
         var data = JsonElement.ParseValue(ref reader);
         return new RuleEvent(e.Id.ToString(CultureInfo.InvariantCulture), "InterfaceEvent", DateTimeOffset.UnixEpoch.AddMilliseconds(e.Id), data);
+    }
+
+    private static void Append(Span<byte> text, ref int n, ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(text[n..]);
+        n += bytes.Length;
+    }
+
+    private static void Number(Span<byte> text, ref int n, long value)
+    {
+        value.TryFormat(text[n..], out var written, default, CultureInfo.InvariantCulture);
+        n += written;
     }
 
     private static readonly string[] Interfaces = [.. Enumerable.Range(0, 8).Select(i => "eth" + i.ToString(CultureInfo.InvariantCulture))];

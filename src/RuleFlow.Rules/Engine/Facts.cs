@@ -660,6 +660,11 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
     /// <summary>True when every declared field present in the object has a JSON value of its declared type.</summary>
     public bool ConformsToSchema(JsonElement data)
     {
+        return Schema.Length is > 1 and <= 64 ? ConformsInOnePass(data) : ConformsByLookup(data);
+    }
+
+    private bool ConformsByLookup(JsonElement data)
+    {
         foreach (var (name, type) in Schema)
         {
             if (!ValueOps.TryGetProperty(data, name, out var value) || value.ValueKind == JsonValueKind.Null)
@@ -684,5 +689,49 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// <see cref="ConformsToSchema"/> in one pass over the object's properties, comparing raw names (one lookup per declared field
+    /// scans the object each time). As a lookup does, the last of duplicate names counts; a name written with escapes is compared
+    /// unescaped
+    /// (by lookup).
+    /// </summary>
+    private bool ConformsInOnePass(JsonElement data)
+    {
+        var wrong = 0UL; // bit i: the last value of field i seen so far has the wrong type
+        foreach (var property in data.EnumerateObject())
+        {
+            var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8PropertyName(property);
+            if (raw.IndexOf((byte)'\\') >= 0)
+            {
+                return ConformsByLookup(data); // a name written with escapes (rare): compare names unescaped, safely
+            }
+
+            for (var i = 0; i < Schema.Length; i++)
+            {
+                var (name, type) = Schema[i];
+                if (!raw.SequenceEqual(name))
+                {
+                    continue;
+                }
+
+                var value = property.Value;
+                var ok = value.ValueKind == JsonValueKind.Null || type switch
+                {
+                    ExprType.String => value.ValueKind == JsonValueKind.String,
+                    ExprType.Number => value.ValueKind == JsonValueKind.Number,
+                    ExprType.Bool => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
+                    ExprType.Time => value.ValueKind is JsonValueKind.String or JsonValueKind.Number,
+                    ExprType.Object => value.ValueKind == JsonValueKind.Object,
+                    ExprType.Array => value.ValueKind == JsonValueKind.Array,
+                    _ => true,
+                };
+                wrong = ok ? wrong & ~(1UL << i) : wrong | (1UL << i);
+                break;
+            }
+        }
+
+        return wrong == 0;
     }
 }
