@@ -672,17 +672,7 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
                 continue;
             }
 
-            var ok = type switch
-            {
-                ExprType.String => value.ValueKind == JsonValueKind.String,
-                ExprType.Number => value.ValueKind == JsonValueKind.Number,
-                ExprType.Bool => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
-                ExprType.Time => value.ValueKind is JsonValueKind.String or JsonValueKind.Number,
-                ExprType.Object => value.ValueKind == JsonValueKind.Object,
-                ExprType.Array => value.ValueKind == JsonValueKind.Array,
-                _ => true,
-            };
-            if (!ok)
+            if (!HasDeclaredType(value, type))
             {
                 return false;
             }
@@ -694,8 +684,7 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
     /// <summary>
     /// <see cref="ConformsToSchema"/> in one pass over the object's properties, comparing raw names (one lookup per declared field
     /// scans the object each time). As a lookup does, the last of duplicate names counts; a name written with escapes is compared
-    /// unescaped
-    /// (by lookup).
+    /// unescaped (by lookup).
     /// </summary>
     private bool ConformsInOnePass(JsonElement data)
     {
@@ -717,16 +706,7 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
                 }
 
                 var value = property.Value;
-                var ok = value.ValueKind == JsonValueKind.Null || type switch
-                {
-                    ExprType.String => value.ValueKind == JsonValueKind.String,
-                    ExprType.Number => value.ValueKind == JsonValueKind.Number,
-                    ExprType.Bool => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
-                    ExprType.Time => value.ValueKind is JsonValueKind.String or JsonValueKind.Number,
-                    ExprType.Object => value.ValueKind == JsonValueKind.Object,
-                    ExprType.Array => value.ValueKind == JsonValueKind.Array,
-                    _ => true,
-                };
+                var ok = value.ValueKind == JsonValueKind.Null || HasDeclaredType(value, type);
                 wrong = ok ? wrong & ~(1UL << i) : wrong | (1UL << i);
                 break;
             }
@@ -734,4 +714,16 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
 
         return wrong == 0;
     }
+
+    /// <summary>True when a non-null JSON value has the kind a declared field type allows (a time: a string or a number).</summary>
+    private static bool HasDeclaredType(JsonElement value, ExprType type) => type switch
+    {
+        ExprType.String => value.ValueKind == JsonValueKind.String,
+        ExprType.Number => value.ValueKind == JsonValueKind.Number,
+        ExprType.Bool => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
+        ExprType.Time => value.ValueKind is JsonValueKind.String or JsonValueKind.Number,
+        ExprType.Object => value.ValueKind == JsonValueKind.Object,
+        ExprType.Array => value.ValueKind == JsonValueKind.Array,
+        _ => true,
+    };
 }
