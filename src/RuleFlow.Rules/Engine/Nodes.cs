@@ -408,6 +408,11 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
             for (var i = 0; i < facts.Count && !token.Deleted; i++)
             {
                 var fact = facts[i];
+                if (fact.Retracted)
+                {
+                    continue; // being retracted (its index entry goes last): a match made now would outlive it
+                }
+
                 if (Residual is null || Residual(session.Context.Set(token, fact)))
                 {
                     Emit(session, token, fact);

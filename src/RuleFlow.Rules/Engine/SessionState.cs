@@ -705,7 +705,7 @@ internal sealed class SessionState : ITimerTarget
                 }
 
                 Release(fact);
-                if (fact.Retracted && fact.Holds == 0 && !fact.Kept && !fact.IsFact && _released.Count < ReleasedPoolSize)
+                if (fact.Retracted && fact.Holds == 0 && fact.FirstToken is null && !fact.Kept && !fact.IsFact && _released.Count < ReleasedPoolSize)
                 {
                     // Out of working memory and referenced by nothing that outlives this: its object serves a later event.
                     fact.Clear();
