@@ -1,5 +1,6 @@
 using System.Text;
 using RuleFlow.Cli.Replay;
+using RuleFlow.Rules.Testing;
 
 namespace RuleFlow.Cli.Tests;
 

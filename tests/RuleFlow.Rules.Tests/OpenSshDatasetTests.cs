@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using RuleFlow.Rules.Testing;
 
 namespace RuleFlow.Rules.Tests;
 
@@ -30,11 +31,12 @@ public sealed class OpenSshDatasetTests
         Assert.True(File.Exists(log), $"dataset file missing: {log}");
         var events = new List<RuleEvent>();
         var lineNumber = 0;
+        var parser = new SyslogParser(2017, TimeSpan.Zero, []); // the mapping of ruleflow replay --format syslog
         foreach (var line in File.ReadLines(log))
         {
             lineNumber++;
-            var json = SyslogMapper.Map(line);
-            Assert.True(json is not null, $"line {lineNumber} is not syslog: {line}");
+            var json = parser.Parse(line, out var error);
+            Assert.True(json is not null, $"line {lineNumber} is not syslog ({error}): {line}");
             var data = JsonSerializer.SerializeToElement(json);
             var time = DateTimeOffset.Parse(json!["timestamp"]!.GetValue<string>(), CultureInfo.InvariantCulture);
             events.Add(new RuleEvent("openssh-" + lineNumber.ToString(CultureInfo.InvariantCulture), "ssh.auth", time, data));

@@ -63,6 +63,38 @@ public sealed class RuleTestRunnerTests
     }
 
     [Fact]
+    public void A_line_of_an_event_file_that_cannot_be_read_fails_its_test_naming_the_file_and_line()
+    {
+        var directory = Directory.CreateTempSubdirectory("ruleflow-test-");
+        try
+        {
+            File.WriteAllText(Path.Combine(directory.FullName, "r.rules"), "event ssh.auth time timestamp\nevent e\nrule \"r\" when x: e(n > 1) then log \"x\" end\n");
+            // A syslog line with a <PRI> prefix reads as `ruleflow replay` reads it; a day that does not exist is an error, not a crash.
+            File.WriteAllText(Path.Combine(directory.FullName, "bad.log"),
+                "<38>Feb 28 10:00:00 h sshd[1]: Failed password for root from 1.2.3.4 port 22 ssh2\nFeb 30 10:00:00 h sshd[1]: x\n");
+            File.WriteAllText(Path.Combine(directory.FullName, "bad.jsonl"), "[1]\n");
+            File.WriteAllText(Path.Combine(directory.FullName, "r.ruletest"), """
+                test "syslog"
+                    events "bad.log" format syslog type ssh.auth year 2017
+                end
+
+                test "jsonl"
+                    events "bad.jsonl" type e
+                end
+                """);
+            var result = Assert.Single(RuleTestRunner.Run([directory.FullName]));
+            Assert.Empty(result.Diagnostics);
+            Assert.Equal([false, false], result.Tests.Select(t => t.Passed));
+            Assert.EndsWith("bad.log:2: day 30 does not exist in Feb 2017", Assert.Single(result.Tests[0].Failures), StringComparison.Ordinal);
+            Assert.EndsWith("bad.jsonl:1: not a JSON object but array", Assert.Single(result.Tests[1].Failures), StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_bad_test_file_is_reported_with_its_location_and_runs_nothing()
     {
         var result = Run(Rules, "test \"x\"\n    event e at yesterday { n: 1 }\nend\n");

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 
 namespace RuleFlow.Rules.Tests;
 
@@ -87,48 +86,3 @@ internal static class T
         [.. events.SelectMany(session.Insert)];
 }
 
-/// <summary>Turns BSD-syslog lines of the loghub OpenSSH log into ssh.auth events (as <c>ruleflow replay --format syslog</c> does).</summary>
-internal static partial class SyslogMapper
-{
-    [GeneratedRegex(@"^(?<mon>[A-Z][a-z]{2}) +(?<day>\d{1,2}) (?<time>\d{2}:\d{2}:\d{2}) (?<host>\S+) (?<program>[^\[:\s]+)(\[(?<pid>\d+)\])?: (?<message>.*)$")]
-    private static partial Regex LineRegex();
-
-    [GeneratedRegex(@"from (\d+\.\d+\.\d+\.\d+)")]
-    private static partial Regex SourceIpRegex();
-
-    /// <summary>
-    /// <c>{ timestamp: ISO-8601 UTC (year 2017), host, program, pid: number, message, src_ip }</c>; src_ip is absent when the message
-    /// has no <c>from a.b.c.d</c>. Returns null for a line that is not syslog.
-    /// </summary>
-    public static JsonObject? Map(string line)
-    {
-        var m = LineRegex().Match(line);
-        if (!m.Success)
-        {
-            return null;
-        }
-
-        var stamp = DateTime.ParseExact($"2017 {m.Groups["mon"].Value} {m.Groups["day"].Value.PadLeft(2, '0')} {m.Groups["time"].Value}",
-            "yyyy MMM dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
-        var json = new JsonObject
-        {
-            ["timestamp"] = stamp.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
-            ["host"] = m.Groups["host"].Value,
-            ["program"] = m.Groups["program"].Value,
-        };
-        if (m.Groups["pid"].Success)
-        {
-            json["pid"] = long.Parse(m.Groups["pid"].Value, CultureInfo.InvariantCulture);
-        }
-
-        var message = m.Groups["message"].Value;
-        json["message"] = message;
-        var ip = SourceIpRegex().Match(message);
-        if (ip.Success)
-        {
-            json["src_ip"] = ip.Groups[1].Value;
-        }
-
-        return json;
-    }
-}

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using RuleFlow.Cli;
 using RuleFlow.Cli.Replay;
+using RuleFlow.Rules.Testing;
 
 var root = new RootCommand("ruleflow: tools for RuleFlow rule authors and operators");
 

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using RuleFlow.Rules.Language;
 
 namespace RuleFlow.Rules.Testing;
@@ -420,20 +419,16 @@ public static class RuleTestRunner
         a.TryGetValue<double>(out var x) && b.TryGetValue<double>(out var y) && x == y;
 }
 
-/// <summary>Reads event files for tests: JSON lines, or BSD syslog lines (as <c>ruleflow replay --format syslog</c> maps them).</summary>
-internal static partial class EventFiles
+/// <summary>Reads event files for tests: JSON lines, or BSD syslog lines (mapped by <see cref="SyslogParser"/>, as <c>ruleflow replay --format syslog</c> maps them).</summary>
+internal static class EventFiles
 {
-    [GeneratedRegex(@"^(?<mon>[A-Z][a-z]{2}) +(?<day>\d{1,2}) (?<time>\d{2}:\d{2}:\d{2}) (?<host>\S+) (?<program>[^\[:\s]+)(\[(?<pid>\d+)\])?: (?<message>.*)$")]
-    private static partial Regex SyslogLine();
-
-    [GeneratedRegex(@"(?:from |rhost=)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})")]
-    private static partial Regex SourceIp();
-
+    /// <summary>The events of a file, with ids <c>file:line</c> (blank lines skipped).</summary>
+    /// <exception cref="JsonException">A line that is not a JSON object (jsonl) or not a syslog line (syslog), naming the file and line.</exception>
     public static IEnumerable<(string Id, DateTimeOffset? Time, JsonElement Data)> Read(string path, string format, int year)
     {
         var name = Path.GetFileName(path);
         var line = 0;
-        var previousMonth = 0;
+        var syslog = new SyslogParser(year, TimeSpan.Zero, []);
         foreach (var text in File.ReadLines(path))
         {
             line++;
@@ -445,50 +440,27 @@ internal static partial class EventFiles
             var id = $"{name}:{line}";
             if (format == "syslog")
             {
-                var m = SyslogLine().Match(text.TrimEnd('\r'));
-                if (!m.Success)
-                {
-                    continue;
-                }
-
-                var month = DateTime.ParseExact(m.Groups["mon"].Value, "MMM", CultureInfo.InvariantCulture).Month;
-                if (previousMonth == 12 && month == 1)
-                {
-                    year++;
-                }
-
-                previousMonth = month;
-                var stamp = DateTime.ParseExact($"{year} {m.Groups["mon"].Value} {m.Groups["day"].Value.PadLeft(2, '0')} {m.Groups["time"].Value}",
-                    "yyyy MMM dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
-                var json = new JsonObject
-                {
-                    ["timestamp"] = stamp.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
-                    ["host"] = m.Groups["host"].Value,
-                    ["program"] = m.Groups["program"].Value,
-                };
-                if (m.Groups["pid"].Success)
-                {
-                    json["pid"] = long.Parse(m.Groups["pid"].Value, CultureInfo.InvariantCulture);
-                }
-
-                json["message"] = m.Groups["message"].Value;
-                if (SourceIp().Match(m.Groups["message"].Value) is { Success: true } ip)
-                {
-                    json["src_ip"] = ip.Groups[1].Value;
-                }
-
-                yield return (id, new DateTimeOffset(stamp, TimeSpan.Zero), JsonSerializer.SerializeToElement(json));
+                var evt = syslog.Parse(text.TrimEnd('\r'), out var error)
+                          ?? throw new JsonException($"{path}:{line}: {error}");
+                var time = DateTimeOffset.Parse(evt["timestamp"]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+                yield return (id, time, JsonSerializer.SerializeToElement(evt));
             }
             else
             {
                 JsonElement data;
                 try
                 {
-                    data = JsonDocument.Parse(text).RootElement.Clone();
+                    using var document = JsonDocument.Parse(text);
+                    data = document.RootElement.Clone();
                 }
                 catch (JsonException e)
                 {
                     throw new JsonException($"{path}:{line}: not a JSON object: {e.Message}", e);
+                }
+
+                if (data.ValueKind != JsonValueKind.Object)
+                {
+                    throw new JsonException($"{path}:{line}: not a JSON object but {data.ValueKind.ToString().ToLowerInvariant()}");
                 }
 
                 yield return (id, null, data);

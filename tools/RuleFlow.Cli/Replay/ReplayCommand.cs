@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using RabbitMQ.Client.Exceptions;
 using Spectre.Console;
+using RuleFlow.Rules.Testing;
 
 namespace RuleFlow.Cli.Replay;
 

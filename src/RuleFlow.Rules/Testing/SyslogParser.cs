@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace RuleFlow.Cli.Replay;
+namespace RuleFlow.Rules.Testing;
 
 /// <summary>A field extracted from a line's message by a regular expression (<c>--extract name=regex</c>).</summary>
 /// <param name="Name">JSON field name.</param>
@@ -55,7 +55,8 @@ public sealed record FieldExtractor(string Name, Regex Pattern)
 /// ISO-8601 timestamp instead) into JSON events <c>{ timestamp, host, program, pid, message, src_ip, … }</c>.
 /// RFC 3164 timestamps have no year and no zone: the year is given (<see cref="SyslogParser(int, TimeSpan, IReadOnlyList{FieldExtractor})"/>)
 /// and rolls over when the month goes from December to January; the time is taken in the given UTC offset.
-/// Not thread-safe (it tracks the previous month).
+/// Not thread-safe (it tracks the previous month). The one mapping of syslog lines to events: <c>ruleflow replay --format syslog</c>
+/// and the <c>events "…" format syslog</c> step of rule tests both use it.
 /// </summary>
 public sealed partial class SyslogParser
 {
