@@ -33,15 +33,12 @@ public static class CheckCommand
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(errors);
-        if (paths.Count == 0)
+        if (CommandPaths.OrDefaults(paths, "check", errors, "rules", "workflows") is not { } given)
         {
-            paths = new[] { "rules", "workflows" }.Where(Directory.Exists).ToArray();
-            if (paths.Count == 0)
-            {
-                errors.WriteLine("ruleflow check: no paths given and no rules/ or workflows/ directory here");
-                return 2;
-            }
+            return 2;
         }
+
+        paths = given;
 
         var missing = paths.Where(p => !File.Exists(p) && !Directory.Exists(p)).ToList();
         foreach (var path in missing)

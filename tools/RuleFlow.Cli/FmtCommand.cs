@@ -20,15 +20,12 @@ public static class FmtCommand
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(errors);
-        if (paths.Count == 0)
+        if (CommandPaths.OrDefaults(paths, "fmt", errors, "rules") is not { } given)
         {
-            paths = Directory.Exists("rules") ? ["rules"] : [];
-            if (paths.Count == 0)
-            {
-                errors.WriteLine("ruleflow fmt: no paths given and no rules/ directory here");
-                return 2;
-            }
+            return 2;
         }
+
+        paths = given;
 
         var files = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var path in paths)

@@ -19,15 +19,12 @@ public static class TestCommand
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(errors);
-        if (paths.Count == 0)
+        if (CommandPaths.OrDefaults(paths, "test", errors, "rules") is not { } given)
         {
-            paths = Directory.Exists("rules") ? ["rules"] : [];
-            if (paths.Count == 0)
-            {
-                errors.WriteLine("ruleflow test: no paths given and no rules/ directory here");
-                return 2;
-            }
+            return 2;
         }
+
+        paths = given;
 
         var missing = paths.Where(p => !File.Exists(p) && !Directory.Exists(p)).ToList();
         missing.ForEach(p => errors.WriteLine($"ruleflow test: '{p}' does not exist"));
