@@ -254,6 +254,19 @@ public sealed class StormControlTests
         Assert.Equal("RF2027", Assert.Single(T.Diagnose("event e\nrule \"r\" when x: e() then log \"x\"\nthrottle at most 0 per 1m\nend")).Code);
     }
 
+    [Theory]
+    [InlineData("throttle once within 1h per window", "window", "a window cannot be a key of 'throttle'")]
+    [InlineData("group by c.window wait 5s", "c.window", "a window cannot be a key of 'group by'")]
+    public void A_window_is_not_a_storm_control_key(string clause, string key, string message)
+    {
+        // Held by reference, a window equals no other and outlives its events: the key would never match and would keep them.
+        var source = "event e\nrule \"r\" when c: count(e()) within 1m >= 2 then log \"x\"\n" + clause + "\nend";
+        var d = Assert.Single(T.Diagnose(source));
+        Assert.Equal("RF2006", d.Code);
+        Assert.Contains(message, d.Message, StringComparison.Ordinal);
+        Assert.Equal((3, clause.IndexOf(key, StringComparison.Ordinal) + 1), (d.Location.Line, d.Location.Column));
+    }
+
     [Fact]
     public void Publish_headers_are_text_and_a_missing_body_is_an_empty_object()
     {

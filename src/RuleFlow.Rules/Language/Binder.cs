@@ -459,7 +459,7 @@ internal sealed class Binder
                 case ThrottleClauseSyntax t when !t.Mode.IsMissing && t.Window is not null:
                 {
                     var window = BindDuration(t.Window);
-                    var per = t.Per.Select(p => BindValue(p, Context.Action, scope)).ToList();
+                    var per = t.Per.Select(p => StormKey(p, BindValue(p, Context.Action, scope), "throttle")).ToList();
                     var count = 1;
                     if (t.Kind == ThrottleMode.AtMost && t.Count is { Value: double c })
                     {
@@ -484,7 +484,7 @@ internal sealed class Binder
                 case GroupByClauseSyntax g when g.Window is not null:
                 {
                     var window = BindDuration(g.Window);
-                    var keys = g.Keys.Select(k => BindValue(k, Context.Action, scope)).ToList();
+                    var keys = g.Keys.Select(k => StormKey(k, BindValue(k, Context.Action, scope), "group by")).ToList();
                     if (window is { } w)
                     {
                         groupBy = new BoundGroupBy(Loc(g.Span), keys, w);
@@ -1471,6 +1471,21 @@ internal sealed class Binder
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// A key of storm control (<c>throttle ... per</c>, <c>group by</c>) must be a value: a window or a group is a set of events held
+    /// by reference, equal to nothing else, and outlived by the key.
+    /// </summary>
+    private BoundExpression StormKey(ExpressionSyntax syntax, BoundExpression key, string clause)
+    {
+        if (key.Type is ExprType.Window or ExprType.Group)
+        {
+            Report(DiagnosticCodes.TypeMismatch, syntax.Span, $"a {(key.Type == ExprType.Window ? "window" : "group")} cannot be a key of '{clause}'",
+                "key by a value of it, e.g. window.last.host");
+        }
+
+        return key;
     }
 
     private BoundExpression BindValue(ExpressionSyntax syntax, Context context, RuleScope scope)
