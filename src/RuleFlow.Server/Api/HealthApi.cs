@@ -25,8 +25,9 @@ public static class HealthApi
             };
             return ready ? Results.Ok(body) : Results.Json(body, statusCode: 503);
         }).AllowAnonymous().WithTags("Health");
-        app.MapGet("/api/stats", (IngestMetrics metrics, EventPipeline pipeline) =>
-            Results.Ok(new { ingest = metrics.Snapshot(), session = pipeline.SessionStatistics })).WithTags("Health");
+        app.MapGet("/api/stats", async (IngestMetrics metrics, EventPipeline pipeline, CancellationToken cancellationToken) =>
+            Results.Ok(new { ingest = metrics.Snapshot(), session = await pipeline.GetSessionStatisticsAsync(cancellationToken).ConfigureAwait(false) }))
+            .WithTags("Health");
         return app;
     }
 }

@@ -17,7 +17,7 @@ public static class RulesApi
     public static IEndpointRouteBuilder MapRulesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/rules").WithTags("Rules");
-        group.MapGet("/", Describe);
+        group.MapGet("/", DescribeAsync);
         group.MapGet("/firings", FiringsAsync);
         group.MapPost("/reload", ReloadAsync).RequireAuthorization(p => p.RequireRole("author", "admin"));
         group.MapGet("/{name}/matches", MatchesAsync);
@@ -26,9 +26,10 @@ public static class RulesApi
         return app;
     }
 
-    private static IResult Describe(RuleHost rules, EventPipeline pipeline, RuleFileEditor files,
-        Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json)
+    private static async Task<IResult> DescribeAsync(RuleHost rules, EventPipeline pipeline, RuleFileEditor files,
+        Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken cancellationToken)
     {
+        var session = await pipeline.GetSessionStatisticsAsync(cancellationToken).ConfigureAwait(false);
         var load = rules.LastLoad;
         var set = rules.Current;
         var answer = new
@@ -40,7 +41,7 @@ public static class RulesApi
             refusedReload = rules.LastRefused is { } refused
                 ? new { at = refused.At, diagnostics = refused.Result.Diagnostics.Select(Diagnostic) }
                 : null,
-            session = pipeline.SessionStatistics,
+            session,
         };
 
         // Paths as the rules-files API names them (rules/x.rules): no server paths in answers.

@@ -67,8 +67,22 @@ public sealed class EventPipeline(
 
     private RuleSessionOptions SessionOptions => new() { AllowedLateness = options.Value.Rules.AllowedLateness };
 
-    /// <summary>Statistics of the current rule session (null before recovery).</summary>
-    public RuleSessionStatistics? SessionStatistics => _session?.Statistics;
+    /// <summary>
+    /// Statistics of the current rule session (null before recovery), read between two batches: the session is not thread-safe,
+    /// and reading it while a batch runs could see its collections change.
+    /// </summary>
+    public async Task<RuleSessionStatistics?> GetSessionStatisticsAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return _session?.Statistics;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
 
     /// <summary>Processes one accepted event (a batch of one).</summary>
     /// <exception cref="IngestRejectedException">The rule engine failed on this event (code RF5900).</exception>
