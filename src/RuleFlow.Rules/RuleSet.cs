@@ -256,7 +256,11 @@ public sealed class RuleSession
     /// <param name="evt">The event.</param>
     /// <returns>The firings, in firing order; empty when nothing fired.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="evt"/> is null.</exception>
-    public IReadOnlyList<RuleFiring> Insert(RuleEvent evt) => _state.Insert(evt);
+    public IReadOnlyList<RuleFiring> Insert(RuleEvent evt)
+    {
+        using var keys = _state.KeyStrings.Enter();
+        return _state.Insert(evt);
+    }
 
     /// <summary>
     /// Applies several events with one firing at the end (bulk mode): the clock moves to the latest time of the batch first (timers
@@ -267,7 +271,11 @@ public sealed class RuleSession
     /// <param name="events">The events, in order.</param>
     /// <returns>The firings, in firing order.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="events"/> or one of them is null.</exception>
-    public IReadOnlyList<RuleFiring> InsertBatch(IReadOnlyList<RuleEvent> events) => _state.InsertBatch(events);
+    public IReadOnlyList<RuleFiring> InsertBatch(IReadOnlyList<RuleEvent> events)
+    {
+        using var keys = _state.KeyStrings.Enter();
+        return _state.InsertBatch(events);
+    }
 
     /// <summary>
     /// Moves the clock forward to <paramref name="time"/> minus the allowed lateness (never back), as an event with that time would,
@@ -278,7 +286,11 @@ public sealed class RuleSession
     /// </summary>
     /// <param name="time">The time the stream has reached.</param>
     /// <returns>The firings of the timers that ran.</returns>
-    public IReadOnlyList<RuleFiring> AdvanceTo(DateTimeOffset time) => _state.AdvanceTo(time.UtcTicks);
+    public IReadOnlyList<RuleFiring> AdvanceTo(DateTimeOffset time)
+    {
+        using var keys = _state.KeyStrings.Enter();
+        return _state.AdvanceTo(time.UtcTicks);
+    }
 
     /// <summary>What happened to the last event given to <see cref="Insert"/> or <see cref="InsertBatch"/>.</summary>
     public InsertStatus LastInsertStatus => _state.LastInsertStatus;

@@ -170,12 +170,23 @@ public sealed class EventReuseTests
     }
 
     [Fact]
-    public void Shared_key_strings_are_equal_to_their_text_and_reused_when_they_recur()
+    public void Shared_key_strings_are_equal_to_their_text_and_reused_within_their_session_only()
     {
         using var a = JsonDocument.Parse("""["é", "Ã©", "plain", "plain", "esc\u0041ped"]""");
-        var values = a.RootElement.EnumerateArray().Select(KeyStrings.Get).ToList();
+        var elements = a.RootElement.EnumerateArray().ToList();
+        var cache = new KeyStrings();
+        List<string> values;
+        using (cache.Enter())
+        {
+            values = elements.Select(KeyStrings.Get).ToList();
+            Assert.Same(values[2], KeyStrings.Get(JsonDocument.Parse("\"plain\"").RootElement));
+        }
+
         Assert.Equal(["é", "Ã©", "plain", "plain", "escAped"], values);
         Assert.Same(values[2], values[3]);
-        Assert.Same(values[2], KeyStrings.Get(JsonDocument.Parse("\"plain\"").RootElement));
+        // Outside a session's insertion no cache is current: the string is made, and no thread keeps a cache of its own.
+        var outside = KeyStrings.Get(elements[2]);
+        Assert.Equal("plain", outside);
+        Assert.NotSame(values[2], outside);
     }
 }

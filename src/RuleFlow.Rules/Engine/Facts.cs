@@ -48,32 +48,27 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     }
 
     /// <summary>
-    /// Makes a retracted event object, no longer referenced by working memory, the event given (as the constructor does). Only the
+    /// Makes a retracted event object, no longer referenced by working memory, the event given (as the constructor does); returns it. Only the
     /// session's retention release calls this path, through its pool of released events.
     /// </summary>
-    public void Reuse(string id, JsonElement data, long time, TypeRuntime type, long sequence)
+    public DataFact Reuse(string id, JsonElement data, long time, TypeRuntime type, long sequence)
     {
+        Clear();
         Sequence = sequence;
-        _id = id; // first: the old id need not be read back
+        _id = id;
         _data = data;
-        DropBytes();
-        _offset = 0;
-        _length = 0;
         Time = time;
         Type = type;
-        Group = null;
-        Memory = null;
-        MoreMemories = null;
-        FirstToken = null;
         Retracted = false;
         Holds = 0;
         RetentionHold = false;
+        return this;
     }
 
     /// <summary>Drops what a released event object still references (its text and id), before it waits in the pool.</summary>
     public void Clear()
     {
-        _id = "";
+        _id = ""; // first: the old id need not be read back
         _data = default;
         DropBytes();
         Group = null;

@@ -365,12 +365,14 @@ internal readonly struct JoinKey : IEquatable<JoinKey>
 }
 
 /// <summary>
-/// The strings of detached keys (<see cref="RuleValue.Detach"/>), shared: a direct-mapped cache per thread of the last string made
-/// for each hash slot (65,536 slots, 512 KB per thread that detaches keys). The keys of groups, join memories and throttles that come
-/// and go with a window (device names, IP addresses) are then one string each for as long as they recur, instead of a new string per
-/// entry that lives one window and dies old. Bounded: a slot keeps one string; a string that misses its slot is made as before.
+/// The strings of detached keys (<see cref="RuleValue.Detach"/>), shared: a direct-mapped cache, one per session, of the last string
+/// made for each hash slot (65,536 slots, 512 KB, made on the session's first detached string key). The keys of groups, join memories
+/// and throttles that come and go with a window (device names, IP addresses) are then one string each for as long as they recur,
+/// instead of a new string per entry that lives one window and dies old. Bounded: a slot keeps one string; a string that misses its
+/// slot is made as before. The session enters its cache for the length of an insertion (<see cref="Enter"/>); outside one (a
+/// snapshot restore, an explanation) strings are made, not cached, so no thread keeps a cache of its own.
 /// </summary>
-internal static class KeyStrings
+internal sealed class KeyStrings
 {
     private const int Slots = 1 << 16;
 
@@ -378,17 +380,36 @@ internal static class KeyStrings
     private const int MaxCachedBytes = 128;
 
     [ThreadStatic]
-    private static string?[]? t_slots;
+    private static KeyStrings? t_current;
 
-    /// <summary>The string of a JSON string element: the cached one when its slot holds the same text, else a new one (cached).</summary>
+    private string?[]? _slots;
+
+    /// <summary>Makes this the cache of the calling thread until the scope is disposed (scopes nest).</summary>
+    public Scope Enter()
+    {
+        var previous = t_current;
+        t_current = this;
+        return new Scope(previous);
+    }
+
+    /// <summary>Restores the cache that was current before <see cref="Enter"/>.</summary>
+    public readonly struct Scope(KeyStrings? previous) : IDisposable
+    {
+        public void Dispose() => t_current = previous;
+    }
+
+    /// <summary>
+    /// The string of a JSON string element: the current cache's when its slot holds the same text, else a new one (cached when a
+    /// cache is current).
+    /// </summary>
     public static string Get(JsonElement element)
     {
-        if (!ValueOps.TryGetPlainUtf8(element, out var utf8) || utf8.Length > MaxCachedBytes)
+        if (t_current is not { } cache || !ValueOps.TryGetPlainUtf8(element, out var utf8) || utf8.Length > MaxCachedBytes)
         {
             return ValueOps.SafeGetString(element);
         }
 
-        var slots = t_slots ??= new string?[Slots];
+        var slots = cache._slots ??= new string?[Slots];
         var slot = ValueOps.HashBytes(utf8) & (Slots - 1);
         if (slots[slot] is { } cached && Matches(cached, utf8))
         {

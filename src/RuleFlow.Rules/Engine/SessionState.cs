@@ -28,6 +28,9 @@ internal sealed class SessionState : ITimerTarget
     private readonly List<DataFact> _transients = [];
     private readonly List<DataFact> _justHeld = [];
 
+    /// <summary>The session's shared strings of detached keys (entered by <see cref="RuleSession"/> for each insertion).</summary>
+    internal KeyStrings KeyStrings { get; } = new();
+
     /// <summary>Event objects whose retention ended, for reuse by later events (at most <see cref="ReleasedPoolSize"/>).</summary>
     private readonly Stack<DataFact> _released = new();
 
@@ -335,16 +338,10 @@ internal sealed class SessionState : ITimerTarget
         }
 
         var hold = type.RetentionTicks + LatenessTicks > 0;
-        DataFact fact;
-        if (hold && _released.TryPop(out var reused))
-        {
-            reused.Reuse(evt.Id, evt.Data.Clone(), time, type, NextSequence());
-            fact = reused;
-        }
-        else
-        {
-            fact = new DataFact(evt.Id, hold ? evt.Data.Clone() : evt.Data, time, type, NextSequence());
-        }
+        var data = hold ? evt.Data.Clone() : evt.Data;
+        var fact = hold && _released.TryPop(out var reused)
+            ? reused.Reuse(evt.Id, data, time, type, NextSequence())
+            : new DataFact(evt.Id, data, time, type, NextSequence());
 
         if (hold)
         {
