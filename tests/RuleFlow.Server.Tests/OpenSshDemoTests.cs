@@ -163,14 +163,27 @@ public sealed partial class OpenSshDemoTests(ITestOutputHelper output)
         }
     }
 
-    internal static async Task WaitForDemoOutcomeAsync(ServerProcess server) =>
-        await server.WaitUntilAsync(async () =>
+    internal static async Task WaitForDemoOutcomeAsync(ServerProcess server)
+    {
+        var seen = "nothing read yet";
+        try
         {
-            var firings = (await server.GetJsonAsync("api/rules/firings?pageSize=1"))["total"]!.GetValue<int>();
-            var events = (await server.GetJsonAsync("api/events?pageSize=1"))["total"]!.GetValue<int>();
-            var waiting = (await server.GetJsonAsync("api/instances?workflow=block-source-ip&state=waiting&pageSize=1"))["total"]!.GetValue<int>();
-            return events == 2000 && firings == 10 && waiting == 9;
-        }, "2,000 events, 10 firings and 9 waiting instances", TimeSpan.FromMinutes(3));
+            await server.WaitUntilAsync(async () =>
+            {
+                var firings = (await server.GetJsonAsync("api/rules/firings?pageSize=1"))["total"]!.GetValue<int>();
+                var events = (await server.GetJsonAsync("api/events?pageSize=1"))["total"]!.GetValue<int>();
+                var waiting = (await server.GetJsonAsync("api/instances?workflow=block-source-ip&state=waiting&pageSize=1"))["total"]!.GetValue<int>();
+                seen = $"{events} events, {firings} firings, {waiting} waiting instances";
+                return events == 2000 && firings == 10 && waiting == 9;
+            }, "2,000 events, 10 firings and 9 waiting instances", TimeSpan.FromMinutes(3));
+        }
+        catch (TimeoutException e)
+        {
+            var firings = (await server.GetJsonAsync("api/rules/firings?pageSize=100"))["items"]!.ToJsonString();
+            var instances = (await server.GetJsonAsync("api/instances?workflow=block-source-ip&pageSize=100"))["items"]!.ToJsonString();
+            throw new TimeoutException($"last seen: {seen}\nfirings: {firings}\ninstances: {instances}\n{e.Message}", e);
+        }
+    }
 
     internal static async Task<List<(string Id, string Key, string State)>> InstancesAsync(ServerProcess server)
     {
