@@ -57,44 +57,26 @@ public sealed class RawEventConverter : JsonConverter<RawEvent>
 }
 
 /// <summary>
-/// Where an AMQP (or in-memory) message enters RuleFlow. MassTransit hands over batches of up to
-/// <c>RuleFlow:RabbitMq:BatchSize</c> messages in queue order (one batch at a time); for each message the raw body,
-/// exchange, routing key and message id are read and checked (<see cref="EventIntake"/>); a refused message is moved to
-/// the dead-letter queue on its own (<see cref="DeadLetters"/>); the accepted ones go to the <see cref="EventPipeline"/>
-/// together. The whole batch is acknowledged when this returns, i.e. after its events are journaled (or dead-lettered).
+/// Where a message of the in-memory transport enters RuleFlow (workflow publishes that an ingest binding routes, see
+/// <see cref="RuleFlow.Server.Workflows.InMemoryLoopback"/>). MassTransit hands over batches of up to
+/// <c>RuleFlow:RabbitMq:BatchSize</c> messages, one batch at a time; each is handled by <see cref="IngestBatch"/> and
+/// acknowledged when this returns. With RabbitMQ configured, <see cref="AmqpIngestConsumer"/> consumes instead, in queue order.
 /// </summary>
-public sealed class EventConsumer(EventIntake intake, EventPipeline pipeline, DeadLetters deadLetters, TimeProvider time) : IConsumer<Batch<RawEvent>>
+public sealed class EventConsumer(IngestBatch ingest, TimeProvider time) : IConsumer<Batch<RawEvent>>
 {
     /// <inheritdoc />
     public async Task Consume(ConsumeContext<Batch<RawEvent>> context)
     {
         ArgumentNullException.ThrowIfNull(context);
         var batch = context.Message;
-        var accepted = new List<AcceptedEvent>(batch.Length);
-        var messages = new List<IncomingMessage>(batch.Length);
         var now = time.GetUtcNow();
+        var messages = new List<IncomingMessage>(batch.Length);
         for (var i = 0; i < batch.Length; i++)
         {
-            var message = Describe(batch[i].ReceiveContext, now);
-            try
-            {
-                accepted.Add(intake.Accept(message));
-                messages.Add(message);
-            }
-            catch (IngestRejectedException e)
-            {
-                await deadLetters.MoveAsync(message, e.Code, e.Message, context.CancellationToken).ConfigureAwait(false);
-            }
+            messages.Add(Describe(batch[i].ReceiveContext, now));
         }
 
-        var outcomes = await pipeline.ProcessBatchAsync(accepted, context.CancellationToken).ConfigureAwait(false);
-        for (var i = 0; i < outcomes.Count; i++)
-        {
-            if (outcomes[i].FailureCode is { } code)
-            {
-                await deadLetters.MoveAsync(messages[i], code, outcomes[i].FailureReason!, context.CancellationToken).ConfigureAwait(false);
-            }
-        }
+        await ingest.HandleAsync(messages, context.CancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reads what a transport delivered into an <see cref="IncomingMessage"/>.</summary>

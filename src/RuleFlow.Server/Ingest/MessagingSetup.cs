@@ -2,24 +2,30 @@ using MassTransit;
 using MassTransit.Middleware;
 using Microsoft.Extensions.Options;
 using RuleFlow.Server.Hosting;
-using RuleFlow.Server.Rules;
 
 namespace RuleFlow.Server.Ingest;
 
 /// <summary>
-/// Configures MassTransit: with <c>RuleFlow:RabbitMq:Url</c> set, a RabbitMQ bus whose receive endpoint
-/// (<c>ruleflow.events</c>) takes raw JSON from any publisher through the exchanges of <see cref="IngestBindings"/>;
-/// otherwise the in-memory transport, fed by the HTTP ingest endpoint's loopback and by workflow publishes that an ingest
-/// binding would route. Batches of up to <c>BatchSize</c> messages, one batch at a time (queue order); a body that is not
-/// JSON fails in MassTransit's deserializer and goes through <see cref="DeadLetterFilter"/> to <c>{queue}_error</c>.
+/// Sets up ingest from a broker. With <c>RuleFlow:RabbitMq:Url</c> set: <see cref="AmqpIngestConsumer"/>, which consumes
+/// the queue <c>ruleflow.events</c> in queue order (its bindings come from <see cref="IngestBindings"/>). Otherwise
+/// MassTransit's in-memory transport, fed by workflow publishes that an ingest binding would route
+/// (<see cref="RuleFlow.Server.Workflows.InMemoryLoopback"/>); there a body that is not JSON fails in MassTransit's
+/// deserializer and goes through <see cref="DeadLetterFilter"/>. Batches of up to <c>BatchSize</c> messages, one at a time.
 /// </summary>
 public static class MessagingSetup
 {
-    /// <summary>Adds the bus. The bindings are computed when the bus is created, after the rules were loaded.</summary>
+    /// <summary>Adds the ingest consumer of the configured transport.</summary>
     public static IServiceCollection AddRuleFlowMessaging(this IServiceCollection services, RuleFlowOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var rabbit = options.RabbitMq;
+        services.AddSingleton<IngestBatch>();
+        if (!string.IsNullOrWhiteSpace(rabbit.Url))
+        {
+            services.AddHostedService<AmqpIngestConsumer>();
+            return services;
+        }
+
         services.AddReceiveEndpointObserver<IngestEndpointObserver>();
         services.AddMassTransit(x =>
         {
@@ -27,42 +33,13 @@ public static class MessagingSetup
                 .SetMessageLimit(Math.Clamp(rabbit.BatchSize, 1, 1000))
                 .SetTimeLimit(TimeSpan.FromMilliseconds(Math.Clamp(rabbit.BatchWaitMilliseconds, 1, 10_000)))
                 .SetConcurrencyLimit(1)));
-            if (!string.IsNullOrWhiteSpace(rabbit.Url))
+            x.UsingInMemory((context, cfg) =>
             {
-                x.UsingRabbitMq((context, cfg) =>
-                {
-                    cfg.Host(new Uri(rabbit.Url), h => h.ConnectionName("ruleflow-ingest"));
-                    var rules = context.GetRequiredService<RuleHost>();
-                    rules.EnsureLoaded(); // the bus is created before the hosted services start
-                    var bindings = IngestBindings.Compute(rules, options);
-                    var logger = context.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(MessagingSetup));
-                    cfg.ReceiveEndpoint(rabbit.Queue, e =>
-                    {
-                        ConfigureEndpoint(e, context, rabbit);
-                        foreach (var binding in bindings)
-                        {
-                            e.Bind(binding.Exchange, b =>
-                            {
-                                b.ExchangeType = binding.Type;
-                                b.RoutingKey = binding.RoutingKey;
-                                b.Durable = true;
-                            });
-                            logger.LogInformation("Ingest queue {Queue} bound to exchange {Exchange} ({ExchangeType}) with routing key {RoutingKey} ({Origin})",
-                                rabbit.Queue, binding.Exchange, binding.Type, binding.RoutingKey, binding.Origin);
-                        }
-                    });
-                });
-            }
-            else
-            {
-                x.UsingInMemory((context, cfg) =>
-                {
-                    cfg.ClearSerialization();
-                    cfg.UseRawJsonSerializer(RawSerializerOptions.AnyMessageType, isDefault: true);
-                    cfg.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
-                    cfg.ReceiveEndpoint(rabbit.Queue, e => ConfigureEndpoint(e, context, rabbit));
-                });
-            }
+                cfg.ClearSerialization();
+                cfg.UseRawJsonSerializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+                cfg.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+                cfg.ReceiveEndpoint(rabbit.Queue, e => ConfigureEndpoint(e, context, rabbit));
+            });
         });
         return services;
     }
@@ -74,7 +51,8 @@ public static class MessagingSetup
         e.ClearSerialization();
         e.UseRawJsonSerializer(RawSerializerOptions.AnyMessageType, isDefault: true);
         e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
-        // A batch is collected from prefetched messages; one batch at a time keeps queue order for the rule session.
+        // One batch at a time. MassTransit does not keep the send order inside a batch exactly (its deliveries run
+        // concurrently); the in-memory loopback carries workflow publishes, which have no order among themselves.
         e.PrefetchCount = Math.Max(rabbit.PrefetchCount, Math.Clamp(rabbit.BatchSize, 1, 1000) * 2);
         e.DiscardSkippedMessages(); // a body that fails deserialization is already moved to _error by the error pipe
         e.ConfigureError(error =>

@@ -1,0 +1,182 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using RuleFlow.Server.Hosting;
+using RuleFlow.Server.Rules;
+
+namespace RuleFlow.Server.Ingest;
+
+/// <summary>
+/// Where a RabbitMQ message enters RuleFlow. One connection and one channel consume the ingest queue
+/// (<c>RuleFlow:RabbitMq:Queue</c>) with manual acknowledgement and a prefetch of <c>PrefetchCount</c>; RabbitMQ.Client
+/// hands this channel's deliveries over one at a time, so they are queued here in the broker's order. One loop takes them
+/// in batches (up to <c>BatchSize</c> messages, waiting at most <c>BatchWaitMilliseconds</c> after the first) and gives each
+/// batch to <see cref="IngestBatch"/>; when it returns, the batch is journaled (or dead-lettered) and one
+/// <c>basic.ack</c> with <c>multiple</c> acknowledges it.
+/// </summary>
+/// <remarks>
+/// Order is the point: windows, sequences and lateness depend on it. MassTransit's receive endpoint runs deliveries
+/// concurrently into its batches, so a message could land behind its successors (a restart with a backlog did it every few
+/// runs: an event was then late by minutes and matched nothing). Here nothing runs concurrently between the socket and
+/// the rule session. On any failure (broker gone, store down past its retries) the connection is closed, the broker
+/// puts the unacknowledged messages back in their places, and consuming starts again after 5 s; events journaled just
+/// before are recognised by their ids when redelivered. Declares, at each (re)connect: the queue (durable), a fanout
+/// exchange named like it, and the bindings of <see cref="IngestBindings"/> (their exchanges durable, of their type).
+/// </remarks>
+public sealed class AmqpIngestConsumer(
+    IOptions<RuleFlowOptions> options,
+    RuleHost rules,
+    IngestBatch ingest,
+    ServerState state,
+    TimeProvider time,
+    ILogger<AmqpIngestConsumer> logger) : BackgroundService
+{
+    private static readonly TimeSpan ReconnectDelay = TimeSpan.FromSeconds(5);
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await ConsumeAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Ingest from RabbitMQ stopped: {Reason}. Unacknowledged messages go back to the queue in order; consuming again in {Delay} s",
+                    e.Message, ReconnectDelay.TotalSeconds);
+                try
+                {
+                    await Task.Delay(ReconnectDelay, time, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task ConsumeAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        var rabbit = settings.RabbitMq;
+        var batchSize = Math.Clamp(rabbit.BatchSize, 1, 1000);
+        var batchWait = TimeSpan.FromMilliseconds(Math.Clamp(rabbit.BatchWaitMilliseconds, 1, 10_000));
+        var prefetch = (ushort)Math.Min(ushort.MaxValue, Math.Max(rabbit.PrefetchCount, batchSize * 2));
+
+        var factory = new ConnectionFactory { Uri = new Uri(rabbit.Url!), ClientProvidedName = "ruleflow-ingest", AutomaticRecoveryEnabled = false };
+        await using var connection = await factory.CreateConnectionAsync(stoppingToken).ConfigureAwait(false);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken).ConfigureAwait(false);
+        rules.EnsureLoaded();
+        await DeclareAsync(channel, rabbit.Queue, IngestBindings.Compute(rules, settings), stoppingToken).ConfigureAwait(false);
+        await channel.BasicQosAsync(0, prefetch, false, stoppingToken).ConfigureAwait(false);
+
+        // Single writer (the channel's dispatcher, one delivery at a time), single reader (the loop below).
+        var deliveries = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        channel.ChannelShutdownAsync += (_, args) =>
+        {
+            deliveries.Writer.TryComplete(new IngestConnectionLostException($"the channel closed ({args.ReplyCode} {args.ReplyText})"));
+            return Task.CompletedTask;
+        };
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, delivery) =>
+        {
+            // The body's memory belongs to the client only during this call: copy it.
+            deliveries.Writer.TryWrite(new Delivery(delivery.DeliveryTag, delivery.Body.ToArray(), delivery.Exchange, delivery.RoutingKey,
+                delivery.BasicProperties.MessageId));
+            return Task.CompletedTask;
+        };
+        await channel.BasicConsumeAsync(rabbit.Queue, autoAck: false, consumer, stoppingToken).ConfigureAwait(false);
+        state.IngestBound = true;
+        logger.LogInformation("Ingest queue {Queue} is consuming in queue order (batches of up to {BatchSize}, prefetch {Prefetch})",
+            rabbit.Queue, batchSize, prefetch);
+        try
+        {
+            var reader = deliveries.Reader;
+            var batch = new List<Delivery>(batchSize);
+            var messages = new List<IncomingMessage>(batchSize);
+            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            {
+                batch.Clear();
+                await FillAsync(reader, batch, batchSize, batchWait, stoppingToken).ConfigureAwait(false);
+                var receivedAt = time.GetUtcNow();
+                messages.Clear();
+                foreach (var d in batch)
+                {
+                    messages.Add(new IncomingMessage(d.Body, $"amqp:{d.Exchange}/{d.RoutingKey}", d.Exchange, d.RoutingKey, d.MessageId, null, receivedAt));
+                }
+
+                await ingest.HandleAsync(messages, stoppingToken).ConfigureAwait(false);
+                await channel.BasicAckAsync(batch[^1].DeliveryTag, multiple: true, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            state.IngestBound = false;
+        }
+    }
+
+    /// <summary>Takes what is queued, then waits for more until the batch is full or <paramref name="wait"/> has passed.</summary>
+    private async Task FillAsync(ChannelReader<Delivery> reader, List<Delivery> batch, int size, TimeSpan wait, CancellationToken stoppingToken)
+    {
+        var deadline = time.GetTimestamp() + (long)(wait.TotalSeconds * time.TimestampFrequency);
+        while (batch.Count < size)
+        {
+            if (reader.TryRead(out var delivery))
+            {
+                batch.Add(delivery);
+                continue;
+            }
+
+            var left = time.GetElapsedTime(time.GetTimestamp(), deadline);
+            if (left <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            timeout.CancelAfter(left);
+            try
+            {
+                if (!await reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false))
+                {
+                    return; // completed: what was taken is processed, the next wait reports why
+                }
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (IngestConnectionLostException) when (batch.Count > 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task DeclareAsync(IChannel channel, string queue, IReadOnlyList<IngestBinding> bindings, CancellationToken cancellationToken)
+    {
+        await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.QueueBindAsync(queue, queue, string.Empty, cancellationToken: cancellationToken).ConfigureAwait(false);
+        foreach (var binding in bindings)
+        {
+            await channel.ExchangeDeclareAsync(binding.Exchange, binding.Type, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await channel.QueueBindAsync(queue, binding.Exchange, binding.RoutingKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+            logger.LogInformation("Ingest queue {Queue} bound to exchange {Exchange} ({ExchangeType}) with routing key {RoutingKey} ({Origin})",
+                queue, binding.Exchange, binding.Type, binding.RoutingKey, binding.Origin);
+        }
+    }
+
+    private sealed record Delivery(ulong DeliveryTag, byte[] Body, string Exchange, string RoutingKey, string? MessageId);
+}
+
+/// <summary>The ingest channel closed under the consumer (broker restart, connection lost, a declaration refused).</summary>
+public sealed class IngestConnectionLostException(string message) : Exception(message);
