@@ -38,14 +38,15 @@ public sealed class AmqpIngestTests
         await Publish("test.events", "nobody.declares.this", Utf8("""{"a":1}"""), "bad-type");
         await Publish("security.events", "ssh.auth", Utf8("""{"timestamp":"yesterday-ish"}"""), "bad-time");
         await Publish("security.events", "ssh.auth", [0xff, 0xfe, 0x7b], "bad-utf8");
+        await Publish("security.events", "ssh.auth", [.. Utf8("{\"timestamp\":\""), 0xff, .. Utf8("\"}")], "bad-utf8-in-string"); // the JSON reader lets it through
         await Publish("security.events", "ssh.auth", Utf8("""{"timestamp":"2017-12-10T06:55:47Z","message":"second good one"}"""), "good-2");
         await Publish("security.events", "ssh.auth", Utf8("""{"timestamp":"2017-12-10T06:55:47Z","message":"second good one"}"""), "good-2"); // redelivery
 
         await server.WaitUntilAsync(async () =>
         {
             var stats = (await server.GetJsonAsync("api/stats"))["ingest"]!;
-            return stats["accepted"]!.GetValue<long>() == 2 && stats["deadLettered"]!.GetValue<long>() == 7 && stats["duplicates"]!.GetValue<long>() == 1;
-        }, "2 accepted, 7 dead-lettered, 1 duplicate");
+            return stats["accepted"]!.GetValue<long>() == 2 && stats["deadLettered"]!.GetValue<long>() == 8 && stats["duplicates"]!.GetValue<long>() == 1;
+        }, "2 accepted, 8 dead-lettered, 1 duplicate");
 
         var events = (await server.GetJsonAsync("api/events?type=ssh.auth"))["items"]!.AsArray();
         Assert.Equal(["good-2", "good-1"], events.Select(e => e!["id"]!.GetValue<string>()));
@@ -65,6 +66,7 @@ public sealed class AmqpIngestTests
         Assert.Equal("RF5005", letters["bad-time"].Code);
         Assert.Contains("field 'timestamp'", letters["bad-time"].Reason, StringComparison.Ordinal);
         Assert.Equal("RF5001", letters["bad-utf8"].Code);
+        Assert.Equal(("RF5001", "body is not JSON: it is not valid UTF-8 at byte 15 (0xFF)"), letters["bad-utf8-in-string"]);
 
         // The messages themselves are in the dead-letter queue, with the reason in headers.
         var dlq = new Dictionary<string, (string Code, string Reason, byte[] Body)>();
@@ -75,7 +77,7 @@ public sealed class AmqpIngestTests
                 Encoding.UTF8.GetString((byte[])headers["x-ruleflow-reason"]!), got.Body.ToArray());
         }
 
-        Assert.Equal(["bad-array", "bad-json", "bad-number", "bad-size", "bad-time", "bad-type", "bad-utf8"], dlq.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["bad-array", "bad-json", "bad-number", "bad-size", "bad-time", "bad-type", "bad-utf8", "bad-utf8-in-string"], dlq.Keys.Order(StringComparer.Ordinal));
         Assert.All(dlq, d => Assert.Equal(letters[d.Key].Code, d.Value.Code));
         Assert.Equal("this is not json", Encoding.UTF8.GetString(dlq["bad-json"].Body));
         var main = await channel.QueueDeclarePassiveAsync("ruleflow.events");

@@ -17,8 +17,14 @@ public sealed class ServerState
     /// <summary>Workflow definitions were loaded.</summary>
     public bool WorkflowsLoaded { get; set; }
 
-    /// <summary>The ingest receive endpoint is bound and consuming (set by the bus observer).</summary>
-    public bool IngestBound { get; set; }
+    /// <summary>The ingest consumer is bound and consuming (set by <c>AmqpIngestConsumer</c>, or by the in-memory endpoint's observer).</summary>
+    public bool IngestBound
+    {
+        get => Volatile.Read(ref _ingestBound);
+        set => Volatile.Write(ref _ingestBound, value);
+    }
+
+    private bool _ingestBound;
 
     /// <summary>Transport in use: <c>rabbitmq</c> or <c>in-memory</c>.</summary>
     public string Transport { get; set; } = "in-memory";

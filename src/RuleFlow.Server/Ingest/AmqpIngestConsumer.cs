@@ -19,8 +19,9 @@ namespace RuleFlow.Server.Ingest;
 /// Order is the point: windows, sequences and lateness depend on it. MassTransit's receive endpoint runs deliveries
 /// concurrently into its batches, so a message could land behind its successors (a restart with a backlog did it every few
 /// runs: an event was then late by minutes and matched nothing). Here nothing runs concurrently between the socket and
-/// the rule session. On any failure (broker gone, store down past its retries) the connection is closed, the broker
-/// puts the unacknowledged messages back in their places, and consuming starts again after 5 s; events journaled just
+/// the rule session. On a failure (broker gone, consumer cancelled by the broker, a store error that is not transient;
+/// transient ones are retried inside the pipeline) the connection is closed, the broker puts the unacknowledged messages
+/// back in their places, and consuming starts again after 5 s; events journaled just
 /// before are recognised by their ids when redelivered. Declares, at each (re)connect: the queue (durable), a fanout
 /// exchange named like it, and the bindings of <see cref="IngestBindings"/> (their exchanges durable, of their type).
 /// </remarks>
@@ -82,10 +83,16 @@ public sealed class AmqpIngestConsumer(
         var deliveries = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         channel.ChannelShutdownAsync += (_, args) =>
         {
-            deliveries.Writer.TryComplete(new IngestConnectionLostException($"the channel closed ({args.ReplyCode} {args.ReplyText})"));
+            deliveries.Writer.TryComplete(new IngestConnectionLostException($"the channel closed ({args.ReplyCode} {args.ReplyText})", args.Exception));
             return Task.CompletedTask;
         };
         var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.UnregisteredAsync += (_, _) =>
+        {
+            // The broker cancelled the consumer (the queue was deleted) while the channel stays open: consume again.
+            deliveries.Writer.TryComplete(new IngestConnectionLostException("the broker cancelled the consumer (was the queue deleted?)"));
+            return Task.CompletedTask;
+        };
         consumer.ReceivedAsync += (_, delivery) =>
         {
             // The body's memory belongs to the client only during this call: copy it.
@@ -93,7 +100,10 @@ public sealed class AmqpIngestConsumer(
                 delivery.BasicProperties.MessageId));
             return Task.CompletedTask;
         };
-        await channel.BasicConsumeAsync(rabbit.Queue, autoAck: false, consumer, stoppingToken).ConfigureAwait(false);
+        // Exclusive: a second server on the same queue would take every other batch and break the order. It is refused
+        // (ACCESS_REFUSED), says so in its log, tries again every 5 s and answers 503 on /health until the first one stops.
+        await channel.BasicConsumeAsync(rabbit.Queue, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: true, arguments: null,
+            consumer, stoppingToken).ConfigureAwait(false);
         state.IngestBound = true;
         logger.LogInformation("Ingest queue {Queue} is consuming in queue order (batches of up to {BatchSize}, prefetch {Prefetch})",
             rabbit.Queue, batchSize, prefetch);
@@ -141,8 +151,8 @@ public sealed class AmqpIngestConsumer(
                 return;
             }
 
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            timeout.CancelAfter(left);
+            using var timer = new CancellationTokenSource(left, time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timer.Token);
             try
             {
                 if (!await reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false))
@@ -179,4 +189,4 @@ public sealed class AmqpIngestConsumer(
 }
 
 /// <summary>The ingest channel closed under the consumer (broker restart, connection lost, a declaration refused).</summary>
-public sealed class IngestConnectionLostException(string message) : Exception(message);
+public sealed class IngestConnectionLostException(string message, Exception? inner = null) : Exception(message, inner);

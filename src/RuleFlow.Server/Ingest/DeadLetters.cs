@@ -11,9 +11,9 @@ public interface IDeadLetterQueue
 }
 
 /// <summary>
-/// Every refusal goes through here, whatever the path (MassTransit's error pipe, the batch consumer, HTTP): it is
+/// Every refusal goes through here, whatever the path (the AMQP consumer, MassTransit's in-memory error pipe, HTTP): it is
 /// logged, counted (<see cref="IngestMetrics"/>), recorded in the store (<c>GET /api/events/dead-letters</c>) and, for
-/// a broker message that MassTransit does not move itself, moved to the dead-letter queue before it is acknowledged.
+/// a broker message, moved to the dead-letter queue (confirmed by the broker) before it is acknowledged.
 /// With the in-memory transport there is no dead-letter queue: the record (with the first 4 KiB of the body) is it.
 /// </summary>
 public sealed class DeadLetters(DeadLetterStore store, IngestMetrics metrics, ILogger<DeadLetters> logger, IDeadLetterQueue? queue = null)
@@ -27,10 +27,13 @@ public sealed class DeadLetters(DeadLetterStore store, IngestMetrics metrics, IL
         metrics.DeadLettered(code);
         await StoreRetry.RunAsync(ct => store.AddAsync(new DeadLetter
         {
-            At = message.ReceivedAt, Source = message.Source, MessageId = message.MessageId, Code = code, Reason = reason,
+            // Clipped to the columns (a refused message may carry anything): a record that cannot be written would hold up the queue.
+            At = message.ReceivedAt, Source = Clip(message.Source, 500), MessageId = message.MessageId is { } id ? Clip(id, 200) : null, Code = code, Reason = reason,
             BodyBytes = message.Body.Length, BodyPreview = EventConsumer.Preview(message.Body.Span),
         }, ct), logger, "recording a dead letter", cancellationToken).ConfigureAwait(false);
     }
+
+    private static string Clip(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
     /// <summary>Moves a broker message to the dead-letter queue (when there is one), then records it.</summary>
     public async Task MoveAsync(IncomingMessage message, string code, string reason, CancellationToken cancellationToken)

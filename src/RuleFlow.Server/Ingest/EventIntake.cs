@@ -57,6 +57,12 @@ public sealed partial class EventIntake(IOptions<RuleFlowOptions> options, RuleH
                 $"{ingest.MaxEventBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes (RuleFlow:Ingest:MaxEventBytes)");
         }
 
+        if (InvalidUtf8At(message.Body.Span) is { } bad)
+        {
+            // The JSON reader checks UTF-8 only where it must; a bad byte inside a string would fail later, when read.
+            throw new IngestRejectedException(IngestErrors.NotJson, $"body is not JSON: it is not valid UTF-8 at byte {bad + 1} (0x{message.Body.Span[bad]:X2})");
+        }
+
         JsonElement data;
         try
         {
@@ -99,6 +105,23 @@ public sealed partial class EventIntake(IOptions<RuleFlowOptions> options, RuleH
 
         var payload = Encoding.UTF8.GetString(message.Body.Span);
         return new AcceptedEvent(new RuleEvent(id, type, time, data), payload, message.Source, message.ReceivedAt);
+    }
+
+    /// <summary>The 0-based offset of the first byte that is not part of valid UTF-8, or null when all of it is.</summary>
+    public static int? InvalidUtf8At(ReadOnlySpan<byte> body)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(body))
+        {
+            return null;
+        }
+
+        var offset = 0;
+        while (offset < body.Length && System.Text.Rune.DecodeFromUtf8(body[offset..], out _, out var consumed) == System.Buffers.OperationStatus.Done)
+        {
+            offset += consumed;
+        }
+
+        return offset;
     }
 
     /// <summary>The refusal for a body that does not parse: <c>body is not JSON at line L, byte B: …</c> (both 1-based).</summary>

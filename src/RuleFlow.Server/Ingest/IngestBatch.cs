@@ -28,6 +28,12 @@ public sealed class IngestBatch(EventIntake intake, EventPipeline pipeline, Dead
             {
                 await deadLetters.MoveAsync(message, e.Code, e.Message, cancellationToken).ConfigureAwait(false);
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A defect in reading this message: it would fail again on every redelivery and hold up the queue behind it.
+                await deadLetters.MoveAsync(message, IngestErrors.ProcessingFailed, $"processing failed: {e.GetType().Name}: {e.Message}", cancellationToken)
+                    .ConfigureAwait(false);
+            }
         }
 
         var outcomes = await pipeline.ProcessBatchAsync(accepted, cancellationToken).ConfigureAwait(false);

@@ -13,7 +13,7 @@ public sealed record IngestBinding(string Exchange, string Type, string RoutingK
 /// <summary>
 /// The ingest queue's bindings: the event declarations of the rules in force (<c>event … from exchange "x" routing "p"</c>),
 /// then <c>RuleFlow:RabbitMq:Bindings</c> from configuration, which only adds. The queue is also reachable through its own
-/// fanout exchange (named like the queue), which MassTransit declares.
+/// fanout exchange (named like the queue), which <see cref="AmqpIngestConsumer"/> declares.
 /// </summary>
 public static class IngestBindings
 {

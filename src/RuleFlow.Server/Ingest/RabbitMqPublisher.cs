@@ -5,7 +5,7 @@ using RuleFlow.Workflows.Runtime;
 namespace RuleFlow.Server.Ingest;
 
 /// <summary>
-/// RuleFlow's own publishing connection to RabbitMQ (separate from MassTransit's consumer), with publisher confirms:
+/// RuleFlow's own publishing connection to RabbitMQ (separate from the ingest consumer's), with publisher confirms:
 /// every publish returns only once the broker has taken the message. Used for the workflow outbox
 /// (<see cref="IMessageTransport"/>: durable topic exchanges declared on first use, persistent messages,
 /// <c>message_id</c> = the outbox id) and for moving refused messages to the dead-letter queue
@@ -33,7 +33,7 @@ public sealed class RabbitMqPublisher(string url, string ingestQueue, ILogger<Ra
             DeliveryMode = DeliveryModes.Persistent,
             Headers = message.Headers.ToDictionary(h => h.Key, h => (object?)h.Value, StringComparer.Ordinal),
         };
-        return SendAsync(message.Exchange, message.RoutingKey, properties, message.Body,
+        return SendAsync(message.Exchange, message.RoutingKey, properties, message.Body, mandatory: false,
             channel => channel.ExchangeDeclareAsync(message.Exchange, ExchangeType.Topic, durable: true, autoDelete: false, cancellationToken: cancellationToken),
             cancellationToken);
     }
@@ -56,7 +56,8 @@ public sealed class RabbitMqPublisher(string url, string ingestQueue, ILogger<Ra
         };
         // Like MassTransit's error transport: the fanout exchange named like the error queue, the original routing key kept.
         var queue = DeadLetterQueueName;
-        return SendAsync(queue, message.RoutingKey ?? "", properties, message.Body, async channel =>
+        // Mandatory: a confirm alone does not prove the queue took it (the error queue could have been deleted).
+        return SendAsync(queue, message.RoutingKey ?? "", properties, message.Body, mandatory: true, async channel =>
         {
             await channel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
             await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -64,7 +65,7 @@ public sealed class RabbitMqPublisher(string url, string ingestQueue, ILogger<Ra
         }, cancellationToken);
     }
 
-    private async Task SendAsync(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body,
+    private async Task SendAsync(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body, bool mandatory,
         Func<IChannel, Task> declare, CancellationToken cancellationToken)
     {
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -77,7 +78,7 @@ public sealed class RabbitMqPublisher(string url, string ingestQueue, ILogger<Ra
                 _declared[exchange] = true;
             }
 
-            await channel.BasicPublishAsync(exchange, routingKey, mandatory: false, properties, body, cancellationToken).ConfigureAwait(false);
+            await channel.BasicPublishAsync(exchange, routingKey, mandatory, properties, body, cancellationToken).ConfigureAwait(false);
             logger.LogDebug("Published message {MessageId} to {Exchange} with routing key {RoutingKey}", properties.MessageId, exchange, routingKey);
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
