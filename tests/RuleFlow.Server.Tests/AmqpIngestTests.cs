@@ -162,4 +162,39 @@ public sealed class AmqpIngestTests
         Assert.Equal(published, inJournalOrder);
         Assert.DoesNotContain("Late event", server.Log, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_second_server_on_the_queue_is_refused_until_the_first_stops_and_a_deleted_queue_is_declared_again()
+    {
+        await using var broker = await TestBroker.CreateAsync();
+        var settings = new Dictionary<string, string> { ["RuleFlow__RabbitMq__Url"] = broker.Url.ToString() };
+        await using var first = new ServerProcess(ServerProcess.NewContentRoot(), settings);
+        await first.StartAndWaitReadyAsync();
+
+        // Two consumers would share the queue's messages and break their order: the second is refused and not ready.
+        await using var second = new ServerProcess(ServerProcess.NewContentRoot(), settings);
+        second.Start();
+        await second.WaitUntilAsync(async () =>
+        {
+            var (status, body) = await second.GetAsync("health");
+            return status == System.Net.HttpStatusCode.ServiceUnavailable && body?["checks"]?["ingest"]?.GetValue<bool>() == false
+                && second.Log.Contains("Ingest from RabbitMQ stopped", StringComparison.Ordinal);
+        }, "the second server refused and not ready");
+        Assert.Contains("ACCESS_REFUSED", second.Log, StringComparison.Ordinal);
+
+        await first.KillAsync();
+        await second.WaitReadyAsync(TimeSpan.FromSeconds(30)); // it tries again every 5 s
+
+        // Deleting the queue cancels the consumer; it declares the queue and its bindings again and consumes.
+        await using var connection = await broker.ConnectAsync();
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+        await channel.QueueDeleteAsync("ruleflow.events");
+        await second.WaitUntilAsync(() => Task.FromResult(second.Log.Contains("the broker cancelled the consumer", StringComparison.Ordinal)),
+            "the consumer to notice");
+        await second.WaitReadyAsync(TimeSpan.FromSeconds(30));
+        await channel.BasicPublishAsync("security.events", "ssh.auth", mandatory: true, new BasicProperties { MessageId = "after-delete" },
+            Encoding.UTF8.GetBytes("""{"timestamp":"2017-12-10T06:55:46Z","message":"after the queue came back"}"""));
+        await second.WaitUntilAsync(async () => (await second.GetJsonAsync("api/events?pageSize=1"))["total"]!.GetValue<int>() == 1, "the event journaled");
+        Assert.Equal("after-delete", (await second.GetJsonAsync("api/events"))["items"]![0]!["id"]!.GetValue<string>());
+    }
 }

@@ -164,6 +164,21 @@ public sealed class ServerProcess : IAsyncDisposable
         return JsonNode.Parse(text)!;
     }
 
+    /// <summary>GET with the status whatever it is (no answer yet: status 0 and no body).</summary>
+    public async Task<(HttpStatusCode Status, JsonNode? Body)> GetAsync(string path)
+    {
+        try
+        {
+            using var response = await Http.GetAsync(path);
+            var text = await response.Content.ReadAsStringAsync();
+            return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+        }
+        catch (HttpRequestException)
+        {
+            return (0, null);
+        }
+    }
+
     public async Task<(HttpStatusCode Status, JsonNode? Body)> PostJsonAsync(string path, object? body, IDictionary<string, string>? headers = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = body is null ? null : JsonContent.Create(body) };
