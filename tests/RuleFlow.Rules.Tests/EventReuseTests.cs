@@ -189,4 +189,42 @@ public sealed class EventReuseTests
         Assert.Equal("plain", outside);
         Assert.NotSame(values[2], outside);
     }
+
+    [Theory]
+    [InlineData("sum(flow(), bytes) within 2s >= 1000", "f2,f4")]
+    [InlineData("avg(flow(), bytes) within 2s >= 300", "f1,f4")]
+    [InlineData("max(flow(), bytes) within 2s >= 600", "f1,f4")]
+    [InlineData("min(flow(), bytes) within 2s <= 1", "f3")]
+    [InlineData("distinct(flow(), src) within 2s >= 2", "f2,f4")]
+    public void An_event_leaving_an_aggregate_window_takes_back_its_value_without_reading_its_text_again(string aggregate, string expected)
+    {
+        // f1 leaves the 2 s window at f3: the aggregate must drop what f1 added (else sum, avg, max and distinct do not fall back,
+        // so f4 makes no new match). The long count keeps the events held, as compact text, after they leave the 2 s window: their
+        // removal must not parse them back into documents.
+        var rules = T.Load($$"""
+            event flow
+            rule "agg" when a: {{aggregate}} then log "fired" end
+            rule "hold" when c: count(flow()) within 60s >= 1000 then log "never" end
+            """);
+        var session = rules.CreateSession();
+        var fired = new List<string>();
+        void Insert(double ms, double bytes, string src, string id)
+        {
+            if (session.Insert(E("flow", ms, new { bytes, src }, id)).Any(f => f.Rule == "agg"))
+            {
+                fired.Add(id);
+            }
+        }
+
+        Insert(0, 600, "10.0.0.1", "f1");
+        Insert(1_000, 500, "10.0.0.2", "f2");
+        Insert(2_500, 0.5, "10.0.0.2", "f3");
+        Insert(2_600, 600, "10.0.0.3", "f4");
+        Assert.Equal(expected, string.Join(",", fired));
+
+        Assert.DoesNotContain(session.AdvanceTo(At(5_000)), f => f.Rule == "agg"); // all four left the window
+        var held = SnapshotWriter.HeldEvents(session.State).ToList();
+        Assert.Equal(4, held.Count);
+        Assert.All(held, e => Assert.True(e.IsCompact, $"{e.Id} was parsed back into a document when it left the window"));
+    }
 }

@@ -12,6 +12,13 @@ internal sealed class AggregateGroup : AggregateResult
     // The window, oldest first: most groups hold one event, kept inline; a list from the second on.
     private DataFact? _single;
     private List<DataFact>? _many;
+
+    // The value each event added to the accumulator (sum, avg, min, max, distinct), parallel to the events: its removal takes
+    // back exactly that, without reading the event again (a held event is compact text: reading it would parse it back into
+    // a document for good, on every expiry). Standalone values: none refers to an event's JSON document.
+    private readonly bool _keepsValues;
+    private RuleValue _singleValue;
+    private List<RuleValue>? _manyValues;
     private Token? _singleLeft;
     private Token? _singleOutput;
     private Dictionary<Token, Token>? _outputs;
@@ -24,6 +31,8 @@ internal sealed class AggregateGroup : AggregateResult
         Bucket = bucket;
         PerKeyValue = perKey;
         Accumulator = node.Function == AggregateFunctionKind.Count ? null : Accumulators.Create(node.Function);
+        _keepsValues = node.Function is AggregateFunctionKind.Sum or AggregateFunctionKind.Avg or AggregateFunctionKind.Min
+            or AggregateFunctionKind.Max or AggregateFunctionKind.Distinct;
     }
 
     public AggregateNode Node { get; }
@@ -62,6 +71,8 @@ internal sealed class AggregateGroup : AggregateResult
         PerKeyValue = perKey;
         _single = null;
         _many?.Clear(); // kept: a pooled group that needed a list is likely to need it again
+        _singleValue = default;
+        _manyValues?.Clear();
         _count = 0;
         _singleLeft = null;
         _singleOutput = null;
@@ -137,20 +148,32 @@ internal sealed class AggregateGroup : AggregateResult
         return false;
     }
 
+    /// <summary>Adds an event entering the window with its value for the accumulator (<see cref="RuleValue.Missing"/> for count).</summary>
     public void Add(DataFact fact, RuleValue value)
     {
         _count++;
         Accumulator?.Add(value);
+        var kept = _keepsValues ? Standalone(value) : default;
         if (_many is null)
         {
             if (_single is null)
             {
                 _single = fact;
+                _singleValue = kept;
                 return;
             }
 
             _many = new List<DataFact>(4) { _single };
             _single = null;
+            if (_keepsValues)
+            {
+                (_manyValues ??= new List<RuleValue>(4)).Add(_singleValue);
+                _singleValue = default;
+            }
+        }
+        else if (_keepsValues && _manyValues is null)
+        {
+            _manyValues = new List<RuleValue>(4); // a pooled group's list, its values list not made yet
         }
 
         // Events mostly arrive in time order: search from the end.
@@ -162,9 +185,19 @@ internal sealed class AggregateGroup : AggregateResult
         }
 
         events.Insert(i, fact);
+        if (_keepsValues)
+        {
+            _manyValues!.Insert(i, kept);
+        }
     }
 
-    public bool Remove(DataFact fact, RuleValue value)
+    /// <summary>A value that refers to no event's JSON document (numbers as numbers, strings detached, other JSON cloned).</summary>
+    private static RuleValue Standalone(RuleValue value) =>
+        value.IsJsonNumber && value.Element.TryGetDouble(out var number) ? RuleValue.FromNumber(number) : value.Detach();
+
+    /// <summary>Removes an event leaving the window, taking back from the accumulator the value it added.</summary>
+    /// <returns>False when the event is not in this group.</returns>
+    public bool Remove(DataFact fact)
     {
         if (_many is null)
         {
@@ -175,7 +208,8 @@ internal sealed class AggregateGroup : AggregateResult
 
             _single = null;
             _count--;
-            Accumulator?.Remove(value);
+            Accumulator?.Remove(_singleValue);
+            _singleValue = default;
             return true;
         }
 
@@ -190,7 +224,16 @@ internal sealed class AggregateGroup : AggregateResult
             {
                 events.RemoveAt(mid);
                 _count--;
-                Accumulator?.Remove(value);
+                if (_keepsValues)
+                {
+                    Accumulator!.Remove(_manyValues![mid]);
+                    _manyValues.RemoveAt(mid);
+                }
+                else
+                {
+                    Accumulator?.Remove(RuleValue.Missing);
+                }
+
                 return true;
             }
 
@@ -669,7 +712,7 @@ internal sealed class AggregateNode(
         if (Window.Last is { } last && group.Count > last)
         {
             var oldest = group.Oldest;
-            group.Remove(oldest, ValueOf(session, oldest));
+            group.Remove(oldest);
             if (ReferenceEquals(oldest.Group, group))
             {
                 oldest.Group = null;
@@ -723,7 +766,7 @@ internal sealed class AggregateNode(
             fact.Group = null;
             group = known;
             bucket = known.Bucket;
-            if (!group.Remove(fact, ValueOf(session, fact)))
+            if (!group.Remove(fact))
             {
                 return;
             }
@@ -739,7 +782,7 @@ internal sealed class AggregateNode(
             }
 
             if (!memory.Buckets.TryGetValue(key, out bucket!) || !TryGetGroup(memory, bucket, per, out group)
-                || !group.Remove(fact, ValueOf(session, fact)))
+                || !group.Remove(fact))
             {
                 return;
             }
