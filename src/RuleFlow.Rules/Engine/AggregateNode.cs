@@ -15,10 +15,15 @@ internal sealed class AggregateGroup : AggregateResult
 
     // The value each event added to the accumulator (sum, avg, min, max, distinct), parallel to the events: its removal takes
     // back exactly that, without reading the event again (a held event is compact text: reading it would parse it back into
-    // a document for good, on every expiry). Standalone values: none refers to an event's JSON document.
-    private readonly bool _keepsValues;
-    private RuleValue _singleValue;
-    private List<RuleValue>? _manyValues;
+    // a document for good, on every expiry). Standalone values: none refers to an event's JSON document. Null for count and
+    // collect, whose groups are most of the groups there are: they pay one reference for it.
+    private readonly KeptValues? _kept;
+
+    private sealed class KeptValues
+    {
+        public RuleValue Single;
+        public List<RuleValue>? Many;
+    }
     private Token? _singleLeft;
     private Token? _singleOutput;
     private Dictionary<Token, Token>? _outputs;
@@ -31,8 +36,8 @@ internal sealed class AggregateGroup : AggregateResult
         Bucket = bucket;
         PerKeyValue = perKey;
         Accumulator = node.Function == AggregateFunctionKind.Count ? null : Accumulators.Create(node.Function);
-        _keepsValues = node.Function is AggregateFunctionKind.Sum or AggregateFunctionKind.Avg or AggregateFunctionKind.Min
-            or AggregateFunctionKind.Max or AggregateFunctionKind.Distinct;
+        _kept = node.Function is AggregateFunctionKind.Sum or AggregateFunctionKind.Avg or AggregateFunctionKind.Min
+            or AggregateFunctionKind.Max or AggregateFunctionKind.Distinct ? new KeptValues() : null;
     }
 
     public AggregateNode Node { get; }
@@ -71,8 +76,12 @@ internal sealed class AggregateGroup : AggregateResult
         PerKeyValue = perKey;
         _single = null;
         _many?.Clear(); // kept: a pooled group that needed a list is likely to need it again
-        _singleValue = default;
-        _manyValues?.Clear();
+        if (_kept is not null)
+        {
+            _kept.Single = default;
+            _kept.Many?.Clear();
+        }
+
         _count = 0;
         _singleLeft = null;
         _singleOutput = null;
@@ -153,27 +162,27 @@ internal sealed class AggregateGroup : AggregateResult
     {
         _count++;
         Accumulator?.Add(value);
-        var kept = _keepsValues ? Standalone(value) : default;
+        var value0 = _kept is null ? default : Standalone(value);
         if (_many is null)
         {
             if (_single is null)
             {
                 _single = fact;
-                _singleValue = kept;
+                if (_kept is not null)
+                {
+                    _kept.Single = value0;
+                }
+
                 return;
             }
 
             _many = new List<DataFact>(4) { _single };
             _single = null;
-            if (_keepsValues)
+            if (_kept is not null)
             {
-                (_manyValues ??= new List<RuleValue>(4)).Add(_singleValue);
-                _singleValue = default;
+                (_kept.Many ??= new List<RuleValue>(4)).Add(_kept.Single);
+                _kept.Single = default;
             }
-        }
-        else if (_keepsValues && _manyValues is null)
-        {
-            _manyValues = new List<RuleValue>(4); // a pooled group's list, its values list not made yet
         }
 
         // Events mostly arrive in time order: search from the end.
@@ -185,10 +194,7 @@ internal sealed class AggregateGroup : AggregateResult
         }
 
         events.Insert(i, fact);
-        if (_keepsValues)
-        {
-            _manyValues!.Insert(i, kept);
-        }
+        _kept?.Many!.Insert(i, value0);
     }
 
     /// <summary>A value that refers to no event's JSON document (numbers as numbers, strings detached, other JSON cloned).</summary>
@@ -208,8 +214,16 @@ internal sealed class AggregateGroup : AggregateResult
 
             _single = null;
             _count--;
-            Accumulator?.Remove(_singleValue);
-            _singleValue = default;
+            if (_kept is not null)
+            {
+                Accumulator!.Remove(_kept.Single);
+                _kept.Single = default;
+            }
+            else
+            {
+                Accumulator?.Remove(RuleValue.Missing);
+            }
+
             return true;
         }
 
@@ -224,10 +238,10 @@ internal sealed class AggregateGroup : AggregateResult
             {
                 events.RemoveAt(mid);
                 _count--;
-                if (_keepsValues)
+                if (_kept is not null)
                 {
-                    Accumulator!.Remove(_manyValues![mid]);
-                    _manyValues.RemoveAt(mid);
+                    Accumulator!.Remove(_kept.Many![mid]);
+                    _kept.Many.RemoveAt(mid);
                 }
                 else
                 {
