@@ -24,6 +24,8 @@ public sealed partial class ServingTests(StudioServer studio)
             Assert.True(page.Headers.CacheControl?.NoCache, path);
             var html = await page.Content.ReadAsStringAsync();
             Assert.Contains("<div id=\"root\"></div>", html, StringComparison.Ordinal);
+            AssertSecurityHeaders(page, path);
+            Assert.DoesNotContain("<script>", html, StringComparison.Ordinal); // no inline script: script-src 'self' would refuse it
         }
 
         var index = await anonymous.GetStringAsync("studio/");
@@ -33,6 +35,7 @@ public sealed partial class ServingTests(StudioServer studio)
         Assert.Equal(HttpStatusCode.OK, script.StatusCode);
         Assert.Equal("text/javascript", script.Content.Headers.ContentType?.MediaType);
         Assert.Equal(TimeSpan.FromDays(365), script.Headers.CacheControl?.MaxAge);
+        AssertSecurityHeaders(script, asset.Value);
 
         using var missing = await anonymous.GetAsync("studio/assets/no-such-bundle.js");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
@@ -42,6 +45,18 @@ public sealed partial class ServingTests(StudioServer studio)
         // The API itself still wants a key.
         using var api = await anonymous.GetAsync("api/workflows");
         Assert.Equal(HttpStatusCode.Unauthorized, api.StatusCode);
+    }
+
+    private static void AssertSecurityHeaders(HttpResponseMessage response, string path)
+    {
+        var csp = string.Join(";", response.Headers.GetValues("Content-Security-Policy"));
+        Assert.Contains("script-src 'self';", csp, StringComparison.Ordinal);
+        Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
+        Assert.Contains("object-src 'none'", csp, StringComparison.Ordinal);
+        Assert.DoesNotContain("unsafe-eval", csp, StringComparison.Ordinal);
+        Assert.Equal(["nosniff"], response.Headers.GetValues("X-Content-Type-Options"));
+        Assert.Equal(["DENY"], response.Headers.GetValues("X-Frame-Options"));
+        Assert.True(response.Headers.Contains("Referrer-Policy"), path);
     }
 
     [GeneratedRegex("/studio/assets/index-[A-Za-z0-9_-]+\\.js")]

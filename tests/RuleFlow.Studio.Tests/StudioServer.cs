@@ -105,6 +105,12 @@ public sealed class StudioServer : IAsyncLifetime
         try
         {
             await body();
+            // The Studio runs under its Content-Security-Policy: anything it refused is a defect (the UI may look fine without it).
+            var refused = BrowserLog.Where(line => line.Contains("Content Security Policy", StringComparison.Ordinal)).ToList();
+            if (refused.Count > 0)
+            {
+                throw new Xunit.Sdk.XunitException("the Content-Security-Policy refused:\n" + string.Join("\n", refused));
+            }
         }
         catch
         {

@@ -8,7 +8,8 @@ namespace RuleFlow.Server.Studio;
 /// Serves RuleFlow Studio, the single-page web UI built from <c>src/RuleFlow.Studio</c> (Vite, <c>base: '/studio/'</c>)
 /// into <c>wwwroot/studio</c> next to the server binary, at <c>/studio</c>. The static files are anonymous (the UI's API
 /// calls carry the key); any path under <c>/studio/</c> that is not a file is answered with <c>index.html</c> (SPA fallback),
-/// so a reload on <c>/studio/instances/…</c> works.
+/// so a reload on <c>/studio/instances/…</c> works. Every answer carries <see cref="ContentSecurityPolicy"/>,
+/// <c>X-Content-Type-Options: nosniff</c>, <c>X-Frame-Options: DENY</c> and <c>Referrer-Policy: no-referrer</c>.
 /// </summary>
 public static class StudioEndpoints
 {
@@ -16,6 +17,16 @@ public static class StudioEndpoints
     public const string PathKey = "RuleFlow:Studio:Path";
 
     private static readonly FileExtensionContentTypeProvider ContentTypes = new();
+
+    /// <summary>
+    /// The Content-Security-Policy of every Studio response. The Studio keeps the user's API key in the browser, so a script
+    /// injected into it could act as that user: only the Studio's own bundled scripts run (no inline script, no eval, no other
+    /// origin), it talks only to this server, and no other site may frame it. Inline styles stay allowed: the editor (Monaco)
+    /// and the graph (React Flow) set them at run time.
+    /// </summary>
+    public const string ContentSecurityPolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; " +
+        "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
     /// <summary>
     /// Maps <c>GET /studio</c> (redirect to <c>/studio/</c>) and <c>GET /studio/{**path}</c>: the file when it exists, else
@@ -44,6 +55,11 @@ public static class StudioEndpoints
 
     private static IResult Serve(PhysicalFileProvider? files, string? path, HttpContext http)
     {
+        var security = http.Response.Headers;
+        security.ContentSecurityPolicy = ContentSecurityPolicy;
+        security.XContentTypeOptions = "nosniff";
+        security.XFrameOptions = "DENY"; // for browsers without frame-ancestors
+        security["Referrer-Policy"] = "no-referrer";
         if (!http.Request.Path.Value!.EndsWith('/') && string.IsNullOrEmpty(path))
         {
             return Results.Redirect("/studio/"); // relative asset paths and the router need the slash
