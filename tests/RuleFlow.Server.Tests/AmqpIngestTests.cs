@@ -197,4 +197,44 @@ public sealed class AmqpIngestTests
         await second.WaitUntilAsync(async () => (await second.GetJsonAsync("api/events?pageSize=1"))["total"]!.GetValue<int>() == 1, "the event journaled");
         Assert.Equal("after-delete", (await second.GetJsonAsync("api/events"))["items"]![0]!["id"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task A_reloaded_rule_set_binds_the_queue_to_its_new_exchanges_and_unbinds_the_ones_it_dropped()
+    {
+        await using var broker = await TestBroker.CreateAsync();
+        await using var server = new ServerProcess(ServerProcess.NewContentRoot(), new Dictionary<string, string>
+        {
+            ["RuleFlow__RabbitMq__Url"] = broker.Url.ToString(),
+        });
+        await server.StartAndWaitReadyAsync();
+        await using var connection = await broker.ConnectAsync();
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+        await channel.ExchangeDeclareAsync("firewall.events", ExchangeType.Topic, durable: true);
+        async Task Publish(string id) => await channel.BasicPublishAsync("firewall.events", "fw.deny", mandatory: true, new BasicProperties { MessageId = id },
+            Encoding.UTF8.GetBytes("""{"timestamp":"2024-05-01T10:00:00Z","src":"203.0.113.9"}"""));
+
+        // Nothing is bound to the new exchange yet: the broker returns the message.
+        var unroutable = await Assert.ThrowsAsync<PublishException>(() => Publish("before"));
+        Assert.True(unroutable.IsReturn);
+
+        var file = Path.Combine(server.ContentRoot, "rules", "firewall.rules");
+        await File.WriteAllTextAsync(file, """
+            event fw.deny
+                from exchange "firewall.events" routing "fw.deny"
+                time timestamp
+            rule "deny" when d: fw.deny() then log "denied {{d.src}}" end
+            """);
+        await server.WaitUntilAsync(() => Task.FromResult(server.Log.Contains("Ingest queue ruleflow.events bound to exchange firewall.events", StringComparison.Ordinal)),
+            "the queue bound to the new exchange");
+        await server.WaitReadyAsync();
+        await Publish("after-reload");
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/events?type=fw.deny"))["total"]!.GetValue<int>() == 1, "the event journaled");
+        Assert.Equal("deny", (await server.GetJsonAsync("api/rules/firings?pageSize=1"))["items"]![0]!["rule"]!.GetValue<string>());
+
+        File.Delete(file);
+        await server.WaitUntilAsync(() => Task.FromResult(server.Log.Contains("unbound from exchange firewall.events", StringComparison.Ordinal)),
+            "the queue unbound from the dropped exchange");
+        unroutable = await Assert.ThrowsAsync<PublishException>(() => Publish("after-removal"));
+        Assert.True(unroutable.IsReturn);
+    }
 }

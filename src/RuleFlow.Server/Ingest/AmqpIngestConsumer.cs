@@ -35,6 +35,9 @@ public sealed class AmqpIngestConsumer(
 {
     private static readonly TimeSpan ReconnectDelay = TimeSpan.FromSeconds(5);
 
+    /// <summary>The bindings this consumer declared last (to unbind those a reloaded rule set no longer has).</summary>
+    private IReadOnlyList<IngestBinding> _bound = [];
+
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -47,6 +50,10 @@ public sealed class AmqpIngestConsumer(
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (IngestConnectionLostException e) when (e.Rebind)
+            {
+                logger.LogInformation("The rule set in force changed the ingest bindings: consuming again with them");
             }
             catch (Exception e)
             {
@@ -68,19 +75,43 @@ public sealed class AmqpIngestConsumer(
     {
         var settings = options.Value;
         var rabbit = settings.RabbitMq;
-        var batchSize = Math.Clamp(rabbit.BatchSize, 1, 1000);
-        var batchWait = TimeSpan.FromMilliseconds(Math.Clamp(rabbit.BatchWaitMilliseconds, 1, 10_000));
-        var prefetch = (ushort)Math.Min(ushort.MaxValue, Math.Max(rabbit.PrefetchCount, batchSize * 2));
-
         var factory = new ConnectionFactory { Uri = new Uri(rabbit.Url!), ClientProvidedName = "ruleflow-ingest", AutomaticRecoveryEnabled = false };
         await using var connection = await factory.CreateConnectionAsync(stoppingToken).ConfigureAwait(false);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken).ConfigureAwait(false);
         rules.EnsureLoaded();
-        await DeclareAsync(channel, rabbit.Queue, IngestBindings.Compute(rules, settings), stoppingToken).ConfigureAwait(false);
+        // A reload that changes the bindings ends this connection (after the batch in hand) and the next one declares them.
+        var deliveries = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+        var bindings = IngestBindings.Compute(rules, settings);
+        void OnRuleSetChanged(RuleFlow.Rules.RuleSet changed)
+        {
+            if (!IngestBindings.Compute(rules, settings).SequenceEqual(bindings))
+            {
+                deliveries.Writer.TryComplete(new IngestConnectionLostException("the rule set changed the bindings", rebind: true));
+            }
+        }
+
+        rules.RuleSetChanged += OnRuleSetChanged;
+        OnRuleSetChanged(rules.Current); // a reload between the computation and the subscription
+        try
+        {
+            await ConsumeAsync(channel, deliveries, bindings, settings, stoppingToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            rules.RuleSetChanged -= OnRuleSetChanged;
+        }
+    }
+
+    private async Task ConsumeAsync(IChannel channel, Channel<Delivery> deliveries, IReadOnlyList<IngestBinding> bindings, RuleFlowOptions settings,
+        CancellationToken stoppingToken)
+    {
+        var rabbit = settings.RabbitMq;
+        var batchSize = Math.Clamp(rabbit.BatchSize, 1, 1000);
+        var batchWait = TimeSpan.FromMilliseconds(Math.Clamp(rabbit.BatchWaitMilliseconds, 1, 10_000));
+        var prefetch = (ushort)Math.Min(ushort.MaxValue, Math.Max(rabbit.PrefetchCount, batchSize * 2));
+        await DeclareAsync(channel, rabbit.Queue, bindings, stoppingToken).ConfigureAwait(false);
         await channel.BasicQosAsync(0, prefetch, false, stoppingToken).ConfigureAwait(false);
 
-        // Single writer (the channel's dispatcher, one delivery at a time), single reader (the loop below).
-        var deliveries = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         channel.ChannelShutdownAsync += (_, args) =>
         {
             deliveries.Writer.TryComplete(new IngestConnectionLostException($"the channel closed ({args.ReplyCode} {args.ReplyText})", args.Exception));
@@ -176,6 +207,14 @@ public sealed class AmqpIngestConsumer(
         await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.QueueBindAsync(queue, queue, string.Empty, cancellationToken: cancellationToken).ConfigureAwait(false);
+        foreach (var gone in _bound.Except(bindings))
+        {
+            // A binding the rule set in force no longer declares (known only since this process started).
+            await channel.QueueUnbindAsync(queue, gone.Exchange, gone.RoutingKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+            logger.LogInformation("Ingest queue {Queue} unbound from exchange {Exchange} with routing key {RoutingKey} (no longer declared)",
+                queue, gone.Exchange, gone.RoutingKey);
+        }
+
         foreach (var binding in bindings)
         {
             await channel.ExchangeDeclareAsync(binding.Exchange, binding.Type, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -183,10 +222,16 @@ public sealed class AmqpIngestConsumer(
             logger.LogInformation("Ingest queue {Queue} bound to exchange {Exchange} ({ExchangeType}) with routing key {RoutingKey} ({Origin})",
                 queue, binding.Exchange, binding.Type, binding.RoutingKey, binding.Origin);
         }
+
+        _bound = bindings;
     }
 
     private sealed record Delivery(ulong DeliveryTag, byte[] Body, string Exchange, string RoutingKey, string? MessageId);
 }
 
-/// <summary>The ingest channel closed under the consumer (broker restart, connection lost, a declaration refused).</summary>
-public sealed class IngestConnectionLostException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>The ingest channel closed under the consumer (broker restart, connection lost, a declaration refused), or a reload changed the bindings.</summary>
+public sealed class IngestConnectionLostException(string message, Exception? inner = null, bool rebind = false) : Exception(message, inner)
+{
+    /// <summary>True when the rule set in force changed the bindings: not a failure, consume again at once.</summary>
+    public bool Rebind { get; } = rebind;
+}

@@ -22,6 +22,12 @@ public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOpti
     /// <summary>The last reload that was refused (errors; the previous set stayed in force) and when, or null.</summary>
     public (RuleSetLoadResult Result, DateTimeOffset At)? LastRefused { get; private set; }
 
+    /// <summary>
+    /// Raised after a rule set was put in force (the first load and every applied reload), on the loading thread, inside the
+    /// load lock: handlers must be quick and must not load. The AMQP ingest consumer binds the queue to the new set's exchanges.
+    /// </summary>
+    public event Action<RuleSet>? RuleSetChanged;
+
     /// <summary>Absolute rules directory.</summary>
     public string RulesDirectory => Path.GetFullPath(Path.Combine(environment.ContentRootPath, options.Value.RulesPath));
 
@@ -98,6 +104,7 @@ public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOpti
         LastRefused = null;
         logger.LogInformation("Rule set in force: {RuleCount} rule(s), {EventTypeCount} event type(s) from {FileCount} file(s)",
             result.RuleSet.Rules.Count, result.RuleSet.EventTypes.Count, result.Files.Count(f => f.Loaded));
+        RuleSetChanged?.Invoke(result.RuleSet);
         return (result, true);
     }
 }
