@@ -227,4 +227,33 @@ public sealed class EventReuseTests
         Assert.Equal(4, held.Count);
         Assert.All(held, e => Assert.True(e.IsCompact, $"{e.Id} was parsed back into a document when it left the window"));
     }
+
+    [Theory]
+    [InlineData("sum(flow(), bytes) within 2s >= 1000", "f3")]
+    [InlineData("max(flow(), bytes) within 2s >= 500", "f2")]
+    [InlineData("avg(flow(), bytes) within 2s >= 550", "f2")]
+    [InlineData("distinct(flow(), bytes) within 2s >= 2", "f3")]
+    public void A_number_out_of_range_is_skipped_by_the_aggregate_when_it_enters_and_when_it_leaves(string aggregate, string expected)
+    {
+        // 1e999 reads as infinity: not a number for sum, avg, min, max or distinct, neither on entry nor on exit, so the aggregate
+        // is right while it is in the window and after it left.
+        var rules = T.Load($$"""
+            event flow
+            rule "agg" when a: {{aggregate}} then log "fired" end
+            """);
+        var session = rules.CreateSession();
+        var fired = new List<string>();
+        void Insert(double ms, string json, string id)
+        {
+            if (session.Insert(T.Raw("flow", ms, json, id)).Any(f => f.Rule == "agg"))
+            {
+                fired.Add(id);
+            }
+        }
+
+        Insert(0, """{"bytes":1e999}""", "f1");
+        Insert(1_000, """{"bytes":600}""", "f2");
+        Insert(2_500, """{"bytes":500}""", "f3"); // f1 left
+        Assert.Equal(expected, string.Join(",", fired));
+    }
 }

@@ -197,9 +197,13 @@ internal sealed class AggregateGroup : AggregateResult
         _kept?.Many!.Insert(i, value0);
     }
 
-    /// <summary>A value that refers to no event's JSON document (numbers as numbers, strings detached, other JSON cloned).</summary>
-    private static RuleValue Standalone(RuleValue value) =>
-        value.IsJsonNumber && value.Element.TryGetDouble(out var number) ? RuleValue.FromNumber(number) : value.Detach();
+    /// <summary>
+    /// What the accumulator took from <paramref name="value"/>, as a value that refers to no event's JSON document: for sum, avg,
+    /// min and max the finite number or nothing (they skip the rest); for distinct the detached key.
+    /// </summary>
+    private RuleValue Standalone(RuleValue value) => Node.Function == AggregateFunctionKind.Distinct
+        ? value.Detach()
+        : Accumulators.TryNumber(value, out var number) ? RuleValue.FromNumber(number) : RuleValue.Missing;
 
     /// <summary>Removes an event leaving the window, taking back from the accumulator the value it added.</summary>
     /// <returns>False when the event is not in this group.</returns>
@@ -316,9 +320,9 @@ internal static class Accumulators
             return true;
         }
 
-        if (value.IsJsonNumber && value.Element.TryGetDouble(out number))
+        if (value.IsJsonNumber && value.Element.TryGetDouble(out number) && double.IsFinite(number))
         {
-            return true;
+            return true; // 1e999 reads as infinity: not a number to add (nor one to take back)
         }
 
         number = 0;
@@ -430,9 +434,9 @@ internal sealed class DistinctAccumulator : IAccumulator
 
     public void Add(RuleValue value)
     {
-        if (!value.IsMissing)
+        var key = value.IsMissing ? value : value.Detach();
+        if (!key.IsMissing) // a number out of range detaches to missing: skipped, as its removal is
         {
-            var key = value.Detach();
             _values[key] = _values.GetValueOrDefault(key) + 1;
         }
     }
