@@ -231,6 +231,30 @@ public sealed class AmqpIngestTests
         await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/events?type=fw.deny"))["total"]!.GetValue<int>() == 1, "the event journaled");
         Assert.Equal("deny", (await server.GetJsonAsync("api/rules/firings?pageSize=1"))["items"]![0]!["rule"]!.GetValue<string>());
 
+        // Only where a declaration sits changed (its origin): the queue stays bound, no reconnect.
+        static int Rebinds(string log) => log.Split("changed the ingest bindings").Length - 1;
+        Assert.Equal(1, Rebinds(server.Log));
+        await File.WriteAllTextAsync(file, "# moved down a line\n" + await File.ReadAllTextAsync(file));
+        await server.WaitUntilAsync(() => Task.FromResult(server.Log.Split("Rule set in force").Length - 1 >= 3), "the reload");
+        await Task.Delay(500);
+        Assert.Equal(1, Rebinds(server.Log));
+
+        // An exchange that exists with another type is bound as it is (with a warning), instead of stopping every event.
+        await channel.ExchangeDeclareAsync("legacy.events", ExchangeType.Fanout, durable: true);
+        await File.WriteAllTextAsync(Path.Combine(server.ContentRoot, "rules", "legacy.rules"), """
+            event legacy.alarm
+                from exchange "legacy.events" routing "#"
+                time timestamp
+            rule "legacy" when a: legacy.alarm() then log "alarm" end
+            """);
+        await server.WaitUntilAsync(() => Task.FromResult(server.Log.Contains("Exchange legacy.events exists with another type", StringComparison.Ordinal)),
+            "the warning");
+        await server.WaitReadyAsync();
+        await channel.BasicPublishAsync("legacy.events", "", mandatory: true, new BasicProperties { MessageId = "legacy-1" },
+            Encoding.UTF8.GetBytes("""{"timestamp":"2024-05-01T10:00:01Z"}"""));
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/events?type=legacy.alarm"))["total"]!.GetValue<int>() == 1,
+            "the legacy event journaled");
+
         File.Delete(file);
         await server.WaitUntilAsync(() => Task.FromResult(server.Log.Contains("unbound from exchange firewall.events", StringComparison.Ordinal)),
             "the queue unbound from the dropped exchange");

@@ -84,7 +84,7 @@ public sealed class AmqpIngestConsumer(
         var bindings = IngestBindings.Compute(rules, settings);
         void OnRuleSetChanged(RuleFlow.Rules.RuleSet changed)
         {
-            if (!IngestBindings.Compute(rules, settings).SequenceEqual(bindings))
+            if (!IngestBindings.Compute(rules, settings).Select(Routing).SequenceEqual(bindings.Select(Routing)))
             {
                 deliveries.Writer.TryComplete(new IngestConnectionLostException("the rule set changed the bindings", rebind: true));
             }
@@ -94,7 +94,7 @@ public sealed class AmqpIngestConsumer(
         OnRuleSetChanged(rules.Current); // a reload between the computation and the subscription
         try
         {
-            await ConsumeAsync(channel, deliveries, bindings, settings, stoppingToken).ConfigureAwait(false);
+            await ConsumeAsync(connection, channel, deliveries, bindings, settings, stoppingToken).ConfigureAwait(false);
         }
         finally
         {
@@ -102,14 +102,14 @@ public sealed class AmqpIngestConsumer(
         }
     }
 
-    private async Task ConsumeAsync(IChannel channel, Channel<Delivery> deliveries, IReadOnlyList<IngestBinding> bindings, RuleFlowOptions settings,
+    private async Task ConsumeAsync(IConnection connection, IChannel channel, Channel<Delivery> deliveries, IReadOnlyList<IngestBinding> bindings, RuleFlowOptions settings,
         CancellationToken stoppingToken)
     {
         var rabbit = settings.RabbitMq;
         var batchSize = Math.Clamp(rabbit.BatchSize, 1, 1000);
         var batchWait = TimeSpan.FromMilliseconds(Math.Clamp(rabbit.BatchWaitMilliseconds, 1, 10_000));
         var prefetch = (ushort)Math.Min(ushort.MaxValue, Math.Max(rabbit.PrefetchCount, batchSize * 2));
-        await DeclareAsync(channel, rabbit.Queue, bindings, stoppingToken).ConfigureAwait(false);
+        await DeclareAsync(connection, channel, rabbit.Queue, bindings, stoppingToken).ConfigureAwait(false);
         await channel.BasicQosAsync(0, prefetch, false, stoppingToken).ConfigureAwait(false);
 
         channel.ChannelShutdownAsync += (_, args) =>
@@ -202,12 +202,27 @@ public sealed class AmqpIngestConsumer(
         }
     }
 
-    private async Task DeclareAsync(IChannel channel, string queue, IReadOnlyList<IngestBinding> bindings, CancellationToken cancellationToken)
+    /// <summary>What a binding routes (its origin, a file and line, does not matter).</summary>
+    private static (string Exchange, string Type, string RoutingKey) Routing(IngestBinding binding) => (binding.Exchange, binding.Type, binding.RoutingKey);
+
+    private async Task DeclareAsync(IConnection connection, IChannel channel, string queue, IReadOnlyList<IngestBinding> bindings,
+        CancellationToken cancellationToken)
     {
         await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.QueueBindAsync(queue, queue, string.Empty, cancellationToken: cancellationToken).ConfigureAwait(false);
-        foreach (var gone in _bound.Except(bindings))
+
+        // The new bindings first, then the dropped ones go: a binding kept across a reload is never missing in between.
+        foreach (var binding in bindings)
+        {
+            await DeclareExchangeAsync(connection, binding, cancellationToken).ConfigureAwait(false);
+            await channel.QueueBindAsync(queue, binding.Exchange, binding.RoutingKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+            logger.LogInformation("Ingest queue {Queue} bound to exchange {Exchange} ({ExchangeType}) with routing key {RoutingKey} ({Origin})",
+                queue, binding.Exchange, binding.Type, binding.RoutingKey, binding.Origin);
+        }
+
+        var kept = bindings.Select(b => (b.Exchange, b.RoutingKey)).ToHashSet();
+        foreach (var gone in _bound.Select(b => (b.Exchange, b.RoutingKey)).Distinct().Where(b => !kept.Contains(b)))
         {
             // A binding the rule set in force no longer declares (known only since this process started).
             await channel.QueueUnbindAsync(queue, gone.Exchange, gone.RoutingKey, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -215,15 +230,26 @@ public sealed class AmqpIngestConsumer(
                 queue, gone.Exchange, gone.RoutingKey);
         }
 
-        foreach (var binding in bindings)
-        {
-            await channel.ExchangeDeclareAsync(binding.Exchange, binding.Type, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
-            await channel.QueueBindAsync(queue, binding.Exchange, binding.RoutingKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-            logger.LogInformation("Ingest queue {Queue} bound to exchange {Exchange} ({ExchangeType}) with routing key {RoutingKey} ({Origin})",
-                queue, binding.Exchange, binding.Type, binding.RoutingKey, binding.Origin);
-        }
-
         _bound = bindings;
+    }
+
+    /// <summary>
+    /// Declares a binding's exchange on a channel of its own: an exchange that exists with another type is refused by the broker
+    /// (PRECONDITION_FAILED), which closes the channel it was asked on. The queue is then bound to the exchange as it is, and
+    /// the log says so, instead of every event stopping for one declaration.
+    /// </summary>
+    private async Task DeclareExchangeAsync(IConnection connection, IngestBinding binding, CancellationToken cancellationToken)
+    {
+        await using var probe = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await probe.ExchangeDeclareAsync(binding.Exchange, binding.Type, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 406)
+        {
+            logger.LogWarning("Exchange {Exchange} exists with another type than {ExchangeType} ({Origin}): {Reason}. Binding the ingest queue to it as it is",
+                binding.Exchange, binding.Type, binding.Origin, e.ShutdownReason.ReplyText);
+        }
     }
 
     private sealed record Delivery(ulong DeliveryTag, byte[] Body, string Exchange, string RoutingKey, string? MessageId);
