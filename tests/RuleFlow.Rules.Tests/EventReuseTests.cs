@@ -256,4 +256,24 @@ public sealed class EventReuseTests
         Insert(2_500, """{"bytes":500}""", "f3"); // f1 left
         Assert.Equal(expected, string.Join(",", fired));
     }
+
+    [Fact]
+    public void A_detached_list_reads_nothing_from_the_document_it_was_made_from()
+    {
+        // A key or a distinct value such as [e.src, e.port] outlives its event: its items must not read the event's document.
+        RuleValue detached;
+        RuleValue original;
+        using (var document = JsonDocument.Parse("""{"src":"10.0.0.1","port":22,"tags":["a","b"]}"""))
+        {
+            var root = document.RootElement;
+            original = RuleValue.FromList([RuleValue.FromElement(root.GetProperty("src")), RuleValue.FromElement(root.GetProperty("port")),
+                RuleValue.FromList([RuleValue.FromElement(root.GetProperty("tags"))])]);
+            detached = original.Detach();
+            Assert.Equal(original, detached);
+            Assert.Equal(original.GetHashCode(), detached.GetHashCode());
+        }
+
+        Assert.Equal("[\"10.0.0.1\",22,[[\"a\",\"b\"]]]", detached.ToString()); // the document is disposed: this would throw if it read it
+        Assert.Throws<ObjectDisposedException>(() => original.ToString());
+    }
 }

@@ -131,6 +131,24 @@ internal readonly struct RuleValue : IEquatable<RuleValue>
     /// </summary>
     public RuleValue Detach()
     {
+        if (Kind == ValueKind.List)
+        {
+            // A list literal over an event's fields (`[e.src, e.dst]`) holds values that read the event's document.
+            var items = List;
+            if (!Array.Exists(items, item => item.Kind is ValueKind.Json or ValueKind.List))
+            {
+                return this;
+            }
+
+            var detached = new RuleValue[items.Length];
+            for (var i = 0; i < items.Length; i++)
+            {
+                detached[i] = items[i].Detach();
+            }
+
+            return FromList(detached);
+        }
+
         if (Kind != ValueKind.Json)
         {
             return this;
