@@ -49,6 +49,7 @@ public sealed class AmqpIngestConsumer(
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
+                state.IngestBound = false;
                 return;
             }
             catch (IngestConnectionLostException e) when (e.Rebind)
@@ -57,6 +58,7 @@ public sealed class AmqpIngestConsumer(
             }
             catch (Exception e)
             {
+                state.IngestBound = false;
                 logger.LogError(e, "Ingest from RabbitMQ stopped: {Reason}. Unacknowledged messages go back to the queue in order; consuming again in {Delay} s",
                     e.Message, ReconnectDelay.TotalSeconds);
                 try
@@ -158,9 +160,10 @@ public sealed class AmqpIngestConsumer(
                 await channel.BasicAckAsync(batch[^1].DeliveryTag, multiple: true, stoppingToken).ConfigureAwait(false);
             }
         }
-        finally
+        catch (Exception e) when (e is not IngestConnectionLostException { Rebind: true })
         {
-            state.IngestBound = false;
+            state.IngestBound = false; // a rebind reconnects at once: ingest stays ready through it
+            throw;
         }
     }
 
