@@ -207,20 +207,12 @@ public sealed class EventReuseTests
             rule "hold" when c: count(flow()) within 60s >= 1000 then log "never" end
             """);
         var session = rules.CreateSession();
-        var fired = new List<string>();
-        void Insert(double ms, double bytes, string src, string id)
-        {
-            if (session.Insert(E("flow", ms, new { bytes, src }, id)).Any(f => f.Rule == "agg"))
-            {
-                fired.Add(id);
-            }
-        }
-
-        Insert(0, 600, "10.0.0.1", "f1");
-        Insert(1_000, 500, "10.0.0.2", "f2");
-        Insert(2_500, 0.5, "10.0.0.2", "f3");
-        Insert(2_600, 600, "10.0.0.3", "f4");
-        Assert.Equal(expected, string.Join(",", fired));
+        var fired = FiringsOf(session, "agg",
+            E("flow", 0, new { bytes = 600, src = "10.0.0.1" }, "f1"),
+            E("flow", 1_000, new { bytes = 500, src = "10.0.0.2" }, "f2"),
+            E("flow", 2_500, new { bytes = 0.5, src = "10.0.0.2" }, "f3"),
+            E("flow", 2_600, new { bytes = 600, src = "10.0.0.3" }, "f4"));
+        Assert.Equal(expected, fired);
 
         Assert.DoesNotContain(session.AdvanceTo(At(5_000)), f => f.Rule == "agg"); // all four left the window
         var held = SnapshotWriter.HeldEvents(session.State).ToList();
@@ -241,20 +233,26 @@ public sealed class EventReuseTests
             event flow
             rule "agg" when a: {{aggregate}} then log "fired" end
             """);
-        var session = rules.CreateSession();
+        var fired = FiringsOf(rules.CreateSession(), "agg",
+            T.Raw("flow", 0, """{"bytes":1e999}""", "f1"),
+            T.Raw("flow", 1_000, """{"bytes":600}""", "f2"),
+            T.Raw("flow", 2_500, """{"bytes":500}""", "f3")); // f1 left
+        Assert.Equal(expected, fired);
+    }
+
+    /// <summary>Inserts the events one at a time; the ids of those whose insertion fired <paramref name="rule"/>, comma-separated.</summary>
+    private static string FiringsOf(RuleSession session, string rule, params RuleEvent[] events)
+    {
         var fired = new List<string>();
-        void Insert(double ms, string json, string id)
+        foreach (var e in events)
         {
-            if (session.Insert(T.Raw("flow", ms, json, id)).Any(f => f.Rule == "agg"))
+            if (session.Insert(e).Any(f => f.Rule == rule))
             {
-                fired.Add(id);
+                fired.Add(e.Id);
             }
         }
 
-        Insert(0, """{"bytes":1e999}""", "f1");
-        Insert(1_000, """{"bytes":600}""", "f2");
-        Insert(2_500, """{"bytes":500}""", "f3"); // f1 left
-        Assert.Equal(expected, string.Join(",", fired));
+        return string.Join(",", fired);
     }
 
     [Fact]

@@ -31,10 +31,7 @@ public sealed partial class OpenSshDemoTests(ITestOutputHelper output)
     public async Task The_log_fires_ten_times_starts_nine_waiting_instances_and_approval_rejection_and_a_kill_behave()
     {
         await using var broker = await TestBroker.CreateAsync();
-        await using var server = new ServerProcess(ServerProcess.NewContentRoot(), new Dictionary<string, string>
-        {
-            ["RuleFlow__RabbitMq__Url"] = broker.Url.ToString(),
-        });
+        await using var server = ServerProcess.OnBroker(broker);
         await server.StartAndWaitReadyAsync();
 
         // An observer of what the workflows announce.
