@@ -89,7 +89,7 @@ public sealed class AmqpIngestTests
     public async Task Bindings_come_from_the_rules_event_declarations_without_any_configuration()
     {
         await using var broker = await TestBroker.CreateAsync();
-        await using var server = ServerProcess.OnBroker(broker);
+        await using var server = broker.NewServer();
         await server.StartAndWaitReadyAsync();
         await using var connection = await broker.ConnectAsync();
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
@@ -116,7 +116,7 @@ public sealed class AmqpIngestTests
         // 3,000 messages published while the server is down) is delivered in full batches as fast as the broker pushes
         // it: the case where a dispatcher that runs deliveries concurrently can put one behind its successors.
         await using var broker = await TestBroker.CreateAsync();
-        await using var server = ServerProcess.OnBroker(broker);
+        await using var server = broker.NewServer();
         await server.StartAndWaitReadyAsync(); // declares the queue and its bindings
         await server.KillAsync();
 
@@ -196,7 +196,7 @@ public sealed class AmqpIngestTests
     public async Task A_reloaded_rule_set_binds_the_queue_to_its_new_exchanges_and_unbinds_the_ones_it_dropped()
     {
         await using var broker = await TestBroker.CreateAsync();
-        await using var server = ServerProcess.OnBroker(broker);
+        await using var server = broker.NewServer();
         await server.StartAndWaitReadyAsync();
         await using var connection = await broker.ConnectAsync();
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));

@@ -31,7 +31,7 @@ public sealed partial class OpenSshDemoTests(ITestOutputHelper output)
     public async Task The_log_fires_ten_times_starts_nine_waiting_instances_and_approval_rejection_and_a_kill_behave()
     {
         await using var broker = await TestBroker.CreateAsync();
-        await using var server = ServerProcess.OnBroker(broker);
+        await using var server = broker.NewServer();
         await server.StartAndWaitReadyAsync();
 
         // An observer of what the workflows announce.

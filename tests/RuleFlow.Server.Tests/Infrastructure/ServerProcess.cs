@@ -41,10 +41,6 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Everything the server printed so far (for failure messages).</summary>
     public string Log => string.Join('\n', _log);
 
-    /// <summary>A server on a new content root (see <see cref="NewContentRoot"/>) that consumes from <paramref name="broker"/>.</summary>
-    public static ServerProcess OnBroker(TestBroker broker) =>
-        new(NewContentRoot(), new Dictionary<string, string> { ["RuleFlow__RabbitMq__Url"] = broker.Url.ToString() });
-
     /// <summary>A content root with copies of the repository's rules/ and workflows/ and nothing else.</summary>
     public static string NewContentRoot()
     {

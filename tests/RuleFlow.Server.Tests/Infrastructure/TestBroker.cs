@@ -40,6 +40,10 @@ public sealed class TestBroker : IAsyncDisposable
         return new TestBroker(vhost, new UriBuilder(baseUri) { Path = "/" + vhost }.Uri, management);
     }
 
+    /// <summary>A server on a new content root (<see cref="ServerProcess.NewContentRoot"/>) that consumes from this broker.</summary>
+    public ServerProcess NewServer() =>
+        new(ServerProcess.NewContentRoot(), new Dictionary<string, string> { ["RuleFlow__RabbitMq__Url"] = Url.ToString() });
+
     public async Task<IConnection> ConnectAsync() =>
         await new ConnectionFactory { Uri = Url, ClientProvidedName = "ruleflow-test" }.CreateConnectionAsync();
 
