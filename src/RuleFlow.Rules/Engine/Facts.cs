@@ -367,9 +367,10 @@ internal static class MatchReader
                     Add(d.Id);
                     break;
                 case AggregateResult a:
-                    foreach (var e in a.Events)
+                    var events = a.Events; // an index loop: a foreach over the interface would box an enumerator per firing
+                    for (var k = 0; k < events.Count; k++)
                     {
-                        Add(e.Id);
+                        Add(events[k].Id);
                     }
 
                     break;

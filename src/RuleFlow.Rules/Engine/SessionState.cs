@@ -1149,20 +1149,21 @@ internal sealed class SessionState : ITimerTarget
     /// <summary>First 32 hex digits of SHA-256("rule name\nid1\nid2...[\n@ticks]"), lower case.</summary>
     internal static string ActivationId(string rule, IReadOnlyList<string> eventIds, long? timerTime = null)
     {
+        // Index loops: a foreach over the interface would box an enumerator twice per firing.
         var length = Encoding.UTF8.GetMaxByteCount(rule.Length) + 24;
-        foreach (var id in eventIds)
+        for (var i = 0; i < eventIds.Count; i++)
         {
-            length += Encoding.UTF8.GetMaxByteCount(id.Length) + 1;
+            length += Encoding.UTF8.GetMaxByteCount(eventIds[i].Length) + 1;
         }
 
         var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
         try
         {
             var n = Encoding.UTF8.GetBytes(rule, rented);
-            foreach (var id in eventIds)
+            for (var i = 0; i < eventIds.Count; i++)
             {
                 rented[n++] = (byte)'\n';
-                n += Encoding.UTF8.GetBytes(id, rented.AsSpan(n));
+                n += Encoding.UTF8.GetBytes(eventIds[i], rented.AsSpan(n));
             }
 
             if (timerTime is { } t)
