@@ -73,6 +73,7 @@ public sealed class AmqpIngestConsumer(
         }
     }
 
+    /// <summary>Connects, follows the rule set's bindings for the life of the connection, and consumes.</summary>
     private async Task ConsumeAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
@@ -96,7 +97,7 @@ public sealed class AmqpIngestConsumer(
         OnRuleSetChanged(rules.Current); // a reload between the computation and the subscription
         try
         {
-            await ConsumeAsync(connection, channel, deliveries, bindings, settings, stoppingToken).ConfigureAwait(false);
+            await ConsumeOnAsync(connection, channel, deliveries, bindings, settings, stoppingToken).ConfigureAwait(false);
         }
         finally
         {
@@ -104,7 +105,8 @@ public sealed class AmqpIngestConsumer(
         }
     }
 
-    private async Task ConsumeAsync(IConnection connection, IChannel channel, Channel<Delivery> deliveries, IReadOnlyList<IngestBinding> bindings, RuleFlowOptions settings,
+    /// <summary>Declares the queue and its bindings on <paramref name="channel"/>, then consumes from it until it closes.</summary>
+    private async Task ConsumeOnAsync(IConnection connection, IChannel channel, Channel<Delivery> deliveries, IReadOnlyList<IngestBinding> bindings, RuleFlowOptions settings,
         CancellationToken stoppingToken)
     {
         var rabbit = settings.RabbitMq;
@@ -140,30 +142,23 @@ public sealed class AmqpIngestConsumer(
         state.IngestBound = true;
         logger.LogInformation("Ingest queue {Queue} is consuming in queue order (batches of up to {BatchSize}, prefetch {Prefetch})",
             rabbit.Queue, batchSize, prefetch);
-        try
+        // IngestBound goes false where a failure or the stop is handled (ExecuteAsync); a rebind reconnects at once and keeps it.
+        var reader = deliveries.Reader;
+        var batch = new List<Delivery>(batchSize);
+        var messages = new List<IncomingMessage>(batchSize);
+        while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
         {
-            var reader = deliveries.Reader;
-            var batch = new List<Delivery>(batchSize);
-            var messages = new List<IncomingMessage>(batchSize);
-            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            batch.Clear();
+            await FillAsync(reader, batch, batchSize, batchWait, stoppingToken).ConfigureAwait(false);
+            var receivedAt = time.GetUtcNow();
+            messages.Clear();
+            foreach (var d in batch)
             {
-                batch.Clear();
-                await FillAsync(reader, batch, batchSize, batchWait, stoppingToken).ConfigureAwait(false);
-                var receivedAt = time.GetUtcNow();
-                messages.Clear();
-                foreach (var d in batch)
-                {
-                    messages.Add(new IncomingMessage(d.Body, $"amqp:{d.Exchange}/{d.RoutingKey}", d.Exchange, d.RoutingKey, d.MessageId, null, receivedAt));
-                }
-
-                await ingest.HandleAsync(messages, stoppingToken).ConfigureAwait(false);
-                await channel.BasicAckAsync(batch[^1].DeliveryTag, multiple: true, stoppingToken).ConfigureAwait(false);
+                messages.Add(IncomingMessage.FromAmqp(d.Body, d.Exchange, d.RoutingKey, d.MessageId, receivedAt));
             }
-        }
-        catch (Exception e) when (e is not IngestConnectionLostException { Rebind: true })
-        {
-            state.IngestBound = false; // a rebind reconnects at once: ingest stays ready through it
-            throw;
+
+            await ingest.HandleAsync(messages, stoppingToken).ConfigureAwait(false);
+            await channel.BasicAckAsync(batch[^1].DeliveryTag, multiple: true, stoppingToken).ConfigureAwait(false);
         }
     }
 

@@ -2,7 +2,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MassTransit;
-using MassTransit.RabbitMqTransport;
 
 namespace RuleFlow.Server.Ingest;
 
@@ -83,22 +82,10 @@ public sealed class EventConsumer(IngestBatch ingest, TimeProvider time) : ICons
     public static IncomingMessage Describe(ReceiveContext receiveContext, DateTimeOffset receivedAt)
     {
         ArgumentNullException.ThrowIfNull(receiveContext);
-        var body = receiveContext.Body.GetBytes();
-        string? exchange, routingKey, messageId;
-        if (receiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var amqp))
-        {
-            exchange = amqp.Exchange;
-            routingKey = amqp.RoutingKey;
-            messageId = amqp.Properties.MessageId;
-        }
-        else
-        {
-            exchange = receiveContext.TransportHeaders.Get<string>(RawEvent.ExchangeHeader);
-            routingKey = receiveContext.TransportHeaders.Get<string>(RawEvent.RoutingKeyHeader);
-            messageId = receiveContext.TransportHeaders.Get<string>(RawEvent.MessageIdHeader);
-        }
-
-        return new IncomingMessage(body, $"amqp:{exchange}/{routingKey}", exchange, routingKey, messageId, null, receivedAt);
+        // Only the in-memory transport reaches MassTransit now; the loopback puts the AMQP address in headers.
+        var headers = receiveContext.TransportHeaders;
+        return IncomingMessage.FromAmqp(receiveContext.Body.GetBytes(), headers.Get<string>(RawEvent.ExchangeHeader),
+            headers.Get<string>(RawEvent.RoutingKeyHeader), headers.Get<string>(RawEvent.MessageIdHeader), receivedAt);
     }
 
     /// <summary>The first <paramref name="maxBytes"/> bytes of a body as UTF-8 text (invalid bytes replaced).</summary>

@@ -25,7 +25,12 @@ public sealed record IncomingMessage(
     string? RoutingKey,
     string? MessageId,
     string? TypeHint,
-    DateTimeOffset ReceivedAt);
+    DateTimeOffset ReceivedAt)
+{
+    /// <summary>A message from an AMQP exchange (source <c>amqp:&lt;exchange&gt;/&lt;routing key&gt;</c>, no type hint).</summary>
+    public static IncomingMessage FromAmqp(ReadOnlyMemory<byte> body, string? exchange, string? routingKey, string? messageId, DateTimeOffset receivedAt) =>
+        new(body, $"amqp:{exchange}/{routingKey}", exchange, routingKey, messageId, null, receivedAt);
+}
 
 /// <summary>An event that passed intake: the engine's view and the raw JSON to journal.</summary>
 /// <param name="Event">Id, type, event time and data.</param>

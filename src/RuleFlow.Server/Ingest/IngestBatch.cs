@@ -11,7 +11,8 @@ public sealed class IngestBatch(EventIntake intake, EventPipeline pipeline, Dead
 {
     /// <summary>Handles <paramref name="batch"/> (see the class summary).</summary>
     /// <exception cref="OperationCanceledException">Shutdown: acknowledge nothing, the broker redelivers.</exception>
-    /// <exception cref="Exception">The store failed past its retries: acknowledge nothing, the broker redelivers.</exception>
+    /// <exception cref="Exception">The store failed with an error that is not transient (transient ones are retried until they
+    /// pass): acknowledge nothing, the broker redelivers.</exception>
     public async Task HandleAsync(IReadOnlyList<IncomingMessage> batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -24,15 +25,12 @@ public sealed class IngestBatch(EventIntake intake, EventPipeline pipeline, Dead
                 accepted.Add(intake.Accept(message));
                 messages.Add(message);
             }
-            catch (IngestRejectedException e)
-            {
-                await deadLetters.MoveAsync(message, e.Code, e.Message, cancellationToken).ConfigureAwait(false);
-            }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // A defect in reading this message: it would fail again on every redelivery and hold up the queue behind it.
-                await deadLetters.MoveAsync(message, IngestErrors.ProcessingFailed, $"processing failed: {e.GetType().Name}: {e.Message}", cancellationToken)
-                    .ConfigureAwait(false);
+                // Refused (its code), or a defect in reading it (RF5900): either would fail again on every redelivery and hold
+                // up the queue behind it.
+                var (code, reason) = DeadLetterFilter.Classify(e);
+                await deadLetters.MoveAsync(message, code, reason, cancellationToken).ConfigureAwait(false);
             }
         }
 

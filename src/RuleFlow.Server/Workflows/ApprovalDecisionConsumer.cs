@@ -135,8 +135,8 @@ public sealed class ApprovalDecisionConsumer(
         };
         // Confirmed by the broker (publisher confirms) before the original is acknowledged: the message is never lost.
         await channel.BasicPublishAsync(string.Empty, DeadLetterQueue, mandatory: true, properties, body, cancellationToken).ConfigureAwait(false);
-        await deadLetters.RecordAsync(new IncomingMessage(body, $"amqp:{delivery.Exchange}/{delivery.RoutingKey}", delivery.Exchange, delivery.RoutingKey,
-            delivery.BasicProperties.MessageId, null, time.GetUtcNow()), outcome.Code, outcome.Reason, cancellationToken).ConfigureAwait(false);
+        await deadLetters.RecordAsync(IncomingMessage.FromAmqp(body, delivery.Exchange, delivery.RoutingKey, delivery.BasicProperties.MessageId, time.GetUtcNow()),
+            outcome.Code, outcome.Reason, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Applies one message and says what became of it (a refusal is logged with its code).</summary>
