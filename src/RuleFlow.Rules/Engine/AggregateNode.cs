@@ -218,16 +218,8 @@ internal sealed class AggregateGroup : AggregateResult
 
             _single = null;
             _count--;
-            if (_kept is not null)
-            {
-                Accumulator!.Remove(_kept.Single);
-                _kept.Single = default;
-            }
-            else
-            {
-                Accumulator?.Remove(RuleValue.Missing);
-            }
-
+            Accumulator?.Remove(_kept is null ? RuleValue.Missing : _kept.Single);
+            _kept?.Single = default;
             return true;
         }
 
@@ -242,16 +234,8 @@ internal sealed class AggregateGroup : AggregateResult
             {
                 events.RemoveAt(mid);
                 _count--;
-                if (_kept is not null)
-                {
-                    Accumulator!.Remove(_kept.Many![mid]);
-                    _kept.Many.RemoveAt(mid);
-                }
-                else
-                {
-                    Accumulator?.Remove(RuleValue.Missing);
-                }
-
+                Accumulator?.Remove(_kept is null ? RuleValue.Missing : _kept.Many![mid]);
+                _kept?.Many!.RemoveAt(mid);
                 return true;
             }
 
