@@ -3,22 +3,77 @@ using System.Text.Json.Nodes;
 namespace RuleFlow.Rules;
 
 /// <summary>One fired rule activation (after refraction and storm control) with its evaluated actions.</summary>
-/// <param name="Rule">Rule name (with its namespace, if the file declares one).</param>
-/// <param name="ActivationId">
-/// Deterministic id: the first 32 hex digits of the SHA-256 of the rule name and the ids of the matched events (and, for a firing
-/// made by a timer — absence, silence, <c>throttle once after</c>, <c>group by ... wait</c> — the timer's due time), so replaying
-/// the same events gives the same id whenever the timer is run (use it, with the action's index, as an idempotency key).
-/// </param>
-/// <param name="Time">
-/// Event time of the working-memory change that made the activation: the session clock after the event that completed the match,
-/// or the due time of the timer that made it (so it does not depend on when <see cref="RuleSession.AdvanceTo"/> was called).
-/// </param>
-/// <param name="EventIds">
-/// Ids of the matched events and facts, each once, in pattern order; an aggregate contributes the events of its window, oldest first;
-/// a batched firing (<c>group by</c>, <c>throttle once after</c>) the events of every batched match.
-/// </param>
-/// <param name="Actions">The rule's actions, evaluated against the match, in source order.</param>
-public sealed record RuleFiring(string Rule, string ActivationId, DateTimeOffset Time, IReadOnlyList<string> EventIds, IReadOnlyList<RuleAction> Actions);
+public sealed record RuleFiring
+{
+    private string? _activationId;
+    private readonly long? _timerTime;
+
+    /// <summary>A firing with a given activation id (a firing read back from a journal, or made by a test).</summary>
+    /// <param name="rule">See <see cref="Rule"/>.</param>
+    /// <param name="activationId">See <see cref="ActivationId"/>.</param>
+    /// <param name="time">See <see cref="Time"/>.</param>
+    /// <param name="eventIds">See <see cref="EventIds"/>.</param>
+    /// <param name="actions">See <see cref="Actions"/>.</param>
+    public RuleFiring(string rule, string activationId, DateTimeOffset time, IReadOnlyList<string> eventIds, IReadOnlyList<RuleAction> actions)
+    {
+        Rule = rule;
+        _activationId = activationId;
+        Time = time;
+        EventIds = eventIds;
+        Actions = actions;
+    }
+
+    /// <summary>
+    /// A firing of the engine: its activation id is computed from the rule name, the event ids and the timer's due time when first
+    /// read, so a host that never reads it (a benchmark, a rule test) pays no hash for it.
+    /// </summary>
+    internal RuleFiring(string rule, DateTimeOffset time, IReadOnlyList<string> eventIds, IReadOnlyList<RuleAction> actions, long? timerTime)
+    {
+        Rule = rule;
+        Time = time;
+        EventIds = eventIds;
+        Actions = actions;
+        _timerTime = timerTime;
+    }
+
+    /// <summary>Rule name (with its namespace, if the file declares one).</summary>
+    public string Rule { get; init; }
+
+    /// <summary>
+    /// Deterministic id: the first 32 hex digits of the SHA-256 of the rule name and the ids of the matched events (and, for a firing
+    /// made by a timer — absence, silence, <c>throttle once after</c>, <c>group by ... wait</c> — the timer's due time), so replaying
+    /// the same events gives the same id whenever the timer is run (use it, with the action's index, as an idempotency key).
+    /// Computed on first read from <see cref="Rule"/> and <see cref="EventIds"/> as they were when the firing was made.
+    /// </summary>
+    public string ActivationId
+    {
+        get => _activationId ??= Engine.SessionState.ActivationId(Rule, EventIds, _timerTime);
+        init => _activationId = value;
+    }
+
+    /// <summary>
+    /// Event time of the working-memory change that made the activation: the session clock after the event that completed the match,
+    /// or the due time of the timer that made it (so it does not depend on when <see cref="RuleSession.AdvanceTo"/> was called).
+    /// </summary>
+    public DateTimeOffset Time { get; init; }
+
+    /// <summary>
+    /// Ids of the matched events and facts, each once, in pattern order; an aggregate contributes the events of its window, oldest first;
+    /// a batched firing (<c>group by</c>, <c>throttle once after</c>) the events of every batched match.
+    /// </summary>
+    public IReadOnlyList<string> EventIds { get; init; }
+
+    /// <summary>The rule's actions, evaluated against the match, in source order.</summary>
+    public IReadOnlyList<RuleAction> Actions { get; init; }
+
+    /// <summary>Equal when rule, activation id, time, event ids (the same list) and actions (the same list) are.</summary>
+    public bool Equals(RuleFiring? other) =>
+        other is not null && (ReferenceEquals(this, other) || (Rule == other.Rule && ActivationId == other.ActivationId && Time == other.Time &&
+                                                               Equals(EventIds, other.EventIds) && Equals(Actions, other.Actions)));
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Rule, ActivationId, Time, EventIds, Actions);
+}
 
 /// <summary>
 /// An evaluated rule action for the host to carry out. The engine never carries out side effects itself; the fact actions

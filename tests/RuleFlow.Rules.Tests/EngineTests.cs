@@ -180,6 +180,37 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public void An_activation_id_read_long_after_its_firing_is_the_documented_hash_of_what_matched_then()
+    {
+        // The id is computed when first read. A 1 s window lets later events take over the matched events' objects before the
+        // read, so an id computed from the objects instead of the ids captured at firing time would differ.
+        var rules = T.Load("""
+            event e
+            rule "pair" when a: e(k == "x") then b: e(k == "y", n == a.n) within 1s then log "p" end
+            rule "gone" when a: e(k == "x") not e(k == "y", n == a.n) within 1s then log "g" end
+            """);
+        var session = rules.CreateSession();
+        var early = new List<RuleFiring>();
+        early.AddRange(session.Insert(T.Event("e", 0, new { k = "x", n = 1 }, "x-1")));
+        early.AddRange(session.Insert(T.Event("e", 500, new { k = "y", n = 1 }, "y-1")));
+        early.AddRange(session.Insert(T.Event("e", 600, new { k = "x", n = 2 }, "x-2")));
+        for (var i = 0; i < 300; i++)
+        {
+            early.AddRange(session.Insert(T.Event("e", 3_000 + i * 10, new { k = "z", n = i }, "z-" + i)));
+        }
+
+        var pair = Assert.Single(early, f => f.Rule == "pair");
+        var gone = Assert.Single(early, f => f.Rule == "gone");
+        Assert.Equal(Sha("pair\nx-1\ny-1"), pair.ActivationId);
+        Assert.Equal(Sha($"gone\nx-2\n@{T.Base.AddMilliseconds(1_600).UtcTicks}"), gone.ActivationId); // a timer firing: its due time
+        Assert.Equal(pair.ActivationId, pair.ActivationId);
+        Assert.Equal(new RuleFiring(pair.Rule, pair.ActivationId, pair.Time, pair.EventIds, pair.Actions), pair);
+        Assert.NotEqual(new RuleFiring(pair.Rule, gone.ActivationId, pair.Time, pair.EventIds, pair.Actions), pair);
+
+        static string Sha(string text) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..32];
+    }
+
+    [Fact]
     public void The_clock_is_the_latest_event_time_and_late_events_are_counted_not_matched()
     {
         var session = T.Load(Brute).CreateSession();

@@ -902,11 +902,11 @@ internal sealed class SessionState : ITimerTarget
             }
 
             var ids = MatchReader.EventIds(activation.Token);
-            FireMatch(rule, activation.Token, activation.Time, ids, ActivationId(rule.Name, ids, activation.FromTimer ? activation.Time : null), null);
+            FireMatch(rule, activation.Token, activation.Time, ids, activation.FromTimer ? activation.Time : null, null);
         }
     }
 
-    private void FireMatch(CompiledRule rule, IMatch match, long time, IReadOnlyList<string> ids, string activationId, IReadOnlyList<FrozenMatch>? group)
+    private void FireMatch(CompiledRule rule, IMatch match, long time, IReadOnlyList<string> ids, long? timerTime, IReadOnlyList<FrozenMatch>? group)
     {
         _firedThisCall++;
         Firings++;
@@ -927,7 +927,7 @@ internal sealed class SessionState : ITimerTarget
 
         context.Group = null;
         context.Clock = ClockTicks;
-        (_firings ??= []).Add(new RuleFiring(rule.Name, activationId, new DateTimeOffset(time, TimeSpan.Zero), ids, actions));
+        (_firings ??= []).Add(new RuleFiring(rule.Name, new DateTimeOffset(time, TimeSpan.Zero), ids, actions, timerTime));
         if (changes is not null)
         {
             var saved = ChangeTime;
@@ -1038,7 +1038,7 @@ internal sealed class SessionState : ITimerTarget
                     }
                 }
 
-                FireMatch(rule, first, due, ids, ActivationId(rule.Name, ids, due), batch.Matches);
+                FireMatch(rule, first, due, ids, due, batch.Matches);
                 break;
             }
 
