@@ -114,7 +114,7 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     /// was first parsed with (its raw text keeps comments and trailing commas a lenient parse accepted). The reader is not recursive,
     /// so no depth can exhaust the stack. Used for held events and for events read back from a snapshot.
     /// </summary>
-    internal static readonly JsonReaderOptions RawTextOptions = new()
+    internal static readonly JsonDocumentOptions RawTextOptions = new()
     {
         MaxDepth = int.MaxValue, AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip,
     };
@@ -136,8 +136,7 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     private JsonElement Materialize()
     {
         _id ??= ReadId();
-        var reader = new Utf8JsonReader(new ReadOnlySpan<byte>(_bytes, _offset, _length), RawTextOptions);
-        _data = JsonElement.ParseValue(ref reader);
+        _data = JsonElement.Parse(new ReadOnlySpan<byte>(_bytes, _offset, _length), RawTextOptions);
         DropBytes();
         return _data;
     }

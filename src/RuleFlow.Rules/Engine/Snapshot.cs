@@ -572,9 +572,9 @@ internal static class SnapshotReader
 
     private static JsonElement ParseJson(byte[] bytes)
     {
-        // An event's raw text keeps the comments and trailing commas a lenient parse of its body accepted.
-        var reader = new Utf8JsonReader(bytes, DataFact.RawTextOptions);
-        return JsonElement.ParseValue(ref reader);
+        // An event's raw text keeps the comments and trailing commas a lenient parse of its body accepted. One pass (a parse from a
+        // reader reads the value twice: once to find its end, once to index it).
+        return JsonElement.Parse(bytes, DataFact.RawTextOptions);
     }
 
     private static JoinKey ReadKey(BinaryReader reader)

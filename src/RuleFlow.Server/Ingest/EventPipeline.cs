@@ -492,7 +492,7 @@ public sealed class EventPipeline(
                 // Firings were journaled the first time; a clock row repeats a move of the idle clock.
                 _ = stored.Type == ClockEventType
                     ? session.AdvanceTo(stored.Time)
-                    : session.Insert(new RuleEvent(stored.EventId, stored.Type, stored.Time, JsonSerializer.Deserialize<JsonElement>(stored.Payload)));
+                    : session.Insert(new RuleEvent(stored.EventId, stored.Type, stored.Time, JsonElement.Parse(stored.Payload)));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
