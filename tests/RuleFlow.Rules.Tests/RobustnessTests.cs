@@ -236,4 +236,21 @@ public sealed class FuzzTests
         session.Insert(new RuleEvent("1", "e", T.Base, document.RootElement));
         Assert.Equal(violations, session.Statistics.SchemaViolations);
     }
+
+    [Theory]
+    [InlineData("""{"n":1,"s":"a","b":true}""", 0)] // declared order: one comparison per property
+    [InlineData("""{"b":true,"s":"a","n":1}""", 0)] // reversed: the search wraps around
+    [InlineData("""{"s":"a","b":1,"n":1}""", 1)]
+    [InlineData("""{"s":"a","n":"x"}""", 1)] // n is found only by wrapping around from after s
+    [InlineData("""{"n":1,"b":true,"s":2}""", 1)]
+    [InlineData("""{"b":"x","n":"y","s":3}""", 1)] // three wrong fields: one event counted once
+    [InlineData("""{"n":1,"s":"a","b":true,"n":"x"}""", 1)] // a duplicate met after wrapping around: the last counts
+    [InlineData("""{"n":"x","s":"a","b":true,"n":1}""", 0)]
+    public void Declared_field_types_are_checked_in_one_pass_whatever_the_order_of_three_fields(string json, int violations)
+    {
+        var rules = T.Load("event e fields { n: number, s: string, b: bool }\nrule \"r\" when x: e() then log \"x\" end");
+        var session = rules.CreateSession();
+        session.Insert(new RuleEvent("1", "e", T.Base, System.Text.Json.JsonElement.Parse(json)));
+        Assert.Equal(violations, session.Statistics.SchemaViolations);
+    }
 }
