@@ -7,11 +7,14 @@ namespace RuleFlow.Rules.Engine;
 /// The incremental state of one aggregate group: the events of its window ordered by (event time, recency), the accumulated value,
 /// and the partial matches it currently extends. It is also the fact that partial matches carry for the aggregate element.
 /// </summary>
-internal sealed class AggregateGroup : AggregateResult
+internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
 {
-    // The window, oldest first: most groups hold one event, kept inline; a list from the second on.
-    private DataFact? _single;
-    private List<DataFact>? _many;
+    // The window, oldest first, in _inline[0.._n) while it holds up to three events (most groups hold one or two: no object of
+    // their own), else all of it in _spill[0.._n), an array made from the fourth event on and dropped when the group empties.
+    private const int InlineCapacity = 3;
+    private Three<DataFact?> _inline;
+    private DataFact[]? _spill;
+    private int _n;
 
     // The value each event added to the accumulator (sum, avg, min, max, distinct), parallel to the events: its removal takes
     // back exactly that, without reading the event again (a held event is compact text: reading it would parse it back into
@@ -21,14 +24,19 @@ internal sealed class AggregateGroup : AggregateResult
 
     private sealed class KeptValues
     {
-        public RuleValue Single;
-        public List<RuleValue>? Many;
+        public Three<RuleValue> Inline;
+        public RuleValue[]? Spill;
     }
+
+    [System.Runtime.CompilerServices.InlineArray(InlineCapacity)]
+    private struct Three<T>
+    {
+        private T _first;
+    }
+
     private Token? _singleLeft;
     private Token? _singleOutput;
     private Dictionary<Token, Token>? _outputs;
-
-    private long _count;
 
     public AggregateGroup(AggregateNode node, AggregateBucket bucket, JoinKey perKey)
     {
@@ -74,31 +82,47 @@ internal sealed class AggregateGroup : AggregateResult
     {
         Bucket = bucket;
         PerKeyValue = perKey;
-        _single = null;
-        _many?.Clear(); // kept: a pooled group that needed a list is likely to need it again
-        if (_kept is not null)
-        {
-            _kept.Single = default;
-            _kept.Many?.Clear();
-        }
-
-        _count = 0;
+        ClearEvents();
         _singleLeft = null;
         _singleOutput = null;
         _outputs = null;
         Accumulator = Node.Function == AggregateFunctionKind.Count ? null : Accumulators.Create(Node.Function);
     }
 
-    /// <summary>Events in the window, oldest first.</summary>
-    public override IReadOnlyList<DataFact> Events => _many ?? (_single is null ? [] : [_single]);
+    /// <summary>Events in the window, oldest first: the group itself, a live view (copy it to keep it).</summary>
+    public override IReadOnlyList<DataFact> Events => this;
 
-    public int Count => _many?.Count ?? (_single is null ? 0 : 1);
+    /// <summary>Number of events in the window.</summary>
+    public int Count => _n;
+
+    /// <summary>The event at <paramref name="index"/> of the window, oldest first.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not in [0, <see cref="Count"/>).</exception>
+    public DataFact this[int index]
+    {
+        get
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(index);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _n);
+            return _spill is not null ? _spill[index] : _inline[index]!;
+        }
+    }
+
+    /// <inheritdoc />
+    public IEnumerator<DataFact> GetEnumerator()
+    {
+        for (var i = 0; i < _n; i++)
+        {
+            yield return this[i];
+        }
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
     /// <summary>The oldest event of the window (the group is not empty).</summary>
-    public DataFact Oldest => _many is not null ? _many[0] : _single!;
+    public DataFact Oldest => this[0];
 
     public override RuleValue Value(EvalContext context) =>
-        Node.Function == AggregateFunctionKind.Collect ? Node.Collect(this, context) : Accumulator?.Result ?? RuleValue.FromNumber(_count);
+        Node.Function == AggregateFunctionKind.Collect ? Node.Collect(this, context) : Accumulator?.Result ?? RuleValue.FromNumber(_n);
 
     public int OutputCount => _outputs?.Count ?? (_singleOutput is null ? 0 : 1);
 
@@ -160,41 +184,17 @@ internal sealed class AggregateGroup : AggregateResult
     /// <summary>Adds an event entering the window with its value for the accumulator (<see cref="RuleValue.Missing"/> for count).</summary>
     public void Add(DataFact fact, RuleValue value)
     {
-        _count++;
         Accumulator?.Add(value);
-        var value0 = _kept is null ? default : Standalone(value);
-        if (_many is null)
-        {
-            if (_single is null)
-            {
-                _single = fact;
-                if (_kept is not null)
-                {
-                    _kept.Single = value0;
-                }
-
-                return;
-            }
-
-            _many = new List<DataFact>(4) { _single };
-            _single = null;
-            if (_kept is not null)
-            {
-                (_kept.Many ??= new List<RuleValue>(4)).Add(_kept.Single);
-                _kept.Single = default;
-            }
-        }
+        var kept = _kept is null ? default : Standalone(value);
 
         // Events mostly arrive in time order: search from the end.
-        var events = _many;
-        var i = events.Count;
-        while (i > 0 && Compare(events[i - 1], fact) > 0)
+        var i = _n;
+        while (i > 0 && Compare(this[i - 1], fact) > 0)
         {
             i--;
         }
 
-        events.Insert(i, fact);
-        _kept?.Many!.Insert(i, value0);
+        InsertAt(i, fact, kept);
     }
 
     /// <summary>
@@ -209,33 +209,16 @@ internal sealed class AggregateGroup : AggregateResult
     /// <returns>False when the event is not in this group.</returns>
     public bool Remove(DataFact fact)
     {
-        if (_many is null)
-        {
-            if (_single is null || Compare(_single, fact) != 0)
-            {
-                return false;
-            }
-
-            _single = null;
-            _count--;
-            Accumulator?.Remove(_kept is null ? RuleValue.Missing : _kept.Single);
-            _kept?.Single = default;
-            return true;
-        }
-
-        var events = _many;
         var lo = 0;
-        var hi = events.Count - 1;
+        var hi = _n - 1;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            var c = Compare(events[mid], fact);
+            var c = Compare(this[mid], fact);
             if (c == 0)
             {
-                events.RemoveAt(mid);
-                _count--;
-                Accumulator?.Remove(_kept is null ? RuleValue.Missing : _kept.Many![mid]);
-                _kept?.Many!.RemoveAt(mid);
+                var kept = RemoveAt(mid); // (not inside Accumulator?.Remove(...): count has no accumulator, and the removal must happen)
+                Accumulator?.Remove(kept);
                 return true;
             }
 
@@ -250,6 +233,130 @@ internal sealed class AggregateGroup : AggregateResult
         }
 
         return false;
+    }
+
+    private void InsertAt(int index, DataFact fact, RuleValue kept)
+    {
+        if (_spill is null && _n < InlineCapacity)
+        {
+            Span<DataFact?> events = _inline;
+            events[index.._n].CopyTo(events[(index + 1)..]);
+            events[index] = fact;
+            if (_kept is not null)
+            {
+                Span<RuleValue> values = _kept.Inline;
+                values[index.._n].CopyTo(values[(index + 1)..]);
+                values[index] = kept;
+            }
+
+            _n++;
+            return;
+        }
+
+        if (_spill is null || _n == _spill.Length)
+        {
+            Grow();
+        }
+
+        Array.Copy(_spill!, index, _spill!, index + 1, _n - index);
+        _spill![index] = fact;
+        if (_kept is not null)
+        {
+            Array.Copy(_kept.Spill!, index, _kept.Spill!, index + 1, _n - index);
+            _kept.Spill![index] = kept;
+        }
+
+        _n++;
+    }
+
+    /// <summary>Moves the events to a spill array twice as large (from the inline slots, the first time).</summary>
+    private void Grow()
+    {
+        var events = new DataFact[_spill is null ? 2 * InlineCapacity : 2 * _spill.Length];
+        var values = _kept is null ? null : new RuleValue[events.Length];
+        if (_spill is null)
+        {
+            Span<DataFact?> inline = _inline;
+            for (var i = 0; i < _n; i++)
+            {
+                events[i] = inline[i]!;
+            }
+
+            inline.Clear();
+            if (_kept is not null)
+            {
+                ((Span<RuleValue>)_kept.Inline)[.._n].CopyTo(values);
+                ((Span<RuleValue>)_kept.Inline).Clear();
+            }
+        }
+        else
+        {
+            Array.Copy(_spill, events, _n);
+            if (_kept is not null)
+            {
+                Array.Copy(_kept.Spill!, values!, _n);
+            }
+        }
+
+        _spill = events;
+        if (_kept is not null)
+        {
+            _kept.Spill = values;
+        }
+    }
+
+    /// <summary>Removes the event at <paramref name="index"/>; returns the value it added to the accumulator (Missing for count and collect).</summary>
+    private RuleValue RemoveAt(int index)
+    {
+        RuleValue kept = default;
+        if (_spill is null)
+        {
+            Span<DataFact?> events = _inline;
+            events[(index + 1).._n].CopyTo(events[index..]);
+            events[_n - 1] = null;
+            if (_kept is not null)
+            {
+                Span<RuleValue> values = _kept.Inline;
+                kept = values[index];
+                values[(index + 1).._n].CopyTo(values[index..]);
+                values[_n - 1] = default;
+            }
+
+            _n--;
+            return kept;
+        }
+
+        Array.Copy(_spill, index + 1, _spill, index, _n - index - 1);
+        _spill[_n - 1] = null!;
+        if (_kept is not null)
+        {
+            kept = _kept.Spill![index];
+            Array.Copy(_kept.Spill, index + 1, _kept.Spill, index, _n - index - 1);
+            _kept.Spill[_n - 1] = default;
+        }
+
+        _n--;
+        if (_n == 0)
+        {
+            _spill = null; // an empty group goes back to its inline slots (it may serve another key from the pool)
+            _kept?.Spill = null;
+        }
+
+        return kept;
+    }
+
+    /// <summary>Empties the window (a pooled group made the group of another key).</summary>
+    private void ClearEvents()
+    {
+        ((Span<DataFact?>)_inline).Clear();
+        _spill = null;
+        if (_kept is not null)
+        {
+            ((Span<RuleValue>)_kept.Inline).Clear();
+            _kept.Spill = null;
+        }
+
+        _n = 0;
     }
 
     private static int Compare(DataFact a, DataFact b)
