@@ -949,25 +949,33 @@ internal sealed class TimerQueue
     /// <summary>
     /// Timers scheduled in their own order (the retention releases of one event type: events arrive in time order, so their
     /// releases do): a ring buffer, O(1) to schedule and to run, instead of a heap entry each. An entry that would come before
-    /// the lane's last goes to the heap; runs merge the heap and the lanes in (due, node, key) order.
+    /// the lane's last goes to the heap; runs merge the heap and the lanes in (due, node, key) order. The target, node order and
+    /// second key are the lane's (one retention lane per event type has the same for all), so an entry is 24 bytes: its payload,
+    /// due time and first key.
     /// </summary>
-    private sealed class Lane
+    private sealed class Lane(ITimerTarget target, int order, long b)
     {
-        private (ITimerTarget Target, object? Payload, TimerKey Key)[] _items = new (ITimerTarget, object?, TimerKey)[16];
+        private (object? Payload, long Due, long A)[] _items = new (object?, long, long)[16];
         private int _head;
+
+        public ITimerTarget Target { get; } = target;
+
+        public int Order { get; } = order;
+
+        public long B { get; } = b;
 
         public int Count { get; private set; }
 
-        public bool TryAppend(ITimerTarget target, object? payload, TimerKey key)
+        public bool TryAppend(object? payload, TimerKey key)
         {
-            if (Count > 0 && _items[(_head + Count - 1) & (_items.Length - 1)].Key.CompareTo(key) > 0)
+            if (Count > 0 && KeyOf(_items[(_head + Count - 1) & (_items.Length - 1)]).CompareTo(key) > 0)
             {
                 return false;
             }
 
             if (Count == _items.Length)
             {
-                var grown = new (ITimerTarget, object?, TimerKey)[_items.Length * 2];
+                var grown = new (object?, long, long)[_items.Length * 2];
                 for (var i = 0; i < Count; i++)
                 {
                     grown[i] = _items[(_head + i) & (_items.Length - 1)];
@@ -977,14 +985,16 @@ internal sealed class TimerQueue
                 _head = 0;
             }
 
-            _items[(_head + Count) & (_items.Length - 1)] = (target, payload, key);
+            _items[(_head + Count) & (_items.Length - 1)] = (payload, key.Due, key.A);
             Count++;
             return true;
         }
 
-        public TimerKey PeekKey => _items[_head].Key;
+        private TimerKey KeyOf((object? Payload, long Due, long A) item) => new(item.Due, Order, item.A, B);
 
-        public (ITimerTarget Target, object? Payload, TimerKey Key) Dequeue()
+        public TimerKey PeekKey => KeyOf(_items[_head]);
+
+        public object? Dequeue()
         {
             var item = _items[_head];
             _items[_head] = default;
@@ -995,7 +1005,7 @@ internal sealed class TimerQueue
                 _head = 0;
             }
 
-            return item;
+            return item.Payload;
         }
 
         public void Clear()
@@ -1013,19 +1023,20 @@ internal sealed class TimerQueue
 
     /// <summary>
     /// Schedules a timer that usually comes after every timer scheduled before it on the same <paramref name="lane"/> (same order
-    /// of runs as <see cref="Schedule"/>; cheaper when it does).
+    /// of runs as <see cref="Schedule"/>; cheaper when it does and has the target, order and <paramref name="b"/> of the lane's first
+    /// timer, else it goes to the heap).
     /// </summary>
     public void ScheduleInLane(object lane, long due, int order, long a, long b, ITimerTarget target, object? payload)
     {
         if (!_lanes.TryGetValue(lane, out var entries))
         {
-            entries = new Lane();
+            entries = new Lane(target, order, b);
             _lanes.Add(lane, entries);
             _laneList = [.. _laneList, entries];
         }
 
         var key = new TimerKey(due, order, a, b);
-        if (entries.TryAppend(target, payload, key))
+        if (ReferenceEquals(entries.Target, target) && entries.Order == order && entries.B == b && entries.TryAppend(payload, key))
         {
             _laneCount++;
         }
@@ -1086,7 +1097,8 @@ internal sealed class TimerQueue
             }
             else
             {
-                (target, payload, _) = lane.Dequeue();
+                target = lane.Target;
+                payload = lane.Dequeue();
                 _laneCount--;
             }
 
