@@ -6,24 +6,18 @@ namespace RuleFlow.Rules.Tests;
 /// </summary>
 public sealed class AggregateWindowTests
 {
-    private static string Rules(string window) => $$"""
-        event m fields { k: string, v: number }
-        event probe fields { k: string }
-        rule "sum"
-        when
-            p: probe()
-            s: sum(m(k == p.k), v) {{window}} >= -1000000000
-        then
-            start workflow "w" with { total: s }
-        end
-        rule "max"
-        when
-            p: probe()
-            x: max(m(k == p.k), v) {{window}} >= -1000000000
-        then
-            start workflow "w" with { top: x }
-        end
-        """;
+    /// <summary>Two rules that read the window of <paramref name="pattern"/> for a probe's key: its sum and its max.</summary>
+    private static string Rules(string window, string declarations = "event m fields { k: string, v: number }", string pattern = "m(k == p.k)") =>
+        declarations + "\nevent probe fields { k: string }\n" + string.Concat(new[] { ("sum", "total"), ("max", "top") }.Select(r => $$"""
+            rule "{{r.Item1}}"
+            when
+                p: probe()
+                a: {{r.Item1}}({{pattern}}, v) {{window}} >= -1000000000
+            then
+                start workflow "w" with { {{r.Item2}}: a }
+            end
+
+            """));
 
     private sealed record Held(string Id, string Key, double Ms, int Order, int Value);
 
@@ -114,24 +108,7 @@ public sealed class AggregateWindowTests
     {
         // A fact inserted again with the same key replaces the old one: the old leaves its group from wherever it is (not only the
         // oldest end), and the value it added, not another's, is taken back.
-        var rules = T.Load("""
-            fact item key id fields { id: string, g: string, v: number }
-            event probe fields { k: string }
-            rule "sum"
-            when
-                p: probe()
-                s: sum(item(g == p.k), v) within 1h >= -1000000000
-            then
-                start workflow "w" with { total: s }
-            end
-            rule "max"
-            when
-                p: probe()
-                x: max(item(g == p.k), v) within 1h >= -1000000000
-            then
-                start workflow "w" with { top: x }
-            end
-            """);
+        var rules = T.Load(Rules("within 1h", "fact item key id fields { id: string, g: string, v: number }", "item(g == p.k)"));
         var random = new Random(seed);
         var session = rules.CreateSession();
         session.Insert(T.Event("probe", 0, new { k = "none" }, "start")); // facts take the clock's time, which events set
