@@ -20,6 +20,58 @@ public sealed class FactTests
         T.Event("link", ms, new { device, state, ts = T.Base.AddMilliseconds(ms).ToString("O") });
 
     [Fact]
+    public void Facts_are_held_as_text_until_a_rule_reads_them()
+    {
+        var rules = T.Load(Inventory + """
+            fact Incident key device fields { device: string, site: string }
+
+            rule "open"
+            when
+                l: link(state == "down")
+                d: Device(name == l.device)
+                not Incident(device == l.device)
+            then
+                insert Incident { device: l.device, site: d.site }
+            end
+            """);
+        var session = rules.CreateSession();
+        List<Engine.DataFact> Facts(RuleSession s) => [.. s.State.Facts.Values.SelectMany(byKey => byKey.Values).OrderBy(f => f.Sequence)];
+        using (var document = System.Text.Json.JsonDocument.Parse("""{"name":"r1","site":"par","tier":"core","state":"up"}"""))
+        {
+            session.Insert(new RuleEvent("dev-r1", "Device", T.Base, document.RootElement)); // the caller's document, disposed at once
+        }
+
+        session.Insert(T.Raw("Device", 0, """{"name":"r2","site":"lon","tier":"edge","state":"up"}""", "dev-r2"));
+        session.Insert(T.Raw("Device", 0, """{"name":"r3","site":"ams","tier":"edge","state":"up"}""", "dev-r3"));
+        Assert.All(Facts(session), f => Assert.True(f.IsCompact, $"fact {f.Id} is held as a JSON document after its insertion"));
+
+        // The same fact again: the same text is no change without parsing the held one; the same data in another order is no change
+        // either, and the fact is text again once the comparison that parsed it is over.
+        session.Insert(T.Raw("Device", 0, """{"name":"r2","site":"lon","tier":"edge","state":"up"}""", "dev-r2-again"));
+        session.Insert(T.Raw("Device", 0, """{"state":"up","tier":"edge","site":"ams","name":"r3"}""", "dev-r3-again"));
+        Assert.Equal(["dev-r1", "dev-r2", "dev-r3"], Facts(session).Select(f => f.Id));
+        Assert.All(Facts(session), f => Assert.True(f.IsCompact, $"fact {f.Id} is held as a JSON document after an unchanged insert"));
+
+        // A rule reads r1's site: r1 keeps the document that read made (a fact read for every event is parsed once, not each time);
+        // the incident the rule inserted is text.
+        session.Insert(Link(1_000, "r1"));
+        var facts = Facts(session);
+        Assert.Equal(["dev-r1", "dev-r2", "dev-r3", "link"], facts.Select(f => f.Type.Name == "Incident" ? "link" : f.Id));
+        Assert.False(facts[0].IsCompact);
+        Assert.True(facts[1].IsCompact && facts[2].IsCompact && facts[3].IsCompact);
+        Assert.Equal("""{"device":"r1","site":"par"}""", facts[3].Data.GetRawText());
+
+        // A restored session holds every fact as text, and reads them as the original did.
+        using var stream = new MemoryStream();
+        session.SaveSnapshot(stream);
+        stream.Position = 0;
+        var restored = rules.RestoreSession(stream, new RuleSessionOptions());
+        Assert.All(Facts(restored), f => Assert.True(f.IsCompact, $"restored fact {f.Id} is held as a JSON document"));
+        restored.Insert(Link(2_000, "r2"));
+        Assert.Equal(["par", "lon"], Facts(restored).Where(f => f.Type.Name == "Incident").Select(f => f.Data.GetProperty("site").GetString()));
+    }
+
+    [Fact]
     public void An_event_joins_the_fact_with_its_key_by_hash_and_facts_do_not_expire()
     {
         var rules = T.Load(Inventory + """

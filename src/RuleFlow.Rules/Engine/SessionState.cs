@@ -229,8 +229,11 @@ internal sealed class SessionState : ITimerTarget
     }
 
     /// <summary>
-    /// The insertion is over: the events it left in working memory keep their UTF-8 text instead of a JSON document (the caller's
-    /// document, or its clone, is no longer referenced by them; keys kept longer than the event are detached from it).
+    /// The insertion is over: the events it left in working memory, and the facts it inserted, keep their UTF-8 text instead of a
+    /// JSON document (the caller's document, or its clone, is no longer referenced by them; keys kept longer than the event are
+    /// detached from it). A fact gets an array of its own (facts live as long as nothing replaces them: in a shared chunk, one
+    /// long-lived fact would keep the text of all its replaced neighbours). A fact or event read back later (a rule reading a
+    /// fact's field in a join or an action) keeps the document that read made: a fact read for every event is parsed once.
     /// </summary>
     internal void CompactHeld()
     {
@@ -241,7 +244,7 @@ internal sealed class SessionState : ITimerTarget
 
         foreach (var fact in _justHeld)
         {
-            if (fact.Retracted || fact.Holds == 0)
+            if (fact.Retracted || (fact.Holds == 0 && !fact.IsFact))
             {
                 continue;
             }
@@ -634,6 +637,7 @@ internal sealed class SessionState : ITimerTarget
             }
 
             byKey[fact.FactKey] = fact;
+            _justHeld.Add(fact);
         }
         else
         {
@@ -818,9 +822,16 @@ internal sealed class SessionState : ITimerTarget
 
         if (byKey.TryGetValue(key, out var existing))
         {
-            if (ValueOps.JsonEquals(RuleValue.FromElement(existing.Data), RuleValue.FromElement(data)))
+            // The same text again (a host re-sending its inventory) is seen without parsing the held fact back.
+            if (existing.RawUtf8.SequenceEqual(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data)))
             {
                 return true; // no change: nothing to re-derive (loop protection)
+            }
+
+            if (ValueOps.JsonEquals(RuleValue.FromElement(existing.Data), RuleValue.FromElement(data)))
+            {
+                _justHeld.Add(existing); // the comparison parsed it back: text again at the end of the insertion
+                return true;
             }
 
             byKey.Remove(key);
@@ -830,6 +841,7 @@ internal sealed class SessionState : ITimerTarget
         var fact = new DataFact(id, data.Clone(), _factTime ?? ChangeTime, type, NextSequence()) { FactKey = key };
         byKey[key] = fact;
         Propagate(fact);
+        _justHeld.Add(fact);
         return true;
     }
 
