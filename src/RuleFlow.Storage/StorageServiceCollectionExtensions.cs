@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace RuleFlow.Storage;
 
@@ -25,6 +26,8 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<StoreInitializer>();
         services.AddSingleton<Ingest.EventJournal>();
         services.AddSingleton<Ingest.DeadLetterStore>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<Ingest.IngestBindingStore>();
         services.AddSingleton<Blocklist.BlocklistStore>();
         return services;
     }

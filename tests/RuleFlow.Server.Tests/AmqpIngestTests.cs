@@ -252,4 +252,64 @@ public sealed class AmqpIngestTests
         unroutable = await Assert.ThrowsAsync<PublishException>(() => Publish("after-removal"));
         Assert.True(unroutable.IsReturn);
     }
+
+    [Fact]
+    public async Task A_server_started_after_a_declaration_was_removed_unbinds_it_even_when_its_exchange_is_gone()
+    {
+        await using var broker = await TestBroker.CreateAsync();
+        var settings = new Dictionary<string, string> { ["RuleFlow__RabbitMq__Url"] = broker.Url.ToString() };
+        var root = ServerProcess.NewContentRoot();
+        var file = Path.Combine(root, "rules", "sources.rules");
+        await File.WriteAllTextAsync(file, """
+            event fw.deny
+                from exchange "firewall.events" routing "fw.deny"
+                time timestamp
+            event old.alarm
+                from exchange "old.events" routing "alarm.#"
+                time timestamp
+            rule "deny" when d: fw.deny() then log "denied" end
+            rule "alarm" when a: old.alarm() then log "alarm" end
+            """);
+        await using (var first = new ServerProcess(root, settings))
+        {
+            await first.StartAndWaitReadyAsync(); // binds both, recording them first (in a store migrated before: a new database)
+            Assert.DoesNotContain("Ingest from RabbitMQ stopped", first.Log, StringComparison.Ordinal);
+            await first.KillAsync();
+        }
+
+        await using var connection = await broker.ConnectAsync();
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+        async Task Publish(string exchange, string routingKey, string id) => await channel.BasicPublishAsync(exchange, routingKey, mandatory: true,
+            new BasicProperties { MessageId = id }, Encoding.UTF8.GetBytes("""{"timestamp":"2024-05-01T10:00:00Z"}"""));
+        await Publish("firewall.events", "fw.deny", "routed-while-down"); // bound: the queue takes it while no server runs
+
+        // While no server runs, both declarations go and someone deletes one of the exchanges (its bindings go with it).
+        await File.WriteAllTextAsync(file, """
+            event fw.allow
+                from exchange "firewall.allow" routing "fw.allow"
+                time timestamp
+            rule "allow" when a: fw.allow() then log "allowed" end
+            """);
+        await channel.ExchangeDeleteAsync("old.events");
+
+        await using var second = new ServerProcess(root, settings);
+        await second.StartAndWaitReadyAsync();
+        Assert.Contains("Ingest queue ruleflow.events unbound from exchange firewall.events with routing key fw.deny", second.Log, StringComparison.Ordinal);
+        // (Whether the broker answers an unbind from a deleted exchange with NOT_FOUND depends on its version: either way it is done.)
+        Assert.True(second.Log.Contains("unbound from exchange old.events", StringComparison.Ordinal)
+                    || second.Log.Contains("Exchange old.events no longer exists", StringComparison.Ordinal), "the binding to old.events is not reported gone");
+        Assert.DoesNotContain("Ingest from RabbitMQ stopped", second.Log, StringComparison.Ordinal);
+        var unroutable = await Assert.ThrowsAsync<PublishException>(() => Publish("firewall.events", "fw.deny", "after-removal"));
+        Assert.True(unroutable.IsReturn);
+        await Publish("firewall.allow", "fw.allow", "allowed-1");
+        await second.WaitUntilAsync(async () => (await second.GetJsonAsync("api/events?type=fw.allow"))["total"]!.GetValue<int>() == 1, "the new source's event");
+        Assert.Equal(1, (await second.GetJsonAsync("api/events?pageSize=10"))["total"]!.GetValue<int>() - 1); // and the one queued while down
+
+        // The record now holds only what is declared: a third start unbinds nothing.
+        await second.KillAsync();
+        await using var third = new ServerProcess(root, settings);
+        await third.StartAndWaitReadyAsync();
+        Assert.DoesNotContain("unbound from exchange", third.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("no longer exists", third.Log, StringComparison.Ordinal);
+    }
 }

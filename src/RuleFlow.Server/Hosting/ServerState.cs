@@ -8,8 +8,16 @@ public sealed class ServerState
 {
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>The store's schema exists and it answered.</summary>
-    public bool StoreReady { get; set; }
+    private readonly TaskCompletionSource _storeReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The store's schema exists (migrations applied) and it answered.</summary>
+    public bool StoreReady => _storeReady.Task.IsCompletedSuccessfully;
+
+    /// <summary>Completes when <see cref="StoreReady"/> becomes true (before the rules and workflows are loaded and working memory is rebuilt).</summary>
+    public Task WhenStoreReady => _storeReady.Task;
+
+    /// <summary>Marks the store ready (idempotent).</summary>
+    public void MarkStoreReady() => _storeReady.TrySetResult();
 
     /// <summary>Rule files were loaded (possibly with some files refused) and working memory was rebuilt from the journal.</summary>
     public bool RulesLoaded { get; set; }

@@ -67,7 +67,7 @@ public sealed class StartupService(
                 try
                 {
                     await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
-                    state.StoreReady = true;
+                    state.MarkStoreReady();
                     state.StartupError = null;
                     break;
                 }

@@ -23,12 +23,16 @@ namespace RuleFlow.Server.Ingest;
 /// transient ones are retried inside the pipeline) the connection is closed, the broker puts the unacknowledged messages
 /// back in their places, and consuming starts again after 5 s; events journaled just
 /// before are recognised by their ids when redelivered. Declares, at each (re)connect: the queue (durable), a fanout
-/// exchange named like it, and the bindings of <see cref="IngestBindings"/> (their exchanges durable, of their type).
+/// exchange named like it, and the bindings of <see cref="IngestBindings"/> (their exchanges durable, of their type). Each
+/// binding is recorded in the store before it is made (<see cref="RuleFlow.Storage.Ingest.IngestBindingStore"/>: AMQP cannot
+/// list a queue's bindings), so a recorded binding the rule set no longer declares is unbound, also by a server started after
+/// the declaration was removed.
 /// </remarks>
 public sealed class AmqpIngestConsumer(
     IOptions<RuleFlowOptions> options,
     RuleHost rules,
     IngestBatch ingest,
+    RuleFlow.Storage.Ingest.IngestBindingStore recordedBindings,
     ServerState state,
     TimeProvider time,
     ILogger<AmqpIngestConsumer> logger) : BackgroundService
@@ -78,6 +82,7 @@ public sealed class AmqpIngestConsumer(
     {
         var settings = options.Value;
         var rabbit = settings.RabbitMq;
+        await state.WhenStoreReady.WaitAsync(stoppingToken).ConfigureAwait(false); // the bindings are recorded there (migrated first)
         var factory = new ConnectionFactory { Uri = new Uri(rabbit.Url!), ClientProvidedName = "ruleflow-ingest", AutomaticRecoveryEnabled = false };
         await using var connection = await factory.CreateConnectionAsync(stoppingToken).ConfigureAwait(false);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken).ConfigureAwait(false);
@@ -210,6 +215,17 @@ public sealed class AmqpIngestConsumer(
         await channel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.QueueBindAsync(queue, queue, string.Empty, cancellationToken: cancellationToken).ConfigureAwait(false);
 
+        // Recorded before they are made: a binding made and then lost from the record (a crash between the two) would never be
+        // unbound once its declaration is gone.
+        var wanted = bindings.Select(b => (b.Exchange, b.RoutingKey)).Distinct().ToList();
+        var recorded = await StoreRetry.RunAsync(ct => recordedBindings.ListAsync(queue, ct), logger, "reading the ingest bindings", cancellationToken)
+            .ConfigureAwait(false);
+        if (wanted.Except(recorded).Any())
+        {
+            await StoreRetry.RunAsync(ct => recordedBindings.ReplaceAsync(queue, recorded.Union(wanted), ct), logger, "recording the ingest bindings",
+                cancellationToken).ConfigureAwait(false);
+        }
+
         // The new bindings first, then the dropped ones go: a binding kept across a reload is never missing in between.
         foreach (var binding in bindings)
         {
@@ -219,16 +235,40 @@ public sealed class AmqpIngestConsumer(
                 queue, binding.Exchange, binding.Type, binding.RoutingKey, binding.Origin);
         }
 
-        var kept = bindings.Select(b => (b.Exchange, b.RoutingKey)).ToHashSet();
-        foreach (var gone in _bound.Select(b => (b.Exchange, b.RoutingKey)).Distinct().Where(b => !kept.Contains(b)))
+        var kept = wanted.ToHashSet();
+        var gone = recorded.Concat(_bound.Select(b => (b.Exchange, b.RoutingKey))).Distinct().Where(b => !kept.Contains(b)).ToList();
+        foreach (var binding in gone)
         {
-            // A binding the rule set in force no longer declares (known only since this process started).
-            await channel.QueueUnbindAsync(queue, gone.Exchange, gone.RoutingKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-            logger.LogInformation("Ingest queue {Queue} unbound from exchange {Exchange} with routing key {RoutingKey} (no longer declared)",
-                queue, gone.Exchange, gone.RoutingKey);
+            await UnbindAsync(connection, queue, binding, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (gone.Count > 0 || recorded.Count != wanted.Count)
+        {
+            await StoreRetry.RunAsync(ct => recordedBindings.ReplaceAsync(queue, wanted, ct), logger, "recording the ingest bindings", cancellationToken)
+                .ConfigureAwait(false);
         }
 
         _bound = bindings;
+    }
+
+    /// <summary>
+    /// Unbinds a binding the rule set in force no longer declares, on a channel of its own: an exchange deleted since is refused
+    /// by the broker (NOT_FOUND), which closes the channel it was asked on; its bindings went with it.
+    /// </summary>
+    private async Task UnbindAsync(IConnection connection, string queue, (string Exchange, string RoutingKey) binding, CancellationToken cancellationToken)
+    {
+        await using var probe = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await probe.QueueUnbindAsync(queue, binding.Exchange, binding.RoutingKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+            logger.LogInformation("Ingest queue {Queue} unbound from exchange {Exchange} with routing key {RoutingKey} (no longer declared)",
+                queue, binding.Exchange, binding.RoutingKey);
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        {
+            logger.LogInformation("Exchange {Exchange} no longer exists: the ingest queue's binding to it (routing key {RoutingKey}) went with it",
+                binding.Exchange, binding.RoutingKey);
+        }
     }
 
     /// <summary>

@@ -87,6 +87,28 @@ namespace RuleFlow.Storage.Migrations.Postgres
                     b.ToTable("dead_letters", (string)null);
                 });
 
+            modelBuilder.Entity("RuleFlow.Storage.Ingest.IngestBindingRecord", b =>
+                {
+                    b.Property<string>("Queue")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<string>("Exchange")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<string>("RoutingKey")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<long>("RecordedAt")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Queue", "Exchange", "RoutingKey");
+
+                    b.ToTable("ingest_bindings", (string)null);
+                });
+
             modelBuilder.Entity("RuleFlow.Storage.Ingest.RuleFiringRecord", b =>
                 {
                     b.Property<long>("Id")

@@ -80,6 +80,28 @@ namespace RuleFlow.Storage.Migrations.Sqlite
                     b.ToTable("dead_letters", (string)null);
                 });
 
+            modelBuilder.Entity("RuleFlow.Storage.Ingest.IngestBindingRecord", b =>
+                {
+                    b.Property<string>("Queue")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Exchange")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RoutingKey")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("RecordedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Queue", "Exchange", "RoutingKey");
+
+                    b.ToTable("ingest_bindings", (string)null);
+                });
+
             modelBuilder.Entity("RuleFlow.Storage.Ingest.RuleFiringRecord", b =>
                 {
                     b.Property<long>("Id")
