@@ -6,6 +6,10 @@ namespace RuleFlow.Rules;
 public sealed record RuleFiring
 {
     private string? _activationId;
+
+    // What the activation id is hashed from, as it was when the firing was made (a copy made with `with` keeps the same id).
+    private readonly string? _idRule;
+    private readonly IReadOnlyList<string>? _idEvents;
     private readonly long? _timerTime;
 
     /// <summary>A firing with a given activation id (a firing read back from a journal, or made by a test).</summary>
@@ -33,6 +37,8 @@ public sealed record RuleFiring
         Time = time;
         EventIds = eventIds;
         Actions = actions;
+        _idRule = rule;
+        _idEvents = eventIds;
         _timerTime = timerTime;
     }
 
@@ -43,11 +49,12 @@ public sealed record RuleFiring
     /// Deterministic id: the first 32 hex digits of the SHA-256 of the rule name and the ids of the matched events (and, for a firing
     /// made by a timer — absence, silence, <c>throttle once after</c>, <c>group by ... wait</c> — the timer's due time), so replaying
     /// the same events gives the same id whenever the timer is run (use it, with the action's index, as an idempotency key).
-    /// Computed on first read from <see cref="Rule"/> and <see cref="EventIds"/> as they were when the firing was made.
+    /// Computed on first read from <see cref="Rule"/> and <see cref="EventIds"/> as they were when the firing was made (a copy made
+    /// with <c>with</c> has the same id).
     /// </summary>
     public string ActivationId
     {
-        get => _activationId ??= Engine.SessionState.ActivationId(Rule, EventIds, _timerTime);
+        get => _activationId ??= Engine.SessionState.ActivationId(_idRule!, _idEvents!, _timerTime);
         init => _activationId = value;
     }
 

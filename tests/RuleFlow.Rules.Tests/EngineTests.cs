@@ -201,9 +201,11 @@ public sealed class EngineTests
 
         var pair = Assert.Single(early, f => f.Rule == "pair");
         var gone = Assert.Single(early, f => f.Rule == "gone");
+        var copied = pair with { Rule = "elsewhere", EventIds = ["other"] }; // made before either id was read
         Assert.Equal(Sha("pair\nx-1\ny-1"), pair.ActivationId);
         Assert.Equal(Sha($"gone\nx-2\n@{T.Base.AddMilliseconds(1_600).UtcTicks}"), gone.ActivationId); // a timer firing: its due time
         Assert.Equal(pair.ActivationId, pair.ActivationId);
+        Assert.Equal(pair.ActivationId, copied.ActivationId); // a copy keeps the id of what matched, whichever is read first
         Assert.Equal(new RuleFiring(pair.Rule, pair.ActivationId, pair.Time, pair.EventIds, pair.Actions), pair);
         Assert.NotEqual(new RuleFiring(pair.Rule, gone.ActivationId, pair.Time, pair.EventIds, pair.Actions), pair);
 

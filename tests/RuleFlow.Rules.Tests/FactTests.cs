@@ -72,6 +72,28 @@ public sealed class FactTests
     }
 
     [Fact]
+    public void A_fact_a_timer_firing_inserts_is_held_as_text_when_the_clock_move_is_over()
+    {
+        var rules = T.Load(Inventory + """
+            fact Outage key device fields { device: string }
+            rule "no recovery"
+            when
+                l: link(state == "down")
+                not link(device == l.device, state == "up") within 5m
+            then
+                insert Outage { device: l.device }
+            end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(Link(0, "r1"));
+        var fired = session.AdvanceTo(T.Base.AddMinutes(6));
+        Assert.Equal("no recovery", Assert.Single(fired).Rule);
+        var outage = Assert.Single(session.State.Facts.Values.SelectMany(byKey => byKey.Values));
+        Assert.True(outage.IsCompact, "the fact the timer firing inserted is held as a JSON document after AdvanceTo");
+        Assert.Equal("r1", outage.Data.GetProperty("device").GetString());
+    }
+
+    [Fact]
     public void An_event_joins_the_fact_with_its_key_by_hash_and_facts_do_not_expire()
     {
         var rules = T.Load(Inventory + """

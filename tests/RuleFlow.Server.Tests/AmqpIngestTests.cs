@@ -312,4 +312,46 @@ public sealed class AmqpIngestTests
         Assert.DoesNotContain("unbound from exchange", third.Log, StringComparison.Ordinal);
         Assert.DoesNotContain("no longer exists", third.Log, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_server_refused_the_queue_does_not_unbind_what_the_consuming_server_still_declares()
+    {
+        // A rolling deploy: the new server (its rules dropped a source) starts on the same store and queue while the old one still
+        // consumes. Only the server that holds the queue unbinds; the new one does once the old one has stopped.
+        await using var broker = await TestBroker.CreateAsync();
+        var oldRoot = ServerProcess.NewContentRoot();
+        await File.WriteAllTextAsync(Path.Combine(oldRoot, "rules", "sources.rules"), """
+            event fw.deny
+                from exchange "firewall.events" routing "fw.deny"
+                time timestamp
+            rule "deny" when d: fw.deny() then log "denied" end
+            """);
+        var database = Path.Combine(oldRoot, "data", "ruleflow.db");
+        var settings = new Dictionary<string, string>
+        {
+            ["RuleFlow__RabbitMq__Url"] = broker.Url.ToString(),
+            ["RuleFlow__Store__ConnectionString"] = "Data Source=" + database,
+        };
+        await using var old = new ServerProcess(oldRoot, settings);
+        await old.StartAndWaitReadyAsync();
+
+        await using var connection = await broker.ConnectAsync();
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+        async Task Publish(string id) => await channel.BasicPublishAsync("firewall.events", "fw.deny", mandatory: true,
+            new BasicProperties { MessageId = id }, Encoding.UTF8.GetBytes("""{"timestamp":"2024-05-01T10:00:00Z"}"""));
+
+        await using var next = new ServerProcess(ServerProcess.NewContentRoot(), settings); // the shipped rules only: no firewall source
+        next.Start();
+        await next.WaitUntilAsync(() => Task.FromResult(next.Log.Contains("ACCESS_REFUSED", StringComparison.Ordinal)), "the new server refused the queue");
+        await Publish("while-both-run"); // still bound: the broker routes it to the queue (a return would throw)
+        await old.WaitUntilAsync(async () => (await old.GetJsonAsync("api/events?type=fw.deny"))["total"]!.GetValue<int>() == 1, "the old server's event");
+        Assert.DoesNotContain("unbound from exchange", next.Log, StringComparison.Ordinal);
+
+        await old.KillAsync();
+        await next.WaitReadyAsync(TimeSpan.FromSeconds(30));
+        await next.WaitUntilAsync(() => Task.FromResult(next.Log.Contains("unbound from exchange firewall.events", StringComparison.Ordinal)),
+            "the new server, now consuming, unbinds the dropped source");
+        var unroutable = await Assert.ThrowsAsync<PublishException>(() => Publish("after-takeover"));
+        Assert.True(unroutable.IsReturn);
+    }
 }

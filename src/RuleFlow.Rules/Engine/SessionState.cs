@@ -224,7 +224,15 @@ internal sealed class SessionState : ITimerTarget
     {
         _firings = null;
         _firedThisCall = 0;
-        Advance(ticks);
+        try
+        {
+            Advance(ticks);
+        }
+        finally
+        {
+            CompactHeld(); // timers fire rules, whose actions may insert and update facts
+        }
+
         return Done();
     }
 

@@ -144,6 +144,9 @@ public sealed class AmqpIngestConsumer(
         // (ACCESS_REFUSED), says so in its log, tries again every 5 s and answers 503 on /health until the first one stops.
         await channel.BasicConsumeAsync(rabbit.Queue, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: true, arguments: null,
             consumer, stoppingToken).ConfigureAwait(false);
+        // Only the server that holds the queue unbinds what its rule set dropped: one refused above (a rolling deploy's new server
+        // while the old one still consumes) must not take away bindings the consuming server still declares.
+        await UnbindDroppedAsync(connection, rabbit.Queue, bindings, stoppingToken).ConfigureAwait(false);
         state.IngestBound = true;
         logger.LogInformation("Ingest queue {Queue} is consuming in queue order (batches of up to {BatchSize}, prefetch {Prefetch})",
             rabbit.Queue, batchSize, prefetch);
@@ -215,18 +218,12 @@ public sealed class AmqpIngestConsumer(
         await channel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.QueueBindAsync(queue, queue, string.Empty, cancellationToken: cancellationToken).ConfigureAwait(false);
 
-        // Recorded before they are made: a binding made and then lost from the record (a crash between the two) would never be
-        // unbound once its declaration is gone.
+        // Recorded before they are made (rows added, none replaced: another server may record at the same time): a binding made and
+        // then missing from the record (a crash between the two) would never be unbound once its declaration is gone.
         var wanted = bindings.Select(b => (b.Exchange, b.RoutingKey)).Distinct().ToList();
-        var recorded = await StoreRetry.RunAsync(ct => recordedBindings.ListAsync(queue, ct), logger, "reading the ingest bindings", cancellationToken)
+        await StoreRetry.RunAsync(ct => recordedBindings.AddAsync(queue, wanted, ct), logger, "recording the ingest bindings", cancellationToken)
             .ConfigureAwait(false);
-        if (wanted.Except(recorded).Any())
-        {
-            await StoreRetry.RunAsync(ct => recordedBindings.ReplaceAsync(queue, recorded.Union(wanted), ct), logger, "recording the ingest bindings",
-                cancellationToken).ConfigureAwait(false);
-        }
 
-        // The new bindings first, then the dropped ones go: a binding kept across a reload is never missing in between.
         foreach (var binding in bindings)
         {
             await DeclareExchangeAsync(connection, binding, cancellationToken).ConfigureAwait(false);
@@ -234,17 +231,30 @@ public sealed class AmqpIngestConsumer(
             logger.LogInformation("Ingest queue {Queue} bound to exchange {Exchange} ({ExchangeType}) with routing key {RoutingKey} ({Origin})",
                 queue, binding.Exchange, binding.Type, binding.RoutingKey, binding.Origin);
         }
+    }
 
-        var kept = wanted.ToHashSet();
-        var gone = recorded.Concat(_bound.Select(b => (b.Exchange, b.RoutingKey))).Distinct().Where(b => !kept.Contains(b)).ToList();
-        foreach (var binding in gone)
+    /// <summary>
+    /// Unbinds the recorded bindings (and those this process made) that the rule set in force no longer declares, and forgets
+    /// them. Called once this server holds the queue's exclusive consumer, after the new bindings were made: a binding kept
+    /// across a reload is never missing in between. A binding the broker refuses to unbind stays recorded, to be tried again.
+    /// </summary>
+    private async Task UnbindDroppedAsync(IConnection connection, string queue, IReadOnlyList<IngestBinding> bindings, CancellationToken cancellationToken)
+    {
+        var kept = bindings.Select(b => (b.Exchange, b.RoutingKey)).ToHashSet();
+        var recorded = await StoreRetry.RunAsync(ct => recordedBindings.ListAsync(queue, ct), logger, "reading the ingest bindings", cancellationToken)
+            .ConfigureAwait(false);
+        var unbound = new List<(string Exchange, string RoutingKey)>();
+        foreach (var binding in recorded.Concat(_bound.Select(b => (b.Exchange, b.RoutingKey))).Distinct().Where(b => !kept.Contains(b)))
         {
-            await UnbindAsync(connection, queue, binding, cancellationToken).ConfigureAwait(false);
+            if (await UnbindAsync(connection, queue, binding, cancellationToken).ConfigureAwait(false))
+            {
+                unbound.Add(binding);
+            }
         }
 
-        if (gone.Count > 0 || recorded.Count != wanted.Count)
+        if (unbound.Count > 0)
         {
-            await StoreRetry.RunAsync(ct => recordedBindings.ReplaceAsync(queue, wanted, ct), logger, "recording the ingest bindings", cancellationToken)
+            await StoreRetry.RunAsync(ct => recordedBindings.RemoveAsync(queue, unbound, ct), logger, "recording the ingest bindings", cancellationToken)
                 .ConfigureAwait(false);
         }
 
@@ -252,10 +262,11 @@ public sealed class AmqpIngestConsumer(
     }
 
     /// <summary>
-    /// Unbinds a binding the rule set in force no longer declares, on a channel of its own: an exchange deleted since is refused
-    /// by the broker (NOT_FOUND), which closes the channel it was asked on; its bindings went with it.
+    /// Unbinds a binding the rule set in force no longer declares, on a channel of its own (a refusal closes the channel it was
+    /// asked on). False when the broker refused (logged; ingest goes on): the binding stays recorded and is tried again at the next
+    /// connect. An exchange deleted since is not a refusal: its bindings went with it.
     /// </summary>
-    private async Task UnbindAsync(IConnection connection, string queue, (string Exchange, string RoutingKey) binding, CancellationToken cancellationToken)
+    private async Task<bool> UnbindAsync(IConnection connection, string queue, (string Exchange, string RoutingKey) binding, CancellationToken cancellationToken)
     {
         await using var probe = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         try
@@ -263,11 +274,20 @@ public sealed class AmqpIngestConsumer(
             await probe.QueueUnbindAsync(queue, binding.Exchange, binding.RoutingKey, cancellationToken: cancellationToken).ConfigureAwait(false);
             logger.LogInformation("Ingest queue {Queue} unbound from exchange {Exchange} with routing key {RoutingKey} (no longer declared)",
                 queue, binding.Exchange, binding.RoutingKey);
+            return true;
         }
         catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
         {
             logger.LogInformation("Exchange {Exchange} no longer exists: the ingest queue's binding to it (routing key {RoutingKey}) went with it",
                 binding.Exchange, binding.RoutingKey);
+            return true;
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e)
+        {
+            logger.LogWarning("The broker refused to unbind the ingest queue {Queue} from exchange {Exchange} (routing key {RoutingKey}): {Reason}. " +
+                "It stays bound (events it routes are refused as unknown types or dead-lettered); trying again at the next connect",
+                queue, binding.Exchange, binding.RoutingKey, e.ShutdownReason?.ReplyText ?? e.Message);
+            return false;
         }
     }
 

@@ -47,22 +47,52 @@ public sealed class IngestBindingStore(IDbContextFactory<RuleFlowDbContext> fact
         return [.. rows.Select(b => (b.Exchange, b.RoutingKey))];
     }
 
-    /// <summary>Makes the recorded bindings of <paramref name="queue"/> exactly <paramref name="bindings"/> (one transaction).</summary>
+    /// <summary>
+    /// Records the bindings of <paramref name="bindings"/> that are not recorded yet (rows are added, none replaced: several servers
+    /// may record at the same time; a row another one added meanwhile is not an error).
+    /// </summary>
     /// <exception cref="DbUpdateException">The store failed.</exception>
-    public async Task ReplaceAsync(string queue, IEnumerable<(string Exchange, string RoutingKey)> bindings, CancellationToken cancellationToken)
+    public async Task AddAsync(string queue, IEnumerable<(string Exchange, string RoutingKey)> bindings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(bindings);
+        var wanted = bindings.Distinct().ToList();
+        for (var attempt = 0; ; attempt++)
+        {
+            var missing = wanted.Except(await ListAsync(queue, cancellationToken).ConfigureAwait(false)).ToList();
+            if (missing.Count == 0)
+            {
+                return;
+            }
+
+            await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+            var now = time.GetUtcNow();
+            foreach (var (exchange, routingKey) in missing)
+            {
+                db.Add(new IngestBindingRecord { Queue = queue, Exchange = exchange, RoutingKey = routingKey, RecordedAt = now });
+            }
+
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (DbUpdateException) when (attempt == 0)
+            {
+                // Another server recorded one of them first (a duplicate key): read again and add what is still missing.
+            }
+        }
+    }
+
+    /// <summary>Forgets the given bindings of <paramref name="queue"/> (those not recorded are ignored).</summary>
+    /// <exception cref="DbUpdateException">The store failed.</exception>
+    public async Task RemoveAsync(string queue, IEnumerable<(string Exchange, string RoutingKey)> bindings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(bindings);
         await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var set = db.Set<IngestBindingRecord>();
-        set.RemoveRange(await set.Where(b => b.Queue == queue).ToListAsync(cancellationToken).ConfigureAwait(false));
-        var now = time.GetUtcNow();
         foreach (var (exchange, routingKey) in bindings.Distinct())
         {
-            set.Add(new IngestBindingRecord { Queue = queue, Exchange = exchange, RoutingKey = routingKey, RecordedAt = now });
+            await db.Set<IngestBindingRecord>().Where(b => b.Queue == queue && b.Exchange == exchange && b.RoutingKey == routingKey)
+                .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         }
-
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 }
