@@ -13,7 +13,7 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
     // their own), else all of it in _spill[0.._n), an array made from the fourth event on and dropped when the group empties.
     private const int InlineCapacity = 3;
     private Three<DataFact?> _inline;
-    private DataFact[]? _spill;
+    private DataFact?[]? _spill;
     private int _n;
 
     // The value each event added to the accumulator (sum, avg, min, max, distinct), parallel to the events: its removal takes
@@ -103,7 +103,7 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
         {
             ArgumentOutOfRangeException.ThrowIfNegative(index);
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _n);
-            return _spill is not null ? _spill[index] : _inline[index]!;
+            return EventSlots[index]!;
         }
     }
 
@@ -235,72 +235,43 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
         return false;
     }
 
+    // The slots in use: the inline ones, or the spill array once there is one. Values parallel the events (groups that keep values).
+    private Span<DataFact?> EventSlots => _spill is not null ? _spill : _inline;
+
+    private Span<RuleValue> ValueSlots => _kept!.Spill is not null ? _kept.Spill : _kept.Inline;
+
     private void InsertAt(int index, DataFact fact, RuleValue kept)
     {
-        if (_spill is null && _n < InlineCapacity)
-        {
-            Span<DataFact?> events = _inline;
-            events[index.._n].CopyTo(events[(index + 1)..]);
-            events[index] = fact;
-            if (_kept is not null)
-            {
-                Span<RuleValue> values = _kept.Inline;
-                values[index.._n].CopyTo(values[(index + 1)..]);
-                values[index] = kept;
-            }
-
-            _n++;
-            return;
-        }
-
-        if (_spill is null || _n == _spill.Length)
+        if (_n == (_spill?.Length ?? InlineCapacity))
         {
             Grow();
         }
 
-        Array.Copy(_spill!, index, _spill!, index + 1, _n - index);
-        _spill![index] = fact;
+        var events = EventSlots;
+        events[index.._n].CopyTo(events[(index + 1)..]);
+        events[index] = fact;
         if (_kept is not null)
         {
-            Array.Copy(_kept.Spill!, index, _kept.Spill!, index + 1, _n - index);
-            _kept.Spill![index] = kept;
+            var values = ValueSlots;
+            values[index.._n].CopyTo(values[(index + 1)..]);
+            values[index] = kept;
         }
 
         _n++;
     }
 
-    /// <summary>Moves the events to a spill array twice as large (from the inline slots, the first time).</summary>
+    /// <summary>Moves the events (and values) to a spill array twice as large as the slots in use, clearing the old ones.</summary>
     private void Grow()
     {
-        var events = new DataFact[_spill is null ? 2 * InlineCapacity : 2 * _spill.Length];
-        var values = _kept is null ? null : new RuleValue[events.Length];
-        if (_spill is null)
-        {
-            Span<DataFact?> inline = _inline;
-            for (var i = 0; i < _n; i++)
-            {
-                events[i] = inline[i]!;
-            }
-
-            inline.Clear();
-            if (_kept is not null)
-            {
-                ((Span<RuleValue>)_kept.Inline)[.._n].CopyTo(values);
-                ((Span<RuleValue>)_kept.Inline).Clear();
-            }
-        }
-        else
-        {
-            Array.Copy(_spill, events, _n);
-            if (_kept is not null)
-            {
-                Array.Copy(_kept.Spill!, values!, _n);
-            }
-        }
-
+        var events = new DataFact?[2 * EventSlots.Length];
+        EventSlots[.._n].CopyTo(events);
+        EventSlots.Clear();
         _spill = events;
         if (_kept is not null)
         {
+            var values = new RuleValue[events.Length];
+            ValueSlots[.._n].CopyTo(values);
+            ValueSlots.Clear();
             _kept.Spill = values;
         }
     }
@@ -308,31 +279,16 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
     /// <summary>Removes the event at <paramref name="index"/>; returns the value it added to the accumulator (Missing for count and collect).</summary>
     private RuleValue RemoveAt(int index)
     {
+        var events = EventSlots;
+        events[(index + 1).._n].CopyTo(events[index..]);
+        events[_n - 1] = null;
         RuleValue kept = default;
-        if (_spill is null)
-        {
-            Span<DataFact?> events = _inline;
-            events[(index + 1).._n].CopyTo(events[index..]);
-            events[_n - 1] = null;
-            if (_kept is not null)
-            {
-                Span<RuleValue> values = _kept.Inline;
-                kept = values[index];
-                values[(index + 1).._n].CopyTo(values[index..]);
-                values[_n - 1] = default;
-            }
-
-            _n--;
-            return kept;
-        }
-
-        Array.Copy(_spill, index + 1, _spill, index, _n - index - 1);
-        _spill[_n - 1] = null!;
         if (_kept is not null)
         {
-            kept = _kept.Spill![index];
-            Array.Copy(_kept.Spill, index + 1, _kept.Spill, index, _n - index - 1);
-            _kept.Spill[_n - 1] = default;
+            var values = ValueSlots;
+            kept = values[index];
+            values[(index + 1).._n].CopyTo(values[index..]);
+            values[_n - 1] = default;
         }
 
         _n--;
@@ -348,11 +304,11 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
     /// <summary>Empties the window (a pooled group made the group of another key).</summary>
     private void ClearEvents()
     {
-        ((Span<DataFact?>)_inline).Clear();
+        EventSlots.Clear();
         _spill = null;
         if (_kept is not null)
         {
-            ((Span<RuleValue>)_kept.Inline).Clear();
+            ValueSlots.Clear();
             _kept.Spill = null;
         }
 
