@@ -111,7 +111,7 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
 
     /// <summary>
     /// Options that read an event's raw text back, whatever its depth (the reader's default limit is 64) and whatever the options it
-    /// was first parsed with (its raw text keeps comments and trailing commas a lenient parse accepted). The reader is not recursive,
+    /// was first parsed with (its raw text keeps comments and trailing commas a lenient parse accepted). The parse is not recursive,
     /// so no depth can exhaust the stack. Used for held events and for events read back from a snapshot.
     /// </summary>
     internal static readonly JsonDocumentOptions RawTextOptions = new()

@@ -110,7 +110,10 @@ public sealed class AmqpIngestConsumer(
         }
     }
 
-    /// <summary>Declares the queue and its bindings on <paramref name="channel"/>, then consumes from it until it closes.</summary>
+    /// <summary>
+    /// Declares the queue and its bindings on <paramref name="channel"/>, consumes from it (exclusive), unbinds what the rule set
+    /// dropped once it holds the queue, and consumes until the channel closes.
+    /// </summary>
     private async Task ConsumeOnAsync(IConnection connection, IChannel channel, Channel<Delivery> deliveries, IReadOnlyList<IngestBinding> bindings, RuleFlowOptions settings,
         CancellationToken stoppingToken)
     {
