@@ -59,12 +59,45 @@ public sealed class NetworkTests
         Assert.NotNull(join.Residual); // port > u.min_port is tested within a bucket
         var memory = session.State.MemoryOf<JoinNode.Memory>(join.Id);
         Assert.Equal(500, memory.Left.Count); // one bucket per user id
-        Assert.All(memory.Left.Values, bucket => Assert.Single(bucket));
+        Assert.All(memory.Left, bucket => Assert.Single(bucket.Tokens));
 
         Assert.Empty(session.Insert(T.Event("login", 600, new { user = "u7", port = 22 })));
         var firing = Assert.Single(session.Insert(T.Event("login", 601, new { user = "u7", port = 2222 })));
         Assert.Equal("""{"u":"u7","l":"u7"}""", T.Start(firing).Input.ToJsonString());
         Assert.Empty(join.Index.All(session.State)); // login events have no window: they leave the right index after their insertion
+    }
+
+    [Fact]
+    public void A_join_key_list_keeps_insertion_order_through_its_single_and_array_forms()
+    {
+        // The left memory's list per key holds one token in a field and more in an array; checked against List<Token> as a model,
+        // with removals from the front, middle and back, the last token leaving and coming back, and removals of absent tokens.
+        var root = T.Load("event e\nrule \"r\" when x: e() then log x.id end").Network.Root;
+        var tokens = Enumerable.Range(0, 12).Select(_ => new Token(null, null, root)).ToArray();
+        var list = new JoinNode.TokenList(JoinKey.Unit);
+        var model = new List<Token>();
+        var random = new Random(7);
+        for (var step = 0; step < 5_000; step++)
+        {
+            var token = tokens[random.Next(tokens.Length)];
+            if (random.Next(3) == 0 || model.Count == 0)
+            {
+                list.Add(token);
+                model.Add(token);
+            }
+            else
+            {
+                var i = model.LastIndexOf(token);
+                Assert.Equal(i >= 0, list.Remove(token));
+                if (i >= 0)
+                {
+                    model.RemoveAt(i);
+                }
+            }
+
+            Assert.Equal(model.Count, list.Count);
+            Assert.Equal(model, list.Tokens);
+        }
     }
 
     [Fact]

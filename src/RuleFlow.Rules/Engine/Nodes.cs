@@ -368,17 +368,113 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
 
     internal sealed class Memory
     {
-        public Dictionary<JoinKey, TokenList> Left { get; } = [];
+        /// <summary>
+        /// The left memory: one list per join key, found by the key the list holds (stored once, in the list: a dictionary would keep
+        /// a second copy of it in its entry).
+        /// </summary>
+        public HashSet<TokenList> Left { get; } = new(TokenList.KeyComparer.Instance);
+
+        private readonly TokenList _probe = new(default);
+
+        /// <summary>The list of <paramref name="key"/>, if any (looked up with a probe list, so the lookup allocates nothing).</summary>
+        public bool TryGetList(JoinKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out TokenList list)
+        {
+            _probe.Key = key;
+            var found = Left.TryGetValue(_probe, out list);
+            _probe.Key = default; // let go of the event document the key may read from
+            return found;
+        }
     }
 
-    /// <summary>The partial matches of one join key in the left memory, with the key (detached from the event it was read from).</summary>
-    internal sealed class TokenList(JoinKey key) : List<Token>
+    /// <summary>
+    /// The partial matches of one join key in the left memory, in insertion order, with the key (detached from the event it was read
+    /// from). Most keys hold one token: it is kept in a field, and an array is made from the second token on.
+    /// </summary>
+    internal sealed class TokenList(JoinKey key)
     {
-        public JoinKey Key { get; } = key;
+        private Token? _single;
+        private Token[]? _items;
+
+        public JoinKey Key { get; set; } = key;
+
+        public int Count { get; private set; }
+
+        /// <summary>The token at <paramref name="index"/> (0 ≤ index &lt; <see cref="Count"/>).</summary>
+        public Token this[int index] => _items is null ? _single! : _items[index];
+
+        public IEnumerable<Token> Tokens
+        {
+            get
+            {
+                for (var i = 0; i < Count; i++)
+                {
+                    yield return this[i];
+                }
+            }
+        }
+
+        public void Add(Token token)
+        {
+            if (_items is null)
+            {
+                if (Count == 0)
+                {
+                    _single = token;
+                    Count = 1;
+                    return;
+                }
+
+                _items = new Token[4];
+                _items[0] = _single!;
+                _single = null;
+            }
+            else if (Count == _items.Length)
+            {
+                Array.Resize(ref _items, Count * 2);
+            }
+
+            _items[Count++] = token;
+        }
+
+        /// <summary>Removes the last occurrence of <paramref name="token"/>, keeping the order of the others; false when it is not here.</summary>
+        public bool Remove(Token token)
+        {
+            if (_items is null)
+            {
+                if (Count == 1 && ReferenceEquals(_single, token))
+                {
+                    _single = null;
+                    Count = 0;
+                    return true;
+                }
+
+                return false;
+            }
+
+            var i = Count == 0 ? -1 : Array.LastIndexOf(_items, token, Count - 1, Count);
+            if (i < 0)
+            {
+                return false;
+            }
+
+            Array.Copy(_items, i + 1, _items, i, Count - i - 1);
+            _items[--Count] = null!;
+            return true;
+        }
+
+        /// <summary>Compares lists by their <see cref="Key"/>.</summary>
+        internal sealed class KeyComparer : IEqualityComparer<TokenList>
+        {
+            public static readonly KeyComparer Instance = new();
+
+            public bool Equals(TokenList? x, TokenList? y) => ReferenceEquals(x, y) || (x is not null && y is not null && x.Key.Equals(y.Key));
+
+            public int GetHashCode(TokenList obj) => obj.Key.GetHashCode();
+        }
     }
 
     public override IEnumerable<Token> LeftTokens(SessionState session) =>
-        session.PeekMemory<Memory>(Id)?.Left.Values.SelectMany(l => l) ?? [];
+        session.PeekMemory<Memory>(Id)?.Left.SelectMany(l => l.Tokens) ?? [];
 
     public override void LeftActivate(SessionState session, Token token)
     {
@@ -389,11 +485,10 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
         }
 
         var memory = session.MemoryOf<Memory>(Id);
-        if (!memory.Left.TryGetValue(key, out var list))
+        if (!memory.TryGetList(key, out var list))
         {
-            var detached = key.Detach(); // the entry may outlive the document of the event the key was read from
-            list = new TokenList(detached);
-            memory.Left.Add(detached, list);
+            list = new TokenList(key.Detach()); // the list may outlive the document of the event the key was read from
+            memory.Left.Add(list);
         }
 
         list.Add(token);
@@ -432,22 +527,20 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
         else
         {
             var key = LeftKey is null ? JoinKey.Unit : LeftKey(session.Context.Set(token, null));
-            if (key.HasMissing || !memory.Left.TryGetValue(key, out list))
+            if (key.HasMissing || !memory.TryGetList(key, out list))
             {
                 return;
             }
         }
 
-        var i = list.LastIndexOf(token);
-        if (i < 0)
+        if (!list.Remove(token))
         {
             return; // not (or no longer) here: the list may be an emptied one whose key a live list now holds
         }
 
-        list.RemoveAt(i);
         if (list.Count == 0)
         {
-            memory.Left.Remove(list.Key);
+            memory.Left.Remove(list); // by key: removes this list (an emptied list is never in the set with a live one of its key)
         }
     }
 
@@ -459,7 +552,7 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
             return;
         }
 
-        if (memory.Left.TryGetValue(key, out var tokens))
+        if (memory.TryGetList(key, out var tokens))
         {
             for (var i = 0; i < tokens.Count && !fact.Retracted; i++)
             {
