@@ -220,6 +220,28 @@ public sealed class EventReuseTests
         Assert.All(held, e => Assert.True(e.IsCompact, $"{e.Id} was parsed back into a document when it left the window"));
     }
 
+    [Fact]
+    public void Held_events_read_back_their_ids_whether_the_id_is_packed_with_their_text_or_not()
+    {
+        // A held event's id is stored after its text in a shared chunk while both fit in 2 KB (up to ~1,000 characters of id), else the
+        // event gets an array of its own and keeps its id as a string: both read back the same, as do their texts.
+        var rules = T.Load("""
+            event flow
+            rule "hold" when c: count(flow()) within 60s >= 1000 then log "never" end
+            """);
+        var session = rules.CreateSession();
+        string[] ids = ["a", new string('x', 1_000), new string('y', 1_023), new string('z', 1_100), "b"];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            session.Insert(E("flow", i, new { n = i }, ids[i]));
+        }
+
+        var held = SnapshotWriter.HeldEvents(session.State).OrderBy(e => e.Sequence).ToList();
+        Assert.All(held, e => Assert.True(e.IsCompact));
+        Assert.Equal(ids, held.Select(e => e.Id));
+        Assert.Equal(Enumerable.Range(0, ids.Length), held.Select(e => e.Data.GetProperty("n").GetInt32()));
+    }
+
     [Theory]
     [InlineData("sum(flow(), bytes) within 2s >= 1000", "f3")]
     [InlineData("max(flow(), bytes) within 2s >= 500", "f2")]

@@ -20,13 +20,34 @@ internal abstract class Fact(long sequence)
 internal sealed class DataFact(string id, JsonElement data, long time, TypeRuntime type, long sequence) : Fact(sequence)
 {
     private JsonElement _data = data;
-    private byte[]? _bytes;
-    private HeldEventBytes.HeldChunk? _chunk;
+
+    // The held text: a chunk shared with other events (HeldChunk) or an array of its own (byte[]); null while the event is a document.
+    private object? _text;
     private int _offset;
     private int _length;
 
     private string? _id = id;
-    private int _idChars;
+
+    // Characters of the id stored after the text in a chunk (at most ChunkSize / 16: longer events get an array of their own).
+    private ushort _idChars;
+
+    private const byte RetractedFlag = 1, RetentionHoldFlag = 2, KeptFlag = 4;
+    private byte _flags;
+
+    // Rarely set, so one field: the other alpha memories the object entered (AlphaMemoryNode[]), or for a fact a FactExtra with its
+    // identity key and those memories.
+    private object? _extra;
+
+    private sealed class FactExtra(JoinKey key)
+    {
+        public JoinKey Key { get; } = key;
+
+        public AlphaMemoryNode[]? OtherMemories { get; set; }
+    }
+
+    private bool Flag(byte flag) => (_flags & flag) != 0;
+
+    private void SetFlag(byte flag, bool value) => _flags = (byte)(value ? _flags | flag : _flags & ~flag);
 
     /// <summary>
     /// The event's id (facts: the id of the event that inserted it, or a key-derived id for facts inserted by rules). A held event
@@ -38,12 +59,12 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     /// True once a reference to this object is kept where its removal from working memory does not reach (a batched match of storm
     /// control, a silence group's last event, a window timer of its own): such an object is never reused for another event.
     /// </summary>
-    public bool Kept { get; private set; }
+    public bool Kept => Flag(KeptFlag);
 
     /// <summary>Marks the object as referenced from outside working memory (see <see cref="Kept"/>); returns it.</summary>
     public DataFact Keep()
     {
-        Kept = true;
+        SetFlag(KeptFlag, true);
         return this;
     }
 
@@ -59,9 +80,8 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
         _data = data;
         Time = time;
         Type = type;
-        Retracted = false;
+        _flags = 0;
         Holds = 0;
-        RetentionHold = false;
         return this;
     }
 
@@ -81,10 +101,12 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     /// The JSON object (a clone when held beyond its insertion). A held event is kept compact after its insertion (see
     /// <see cref="Compact"/>): its document is parsed again from the stored UTF-8 bytes on the first read, and kept from then on.
     /// </summary>
-    public JsonElement Data => _bytes is null ? _data : Materialize();
+    public JsonElement Data => _text is null ? _data : Materialize();
 
     /// <summary>True while the event is held as UTF-8 bytes only (no JSON document).</summary>
-    public bool IsCompact => _bytes is not null;
+    public bool IsCompact => _text is not null;
+
+    private byte[] TextArray => _text as byte[] ?? ((HeldEventBytes.HeldChunk)_text!).Bytes;
 
     /// <summary>
     /// Keeps the event as its UTF-8 text in <paramref name="store"/> instead of a JSON document (about a third of the memory, and no
@@ -92,19 +114,21 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     /// </summary>
     public void Compact(HeldEventBytes store, bool packed)
     {
-        if (_bytes is not null || _data.ValueKind != JsonValueKind.Object)
+        if (_text is not null || _data.ValueKind != JsonValueKind.Object)
         {
             return;
         }
 
         var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(_data);
         var id = System.Runtime.InteropServices.MemoryMarshal.AsBytes((_id ?? "").AsSpan());
-        (_bytes, _chunk, _offset) = store.Append(raw, packed ? id : default, packed);
+        var (bytes, chunk, offset) = store.Append(raw, packed ? id : default, packed);
+        _text = (object?)chunk ?? bytes;
+        _offset = offset;
         _length = raw.Length;
         _data = default;
-        if (_chunk is not null)
+        if (chunk is not null)
         {
-            _idChars = id.Length / 2;
+            _idChars = checked((ushort)(id.Length / 2));
             _id = null;
         }
     }
@@ -123,20 +147,20 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     /// The event's UTF-8 JSON text, without parsing it when it is held compact (a snapshot writes this: reading <see cref="Data"/>
     /// would turn every held event back into a document for good).
     /// </summary>
-    public ReadOnlySpan<byte> RawUtf8 => _bytes is null
+    public ReadOnlySpan<byte> RawUtf8 => _text is null
         ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(_data)
-        : new ReadOnlySpan<byte>(_bytes, _offset, _length);
+        : new ReadOnlySpan<byte>(TextArray, _offset, _length);
 
     private string ReadId()
     {
-        var bytes = new ReadOnlySpan<byte>(_bytes, _offset + _length, _idChars * 2);
+        var bytes = new ReadOnlySpan<byte>(TextArray, _offset + _length, _idChars * 2);
         return new string(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, char>(bytes));
     }
 
     private JsonElement Materialize()
     {
         _id ??= ReadId();
-        _data = JsonElement.Parse(new ReadOnlySpan<byte>(_bytes, _offset, _length), RawTextOptions);
+        _data = JsonElement.Parse(new ReadOnlySpan<byte>(TextArray, _offset, _length), RawTextOptions);
         DropBytes();
         return _data;
     }
@@ -144,14 +168,14 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     /// <summary>Lets go of the held text (its chunk may serve later events once none of its events needs it).</summary>
     private void DropBytes()
     {
-        if (_id is null && _bytes is not null)
+        if (_id is null && _text is not null)
         {
             _id = ReadId();
         }
 
-        _bytes = null;
-        _chunk?.Release();
-        _chunk = null;
+        var chunk = _text as HeldEventBytes.HeldChunk;
+        _text = null;
+        chunk?.Release();
     }
 
     /// <summary>The aggregate group of the first aggregate node the event entered, while it is in that group (no key to recompute).</summary>
@@ -164,19 +188,31 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
 
     public bool IsFact => Type.IsFact;
 
-    private readonly System.Runtime.CompilerServices.StrongBox<JoinKey>? _factKey;
-
-    /// <summary>For facts: the identity key (its <c>key</c> field, or its whole content). Boxed: events do not carry it.</summary>
+    /// <summary>For facts: the identity key (its <c>key</c> field, or its whole content). Kept apart: events do not carry it.</summary>
     public JoinKey FactKey
     {
-        get => _factKey?.Value ?? default;
-        init => _factKey = new(value);
+        get => _extra is FactExtra extra ? extra.Key : default;
+        init => _extra = new FactExtra(value);
     }
 
     /// <summary>The first alpha memory the event entered (most events enter one); <see cref="MoreMemories"/> holds the others.</summary>
     public AlphaMemoryNode? Memory { get; set; }
 
-    public AlphaMemoryNode[]? MoreMemories { get; set; }
+    public AlphaMemoryNode[]? MoreMemories
+    {
+        get => _extra is FactExtra extra ? extra.OtherMemories : (AlphaMemoryNode[]?)_extra;
+        set
+        {
+            if (_extra is FactExtra extra)
+            {
+                extra.OtherMemories = value;
+            }
+            else
+            {
+                _extra = value;
+            }
+        }
+    }
 
     /// <summary>
     /// First of the tokens whose last fact is this one, linked through <see cref="Token.NextOfFact"/> (tree-based removal: deleting the
@@ -184,13 +220,21 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     /// </summary>
     public Token? FirstToken { get; set; }
 
-    public bool Retracted { get; set; }
+    public bool Retracted
+    {
+        get => Flag(RetractedFlag);
+        set => SetFlag(RetractedFlag, value);
+    }
 
     /// <summary>Reasons it is held in working memory (time retention, length windows); 0 = it leaves after its insertion.</summary>
     public int Holds { get; set; }
 
     /// <summary>True while the time-retention hold is on.</summary>
-    public bool RetentionHold { get; set; }
+    public bool RetentionHold
+    {
+        get => Flag(RetentionHoldFlag);
+        set => SetFlag(RetentionHoldFlag, value);
+    }
 
     /// <summary>Number of alpha memories it entered.</summary>
     public int MemoryCount => Memory is null ? 0 : 1 + (MoreMemories?.Length ?? 0);
