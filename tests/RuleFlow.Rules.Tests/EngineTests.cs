@@ -35,6 +35,27 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public void A_key_of_three_parts_groups_and_joins_by_all_three()
+    {
+        // Keys of more than two values are held as one array: the groups and the join below differ only in their third part.
+        var session = T.Load("""
+            event m key id
+            event n key id
+            rule "group" when g: count(m()) within 1h per a, b, c >= 2 then log "g" end
+            rule "join" when x: m() y: n(a == x.a, b == x.b, c == x.c) then log y.a end
+            """).CreateSession();
+        string Fire(double ms, string type, int a, int b, int c, string id) =>
+            string.Join(",", session.Insert(T.Event(type, ms, new { a, b, c }, id)).Select(f => f.Rule + ":" + string.Join("+", f.EventIds)));
+
+        Assert.Equal("", Fire(0, "m", 1, 1, 1, "m1"));
+        Assert.Equal("", Fire(1, "m", 1, 1, 2, "m2"));
+        Assert.Equal("group:m1+m3", Fire(2, "m", 1, 1, 1, "m3"));
+        Assert.Equal("", Fire(3, "m", 1, 2, 1, "m4"));
+        Assert.Equal("group:m2+m5", Fire(4, "m", 1, 1, 2, "m5"));
+        Assert.Equal("join:m2+n1,join:m5+n1", string.Join(",", Fire(5, "n", 1, 1, 2, "n1").Split(',').Order()));
+    }
+
+    [Fact]
     public void Five_events_spanning_60_001_seconds_do_not_fire()
     {
         var session = T.Load(Brute).CreateSession();
