@@ -40,7 +40,7 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
 
     private sealed class FactExtra(JoinKey key)
     {
-        public JoinKey Key { get; } = key;
+        public JoinKey Key { get; set; } = key;
 
         public AlphaMemoryNode[]? OtherMemories { get; set; }
     }
@@ -194,6 +194,9 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
         get => _extra is FactExtra extra ? extra.Key : default;
         init => _extra = new FactExtra(value);
     }
+
+    /// <summary>Sets the key of a lookup probe (see <see cref="FactIndex"/>); never called on a fact in working memory.</summary>
+    internal void SetProbeKey(JoinKey key) => ((FactExtra)_extra!).Key = key;
 
     /// <summary>The first alpha memory the event entered (most events enter one); <see cref="MoreMemories"/> holds the others.</summary>
     public AlphaMemoryNode? Memory { get; set; }
@@ -770,4 +773,49 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
         ExprType.Array => value.ValueKind == JsonValueKind.Array,
         _ => true,
     };
+}
+
+/// <summary>
+/// The facts of one type by their identity key (<see cref="DataFact.FactKey"/>): a set of facts compared by that key, so the key is
+/// stored once, in the fact (a dictionary would keep a second copy of it, 88 bytes, in its entry). Looked up through a probe fact.
+/// </summary>
+internal sealed class FactIndex
+{
+    private readonly HashSet<DataFact> _byKey = new(KeyComparer.Instance);
+    private readonly DataFact _probe;
+
+    public FactIndex(TypeRuntime type) => _probe = new DataFact("", default, 0, type, 0) { FactKey = default };
+
+    public int Count => _byKey.Count;
+
+    /// <summary>The facts, in no particular order.</summary>
+    public IEnumerable<DataFact> Values => _byKey;
+
+    /// <summary>The fact whose identity key is <paramref name="key"/>, if any.</summary>
+    public bool TryGetValue(JoinKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out DataFact fact)
+    {
+        _probe.SetProbeKey(key);
+        var found = _byKey.TryGetValue(_probe, out fact);
+        _probe.SetProbeKey(default); // let go of the document the key may read from
+        return found;
+    }
+
+    /// <summary>Adds <paramref name="fact"/>, replacing the fact with the same key, if any.</summary>
+    public void Set(DataFact fact)
+    {
+        _byKey.Remove(fact);
+        _byKey.Add(fact);
+    }
+
+    /// <summary>Removes the fact whose key is that of <paramref name="fact"/> (whichever object it is).</summary>
+    public bool Remove(DataFact fact) => _byKey.Remove(fact);
+
+    private sealed class KeyComparer : IEqualityComparer<DataFact>
+    {
+        public static readonly KeyComparer Instance = new();
+
+        public bool Equals(DataFact? x, DataFact? y) => ReferenceEquals(x, y) || (x is not null && y is not null && x.FactKey.Equals(y.FactKey));
+
+        public int GetHashCode(DataFact obj) => obj.FactKey.GetHashCode();
+    }
 }

@@ -37,7 +37,7 @@ internal sealed class SessionState : ITimerTarget
     /// <summary>Bound of the pool of released event objects (a window that shrinks leaves the rest to the collector).</summary>
     internal const int ReleasedPoolSize = 4096;
     private readonly Dictionary<TypeRuntime, HeldEventBytes> _heldBytes = [];
-    private readonly Dictionary<TypeRuntime, Dictionary<JoinKey, DataFact>> _facts = [];
+    private readonly Dictionary<TypeRuntime, FactIndex> _facts = [];
     private readonly Dictionary<TypeRuntime, Dictionary<JoinKey, long>> _dedup = [];
     private List<RuleFiring>? _firings;
     private long _sequence;
@@ -146,7 +146,7 @@ internal sealed class SessionState : ITimerTarget
 
     public int AggregateGroups => _memories.Sum(m => m is AggregateNode.Memory a ? a.GroupCount : m is SilenceNode.Memory s ? s.GroupCount : 0);
 
-    public IReadOnlyDictionary<TypeRuntime, Dictionary<JoinKey, DataFact>> Facts => _facts;
+    public IReadOnlyDictionary<TypeRuntime, FactIndex> Facts => _facts;
 
     public IReadOnlyDictionary<TypeRuntime, Dictionary<JoinKey, long>> Dedup => _dedup;
 
@@ -640,11 +640,11 @@ internal sealed class SessionState : ITimerTarget
         {
             if (!_facts.TryGetValue(fact.Type, out var byKey))
             {
-                byKey = [];
+                byKey = new FactIndex(fact.Type);
                 _facts.Add(fact.Type, byKey);
             }
 
-            byKey[fact.FactKey] = fact;
+            byKey.Set(fact);
             _justHeld.Add(fact);
         }
         else
@@ -824,7 +824,7 @@ internal sealed class SessionState : ITimerTarget
 
         if (!_facts.TryGetValue(type, out var byKey))
         {
-            byKey = [];
+            byKey = new FactIndex(type);
             _facts.Add(type, byKey);
         }
 
@@ -842,12 +842,12 @@ internal sealed class SessionState : ITimerTarget
                 return true;
             }
 
-            byKey.Remove(key);
+            byKey.Remove(existing);
             Retract(existing);
         }
 
         var fact = new DataFact(id, data.Clone(), _factTime ?? ChangeTime, type, NextSequence()) { FactKey = key };
-        byKey[key] = fact;
+        byKey.Set(fact);
         Propagate(fact);
         _justHeld.Add(fact);
         return true;
@@ -857,7 +857,7 @@ internal sealed class SessionState : ITimerTarget
     {
         if (_facts.TryGetValue(fact.Type, out var byKey) && byKey.TryGetValue(fact.FactKey, out var current) && ReferenceEquals(current, fact))
         {
-            byKey.Remove(fact.FactKey);
+            byKey.Remove(fact);
         }
 
         Retract(fact);
