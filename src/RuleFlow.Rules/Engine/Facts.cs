@@ -80,7 +80,7 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
         _data = data;
         Time = time;
         Type = type;
-        _flags = 0;
+        _flags &= KeptFlag; // never set on a pooled object; kept as it was rather than cleared
         Holds = 0;
         return this;
     }
@@ -195,7 +195,7 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
         init => _extra = new FactExtra(value);
     }
 
-    /// <summary>Sets the key of a lookup probe (see <see cref="FactIndex"/>); never called on a fact in working memory.</summary>
+    /// <summary>Sets the key of a lookup probe (see <see cref="FactIndex"/>); never called on a fact in working memory (its set is hashed by the key).</summary>
     internal void SetProbeKey(JoinKey key) => ((FactExtra)_extra!).Key = key;
 
     /// <summary>The first alpha memory the event entered (most events enter one); <see cref="MoreMemories"/> holds the others.</summary>
@@ -795,9 +795,14 @@ internal sealed class FactIndex
     public bool TryGetValue(JoinKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out DataFact fact)
     {
         _probe.SetProbeKey(key);
-        var found = _byKey.TryGetValue(_probe, out fact);
-        _probe.SetProbeKey(default); // let go of the document the key may read from
-        return found;
+        try
+        {
+            return _byKey.TryGetValue(_probe, out fact);
+        }
+        finally
+        {
+            _probe.SetProbeKey(default); // let go of the document the key may read from
+        }
     }
 
     /// <summary>Adds <paramref name="fact"/>, replacing the fact with the same key, if any.</summary>

@@ -379,10 +379,15 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
         /// <summary>The list of <paramref name="key"/>, if any (looked up with a probe list, so the lookup allocates nothing).</summary>
         public bool TryGetList(JoinKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out TokenList list)
         {
-            _probe.Key = key;
-            var found = Left.TryGetValue(_probe, out list);
-            _probe.Key = default; // let go of the event document the key may read from
-            return found;
+            _probe.SetProbeKey(key);
+            try
+            {
+                return Left.TryGetValue(_probe, out list);
+            }
+            finally
+            {
+                _probe.SetProbeKey(default); // let go of the event document the key may read from
+            }
         }
     }
 
@@ -395,7 +400,10 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
         private Token? _single;
         private Token[]? _items;
 
-        public JoinKey Key { get; set; } = key;
+        public JoinKey Key { get; private set; } = key;
+
+        /// <summary>Sets the key of the memory's lookup probe; never called on a list in the memory (its set is hashed by the key).</summary>
+        internal void SetProbeKey(JoinKey key) => Key = key;
 
         public int Count { get; private set; }
 
