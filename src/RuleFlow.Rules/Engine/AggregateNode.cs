@@ -34,13 +34,13 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
         private T _first;
     }
 
+    // The output partial match made for each left one: while there is one, _output is that token and _singleLeft its left one; from
+    // the second on, _output is a dictionary from left to output.
     private Token? _singleLeft;
-    private Token? _singleOutput;
-    private Dictionary<Token, Token>? _outputs;
+    private object? _output;
 
     public AggregateGroup(AggregateNode node, AggregateBucket bucket, JoinKey perKey)
     {
-        Node = node;
         Bucket = bucket;
         PerKeyValue = perKey;
         Accumulator = node.Function == AggregateFunctionKind.Count ? null : Accumulators.Create(node.Function);
@@ -48,7 +48,7 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
             or AggregateFunctionKind.Max or AggregateFunctionKind.Distinct ? new KeptValues() : null;
     }
 
-    public AggregateNode Node { get; }
+    public AggregateNode Node => Bucket.Node;
 
     public AggregateBucket Bucket { get; private set; }
 
@@ -84,8 +84,7 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
         PerKeyValue = perKey;
         ClearEvents();
         _singleLeft = null;
-        _singleOutput = null;
-        _outputs = null;
+        _output = null;
         Accumulator = Node.Function == AggregateFunctionKind.Count ? null : Accumulators.Create(Node.Function);
     }
 
@@ -124,19 +123,24 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
     public override RuleValue Value(EvalContext context) =>
         Node.Function == AggregateFunctionKind.Collect ? Node.Collect(this, context) : Accumulator?.Result ?? RuleValue.FromNumber(_n);
 
-    public int OutputCount => _outputs?.Count ?? (_singleOutput is null ? 0 : 1);
+    public int OutputCount => _output switch
+    {
+        null => 0,
+        Token => 1,
+        _ => ((Dictionary<Token, Token>)_output).Count,
+    };
 
     public bool TryGetOutput(Token left, out Token output)
     {
-        if (_outputs is not null)
+        if (_output is Token single)
         {
-            return _outputs.TryGetValue(left, out output!);
+            output = ReferenceEquals(_singleLeft, left) ? single : null!;
+            return output is not null;
         }
 
-        if (_singleOutput is not null && ReferenceEquals(_singleLeft, left))
+        if (_output is not null)
         {
-            output = _singleOutput;
-            return true;
+            return ((Dictionary<Token, Token>)_output).TryGetValue(left, out output!);
         }
 
         output = null!;
@@ -145,36 +149,41 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
 
     public void SetOutput(Token left, Token output)
     {
-        if (_outputs is not null)
-        {
-            _outputs[left] = output;
-        }
-        else if (_singleOutput is null)
+        if (_output is null)
         {
             _singleLeft = left;
-            _singleOutput = output;
+            _output = output;
+        }
+        else if (_output is Token single)
+        {
+            _output = new Dictionary<Token, Token> { [_singleLeft!] = single, [left] = output };
+            _singleLeft = null;
         }
         else
         {
-            _outputs = new Dictionary<Token, Token> { [_singleLeft!] = _singleOutput, [left] = output };
-            _singleLeft = null;
-            _singleOutput = null;
+            ((Dictionary<Token, Token>)_output)[left] = output;
         }
     }
 
     public bool RemoveOutput(Token left, out Token output)
     {
-        if (_outputs is not null)
+        if (_output is Token single)
         {
-            return _outputs.Remove(left, out output!);
-        }
+            if (!ReferenceEquals(_singleLeft, left))
+            {
+                output = null!;
+                return false;
+            }
 
-        if (_singleOutput is not null && ReferenceEquals(_singleLeft, left))
-        {
-            output = _singleOutput;
-            _singleOutput = null;
+            output = single;
+            _output = null;
             _singleLeft = null;
             return true;
+        }
+
+        if (_output is not null)
+        {
+            return ((Dictionary<Token, Token>)_output).Remove(left, out output!);
         }
 
         output = null!;
@@ -323,8 +332,11 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
 }
 
 /// <summary>The partial matches and groups that share one equality join key of an aggregate node.</summary>
-internal sealed class AggregateBucket(JoinKey key)
+internal sealed class AggregateBucket(AggregateNode node, JoinKey key)
 {
+    /// <summary>The node whose memory holds the bucket (its groups read it from here: one reference per bucket, not per group).</summary>
+    public AggregateNode Node { get; } = node;
+
     public JoinKey Key { get; } = key;
 
     public List<Token> Tokens { get; } = [];
@@ -650,12 +662,12 @@ internal sealed class AggregateNode(
         return ValueOps.Compare(group.Value(session.Context), limit, o);
     }
 
-    private static AggregateBucket GetOrCreateBucket(Memory memory, JoinKey key)
+    private AggregateBucket GetOrCreateBucket(Memory memory, JoinKey key)
     {
         if (!memory.Buckets.TryGetValue(key, out var bucket))
         {
             key = key.Detach(); // the bucket may outlive the event or partial match the key was read from
-            bucket = new AggregateBucket(key);
+            bucket = new AggregateBucket(this, key);
             memory.Buckets.Add(key, bucket);
         }
 

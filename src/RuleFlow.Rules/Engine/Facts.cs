@@ -7,9 +7,10 @@ namespace RuleFlow.Rules.Engine;
 /// A working-memory element (WME). <see cref="Sequence"/> is its recency (insertion number, 0 for results of aggregate and silence
 /// nodes). Events and declared facts are <see cref="DataFact"/>s; aggregate and silence results are made by their nodes.
 /// </summary>
-internal abstract class Fact(long sequence)
+internal abstract class Fact
 {
-    public long Sequence { get; private protected set; } = sequence;
+    /// <summary>Recency: the insertion number of an event or fact; 0 for the results of aggregate and silence nodes (no field of theirs).</summary>
+    public abstract long Sequence { get; }
 }
 
 /// <summary>
@@ -17,8 +18,12 @@ internal abstract class Fact(long sequence)
 /// retention ended is reused for a later event of the session (see <see cref="Reuse"/>) unless a reference to it was kept outside
 /// working memory (<see cref="Kept"/>): a held event then costs the collector no object that lives one window and dies old.
 /// </summary>
-internal sealed class DataFact(string id, JsonElement data, long time, TypeRuntime type, long sequence) : Fact(sequence)
+internal sealed class DataFact(string id, JsonElement data, long time, TypeRuntime type, long sequence) : Fact
 {
+    private long _sequence = sequence;
+
+    public override long Sequence => _sequence;
+
     private JsonElement _data = data;
 
     // The held text: a chunk shared with other events (HeldChunk) or an array of its own (byte[]); null while the event is a document.
@@ -75,7 +80,7 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     public DataFact Reuse(string id, JsonElement data, long time, TypeRuntime type, long sequence)
     {
         Clear();
-        Sequence = sequence;
+        _sequence = sequence;
         _id = id;
         _data = data;
         Time = time;
@@ -328,8 +333,10 @@ internal sealed class HeldEventBytes
 }
 
 /// <summary>The result of an aggregate group in a partial match: its value and the events of its window.</summary>
-internal abstract class AggregateResult() : Fact(0)
+internal abstract class AggregateResult : Fact
 {
+    public sealed override long Sequence => 0;
+
     public abstract RuleValue Value(EvalContext context);
 
     public abstract IReadOnlyList<DataFact> Events { get; }
@@ -339,8 +346,10 @@ internal abstract class AggregateResult() : Fact(0)
 }
 
 /// <summary>The result of a silence (<c>no ... for</c>) group: the last event seen, if any.</summary>
-internal abstract class SilenceResult() : Fact(0)
+internal abstract class SilenceResult : Fact
 {
+    public sealed override long Sequence => 0;
+
     public abstract DataFact? Last { get; }
 
     public abstract JoinKey PerKey { get; }
