@@ -56,6 +56,23 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public void A_group_reused_for_another_key_starts_its_sum_from_zero()
+    {
+        // 0.1 + 0.2 - 0.1 - 0.2 leaves 5.6e-17 in a running double sum. The emptied group of "a" serves "b" next: its sum must
+        // start from zero (the accumulator clears its fractions when its last value leaves, and a reused group gets a new one), or
+        // b's sum is 0.30000000000000004 and "== 0.3" fails.
+        var session = T.Load("""
+            event m key id
+            rule "exact" when s: sum(m(), v) within 1s per k == 0.3 then log "fired" end
+            """).CreateSession();
+        string Fire(double ms, string k, double v, string id) => string.Join(",", session.Insert(T.Event("m", ms, new { k, v }, id)).Select(f => f.Rule));
+
+        Assert.Equal("", Fire(0, "a", 0.1, "a1"));
+        Assert.Equal("", Fire(100, "a", 0.2, "a2")); // 0.30000000000000004
+        Assert.Equal("exact", Fire(3_000, "b", 0.3, "b1")); // a's events left at 1.1 s
+    }
+
+    [Fact]
     public void Five_events_spanning_60_001_seconds_do_not_fire()
     {
         var session = T.Load(Brute).CreateSession();

@@ -74,7 +74,7 @@ public sealed class NetworkTests
         // with removals from the front, middle and back, the last token leaving and coming back, and removals of absent tokens.
         var root = T.Load("event e\nrule \"r\" when x: e() then log x.id end").Network.Root;
         var tokens = Enumerable.Range(0, 12).Select(_ => new Token(null, null, root)).ToArray();
-        var list = new JoinNode.TokenList(JoinKey.Unit);
+        var list = new JoinNode.TokenList(null!, JoinKey.Unit);
         var model = new List<Token>();
         var random = new Random(7);
         for (var step = 0; step < 5_000; step++)

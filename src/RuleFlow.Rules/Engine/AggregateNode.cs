@@ -22,8 +22,11 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
     // collect, whose groups are most of the groups there are: they pay one reference for it.
     private readonly KeptValues? _kept;
 
-    private sealed class KeptValues
+    // Also the group's accumulator: the functions that keep values are those that have one (count is the window's length, collect
+    // reads the window), so both share the one reference.
+    private sealed class KeptValues(IAccumulator accumulator)
     {
+        public IAccumulator Accumulator = accumulator;
         public Three<RuleValue> Inline;
         public RuleValue[]? Spill;
     }
@@ -43,9 +46,8 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
     {
         Bucket = bucket;
         PerKeyValue = perKey;
-        Accumulator = node.Function == AggregateFunctionKind.Count ? null : Accumulators.Create(node.Function);
         _kept = node.Function is AggregateFunctionKind.Sum or AggregateFunctionKind.Avg or AggregateFunctionKind.Min
-            or AggregateFunctionKind.Max or AggregateFunctionKind.Distinct ? new KeptValues() : null;
+            or AggregateFunctionKind.Max or AggregateFunctionKind.Distinct ? new KeptValues(Accumulators.Create(node.Function)) : null;
     }
 
     public AggregateNode Node => Bucket.Node;
@@ -56,8 +58,8 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
 
     public override JoinKey PerKey => PerKeyValue;
 
-    /// <summary>The accumulator of functions other than <c>count</c> (count is kept inline).</summary>
-    public IAccumulator? Accumulator { get; private set; }
+    /// <summary>The accumulator of sum, avg, min, max and distinct (null for count, which is the window's length, and collect, which reads the window).</summary>
+    public IAccumulator? Accumulator => _kept?.Accumulator;
 
     /// <summary>Compares groups by their per key (the groups of a bucket).</summary>
     internal sealed class PerKeyComparer : IEqualityComparer<AggregateGroup>
@@ -85,7 +87,7 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
         ClearEvents();
         _singleLeft = null;
         _output = null;
-        Accumulator = Node.Function == AggregateFunctionKind.Count ? null : Accumulators.Create(Node.Function);
+        _kept?.Accumulator = Accumulators.Create(Node.Function);
     }
 
     /// <summary>Events in the window, oldest first: the group itself, a live view (copy it to keep it).</summary>

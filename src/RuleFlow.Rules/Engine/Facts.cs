@@ -509,11 +509,11 @@ internal sealed class Token : IMatch
 
     public bool Deleted { get; set; }
 
-    /// <summary>The first join node whose left memory holds this token (see <see cref="LeftEntry"/>).</summary>
-    public BetaNode? LeftEntryNode { get; set; }
-
-    /// <summary>The list of that left memory holding it: removing it there needs no join key.</summary>
-    public object? LeftEntry { get; set; }
+    /// <summary>
+    /// The list of the first join node's left memory that holds this token (the list knows its node): removing it there needs no
+    /// join key.
+    /// </summary>
+    public JoinNode.TokenList? LeftEntry { get; set; }
 
     public void LinkChild(Token child)
     {

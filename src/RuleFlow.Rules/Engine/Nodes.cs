@@ -374,7 +374,7 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
         /// </summary>
         public HashSet<TokenList> Left { get; } = new(TokenList.KeyComparer.Instance);
 
-        private readonly TokenList _probe = new(default);
+        private readonly TokenList _probe = new(null!, default);
 
         /// <summary>The list of <paramref name="key"/>, if any (looked up with a probe list, so the lookup allocates nothing).</summary>
         public bool TryGetList(JoinKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out TokenList list)
@@ -395,10 +395,13 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
     /// The partial matches of one join key in the left memory, in insertion order, with the key (detached from the event it was read
     /// from). Most keys hold one token: it is kept in a field, and an array is made from the second token on.
     /// </summary>
-    internal sealed class TokenList(JoinKey key)
+    internal sealed class TokenList(JoinNode node, JoinKey key)
     {
         private Token? _single;
         private Token[]? _items;
+
+        /// <summary>The join node whose left memory holds the list (a token finds its list, and the node, through <see cref="Token.LeftEntry"/>).</summary>
+        public JoinNode Node { get; } = node;
 
         public JoinKey Key { get; private set; } = key;
 
@@ -495,15 +498,14 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
         var memory = session.MemoryOf<Memory>(Id);
         if (!memory.TryGetList(key, out var list))
         {
-            list = new TokenList(key.Detach()); // the list may outlive the document of the event the key was read from
+            list = new TokenList(this, key.Detach()); // the list may outlive the document of the event the key was read from
             memory.Left.Add(list);
         }
 
         list.Add(token);
-        if (token.LeftEntryNode is null)
+        if (token.LeftEntry is null)
         {
             // Its removal needs no key (reading it again would parse a held event's text back).
-            token.LeftEntryNode = this;
             token.LeftEntry = list;
         }
         if (Index.Lookup(session, key) is { } facts)
@@ -528,9 +530,9 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
     {
         var memory = session.MemoryOf<Memory>(Id);
         TokenList? list;
-        if (ReferenceEquals(token.LeftEntryNode, this))
+        if (token.LeftEntry is { } entry && ReferenceEquals(entry.Node, this))
         {
-            list = (TokenList)token.LeftEntry!;
+            list = entry;
         }
         else
         {
