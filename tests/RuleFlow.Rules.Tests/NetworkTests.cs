@@ -68,6 +68,28 @@ public sealed class NetworkTests
     }
 
     [Fact]
+    public void Lookup_probes_keep_no_key_between_lookups()
+    {
+        // The join's left memory and the fact index look keys up with a probe object; a key read from an event can refer to its JSON
+        // document, so the probe must let go of it once the lookup is over.
+        var rules = T.Load("""
+            fact host key name
+            event login key id
+            rule "known" when l: login() h: host(name == l.host) then log h.name end
+            rule "hold" when c: count(login()) within 1h >= 100 then log "never" end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(T.Event("host", 0, new { name = "web1" }, "h1"));
+        Assert.Single(session.Insert(T.Event("login", 1_000, new { host = "web1" }, "l1")));
+        session.Insert(T.Event("host", 2_000, new { name = "web1", os = "linux" }, "h2")); // replaces h1: a fact-index lookup
+
+        var joins = rules.Network.TerminalsByRule["known"].Chain.OfType<JoinNode>().ToList();
+        Assert.Equal(2, joins.Count); // login() under the root, then host(name == l.host)
+        Assert.All(joins, join => Assert.True(session.State.MemoryOf<JoinNode.Memory>(join.Id).ProbeIsClear));
+        Assert.All(session.State.Facts.Values, index => Assert.True(index.ProbeIsClear));
+    }
+
+    [Fact]
     public void A_join_key_list_keeps_insertion_order_through_its_single_and_array_forms()
     {
         // The left memory's list per key holds one token in a field and more in an array; checked against List<Token> as a model,

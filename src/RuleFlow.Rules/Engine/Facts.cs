@@ -797,6 +797,9 @@ internal sealed class FactIndex
 
     public int Count => _byKey.Count;
 
+    /// <summary>True when the lookup probe holds no key (between lookups it must not keep an event document alive).</summary>
+    internal bool ProbeIsClear => _probe.FactKey.Count == 0;
+
     /// <summary>The facts, in no particular order.</summary>
     public IEnumerable<DataFact> Values => _byKey;
 

@@ -376,6 +376,9 @@ internal sealed class JoinNode(int id, AlphaMemoryNode right, RightIndex index, 
 
         private readonly TokenList _probe = new(null!, default);
 
+        /// <summary>True when the lookup probe holds no key (between lookups it must not keep an event document alive).</summary>
+        internal bool ProbeIsClear => _probe.Key.Count == 0;
+
         /// <summary>The list of <paramref name="key"/>, if any (looked up with a probe list, so the lookup allocates nothing).</summary>
         public bool TryGetList(JoinKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out TokenList list)
         {
