@@ -243,6 +243,103 @@ public sealed class EventReuseTests
     }
 
     [Theory]
+    [InlineData("""{"n":1,"s":"x","o":{"a":[1,2]}}""", true)]
+    [InlineData("""{"n":-1.5e3,"s":"a,b}\"c\u00e9é","o":[{"x":"}"},null,true]}""", true)]
+    [InlineData("""{"n":null,"s":"","o":{}}""", true)]
+    [InlineData("""{"n": 1,"s":"x","o":1}""", false)] // whitespace
+    [InlineData("""{ "n":1,"s":"x","o":1}""", false)]
+    [InlineData("""{"n":1,"s":"x","o":1 }""", false)]
+    [InlineData("""{"s":"x","n":1,"o":1}""", false)] // another order
+    [InlineData("""{"n":1,"s":"x"}""", false)] // a field missing
+    [InlineData("""{"n":1,"s":"x","o":1,"p":2}""", false)] // a field more
+    [InlineData("""{"n":1,"s":"x","o":1,"o":2}""", false)] // a name twice
+    [InlineData("""{"\u006e":1,"s":"x","o":1}""", false)] // a name with an escape
+    [InlineData("""{"n":1,/*c*/"s":"x","o":1}""", false)] // a comment
+    public void A_held_event_of_a_declared_type_keeps_its_values_only_when_its_text_is_canonical_and_reads_back_the_same(string json, bool shaped)
+    {
+        // Canonical text (the declared fields, in order, no whitespace) is held as its values and written back byte for byte; any
+        // other text is held as it is. Either way the text, the document, the id and a snapshot read back what was inserted.
+        var rules = T.Load("""
+            event flow fields { n: number, s: string, o: any }
+            rule "hold" when c: count(flow()) within 60s >= 1000 then log "never" end
+            """);
+        var session = rules.CreateSession(new RuleSessionOptions { AllowedLateness = TimeSpan.Zero });
+        var evt = new RuleEvent("e1", "flow", T.Base, JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip }).RootElement.Clone());
+        session.Insert(evt);
+
+        var held = Assert.Single(SnapshotWriter.HeldEvents(session.State));
+        Assert.True(held.IsCompact);
+        Assert.Equal(shaped, held.IsShaped);
+        Assert.Equal(json, System.Text.Encoding.UTF8.GetString(held.RawUtf8));
+        Assert.Equal("e1", held.Id);
+
+        using var stream = new MemoryStream();
+        session.SaveSnapshot(stream);
+        stream.Position = 0;
+        var restored = Assert.Single(SnapshotWriter.HeldEvents(rules.RestoreSession(stream, new RuleSessionOptions()).State));
+        Assert.Equal(shaped, restored.IsShaped);
+        Assert.Equal(json, System.Text.Encoding.UTF8.GetString(restored.RawUtf8));
+
+        Assert.Equal(json, held.Data.GetRawText()); // parsed back: a document again
+        Assert.False(held.IsCompact);
+        Assert.Equal("e1", held.Id);
+    }
+
+    [Fact]
+    public void Random_canonical_and_near_canonical_texts_read_back_byte_for_byte()
+    {
+        // Values with every JSON shape (nested, escaped, long), in canonical text and with one byte of difference: what is held is
+        // read back as it was inserted, and only the canonical ones are shaped.
+        var rules = T.Load("""
+            event flow fields { a: any, bb: any, ccc: any }
+            rule "hold" when c: count(flow()) within 1d >= 100000 then log "never" end
+            """);
+        var session = rules.CreateSession();
+        var random = new Random(11);
+        string Value(int depth) => random.Next(depth > 2 ? 4 : 7) switch
+        {
+            0 => random.Next(-1000, 1000).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            1 => (random.NextDouble() * 1e6).ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            2 => JsonSerializer.Serialize(new string((char)random.Next(32, 0x2FF), random.Next(0, random.Next(2) == 0 ? 10 : 300))),
+            3 => random.Next(3) switch { 0 => "true", 1 => "false", _ => "null" },
+            4 => "[" + string.Join(",", Enumerable.Range(0, random.Next(4)).Select(_ => Value(depth + 1))) + "]",
+            _ => "{" + string.Join(",", Enumerable.Range(0, random.Next(4)).Select(k => $"\"k{k}\":" + Value(depth + 1))) + "}",
+        };
+
+        var texts = new List<(string Json, bool Canonical)>();
+        for (var i = 0; i < 400; i++)
+        {
+            var json = $"{{\"a\":{Value(0)},\"bb\":{Value(0)},\"ccc\":{Value(0)}}}";
+            var canonical = random.Next(2) == 0;
+            if (!canonical)
+            {
+                json = random.Next(3) switch
+                {
+                    0 => json.Replace(":", ": ", StringComparison.Ordinal),
+                    1 => json.Replace("\"bb\"", "\"bc\"", StringComparison.Ordinal),
+                    _ => json[..^1] + ",\"d\":1}",
+                };
+            }
+
+            texts.Add((json, canonical));
+            session.Insert(T.Raw("flow", i, json, "e" + i));
+        }
+
+        var held = SnapshotWriter.HeldEvents(session.State).OrderBy(e => e.Sequence).ToList();
+        Assert.Equal(texts.Count, held.Count);
+        for (var i = 0; i < texts.Count; i++)
+        {
+            Assert.Equal(texts[i].Json, System.Text.Encoding.UTF8.GetString(held[i].RawUtf8));
+            Assert.Equal("e" + i, held[i].Id);
+            var longValue = JsonDocument.Parse(texts[i].Json).RootElement.EnumerateObject().Any(p => p.Value.GetRawText().Length > 255);
+            Assert.Equal(texts[i].Canonical && !longValue, held[i].IsShaped);
+        }
+
+        Assert.Contains(held, e => e.IsShaped);
+        Assert.Equal(texts.Select(t => t.Json), held.Select(e => e.Data.GetRawText()));
+    }
+
+    [Theory]
     [InlineData("sum(flow(), bytes) within 2s >= 1000", "f3")]
     [InlineData("max(flow(), bytes) within 2s >= 500", "f2")]
     [InlineData("avg(flow(), bytes) within 2s >= 550", "f2")]

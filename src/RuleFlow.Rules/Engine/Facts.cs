@@ -36,7 +36,7 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     // Characters of the id stored after the text in a chunk (at most ChunkSize / 16: longer events get an array of their own).
     private ushort _idChars;
 
-    private const byte RetractedFlag = 1, RetentionHoldFlag = 2, KeptFlag = 4;
+    private const byte RetractedFlag = 1, RetentionHoldFlag = 2, KeptFlag = 4, ShapedFlag = 8;
     private byte _flags;
 
     // Rarely set, so one field: the other alpha memories the object entered (AlphaMemoryNode[]), or for a fact a FactExtra with its
@@ -111,6 +111,9 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     /// <summary>True while the event is held as UTF-8 bytes only (no JSON document).</summary>
     public bool IsCompact => _text is not null;
 
+    /// <summary>True while the event is held as the values of its declared shape (see <see cref="EventShape"/>).</summary>
+    internal bool IsShaped => _text is not null && Flag(ShapedFlag);
+
     private byte[] TextArray => _text as byte[] ?? ((HeldEventBytes.HeldChunk)_text!).Bytes;
 
     /// <summary>
@@ -126,10 +129,18 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
 
         var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(_data);
         var id = System.Runtime.InteropServices.MemoryMarshal.AsBytes((_id ?? "").AsSpan());
-        var (bytes, chunk, offset) = store.Append(raw, packed ? id : default, packed);
+
+        // An event of a declared type whose text is in canonical form keeps its values only (see EventShape).
+        var shape = packed ? Type.Shape : null;
+        Span<byte> buffer = shape is not null && raw.Length <= EventShape.MaxText ? stackalloc byte[EventShape.MaxText] : default;
+        var written = 0;
+        var shaped = !buffer.IsEmpty && shape!.TryEncode(_data, raw, buffer, out written);
+        var stored = shaped ? buffer[..written] : raw;
+        var (bytes, chunk, offset) = store.Append(stored, packed ? id : default, packed);
         _text = (object?)chunk ?? bytes;
         _offset = offset;
-        _length = raw.Length;
+        _length = stored.Length;
+        SetFlag(ShapedFlag, shaped);
         _data = default;
         if (chunk is not null)
         {
@@ -154,7 +165,10 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     /// </summary>
     public ReadOnlySpan<byte> RawUtf8 => _text is null
         ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(_data)
-        : new ReadOnlySpan<byte>(TextArray, _offset, _length);
+        : Flag(ShapedFlag) ? Type.Shape!.Decode(Stored) : Stored;
+
+    /// <summary>The held bytes: the text, or the values of a shaped event (see <see cref="EventShape"/>).</summary>
+    private ReadOnlySpan<byte> Stored => new(TextArray, _offset, _length);
 
     private string ReadId()
     {
@@ -165,7 +179,25 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     private JsonElement Materialize()
     {
         _id ??= ReadId();
-        _data = JsonElement.Parse(new ReadOnlySpan<byte>(TextArray, _offset, _length), RawTextOptions);
+        if (Flag(ShapedFlag))
+        {
+            var shape = Type.Shape!;
+            var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(shape.DecodedLength(Stored));
+            try
+            {
+                var length = shape.Decode(Stored, rented);
+                _data = JsonElement.Parse(rented.AsSpan(0, length), RawTextOptions);
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+        else
+        {
+            _data = JsonElement.Parse(Stored, RawTextOptions);
+        }
+
         DropBytes();
         return _data;
     }
@@ -180,6 +212,7 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
 
         var chunk = _text as HeldEventBytes.HeldChunk;
         _text = null;
+        SetFlag(ShapedFlag, false);
         chunk?.Release();
     }
 
@@ -703,6 +736,9 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
 
     public long DedupTicks { get; } = declaration.Dedup?.Window.Ticks ?? 0;
 
+    /// <summary>For an event type with declared fields: how its held events keep their values only (null for facts and undeclared types).</summary>
+    public EventShape? Shape { get; } = declaration.IsFact ? null : EventShape.For(declaration.Schema);
+
     /// <summary>Declared top-level fields and their JSON kinds, for counting events whose fields have the wrong type.</summary>
     public (byte[] Name, ExprType Type)[] Schema { get; } = declaration.Schema?.Fields is { } fields
         ? [.. fields.Where(f => f.Value.Type is not (ExprType.Any or ExprType.Unknown)).Select(f => (System.Text.Encoding.UTF8.GetBytes(f.Key), f.Value.Type))]
@@ -834,5 +870,141 @@ internal sealed class FactIndex
         public bool Equals(DataFact? x, DataFact? y) => ReferenceEquals(x, y) || (x is not null && y is not null && x.FactKey.Equals(y.FactKey));
 
         public int GetHashCode(DataFact obj) => obj.FactKey.GetHashCode();
+    }
+}
+
+/// <summary>
+/// The held form of an event of a declared type whose text is canonical: exactly the declared top-level fields, in declared order,
+/// with no whitespace and no escapes in their names (<c>{"id":1,"device":"dev01166",…}</c>, what a producer that serializes a fixed
+/// record writes). Only the values are kept — a byte of length each, then the values — and the names, quotes, colons, commas and
+/// braces are written back when the text is read: a netops event keeps ~35 of its ~105 bytes. Any other text is kept as it is.
+/// Encoding checks itself: the values are decoded again and compared with the text, byte for byte, before they replace it.
+/// </summary>
+internal sealed class EventShape
+{
+    /// <summary>Longest text shaped (the held text of a packed event is at most this long too).</summary>
+    public const int MaxText = 2048;
+
+    private readonly byte[][] _names;
+
+    // Bytes of the text that are not values: the braces, the commas, and each name with its quotes and colon.
+    private readonly int _overhead;
+
+    private EventShape(byte[][] names)
+    {
+        _names = names;
+        _overhead = 2 + (names.Length - 1) + names.Sum(n => n.Length + 3);
+    }
+
+    /// <summary>The shape of a declared field block (1 to 64 top-level fields), or null.</summary>
+    public static EventShape? For(Language.FieldSchema? schema) =>
+        schema?.Fields is { Count: > 0 and <= 64 } fields ? new EventShape([.. fields.Keys.Select(System.Text.Encoding.UTF8.GetBytes)]) : null;
+
+    /// <summary>
+    /// Writes the values of <paramref name="data"/> (whose text is <paramref name="raw"/>) to <paramref name="destination"/> when the
+    /// text is canonical for this shape and every value is at most 255 bytes; false (nothing usable written) otherwise.
+    /// </summary>
+    public bool TryEncode(JsonElement data, ReadOnlySpan<byte> raw, Span<byte> destination, out int written)
+    {
+        written = 0;
+        var n = _names.Length;
+        if (raw.Length < 2 || raw[0] != (byte)'{' || raw[^1] != (byte)'}' || raw.Length - _overhead + n > destination.Length)
+        {
+            return false;
+        }
+
+        ref var rawStart = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(raw);
+        var pos = 1;
+        var i = 0;
+        var w = n;
+        foreach (var property in data.EnumerateObject())
+        {
+            if (i == n)
+            {
+                return false; // more properties than declared fields
+            }
+
+            var name = _names[i];
+            var start = pos + name.Length + 3;
+            if (start > raw.Length || raw[pos] != (byte)'"' || !raw.Slice(pos + 1, name.Length).SequenceEqual(name)
+                || raw[pos + 1 + name.Length] != (byte)'"' || raw[pos + 2 + name.Length] != (byte)':')
+            {
+                return false;
+            }
+
+            // The value must be the bytes right after the colon (no whitespace): it is a slice of the same text.
+            var value = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(property.Value);
+            if (value.Length > 255 || System.Runtime.CompilerServices.Unsafe.ByteOffset(ref rawStart,
+                    ref System.Runtime.InteropServices.MemoryMarshal.GetReference(value)) != start || w + value.Length > destination.Length)
+            {
+                return false;
+            }
+
+            destination[i] = (byte)value.Length;
+            value.CopyTo(destination[w..]);
+            w += value.Length;
+            pos = start + value.Length;
+            i++;
+            if (i < n)
+            {
+                if (pos >= raw.Length || raw[pos] != (byte)',')
+                {
+                    return false;
+                }
+
+                pos++;
+            }
+        }
+
+        if (i != n || pos != raw.Length - 1)
+        {
+            return false;
+        }
+
+        // Self-check: what is read back must be the text.
+        Span<byte> check = stackalloc byte[MaxText];
+        if (DecodedLength(destination[..w]) != raw.Length || !check[..Decode(destination[..w], check)].SequenceEqual(raw))
+        {
+            return false;
+        }
+
+        written = w;
+        return true;
+    }
+
+    /// <summary>Length of the text the values in <paramref name="stored"/> stand for.</summary>
+    public int DecodedLength(ReadOnlySpan<byte> stored) => _overhead + stored.Length - _names.Length;
+
+    /// <summary>Writes the text back into <paramref name="destination"/> (at least <see cref="DecodedLength"/> bytes); returns its length.</summary>
+    public int Decode(ReadOnlySpan<byte> stored, Span<byte> destination)
+    {
+        var n = _names.Length;
+        var w = 0;
+        var v = n;
+        destination[w++] = (byte)'{';
+        for (var i = 0; i < n; i++)
+        {
+            var name = _names[i];
+            destination[w++] = (byte)'"';
+            name.CopyTo(destination[w..]);
+            w += name.Length;
+            destination[w++] = (byte)'"';
+            destination[w++] = (byte)':';
+            var length = stored[i];
+            stored.Slice(v, length).CopyTo(destination[w..]);
+            w += length;
+            v += length;
+            destination[w++] = i < n - 1 ? (byte)',' : (byte)'}';
+        }
+
+        return w;
+    }
+
+    /// <summary>The text, in an array of its own (a snapshot writes it).</summary>
+    public byte[] Decode(ReadOnlySpan<byte> stored)
+    {
+        var text = new byte[DecodedLength(stored)];
+        Decode(stored, text);
+        return text;
     }
 }
