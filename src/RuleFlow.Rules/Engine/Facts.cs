@@ -132,7 +132,7 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
 
         // An event of a declared type whose text is in canonical form keeps its values only (see EventShape).
         var shape = packed ? Type.Shape : null;
-        Span<byte> buffer = shape is not null && raw.Length <= EventShape.MaxText ? stackalloc byte[EventShape.MaxText] : default;
+        Span<byte> buffer = shape is not null && raw.Length <= EventShape.MaxText ? stackalloc byte[raw.Length] : default; // the values are shorter
         var written = 0;
         var shaped = !buffer.IsEmpty && shape!.TryEncode(_data, raw, buffer, out written);
         var stored = shaped ? buffer[..written] : raw;
@@ -908,7 +908,7 @@ internal sealed class EventShape
     {
         written = 0;
         var n = _names.Length;
-        if (raw.Length < 2 || raw[0] != (byte)'{' || raw[^1] != (byte)'}' || raw.Length - _overhead + n > destination.Length)
+        if (raw.Length is < 2 or > MaxText || raw[0] != (byte)'{' || raw[^1] != (byte)'}' || raw.Length - _overhead + n > destination.Length)
         {
             return false;
         }
@@ -962,7 +962,7 @@ internal sealed class EventShape
         }
 
         // Self-check: what is read back must be the text.
-        Span<byte> check = stackalloc byte[MaxText];
+        Span<byte> check = stackalloc byte[raw.Length]; // at most MaxText (checked above)
         if (DecodedLength(destination[..w]) != raw.Length || !check[..Decode(destination[..w], check)].SequenceEqual(raw))
         {
             return false;
