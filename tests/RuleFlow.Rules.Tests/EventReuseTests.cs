@@ -331,7 +331,7 @@ public sealed class EventReuseTests
         {
             Assert.Equal(texts[i].Json, System.Text.Encoding.UTF8.GetString(held[i].RawUtf8));
             Assert.Equal("e" + i, held[i].Id);
-            var longValue = JsonDocument.Parse(texts[i].Json).RootElement.EnumerateObject().Any(p => p.Value.GetRawText().Length > 255);
+            var longValue = JsonDocument.Parse(texts[i].Json).RootElement.EnumerateObject().Any(p => System.Text.Encoding.UTF8.GetByteCount(p.Value.GetRawText()) > 255);
             Assert.Equal(texts[i].Canonical && !longValue, held[i].IsShaped);
         }
 

@@ -877,7 +877,7 @@ internal sealed class FactIndex
 /// The held form of an event of a declared type whose text is canonical: exactly the declared top-level fields, in declared order,
 /// with no whitespace and no escapes in their names (<c>{"id":1,"device":"dev01166",…}</c>, what a producer that serializes a fixed
 /// record writes). Only the values are kept — a byte of length each, then the values — and the names, quotes, colons, commas and
-/// braces are written back when the text is read: a netops event keeps ~35 of its ~105 bytes. Any other text is kept as it is.
+/// braces are written back when the text is read: a netops event keeps ~42 of its ~105 bytes. Any other text is kept as it is.
 /// Encoding checks itself: the values are decoded again and compared with the text, byte for byte, before they replace it.
 /// </summary>
 internal sealed class EventShape
