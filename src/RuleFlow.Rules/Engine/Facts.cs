@@ -167,6 +167,31 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
         ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(_data)
         : Flag(ShapedFlag) ? Type.Shape!.Decode(Stored) : Stored;
 
+    /// <summary>Writes the text's length and the text to <paramref name="writer"/> (a shaped event's text through a pooled buffer).</summary>
+    public void WriteRawUtf8(BinaryWriter writer)
+    {
+        if (_text is null || !Flag(ShapedFlag))
+        {
+            var raw = RawUtf8;
+            writer.Write(raw.Length);
+            writer.Write(raw);
+            return;
+        }
+
+        var shape = Type.Shape!;
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(shape.DecodedLength(Stored));
+        try
+        {
+            var length = shape.Decode(Stored, rented);
+            writer.Write(length);
+            writer.Write(rented, 0, length);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
     /// <summary>The held bytes: the text, or the values of a shaped event (see <see cref="EventShape"/>).</summary>
     private ReadOnlySpan<byte> Stored => new(TextArray, _offset, _length);
 

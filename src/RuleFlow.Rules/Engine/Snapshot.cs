@@ -173,9 +173,7 @@ internal static class SnapshotWriter
         writer.Write(fact.Id);
         writer.Write(fact.Time);
         writer.Write(fact.Sequence);
-        var json = fact.RawUtf8;
-        writer.Write(json.Length);
-        writer.Write(json);
+        fact.WriteRawUtf8(writer);
     }
 
     internal static void WriteKey(BinaryWriter writer, JoinKey key)
