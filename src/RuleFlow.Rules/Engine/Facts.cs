@@ -160,31 +160,40 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     };
 
     /// <summary>
-    /// The event's UTF-8 JSON text, without parsing it when it is held compact (a snapshot writes this: reading <see cref="Data"/>
-    /// would turn every held event back into a document for good).
+    /// The event's UTF-8 JSON text, without parsing it when it is held compact (reading <see cref="Data"/> would turn a held event
+    /// back into a document for good). A shaped event's text is rebuilt into a new array: a snapshot writes through
+    /// <see cref="WriteRawUtf8"/> instead, which allocates nothing per event.
     /// </summary>
     public ReadOnlySpan<byte> RawUtf8 => _text is null
         ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(_data)
         : Flag(ShapedFlag) ? Type.Shape!.Decode(Stored) : Stored;
 
     /// <summary>Writes the text's length and the text to <paramref name="writer"/> (a shaped event's text through a pooled buffer).</summary>
-    public void WriteRawUtf8(BinaryWriter writer)
+    public void WriteRawUtf8(BinaryWriter writer) => ReadText(writer, static (text, w) =>
+    {
+        w.Write(text.Length);
+        w.Write(text);
+        return true;
+    });
+
+    private delegate TResult TextReader<in TState, out TResult>(ReadOnlySpan<byte> text, TState state);
+
+    /// <summary>
+    /// Calls <paramref name="read"/> with the event's text: the document's, the held bytes, or a shaped event's text rebuilt into a
+    /// pooled buffer that is returned when <paramref name="read"/> does (it must not keep the span).
+    /// </summary>
+    private TResult ReadText<TState, TResult>(TState state, TextReader<TState, TResult> read)
     {
         if (_text is null || !Flag(ShapedFlag))
         {
-            var raw = RawUtf8;
-            writer.Write(raw.Length);
-            writer.Write(raw);
-            return;
+            return read(RawUtf8, state);
         }
 
         var shape = Type.Shape!;
         var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(shape.DecodedLength(Stored));
         try
         {
-            var length = shape.Decode(Stored, rented);
-            writer.Write(length);
-            writer.Write(rented, 0, length);
+            return read(rented.AsSpan(0, shape.Decode(Stored, rented)), state);
         }
         finally
         {
@@ -204,25 +213,7 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     private JsonElement Materialize()
     {
         _id ??= ReadId();
-        if (Flag(ShapedFlag))
-        {
-            var shape = Type.Shape!;
-            var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(shape.DecodedLength(Stored));
-            try
-            {
-                var length = shape.Decode(Stored, rented);
-                _data = JsonElement.Parse(rented.AsSpan(0, length), RawTextOptions);
-            }
-            finally
-            {
-                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
-        else
-        {
-            _data = JsonElement.Parse(Stored, RawTextOptions);
-        }
-
+        _data = ReadText(0, static (text, _) => JsonElement.Parse(text, RawTextOptions)); // a copy: the document owns its bytes
         DropBytes();
         return _data;
     }
