@@ -199,8 +199,9 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
         var kept = _kept is null ? default : Standalone(value);
 
         // Events mostly arrive in time order: search from the end.
+        var events = EventSlots;
         var i = _n;
-        while (i > 0 && Compare(this[i - 1], fact) > 0)
+        while (i > 0 && Compare(events[i - 1]!, fact) > 0)
         {
             i--;
         }
@@ -220,12 +221,13 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
     /// <returns>False when the event is not in this group.</returns>
     public bool Remove(DataFact fact)
     {
+        var events = EventSlots;
         var lo = 0;
         var hi = _n - 1;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            var c = Compare(this[mid], fact);
+            var c = Compare(events[mid]!, fact);
             if (c == 0)
             {
                 var kept = RemoveAt(mid); // (not inside Accumulator?.Remove(...): count has no accumulator, and the removal must happen)
