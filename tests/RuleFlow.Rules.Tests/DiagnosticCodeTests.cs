@@ -92,6 +92,20 @@ public sealed class DiagnosticCodeTests
     }
 
     [Fact]
+    public void Exchange_names_and_routing_patterns_longer_than_AMQP_allows_are_RF2008_where_they_are_written()
+    {
+        // AMQP short strings are at most 255 bytes (UTF-8: 'é' is two). Exactly 255 loads; 256 is an error at the string, for the
+        // exchange and routing pattern of an event type and for the exchange of a publish action.
+        var fits = new string('x', 253) + "é";
+        Assert.DoesNotContain(T.Diagnose($"event a from exchange \"{fits}\" routing \"{fits}\"\n"), d => d.Severity == DiagnosticSeverity.Error);
+        var over = new string('x', 254) + "é";
+        var diagnostics = T.Diagnose($"event a from exchange \"{over}\" routing \"{over}\"\n" +
+                                     $"event b\nrule \"r\" when x: b() then publish {{ k: x.k }} to exchange \"{over}\" end\n");
+        Assert.Equal([(1, 23), (1, 23 + 255 + 2 + 9), (3, 58)], diagnostics.Where(d => d.Code == "RF2008").Select(d => (d.Location.Line, d.Location.Column)));
+        Assert.All(diagnostics.Where(d => d.Code == "RF2008"), d => Assert.Contains("256 bytes long in UTF-8; AMQP allows at most 255", d.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Cannot_read_file_is_RF1000_at_line_1_column_1()
     {
         var missing = Path.Combine(Path.GetTempPath(), "ruleflow-no-such-dir-" + Guid.NewGuid().ToString("N"));

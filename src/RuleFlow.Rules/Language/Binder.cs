@@ -40,6 +40,19 @@ internal sealed class Binder
 
     private SourceLocation Loc(TextSpan span) => _diagnostics.Source.GetLocation(span.Start);
 
+    /// <summary>
+    /// AMQP carries exchange names and routing keys as short strings of at most 255 bytes: a longer one would load here and then fail
+    /// on every bind or publish, so it is an error at its place in the file.
+    /// </summary>
+    private void CheckAmqpLength(SyntaxToken token, string what)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(token.ValueText);
+        if (bytes > 255)
+        {
+            Report(DiagnosticCodes.InvalidRoutingPattern, token.Span, $"the {what} is {bytes} bytes long in UTF-8; AMQP allows at most 255");
+        }
+    }
+
     private void Report(DiagnosticDescriptor descriptor, TextSpan span, string message, string? hint = null) =>
         _diagnostics.Report(descriptor, span, message, hint);
 
@@ -88,11 +101,14 @@ internal sealed class Binder
                         {
                             Report(DiagnosticCodes.InvalidRoutingPattern, ex.Span, "the exchange name is empty");
                         }
+
+                        CheckAmqpLength(ex, "exchange name");
                     }
 
                     if (from.RoutingPattern is { IsMissing: false } rp)
                     {
                         routingText = rp.ValueText;
+                        CheckAmqpLength(rp, "routing pattern");
                         routing = TopicPattern.TryParse(routingText, out var error);
                         if (routing is null)
                         {
@@ -998,6 +1014,8 @@ internal sealed class Binder
                 {
                     Report(DiagnosticCodes.InvalidRoutingPattern, publish.Exchange.Span, "the exchange name is empty");
                 }
+
+                CheckAmqpLength(publish.Exchange, "exchange name");
 
                 return new BoundPublish(Loc(publish.Span), body, publish.Exchange.ValueText, routing, headers);
             }
