@@ -223,7 +223,7 @@ public sealed class AmqpIngestConsumer(
 
         // Recorded before they are made (rows added, none replaced: another server may record at the same time): a binding made and
         // then missing from the record (a crash between the two) would never be unbound once its declaration is gone.
-        var wanted = bindings.Select(b => (b.Exchange, b.RoutingKey)).Distinct().ToList();
+        var wanted = bindings.Select(b => (b.Exchange, b.RoutingKey)).ToList(); // the store adds each pair once
         await StoreRetry.RunAsync(ct => recordedBindings.AddAsync(queue, wanted, ct), logger, "recording the ingest bindings", cancellationToken)
             .ConfigureAwait(false);
 
