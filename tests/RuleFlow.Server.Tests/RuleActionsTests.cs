@@ -89,6 +89,54 @@ public sealed class RuleActionsTests
     }
 
     [Fact]
+    public async Task A_publish_whose_computed_routing_key_is_longer_than_AMQP_allows_fails_its_action_and_sends_nothing()
+    {
+        var root = ServerProcess.NewContentRoot();
+        await File.WriteAllTextAsync(Path.Combine(root, "rules", "route.rules"), """
+            event web.alert key host time ts
+            event looped
+                from exchange "ruleflow.events" routing "loop.#"
+
+            rule "long-route"
+            when
+                a: web.alert()
+            then
+                publish { host: a.host } to exchange "ruleflow.events" routing "loop." + a.host
+                log warning "published for " + a.host
+            end
+            """);
+        await using var server = new ServerProcess(root);
+        await server.StartAndWaitReadyAsync();
+
+        // 'é' is two bytes in UTF-8: "loop." and 125 of them are 255 bytes (the most AMQP allows) in 130 characters; 126 are 257.
+        var fits = new string('é', 125);
+        var tooLong = new string('é', 126);
+        Assert.Equal(HttpStatusCode.Accepted, (await server.PostJsonAsync("api/events/web.alert", new { host = fits, ts = Now() })).Status);
+        Assert.Equal(HttpStatusCode.Accepted, (await server.PostJsonAsync("api/events/web.alert", new { host = tooLong, ts = Now() })).Status);
+
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/rules/firings?rule=long-route"))["items"]!.AsArray()
+            .Count(f => f!["status"]!.GetValue<string>() != "pending") == 2, "both firings carried out");
+        var firings = (await server.GetJsonAsync("api/rules/firings?rule=long-route&pageSize=10"))["items"]!.AsArray();
+        Assert.Single(firings, f => f!["status"]!.GetValue<string>() == "done");
+        var failed = Assert.Single(firings, f => f!["status"]!.GetValue<string>() == "failed")!;
+        var results = failed["results"]!.AsArray();
+        Assert.Equal("publish", results[0]!["kind"]!.GetValue<string>());
+        Assert.StartsWith("publish: the routing key is 257 bytes long in UTF-8; AMQP allows at most 255", results[0]!["error"]!.GetValue<string>(),
+            StringComparison.Ordinal);
+        Assert.Equal("log", results[1]!["kind"]!.GetValue<string>()); // the firing's other actions still run
+        Assert.Contains("the routing key is 257 bytes long", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("published for " + tooLong, server.Log, StringComparison.Ordinal);
+
+        // The one that fits is sent and comes back through the in-memory transport; the other never reached the outbox.
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/events?type=looped"))["total"]!.GetValue<int>() == 1,
+            "the 255-byte routing key's message");
+        await Task.Delay(500);
+        var looped = Assert.Single((await server.GetJsonAsync("api/events?type=looped"))["items"]!.AsArray())!;
+        Assert.Equal(fits, looped["data"]!["host"]!.GetValue<string>());
+        Assert.DoesNotContain("Outbox message", server.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_check_endpoint_reports_diagnostics_like_the_cli_and_far_future_events_are_refused()
     {
         await using var server = new ServerProcess(ServerProcess.NewContentRoot());

@@ -112,6 +112,44 @@ public sealed class DefinitionLoaderTests
     }
 
     [Fact]
+    public void A_literal_exchange_or_routing_key_longer_than_AMQP_allows_is_reported_where_it_is_written()
+    {
+        // 'é' is two bytes in UTF-8: 128 of them are 256 bytes in 128 characters, one more than AMQP's short strings hold.
+        var tooLong = new string('é', 128);
+        var fits = new string('é', 127) + "a";
+        var result = WorkflowDefinitionLoader.LoadText($$$"""
+            id: names
+            steps:
+              - id: long-key
+                kind: publish
+                exchange: audit
+                routing_key: {{{tooLong}}}
+              - id: long-exchange
+                kind: publish
+                exchange: {{{tooLong}}}
+                routing_key: fits
+                compensate:
+                  - publish: { exchange: audit, routing_key: {{{tooLong}}} }
+              - id: fits
+                kind: publish
+                exchange: {{{fits}}}
+                routing_key: {{{fits}}}
+              - id: templated
+                kind: publish
+                exchange: audit
+                routing_key: "{{input.key}}"
+            """, "names.yaml", DefinitionFormat.Yaml);
+        var errors = result.Diagnostics.Where(x => x.Severity == WorkflowDiagnosticSeverity.Error).ToList();
+        Assert.Equal(3, errors.Count);
+        Assert.All(errors, x => Assert.Equal(DiagnosticCodes.InvalidValue, x.Code));
+        Assert.Contains(errors, x => x.JsonPath == "$.steps[0].routing_key" && x.Line == 6 && x.Column == 18
+            && x.Message.StartsWith("the routing key is 256 bytes long in UTF-8; AMQP allows at most 255", StringComparison.Ordinal));
+        Assert.Contains(errors, x => x.JsonPath == "$.steps[1].exchange" && x.Line == 9 && x.Message.StartsWith("the exchange is 256 bytes", StringComparison.Ordinal));
+        Assert.Contains(errors, x => x.JsonPath.StartsWith("$.steps[1].compensate", StringComparison.Ordinal) && x.JsonPath.EndsWith(".routing_key", StringComparison.Ordinal)
+            && x.Line == 12);
+    }
+
+    [Fact]
     public void Invalid_schema_pattern_and_remote_ref_are_reported()
     {
         var result = WorkflowDefinitionLoader.LoadText("""

@@ -80,6 +80,22 @@ public sealed class RuntimeTests
             schema: { type: integer, minimum: 10 }
         """;
 
+    internal const string PublishComputedKey = """
+        id: publish-computed-key
+        steps:
+          - id: one
+            kind: script
+            script: "return blocklist.add(input.ip, 'one');"
+            compensate:
+              script: "blocklist.remove(input.ip);"
+          - id: announce
+            kind: publish
+            exchange: audit
+            routing_key: "blocked.{{input.key}}"
+            body: { ip: "{{input.ip}}" }
+            retry: { max_attempts: 3, backoff: 1s }
+        """;
+
     private static JsonObject IpInput(string ip) => new()
     {
         ["ip"] = ip,
@@ -97,7 +113,7 @@ public sealed class RuntimeTests
     {
         var host = new TestHost(dir, clock ?? NewClock(), transport ?? new RecordingTransport(),
             blocklist.Length > 0 ? blocklist[0] : new TestBlocklistModule(), new FlakyModule(2));
-        await host.InitializeAsync(SagaThree, ApproveAfterTwo, CompensationFails, CompensationFlaky);
+        await host.InitializeAsync(SagaThree, ApproveAfterTwo, CompensationFails, CompensationFlaky, PublishComputedKey);
         host.Start();
         return host;
     }
@@ -418,6 +434,39 @@ public sealed class RuntimeTests
 
         var message = Assert.Single(transport.Messages);
         Assert.Equal(IdempotencyKeys.ToGuid($"{started.InstanceId:D}:announce").ToString("D"), message.Id);
+    }
+
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
+    public async Task A_publish_step_whose_routing_key_renders_longer_than_AMQP_allows_fails_without_a_message_and_compensates(TestStore store)
+    {
+        using var dir = new TempDirectory(store);
+        var blocklist = new TestBlocklistModule();
+        var transport = new RecordingTransport();
+        await using var host = await HostAsync(dir, transport, null, blocklist);
+
+        // 'é' is two bytes in UTF-8: "blocked." and 123 of them are 254 bytes, with "a" 255, the most AMQP allows; one 'é' more is 256.
+        var fits = await host.StartAsync("publish-computed-key", new JsonObject { ["ip"] = "10.0.0.1", ["key"] = new string('é', 123) + "a" });
+        await host.WaitForStateAsync(fits.InstanceId, InstanceState.Completed);
+        await WaitUntilAsync(() => !transport.Messages.IsEmpty);
+        Assert.Equal("blocked." + new string('é', 123) + "a", Assert.Single(transport.Messages).RoutingKey);
+
+        var tooLong = await host.StartAsync("publish-computed-key", new JsonObject { ["ip"] = "10.0.0.2", ["key"] = new string('é', 124) });
+        var done = await host.WaitForStateAsync(tooLong.InstanceId, InstanceState.Compensated);
+        var failed = Assert.Single(done.Journal, j => j.Kind == "step.failed");
+        Assert.Equal("announce", failed.StepId);
+        Assert.Equal("WF4224", failed.Data!["code"]!.GetValue<string>());
+        Assert.StartsWith("publish: the routing key is 256 bytes long in UTF-8; AMQP allows at most 255", failed.Data!["message"]!.GetValue<string>(),
+            StringComparison.Ordinal);
+        Assert.Contains("the routing key is 256 bytes", done.Error, StringComparison.Ordinal);
+        Assert.Null(failed.Data!["retryAt"]); // not retried despite the step's retry: the same input renders the same key
+        Assert.Empty(done.Messages);
+        Assert.Equal(["10.0.0.1"], blocklist.Ips); // step one of the second instance was undone
+        await Task.Delay(200);
+        Assert.Single(transport.Messages);
+        Assert.Empty(await host.Store.GetPendingOutboxAsync(host.Clock.GetUtcNow().AddDays(1), 10, CancellationToken.None));
     }
 
     internal static async Task WaitUntilAsync(Func<bool> condition, int timeoutMs = 10000)

@@ -15,7 +15,8 @@ namespace RuleFlow.Server.Rules;
 /// <c>{activationId}:{index}</c> (a workflow start's idempotency key, a published message's id, a script's
 /// <c>idempotencyKey</c>), so carrying a firing out again after a crash has no second effect; the outcome is recorded on the
 /// firing (<see cref="RuleFiringRecord.Results"/>). An action that fails for good (unknown workflow, script error, template
-/// error) is recorded as failed with its reason; the other actions of the firing still run.
+/// error, a publish whose routing key is longer than AMQP's 255 bytes) is recorded as failed with its reason; the other actions of
+/// the firing still run.
 /// </summary>
 public sealed class ActionExecutor(
     IWorkflowRuntime runtime,
@@ -120,6 +121,13 @@ public sealed class ActionExecutor(
 
             case PublishAction publish:
             {
+                // A routing key computed from an event can exceed AMQP's limit (a literal exchange is checked at load, RF2008): such a
+                // message could never be sent and would stay in the outbox, retried for good.
+                if (AmqpLimits.CheckNames(publish.Exchange, publish.RoutingKey) is { } rejected)
+                {
+                    throw new ActionFailedException("publish: " + rejected);
+                }
+
                 var now = time.GetUtcNow();
                 var headers = new Dictionary<string, string>(publish.Headers, StringComparer.Ordinal)
                 {

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using RuleFlow.Scripting;
+using RuleFlow.Workflows.Runtime;
 
 namespace RuleFlow.Workflows.Definitions;
 
@@ -346,6 +347,8 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
             case StepKinds.Publish:
                 var exchange = RequiredTemplate(map, "exchange", path);
                 var routingKey = RequiredTemplate(map, "routing_key", path);
+                CheckAmqpName(exchange, map, "exchange", path);
+                CheckAmqpName(routingKey, map, "routing_key", path);
                 var body = OptionalTemplateValue(map, "body", path);
                 var headers = BindHeaders(map, path);
                 return exchange is null || routingKey is null
@@ -759,6 +762,21 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
         }
 
         return text;
+    }
+
+    /// <summary>A literal exchange or routing key (no template) longer than AMQP's 255 bytes is an error here, not at every publish.</summary>
+    private void CheckAmqpName(string? text, DocMapping map, string key, string path)
+    {
+        if (text is null || TemplateRenderer.IsTemplate(text))
+        {
+            return;
+        }
+
+        var problem = key == "exchange" ? AmqpLimits.CheckNames(text, "") : AmqpLimits.CheckNames("", text);
+        if (problem is not null)
+        {
+            Report(DiagnosticCodes.InvalidValue, problem, map[key], path + "." + key, "AMQP names are short strings: shorten it");
+        }
     }
 
     private JsonNode? OptionalTemplateValue(DocMapping map, string key, string path)

@@ -242,7 +242,7 @@ public abstract record StepDefinition
 /// <param name="Delay">First backoff.</param>
 /// <param name="Multiplier">Backoff growth per attempt (≥ 1).</param>
 /// <param name="MaxDelay">Upper bound of one backoff.</param>
-/// <param name="Errors">Error codes that are retried (e.g. <c>WF5300</c>); empty = every error except validation and rejection.</param>
+/// <param name="Errors">Error codes that are retried (e.g. <c>WF5300</c>); empty = every error except validation, rejection, a fail step, a failed call and a rejected message (WF4220–WF4224).</param>
 public sealed record RetryPolicy(int MaxAttempts, TimeSpan Delay, double Multiplier, TimeSpan MaxDelay, IReadOnlyList<string> Errors)
 {
     /// <summary>Backoff before attempt <paramref name="nextAttempt"/> (2, 3, …).</summary>
@@ -255,7 +255,7 @@ public sealed record RetryPolicy(int MaxAttempts, TimeSpan Delay, double Multipl
 
     /// <summary>True when an error with <paramref name="code"/> is retried.</summary>
     public bool Retries(string code) => Errors.Count == 0
-        ? code is not ("WF4220" or "WF4221" or "WF4222" or "WF4223")
+        ? code is not ("WF4220" or "WF4221" or "WF4222" or "WF4223" or "WF4224")
         : Errors.Contains(code, StringComparer.Ordinal);
 }
 

@@ -8,7 +8,9 @@ namespace RuleFlow.Workflows.Steps;
 /// <summary>
 /// <c>publish</c>: renders exchange, routing key, body and headers and returns an outbox message whose id is derived from
 /// the step's idempotency key; the runtime writes it in the same transaction as the step's completion.
-/// Headers <c>x-ruleflow-instance</c>, <c>x-ruleflow-workflow</c> and <c>x-ruleflow-idempotency-key</c> are added.
+/// Headers <c>x-ruleflow-instance</c>, <c>x-ruleflow-workflow</c> and <c>x-ruleflow-idempotency-key</c> are added. An exchange
+/// or routing key that renders longer than AMQP's 255 bytes fails the step (<see cref="StepErrorCodes.MessageRejected"/>) and
+/// writes no message.
 /// </summary>
 internal sealed class PublishStepExecutor(TemplateRenderer templates) : IStepExecutor
 {
@@ -22,6 +24,11 @@ internal sealed class PublishStepExecutor(TemplateRenderer templates) : IStepExe
         {
             var exchange = templates.Render(step.Exchange, scope);
             var routingKey = templates.Render(step.RoutingKey, scope);
+            if (AmqpLimits.CheckNames(exchange, routingKey) is { } rejected)
+            {
+                return ValueTask.FromResult<StepOutcome>(new StepFailed(StepErrorCodes.MessageRejected, "publish: " + rejected, null));
+            }
+
             var body = step.Body is null ? new JsonObject() : templates.RenderValue(step.Body, scope);
             var headers = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var (name, template) in step.Headers)

@@ -100,6 +100,12 @@ public static class StepErrorCodes
     /// <summary>A called sub-workflow did not complete.</summary>
     public const string CallFailed = "WF4223";
 
+    /// <summary>
+    /// A publish step's rendered exchange or routing key is longer than AMQP allows (<see cref="Runtime.AmqpLimits"/>): the message
+    /// could never be sent, so it is not written to the outbox. Not retried by default (the same input renders the same text).
+    /// </summary>
+    public const string MessageRejected = "WF4224";
+
     /// <summary>A script or expression failed (syntax, runtime error, limit).</summary>
     public const string ScriptFailed = "WF5100";
 

@@ -1,0 +1,40 @@
+using System.Text;
+
+namespace RuleFlow.Workflows.Runtime;
+
+/// <summary>
+/// Limits of AMQP 0-9-1 that a message must meet before it is written to the outbox: the protocol carries an exchange name and a
+/// routing key as a short string of at most <see cref="ShortStringMaxBytes"/> bytes (UTF-8). A longer one is refused by the client
+/// on every publish, so a message holding one would stay in the outbox, retried for good; it is refused where it is made instead
+/// (a <c>publish</c> step fails with <see cref="Steps.StepErrorCodes.MessageRejected"/>, a rule's <c>publish</c> action is recorded
+/// as failed).
+/// </summary>
+public static class AmqpLimits
+{
+    /// <summary>Longest exchange name or routing key, in UTF-8 bytes (AMQP 0-9-1 <c>shortstr</c>).</summary>
+    public const int ShortStringMaxBytes = 255;
+
+    /// <summary>
+    /// Null when <paramref name="exchange"/> and <paramref name="routingKey"/> both fit; else why not, naming which one, its length in
+    /// UTF-8 bytes and its first 40 characters, e.g. <c>the routing key is 300 bytes long in UTF-8; AMQP allows at most 255 (it
+    /// starts "alerts.host-…")</c>.
+    /// </summary>
+    public static string? CheckNames(string exchange, string routingKey)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        ArgumentNullException.ThrowIfNull(routingKey);
+        return Check("exchange", exchange) ?? Check("routing key", routingKey);
+    }
+
+    private static string? Check(string what, string value)
+    {
+        var bytes = Encoding.UTF8.GetByteCount(value);
+        if (bytes <= ShortStringMaxBytes)
+        {
+            return null;
+        }
+
+        var start = value.Length > 40 ? value[..40] + "…" : value;
+        return $"the {what} is {bytes} bytes long in UTF-8; AMQP allows at most {ShortStringMaxBytes} (it starts \"{start}\")";
+    }
+}
