@@ -103,6 +103,16 @@ public sealed class DiagnosticCodeTests
                                      $"event b\nrule \"r\" when x: b() then publish {{ k: x.k }} to exchange \"{over}\" end\n");
         Assert.Equal([(1, 23), (1, 23 + 255 + 2 + 9), (3, 58)], diagnostics.Where(d => d.Code == "RF2008").Select(d => (d.Location.Line, d.Location.Column)));
         Assert.All(diagnostics.Where(d => d.Code == "RF2008"), d => Assert.Contains("256 bytes long in UTF-8; AMQP allows at most 255", d.Message, StringComparison.Ordinal));
+
+        // A publish's literal routing key and its header names too; a computed routing key is checked when the action runs.
+        const string Prefix = "event b\nrule \"r\" when x: b() then publish { k: x.k } to exchange \"e\" routing ";
+        Assert.DoesNotContain(T.Diagnose(Prefix + $"\"{fits}\" headers {{ \"{fits}\": \"v\" }} end\n"), d => d.Severity == DiagnosticSeverity.Error);
+        diagnostics = T.Diagnose(Prefix + $"\"{over}\" headers {{ \"{over}\": \"v\", ok: \"v\" }} end\n" +
+                                 $"rule \"s\" when x: b() then publish {{ k: x.k }} to exchange \"e\" routing \"{over}\" + x.k end\n");
+        var routing = Prefix.Length - "event b\n".Length + 1;
+        Assert.Equal([(2, routing), (2, routing + 255 + 2 + 11)], diagnostics.Where(d => d.Code == "RF2008").Select(d => (d.Location.Line, d.Location.Column)));
+        Assert.Contains("routing key is 256 bytes", diagnostics[0].Message, StringComparison.Ordinal);
+        Assert.Contains("header name is 256 bytes", diagnostics.Where(d => d.Code == "RF2008").Last().Message, StringComparison.Ordinal);
     }
 
     [Fact]

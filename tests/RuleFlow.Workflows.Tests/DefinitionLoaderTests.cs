@@ -138,9 +138,11 @@ public sealed class DefinitionLoaderTests
                 kind: publish
                 exchange: audit
                 routing_key: "{{input.key}}"
+                headers: { {{{tooLong}}}: v, {{{fits}}}: v }
             """, "names.yaml", DefinitionFormat.Yaml);
         var errors = result.Diagnostics.Where(x => x.Severity == WorkflowDiagnosticSeverity.Error).ToList();
-        Assert.Equal(3, errors.Count);
+        Assert.Equal(4, errors.Count);
+        Assert.Contains(errors, x => x.JsonPath == "$.steps[3].headers" && x.Line == 21 && x.Message.StartsWith("the header name is 256 bytes", StringComparison.Ordinal));
         Assert.All(errors, x => Assert.Equal(DiagnosticCodes.InvalidValue, x.Code));
         Assert.Contains(errors, x => x.JsonPath == "$.steps[0].routing_key" && x.Line == 6 && x.Column == 18
             && x.Message.StartsWith("the routing key is 256 bytes long in UTF-8; AMQP allows at most 255", StringComparison.Ordinal));

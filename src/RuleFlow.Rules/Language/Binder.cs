@@ -41,8 +41,8 @@ internal sealed class Binder
     private SourceLocation Loc(TextSpan span) => _diagnostics.Source.GetLocation(span.Start);
 
     /// <summary>
-    /// AMQP carries exchange names and routing keys as short strings of at most 255 bytes: a longer one would load here and then fail
-    /// on every bind or publish, so it is an error at its place in the file.
+    /// AMQP carries exchange names, routing keys and header names as short strings of at most 255 bytes: a longer one would load here
+    /// and then fail on every bind or publish, so it is an error at its place in the file.
     /// </summary>
     private void CheckAmqpLength(SyntaxToken token, string what)
     {
@@ -1016,6 +1016,18 @@ internal sealed class Binder
                 }
 
                 CheckAmqpLength(publish.Exchange, "exchange name");
+                if (publish.Routing is LiteralExpressionSyntax { Token.Value: string } literalRouting)
+                {
+                    CheckAmqpLength(literalRouting.Token, "routing key"); // a computed one is checked when the action runs
+                }
+
+                if (publish.Headers is MapExpressionSyntax headerMap)
+                {
+                    foreach (var entry in headerMap.Entries)
+                    {
+                        CheckAmqpLength(entry.Key, "header name");
+                    }
+                }
 
                 return new BoundPublish(Loc(publish.Span), body, publish.Exchange.ValueText, routing, headers);
             }

@@ -800,6 +800,13 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
                 foreach (var (key, headerValue) in headerMap.Entries)
                 {
                     var headerPath = $"{path}.headers.{key.Value}";
+                    if (System.Text.Encoding.UTF8.GetByteCount(key.Value ?? "") > AmqpLimits.ShortStringMaxBytes)
+                    {
+                        Report(DiagnosticCodes.InvalidValue,
+                            $"the header name is {System.Text.Encoding.UTF8.GetByteCount(key.Value ?? "")} bytes long in UTF-8; AMQP allows at most {AmqpLimits.ShortStringMaxBytes}",
+                            key, $"{path}.headers", "AMQP names are short strings: shorten it");
+                    }
+
                     if (headerValue is DocScalar { Kind: not ScalarKind.Null } scalar)
                     {
                         CheckTemplate(scalar.Value ?? string.Empty, scalar, headerPath);
