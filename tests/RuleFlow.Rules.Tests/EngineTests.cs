@@ -56,6 +56,29 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public void Groups_are_told_apart_by_per_values_of_every_kind()
+    {
+        // The number 22 and the string "22" are different groups, as are true and an object; equal values of each kind meet again.
+        var session = T.Load("""
+            event m key id
+            rule "one" when g: count(m()) within 1h per v >= 2 then log "g" end
+            rule "two" when g: count(m()) within 1h per v, w >= 2 then log "g" end
+            """).CreateSession();
+        string Fire(double ms, object v, object w, string id) =>
+            string.Join(",", session.Insert(T.Event("m", ms, new { v, w }, id)).Select(f => f.Rule + ":" + string.Join("+", f.EventIds)));
+
+        Assert.Equal("", Fire(0, 22, "x", "a1"));
+        Assert.Equal("", Fire(1, "22", "x", "a2"));
+        Assert.Equal("", Fire(2, true, 1.5, "a3"));
+        Assert.Equal("", Fire(3, new { x = new[] { 1, 2 } }, false, "a4"));
+        Assert.Equal("one:a1+a5", Fire(4, 22, "y", "a5"));
+        Assert.Equal("one:a3+a6,two:a3+a6", Fire(5, true, 1.5, "a6"));
+        Assert.Equal("one:a4+a7", Fire(6, new { x = new[] { 1, 2 } }, true, "a7"));
+        Assert.Equal("one:a2+a8,two:a2+a8", Fire(7, "22", "x", "a8"));
+        Assert.Equal("two:a1+a9", Fire(8, 22, "x", "a9")); // "one" already holds for 22 (2 → 3 keeps its activation)
+    }
+
+    [Fact]
     public void A_group_reused_for_another_key_starts_its_sum_from_zero()
     {
         // 0.1 + 0.2 - 0.1 - 0.2 leaves 5.6e-17 in a running double sum. The emptied group of "a" serves "b" next: its sum must

@@ -6,6 +6,43 @@ namespace RuleFlow.Rules.Tests;
 public sealed class NetworkTests
 {
     [Fact]
+    public void A_compact_key_gives_back_the_key_it_packed_for_every_kind_of_value_and_number_of_parts()
+    {
+        // Aggregate groups store their per key packed (one reference per part). Every kind a detached key part can be, alone, in pairs
+        // and in threes, must come back equal, with the same hash, count, missing flag and text, and match only keys equal to it.
+        using var document = System.Text.Json.JsonDocument.Parse("""{"s":"dev01166","n":22,"o":{"x":[1,2]},"a":[3,"b"]}""");
+        var root = document.RootElement;
+        RuleValue[] values =
+        [
+            RuleValue.FromString("dev01166"), RuleValue.FromString(""), RuleValue.FromNumber(22), RuleValue.FromNumber(-0.5), RuleValue.True,
+            RuleValue.FromBool(false), RuleValue.Null, RuleValue.Missing, RuleValue.FromTime(638_000_000_000_000_000),
+            RuleValue.FromNetwork(System.Net.IPNetwork.Parse("10.0.0.0/8"), "10.0.0.0/8"),
+            RuleValue.FromList([RuleValue.FromNumber(1), RuleValue.FromString("b")]),
+            RuleValue.FromElement(root.GetProperty("o")).Detach(), RuleValue.FromElement(root.GetProperty("a")).Detach(),
+        ];
+        var keys = new List<JoinKey> { JoinKey.Unit };
+        keys.AddRange(values.Select(v => new JoinKey(v)));
+        keys.AddRange(values.SelectMany(v => values.Select(w => new JoinKey(v, w))));
+        keys.AddRange(values.Select((v, i) => new JoinKey([v, values[(i + 1) % values.Length], values[(i + 5) % values.Length]])));
+        foreach (var key in keys)
+        {
+            var compact = CompactKey.From(key);
+            var back = compact.Key;
+            Assert.True(back.Equals(key), key.ToString());
+            Assert.Equal(key.GetHashCode(), back.GetHashCode());
+            Assert.Equal(key.GetHashCode(), compact.Hash);
+            Assert.Equal((key.Count, key.HasMissing, key.ToString()), (back.Count, back.HasMissing, back.ToString()));
+            Assert.True(compact.Matches(key));
+            Assert.All(keys.Where(other => !other.Equals(key)), other => Assert.False(compact.Matches(other), $"{key} matched {other}"));
+        }
+
+        // A key read from an event's document (not detached: how lookups come) matches the packed detached one.
+        var read = new JoinKey(RuleValue.FromElement(root.GetProperty("s")), RuleValue.FromElement(root.GetProperty("n")));
+        Assert.True(CompactKey.From(read.Detach()).Matches(read));
+        Assert.False(CompactKey.From(new JoinKey(RuleValue.FromString("dev01166"), RuleValue.FromString("22"))).Matches(read));
+    }
+
+    [Fact]
     public void Identical_conditions_of_different_rules_share_alpha_nodes_and_memories()
     {
         var rules = T.Load("""
@@ -70,13 +107,14 @@ public sealed class NetworkTests
     [Fact]
     public void Lookup_probes_keep_no_key_between_lookups()
     {
-        // The join's left memory and the fact index look keys up with a probe object; a key read from an event can refer to its JSON
-        // document, so the probe must let go of it once the lookup is over.
+        // The join's left memory, the fact index and an aggregate's groups look keys up with a probe object; a key read from an event
+        // can refer to its JSON document, so the probe must let go of it once the lookup is over.
         var rules = T.Load("""
             fact host key name
             event login key id
             rule "known" when l: login() h: host(name == l.host) then log h.name end
             rule "hold" when c: count(login()) within 1h >= 100 then log "never" end
+            rule "per" when c: count(login()) within 1h per host >= 100 then log "never" end
             """);
         var session = rules.CreateSession();
         session.Insert(T.Event("host", 0, new { name = "web1" }, "h1"));
@@ -87,6 +125,8 @@ public sealed class NetworkTests
         Assert.Equal(2, joins.Count); // login() under the root, then host(name == l.host)
         Assert.All(joins, join => Assert.True(session.State.MemoryOf<JoinNode.Memory>(join.Id).ProbeIsClear));
         Assert.All(session.State.Facts.Values, index => Assert.True(index.ProbeIsClear));
+        var aggregate = rules.Network.TerminalsByRule["per"].Chain.OfType<AggregateNode>().Single(); // groups by host: a probe lookup
+        Assert.Equal(0, session.State.MemoryOf<AggregateNode.Memory>(aggregate.Id).GroupComparer.ProbeKey.Count);
     }
 
     [Fact]

@@ -42,10 +42,13 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
     private Token? _singleLeft;
     private object? _output;
 
+    // The per key, detached and packed (24 bytes instead of 88: there is one per group).
+    private CompactKey _per;
+
     public AggregateGroup(AggregateNode node, AggregateBucket bucket, JoinKey perKey)
     {
         Bucket = bucket;
-        PerKeyValue = perKey;
+        _per = CompactKey.From(perKey);
         _kept = node.Function is AggregateFunctionKind.Sum or AggregateFunctionKind.Avg or AggregateFunctionKind.Min
             or AggregateFunctionKind.Max or AggregateFunctionKind.Distinct ? new KeptValues(Accumulators.Create(node.Function)) : null;
     }
@@ -54,36 +57,49 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
 
     public AggregateBucket Bucket { get; private set; }
 
-    public JoinKey PerKeyValue { get; private set; }
-
-    public override JoinKey PerKey => PerKeyValue;
+    public override JoinKey PerKey => _per.Key;
 
     /// <summary>The accumulator of sum, avg, min, max and distinct (null for count, which is the window's length, and collect, which reads the window).</summary>
     public IAccumulator? Accumulator => _kept?.Accumulator;
 
-    /// <summary>Compares groups by their per key (the groups of a bucket).</summary>
+    /// <summary>
+    /// Compares the groups of a node memory's buckets by their per key. A lookup goes through <see cref="Probe"/>, a group that stands
+    /// for <see cref="ProbeKey"/>: the key read from an event or partial match, compared with the stored keys as it is (packing it would
+    /// detach it, making strings, on every lookup).
+    /// </summary>
     internal sealed class PerKeyComparer : IEqualityComparer<AggregateGroup>
     {
-        public static readonly PerKeyComparer Instance = new();
+        /// <summary>The group that stands for <see cref="ProbeKey"/> in lookups (never stored in a set).</summary>
+        public AggregateGroup? Probe;
 
-        public bool Equals(AggregateGroup? x, AggregateGroup? y) =>
-            ReferenceEquals(x, y) || (x is not null && y is not null && x.PerKeyValue.Equals(y.PerKeyValue));
+        /// <summary>The key looked up; reset after each lookup so that no event document stays reachable from here.</summary>
+        public JoinKey ProbeKey;
 
-        public int GetHashCode(AggregateGroup obj) => obj.PerKeyValue.GetHashCode();
-    }
+        public bool Equals(AggregateGroup? x, AggregateGroup? y)
+        {
+            if (ReferenceEquals(x, y))
+            {
+                return true;
+            }
 
-    /// <summary>Sets the key of the node memory's probe group (a lookup in <see cref="AggregateBucket.Groups"/>).</summary>
-    public AggregateGroup AsProbe(JoinKey perKey)
-    {
-        PerKeyValue = perKey;
-        return this;
+            if (x is null || y is null)
+            {
+                return false;
+            }
+
+            return ReferenceEquals(x, Probe) ? y._per.Matches(ProbeKey)
+                : ReferenceEquals(y, Probe) ? x._per.Matches(ProbeKey)
+                : x._per.Matches(y._per.Key);
+        }
+
+        public int GetHashCode(AggregateGroup obj) => ReferenceEquals(obj, Probe) ? ProbeKey.GetHashCode() : obj._per.Hash;
     }
 
     /// <summary>Makes an empty group of the pool the group of another key (groups churn: most keys hold few events).</summary>
     public void Reuse(AggregateBucket bucket, JoinKey perKey)
     {
         Bucket = bucket;
-        PerKeyValue = perKey;
+        _per = CompactKey.From(perKey);
         ClearEvents();
         _singleLeft = null;
         _output = null;
@@ -336,7 +352,7 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
 }
 
 /// <summary>The partial matches and groups that share one equality join key of an aggregate node.</summary>
-internal sealed class AggregateBucket(AggregateNode node, JoinKey key)
+internal sealed class AggregateBucket(AggregateNode node, JoinKey key, AggregateGroup.PerKeyComparer groupComparer)
 {
     /// <summary>The node whose memory holds the bucket (its groups read it from here: one reference per bucket, not per group).</summary>
     public AggregateNode Node { get; } = node;
@@ -347,9 +363,9 @@ internal sealed class AggregateBucket(AggregateNode node, JoinKey key)
 
     /// <summary>
     /// The groups by per key: a set of groups compared by their <see cref="AggregateGroup.PerKey"/> (the key is kept once, in its
-    /// group; looked up through the node memory's probe group).
+    /// group; looked up through the node memory's probe group, see <see cref="AggregateGroup.PerKeyComparer"/>).
     /// </summary>
-    public HashSet<AggregateGroup> Groups { get; } = new(AggregateGroup.PerKeyComparer.Instance);
+    public HashSet<AggregateGroup> Groups { get; } = new(groupComparer);
 }
 
 /// <summary>Incremental aggregate function state: values are added when events enter the window and removed when they leave.</summary>
@@ -606,8 +622,8 @@ internal sealed class AggregateNode(
         /// <summary>Empty groups kept for reuse (at most <see cref="PoolSize"/>).</summary>
         public Stack<AggregateGroup> Pool { get; } = new();
 
-        /// <summary>A group used only as the key of lookups in <see cref="AggregateBucket.Groups"/>.</summary>
-        public AggregateGroup? Probe;
+        /// <summary>The comparer of every bucket's groups, with the probe group that stands for the key of a lookup.</summary>
+        public AggregateGroup.PerKeyComparer GroupComparer { get; } = new();
 
         public RuleValue ConstantThreshold;
 
@@ -671,7 +687,7 @@ internal sealed class AggregateNode(
         if (!memory.Buckets.TryGetValue(key, out var bucket))
         {
             key = key.Detach(); // the bucket may outlive the event or partial match the key was read from
-            bucket = new AggregateBucket(this, key);
+            bucket = new AggregateBucket(this, key, memory.GroupComparer);
             memory.Buckets.Add(key, bucket);
         }
 
@@ -682,10 +698,17 @@ internal sealed class AggregateNode(
 
     private bool TryGetGroup(Memory memory, AggregateBucket bucket, JoinKey per, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out AggregateGroup group)
     {
-        var probe = memory.Probe ??= new AggregateGroup(this, null!, JoinKey.Unit);
-        var found = bucket.Groups.TryGetValue(probe.AsProbe(per), out group);
-        probe.AsProbe(JoinKey.Unit); // keeps no reference to the event the key was read from
-        return found;
+        var comparer = memory.GroupComparer;
+        var probe = comparer.Probe ??= new AggregateGroup(this, null!, JoinKey.Unit);
+        comparer.ProbeKey = per;
+        try
+        {
+            return bucket.Groups.TryGetValue(probe, out group);
+        }
+        finally
+        {
+            comparer.ProbeKey = JoinKey.Unit; // keeps no reference to the event the key was read from
+        }
     }
 
     private AggregateGroup GetOrCreateGroup(Memory memory, AggregateBucket bucket, JoinKey per)

@@ -298,8 +298,22 @@ internal readonly struct JoinKey : IEquatable<JoinKey>
         _hash = hash.ToHashCode();
     }
 
+    private JoinKey(RuleValue a, RuleValue b, int hash, int shape)
+    {
+        _a = a;
+        _b = b;
+        _hash = hash;
+        _shape = shape;
+    }
+
     /// <summary>The key of no values (one bucket for everything).</summary>
     public static JoinKey Unit => default;
+
+    /// <summary>The stored parts, for <see cref="CompactKey"/>: the first value (all of them as a list from three on) and the second.</summary>
+    internal (RuleValue A, RuleValue B, int Hash, int Shape) Parts => (_a, _b, _hash, _shape);
+
+    /// <summary>The key <see cref="Parts"/> gave, rebuilt as it was (no hash computed again).</summary>
+    internal static JoinKey FromParts(RuleValue a, RuleValue b, int hash, int shape) => new(a, b, hash, shape);
 
     public int Count => _shape >> 1;
 
@@ -377,6 +391,60 @@ internal readonly struct JoinKey : IEquatable<JoinKey>
     public static bool operator ==(JoinKey left, JoinKey right) => left.Equals(right);
 
     public static bool operator !=(JoinKey left, JoinKey right) => !left.Equals(right);
+}
+
+/// <summary>
+/// A detached <see cref="JoinKey"/> (<see cref="JoinKey.Detach"/>) in 24 bytes instead of 88, for keys stored once per entry in large
+/// numbers (the per key of every aggregate group). Each stored part is one reference: a string part its string, a list part (and the
+/// values of a key of three or more) its array, any other part its <see cref="RuleValue"/> boxed — numbers, times, booleans, JSON
+/// objects: one small object made when the key is stored. <see cref="Key"/> gives back the same key, field for field.
+/// </summary>
+internal readonly struct CompactKey
+{
+    private readonly object? _a;
+    private readonly object? _b;
+    private readonly int _hash;
+    private readonly int _shape;
+
+    private CompactKey(object? a, object? b, int hash, int shape)
+    {
+        _a = a;
+        _b = b;
+        _hash = hash;
+        _shape = shape;
+    }
+
+    /// <summary>Packs <paramref name="key"/>, which must be detached (a part that reads an event's document would keep it alive).</summary>
+    public static CompactKey From(JoinKey key)
+    {
+        var (a, b, hash, shape) = key.Parts;
+        return new CompactKey(Pack(a), Pack(b), hash, shape);
+    }
+
+    /// <summary>The key, as it was packed.</summary>
+    public JoinKey Key => JoinKey.FromParts(Unpack(_a), Unpack(_b), _hash, _shape);
+
+    /// <summary>The key's hash (<see cref="JoinKey.GetHashCode"/>).</summary>
+    public int Hash => _hash;
+
+    /// <summary>True when <paramref name="key"/> equals the packed key (<see cref="JoinKey.Equals(JoinKey)"/>).</summary>
+    public bool Matches(JoinKey key) => key.GetHashCode() == _hash && key.Equals(Key);
+
+    private static object? Pack(RuleValue value) => value.Kind switch
+    {
+        ValueKind.Missing => null,
+        ValueKind.String => value.GetString(),
+        ValueKind.List => value.List,
+        _ => value,
+    };
+
+    private static RuleValue Unpack(object? packed) => packed switch
+    {
+        null => default,
+        string text => RuleValue.FromString(text),
+        RuleValue[] items => RuleValue.FromList(items),
+        _ => (RuleValue)packed,
+    };
 }
 
 /// <summary>
