@@ -115,10 +115,11 @@ public sealed class NetworkTests
             rule "known" when l: login() h: host(name == l.host) then log h.name end
             rule "hold" when c: count(login()) within 1h >= 100 then log "never" end
             rule "per" when c: count(login()) within 1h per host >= 100 then log "never" end
+            rule "list" when c: count(login()) within 1h per [host, region] >= 100 then log "never" end
             """);
         var session = rules.CreateSession();
         session.Insert(T.Event("host", 0, new { name = "web1" }, "h1"));
-        Assert.Single(session.Insert(T.Event("login", 1_000, new { host = "web1" }, "l1")));
+        Assert.Single(session.Insert(T.Event("login", 1_000, new { host = "web1", region = "eu" }, "l1")));
         session.Insert(T.Event("host", 2_000, new { name = "web1", os = "linux" }, "h2")); // replaces h1: a fact-index lookup
 
         var joins = rules.Network.TerminalsByRule["known"].Chain.OfType<JoinNode>().ToList();
@@ -127,6 +128,12 @@ public sealed class NetworkTests
         Assert.All(session.State.Facts.Values, index => Assert.True(index.ProbeIsClear));
         var aggregate = rules.Network.TerminalsByRule["per"].Chain.OfType<AggregateNode>().Single(); // groups by host: a probe lookup
         Assert.Equal(0, session.State.MemoryOf<AggregateNode.Memory>(aggregate.Id).GroupComparer.ProbeKey.Count);
+
+        // A stored key reads no event document either: a list part's values are detached with it (strings, not JSON elements).
+        var byList = rules.Network.TerminalsByRule["list"].Chain.OfType<AggregateNode>().Single();
+        var group = Assert.Single(session.State.MemoryOf<AggregateNode.Memory>(byList.Id).Buckets.Values.SelectMany(b => b.Groups));
+        Assert.Equal([ValueKind.String, ValueKind.String], group.PerKey[0].List.Select(v => v.Kind));
+        Assert.Equal("web1", group.PerKey[0].List[0].GetString());
     }
 
     [Fact]

@@ -331,8 +331,10 @@ internal readonly struct JoinKey : IEquatable<JoinKey>
 
         if (Count <= 2)
         {
-            return Count == 1 ? (_a.Kind == ValueKind.Json ? new JoinKey(_a.Detach()) : this)
-                : _a.Kind != ValueKind.Json && _b.Kind != ValueKind.Json ? this : new JoinKey(_a.Detach(), _b.Detach());
+            // A list part (`per [e.src, e.dst]`) can hold values that read the event's document too.
+            static bool Reads(RuleValue value) => value.Kind is ValueKind.Json or ValueKind.List;
+            return Count == 1 ? (Reads(_a) ? new JoinKey(_a.Detach()) : this)
+                : !Reads(_a) && !Reads(_b) ? this : new JoinKey(_a.Detach(), _b.Detach());
         }
 
         var values = new RuleValue[Count];
@@ -397,7 +399,8 @@ internal readonly struct JoinKey : IEquatable<JoinKey>
 /// A detached <see cref="JoinKey"/> (<see cref="JoinKey.Detach"/>) in 24 bytes instead of 88, for keys stored once per entry in large
 /// numbers (the per key of every aggregate group). Each stored part is one reference: a string part its string, a list part (and the
 /// values of a key of three or more) its array, any other part its <see cref="RuleValue"/> boxed — numbers, times, booleans, JSON
-/// objects: one small object made when the key is stored. <see cref="Key"/> gives back the same key, field for field.
+/// objects: a 56-byte object made when the key is stored, so a key of such parts saves little (strings, the usual per keys, save
+/// 64 bytes). <see cref="Key"/> gives back the same key, field for field.
 /// </summary>
 internal readonly struct CompactKey
 {
