@@ -152,6 +152,19 @@ public sealed class DefinitionLoaderTests
     }
 
     [Fact]
+    public void The_start_quoted_in_a_too_long_name_error_never_splits_a_surrogate_pair()
+    {
+        // The error quotes the name's first 40 characters; a pair cut in half is not text a PostgreSQL column would take.
+        var name = new string('a', 39) + "😀" + new string('b', 300);
+        var error = RuleFlow.Workflows.Runtime.AmqpLimits.CheckNames("audit", name)!;
+        Assert.StartsWith("the routing key is 343 bytes long in UTF-8; AMQP allows at most 255", error, StringComparison.Ordinal);
+        Assert.EndsWith($"(it starts \"{new string('a', 39)}…\")", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(error, char.IsSurrogate);
+        Assert.EndsWith("(it starts \"" + new string('a', 38) + "😀…\")", RuleFlow.Workflows.Runtime.AmqpLimits.CheckNames(name[1..], "k")!, StringComparison.Ordinal);
+        Assert.Null(RuleFlow.Workflows.Runtime.AmqpLimits.CheckNames(new string('é', 127) + "a", new string('é', 127) + "a"));
+    }
+
+    [Fact]
     public void Invalid_schema_pattern_and_remote_ref_are_reported()
     {
         var result = WorkflowDefinitionLoader.LoadText("""

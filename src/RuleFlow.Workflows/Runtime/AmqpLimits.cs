@@ -34,7 +34,9 @@ public static class AmqpLimits
             return null;
         }
 
-        var start = value.Length > 40 ? value[..40] + "…" : value;
+        // The start, cut before a surrogate pair rather than through it (half a pair is not text a database column takes).
+        var cut = value.Length > 40 && char.IsHighSurrogate(value[39]) ? 39 : 40;
+        var start = value.Length > cut ? value[..cut] + "…" : value;
         return $"the {what} is {bytes} bytes long in UTF-8; AMQP allows at most {ShortStringMaxBytes} (it starts \"{start}\")";
     }
 }
