@@ -18,7 +18,7 @@ public static partial class Benchmarks
         var mode = new Option<string?>("--mode") { Description = "Run one mode in this process: W1, W2, W1+W2, \"W1+W2 bulk\" or compile (used for the child processes)" };
         var warmup = new Option<int>("--warmup")
         {
-            Description = "Events run through a throwaway session first, at least (JIT warm-up: on in rounds of 50,000 until a round compiles no new method), default 50,000; 0: none",
+            Description = "Events run through a throwaway session first (JIT warm-up), then on in rounds of 50,000 until a round compiles no new method; default 50,000; 0: none",
             DefaultValueFactory = _ => 50_000,
         };
         var gen0 = new Option<int>("--gen0-mb") { Description = "Run the modes with this GC gen0 budget in MB (DOTNET_GCgen0size); default: the runtime's", DefaultValueFactory = _ => 0 };
@@ -303,15 +303,16 @@ internal static class EngineBenchmark
     }
 
     /// <summary>
-    /// Process warm-up, not measured: a session of its own runs at least <paramref name="minimum"/> events, then on in rounds of 50,000
-    /// until a round leaves the JIT with no new method compiled (at most 2,000,000 events). Tiered compilation takes a method through
+    /// Process warm-up, not measured: a session of its own runs <paramref name="minimum"/> events, then on in rounds of 50,000 until a
+    /// round leaves the JIT with no new method compiled (so at least one round more; at most 2,000,000 events, or the minimum if larger). Tiered compilation takes a method through
     /// an unoptimized and an instrumented version before the optimized one, in the background and after a delay, so a fixed short
     /// warm-up measured partly unoptimized code: 50,000 events left the timed run ~15 % slower and its p99 ~40 % higher than a settled
     /// one. A 100 ms pause after each round lets the background compilations finish. Returns the events run and the methods compiled.
     /// </summary>
     private static (int Events, long Methods) WarmUp(string source, int minimum, bool bulk)
     {
-        const int Round = 50_000, Most = 2_000_000;
+        const int Round = 50_000;
+        var most = Math.Max(2_000_000, minimum);
         var jitBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
         var warm = RuleSetLoader.LoadSources([("warm.rules", source)]).RuleSet.CreateSession();
         var generator = new NetopsWorkload();
@@ -325,7 +326,7 @@ internal static class EngineBenchmark
         var compiledBefore = -1L;
         while (true)
         {
-            var end = done + Math.Min(Round, Math.Max(minimum - done, Round));
+            var end = done < minimum ? minimum : done + Round;
             for (var i = done; i < end; i++)
             {
                 var evt = generator.ToRuleEvent(generator.NextEvent(i));
@@ -344,10 +345,16 @@ internal static class EngineBenchmark
                 }
             }
 
+            if (batch.Count > 0)
+            {
+                warm.InsertBatch(batch);
+                batch.Clear();
+            }
+
             done = end;
             Thread.Sleep(100);
             var compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
-            if ((done >= minimum && compiled == compiledBefore) || done >= Most)
+            if (compiled == compiledBefore || done >= most)
             {
                 return (done, compiled - jitBefore);
             }
