@@ -151,6 +151,18 @@ public sealed class ExpressionTests
         // The clock is now 00:10; an event stamped 00:08 is two minutes old and late (no window holds the type): not applied.
         Assert.Empty(session.Insert(T.Event("e", 0, new { ts = "2024-01-01T00:08:00Z" })));
         Assert.Equal(InsertStatus.Late, session.LastInsertStatus);
+
+        // now() in a condition is the clock of the insertion it runs in, from the first event on, whether or not a rule fired before.
+        var exact = T.Load("""
+            event e time ts
+            rule "now is the event's time" when x: e(now() - time(ts) >= 0ms, now() - time(ts) <= 0ms) then log "exact" end
+            rule "noon" when x: e(hour_of_day(now()) == 12) then log "noon" end
+            """).CreateSession();
+        string Fire(string ts) => string.Join(",", exact.Insert(T.Event("e", 0, new { ts })).Select(f => f.Rule).Order());
+        Assert.Equal("noon,now is the event's time", Fire("2024-01-01T12:00:00Z"));
+        Assert.Equal("noon,now is the event's time", Fire("2024-01-01T12:01:00Z"));
+        Assert.Equal("now is the event's time", Fire("2024-01-01T13:00:00Z"));
+        Assert.Equal("noon,now is the event's time", Fire("2024-01-02T12:30:00Z"));
     }
 
     [Fact]

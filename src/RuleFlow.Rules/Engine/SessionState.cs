@@ -418,6 +418,7 @@ internal sealed class SessionState : ITimerTarget
         }
 
         ClockTicks = target;
+        Context.Clock = target; // now() in conditions reads the clock of this insertion
         RunTimers(target);
     }
 
@@ -444,6 +445,7 @@ internal sealed class SessionState : ITimerTarget
     {
         _high = high;
         ClockTicks = clock;
+        Context.Clock = clock;
         ChangeTime = clock;
     }
 
