@@ -63,6 +63,36 @@ public sealed class RuleTestRunnerTests
     }
 
     [Fact]
+    public void True_false_and_null_in_a_test_are_JSON_literals_not_strings()
+    {
+        // In events and in expected inputs; "true" in quotes stays a string, so the last test fails on the type.
+        var result = Run("""
+            event account time ts
+            rule "privileged" when a: account(privileged == true, disabled == false, manager == null, tags[0] == true)
+            then start workflow "review" with { flag: true, off: false, none: null, id: a.id } end
+            """, """
+            test "literals"
+                event account at 2024-01-01T00:00:00Z { id: "u1", privileged: true, disabled: false, manager: null, tags: [true] }
+                expect "privileged"
+                    start workflow "review" with { flag: true, off: false, none: null, id: "u1" }
+            end
+
+            test "a string is not a boolean"
+                event account at 2024-01-01T00:00:00Z { id: "u2", privileged: "true", disabled: false, manager: null, tags: [true] }
+            end
+
+            test "quoted true is a string"
+                event account at 2024-01-01T00:00:00Z { id: "u3", privileged: true, disabled: false, manager: null, tags: [true] }
+                expect "privileged"
+                    start workflow "review" with { flag: "true", off: false, none: null, id: "u3" }
+            end
+            """);
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal([true, true, false], result.Tests.Select(t => t.Passed));
+        Assert.Contains("input.flag: expected \"true\", got true", Assert.Single(result.Tests[2].Failures), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_line_of_an_event_file_that_cannot_be_read_fails_its_test_naming_the_file_and_line()
     {
         var directory = Directory.CreateTempSubdirectory("ruleflow-test-");

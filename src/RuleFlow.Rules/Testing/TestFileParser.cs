@@ -332,7 +332,7 @@ internal sealed class TestFileParser
                 var sign = literal.Negative ? -1 : 1;
                 switch (literal.Token.Value)
                 {
-                    case string s:
+                    case string s when literal.Token.Kind == SyntaxKind.StringLiteral: // true, false and null are identifiers (below)
                         return JsonValue.Create(s);
                     case double d when literal.Token.Kind == SyntaxKind.NumberLiteral:
                         return d == Math.Floor(d) && Math.Abs(d) < 9e15 ? JsonValue.Create((long)(sign * d)) : JsonValue.Create(sign * d);
