@@ -1,4 +1,5 @@
 using System.Text;
+using RuleFlow.Rules.Formatting;
 
 namespace RuleFlow.Rules.Tests;
 
@@ -132,6 +133,58 @@ public sealed class RobustnessTests
 
             AssertWellFormed(text.ToString());
         }
+    }
+
+    [Fact]
+    public void Operator_chains_are_bounded_and_the_deepest_accepted_expression_runs_on_a_1_MB_stack()
+    {
+        // A chain of + - * / % is a left-deep tree, one level per operator: 7,500 terms once crashed the process with a stack
+        // overflow in the binder. Past 256 levels it is RF1109 at the operator, in an action and in a condition alike.
+        var terms = string.Join(" + ", Enumerable.Repeat("\"a\"", 100_000));
+        AssertWellFormed($"event a\nrule r when x: a() then log {terms} end");
+        var error = Assert.Single(T.Diagnose($"event a\nrule r when x: a() then log {terms} end"), d => d.Code == "RF1109");
+        Assert.Equal((2, 27 + 6 * 257), (error.Location.Line, error.Location.Column)); // the 257th "+": terms from column 29, 6 columns each
+        Assert.Contains("more than 256 levels deep", error.Message, StringComparison.Ordinal);
+        var products = string.Join(" * ", Enumerable.Repeat("k", 100_000));
+        AssertWellFormed($"event a\nrule r when x: a({products} > 1) then log \"x\" end");
+        Assert.Contains(T.Diagnose($"event a\nrule r when x: a({products} > 1) then log \"x\" end"), d => d.Code == "RF1109");
+
+        // Levels add up across nesting and chains of both kinds: 40 parentheses around 200 terms is 239 levels, accepted; 40 around
+        // (1 * ... * 1) + ... of 120 products of 3 is 40 + 119 + 2 = 161, accepted; 47 around 215 terms is 261, refused.
+        static string Sum(int n) => string.Join(" + ", Enumerable.Repeat("k", n));
+        var products3 = string.Join(" + ", Enumerable.Repeat("k * 1 * 1", 120));
+        Assert.DoesNotContain(T.Diagnose($"event a\nrule r when x: a({new string('(', 47)}{Sum(215)}{new string(')', 47)} > 0) then log \"x\" end"),
+            d => d.Code != "RF1109");
+        Assert.Contains(T.Diagnose($"event a\nrule r when x: a({new string('(', 47)}{Sum(215)}{new string(')', 47)} > 0) then log \"x\" end"),
+            d => d.Code == "RF1109");
+
+        // The deepest accepted shapes load, format, run and explain on a thread with a 1 MB stack (a server thread has 1.5 MB).
+        var text = $"""
+            event a
+            rule "deep" when x: a({new string('(', 40)}{Sum(200)}{new string(')', 40)} == 200, {products3} == 120 * k)
+            then log "sum " + ({string.Join(" + ", Enumerable.Repeat("x.k", 250))}) end
+            """;
+        Exception? failure = null;
+        string? log = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                var loaded = RuleSetLoader.LoadSources([("deep.rules", text)]);
+                Assert.False(loaded.HasErrors, string.Join("\n", loaded.Diagnostics.Take(3)));
+                Assert.Empty(RuleFormatter.Format(text).Diagnostics);
+                var firing = Assert.Single(loaded.RuleSet.CreateSession().Insert(T.Event("a", 0, new { k = 1 })));
+                log = ((LogAction)Assert.Single(firing.Actions)).Message;
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }, maxStackSize: 1024 * 1024);
+        thread.Start();
+        thread.Join();
+        Assert.Null(failure);
+        Assert.Equal("sum 250", log);
     }
 
     [Theory]

@@ -6,12 +6,20 @@ namespace RuleFlow.Rules.Language;
 /// Hand-written recursive-descent parser for rule files. Never throws on bad input: it reports a diagnostic, inserts a missing
 /// token or skips to a point where parsing can go on (the next line, clause or declaration), so one pass reports every error of a
 /// file. At most one syntax error is reported per token position, and none right after a lexical error, to avoid cascades.
-/// Nesting (parentheses, <c>not</c>, lists, maps, calls) is limited to <see cref="MaxDepth"/> levels, so no input can exhaust the stack.
+/// Nesting (parentheses, <c>not</c>, lists, maps, calls) is limited to <see cref="MaxDepth"/> levels, and the depth of an expression
+/// tree, where each operator of a chain (<c>a + b + c</c> is two levels: operators associate to the left) counts as a level too, to
+/// <see cref="MaxTreeDepth"/>, so no input can exhaust the stack of the passes that walk the tree.
 /// </summary>
 internal sealed class Parser
 {
     /// <summary>Maximum nesting of parentheses, <c>not</c>, lists, maps, calls and field types.</summary>
     public const int MaxDepth = 48;
+
+    /// <summary>
+    /// Maximum depth of an expression tree: nesting levels plus the operators of <c>+ - * / %</c> chains (each makes a level). The
+    /// binder, compiler and formatter recurse once per level; 256 levels keep them well inside a 1 MB thread stack.
+    /// </summary>
+    public const int MaxTreeDepth = 256;
 
     /// <summary>Maximum condition elements (patterns and aggregates) of one rule: bounds the depth of beta-network propagation.</summary>
     public const int MaxElements = 64;
@@ -38,6 +46,10 @@ internal sealed class Parser
     private int _lastErrorIndex = -1;
     private int _depth;
     private bool _depthReported;
+
+    // The deepest tree level (nesting plus chain operators) reached so far in the expression being parsed; see ParseChain.
+    private int _deepest;
+    private bool _treeDepthReported;
 
     private Parser(IReadOnlyList<SyntaxToken> tokens, DiagnosticBag diagnostics)
     {
@@ -204,6 +216,7 @@ internal sealed class Parser
         if (_depth < MaxDepth)
         {
             _depth++;
+            _deepest = Math.Max(_deepest, _depth);
             return true;
         }
 
@@ -1724,31 +1737,57 @@ internal sealed class Parser
         return new RangeExpressionSyntax(SpanFrom(start), low, high);
     }
 
-    private ExpressionSyntax ParseAdditive()
+    private ExpressionSyntax ParseAdditive() => ParseChain(additive: true);
+
+    private ExpressionSyntax ParseMultiplicative() => ParseChain(additive: false);
+
+    /// <summary>
+    /// A chain of <c>+ -</c> (operands: multiplicative chains) or <c>* / %</c> (operands: unary expressions), left-associative: n
+    /// operators make a tree n levels deep above its deepest operand. The tree's depth (levels above the current nesting, plus the
+    /// deepest level reached inside the operands) is kept within <see cref="MaxTreeDepth"/>: past it, RF1109 at the operator; the rest
+    /// of the chain is still read (so brackets stay balanced and nothing else is reported) but makes no tree.
+    /// </summary>
+    private ExpressionSyntax ParseChain(bool additive)
     {
         var start = _index;
-        var left = ParseMultiplicative();
-        while (Current.Kind is SyntaxKind.Plus or SyntaxKind.Minus)
+        var outerDeepest = _deepest;
+        _deepest = _depth;
+        var left = additive ? ParseChain(additive: false) : ParseUnary();
+        var operators = 0;
+        var innerDeepest = _deepest;
+        var tooDeep = false;
+        while (additive ? Current.Kind is SyntaxKind.Plus or SyntaxKind.Minus : Current.Kind is SyntaxKind.Star or SyntaxKind.Slash or SyntaxKind.Percent)
         {
             var op = Advance();
-            var right = ParseMultiplicative();
-            left = new BinaryExpressionSyntax(SpanFrom(start), left, op, right);
+            _deepest = _depth;
+            var right = additive ? ParseChain(additive: false) : ParseUnary();
+            innerDeepest = Math.Max(innerDeepest, _deepest);
+            operators++;
+            if (!tooDeep && innerDeepest + operators > MaxTreeDepth)
+            {
+                tooDeep = true;
+                if (!_treeDepthReported)
+                {
+                    _treeDepthReported = true;
+                    _diagnostics.Report(DiagnosticCodes.NestedTooDeeply, op.Span.Start,
+                        $"an expression more than {MaxTreeDepth} levels deep (each + - * / % of a chain is a level)",
+                        "split it into simpler parts, or compute part of it in a rule that inserts a fact");
+                }
+            }
+
+            if (!tooDeep)
+            {
+                left = new BinaryExpressionSyntax(SpanFrom(start), left, op, right);
+            }
         }
 
-        return left;
-    }
-
-    private ExpressionSyntax ParseMultiplicative()
-    {
-        var start = _index;
-        var left = ParseUnary();
-        while (Current.Kind is SyntaxKind.Star or SyntaxKind.Slash or SyntaxKind.Percent)
+        if (tooDeep)
         {
-            var op = Advance();
-            var right = ParseUnary();
-            left = new BinaryExpressionSyntax(SpanFrom(start), left, op, right);
+            _deepest = Math.Max(outerDeepest, _depth + 1); // the chain is replaced by one missing operand
+            return new MissingExpressionSyntax(SpanFrom(start));
         }
 
+        _deepest = Math.Max(outerDeepest, innerDeepest + operators);
         return left;
     }
 
