@@ -36,6 +36,31 @@ public sealed class CheckCommandTests
     }
 
     [Fact]
+    public void A_test_file_with_no_rules_to_test_is_an_error_of_check_as_of_test()
+    {
+        // What 'ruleflow test' would stop at: a named rule file that does not exist (RF1000 at its name), no rule file at all (RF4001).
+        var dir = Directory.CreateTempSubdirectory("ruleflow-check-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "named"));
+            File.WriteAllText(Path.Combine(dir, "named", "miss.ruletest"), "rules \"here.rules\"\nrules \"missing.rules\"\n\ntest \"t\"\nend\n");
+            File.WriteAllText(Path.Combine(dir, "named", "here.rules"), "event e\n");
+            Directory.CreateDirectory(Path.Combine(dir, "none"));
+            File.WriteAllText(Path.Combine(dir, "none", "a.ruletest"), "test \"t\"\nend\n");
+            var (exit, output, _) = Run(dir);
+            Assert.Equal(1, exit);
+            Assert.Contains("miss.ruletest:2:7: error RF1000: the rule file 'missing.rules' named here does not exist", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("here.rules' named here", output, StringComparison.Ordinal);
+            Assert.Contains("a.ruletest:1:1: error RF4001: no rule file to test", output, StringComparison.Ordinal);
+            Assert.Contains("3 file(s) checked: 2 error(s)", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Every_error_of_every_file_is_printed_with_its_position_and_a_caret_and_the_exit_code_is_1()
     {
         var dir = Directory.CreateTempSubdirectory("ruleflow-check-").FullName;

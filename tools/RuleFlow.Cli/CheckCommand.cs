@@ -96,7 +96,7 @@ public static class CheckCommand
         foreach (var path in testFiles.Distinct().Order(StringComparer.Ordinal))
         {
             var text = TryRead(path) ?? "";
-            var parsed = RuleTestRunner.ParseOnly(path, text);
+            var parsed = RuleTestRunner.Check(path, text);
             report.Add((path, "ruletest", parsed.All(d => d.Severity != DiagnosticSeverity.Error), [.. parsed.Select(d => FromRule(d, text))]));
         }
 

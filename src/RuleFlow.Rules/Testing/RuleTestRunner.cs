@@ -82,7 +82,7 @@ public static class RuleTestRunner
         return results;
     }
 
-    /// <summary>Parses a test file without running it (for <c>ruleflow check</c>): its syntax diagnostics.</summary>
+    /// <summary>Parses a test file without running it (the Studio's save check): its syntax diagnostics.</summary>
     /// <param name="path">The test file's path (for locations).</param>
     /// <param name="text">Its text.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
@@ -92,6 +92,56 @@ public static class RuleTestRunner
         ArgumentNullException.ThrowIfNull(text);
         return TestFileParser.Parse(path, text).Diagnostics;
     }
+
+    /// <summary>
+    /// Checks a test file without running it (for <c>ruleflow check</c>): its syntax diagnostics, then whether it has rule files to
+    /// test: RF4001 when it names none and its folder has no <c>*.rules</c>, RF1000 at the name for each named rule file that does
+    /// not exist (what <c>ruleflow test</c> would stop at). The rule files' own diagnostics are the rule files' to report.
+    /// </summary>
+    /// <param name="path">The test file's path (for locations; it locates the rule files).</param>
+    /// <param name="text">Its text.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    public static IReadOnlyList<Diagnostic> Check(string path, string text)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(text);
+        var file = TestFileParser.Parse(path, text);
+        var diagnostics = new List<Diagnostic>(file.Diagnostics);
+        if (diagnostics.Any(x => x.Severity == DiagnosticSeverity.Error))
+        {
+            return diagnostics;
+        }
+
+        var (directory, ruleFiles) = RuleFilesOf(path, file);
+        if (ruleFiles.Count == 0)
+        {
+            diagnostics.Add(NoRuleFiles(path, directory));
+        }
+
+        foreach (var name in file.RuleFiles.Where(r => !File.Exists(Path.Combine(directory, r))))
+        {
+            var at = text.IndexOf('"' + name + '"', StringComparison.Ordinal);
+            var line = at < 0 ? 1 : text.AsSpan(0, at).Count('\n') + 1;
+            var column = at < 0 ? 1 : at - (text.LastIndexOf('\n', Math.Max(0, at - 1)) + 1) + 1;
+            diagnostics.Add(new Diagnostic("RF1000", DiagnosticSeverity.Error, $"the rule file '{name}' named here does not exist ({Path.Combine(directory, name)})",
+                new SourceLocation(path, line, column), "rule files are named relative to the test file"));
+        }
+
+        return diagnostics;
+    }
+
+    private static (string Directory, List<string> RuleFiles) RuleFilesOf(string path, TestFile file)
+    {
+        var directory = Path.GetDirectoryName(path) is { Length: > 0 } d ? d : ".";
+        var ruleFiles = file.RuleFiles.Count > 0
+            ? file.RuleFiles.Select(r => Path.Combine(directory, r).Replace('\\', '/')).ToList()
+            : [.. Directory.EnumerateFiles(directory, "*.rules", SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal).Select(f => f.Replace('\\', '/'))];
+        return (directory, ruleFiles);
+    }
+
+    private static Diagnostic NoRuleFiles(string path, string directory) =>
+        new("RF4001", DiagnosticSeverity.Error, $"no rule file to test: {directory} has no *.rules and the file names none",
+            new SourceLocation(path, 1, 1), "name them: rules \"my.rules\"");
 
     /// <summary>Runs one test file given as text (its path locates the rule files and the event files).</summary>
     /// <param name="path">The test file's path.</param>
@@ -112,10 +162,7 @@ public static class RuleTestRunner
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(text);
         var file = TestFileParser.Parse(path, text);
-        var directory = Path.GetDirectoryName(path) is { Length: > 0 } d ? d : ".";
-        var ruleFiles = file.RuleFiles.Count > 0
-            ? file.RuleFiles.Select(r => Path.Combine(directory, r).Replace('\\', '/')).ToList()
-            : [.. Directory.EnumerateFiles(directory, "*.rules", SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal).Select(f => f.Replace('\\', '/'))];
+        var (directory, ruleFiles) = RuleFilesOf(path, file);
         var diagnostics = new List<Diagnostic>(file.Diagnostics);
         if (diagnostics.Any(x => x.Severity == DiagnosticSeverity.Error))
         {
@@ -124,8 +171,7 @@ public static class RuleTestRunner
 
         if (ruleFiles.Count == 0)
         {
-            diagnostics.Add(new Diagnostic("RF4001", DiagnosticSeverity.Error, $"no rule file to test: {directory} has no *.rules and the file names none",
-                new SourceLocation(path, 1, 1), "name them: rules \"my.rules\""));
+            diagnostics.Add(NoRuleFiles(path, directory));
             return new RuleTestFileResult(path, ruleFiles, diagnostics, []);
         }
 
