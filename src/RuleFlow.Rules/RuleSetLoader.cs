@@ -323,6 +323,12 @@ public static class RuleSetLoader
         var ruleSet = new RuleSet(types, [.. rules.Select(r => built.Network.Plans[r.Name].Compiled.Info)], built.Network)
         {
             WorkflowStarts = [.. rules.SelectMany(r => r.Actions.OfType<BoundStartWorkflow>().Select(a => WorkflowStartInfo.From(r.Name, a)))],
+            EmbeddedCode = [.. rules.SelectMany(r => r.Actions.Select(a => a switch
+            {
+                BoundStartWorkflow { Template: { } template } => new EmbeddedCodeInfo(r.Name, "template", template, a.Location.File, a.Location.Line, a.Location.Column),
+                BoundScript script => new EmbeddedCodeInfo(r.Name, "script", script.Code, a.Location.File, a.Location.Line, a.Location.Column),
+                _ => null,
+            }).OfType<EmbeddedCodeInfo>())],
         };
         var results = states.Select(s => new RuleFileResult(
             s.Source.Path,

@@ -36,6 +36,45 @@ public sealed class CheckCommandTests
     }
 
     [Fact]
+    public void Templates_and_scripts_of_rule_actions_are_compiled_as_the_server_would()
+    {
+        // A broken Handlebars template (WF1021) or script (WF1020) is an error at its action, with the position inside the text; the
+        // sound ones next to them pass.
+        var dir = Directory.CreateTempSubdirectory("ruleflow-check-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "a.rules"), """"
+                event e key id
+
+                rule "broken"
+                when
+                    c: e()
+                then
+                    start workflow "w" with template """{{#if c.id}} { "id": "{{c.id}}" }"""
+                    script """var x = ;""" with { id: c.id }
+                end
+
+                rule "sound"
+                when
+                    c: e()
+                then
+                    start workflow "w" with template """{ "id": "{{c.id}}" }"""
+                    script """return { id: id };""" with { id: c.id }
+                end
+                """");
+            var (exit, output, _) = Run(dir);
+            Assert.Equal(1, exit);
+            Assert.Contains("a.rules:7:5: error WF1021: rule 'broken': template: template does not compile: Reached end of template before block expression 'if' was closed", output, StringComparison.Ordinal);
+            Assert.Contains("a.rules:8:5: error WF1020: rule 'broken': script line 1, column 9: syntax error: Unexpected token ;", output, StringComparison.Ordinal);
+            Assert.Contains("1 file(s) checked: 2 error(s)", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_test_file_with_no_rules_to_test_is_an_error_of_check_as_of_test()
     {
         // What 'ruleflow test' would stop at: a named rule file that does not exist (RF1000 at its name), no rule file at all (RF4001).

@@ -154,6 +154,18 @@ public sealed class RuleActionsTests
         Assert.Equal(5, diagnostic["line"]!.GetValue<int>());
         Assert.StartsWith("rules/draft.rules:5:", diagnostic["text"]!.GetValue<string>(), StringComparison.Ordinal);
 
+        // Action templates and scripts are compiled as they would be when the action runs: a broken one is an error at its action,
+        // in a check of files and in a save's check (which refuses it).
+        const string Broken = "event e key k\nrule \"r\" when x: e() then\n    start workflow \"w\" with template \"\"\"{{#if x.k}}{}\"\"\"\n    script \"\"\"var = 1;\"\"\"\nend\n";
+        (status, answer) = await server.PostJsonAsync("api/rules/check", new { files = new[] { new { path = "rules/code.rules", text = Broken } } });
+        Assert.Equal(HttpStatusCode.OK, status);
+        var codes = answer!["files"]![0]!["diagnostics"]!.AsArray().Select(d => (d!["code"]!.GetValue<string>(), d["line"]!.GetValue<int>(), d["column"]!.GetValue<int>()));
+        Assert.Equal([("WF1021", 3, 5), ("WF1020", 4, 5)], codes);
+        (status, answer) = await server.PostJsonAsync("api/rules/check", new { file = "rules/code.rules", text = Broken });
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.False(answer!["ok"]!.GetValue<bool>());
+        Assert.Contains(answer["diagnostics"]!.AsArray(), d => d!["code"]!.GetValue<string>() == "WF1020" && d["severity"]!.GetValue<string>() == "error");
+
         (status, answer) = await server.PostJsonAsync("api/events/ssh.auth", new { message = "from the future", timestamp = "2099-01-01T00:00:00Z" });
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("RF5007", answer!["code"]!.GetValue<string>());

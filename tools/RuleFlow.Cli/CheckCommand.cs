@@ -120,6 +120,32 @@ public static class CheckCommand
             }
         }
 
+        // Errors found in rule files by the workflow side, added to the rule file's entry.
+        void AddToRuleFile(WorkflowDiagnostic found)
+        {
+            var index = report.FindIndex(r => r.Kind == "rules" && string.Equals(Path.GetFullPath(r.Path), Path.GetFullPath(found.File), StringComparison.Ordinal));
+            var text = WithSourceLine(found.ToString(), rules!.GetSourceText(found.File) ?? TryRead(found.File), found.Line, found.Column);
+            var item = (found.Code, "error", found.Message, found.File, found.Line, found.Column, found.Hint, text);
+            if (index >= 0)
+            {
+                report[index].Items.Add(item);
+            }
+            else
+            {
+                report.Add((found.File, "rules", true, [item]));
+            }
+        }
+
+        // The templates and scripts of rule actions, compiled as the server would when the action runs (WF1021, WF1020 at the action).
+        if (rules is not null)
+        {
+            var code = rules.RuleSet.EmbeddedCode.Select(c => new EmbeddedCode(c.Kind, c.Text, c.File, c.Line, c.Column, c.Rule));
+            foreach (var error in EmbeddedCodeChecker.Check(code))
+            {
+                AddToRuleFile(error);
+            }
+        }
+
         // Rules and workflows checked together: every rule's start workflow action must fit the workflow's input schema
         // (WF1040 at the rule's line), as the server checks when it loads both.
         if (rules is not null && workflowFiles.Count > 0)
@@ -128,18 +154,7 @@ public static class CheckCommand
                 .Select(s => new StartWorkflowTarget(s.WorkflowId, s.File, s.Line, s.Column, s.Rule, s.InputFields));
             foreach (var mismatch in StartWorkflowChecker.Check(starts, workflows))
             {
-                var index = report.FindIndex(r => r.Kind == "rules" && string.Equals(Path.GetFullPath(r.Path), Path.GetFullPath(mismatch.File), StringComparison.Ordinal));
-                var text = WithSourceLine(mismatch.ToString(), rules.GetSourceText(mismatch.File) ?? TryRead(mismatch.File), mismatch.Line, mismatch.Column);
-
-                var item = (mismatch.Code, "error", mismatch.Message, mismatch.File, mismatch.Line, mismatch.Column, mismatch.Hint, text);
-                if (index >= 0)
-                {
-                    report[index].Items.Add(item);
-                }
-                else
-                {
-                    report.Add((mismatch.File, "rules", true, [item]));
-                }
+                AddToRuleFile(mismatch);
             }
         }
 

@@ -162,8 +162,9 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
                     .Select(Key).ToHashSet(StringComparer.Ordinal);
                 var own = after.Diagnostics.Where(d => d.Location.File == fullPath).ToList();
                 var caused = after.Diagnostics.Where(d => d.Location.File != fullPath && d.Severity == DiagnosticSeverity.Error && !existing.Contains(Key(d))).ToList();
-                var refused = own.Any(d => d.Severity == DiagnosticSeverity.Error) || caused.Count > 0;
-                return ([.. own.Concat(caused).Select(Map), .. StartWarnings(after.RuleSet, fullPath)], refused);
+                var code = CodeErrors(after.RuleSet, fullPath).ToList();
+                var refused = own.Any(d => d.Severity == DiagnosticSeverity.Error) || caused.Count > 0 || code.Count > 0;
+                return ([.. own.Concat(caused).Select(Map), .. code, .. StartWarnings(after.RuleSet, fullPath)], refused);
             }
 
             case "ruletest":
@@ -248,6 +249,12 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
     /// The file's <c>start workflow</c> actions checked against the loaded workflows' input schemas (<c>WF1040</c>), as
     /// warnings: the workflow may be written next, and the runtime refuses a bad input when the rule fires anyway.
     /// </summary>
+    /// <summary>The file's action templates and scripts that would not compile when the action runs (WF1021, WF1020), as errors.</summary>
+    private IEnumerable<RuleFileDiagnostic> CodeErrors(RuleSet set, string fullPath) =>
+        RuleFlow.Workflows.Definitions.EmbeddedCodeChecker.Check(set.EmbeddedCode.Where(c => c.File == fullPath)
+                .Select(c => new RuleFlow.Workflows.Definitions.EmbeddedCode(c.Kind, c.Text, c.File, c.Line, c.Column, c.Rule)))
+            .Select(d => new RuleFileDiagnostic("error", d.Code, d.Message, Virtual(d.File), d.Line, d.Column, d.Hint));
+
     private IEnumerable<RuleFileDiagnostic> StartWarnings(RuleSet set, string fullPath)
     {
         var targets = set.WorkflowStarts.Where(s => s.File == fullPath && s.FieldsKnown)
