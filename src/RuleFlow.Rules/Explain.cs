@@ -346,7 +346,7 @@ internal static class BoundPrinter
         BoundMatches m => $"{Print(m.Operand, names)} matches /{m.Pattern}/{m.Flags}",
         BoundIn i => $"{Print(i.Operand, names)} {(i.Negated ? "not in" : "in")} [{string.Join(", ", i.Items.Select(x => x.ToString()))}]",
         BoundInValue i => $"{Print(i.Operand, names)} {(i.Negated ? "not in" : "in")} {Print(i.Target, names)}",
-        BoundCall c => $"{c.Function.ToString().ToLowerInvariant()}({string.Join(", ", c.Arguments.Select(a => Print(a, names)))})",
+        BoundCall c => $"{Binder.FunctionName(c.Function)}({string.Join(", ", c.Arguments.Select(a => Print(a, names)))})",
         BoundQuantifier q => $"{(q.IsAll ? "all" : "any")}(item{q.Depth} in {Print(q.Source, names)}: {Print(q.Condition, names)})",
         BoundTemporal t => $"after {(t.Other < names.Count ? names[t.Other] ?? "#" + t.Other : "#" + t.Other)}" +
                            (t.MaxTicks is { } m ? $" within {TimeSpan.FromTicks(m)}" : ""),

@@ -109,6 +109,18 @@ public sealed class RuleToolsTests : IDisposable
         Assert.Equal(0, ExplainCommand.Run("three failures", events, [rules], null, json: true, json, TextWriter.Null));
         Assert.Contains("\"summary\":", json.ToString(), StringComparison.Ordinal);
         Assert.Equal(1, ExplainCommand.Run("nope", events, [rules], null, json: false, TextWriter.Null, TextWriter.Null));
+
+        // Functions are shown as written; a line that is not JSON is reported at its line and column, without the reader's own position.
+        var noon = Write("rules/noon.rules", "event shift time ts\nrule \"noon\" when s: shift(hour_of_day(time(ts)) == 12, lower(who) == \"ann\") then log \"x\" end\n");
+        var shifts = Write("shifts.jsonl", "{\"ts\": \"2024-01-01T12:00:00Z\", \"who\": \"Ann\"}\n");
+        using var functions = new StringWriter();
+        Assert.Equal(0, ExplainCommand.Run("noon", shifts, [noon], "shift", json: false, functions, TextWriter.Null));
+        Assert.Contains("hour_of_day(time(", functions.ToString(), StringComparison.Ordinal);
+        Assert.Contains("lower(", functions.ToString(), StringComparison.Ordinal);
+        var broken = Write("broken.jsonl", "{\"ts\": \"2024-01-01T12:00:00Z\", \"who\": \"Ann\"}\n{\"ts\": x}\n");
+        using var errors = new StringWriter();
+        Assert.Equal(1, ExplainCommand.Run("noon", broken, [noon], "shift", json: false, TextWriter.Null, errors));
+        Assert.Equal($"{broken}:2:8: not JSON: 'x' is an invalid start of a value.", errors.ToString().Trim());
     }
 
     [Fact]

@@ -97,7 +97,9 @@ public static class ExplainCommand
             }
             catch (JsonException e)
             {
-                errors.WriteLine($"{eventsFile}:{line}: not JSON: {e.Message}");
+                // The reader's message ends with its own zero-based position ("LineNumber: 0 | BytePositionInLine: 1."): give the column.
+                var reason = e.Message.IndexOf(" LineNumber:", StringComparison.Ordinal) is var cut and > 0 ? e.Message[..cut] : e.Message;
+                errors.WriteLine($"{eventsFile}:{line}:{(e.BytePositionInLine ?? 0) + 1}: not JSON: {reason}");
                 return 1;
             }
 

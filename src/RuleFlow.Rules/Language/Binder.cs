@@ -1623,6 +1623,24 @@ internal sealed class Binder
         return new BoundArithmetic(op, left, right, result);
     }
 
+    /// <summary>The name a rule author writes for <paramref name="kind"/> (its first name, for explanations).</summary>
+    internal static string FunctionName(FunctionKind kind) =>
+        (s_nameOfFunction ??= BuildFunctionNames()).TryGetValue(kind, out var name) ? name : kind.ToString().ToLowerInvariant();
+
+    // Made on first use (Functions, below, is initialized after this field would be); a race makes the same map twice.
+    private static Dictionary<FunctionKind, string>? s_nameOfFunction;
+
+    private static Dictionary<FunctionKind, string> BuildFunctionNames()
+    {
+        var names = new Dictionary<FunctionKind, string>();
+        foreach (var (name, entry) in Functions)
+        {
+            names.TryAdd(entry.Kind, name);
+        }
+
+        return names;
+    }
+
     private static readonly Dictionary<string, (FunctionKind Kind, int Min, int Max, ExprType Result)> Functions = new(StringComparer.Ordinal)
     {
         ["lower"] = (FunctionKind.Lower, 1, 1, ExprType.String),
