@@ -63,6 +63,29 @@ public sealed class RuleTestRunnerTests
     }
 
     [Fact]
+    public void A_test_naming_a_rule_or_an_event_type_the_rules_do_not_have_fails_saying_so()
+    {
+        var result = Run(Rules, """
+            test "typo in the type"
+                event ee at 2024-01-01T00:00:00Z { k: "a", n: 11 }
+            end
+
+            test "typo in the rule"
+                event e at 2024-01-01T00:00:00Z { k: "a", n: 11 }
+                expect "bigg"
+                expect 0 firings of "smal"
+            end
+            """);
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal([false, false], result.Tests.Select(t => t.Passed));
+        Assert.Equal("r.ruletest:2:5: the rule files declare no event or fact type 'ee' (such an event would only move the clock)",
+            Assert.Single(result.Tests[0].Failures).Replace('\\', '/')[(Assert.Single(result.Tests[0].Failures).Replace('\\', '/').LastIndexOf('/') + 1)..]);
+        Assert.Equal(2, result.Tests[1].Failures.Count);
+        Assert.Contains("expects rule \"bigg\", which is not in the rule set (rules: \"big\")", result.Tests[1].Failures[0], StringComparison.Ordinal);
+        Assert.Contains("expects rule \"smal\"", result.Tests[1].Failures[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void True_false_and_null_in_a_test_are_JSON_literals_not_strings()
     {
         // In events and in expected inputs; "true" in quotes stays a string, so the last test fails on the type.

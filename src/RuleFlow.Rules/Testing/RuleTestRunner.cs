@@ -230,6 +230,37 @@ public static class RuleTestRunner
     private static RuleTestResult RunTest(RuleSet rules, TestFile file, TestCase test, string directory)
     {
         var failures = new List<string>();
+
+        // Names that cannot match anything are typos: said before running, not found out from a diff.
+        var types = rules.EventTypes.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var ruleNames = rules.Rules.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var step in test.Steps)
+        {
+            var (location, type) = step switch
+            {
+                EventStep e => (e.Location, e.Type),
+                EventsStep e => (e.Location, e.Type),
+                _ => (step.Location, (string?)null),
+            };
+            if (type is not null && !types.Contains(type))
+            {
+                failures.Add($"{location}: the rule files declare no event or fact type '{type}' (such an event would only move the clock)");
+            }
+
+            if (step is ExpectStep expect)
+            {
+                foreach (var name in expect.Firings.Select(f => f.Rule).Append(expect.CountRule).OfType<string>().Distinct().Where(n => !ruleNames.Contains(n)))
+                {
+                    failures.Add($"{expect.Location}: expects rule \"{name}\", which is not in the rule set (rules: {string.Join(", ", ruleNames.Order(StringComparer.Ordinal).Select(r => $"\"{r}\""))})");
+                }
+            }
+        }
+
+        if (failures.Count > 0)
+        {
+            return new RuleTestResult(test.Name, test.Location, false, failures, 0);
+        }
+
         var session = rules.CreateSession(new RuleSessionOptions { AllowedLateness = file.Lateness });
         var pending = new List<RuleFiring>();
         var total = 0;
