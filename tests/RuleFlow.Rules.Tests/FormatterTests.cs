@@ -86,6 +86,40 @@ public sealed class FormatterTests
     }
 
     [Fact]
+    public void Elements_joined_by_and_are_the_same_elements_and_fmt_puts_them_on_their_own_lines()
+    {
+        const string Joined = """
+            event deploy key host time ts
+            event healthy key host time ts
+            rule "unhealthy" when d: deploy() and not healthy(host == d.host) within 5m then log d.host end
+            """;
+        const string Lines = """
+            event deploy key host time ts
+            event healthy key host time ts
+            rule "unhealthy" when
+                d: deploy()
+                not healthy(host == d.host) within 5m
+            then log d.host end
+            """;
+        string Run(string rules)
+        {
+            var session = T.Load(rules).CreateSession();
+            session.Insert(T.Event("deploy", 0, new { host = "a", ts = T.Base.ToString("O") }));
+            session.Insert(T.Event("deploy", 0, new { host = "b", ts = T.Base.AddMinutes(1).ToString("O") }));
+            session.Insert(T.Event("healthy", 0, new { host = "b", ts = T.Base.AddMinutes(2).ToString("O") }));
+            return string.Join(",", session.AdvanceTo(T.Base.AddMinutes(10)).Select(f => ((LogAction)f.Actions[0]).Message));
+        }
+
+        Assert.Equal("a", Run(Joined));
+        Assert.Equal(Run(Lines), Run(Joined));
+        var formatted = RuleFormatter.Format(Joined).Text;
+        Assert.Contains("    d: deploy()\n    not healthy(host == d.host) within 5m\n", formatted, StringComparison.Ordinal);
+        Assert.DoesNotContain(" and ", formatted, StringComparison.Ordinal);
+        Assert.Equal("a", Run(formatted));
+        Assert.Equal(formatted, RuleFormatter.Format(formatted).Text);
+    }
+
+    [Fact]
     public void A_file_with_syntax_errors_is_left_as_it_is()
     {
         var result = RuleFormatter.Format("rule \"r\" when x: a( then end");

@@ -46,6 +46,9 @@ public static class RuleFormatter
     {
         private readonly string _text;
         private readonly IReadOnlyList<SyntaxToken> _tokens;
+
+        // The optional 'and' between two condition elements (one element per line is the canonical form), when no comment hangs on it.
+        private readonly HashSet<int> _dropped = [];
         private readonly Dictionary<int, (int Indent, bool BlankBefore)> _breaks = [];
         private readonly StringBuilder _out = new();
         private int _depth;
@@ -90,6 +93,17 @@ public static class RuleFormatter
                         }
 
                         Break(rule.WhenKeyword.Span, 0);
+                        for (var e = 1; e < rule.Elements.Count; e++)
+                        {
+                            // The token just before an element, when it is an 'and' after the previous element.
+                            if (byStart.TryGetValue(rule.Elements[e].Span.Start, out var next) && next > 0
+                                && tokens[next - 1] is { Kind: SyntaxKind.Identifier, Text: "and", LeadingTrivia.Count: 0 } joiner
+                                && joiner.Span.Start >= rule.Elements[e - 1].Span.End)
+                            {
+                                _dropped.Add(next - 1);
+                            }
+                        }
+
                         foreach (var element in rule.Elements)
                         {
                             if (element is SequenceElementSyntax sequence)
@@ -142,7 +156,7 @@ public static class RuleFormatter
             for (var i = 0; i < _tokens.Count; i++)
             {
                 var token = _tokens[i];
-                if (token.IsMissing)
+                if (token.IsMissing || _dropped.Contains(i))
                 {
                     continue;
                 }

@@ -747,6 +747,13 @@ internal sealed class Parser
                 }
             }
 
+            // Elements are joined by 'and' whether it is written or not: 'd: deploy() and not healthy(host == d.host) within 5m' reads
+            // as the author thinks it; one element per line is the canonical form (ruleflow fmt drops the word).
+            if (element is not null && IsKeyword("and") && Peek(1).Kind == SyntaxKind.Identifier)
+            {
+                Advance();
+            }
+
             if (_index == elementStart)
             {
                 Advance();
