@@ -64,8 +64,12 @@ public sealed record PendingReport(IReadOnlyList<string> EventIds, DateTimeOffse
 /// <summary>A complete match of the rule.</summary>
 /// <param name="EventIds">Ids of its events and facts.</param>
 /// <param name="Time">Event time of the change that made it.</param>
-/// <param name="Fired">True when it has fired (or was suppressed or batched by storm control).</param>
-public sealed record ActivationReport(IReadOnlyList<string> EventIds, DateTimeOffset Time, bool Fired);
+/// <param name="Fired">True when it was taken off the agenda: it fired, or storm control suppressed or batched it.</param>
+/// <param name="Outcome">
+/// <c>fired</c>, <c>suppressed</c> (by the rule's throttle), <c>batched</c> (into a <c>group by</c> / <c>once after</c> batch) or
+/// <c>pending</c> (still on the agenda). Activations restored from a snapshot that were taken off the agenda before it show <c>fired</c>.
+/// </param>
+public sealed record ActivationReport(IReadOnlyList<string> EventIds, DateTimeOffset Time, bool Fired, string Outcome = "fired");
 
 /// <summary>A storm-control entry.</summary>
 /// <param name="Kind"><c>once within</c>, <c>at most</c> or <c>batch</c>.</param>
@@ -263,7 +267,8 @@ internal static class Explainer
         }
 
         var activations = state.PeekMemory<TerminalNode.Memory>(terminal.Id)?.Activations.Values
-            .Select(a => new ActivationReport(MatchReader.EventIds(a.Token), Time(a.Time), a.Fired)).Take(MaxListed * 5).ToList() ?? [];
+            .Select(a => new ActivationReport(MatchReader.EventIds(a.Token), Time(a.Time), a.Fired,
+                !a.Fired ? "pending" : a.Suppressed ? "suppressed" : a.Batched ? "batched" : "fired")).Take(MaxListed * 5).ToList() ?? [];
         var storm = new List<StormEntryReport>();
         if (state.PeekMemory<TerminalNode.Memory>(terminal.Id)?.Storm is { } stormState)
         {
@@ -284,9 +289,10 @@ internal static class Explainer
     {
         if (activations.Count > 0)
         {
-            var fired = activations.Count(a => a.Fired);
+            string Count(string outcome) => activations.Count(a => a.Outcome == outcome).ToString(CultureInfo.InvariantCulture);
             var text = string.Create(CultureInfo.InvariantCulture,
-                $"the rule matches now: {activations.Count} complete match(es), {fired} fired (a match fires once: refraction)");
+                $"the rule matches now: {activations.Count} complete match(es): {Count("fired")} fired, {Count("suppressed")} suppressed by the throttle, ") +
+                $"{Count("batched")} batched, {Count("pending")} pending (a match fires once: refraction)";
             if (storm.Count > 0)
             {
                 text += "; storm control holds " + string.Join(", ", storm.Select(s => $"{s.Kind} {s.Key} until {s.Until:o}"));

@@ -110,6 +110,15 @@ public sealed class RuleToolsTests : IDisposable
         Assert.Contains("\"summary\":", json.ToString(), StringComparison.Ordinal);
         Assert.Equal(1, ExplainCommand.Run("nope", events, [rules], null, json: false, TextWriter.Null, TextWriter.Null));
 
+        // Held partial matches are listed, and the summary tells fired from suppressed: five failures fire once, the throttle takes four.
+        var five = Write("five.jsonl", string.Join("\n", Enumerable.Range(1, 5).Select(i =>
+            $$$"""{"type": "login", "id": "f{{{i}}}", "data": {"user": "bo", "result": "fail", "ts": "2024-01-01T00:00:0{{{i}}}Z"}}""")));
+        using var throttled = new StringWriter();
+        Assert.Equal(0, ExplainCommand.Run("three failures", five, [rules], null, json: false, throttled, TextWriter.Null));
+        Assert.Contains("fired 1 time(s)", throttled.ToString(), StringComparison.Ordinal);
+        Assert.Contains("    held: [f5]", throttled.ToString(), StringComparison.Ordinal);
+        Assert.Contains("5 complete match(es): 1 fired, 4 suppressed by the throttle, 0 batched, 0 pending", throttled.ToString(), StringComparison.Ordinal);
+
         // Functions are shown as written; a line that is not JSON is reported at its line and column, without the reader's own position.
         var noon = Write("rules/noon.rules", "event shift time ts\nrule \"noon\" when s: shift(hour_of_day(time(ts)) == 12, lower(who) == \"ann\") then log \"x\" end\n");
         var shifts = Write("shifts.jsonl", "{\"ts\": \"2024-01-01T12:00:00Z\", \"who\": \"Ann\"}\n");

@@ -140,6 +140,16 @@ public static class ExplainCommand
         foreach (var c in report.Conditions)
         {
             output.WriteLine($"  condition {c.Index + 1} ({c.Kind}): {c.Text} — {c.PartialMatches} partial match(es)");
+            foreach (var m in c.Matches)
+            {
+                output.WriteLine($"    held: [{string.Join(", ", m)}]");
+            }
+
+            if (c.PartialMatches > c.Matches.Count)
+            {
+                output.WriteLine($"    … and {c.PartialMatches - c.Matches.Count} more");
+            }
+
             foreach (var g in c.Groups)
             {
                 output.WriteLine($"    group {(g.Key.Length == 0 ? "(all)" : g.Key)}: value {g.Value}{(g.Passes ? ", passes" : "")}");

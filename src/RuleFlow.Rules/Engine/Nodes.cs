@@ -950,7 +950,14 @@ internal sealed class Activation(TerminalNode terminal, Token token, long sequen
 
     public bool Cancelled { get; set; }
 
+    /// <summary>Taken off the agenda: fired, or suppressed or batched by storm control (see the two below).</summary>
     public bool Fired { get; set; }
+
+    /// <summary>Taken off the agenda and suppressed by the rule's throttle (not known for activations restored from a snapshot).</summary>
+    public bool Suppressed { get; set; }
+
+    /// <summary>Taken off the agenda into a storm-control batch (not known for activations restored from a snapshot).</summary>
+    public bool Batched { get; set; }
 }
 
 /// <summary>

@@ -913,12 +913,14 @@ internal sealed class SessionState : ITimerTarget
             var rule = activation.Rule;
             if (rule.Batches)
             {
+                activation.Batched = true;
                 AddToBatch(activation);
                 continue;
             }
 
             if (!PassThrottle(activation.Terminal, activation.Token, activation.Time))
             {
+                activation.Suppressed = true;
                 SuppressedByThrottle++;
                 continue;
             }
