@@ -140,6 +140,8 @@ public sealed class RuleTestRunnerTests
             Assert.Equal([false, false], result.Tests.Select(t => t.Passed));
             Assert.EndsWith("bad.log:2: day 30 does not exist in Feb 2017", Assert.Single(result.Tests[0].Failures), StringComparison.Ordinal);
             Assert.EndsWith("bad.jsonl:1: not a JSON object but array", Assert.Single(result.Tests[1].Failures), StringComparison.Ordinal);
+            Assert.Contains("r.ruletest:2:5: ", result.Tests[0].Failures[0], StringComparison.Ordinal); // at the events step, not the test
+            Assert.Contains("r.ruletest:6:5: ", result.Tests[1].Failures[0], StringComparison.Ordinal);
         }
         finally
         {

@@ -266,10 +266,12 @@ public static class RuleTestRunner
         var total = 0;
         var clock = DateTimeOffset.UnixEpoch;
         var n = 0;
+        var stepAt = test.Location;
         try
         {
             foreach (var step in test.Steps)
             {
+                stepAt = step.Location;
                 switch (step)
                 {
                     case EventStep e:
@@ -323,7 +325,7 @@ public static class RuleTestRunner
         }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
         {
-            failures.Add($"{test.Location}: {e.Message}");
+            failures.Add($"{stepAt}: {e.Message}"); // the step that read the file, then the file's own line in the message
         }
 
         if (pending.Count > 0)
