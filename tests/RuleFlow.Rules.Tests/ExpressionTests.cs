@@ -196,7 +196,12 @@ public sealed class ExpressionTests
     [Fact]
     public void Contradictory_constant_conditions_are_warned_as_unreachable()
     {
-        string[] contradictions = ["k == 1, k == 2", "n > 5, n < 3", "n >= 5, n < 5", "n == 1, n > 3", "false", "k in []"];
+        string[] contradictions =
+        [
+            "k == 1, k == 2", "n > 5, n < 3", "n >= 5, n < 5", "n == 1, n > 3", "false", "k in []",
+            "n in 1..3, n == 10", "n == 10, n in 1..3", "n != 1, n == 1", "n == 1, n != 1", "k in [\"a\", \"b\"], k == \"c\"",
+            "k in [\"a\"], k in [\"b\", \"c\"]", "not exists(n), n == 1", "n > 1, not exists(n)", "not exists(k), k in [\"a\"]",
+        ];
         foreach (var condition in contradictions)
         {
             var d = Assert.Single(T.Diagnose($"event e\nrule \"r\" when x: e({condition}) then log x.k end"));
@@ -204,5 +209,16 @@ public sealed class ExpressionTests
         }
 
         Assert.Empty(T.Diagnose("event e\nrule \"r\" when x: e(n >= 5, n <= 5, k == 1, k == 1) then log x.k end"));
+
+        // Combinations that can hold are not warned; a network list cannot be judged at load.
+        string[] possible =
+        [
+            "n in 1..3, n == 2", "k in [\"a\", \"b\"], k == \"a\"", "n != 1, n == 2", "not exists(n), k == 1", "k in [\"a\", \"b\"], k in [\"b\"]",
+            "ip in 10.0.0.0/8, ip == \"192.168.0.1\"", "n in 1..3, n in 2..9",
+        ];
+        foreach (var condition in possible)
+        {
+            Assert.True(T.Diagnose($"event e\nrule \"r\" when x: e({condition}) then log x.k end").Count == 0, condition);
+        }
     }
 }

@@ -1212,6 +1212,10 @@ internal sealed class Binder
         var equal = new Dictionary<string, RuleValue>(StringComparer.Ordinal);
         var low = new Dictionary<string, (double Value, bool Inclusive)>(StringComparer.Ordinal);
         var high = new Dictionary<string, (double Value, bool Inclusive)>(StringComparer.Ordinal);
+        var notEqual = new Dictionary<string, List<RuleValue>>(StringComparer.Ordinal);
+        var lists = new Dictionary<string, List<InItem[]>>(StringComparer.Ordinal);
+        var absent = new HashSet<string>(StringComparer.Ordinal);
+        var compared = new HashSet<string>(StringComparer.Ordinal);
         foreach (var condition in element.Conditions.SelectMany(RuleConjuncts))
         {
             string? contradiction = null;
@@ -1223,14 +1227,65 @@ internal sealed class Binder
             {
                 contradiction = "the list after 'in' is empty";
             }
+            else if (condition is BoundNot { Operand: BoundCall { Function: FunctionKind.Exists } exists }
+                     && exists.Arguments[0] is BoundField { Source: FieldSource.Current } gone)
+            {
+                absent.Add(gone.Canonical);
+                if (compared.Contains(gone.Canonical))
+                {
+                    contradiction = $"'{BoundPrinter.PathText(gone.Path)}' is compared with a value, and a missing field compares with none";
+                }
+            }
+            else if (condition is BoundIn { Negated: false } inList && inList.Operand is BoundField { Source: FieldSource.Current } listed)
+            {
+                var path = listed.Canonical;
+                var shown = BoundPrinter.PathText(listed.Path);
+                compared.Add(path);
+                if (absent.Contains(path))
+                {
+                    contradiction = $"'{shown}' is required to be missing";
+                }
+                else if (equal.TryGetValue(path, out var eq) && Allows(inList.Items, eq) == false)
+                {
+                    contradiction = $"'{shown}' is already required to equal {eq}";
+                }
+                else if (lists.TryGetValue(path, out var earlier) && earlier.Any(e => Disjoint(e, inList.Items)))
+                {
+                    contradiction = $"no value of '{shown}' is in both lists";
+                }
+
+                (lists.TryGetValue(path, out var all) ? all : lists[path] = []).Add(inList.Items);
+            }
             else if (condition is BoundComparison c && ConstantSide(c) is var (path, op, value))
             {
                 var shown = c.Left is BoundField lf ? BoundPrinter.PathText(lf.Path) : c.Right is BoundField rf ? BoundPrinter.PathText(rf.Path) : path;
-                if (op == ComparisonOp.Equal)
+                compared.Add(path);
+                if (absent.Contains(path))
+                {
+                    contradiction = $"'{shown}' is required to be missing, and a missing field compares with none";
+                }
+                else if (op == ComparisonOp.NotEqual)
+                {
+                    if (equal.TryGetValue(path, out var same) && ValueOps.AreEqual(same, value))
+                    {
+                        contradiction = $"'{shown}' is already required to equal {same}";
+                    }
+
+                    (notEqual.TryGetValue(path, out var excluded) ? excluded : notEqual[path] = []).Add(value);
+                }
+                else if (op == ComparisonOp.Equal)
                 {
                     if (equal.TryGetValue(path, out var other) && !ValueOps.AreEqual(other, value))
                     {
                         contradiction = $"'{shown}' is already required to equal {other}";
+                    }
+                    else if (notEqual.TryGetValue(path, out var excluded) && excluded.Any(x => ValueOps.AreEqual(x, value)))
+                    {
+                        contradiction = $"'{shown}' is already required to differ from {value}";
+                    }
+                    else if (lists.TryGetValue(path, out var allowed) && allowed.Any(items => Allows(items, value) == false))
+                    {
+                        contradiction = $"'{shown}' is already required to be in a list without {value}";
                     }
 
                     equal[path] = value;
@@ -1282,6 +1337,41 @@ internal sealed class Binder
             }
         }
     }
+
+    /// <summary>Whether <paramref name="value"/> is one of <paramref name="items"/>; null when that cannot be told at load (networks, ranges of non-numbers).</summary>
+    private static bool? Allows(InItem[] items, RuleValue value)
+    {
+        foreach (var item in items)
+        {
+            if (item.IsRange)
+            {
+                if (item.Value.Kind != ValueKind.Number || item.High.Kind != ValueKind.Number || value.Kind != ValueKind.Number)
+                {
+                    return null;
+                }
+
+                if (value.Number >= item.Value.Number && value.Number <= item.High.Number)
+                {
+                    return true;
+                }
+            }
+            else if (item.Value.Kind is ValueKind.Network)
+            {
+                return null;
+            }
+            else if (ValueOps.AreEqual(item.Value, value))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>True when two lists of plain values (no ranges, no networks) have no value in common.</summary>
+    private static bool Disjoint(InItem[] a, InItem[] b) =>
+        a.All(i => !i.IsRange && i.Value.Kind != ValueKind.Network) && b.All(i => !i.IsRange && i.Value.Kind != ValueKind.Network)
+        && !a.Any(x => b.Any(y => ValueOps.AreEqual(x.Value, y.Value)));
 
     private static IEnumerable<BoundExpression> RuleConjuncts(BoundExpression e) =>
         e is BoundLogical { IsAnd: true } and ? and.Operands.SelectMany(RuleConjuncts) : [e];
