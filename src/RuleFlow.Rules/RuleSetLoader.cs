@@ -235,6 +235,7 @@ public static class RuleSetLoader
         var regexes = new RegexCache();
         var types = new List<BoundEventType>();
         var byName = new Dictionary<string, BoundEventType>(StringComparer.Ordinal);
+        var declaredWithErrors = new Dictionary<string, SourceLocation>(StringComparer.Ordinal);
         foreach (var state in states)
         {
             if (state.Syntax is null)
@@ -249,6 +250,12 @@ public static class RuleSetLoader
                 Guard(state, () => type = binder.BindEventDeclaration(declaration));
                 if (type is null)
                 {
+                    // Uses of the type then say so, instead of calling it unknown and suggesting to declare it.
+                    if (!declaration.Name.IsMissing)
+                    {
+                        declaredWithErrors.TryAdd(state.Scope.Qualify(declaration.Name.Name), state.Diagnostics.Source.GetLocation(declaration.Name.Span.Start));
+                    }
+
                     continue;
                 }
 
@@ -276,7 +283,7 @@ public static class RuleSetLoader
 
             Guard(state, () =>
             {
-                var binder = new Binder(state.Diagnostics, byName, state.Scope, regexes);
+                var binder = new Binder(state.Diagnostics, byName, state.Scope, regexes) { DeclaredWithErrors = declaredWithErrors };
                 foreach (var rule in binder.BindRules(state.Syntax))
                 {
                     if (ruleNames.TryGetValue(rule.Name, out var other))

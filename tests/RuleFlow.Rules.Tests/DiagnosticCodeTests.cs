@@ -116,6 +116,18 @@ public sealed class DiagnosticCodeTests
     }
 
     [Fact]
+    public void A_use_of_a_type_whose_declaration_has_an_error_points_to_the_declaration_instead_of_calling_it_unknown()
+    {
+        var diagnostics = T.Diagnose("event login key usr time ts fields { user: string, ts: time }\nrule \"r\" when l: login(user == \"admin\") then log \"x\" end\n");
+        Assert.Equal(["RF2007", "RF2001"], diagnostics.Select(d => d.Code));
+        Assert.Equal("the type 'login' is declared at test.rules:1:7 with an error: it cannot be used until that is fixed", diagnostics[1].Message);
+        Assert.DoesNotContain("declare it with", diagnostics[1].Hint ?? "", StringComparison.Ordinal);
+
+        // A type nobody declared is still unknown, with the hint to declare it.
+        Assert.Contains("declare it with: event logn", Assert.Single(T.Diagnose("rule \"r\" when l: logn() then log \"x\" end\n")).Hint, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Cannot_read_file_is_RF1000_at_line_1_column_1()
     {
         var missing = Path.Combine(Path.GetTempPath(), "ruleflow-no-such-dir-" + Guid.NewGuid().ToString("N"));

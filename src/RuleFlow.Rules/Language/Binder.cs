@@ -602,10 +602,21 @@ internal sealed class Binder
             return type;
         }
 
+        var qualified = _scope.Namespace is { } space && DeclaredWithErrors.ContainsKey(space + "." + text) ? space + "." + text : text;
+        if (DeclaredWithErrors.TryGetValue(qualified, out var at))
+        {
+            Report(DiagnosticCodes.UnknownEventType, name.Span, $"the type '{qualified}' is declared at {at} with an error: it cannot be used until that is fixed",
+                "fix the declaration first; this error goes with it");
+            return null;
+        }
+
         Report(DiagnosticCodes.UnknownEventType, name.Span, $"unknown event type '{text}'",
             $"declare it with: event {text}{DidYouMean(text, _types.Keys)}");
         return null;
     }
+
+    /// <summary>Types whose declaration did not bind (an error of its own), by qualified name: where they are declared.</summary>
+    internal IReadOnlyDictionary<string, SourceLocation> DeclaredWithErrors { get; init; } = new Dictionary<string, SourceLocation>();
 
     private IEnumerable<BoundElement> BindElement(ElementSyntax element, int index, RuleScope scope)
     {
