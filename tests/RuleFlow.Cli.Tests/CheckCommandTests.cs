@@ -210,5 +210,12 @@ public sealed class CheckCommandTests
         var (exit, _, errors) = Run("/no/such/place");
         Assert.Equal(2, exit);
         Assert.Contains("'/no/such/place' does not exist", errors, StringComparison.Ordinal);
+
+        // With --format json, stdout still carries a document an editor can parse, with the reason.
+        using var output = new StringWriter();
+        Assert.Equal(2, CheckCommand.Run(["/no/such/place"], output, TextWriter.Null, json: true));
+        var document = System.Text.Json.Nodes.JsonNode.Parse(output.ToString())!;
+        Assert.Equal(1, document["errors"]!.GetValue<int>());
+        Assert.Equal("'/no/such/place' does not exist", document["usageErrors"]![0]!.GetValue<string>());
     }
 }

@@ -48,6 +48,18 @@ public static class CheckCommand
 
         if (missing.Count > 0)
         {
+            if (json)
+            {
+                // An editor reading stdout gets a document it can parse, with the reason, not an empty answer.
+                output.WriteLine(new JsonObject
+                {
+                    ["files"] = new JsonArray(),
+                    ["errors"] = missing.Count,
+                    ["warnings"] = 0,
+                    ["usageErrors"] = new JsonArray([.. missing.Select(p => (JsonNode)JsonValue.Create($"'{p}' does not exist")!)]),
+                }.ToJsonString());
+            }
+
             return 2;
         }
 
