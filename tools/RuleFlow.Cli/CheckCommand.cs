@@ -27,7 +27,7 @@ public static class CheckCommand
     /// <param name="paths">Files or directories.</param>
     /// <param name="output">Where diagnostics go.</param>
     /// <param name="errors">Where usage errors go.</param>
-    /// <param name="json">Print one JSON document: <c>{ files: [{ path, kind, loaded, diagnostics: [{ code, severity, message, file, line, column, hint }] }], errors, warnings }</c>.</param>
+    /// <param name="json">Print one JSON document: <c>{ files: [{ path, kind, loaded, diagnostics: [{ code, severity, message, file, line, column, hint }] }], errors, warnings }</c>; when a path does not exist (exit code 2), <c>{ files: [], errors, warnings, usageErrors: ["…"] }</c>.</param>
     public static int Run(IReadOnlyList<string> paths, TextWriter output, TextWriter errors, bool json)
     {
         ArgumentNullException.ThrowIfNull(paths);
