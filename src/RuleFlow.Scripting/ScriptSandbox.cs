@@ -100,6 +100,14 @@ public sealed partial class ScriptSandbox
     public long EnginesCreated => Interlocked.Read(ref enginesCreated);
 
     /// <summary>
+    /// The match timeout a host should make the process default (<c>AppContext.SetData("REGEX_DEFAULT_MATCH_TIMEOUT", RegexTimeout)</c>
+    /// before any <see cref="System.Text.RegularExpressions.Regex"/> is made): Jint builds a script's regexes without a timeout and its
+    /// <see cref="ScriptingOptions.TimeoutInterval"/> cannot interrupt one match, so only this stops a backtracking pattern. 2 s; a
+    /// match that runs longer ends the script with <see cref="ScriptErrorKind.Timeout"/>.
+    /// </summary>
+    public static TimeSpan RegexTimeout { get; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
     /// Checks that <paramref name="source"/> parses as an ES5.1 function body.
     /// Returns null when it does, else the first error with its 1-based line and column in <paramref name="source"/>.
     /// </summary>
@@ -257,6 +265,12 @@ public sealed partial class ScriptSandbox
                 : ScriptErrorKind.Runtime;
             var sourceLines = request.Source.Split('\n');
             throw new ScriptException(kind, $"{message} (script line {line}, column {column}: {Excerpt(sourceLines, line)})", line, column, ex);
+        }
+        catch (System.Text.RegularExpressions.RegexMatchTimeoutException ex)
+        {
+            throw new ScriptException(ScriptErrorKind.Timeout,
+                $"a regular expression of the script ran longer than {ex.MatchTimeout.TotalMilliseconds:0} ms (/{ex.Pattern}/, a pattern that backtracks; the host sets REGEX_DEFAULT_MATCH_TIMEOUT)",
+                0, 0, ex);
         }
         catch (TimeoutException ex)
         {

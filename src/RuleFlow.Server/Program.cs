@@ -16,6 +16,12 @@ using RuleFlow.Workflows;
 using RuleFlow.Workflows.Runtime;
 
 // RuleFlow server: where events enter (Ingest/), rules fire (Rules/, Ingest/EventPipeline.cs) and workflows run (Workflows/).
+
+// Every regular expression made without a timeout of its own gets this one (the runtime reads it once, before the first Regex): the
+// scripts' JavaScript regexes (Jint makes .NET Regex objects without a timeout, and its TimeoutInterval cannot stop one call) would
+// otherwise let a backtracking pattern such as /^(a+)+$/ hold the rule session forever. The rules' own regexes have their own timeout.
+AppContext.SetData("REGEX_DEFAULT_MATCH_TIMEOUT", ScriptSandbox.RegexTimeout);
+
 var builder = WebApplication.CreateBuilder(args);
 
 // Embedded defaults (appsettings.json next to the binary) sit below the content root's appsettings.json, the environment and the command line.

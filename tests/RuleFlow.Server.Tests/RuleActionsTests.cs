@@ -137,6 +137,44 @@ public sealed class RuleActionsTests
     }
 
     [Fact]
+    public async Task A_script_whose_regex_backtracks_for_ever_fails_its_firing_with_a_timeout_and_the_next_event_is_handled()
+    {
+        // /^(a+)+$/ on 40 a's and a '!' backtracks for hours; Jint's own timeout cannot stop one regex call, the process-wide regex
+        // timeout the server sets does.
+        var root = ServerProcess.NewContentRoot();
+        await File.WriteAllTextAsync(Path.Combine(root, "rules", "redos.rules"), """"
+            event job key id time ts
+
+            rule "backtracking"
+            when
+                j: job(kind == "regex")
+            then
+                script """var s = ''; for (var i = 0; i < 40; i++) { s += 'a'; } s += '!'; return /^(a+)+$/.test(s);"""
+            end
+
+            rule "plain"
+            when
+                j: job(kind == "plain")
+            then
+                log "plain " + j.id
+            end
+            """");
+        await using var server = new ServerProcess(root);
+        await server.StartAndWaitReadyAsync();
+
+        Assert.Equal(HttpStatusCode.Accepted, (await server.PostJsonAsync("api/events/job", new { id = "r1", kind = "regex", ts = Now() })).Status);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var (status, _) = await server.PostJsonAsync("api/events/job", new { id = "p1", kind = "plain", ts = Now() });
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(30), $"the next event took {started.Elapsed}");
+        await server.WaitUntilAsync(() => Task.FromResult(server.Log.Contains("plain p1", StringComparison.Ordinal)), "the plain rule's log");
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/rules/firings?rule=backtracking"))["items"]!.AsArray()
+            .Any(f => f!["status"]!.GetValue<string>() == "failed"), "the backtracking firing recorded as failed");
+        var failed = (await server.GetJsonAsync("api/rules/firings?rule=backtracking"))["items"]![0]!;
+        Assert.Contains("a regular expression of the script ran longer than 2000 ms", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_check_endpoint_reports_diagnostics_like_the_cli_and_far_future_events_are_refused()
     {
         await using var server = new ServerProcess(ServerProcess.NewContentRoot());
