@@ -182,7 +182,7 @@ public enum InsertStatus
     /// <summary>Older than the clock minus its type's retention: counted, not applied (the host should log it).</summary>
     Late,
 
-    /// <summary>Not a JSON object, or a fact without its key field: counted, not applied.</summary>
+    /// <summary>Not a JSON object, a fact without its key field, or a declared field of another JSON type: counted, not applied.</summary>
     Invalid,
 
     /// <summary>Its type is not declared: it only advanced the clock.</summary>
@@ -373,7 +373,7 @@ public sealed record RuleSessionStatistics(long EventsInserted, long LateEvents,
     /// <summary>Events dropped by their type's <c>dedup</c>.</summary>
     public long DuplicateEvents { get; init; }
 
-    /// <summary>Events with a declared field of the wrong JSON type (conditions on that field are false; the event is applied).</summary>
+    /// <summary>Events with a declared field of the wrong JSON type: counted and not applied (they match nothing; they move the clock).</summary>
     public long SchemaViolations { get; init; }
 
     /// <summary>Events of a declared type that passed no pattern's constant tests (including those with missing or wrong fields).</summary>

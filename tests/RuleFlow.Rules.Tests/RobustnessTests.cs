@@ -264,15 +264,22 @@ public sealed class FuzzTests
     }
 
     [Fact]
-    public void Declared_fields_of_the_wrong_type_are_counted()
+    public void Declared_fields_of_the_wrong_type_are_counted_and_match_nothing()
     {
-        var rules = T.Load("event e fields { n: number, s: string, o: { a: string } }\nrule \"r\" when x: e(n > 1) then log x.s end");
+        // Not even a rule that does not read the wrong field: a count over the type, or a pattern with no test on it.
+        var rules = T.Load("""
+            event e fields { n: number, s: string, o: { a: string } }
+            rule "r" when x: e(n > 1) then log x.s end
+            rule "any" when x: e() then log "any" end
+            rule "three" when c: count(e()) within 1h >= 2 then log "count" end
+            """);
         var session = rules.CreateSession();
-        session.Insert(T.Event("e", 0, new { n = "5", s = 1, o = 2 }));
-        session.Insert(T.Event("e", 0, new { n = 5, s = "ok", o = new { a = "x" } }));
-        Assert.Equal(1, session.Statistics.SchemaViolations);
-        Assert.Equal(1, session.Statistics.UnmatchedEvents); // "5" > 1 is false: the event passed no pattern
-        Assert.Equal(1, session.Statistics.Firings);
+        Assert.Empty(session.Insert(T.Event("e", 0, new { n = "5", s = 1, o = 2 })));
+        Assert.Equal(InsertStatus.Invalid, session.LastInsertStatus);
+        Assert.Equal(["any", "r"], session.Insert(T.Event("e", 1, new { n = 5, s = "ok", o = new { a = "x" } })).Select(f => f.Rule).Order());
+        Assert.Empty(session.Insert(T.Event("e", 2, new { n = 6, s = 7 }))); // s is a number: not counted by "three" either
+        Assert.Equal(2, session.Statistics.SchemaViolations);
+        Assert.Equal(2, session.Statistics.Firings);
     }
 
     [Theory]

@@ -339,7 +339,11 @@ internal sealed class SessionState : ITimerTarget
 
         if (type.Schema.Length > 0 && !type.ConformsToSchema(evt.Data))
         {
+            // A declared field of another JSON type: the producer broke the contract, so the event matches nothing (a rule that does
+            // not read that field would otherwise count it, join it, or put its wrong value in an action). Counted; it moved the clock.
             SchemaViolations++;
+            LastInsertStatus = InsertStatus.Invalid;
+            return;
         }
 
         LastInsertStatus = InsertStatus.Applied;
