@@ -172,6 +172,8 @@ public sealed class RuleActionsTests
             .Any(f => f!["status"]!.GetValue<string>() == "failed"), "the backtracking firing recorded as failed");
         var failed = (await server.GetJsonAsync("api/rules/firings?rule=backtracking"))["items"]![0]!;
         Assert.Contains("a regular expression of the script ran longer than 2000 ms", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("rules/redos.rules", failed["actions"]![0]!["file"]!.GetValue<string>()); // the script's file, never the server's path
+        Assert.DoesNotContain(root, failed.ToJsonString(), StringComparison.Ordinal);
     }
 
     [Fact]

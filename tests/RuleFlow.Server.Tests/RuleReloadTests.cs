@@ -46,6 +46,8 @@ public sealed class RuleReloadTests
         (status, answer) = await server.PostJsonAsync("api/rules/reload", null);
         Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
         Assert.Equal("RF6422", answer!["code"]!.GetValue<string>());
+        Assert.Equal("rules/extra.rules", answer["diagnostics"]![0]!["file"]!.GetValue<string>()); // never the server's path
+        Assert.DoesNotContain(server.ContentRoot, answer.ToJsonString(), StringComparison.Ordinal);
 
         File.Delete(file);
         await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/rules"))["rules"]!.AsArray().All(r => r!["name"]!.GetValue<string>() != "pod-backoff"),

@@ -49,7 +49,12 @@ public static class RulesApi
         return Results.Content(files.Scrub(text), "application/json; charset=utf-8");
     }
 
-    private static async Task<IResult> FiringsAsync(EventJournal journal, string? rule, int page = 1, int pageSize = 50,
+    /// <summary>An answer as JSON with the rules directory's server path written as <c>rules/</c> (no server paths in answers).</summary>
+    private static IResult Scrubbed(object answer, int status, RuleFileEditor files, JsonSerializerOptions json) =>
+        Results.Content(files.Scrub(JsonSerializer.Serialize(answer, json)), "application/json; charset=utf-8", statusCode: status);
+
+    private static async Task<IResult> FiringsAsync(EventJournal journal, RuleFileEditor files,
+        Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, string? rule, int page = 1, int pageSize = 50,
         CancellationToken cancellationToken = default)
     {
         if (ApiProblems.CheckPage(page, pageSize) is { } problem)
@@ -58,7 +63,7 @@ public static class RulesApi
         }
 
         var result = await journal.ListFiringsAsync(rule, page, pageSize, cancellationToken).ConfigureAwait(false);
-        return Results.Ok(new
+        return Scrubbed(new
         {
             items = result.Items.Select(f => new
             {
@@ -68,25 +73,27 @@ public static class RulesApi
                 results = f.Results is null ? (JsonElement?)null : JsonDocument.Parse(f.Results).RootElement, error = f.Error,
             }),
             total = result.Total,
-        });
+        }, 200, files, json.Value.SerializerOptions);
     }
 
     /// <summary>Reloads the rule files; on success working memory is rebuilt from the journal under the new set.</summary>
-    private static async Task<IResult> ReloadAsync(RuleHost rules, EventPipeline pipeline, CancellationToken cancellationToken)
+    private static async Task<IResult> ReloadAsync(RuleHost rules, EventPipeline pipeline, RuleFileEditor files,
+        Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken cancellationToken)
     {
         var (result, applied) = rules.LoadFromDisk(keepOnError: true);
         if (!applied)
         {
-            return Results.UnprocessableEntity(new
+            return Scrubbed(new
             {
                 title = "Rule reload refused; the previous rule set stays in force",
                 code = "RF6422",
                 diagnostics = result.Diagnostics.Select(Diagnostic),
-            });
+            }, 422, files, json.Value.SerializerOptions);
         }
 
         await pipeline.ReloadAsync(cancellationToken).ConfigureAwait(false);
-        return Results.Ok(new { reloaded = true, rules = result.RuleSet.Rules.Count, diagnostics = result.Diagnostics.Select(Diagnostic) });
+        return Scrubbed(new { reloaded = true, rules = result.RuleSet.Rules.Count, diagnostics = result.Diagnostics.Select(Diagnostic) },
+            200, files, json.Value.SerializerOptions);
     }
 
     /// <summary>
