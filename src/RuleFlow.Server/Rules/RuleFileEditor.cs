@@ -245,16 +245,16 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
         return results;
     }
 
-    /// <summary>
-    /// The file's <c>start workflow</c> actions checked against the loaded workflows' input schemas (<c>WF1040</c>), as
-    /// warnings: the workflow may be written next, and the runtime refuses a bad input when the rule fires anyway.
-    /// </summary>
     /// <summary>The file's action templates and scripts that would not compile when the action runs (WF1021, WF1020), as errors.</summary>
     private IEnumerable<RuleFileDiagnostic> CodeErrors(RuleSet set, string fullPath) =>
         RuleFlow.Workflows.Definitions.EmbeddedCodeChecker.Check(set.EmbeddedCode.Where(c => c.File == fullPath)
                 .Select(c => new RuleFlow.Workflows.Definitions.EmbeddedCode(c.Kind, c.Text, c.File, c.Line, c.Column, c.Rule)))
             .Select(d => new RuleFileDiagnostic("error", d.Code, d.Message, Virtual(d.File), d.Line, d.Column, d.Hint));
 
+    /// <summary>
+    /// The file's <c>start workflow</c> actions checked against the loaded workflows' input schemas (<c>WF1040</c>), as
+    /// warnings: the workflow may be written next, and the runtime refuses a bad input when the rule fires anyway.
+    /// </summary>
     private IEnumerable<RuleFileDiagnostic> StartWarnings(RuleSet set, string fullPath)
     {
         var targets = set.WorkflowStarts.Where(s => s.File == fullPath && s.FieldsKnown)

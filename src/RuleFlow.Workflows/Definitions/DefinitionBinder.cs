@@ -772,8 +772,7 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
             return;
         }
 
-        var problem = key == "exchange" ? AmqpLimits.CheckNames(text, "") : AmqpLimits.CheckNames("", text);
-        if (problem is not null)
+        if (AmqpLimits.CheckName(key == "exchange" ? "exchange" : "routing key", text) is { } problem)
         {
             Report(DiagnosticCodes.InvalidValue, problem, map[key], path + "." + key, "AMQP names are short strings: shorten it");
         }
@@ -800,11 +799,9 @@ internal sealed partial class DefinitionBinder(string file, TemplateRenderer tem
                 foreach (var (key, headerValue) in headerMap.Entries)
                 {
                     var headerPath = $"{path}.headers.{key.Value}";
-                    if (System.Text.Encoding.UTF8.GetByteCount(key.Value ?? "") > AmqpLimits.ShortStringMaxBytes)
+                    if (AmqpLimits.CheckName("header name", key.Value ?? "") is { } tooLong)
                     {
-                        Report(DiagnosticCodes.InvalidValue,
-                            $"the header name is {System.Text.Encoding.UTF8.GetByteCount(key.Value ?? "")} bytes long in UTF-8; AMQP allows at most {AmqpLimits.ShortStringMaxBytes}",
-                            key, $"{path}.headers", "AMQP names are short strings: shorten it");
+                        Report(DiagnosticCodes.InvalidValue, tooLong, key, $"{path}.headers", "AMQP names are short strings: shorten it");
                     }
 
                     if (headerValue is DocScalar { Kind: not ScalarKind.Null } scalar)

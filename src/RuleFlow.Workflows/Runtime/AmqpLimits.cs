@@ -11,7 +11,7 @@ namespace RuleFlow.Workflows.Runtime;
 /// </summary>
 public static class AmqpLimits
 {
-    /// <summary>Longest exchange name or routing key, in UTF-8 bytes (AMQP 0-9-1 <c>shortstr</c>).</summary>
+    /// <summary>Longest exchange name, routing key or header name, in UTF-8 bytes (AMQP 0-9-1 <c>shortstr</c>).</summary>
     public const int ShortStringMaxBytes = 255;
 
     /// <summary>
@@ -23,11 +23,17 @@ public static class AmqpLimits
     {
         ArgumentNullException.ThrowIfNull(exchange);
         ArgumentNullException.ThrowIfNull(routingKey);
-        return Check("exchange", exchange) ?? Check("routing key", routingKey);
+        return CheckName("exchange", exchange) ?? CheckName("routing key", routingKey);
     }
 
-    private static string? Check(string what, string value)
+    /// <summary>
+    /// Null when <paramref name="value"/> fits an AMQP short string; else why not, as <see cref="CheckNames"/> says it, with
+    /// <paramref name="what"/> naming it (<c>exchange</c>, <c>routing key</c>, <c>header name</c>).
+    /// </summary>
+    public static string? CheckName(string what, string value)
     {
+        ArgumentNullException.ThrowIfNull(what);
+        ArgumentNullException.ThrowIfNull(value);
         var bytes = Encoding.UTF8.GetByteCount(value);
         if (bytes <= ShortStringMaxBytes)
         {
