@@ -118,13 +118,14 @@ public static class RuleTestRunner
             diagnostics.Add(NoRuleFiles(path, directory));
         }
 
-        foreach (var name in file.RuleFiles.Where(r => !File.Exists(Path.Combine(directory, r))))
+        for (var i = 0; i < file.RuleFiles.Count; i++)
         {
-            var at = text.IndexOf('"' + name + '"', StringComparison.Ordinal);
-            var line = at < 0 ? 1 : text.AsSpan(0, at).Count('\n') + 1;
-            var column = at < 0 ? 1 : at - (text.LastIndexOf('\n', Math.Max(0, at - 1)) + 1) + 1;
-            diagnostics.Add(new Diagnostic("RF1000", DiagnosticSeverity.Error, $"the rule file '{name}' named here does not exist ({Path.Combine(directory, name)})",
-                new SourceLocation(path, line, column), "rule files are named relative to the test file"));
+            var name = file.RuleFiles[i];
+            if (!File.Exists(Path.Combine(directory, name)))
+            {
+                diagnostics.Add(new Diagnostic("RF1000", DiagnosticSeverity.Error, $"the rule file '{name}' named here does not exist ({Path.Combine(directory, name)})",
+                    file.RuleFileLocations[i], "rule files are named relative to the test file"));
+            }
         }
 
         return diagnostics;

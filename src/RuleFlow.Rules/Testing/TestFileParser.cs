@@ -4,7 +4,11 @@ using RuleFlow.Rules.Language;
 
 namespace RuleFlow.Rules.Testing;
 
-internal sealed record TestFile(IReadOnlyList<string> RuleFiles, TimeSpan Lateness, IReadOnlyList<TestCase> Tests, IReadOnlyList<Diagnostic> Diagnostics);
+internal sealed record TestFile(IReadOnlyList<string> RuleFiles, TimeSpan Lateness, IReadOnlyList<TestCase> Tests, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    /// <summary>Where each of <see cref="RuleFiles"/> is named (its string), in the same order.</summary>
+    public IReadOnlyList<SourceLocation> RuleFileLocations { get; init; } = [];
+}
 
 internal sealed record TestCase(string Name, SourceLocation Location, IReadOnlyList<TestStep> Steps);
 
@@ -82,6 +86,7 @@ internal sealed class TestFileParser
     private TestFile ParseFile()
     {
         var rules = new List<string>();
+        var ruleLocations = new List<SourceLocation>();
         var lateness = TimeSpan.Zero;
         var tests = new List<TestCase>();
         while (!AtEnd)
@@ -100,6 +105,7 @@ internal sealed class TestFileParser
                     if (Current.Kind == SyntaxKind.StringLiteral && Current.Value is string file)
                     {
                         rules.Add(file);
+                        ruleLocations.Add(Loc(Current));
                         Advance();
                     }
                     else
@@ -142,7 +148,7 @@ internal sealed class TestFileParser
         }
 
         var diagnostics = _bag.Items.Concat(_errors).OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
-        return new TestFile(rules, lateness, tests, diagnostics);
+        return new TestFile(rules, lateness, tests, diagnostics) { RuleFileLocations = ruleLocations };
     }
 
     private TestCase? ParseTest()
