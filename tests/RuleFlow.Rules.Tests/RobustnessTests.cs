@@ -280,6 +280,18 @@ public sealed class FuzzTests
         Assert.Empty(session.Insert(T.Event("e", 2, new { n = 6, s = 7 }))); // s is a number: not counted by "three" either
         Assert.Equal(2, session.Statistics.SchemaViolations);
         Assert.Equal(2, session.Statistics.Firings);
+
+        // A fact that breaks its declaration is not held either (nor does it replace the one held under its key).
+        var facts = T.Load("""
+            fact Device key name fields { name: string, tier: string }
+            event e fields { device: string }
+            rule "core" when x: e() d: Device(name == x.device, tier == "core") then log d.name end
+            """).CreateSession();
+        facts.Insert(T.Event("Device", 0, new { name = "r1", tier = "core" }));
+        facts.Insert(T.Event("Device", 1, new { name = "r1", tier = 5 }));
+        Assert.Equal(InsertStatus.Invalid, facts.LastInsertStatus);
+        Assert.Equal(1, facts.Statistics.SchemaViolations);
+        Assert.Equal("r1", Assert.Single(facts.Insert(T.Event("e", 2, new { device = "r1" }))).Actions.OfType<LogAction>().Single().Message);
     }
 
     [Theory]

@@ -307,6 +307,13 @@ internal sealed class SessionState : ITimerTarget
 
         if (type.IsFact)
         {
+            if (type.Schema.Length > 0 && !type.ConformsToSchema(evt.Data))
+            {
+                SchemaViolations++; // as for an event (below): a fact that breaks its declaration is not held
+                LastInsertStatus = InsertStatus.Invalid;
+                return;
+            }
+
             LastInsertStatus = UpsertFact(type, evt.Data, evt.Id) ? InsertStatus.Applied : InsertStatus.Invalid;
             if (!_deferFire)
             {
