@@ -339,6 +339,7 @@ public sealed class RuleSession
         InvalidTimestamps = _state.InvalidTimestamps,
         DuplicateEvents = _state.DuplicateEvents,
         SchemaViolations = _state.SchemaViolations,
+        MissingFieldEvents = _state.MissingFieldEvents,
         UnmatchedEvents = _state.UnmatchedEvents,
         BatchedMatches = _state.Batched,
         LoopAborts = _state.LoopAborts,
@@ -375,6 +376,12 @@ public sealed record RuleSessionStatistics(long EventsInserted, long LateEvents,
 
     /// <summary>Events with a declared field of the wrong JSON type: counted and not applied (they match nothing; they move the clock).</summary>
     public long SchemaViolations { get; init; }
+
+    /// <summary>
+    /// Events and facts applied although a top-level field declared without <c>?</c> was absent or null: the conditions that read
+    /// it were false, the others held (an event with a wrongly typed field is counted in <see cref="SchemaViolations"/> instead).
+    /// </summary>
+    public long MissingFieldEvents { get; init; }
 
     /// <summary>Events of a declared type that passed no pattern's constant tests (including those with missing or wrong fields).</summary>
     public long UnmatchedEvents { get; init; }

@@ -50,7 +50,7 @@ public sealed class FormatterTests
         const string messy = """
             # header comment
             event   ssh.auth from exchange "x" routing "ssh.#"   key src_ip time timestamp
-            fact Device key name fields {name: string,site:string}
+            fact Device key name fields {name: string,site:string ?, o: {a: string} ?}
             rule "r" priority -5 tags "a","b" when f:ssh.auth( message matches /^F/ ,src_ip in [ 10.0.0.0/8,"x" ] ) # trailing
                d : Device( name==f.host ) count( ssh.auth( src_ip==f.src_ip ) )within 60s>=5
             then start workflow "w" key f.src_ip with {ip:f.src_ip,n:count,  m : -count*2} log warning "x"+f.host
@@ -66,7 +66,7 @@ public sealed class FormatterTests
 
             fact Device
                 key name
-                fields { name: string, site: string }
+                fields { name: string, site: string?, o: { a: string }? }
 
             rule "r"
                 priority -5

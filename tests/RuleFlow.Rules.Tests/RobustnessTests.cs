@@ -294,6 +294,91 @@ public sealed class FuzzTests
         Assert.Equal("r1", Assert.Single(facts.Insert(T.Event("e", 2, new { device = "r1" }))).Actions.OfType<LogAction>().Single().Message);
     }
 
+    [Fact]
+    public void Events_missing_a_required_declared_field_are_applied_and_counted()
+    {
+        // `n` and `s` are required, `note?` is not. An event without `s` (or with s: null) still counts and matches the rules that do
+        // not read it; a condition on `s` is false for it. A wrong type wins: counted as a schema violation only, not applied.
+        var rules = T.Load("""
+            event e fields { n: number, s: string, note: string? }
+            rule "s" when x: e(s == "a") then log "s" end
+            rule "n" when x: e(n > 1) then log "n" end
+            rule "two" when c: count(e()) within 1h >= 2 then log "two" end
+            """);
+        var session = rules.CreateSession();
+        Assert.Equal(["n"], session.Insert(T.Event("e", 0, new { n = 5 })).Select(f => f.Rule));
+        Assert.Equal(InsertStatus.Applied, session.LastInsertStatus);
+        Assert.Equal(["n", "two"], session.Insert(T.Raw("e", 1, """{"n":6,"s":null}""", "null-s")).Select(f => f.Rule).Order());
+        Assert.Equal(2, session.Statistics.MissingFieldEvents);
+        Assert.Equal(["n", "s"], session.Insert(T.Event("e", 2, new { n = 7, s = "a" })).Select(f => f.Rule).Order()); // no note: optional
+        Assert.Empty(session.Insert(T.Event("e", 3, new { n = "x" }))); // wrong type and missing s: a schema violation
+        Assert.Equal(2, session.Statistics.MissingFieldEvents);
+        Assert.Equal(1, session.Statistics.SchemaViolations);
+
+        // The counter survives a snapshot.
+        using var stream = new MemoryStream();
+        session.SaveSnapshot(stream);
+        stream.Position = 0;
+        Assert.Equal(2, rules.RestoreSession(stream, new RuleSessionOptions()).Statistics.MissingFieldEvents);
+
+        // A fact without a required field is held (and counted): its key is all it needs to be found.
+        var facts = T.Load("""
+            fact Device key name fields { name: string, tier: string, site: string? }
+            event e fields { device: string }
+            rule "known" when x: e() d: Device(name == x.device) then log d.name end
+            """).CreateSession();
+        facts.Insert(T.Event("Device", 0, new { name = "r1" }));
+        Assert.Equal(InsertStatus.Applied, facts.LastInsertStatus);
+        facts.Insert(T.Event("Device", 0, new { name = "r2", tier = "edge" }));
+        Assert.Equal(1, facts.Statistics.MissingFieldEvents);
+        Assert.Single(facts.Insert(T.Event("e", 1, new { device = "r1" })));
+    }
+
+    [Theory]
+    [InlineData("""{"a":1}""", 0)] // one declared field: checked by lookup
+    [InlineData("""{}""", 1)]
+    [InlineData("""{"a":null}""", 1)]
+    [InlineData("""{"a":null,"a":1}""", 0)] // the last of duplicate names counts
+    [InlineData("""{"a":1,"a":null}""", 1)]
+    public void A_single_required_field_is_checked_by_lookup(string json, int missing)
+    {
+        var session = T.Load("event e fields { a: number }\nrule \"r\" when x: e() then log \"x\" end").CreateSession();
+        session.Insert(new RuleEvent("1", "e", T.Base, System.Text.Json.JsonElement.Parse(json)));
+        Assert.Equal(missing, session.Statistics.MissingFieldEvents);
+    }
+
+    [Theory]
+    [InlineData("""{"n":1,"s":"a","b":true}""", 0)]
+    [InlineData("""{"b":true,"n":1}""", 1)] // s missing, found by no property
+    [InlineData("""{"s":"a","n":1}""", 0)] // b is optional
+    [InlineData("""{"n":1,"s":null,"b":true}""", 1)]
+    [InlineData("""{"n":1,"s":null,"s":"a"}""", 0)] // the last of duplicate names counts
+    [InlineData("""{"n":1,"s":"a","s":null}""", 1)]
+    [InlineData("""{"\u006e":1,"s":"a"}""", 0)] // a name written with escapes: by lookup, the same name
+    [InlineData("""{"\u006e":1}""", 1)]
+    [InlineData("""{"x":1,"y":2}""", 1)] // only undeclared fields: counted once
+    public void Required_fields_are_checked_in_one_pass_whatever_the_order(string json, int missing)
+    {
+        var session = T.Load("event e fields { n: number, s: string, b: bool? }\nrule \"r\" when x: e() then log \"x\" end").CreateSession();
+        session.Insert(new RuleEvent("1", "e", T.Base, System.Text.Json.JsonElement.Parse(json)));
+        Assert.Equal(missing, session.Statistics.MissingFieldEvents);
+        Assert.Equal(0, session.Statistics.SchemaViolations);
+    }
+
+    [Fact]
+    public void Required_fields_beyond_the_sixty_fourth_are_checked_by_lookup()
+    {
+        var names = Enumerable.Range(0, 70).Select(i => "f" + i).ToList();
+        var session = T.Load($"event e fields {{ {string.Join(", ", names.Select(n => n + ": number"))} }}\nrule \"r\" when x: e() then log \"x\" end")
+            .CreateSession();
+        var all = "{" + string.Join(",", names.Select(n => $"\"{n}\":1")) + "}";
+        session.Insert(new RuleEvent("1", "e", T.Base, System.Text.Json.JsonElement.Parse(all)));
+        Assert.Equal(0, session.Statistics.MissingFieldEvents);
+        var withoutLast = "{" + string.Join(",", names.Take(69).Select(n => $"\"{n}\":1")) + "}";
+        session.Insert(new RuleEvent("2", "e", T.Base, System.Text.Json.JsonElement.Parse(withoutLast)));
+        Assert.Equal(1, session.Statistics.MissingFieldEvents);
+    }
+
     [Theory]
     [InlineData("""{"n":"x","n":1,"s":"a"}""", 0)] // the last of duplicate names counts, as in a field lookup
     [InlineData("""{"n":1,"n":"x","s":"a"}""", 1)]

@@ -755,73 +755,90 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
     /// <summary>For an event type with declared fields: how its held events keep their values only (null for facts and undeclared types).</summary>
     public EventShape? Shape { get; } = declaration.IsFact ? null : EventShape.For(declaration.Schema);
 
-    /// <summary>Declared top-level fields and their JSON kinds, for counting events whose fields have the wrong type.</summary>
-    public (byte[] Name, ExprType Type)[] Schema { get; } = declaration.Schema?.Fields is { } fields
-        ? [.. fields.Where(f => f.Value.Type is not (ExprType.Any or ExprType.Unknown)).Select(f => (System.Text.Encoding.UTF8.GetBytes(f.Key), f.Value.Type))]
+    /// <summary>
+    /// Declared top-level fields in declared order: their names (UTF-8), JSON kinds (<see cref="ExprType.Any"/> for any kind) and
+    /// whether an event must have them (declared without <c>?</c>), for <see cref="CheckSchema"/>.
+    /// </summary>
+    public (byte[] Name, ExprType Type, bool Required)[] Schema { get; } = declaration.Schema?.Fields is { } fields
+        ? [.. fields.Select(f => (System.Text.Encoding.UTF8.GetBytes(f.Key), f.Value.Type is ExprType.Unknown ? ExprType.Any : f.Value.Type, !f.Value.Optional))]
         : [];
 
-    /// <summary>True when every declared field present in the object has a JSON value of its declared type.</summary>
-    public bool ConformsToSchema(JsonElement data)
+    /// <summary>
+    /// How an object meets the declared top-level fields: <see cref="SchemaCheck.WrongType"/> when a field has a non-null JSON value
+    /// of another kind (it wins over a missing one), <see cref="SchemaCheck.MissingField"/> when a field declared without <c>?</c>
+    /// is absent or null, else <see cref="SchemaCheck.Conforms"/>. As a field lookup does, the last of duplicate names counts.
+    /// </summary>
+    public SchemaCheck CheckSchema(JsonElement data)
     {
-        return Schema.Length is > 1 and <= 64 ? ConformsInOnePass(data) : ConformsByLookup(data);
+        return Schema.Length is > 1 and <= 64 ? CheckInOnePass(data) : CheckByLookup(data);
     }
 
-    private bool ConformsByLookup(JsonElement data)
+    private SchemaCheck CheckByLookup(JsonElement data)
     {
-        foreach (var (name, type) in Schema)
+        var missing = false;
+        foreach (var (name, type, required) in Schema)
         {
             if (!ValueOps.TryGetProperty(data, name, out var value) || value.ValueKind == JsonValueKind.Null)
             {
+                missing |= required;
                 continue;
             }
 
             if (!HasDeclaredType(value, type))
             {
-                return false;
+                return SchemaCheck.WrongType;
             }
         }
 
-        return true;
+        return missing ? SchemaCheck.MissingField : SchemaCheck.Conforms;
     }
 
     /// <summary>
-    /// <see cref="ConformsToSchema"/> in one pass over the object's properties, comparing raw names (one lookup per declared field
+    /// <see cref="CheckSchema"/> in one pass over the object's properties, comparing raw names (one lookup per declared field
     /// scans the object each time). As a lookup does, the last of duplicate names counts; a name written with escapes is compared
     /// unescaped (by lookup).
     /// The search for a property's declared field starts after the field the previous property matched, so an event that lists
     /// its fields in the declared order costs one comparison per property.
     /// </summary>
-    private bool ConformsInOnePass(JsonElement data)
+    private SchemaCheck CheckInOnePass(JsonElement data)
     {
         var wrong = 0UL; // bit i: the last value of field i seen so far has the wrong type
+        var present = 0UL; // bit i: the last value of field i seen so far is not null
         var next = 0; // where the previous property's field was found, plus one
         foreach (var property in data.EnumerateObject())
         {
             var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8PropertyName(property);
             if (raw.IndexOf((byte)'\\') >= 0)
             {
-                return ConformsByLookup(data); // a name written with escapes (rare): compare names unescaped, safely
+                return CheckByLookup(data); // a name written with escapes (rare): compare names unescaped, safely
             }
 
             for (var k = 0; k < Schema.Length; k++)
             {
                 var i = next + k < Schema.Length ? next + k : next + k - Schema.Length;
-                var (name, type) = Schema[i];
+                var (name, type, _) = Schema[i];
                 if (!raw.SequenceEqual(name))
                 {
                     continue;
                 }
 
                 var value = property.Value;
-                var ok = value.ValueKind == JsonValueKind.Null || HasDeclaredType(value, type);
+                var isNull = value.ValueKind == JsonValueKind.Null;
+                var ok = isNull || HasDeclaredType(value, type);
                 wrong = ok ? wrong & ~(1UL << i) : wrong | (1UL << i);
+                present = isNull ? present & ~(1UL << i) : present | (1UL << i);
                 next = i + 1 < Schema.Length ? i + 1 : 0;
                 break;
             }
         }
 
-        return wrong == 0;
+        return wrong != 0 ? SchemaCheck.WrongType : (present & RequiredMask) != RequiredMask ? SchemaCheck.MissingField : SchemaCheck.Conforms;
     }
+
+    /// <summary>Bit i set when <see cref="Schema"/>[i] is required (the first 64 fields; the one-pass check covers no more).</summary>
+    private ulong RequiredMask => _requiredMask ??= Enumerable.Range(0, Math.Min(Schema.Length, 64)).Where(i => Schema[i].Required).Aggregate(0UL, (m, i) => m | (1UL << i));
+
+    private ulong? _requiredMask;
 
     /// <summary>True when a non-null JSON value has the kind a declared field type allows (a time: a string or a number).</summary>
     private static bool HasDeclaredType(JsonElement value, ExprType type) => type switch
@@ -834,6 +851,19 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
         ExprType.Array => value.ValueKind == JsonValueKind.Array,
         _ => true,
     };
+}
+
+/// <summary>The result of <see cref="TypeRuntime.CheckSchema"/>.</summary>
+internal enum SchemaCheck
+{
+    /// <summary>Every declared field present has a value of its kind, and every required one is present.</summary>
+    Conforms,
+
+    /// <summary>A field declared without <c>?</c> is absent or null (the event is applied; conditions reading it are false).</summary>
+    MissingField,
+
+    /// <summary>A declared field has a non-null value of another JSON kind (the event is refused).</summary>
+    WrongType,
 }
 
 /// <summary>

@@ -115,6 +115,8 @@ internal sealed class SessionState : ITimerTarget
 
     public long SchemaViolations { get; private set; }
 
+    public long MissingFieldEvents { get; private set; }
+
     public long UnmatchedEvents { get; private set; }
 
     public long LoopAborts { get; private set; }
@@ -307,11 +309,17 @@ internal sealed class SessionState : ITimerTarget
 
         if (type.IsFact)
         {
-            if (type.Schema.Length > 0 && !type.ConformsToSchema(evt.Data))
+            var factCheck = type.Schema.Length > 0 ? type.CheckSchema(evt.Data) : SchemaCheck.Conforms;
+            if (factCheck == SchemaCheck.WrongType)
             {
                 SchemaViolations++; // as for an event (below): a fact that breaks its declaration is not held
                 LastInsertStatus = InsertStatus.Invalid;
                 return;
+            }
+
+            if (factCheck == SchemaCheck.MissingField)
+            {
+                MissingFieldEvents++;
             }
 
             LastInsertStatus = UpsertFact(type, evt.Data, evt.Id) ? InsertStatus.Applied : InsertStatus.Invalid;
@@ -344,13 +352,19 @@ internal sealed class SessionState : ITimerTarget
             return;
         }
 
-        if (type.Schema.Length > 0 && !type.ConformsToSchema(evt.Data))
+        var check = type.Schema.Length > 0 ? type.CheckSchema(evt.Data) : SchemaCheck.Conforms;
+        if (check == SchemaCheck.WrongType)
         {
             // A declared field of another JSON type: the producer broke the contract, so the event matches nothing (a rule that does
             // not read that field would otherwise count it, join it, or put its wrong value in an action). Counted; it moved the clock.
             SchemaViolations++;
             LastInsertStatus = InsertStatus.Invalid;
             return;
+        }
+
+        if (check == SchemaCheck.MissingField)
+        {
+            MissingFieldEvents++; // applied: the conditions that read the missing field are false, the others hold
         }
 
         LastInsertStatus = InsertStatus.Applied;
@@ -481,12 +495,13 @@ internal sealed class SessionState : ITimerTarget
         SchemaViolations = values[10];
         UnmatchedEvents = values[11];
         LoopAborts = values[12];
+        MissingFieldEvents = values.Length > 13 ? values[13] : 0; // snapshots before this counter have 13
     }
 
     internal long[] SaveCounters() =>
     [
         EventsInserted, LateEvents, Firings, SuppressedByThrottle, Batched, ActivationsCreated, UnknownTypeEvents, InvalidEvents,
-        InvalidTimestamps, DuplicateEvents, SchemaViolations, UnmatchedEvents, LoopAborts,
+        InvalidTimestamps, DuplicateEvents, SchemaViolations, UnmatchedEvents, LoopAborts, MissingFieldEvents,
     ];
 
     private long ReadTime(RuleEvent evt, TypeRuntime type, bool count)

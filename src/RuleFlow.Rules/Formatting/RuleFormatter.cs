@@ -282,7 +282,7 @@ public static class RuleFormatter
             var adjacent = a.Span.End == b.Span.Start;
             switch (b.Kind)
             {
-                case SyntaxKind.Comma or SyntaxKind.Colon or SyntaxKind.CloseParen or SyntaxKind.CloseBracket or SyntaxKind.Dot or SyntaxKind.DotDot:
+                case SyntaxKind.Comma or SyntaxKind.Colon or SyntaxKind.CloseParen or SyntaxKind.CloseBracket or SyntaxKind.Dot or SyntaxKind.DotDot or SyntaxKind.Question:
                     return false;
                 case SyntaxKind.CloseBrace:
                     return a.Kind != SyntaxKind.OpenBrace;

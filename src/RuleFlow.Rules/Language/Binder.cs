@@ -227,7 +227,7 @@ internal sealed class Binder
             }
 
             var name = field.Name.ValueText;
-            var type = BindType(field.Type);
+            var type = BindType(field.Type) with { Optional = field.Optional is not null };
             if (!result.TryAdd(name, type))
             {
                 Report(DiagnosticCodes.DuplicateField, field.Name.Span, $"the field '{name}' is declared twice");

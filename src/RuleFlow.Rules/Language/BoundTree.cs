@@ -29,6 +29,10 @@ internal enum ExprType
 /// <summary>A declared field type (from <c>fields { ... }</c>).</summary>
 internal sealed record FieldSchema(ExprType Type, IReadOnlyDictionary<string, FieldSchema>? Fields = null, FieldSchema? Element = null)
 {
+    /// <summary>Declared with a trailing <c>?</c>: an event may leave it out without being counted (<c>MissingFieldEvents</c>).
+    /// Not part of <see cref="Canonical"/>: it changes no reading of an event, so state carries over when only it changes.</summary>
+    public bool Optional { get; init; }
+
     public string Canonical => Type switch
     {
         ExprType.Object when Fields is not null => "{" + string.Join(",", Fields.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => f.Key + ":" + f.Value.Canonical)) + "}",

@@ -492,7 +492,8 @@ internal sealed class Parser
                     var name = Advance();
                     Expect(SyntaxKind.Colon, "':' and a type after the field name", "e.g. pid: number");
                     var type = ParseType();
-                    fields.Add(new FieldDeclarationSyntax(SpanFrom(entryStart), name, type));
+                    var optional = Current.Kind == SyntaxKind.Question ? Advance() : null; // `name: type?`: the producer may leave it out
+                    fields.Add(new FieldDeclarationSyntax(SpanFrom(entryStart), name, type, optional));
                 }
 
                 if (Current.Kind == SyntaxKind.Comma)
@@ -536,11 +537,6 @@ internal sealed class Parser
         if (Current.Kind == SyntaxKind.Identifier)
         {
             var name = Advance();
-            if (Current.Kind == SyntaxKind.Question)
-            {
-                Advance(); // optional marker: accepted, every field is optional
-            }
-
             return new NamedTypeSyntax(SpanFrom(start), name);
         }
 

@@ -58,8 +58,8 @@ internal sealed record FieldsClauseSyntax(TextSpan Span, SyntaxToken Keyword, IR
 internal sealed record DedupClauseSyntax(TextSpan Span, SyntaxToken Keyword, IReadOnlyList<PathExpressionSyntax> Fields, SyntaxToken? Window)
     : EventClauseSyntax(Span, Keyword);
 
-/// <summary><c>name: type</c> inside <c>fields { }</c>.</summary>
-internal sealed record FieldDeclarationSyntax(TextSpan Span, SyntaxToken Name, TypeSyntax Type) : SyntaxNode(Span);
+/// <summary><c>name: type</c>, or <c>name: type?</c> inside <c>fields { }</c>, the latter for a field its producer may leave out (<paramref name="Optional"/> is the <c>?</c>).</summary>
+internal sealed record FieldDeclarationSyntax(TextSpan Span, SyntaxToken Name, TypeSyntax Type, SyntaxToken? Optional = null) : SyntaxNode(Span);
 
 /// <summary>A field type.</summary>
 internal abstract record TypeSyntax(TextSpan Span) : SyntaxNode(Span);
