@@ -32,6 +32,12 @@ public sealed record RuleMatchesReport(
 /// <param name="Matches">Up to 20 of those partial matches, each as the ids of its events and facts.</param>
 /// <param name="Groups">For aggregates: the groups with their value and window; for silences: each group's last event.</param>
 /// <param name="Pending">For absences and silences: what waits on a timer, with its due time.</param>
+/// <param name="MatchesExpireAt">
+/// For each of <paramref name="Matches"/>, in the same order: when it expires on event time — when the earliest of its held events
+/// leaves working memory (event time + the longest window that needs its type) or, for an earlier step of a sequence
+/// (<c>a then b within D</c>), when the sequence's window closes (the first step's time + D), whichever is first; null when the
+/// match holds facts only (they stay until retracted). Null for the whole list when not computed.
+/// </param>
 public sealed record ConditionReport(
     int Index,
     string Kind,
@@ -40,7 +46,8 @@ public sealed record ConditionReport(
     int PartialMatches,
     IReadOnlyList<IReadOnlyList<string>> Matches,
     IReadOnlyList<GroupReport> Groups,
-    IReadOnlyList<PendingReport> Pending);
+    IReadOnlyList<PendingReport> Pending,
+    IReadOnlyList<DateTimeOffset?>? MatchesExpireAt = null);
 
 /// <summary>An aggregate group (or silence group) in a live session.</summary>
 /// <param name="Key">Join and <c>per</c> key values as text (empty for the single group of a key-less aggregate).</param>
@@ -220,6 +227,7 @@ internal static class Explainer
             var next = i + 1 < terminal.Chain.Count ? terminal.Chain[i + 1] : terminal;
             var tokens = next.LeftTokens(state).Where(t => ReferenceEquals(t.Owner, node) && !t.Deleted).ToList();
             var matches = tokens.Take(MaxListed).Select(t => (IReadOnlyList<string>)MatchReader.EventIds(t)).ToList();
+            var expiries = tokens.Take(MaxListed).Select(t => ExpiryOf(t, i, element)).ToList();
             var groups = new List<GroupReport>();
             var pending = new List<PendingReport>();
             switch (node)
@@ -263,7 +271,8 @@ internal static class Explainer
                     break;
             }
 
-            conditions.Add(new ConditionReport(i, KindOf(element), Text(plan, element), element.Location, state.TokensByNode[node.Id], matches, groups, pending));
+            conditions.Add(new ConditionReport(i, KindOf(element), Text(plan, element), element.Location, state.TokensByNode[node.Id], matches, groups, pending,
+                expiries));
         }
 
         var activations = state.PeekMemory<TerminalNode.Memory>(terminal.Id)?.Activations.Values
@@ -278,14 +287,60 @@ internal static class Explainer
             storm.AddRange(stormState.Batches.Values.Select(b => new StormEntryReport("batch", b.Key.ToString(), Time(b.Opened), Time(b.Due), b.Matches.Count)));
         }
 
-        return new RuleMatchesReport(ruleName, true, clock, conditions, activations, storm, Summarize(plan, conditions, activations, storm, terminal));
+        return new RuleMatchesReport(ruleName, true, clock, conditions, activations, storm, Summarize(plan, conditions, activations, storm, terminal, clock));
+    }
+
+    /// <summary>
+    /// When a partial match of elements 0..<paramref name="index"/> expires (see <see cref="ConditionReport.MatchesExpireAt"/>): the
+    /// earliest retention end of its held events, or sooner the close of the sequence <paramref name="element"/> is an earlier step of.
+    /// </summary>
+    private static DateTimeOffset? ExpiryOf(IMatch match, int index, BoundElement element)
+    {
+        long? due = null;
+        for (var j = 0; j <= index && j < match.Length; j++)
+        {
+            if (match.FactAt(j) is DataFact { IsFact: false, RetentionHold: true } held)
+            {
+                var release = held.Time + held.Type.RetentionTicks;
+                due = due is { } d ? Math.Min(d, release) : release;
+            }
+        }
+
+        if (element is BoundPatternElement { SequenceRetention.Ticks: > 0 and var window, SequenceStart: >= 0 and var first }
+            && MatchReader.DataFactAt(match, first) is { } start)
+        {
+            var close = start.Time + window;
+            due = due is { } d ? Math.Min(d, close) : close;
+        }
+
+        return due is { } ticks ? Time(ticks) : null;
+    }
+
+    /// <summary>
+    /// For a later step of a sequence that no partial match has got past: how the earlier steps wait for it (how many are still
+    /// within the sequence's window, and when the next of them closes), or null when the condition is not such a step.
+    /// </summary>
+    private static string? SequenceWait(RulePlan plan, List<ConditionReport> conditions, ConditionReport blocking, DateTimeOffset clock)
+    {
+        if (blocking.Index == 0 || plan.Rule.Elements[blocking.Index] is not BoundPatternElement { SequenceStart: >= 0 and var first } || first >= blocking.Index)
+        {
+            return null;
+        }
+
+        var earlier = conditions[blocking.Index - 1];
+        var open = (earlier.MatchesExpireAt ?? []).OfType<DateTimeOffset>().Where(x => x > clock).ToList();
+        var listed = earlier.Matches.Count < earlier.PartialMatches ? $" (of the {earlier.Matches.Count} listed)" : "";
+        return open.Count > 0
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"the sequence waits for this step: {open.Count} partial match(es) of the earlier steps are open{listed}, the next to close at {open.Min():o}")
+            : "the sequence's window has closed for every partial match of the earlier steps (no event of this step came in time)";
     }
 
     private static string Text(RulePlan plan, BoundElement element) =>
         element.Index < plan.Rule.ElementTexts.Count ? plan.Rule.ElementTexts[element.Index] : element.Type.Name;
 
     private static string Summarize(RulePlan plan, List<ConditionReport> conditions, List<ActivationReport> activations, List<StormEntryReport> storm,
-        TerminalNode terminal)
+        TerminalNode terminal, DateTimeOffset clock)
     {
         if (activations.Count > 0)
         {
@@ -320,6 +375,7 @@ internal static class Explainer
             "not" => "a matching fact or event exists, so 'not' is false",
             "exists" => "no matching fact or event exists",
             "forall" => "some item has no match of the second pattern",
+            _ when SequenceWait(plan, conditions, blocking, clock) is { } wait => wait,
             _ when blocking.Index == 0 => "no event or fact in working memory meets the first pattern",
             _ => "no partial match gets past this pattern (no event or fact meets its conditions together with the earlier ones)",
         };

@@ -103,6 +103,7 @@ public sealed class RuleToolsTests : IDisposable
         Assert.Contains("✗ result == \"fail\"  (result is \"ok\")", text, StringComparison.Ordinal);
         Assert.Contains("? user == f.user", text, StringComparison.Ordinal);
         Assert.Contains("a3 at 2024-01-01T00:00:10.0000000+00:00, in the window until 2024-01-01T00:01:10.0000000+00:00", text, StringComparison.Ordinal);
+        Assert.Contains("held: [a3], expires at 2024-01-01T00:01:10.0000000+00:00", text, StringComparison.Ordinal); // f leaves with the count's window
         Assert.Contains("fired 0 time(s)", text, StringComparison.Ordinal);
         Assert.Contains("why: condition 2", text, StringComparison.Ordinal);
         using var json = new StringWriter();

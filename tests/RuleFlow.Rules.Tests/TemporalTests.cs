@@ -51,6 +51,49 @@ public sealed class TemporalTests
         Assert.Empty(session.Insert(E("step", 30_001, new { n = "c", k = 2 }))); // 10.001 s after a
     }
 
+    [Fact]
+    public void Explain_says_when_the_held_steps_of_a_sequence_expire()
+    {
+        // login is kept 10 min for the count, so a held login outlives its sequence: its partial match expires when the 2 min close.
+        var rules = T.Load("""
+            event login
+            event sudo
+            event ping
+            rule "login then sudo"
+            when
+                a: login(result == "fail") then b: sudo(user == a.user) then c: sudo(user == a.user, cmd == "su") within 2m
+            then
+                log a.user
+            end
+            rule "many logins" when n: count(login()) within 10m >= 100 then log "many" end
+            rule "pings" when p: ping() then log "ping" end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(E("login", 0, new { user = "bob", result = "fail" }, "l1"));
+        session.Insert(E("login", 60_000, new { user = "ann", result = "fail" }, "l2"));
+        session.Insert(E("sudo", 90_000, new { user = "bob", cmd = "ls" }, "s1"));
+        var report = session.Explain("login then sudo");
+        Assert.Equal([At(120_000), At(180_000)], report.Conditions[0].MatchesExpireAt!.Order());
+        Assert.Equal(["s1"], report.Conditions[1].Matches.Single().Skip(1));
+        Assert.Equal(At(120_000), Assert.Single(report.Conditions[1].MatchesExpireAt!)); // bob's sequence closes 2 min after l1
+        Assert.Contains("the sequence waits for this step: 1 partial match(es) of the earlier steps are open, the next to close at " +
+                        At(120_000).ToString("o"), report.Summary, StringComparison.Ordinal);
+
+        session.Insert(E("ping", 150_000, new { }));
+        report = session.Explain("login then sudo");
+        Assert.Equal(2, report.Conditions[0].PartialMatches); // l1 is still held (the count keeps it 10 min)...
+        Assert.Contains("closed for every partial match", report.Summary, StringComparison.Ordinal); // ...but bob's sequence is over
+
+        // An event held only by its own window: its release is the expiry.
+        var count = T.Load("""
+            event e
+            rule "r" when x: e() y: e(k == x.k, n == 2) then log "x" end
+            rule "w" when c: count(e()) within 1m >= 9 then log "w" end
+            """).CreateSession();
+        count.Insert(E("e", 5000, new { k = 1 }, "x1"));
+        Assert.Equal(At(65_000), count.Explain("r").Conditions[0].MatchesExpireAt!.Single());
+    }
+
     private const string Deploys = """
         event deploy
         event healthy

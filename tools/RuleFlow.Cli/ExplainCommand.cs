@@ -140,9 +140,10 @@ public static class ExplainCommand
         foreach (var c in report.Conditions)
         {
             output.WriteLine($"  condition {c.Index + 1} ({c.Kind}): {c.Text} — {c.PartialMatches} partial match(es)");
-            foreach (var m in c.Matches)
+            for (var m = 0; m < c.Matches.Count; m++)
             {
-                output.WriteLine($"    held: [{string.Join(", ", m)}]");
+                var expires = c.MatchesExpireAt is { } x && m < x.Count && x[m] is { } at ? $", expires at {at:O}" : "";
+                output.WriteLine($"    held: [{string.Join(", ", c.Matches[m])}]{expires}");
             }
 
             if (c.PartialMatches > c.Matches.Count)

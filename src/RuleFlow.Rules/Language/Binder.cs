@@ -657,7 +657,7 @@ internal sealed class Binder
                         yield break;
                     }
 
-                    steps.Add(i < sequence.Steps.Count - 1 && window is { } keep ? bound with { SequenceRetention = keep } : bound);
+                    steps.Add(i < sequence.Steps.Count - 1 && window is { } keep ? bound with { SequenceRetention = keep, SequenceStart = first } : bound with { SequenceStart = first });
                 }
 
                 foreach (var step in steps)

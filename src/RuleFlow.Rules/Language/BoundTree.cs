@@ -122,6 +122,9 @@ internal sealed record BoundPatternElement(int Index, string? Name, SourceLocati
     /// <summary>For a step of a sequence: how long its type must stay in working memory to meet the next step.</summary>
     public TimeSpan SequenceRetention { get; init; }
 
+    /// <summary>For a step of a sequence: the element index of its first step (every step is within the window of it); else -1.</summary>
+    public int SequenceStart { get; init; } = -1;
+
     public override string Canonical => $"{Name}:{ConditionsCanonical}";
 }
 
