@@ -39,9 +39,6 @@ public sealed class RuleSet
     /// </summary>
     public IReadOnlyList<WorkflowStartInfo> WorkflowStarts { get; init; } = [];
 
-    /// <summary>The templates and scripts of the loaded rules' actions, for the host to check (see <see cref="EmbeddedCodeInfo"/>).</summary>
-    public IReadOnlyList<EmbeddedCodeInfo> EmbeddedCode { get; init; } = [];
-
     /// <summary>
     /// How far back in event time events must be replayed into a new session to rebuild every window and storm-control state: the
     /// longest retention of an event type, and for each rule with storm control its window plus the longest retention of its event

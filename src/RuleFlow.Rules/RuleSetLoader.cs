@@ -47,10 +47,20 @@ public static class RuleSetLoader
     /// <summary>Loads every <c>*.rules</c> file under <paramref name="directory"/> (recursively), sorted by path (ordinal).</summary>
     /// <param name="directory">A directory; when it does not exist the result has one RF1000 error.</param>
     /// <exception cref="ArgumentNullException"><paramref name="directory"/> is null.</exception>
-    public static RuleSetLoadResult LoadDirectory(string directory)
+    public static RuleSetLoadResult LoadDirectory(string directory) => LoadDirectory(directory, null);
+
+    /// <summary>
+    /// Loads every <c>*.rules</c> file under <paramref name="directory"/> like <see cref="LoadDirectory(string)"/>, checking the
+    /// templates and scripts of rule actions with <paramref name="checkCode"/>: each error it returns is an error of the rule's file at
+    /// the action, so that file is left out (at start) or the set refused (a reload), as for any other error.
+    /// </summary>
+    /// <param name="directory">A directory; when it does not exist the result has one RF1000 error.</param>
+    /// <param name="checkCode">Compiles one template or script as the host would when the action runs; null checks none.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="directory"/> is null.</exception>
+    public static RuleSetLoadResult LoadDirectory(string directory, Func<EmbeddedCodeInfo, EmbeddedCodeError?>? checkCode)
     {
         ArgumentNullException.ThrowIfNull(directory);
-        return LoadFiles([directory]);
+        return LoadFiles([directory], null, checkCode);
     }
 
     /// <summary>Loads files and directories (directories: every <c>*.rules</c> under them, recursively). Sorted by path, duplicates removed.</summary>
@@ -66,7 +76,17 @@ public static class RuleSetLoader
     /// <param name="paths">Files or directories.</param>
     /// <param name="texts">Full path → text, or null.</param>
     /// <exception cref="ArgumentNullException"><paramref name="paths"/> is null.</exception>
-    public static RuleSetLoadResult LoadFiles(IEnumerable<string> paths, IReadOnlyDictionary<string, string>? texts)
+    public static RuleSetLoadResult LoadFiles(IEnumerable<string> paths, IReadOnlyDictionary<string, string>? texts) => LoadFiles(paths, texts, null);
+
+    /// <summary>
+    /// <see cref="LoadFiles(IEnumerable{string}, IReadOnlyDictionary{string, string})"/> with the templates and scripts of rule actions
+    /// checked by <paramref name="checkCode"/> (see <see cref="LoadDirectory(string, Func{EmbeddedCodeInfo, EmbeddedCodeError})"/>).
+    /// </summary>
+    /// <param name="paths">Files or directories.</param>
+    /// <param name="texts">Full path → text, or null.</param>
+    /// <param name="checkCode">Compiles one template or script as the host would; null checks none.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="paths"/> is null.</exception>
+    public static RuleSetLoadResult LoadFiles(IEnumerable<string> paths, IReadOnlyDictionary<string, string>? texts, Func<EmbeddedCodeInfo, EmbeddedCodeError?>? checkCode)
     {
         ArgumentNullException.ThrowIfNull(paths);
         var files = new SortedSet<string>(StringComparer.Ordinal);
@@ -117,16 +137,25 @@ public static class RuleSetLoader
         }
 
         sources.AddRange(unreadable.Select(u => (u.Path, (string?)null, (string?)u.Error)));
-        return Load(sources);
+        return Load(sources, checkCode);
     }
 
     /// <summary>Loads rule texts given in memory, in the order given (paths are used in diagnostics).</summary>
     /// <param name="sources">(path, text) pairs.</param>
     /// <exception cref="ArgumentNullException"><paramref name="sources"/> is null.</exception>
-    public static RuleSetLoadResult LoadSources(IEnumerable<(string Path, string Text)> sources)
+    public static RuleSetLoadResult LoadSources(IEnumerable<(string Path, string Text)> sources) => LoadSources(sources, null);
+
+    /// <summary>
+    /// <see cref="LoadSources(IEnumerable{ValueTuple{string, string}})"/> with the templates and scripts of rule actions checked by
+    /// <paramref name="checkCode"/> (see <see cref="LoadDirectory(string, Func{EmbeddedCodeInfo, EmbeddedCodeError})"/>).
+    /// </summary>
+    /// <param name="sources">(path, text) pairs.</param>
+    /// <param name="checkCode">Compiles one template or script as the host would; null checks none.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="sources"/> is null.</exception>
+    public static RuleSetLoadResult LoadSources(IEnumerable<(string Path, string Text)> sources, Func<EmbeddedCodeInfo, EmbeddedCodeError?>? checkCode)
     {
         ArgumentNullException.ThrowIfNull(sources);
-        return Load([.. sources.Select(s => (s.Path, (string?)s.Text, (string?)null))]);
+        return Load([.. sources.Select(s => (s.Path, (string?)s.Text, (string?)null))], checkCode);
     }
 
     private sealed class FileState(SourceText source)
@@ -146,7 +175,7 @@ public static class RuleSetLoader
 
     private static string Normalize(string path) => path.Replace('\\', '/');
 
-    private static RuleSetLoadResult Load(IReadOnlyList<(string Path, string? Text, string? Error)> inputs)
+    private static RuleSetLoadResult Load(IReadOnlyList<(string Path, string? Text, string? Error)> inputs, Func<EmbeddedCodeInfo, EmbeddedCodeError?>? checkCode)
     {
         var states = new List<FileState>();
         var byPath = new Dictionary<string, FileState>(StringComparer.Ordinal);
@@ -295,6 +324,22 @@ public static class RuleSetLoader
 
                     state.Rules.Add(rule);
                 }
+
+                if (checkCode is null)
+                {
+                    return;
+                }
+
+                foreach (var rule in state.Rules)
+                {
+                    foreach (var (code, action) in EmbeddedCodeOf(rule))
+                    {
+                        if (checkCode(code) is { } error)
+                        {
+                            state.Diagnostics.ReportError(error.Code, action.Location, error.Message, error.Hint);
+                        }
+                    }
+                }
             });
 
             if (!state.Failed)
@@ -330,12 +375,6 @@ public static class RuleSetLoader
         var ruleSet = new RuleSet(types, [.. rules.Select(r => built.Network.Plans[r.Name].Compiled.Info)], built.Network)
         {
             WorkflowStarts = [.. rules.SelectMany(r => r.Actions.OfType<BoundStartWorkflow>().Select(a => WorkflowStartInfo.From(r.Name, a)))],
-            EmbeddedCode = [.. rules.SelectMany(r => r.Actions.Select(a => a switch
-            {
-                BoundStartWorkflow { Template: { } template } => new EmbeddedCodeInfo(r.Name, "template", template, a.Location.File, a.Location.Line, a.Location.Column),
-                BoundScript script => new EmbeddedCodeInfo(r.Name, "script", script.Code, a.Location.File, a.Location.Line, a.Location.Column),
-                _ => null,
-            }).OfType<EmbeddedCodeInfo>())],
         };
         var results = states.Select(s => new RuleFileResult(
             s.Source.Path,
@@ -343,6 +382,24 @@ public static class RuleSetLoader
             s.Failed ? 0 : s.Rules.Count,
             [.. s.Diagnostics.Items.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column)])).ToList();
         return new RuleSetLoadResult(ruleSet, results, texts);
+    }
+
+    /// <summary>The templates (<c>start workflow … with template</c>) and scripts of a rule's actions, with the action of each.</summary>
+    private static IEnumerable<(EmbeddedCodeInfo Code, BoundAction Action)> EmbeddedCodeOf(BoundRule rule)
+    {
+        foreach (var a in rule.Actions)
+        {
+            var code = a switch
+            {
+                BoundStartWorkflow { Template: { } template } => new EmbeddedCodeInfo(rule.Name, "template", template, a.Location.File, a.Location.Line, a.Location.Column),
+                BoundScript script => new EmbeddedCodeInfo(rule.Name, "script", script.Code, a.Location.File, a.Location.Line, a.Location.Column),
+                _ => null,
+            };
+            if (code is not null)
+            {
+                yield return (code, a);
+            }
+        }
     }
 
     /// <summary>Turns an unexpected exception (a bug) into an RF2999 diagnostic of that file instead of failing the whole load.</summary>

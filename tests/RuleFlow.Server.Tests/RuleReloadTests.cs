@@ -54,4 +54,36 @@ public sealed class RuleReloadTests
             "the rule to be gone with its file");
         Assert.Null((await server.GetJsonAsync("api/rules"))["refusedReload"]);
     }
+
+    [Fact]
+    public async Task A_rule_file_whose_action_script_or_template_does_not_compile_is_left_out_at_start_and_refused_on_reload()
+    {
+        // At start the file with a script that does not parse is left out (its rule is not in force), reported at the action.
+        var root = ServerProcess.NewContentRoot();
+        const string Good = "event code.e key k\nrule \"code\" when x: code.e() then\n    script \"\"\"return 1;\"\"\"\nend\n";
+        var file = Path.Combine(root, "rules", "code.rules");
+        await File.WriteAllTextAsync(file, Good.Replace("return 1;", "var = 1;", StringComparison.Ordinal));
+        await using var server = new ServerProcess(root);
+        await server.StartAndWaitReadyAsync();
+        var rules = await server.GetJsonAsync("api/rules");
+        Assert.DoesNotContain(rules["rules"]!.AsArray(), r => r!["name"]!.GetValue<string>() == "code");
+        var loaded = rules["files"]!.AsArray().Single(f => f!["path"]!.GetValue<string>().EndsWith("code.rules", StringComparison.Ordinal))!;
+        Assert.False(loaded["loaded"]!.GetValue<bool>());
+        var error = loaded["diagnostics"]![0]!;
+        Assert.Equal(("WF1020", 3, 5), (error["code"]!.GetValue<string>(), error["line"]!.GetValue<int>(), error["column"]!.GetValue<int>()));
+
+        // Fixed, it loads; then a template that does not compile makes the reload refused, and the rule keeps running.
+        await File.WriteAllTextAsync(file, Good);
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/rules"))["rules"]!.AsArray()
+            .Any(r => r!["name"]!.GetValue<string>() == "code"), "the fixed file to be in force");
+        await File.WriteAllTextAsync(file, Good.Replace("    script", "    start workflow \"block-source-ip\" with template \"\"\"{{#if x.k}}{}\"\"\"\n    script", StringComparison.Ordinal));
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/rules"))["refusedReload"] is not null, "the reload to be refused");
+        rules = await server.GetJsonAsync("api/rules");
+        error = rules["refusedReload"]!["diagnostics"]![0]!;
+        Assert.Equal(("WF1021", 3, 5), (error["code"]!.GetValue<string>(), error["line"]!.GetValue<int>(), error["column"]!.GetValue<int>()));
+        Assert.Contains(rules["rules"]!.AsArray(), r => r!["name"]!.GetValue<string>() == "code");
+        var (status, answer) = await server.PostJsonAsync("api/events/code.e", new { k = "a" });
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal("code", answer!["firings"]![0]!["rule"]!.GetValue<string>());
+    }
 }

@@ -97,7 +97,9 @@ public static class CheckCommand
         var workflows = new List<WorkflowDefinition>();
         if (ruleFiles.Count > 0)
         {
-            var result = rules = RuleSetLoader.LoadFiles(ruleFiles.Distinct().Order(StringComparer.Ordinal));
+            // Templates and scripts of actions are compiled as the server's load compiles them (WF1021, WF1020 at the action).
+            var result = rules = RuleSetLoader.LoadFiles(ruleFiles.Distinct().Order(StringComparer.Ordinal), null,
+                c => EmbeddedCodeChecker.Check(c.Kind, c.Text, c.Rule) is { } e ? new EmbeddedCodeError(e.Code, e.Message, e.Hint) : null);
             foreach (var file in result.Files)
             {
                 var text = result.GetSourceText(file.Path) ?? TryRead(file.Path);
@@ -145,16 +147,6 @@ public static class CheckCommand
             else
             {
                 report.Add((found.File, "rules", true, [item]));
-            }
-        }
-
-        // The templates and scripts of rule actions, compiled as the server would when the action runs (WF1021, WF1020 at the action).
-        if (rules is not null)
-        {
-            var code = rules.RuleSet.EmbeddedCode.Select(c => new EmbeddedCode(c.Kind, c.Text, c.File, c.Line, c.Column, c.Rule));
-            foreach (var error in EmbeddedCodeChecker.Check(code))
-            {
-                AddToRuleFile(error);
             }
         }
 

@@ -125,4 +125,8 @@ internal sealed class DiagnosticBag(SourceText source)
     /// <summary>Reports at a location computed elsewhere (e.g. a rule's location, for a conflict found across files).</summary>
     public void Report(DiagnosticDescriptor descriptor, SourceLocation location, string message, string? hint = null) =>
         _items.Add(new Diagnostic(descriptor.Code, descriptor.Severity, message, location, hint));
+
+    /// <summary>An error whose code is the host's (a template or script the host compiles: <c>WF1021</c>, <c>WF1020</c>).</summary>
+    public void ReportError(string code, SourceLocation location, string message, string? hint) =>
+        _items.Add(new Diagnostic(code, DiagnosticSeverity.Error, message, location, hint));
 }

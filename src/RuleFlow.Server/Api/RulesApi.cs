@@ -193,20 +193,11 @@ public static class RulesApi
             return tooLong;
         }
 
-        var result = RuleSetLoader.LoadSources(request.Files.Select(f => (f.Path, f.Text)));
-        var codeErrors = RuleFlow.Workflows.Definitions.EmbeddedCodeChecker.Check(result.RuleSet.EmbeddedCode
-            .Select(c => new RuleFlow.Workflows.Definitions.EmbeddedCode(c.Kind, c.Text, c.File, c.Line, c.Column, c.Rule)));
+        // Templates and scripts of actions are compiled as the server's load compiles them (WF1021, WF1020 at the action).
+        var result = RuleSetLoader.LoadSources(request.Files.Select(f => (f.Path, f.Text)), Rules.RuleHost.CheckEmbeddedCode);
         return Results.Ok(new
         {
-            files = result.Files.Select(f => new
-            {
-                path = f.Path, loaded = f.Loaded, ruleCount = f.RuleCount,
-                diagnostics = f.Diagnostics.Select(Diagnostic).Concat(codeErrors.Where(e => e.File == f.Path).Select(e => (object)new
-                {
-                    code = e.Code, severity = "error", message = e.Message, file = e.File, line = e.Line, column = e.Column, hint = e.Hint,
-                    text = e.ToString(),
-                })),
-            }),
+            files = result.Files.Select(f => new { path = f.Path, loaded = f.Loaded, ruleCount = f.RuleCount, diagnostics = f.Diagnostics.Select(Diagnostic) }),
         });
     }
 

@@ -155,16 +155,18 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
             case "rules":
             {
                 var onDisk = RuleFiles().ToDictionary(f => f, ReadOrNull, StringComparer.Ordinal);
-                var before = RuleSetLoader.LoadSources(onDisk.Where(f => f.Value is not null).Select(f => (f.Key, f.Value!)).OrderBy(f => f.Key, StringComparer.Ordinal));
+                // Templates and scripts of actions are compiled as the server's load compiles them (WF1021, WF1020 at the action).
+                var before = RuleSetLoader.LoadSources(onDisk.Where(f => f.Value is not null).Select(f => (f.Key, f.Value!)).OrderBy(f => f.Key, StringComparer.Ordinal),
+                    RuleHost.CheckEmbeddedCode);
                 var edited = new Dictionary<string, string?>(onDisk, StringComparer.Ordinal) { [fullPath] = text };
-                var after = RuleSetLoader.LoadSources(edited.Where(f => f.Value is not null).Select(f => (f.Key, f.Value!)).OrderBy(f => f.Key, StringComparer.Ordinal));
+                var after = RuleSetLoader.LoadSources(edited.Where(f => f.Value is not null).Select(f => (f.Key, f.Value!)).OrderBy(f => f.Key, StringComparer.Ordinal),
+                    RuleHost.CheckEmbeddedCode);
                 var existing = before.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error && d.Location.File != fullPath)
                     .Select(Key).ToHashSet(StringComparer.Ordinal);
                 var own = after.Diagnostics.Where(d => d.Location.File == fullPath).ToList();
                 var caused = after.Diagnostics.Where(d => d.Location.File != fullPath && d.Severity == DiagnosticSeverity.Error && !existing.Contains(Key(d))).ToList();
-                var code = CodeErrors(after.RuleSet, fullPath).ToList();
-                var refused = own.Any(d => d.Severity == DiagnosticSeverity.Error) || caused.Count > 0 || code.Count > 0;
-                return ([.. own.Concat(caused).Select(Map), .. code, .. StartWarnings(after.RuleSet, fullPath)], refused);
+                var refused = own.Any(d => d.Severity == DiagnosticSeverity.Error) || caused.Count > 0;
+                return ([.. own.Concat(caused).Select(Map), .. StartWarnings(after.RuleSet, fullPath)], refused);
             }
 
             case "ruletest":
@@ -244,12 +246,6 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
 
         return results;
     }
-
-    /// <summary>The file's action templates and scripts that would not compile when the action runs (WF1021, WF1020), as errors.</summary>
-    private IEnumerable<RuleFileDiagnostic> CodeErrors(RuleSet set, string fullPath) =>
-        RuleFlow.Workflows.Definitions.EmbeddedCodeChecker.Check(set.EmbeddedCode.Where(c => c.File == fullPath)
-                .Select(c => new RuleFlow.Workflows.Definitions.EmbeddedCode(c.Kind, c.Text, c.File, c.Line, c.Column, c.Rule)))
-            .Select(d => new RuleFileDiagnostic("error", d.Code, d.Message, Virtual(d.File), d.Line, d.Column, d.Hint));
 
     /// <summary>
     /// The file's <c>start workflow</c> actions checked against the loaded workflows' input schemas (<c>WF1040</c>), as

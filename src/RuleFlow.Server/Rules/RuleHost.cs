@@ -59,13 +59,23 @@ public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOpti
         }
     }
 
+    /// <summary>
+    /// Compiles a rule action's Handlebars template or script as the workflow runtime does when the action runs: a file whose
+    /// template does not compile (<c>WF1021</c>) or whose script does not parse (<c>WF1020</c>) fails to load, so a reload with one is
+    /// refused instead of putting in force a rule whose action can only fail.
+    /// </summary>
+    internal static EmbeddedCodeError? CheckEmbeddedCode(EmbeddedCodeInfo code) =>
+        RuleFlow.Workflows.Definitions.EmbeddedCodeChecker.Check(code.Kind, code.Text, code.Rule) is { } error
+            ? new EmbeddedCodeError(error.Code, error.Message, error.Hint)
+            : null;
+
     private (RuleSetLoadResult Result, bool Applied) Load(bool keepOnError)
     {
         var directory = RulesDirectory;
         RuleSetLoadResult result;
         if (Directory.Exists(directory))
         {
-            result = RuleSetLoader.LoadDirectory(directory);
+            result = RuleSetLoader.LoadDirectory(directory, CheckEmbeddedCode);
         }
         else
         {

@@ -2,55 +2,47 @@ using RuleFlow.Scripting;
 
 namespace RuleFlow.Workflows.Definitions;
 
-/// <summary>A template or script embedded in a rule's action (the host's copy of the rule engine's <c>EmbeddedCodeInfo</c>).</summary>
-/// <param name="Kind"><c>template</c> (Handlebars, a <c>start workflow … with template</c>) or <c>script</c> (an ES5.1 function body).</param>
-/// <param name="Text">The text between the quotes.</param>
-/// <param name="File">The rule file.</param>
-/// <param name="Line">1-based line of the action.</param>
-/// <param name="Column">1-based column of the action.</param>
-/// <param name="Rule">The rule's name.</param>
-public sealed record EmbeddedCode(string Kind, string Text, string File, int Line, int Column, string Rule);
-
 /// <summary>
-/// Checks the templates and scripts of rule actions as the server would compile them when the action runs: a Handlebars syntax error
-/// is <see cref="DiagnosticCodes.TemplateSyntax"/> (WF1021), a script that does not parse as an ES5.1 function body
-/// <see cref="DiagnosticCodes.ScriptSyntax"/> (WF1020), each at the rule's action with the line and column inside the text.
+/// Checks the templates and scripts of rule actions as the workflow runtime compiles them when the action runs: a Handlebars
+/// syntax error is <see cref="DiagnosticCodes.TemplateSyntax"/> (WF1021), a script that does not parse as an ES5.1 function body
+/// <see cref="DiagnosticCodes.ScriptSyntax"/> (WF1020), each with the line and column inside the text. Hosts hand it to the rule
+/// loader (<c>RuleSetLoader</c>'s <c>checkCode</c>), which reports the error at the rule's action.
 /// </summary>
 public static class EmbeddedCodeChecker
 {
-    /// <summary>The errors of <paramref name="code"/>, in order; empty when every text compiles.</summary>
-    /// <exception cref="ArgumentNullException"><paramref name="code"/> is null.</exception>
-    public static IReadOnlyList<WorkflowDiagnostic> Check(IEnumerable<EmbeddedCode> code)
+    /// <summary>The error of one template or script, or null when it compiles.</summary>
+    /// <param name="kind"><c>script</c> (an ES5.1 function body) or <c>template</c> (Handlebars; a text without <c>{{</c> is plain text).</param>
+    /// <param name="text">The text between the quotes.</param>
+    /// <param name="rule">The rule's name, for the message.</param>
+    /// <returns>The code (WF1020 or WF1021), the message with the position inside the text, and a hint.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    public static (string Code, string Message, string Hint)? Check(string kind, string text, string rule)
     {
-        ArgumentNullException.ThrowIfNull(code);
-        var templates = new TemplateRenderer();
-        var result = new List<WorkflowDiagnostic>();
-        foreach (var item in code)
+        ArgumentNullException.ThrowIfNull(kind);
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(rule);
+        if (kind == "script")
         {
-            if (item.Kind == "script")
-            {
-                if (ScriptSandbox.CheckSyntax(item.Text) is { } error)
-                {
-                    result.Add(new WorkflowDiagnostic(DiagnosticCodes.ScriptSyntax, WorkflowDiagnosticSeverity.Error,
-                        $"rule '{item.Rule}': script line {error.Line}, column {error.Column}: {error.Message}", item.File, item.Line, item.Column, "$",
-                        "scripts are ECMAScript 5.1 function bodies; return the result"));
-                }
-            }
-            else if (TemplateRenderer.IsTemplate(item.Text))
-            {
-                try
-                {
-                    templates.Compile(item.Text);
-                }
-                catch (TemplateException e)
-                {
-                    result.Add(new WorkflowDiagnostic(DiagnosticCodes.TemplateSyntax, WorkflowDiagnosticSeverity.Error,
-                        $"rule '{item.Rule}': template{(e.Line > 0 ? $" line {e.Line}, column {e.Column}" : "")}: {e.Message}", item.File, item.Line, item.Column, "$",
-                        "Handlebars: close every {{#each}}/{{#if}} block and every {{ … }}"));
-                }
-            }
+            return ScriptSandbox.CheckSyntax(text) is { } error
+                ? (DiagnosticCodes.ScriptSyntax, $"rule '{rule}': script line {error.Line}, column {error.Column}: {error.Message}",
+                    "scripts are ECMAScript 5.1 function bodies; return the result")
+                : null;
         }
 
-        return result;
+        if (!TemplateRenderer.IsTemplate(text))
+        {
+            return null;
+        }
+
+        try
+        {
+            new TemplateRenderer().Compile(text);
+            return null;
+        }
+        catch (TemplateException e)
+        {
+            return (DiagnosticCodes.TemplateSyntax, $"rule '{rule}': template{(e.Line > 0 ? $" line {e.Line}, column {e.Column}" : "")}: {e.Message}",
+                "Handlebars: close every {{#each}}/{{#if}} block and every {{ … }}");
+        }
     }
 }
