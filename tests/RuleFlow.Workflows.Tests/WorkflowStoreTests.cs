@@ -271,6 +271,28 @@ public sealed class WorkflowStoreTests
     [InlineData(TestStore.Sqlite)]
     [InlineData(TestStore.Postgres)]
     [InlineData(TestStore.Memory)]
+    public async Task An_outbox_message_whose_routing_key_AMQP_cannot_carry_is_parked_with_the_reason_not_retried(TestStore kind)
+    {
+        // Written by a version that did not check names where messages are made: every publish would fail, for good. 200 characters
+        // (PostgreSQL's column holds 255) but 400 bytes in UTF-8 (AMQP carries 255).
+        using var dir = new TempDirectory(kind);
+        var transport = new RecordingTransport();
+        await using var host = new TestHost(dir, new ManualTimeProvider(T0), transport);
+        await host.InitializeAsync();
+        var headers = new Dictionary<string, string>();
+        await host.Store.EnqueueOutboxAsync(new OutboxRecord("long", null, null, "ex", new string('é', 200), "{}", headers, T0, 0, T0, null, null), CancellationToken.None);
+        await host.Store.EnqueueOutboxAsync(new OutboxRecord("ok", null, null, "ex", "rk", "{}", headers, T0, 0, T0, null, null), CancellationToken.None);
+        await host.Runtime.DispatchOutboxAsync(CancellationToken.None);
+        Assert.Equal(["ok"], transport.Messages.Select(m => m.Id));
+        Assert.Empty(await host.Store.GetPendingOutboxAsync(T0.AddYears(100), 10, CancellationToken.None));
+        await host.Runtime.DispatchOutboxAsync(CancellationToken.None);
+        Assert.Single(transport.Messages);
+    }
+
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    [InlineData(TestStore.Memory)]
     public async Task Definitions_get_a_version_per_content_and_keep_old_versions(TestStore kind)
     {
         using var dir = new TempDirectory(kind);

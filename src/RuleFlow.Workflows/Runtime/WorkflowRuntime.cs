@@ -1423,6 +1423,16 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
                     continue;
                 }
 
+                if (AmqpLimits.CheckNames(message.Exchange, message.RoutingKey) is { } undeliverable)
+                {
+                    // Written before publish names were checked where they are made: every publish would fail, so it is parked (never
+                    // due again) with the reason, not retried every OutboxMaxRetryDelay for good.
+                    LogOutboxUndeliverable(message.Id, message.Exchange, undeliverable);
+                    await store.MarkOutboxFailedAsync(message.Id, message.Attempts + 1, DateTimeOffset.MaxValue, "not deliverable: " + undeliverable,
+                        cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
                 try
                 {
                     await transport.PublishAsync(
@@ -1608,6 +1618,9 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox message {MessageId} to {Exchange} failed (attempt {Attempts}); next try in {DelayMs} ms")]
     private partial void LogOutboxFailed(Exception exception, string messageId, string exchange, int attempts, double delayMs);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox message {MessageId} to {Exchange} cannot be delivered ({Reason}); parked, not retried")]
+    private partial void LogOutboxUndeliverable(string messageId, string exchange, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Timer {TimerId} ({Kind}) no longer applies; deleted")]
     private partial void LogStaleTimer(Guid timerId, string kind);
