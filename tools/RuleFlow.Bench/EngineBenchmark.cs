@@ -162,6 +162,9 @@ internal static class EngineBenchmark
             return RunCompile();
         }
 
+        PeakSampler.StartIfAsked();
+        var jit = JitSizeSampler.StartIfAsked();
+        PeakSampler.Phase = "warmup";
         var w1 = mode.StartsWith("W1", StringComparison.Ordinal);
         var w2 = mode.Contains("W2", StringComparison.Ordinal);
         var bulk = mode.EndsWith("bulk", StringComparison.Ordinal);
@@ -190,7 +193,11 @@ internal static class EngineBenchmark
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var gcPauseBefore = GC.GetTotalPauseDuration();
         var total = Stopwatch.StartNew();
+        PeakSampler.Phase = "timed";
         var run = Timed(session, workload, events, bulk, histogram);
+        PeakSampler.Phase = "after";
+        PeakSampler.Print();
+        jit?.Print();
         total.Stop();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
         var gcPause = GC.GetTotalPauseDuration() - gcPauseBefore;
