@@ -36,7 +36,7 @@ public sealed record RuleMatchesReport(
 /// For each of <paramref name="Matches"/>, in the same order: when it expires on event time — when the earliest of its held events
 /// leaves working memory (event time + the longest window that needs its type) or, for an earlier step of a sequence
 /// (<c>a then b within D</c>), when the sequence's window closes (the first step's time + D), whichever is first; null when the
-/// match holds facts only (they stay until retracted). Null for the whole list when not computed.
+/// match holds no held event (facts, which stay until retracted, or an aggregate's result). Null for the whole list when not computed.
 /// </param>
 public sealed record ConditionReport(
     int Index,
@@ -327,12 +327,20 @@ internal static class Explainer
             return null;
         }
 
-        var earlier = conditions[blocking.Index - 1];
-        var open = (earlier.MatchesExpireAt ?? []).OfType<DateTimeOffset>().Where(x => x > clock).ToList();
-        var listed = earlier.Matches.Count < earlier.PartialMatches ? $" (of the {earlier.Matches.Count} listed)" : "";
-        return open.Count > 0
-            ? string.Create(CultureInfo.InvariantCulture,
-                $"the sequence waits for this step: {open.Count} partial match(es) of the earlier steps are open{listed}, the next to close at {open.Min():o}")
+        // Every earlier step of this sequence: a partial match held at any of them may still be extended while its window is open
+        // (the window is inclusive: a step at exactly the close still matches).
+        var earlier = conditions.Skip(first).Take(blocking.Index - first).ToList();
+        var open = earlier.SelectMany(c => (c.MatchesExpireAt ?? []).OfType<DateTimeOffset>()).Where(x => x >= clock).ToList();
+        var unlisted = earlier.Sum(c => Math.Max(0, c.PartialMatches - c.Matches.Count));
+        if (open.Count > 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"the sequence waits for this step: {open.Count} partial match(es) of the earlier steps are open{(unlisted > 0 ? $" (of those listed; {unlisted} more not listed)" : "")}, ") +
+                string.Create(CultureInfo.InvariantCulture, $"the next to close at {open.Min():o}");
+        }
+
+        return unlisted > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"the sequence's window has closed for the listed partial matches of the earlier steps ({unlisted} more not listed)")
             : "the sequence's window has closed for every partial match of the earlier steps (no event of this step came in time)";
     }
 

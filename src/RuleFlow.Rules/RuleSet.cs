@@ -52,7 +52,7 @@ public sealed class RuleSet
     /// control, actions), not file names, comments or formatting. Equal fingerprints mean equal behaviour.
     /// </summary>
     public string Fingerprint => _fingerprint ??= Hashing.Long(
-        string.Join("\n", _types.Select(t => t.Canonical).Order(StringComparer.Ordinal)) + "\n--\n" +
+        string.Join("\n", _types.Select(t => t.FingerprintText).Order(StringComparer.Ordinal)) + "\n--\n" +
         string.Join("\n", Network.Plans.Values.Select(p => p.Rule.Canonical + " enabled " + p.Rule.Enabled).Order(StringComparer.Ordinal)));
 
     internal ReteNetwork Network { get; }

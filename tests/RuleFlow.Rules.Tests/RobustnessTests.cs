@@ -331,7 +331,16 @@ public sealed class FuzzTests
         Assert.Equal(InsertStatus.Applied, facts.LastInsertStatus);
         facts.Insert(T.Event("Device", 0, new { name = "r2", tier = "edge" }));
         Assert.Equal(1, facts.Statistics.MissingFieldEvents);
+        facts.Insert(T.Event("Device", 0, new { site = "x" })); // no key: refused, counted as invalid only
+        Assert.Equal(InsertStatus.Invalid, facts.LastInsertStatus);
+        Assert.Equal(1, facts.Statistics.MissingFieldEvents);
         Assert.Single(facts.Insert(T.Event("e", 1, new { device = "r1" })));
+
+        // Optionality changes what is counted, so it changes the fingerprint (a reload applies it); an item type may say `?` too.
+        Assert.NotEqual(T.Load("event e fields { s: string }").Fingerprint, T.Load("event e fields { s: string? }").Fingerprint);
+        Assert.Equal(T.Load("event e fields { s: string }").Fingerprint, T.Load("event e fields { s: string }").Fingerprint);
+        Assert.DoesNotContain(T.Diagnose("event e fields { tags: [string?], o: { a: number? }? }\nrule \"r\" when x: e() then log x.tags end"),
+            d => d.Severity == DiagnosticSeverity.Error);
     }
 
     [Theory]

@@ -76,13 +76,23 @@ public sealed class TemporalTests
         Assert.Equal([At(120_000), At(180_000)], report.Conditions[0].MatchesExpireAt!.Order());
         Assert.Equal(["s1"], report.Conditions[1].Matches.Single().Skip(1));
         Assert.Equal(At(120_000), Assert.Single(report.Conditions[1].MatchesExpireAt!)); // bob's sequence closes 2 min after l1
-        Assert.Contains("the sequence waits for this step: 1 partial match(es) of the earlier steps are open, the next to close at " +
+        // Open: l1 and l2 at the first step, [l1, s1] at the second.
+        Assert.Contains("the sequence waits for this step: 3 partial match(es) of the earlier steps are open, the next to close at " +
                         At(120_000).ToString("o"), report.Summary, StringComparison.Ordinal);
 
+        // Past bob's close ann's first step is still open (until 3 min): the rule waits, and can still fire for her.
         session.Insert(E("ping", 150_000, new { }));
         report = session.Explain("login then sudo");
-        Assert.Equal(2, report.Conditions[0].PartialMatches); // l1 is still held (the count keeps it 10 min)...
-        Assert.Contains("closed for every partial match", report.Summary, StringComparison.Ordinal); // ...but bob's sequence is over
+        Assert.Contains("1 partial match(es) of the earlier steps are open, the next to close at " + At(180_000).ToString("o"), report.Summary, StringComparison.Ordinal);
+
+        // At exactly the close the window is still open (within is inclusive); after it, every sequence is over while the held
+        // logins stay (the count keeps them 10 min).
+        session.Insert(E("ping", 180_000, new { }));
+        Assert.Contains("the next to close at " + At(180_000).ToString("o"), session.Explain("login then sudo").Summary, StringComparison.Ordinal);
+        session.Insert(E("ping", 180_001, new { }));
+        report = session.Explain("login then sudo");
+        Assert.Equal(2, report.Conditions[0].PartialMatches);
+        Assert.Contains("closed for every partial match", report.Summary, StringComparison.Ordinal);
 
         // An event held only by its own window: its release is the expiry.
         var count = T.Load("""

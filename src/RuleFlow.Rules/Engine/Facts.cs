@@ -836,9 +836,9 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
     }
 
     /// <summary>Bit i set when <see cref="Schema"/>[i] is required (the first 64 fields; the one-pass check covers no more).</summary>
-    private ulong RequiredMask => _requiredMask ??= Enumerable.Range(0, Math.Min(Schema.Length, 64)).Where(i => Schema[i].Required).Aggregate(0UL, (m, i) => m | (1UL << i));
-
-    private ulong? _requiredMask;
+    private ulong RequiredMask { get; } = declaration.Schema?.Fields is { } required
+        ? required.Values.Take(64).Select((f, i) => f.Optional ? 0UL : 1UL << i).Aggregate(0UL, (m, bit) => m | bit)
+        : 0;
 
     /// <summary>True when a non-null JSON value has the kind a declared field type allows (a time: a string or a number).</summary>
     private static bool HasDeclaredType(JsonElement value, ExprType type) => type switch

@@ -317,12 +317,12 @@ internal sealed class SessionState : ITimerTarget
                 return;
             }
 
-            if (factCheck == SchemaCheck.MissingField)
+            LastInsertStatus = UpsertFact(type, evt.Data, evt.Id) ? InsertStatus.Applied : InsertStatus.Invalid;
+            if (factCheck == SchemaCheck.MissingField && LastInsertStatus == InsertStatus.Applied)
             {
-                MissingFieldEvents++;
+                MissingFieldEvents++; // a fact without its key field is refused (InvalidEvents), not counted here
             }
 
-            LastInsertStatus = UpsertFact(type, evt.Data, evt.Id) ? InsertStatus.Applied : InsertStatus.Invalid;
             if (!_deferFire)
             {
                 Fire();

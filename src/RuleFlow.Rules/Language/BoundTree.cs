@@ -65,6 +65,14 @@ internal sealed record BoundEventType(
         DedupWindow = Dedup?.Window,
     };
 
+    /// <summary>
+    /// <see cref="Canonical"/> plus the top-level fields declared optional (<c>?</c>): what the rule set's fingerprint hashes, since
+    /// optionality changes which events are counted as missing a field (not how they are read, so state still carries over).
+    /// </summary>
+    public string FingerprintText => Schema?.Fields is { } fields && fields.Any(f => f.Value.Optional)
+        ? Canonical + " optional " + string.Join(",", fields.Where(f => f.Value.Optional).Select(f => f.Key).Order(StringComparer.Ordinal))
+        : Canonical;
+
     /// <summary>Structural identity: equal when events of the type are read the same way (used when state is carried over).</summary>
     public string Canonical => $"{(IsFact ? "fact" : "event")} {Name} key {string.Join('.', KeyPath ?? [])} time {string.Join('.', TimePath ?? [])} " +
                                $"fields {Schema?.Canonical} dedup {(Dedup is null ? "" : string.Join(",", Dedup.Fields.Select(f => string.Join('.', f))) + "/" + Dedup.Window.Ticks)}";

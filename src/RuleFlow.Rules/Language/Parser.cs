@@ -558,6 +558,11 @@ internal sealed class Parser
             try
             {
                 var element = ParseType();
+                if (Current.Kind == SyntaxKind.Question)
+                {
+                    Advance(); // `[string?]`: accepted (an item may be null); only a top-level field's `?` counts
+                }
+
                 Expect(SyntaxKind.CloseBracket, "']'");
                 return new ArrayTypeSyntax(SpanFrom(start), element);
             }
