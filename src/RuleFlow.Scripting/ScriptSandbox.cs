@@ -117,12 +117,59 @@ public sealed partial class ScriptSandbox
         return Parse(source, out _);
     }
 
+    /// <summary>
+    /// Parses a script within the bounds of <see cref="ScriptNesting"/>: at most 65,536 characters, brackets at most 256 deep (checked
+    /// in the text first), a syntax tree at most 256 deep; a longer text is parsed on a thread with 64 MB of stack. Past a bound, a
+    /// syntax error that names it, at the place it is passed: neither the parse nor a run of what it returns can overflow the stack.
+    /// </summary>
     private static ScriptSyntaxError? Parse(string source, out Jint.Parser.Ast.Program? program)
+    {
+        program = null;
+        if (source.Length > ScriptNesting.MaxSourceChars)
+        {
+            return new ScriptSyntaxError(1, 1, string.Create(CultureInfo.InvariantCulture,
+                $"the script is {source.Length:N0} characters long; at most {ScriptNesting.MaxSourceChars:N0} are allowed"));
+        }
+
+        if (ScriptNesting.TooDeepBracketAt(source) is >= 0 and var at)
+        {
+            var line = 1 + source.AsSpan(0, at).Count('\n');
+            var column = at - (source.LastIndexOf('\n', Math.Max(0, at - 1)) + 1) + 1;
+            return new ScriptSyntaxError(line, column,
+                $"brackets nest more than {ScriptNesting.MaxBracketDepth} levels deep here (nesting is bounded so that parsing cannot exhaust the stack)");
+        }
+
+        if (source.Length <= ScriptNesting.InlineParseChars)
+        {
+            return ParseBounded(source, out program);
+        }
+
+        ScriptSyntaxError? error = null;
+        Jint.Parser.Ast.Program? parsed = null;
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                error = ParseBounded(source, out parsed);
+            }
+            catch (Exception e)
+            {
+                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e); // rethrown on the caller's thread
+            }
+        }, ScriptNesting.ParseStackBytes) { IsBackground = true, Name = "script parse" };
+        thread.Start();
+        thread.Join();
+        failure?.Throw();
+        program = parsed;
+        return error;
+    }
+
+    private static ScriptSyntaxError? ParseBounded(string source, out Jint.Parser.Ast.Program? program)
     {
         try
         {
             program = new JavaScriptParser().Parse(Prefix + source + Suffix, new ParserOptions { Source = "script" });
-            return null;
         }
         catch (ParserException ex)
         {
@@ -130,6 +177,16 @@ public sealed partial class ScriptSandbox
             var (line, column) = MapParserPosition(ex);
             return new ScriptSyntaxError(line, column, DescribeSyntaxError(source, line, ex.Description ?? ex.Message));
         }
+
+        if (ScriptNesting.TooDeepNode(program) is { } deep)
+        {
+            program = null;
+            var (line, column) = MapRuntimePosition(deep.Location?.Start.Line ?? 1, deep.Location?.Start.Column ?? 0);
+            return new ScriptSyntaxError(line, column,
+                $"expressions or statements nest more than {ScriptNesting.MaxTreeDepth} levels deep here (nesting is bounded so that running the script cannot exhaust the stack)");
+        }
+
+        return null;
     }
 
     /// <summary>Runs one script.</summary>

@@ -77,6 +77,18 @@ public sealed class CheckCommandTests
     }
 
     [Fact]
+    public void A_script_nested_too_deeply_for_the_stack_is_an_error_not_a_crash()
+    {
+        // 10,000 nested parentheses overflowed the stack of `ruleflow check` (and of a server loading the file).
+        using var temp = new TempDirectory();
+        File.WriteAllText(Path.Combine(temp.Path, "deep.rules"),
+            "event e key id\nrule \"deep\" when c: e() then\n    script \"\"\"return " + new string('(', 10_000) + "1" + new string(')', 10_000) + ";\"\"\"\nend\n");
+        var (exit, output, _) = Run(temp.Path);
+        Assert.Equal(1, exit);
+        Assert.Contains("deep.rules:3:5: error WF1020: rule 'deep': script line 1, column 264: brackets nest more than 256 levels deep here", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_test_file_with_no_rules_to_test_is_an_error_of_check_as_of_test()
     {
         // What 'ruleflow test' would stop at: a named rule file that does not exist (RF1000 at its name), no rule file at all (RF4001).

@@ -155,6 +155,57 @@ public sealed class ScriptSandboxTests
         Assert.Equal((line, column), (check.Line, check.Column));
     }
 
+    [Theory]
+    [InlineData("parens", "brackets nest more than 256 levels deep")]
+    [InlineData("unary", "nest more than 256 levels deep")]
+    [InlineData("plus", "nest more than 256 levels deep")]
+    [InlineData("ifs", "nest more than 256 levels deep")]
+    [InlineData("long", "at most 65,536 are allowed")]
+    public void Nesting_that_could_exhaust_the_stack_is_a_syntax_error_not_a_crash(string shape, string message)
+    {
+        // Jint parses and evaluates recursively: 10,000 nested parentheses overflowed the stack (the process ended) when a rule file or
+        // workflow was checked or loaded, or the script ran.
+        var source = shape switch
+        {
+            "parens" => "return " + new string('(', 10_000) + "1" + new string(')', 10_000) + ";",
+            "unary" => "return " + new string('!', 20_000) + "1;",
+            "plus" => "return 1" + string.Concat(Enumerable.Repeat(" + 1", 5_000)) + ";",
+            "ifs" => string.Concat(Enumerable.Repeat("if (1) ", 5_000)) + "return 1;",
+            _ => "return 1;" + new string(' ', 70_000),
+        };
+        var check = ScriptSandbox.CheckSyntax(source);
+        Assert.NotNull(check);
+        Assert.Contains(message, check.Message, StringComparison.Ordinal);
+        var failed = Fails(source);
+        Assert.Equal(ScriptErrorKind.Syntax, failed.Kind);
+    }
+
+    [Fact]
+    public void Nesting_within_the_bounds_parses_and_runs_on_a_small_stack()
+    {
+        // 250 levels of each shape run on a 1 MB thread (a thread-pool thread has 1.5 MB): the bounds leave room for the evaluation.
+        string[] sources =
+        [
+            "return " + new string('(', 250) + "1" + new string(')', 250) + ";",
+            "return " + new string('!', 250) + "1;",
+            "return 1" + string.Concat(Enumerable.Repeat(" + 1", 250)) + ";",
+            "return " + new string('[', 250) + new string(']', 250) + ".length;",
+            "// a comment with ((((( and a string ')))))(((((\n" + string.Concat(Enumerable.Repeat("if (1) ", 120)) + "return 2;",
+        ];
+        var results = new string[sources.Length];
+        var thread = new Thread(() =>
+        {
+            for (var i = 0; i < sources.Length; i++)
+            {
+                results[i] = Run(sources[i]).ResultJson ?? "null";
+            }
+        }, 1024 * 1024);
+        thread.Start();
+        thread.Join();
+        Assert.Equal(["1", "true", "251", "1", "2"], results);
+        Assert.Null(ScriptSandbox.CheckSyntax("var s = '" + new string('(', 300) + "'; /* " + new string('[', 300) + " */ return s.length;"));
+    }
+
     [Fact]
     public void Runtime_error_reports_the_script_line_and_column()
     {
