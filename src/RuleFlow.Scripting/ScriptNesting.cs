@@ -35,7 +35,10 @@ internal static class ScriptNesting
     /// The offset of the first bracket that opens level <see cref="MaxBracketDepth"/> + 1, or -1. Strings and comments are skipped;
     /// a regular expression literal is not recognised, so its brackets count (conservative: a few per literal at most).
     /// </summary>
-    public static int TooDeepBracketAt(string source)
+    public static int TooDeepBracketAt(string source) => TooDeepBracketAt(source, MaxBracketDepth);
+
+    /// <summary>The offset of the first bracket that opens level <paramref name="maxDepth"/> + 1, or -1 (as <see cref="TooDeepBracketAt(string)"/>).</summary>
+    public static int TooDeepBracketAt(string source, int maxDepth)
     {
         var depth = 0;
         for (var i = 0; i < source.Length; i++)
@@ -65,7 +68,7 @@ internal static class ScriptNesting
                     i = end < 0 ? source.Length : end + 1;
                     break;
                 case '(' or '[' or '{':
-                    if (++depth > MaxBracketDepth)
+                    if (++depth > maxDepth)
                     {
                         return i;
                     }

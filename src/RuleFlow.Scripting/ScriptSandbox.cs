@@ -122,9 +122,15 @@ public sealed partial class ScriptSandbox
     /// in the text first), a syntax tree at most 256 deep; a longer text is parsed on a thread with 64 MB of stack. Past a bound, a
     /// syntax error that names it, at the place it is passed: neither the parse nor a run of what it returns can overflow the stack.
     /// </summary>
-    private static ScriptSyntaxError? Parse(string source, out Jint.Parser.Ast.Program? program)
+    private static ScriptSyntaxError? Parse(string source, out Jint.Parser.Ast.Program? program) => Parse(source, out program, out _);
+
+    /// <param name="source">The script.</param>
+    /// <param name="program">The parsed program, or null on an error.</param>
+    /// <param name="bound">True when the error is a bound of <see cref="ScriptNesting"/> passed, not a plain syntax error.</param>
+    private static ScriptSyntaxError? Parse(string source, out Jint.Parser.Ast.Program? program, out bool bound)
     {
         program = null;
+        bound = true;
         if (source.Length > ScriptNesting.MaxSourceChars)
         {
             return new ScriptSyntaxError(1, 1, string.Create(CultureInfo.InvariantCulture,
@@ -141,17 +147,18 @@ public sealed partial class ScriptSandbox
 
         if (source.Length <= ScriptNesting.InlineParseChars)
         {
-            return ParseBounded(source, out program);
+            return ParseBounded(source, out program, out bound);
         }
 
         ScriptSyntaxError? error = null;
         Jint.Parser.Ast.Program? parsed = null;
+        var tooDeep = false;
         System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
         var thread = new Thread(() =>
         {
             try
             {
-                error = ParseBounded(source, out parsed);
+                error = ParseBounded(source, out parsed, out tooDeep);
             }
             catch (Exception e)
             {
@@ -162,11 +169,24 @@ public sealed partial class ScriptSandbox
         thread.Join();
         failure?.Throw();
         program = parsed;
+        bound = tooDeep;
         return error;
     }
 
-    private static ScriptSyntaxError? ParseBounded(string source, out Jint.Parser.Ast.Program? program)
+    /// <summary>
+    /// Why <paramref name="code"/> passes a bound of <see cref="ScriptNesting"/> (its length, its brackets or its syntax tree), or null
+    /// when it does not (a plain syntax error is null too: the caller reports it its own way). For the guards on <c>eval</c> and
+    /// <c>Function</c>.
+    /// </summary>
+    internal static string? BoundsError(string code)
     {
+        var error = Parse(code, out _, out var bound);
+        return bound ? error?.Message : null;
+    }
+
+    private static ScriptSyntaxError? ParseBounded(string source, out Jint.Parser.Ast.Program? program, out bool bound)
+    {
+        bound = false;
         try
         {
             program = new JavaScriptParser().Parse(Prefix + source + Suffix, new ParserOptions { Source = "script" });
@@ -181,6 +201,7 @@ public sealed partial class ScriptSandbox
         if (ScriptNesting.TooDeepNode(program) is { } deep)
         {
             program = null;
+            bound = true;
             var (line, column) = MapRuntimePosition(deep.Location?.Start.Line ?? 1, deep.Location?.Start.Column ?? 0);
             return new ScriptSyntaxError(line, column,
                 $"expressions or statements nest more than {ScriptNesting.MaxTreeDepth} levels deep here (nesting is bounded so that running the script cannot exhaust the stack)");
@@ -390,6 +411,7 @@ public sealed partial class ScriptSandbox
     {
         private static readonly string[] ObjectOverridable = ["toString", "valueOf", "toJSON", "toLocaleString"];
         private static readonly string[] ErrorOverridable = ["name", "message", "toString"];
+        private static readonly string[] NativeErrorOverridable = ["name", "message"];
         private int baselineGlobals;
 
         private PooledEngine(Engine engine) => Engine = engine;
@@ -406,6 +428,7 @@ public sealed partial class ScriptSandbox
                 .LimitRecursion(options.LimitRecursion)
                 .Culture(CultureInfo.InvariantCulture)
                 .LocalTimeZone(TimeZoneInfo.Utc));
+            ScriptGuards.Install(engine);
             var pooled = new PooledEngine(engine);
             pooled.Harden();
             return pooled;
@@ -449,6 +472,13 @@ public sealed partial class ScriptSandbox
             builtIns.Add(Engine.Object.PrototypeObject);
             Tame(Engine.Object.PrototypeObject, ObjectOverridable);
             Tame(Engine.Error.PrototypeObject, ErrorOverridable);
+
+            // Each native error's prototype has its own `name` and `message` (ES5 15.11.7.9-10): frozen as data properties they would
+            // make `new RangeError("x").message` silently empty, and the messages of the sandbox's own TypeErrors and SyntaxErrors.
+            foreach (var native in new[] { Engine.EvalError, Engine.RangeError, Engine.ReferenceError, Engine.SyntaxError, Engine.TypeError, Engine.UriError })
+            {
+                Tame(native.PrototypeObject, NativeErrorOverridable);
+            }
 
             var seen = new HashSet<ObjectInstance>(ReferenceEqualityComparer.Instance);
             foreach (var obj in builtIns)
@@ -545,7 +575,7 @@ public sealed partial class ScriptSandbox
             return null;
         }
 
-        var json = new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined);
+        var json = ScriptGuards.Serialize(engine, value, what);
         if (json.IsUndefined())
         {
             return null;
@@ -580,7 +610,7 @@ public sealed partial class ScriptSandbox
 
         try
         {
-            var json = new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined);
+            var json = ScriptGuards.Serialize(engine, value, "a logged value");
             return json.IsUndefined() ? "undefined" : json.AsString();
         }
         catch (JavaScriptException)
@@ -671,7 +701,7 @@ public sealed partial class ScriptSandbox
         if (t == typeof(string))
         {
             return value.IsString() ? value.AsString()
-                : value.IsObject() ? new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined).AsString()
+                : value.IsObject() ? ScriptGuards.Serialize(engine, value, $"{function}: argument '{parameter}'").AsString()
                 : value.IsBoolean() ? (value.AsBoolean() ? "true" : "false")
                 : value.AsNumber().ToString("R", CultureInfo.InvariantCulture);
         }
@@ -687,7 +717,7 @@ public sealed partial class ScriptSandbox
             return value.IsString() ? value.AsString()
                 : value.IsBoolean() ? value.AsBoolean()
                 : value.IsNumber() ? value.AsNumber()
-                : new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined).AsString();
+                : ScriptGuards.Serialize(engine, value, $"{function}: argument '{parameter}'").AsString();
         }
 
         if (!value.IsNumber())

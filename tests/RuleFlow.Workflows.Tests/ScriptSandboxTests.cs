@@ -180,6 +180,42 @@ public sealed class ScriptSandboxTests
         Assert.Equal(ScriptErrorKind.Syntax, failed.Kind);
     }
 
+    [Theory]
+    [InlineData("eval", "var s = '1'; for (var i = 0; i < 20000; i++) s = '(' + s + ')'; return eval(s);", "SyntaxError: eval: brackets nest more than 256 levels deep")]
+    [InlineData("Function", "var s = '1'; for (var i = 0; i < 20000; i++) s = '(' + s + ')'; return new Function('return ' + s)();", "SyntaxError: Function: brackets nest more than 256")]
+    [InlineData("constructor", "var s = '1'; for (var i = 0; i < 20000; i++) s = '!' + s; return (function () {}).constructor('return ' + s)();", "SyntaxError: Function: expressions or statements nest more than 256")]
+    [InlineData("JSON.parse", "var s = '1'; for (var i = 0; i < 20000; i++) s = '[' + s + ']'; return JSON.parse(s);", "SyntaxError: JSON.parse: the text nests more than 256 levels deep")]
+    [InlineData("JSON.stringify", "var o = 1; for (var i = 0; i < 20000; i++) o = [o]; return JSON.stringify(o);", "RangeError: JSON.stringify: the value nests arrays or objects more than 256 levels deep")]
+    [InlineData("join", "var o = 1; for (var i = 0; i < 20000; i++) o = [o]; return '' + o;", "RangeError: Array.prototype.toString: the array nests")]
+    [InlineData("result", "var o = 1; for (var i = 0; i < 20000; i++) o = {a: o}; return o;", "RangeError: the result nests arrays or objects more than 256 levels deep")]
+    public void What_a_script_builds_too_deep_for_the_stack_is_an_error_not_a_crash(string _, string source, string message)
+    {
+        // Jint's parser, JSON and array built-ins recurse once per level: 20,000 levels built while running overflowed the stack.
+        var failed = Fails(source);
+        Assert.Equal(ScriptErrorKind.Runtime, failed.Kind);
+        Assert.Contains(message, failed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_guarded_built_ins_still_work_and_errors_keep_their_messages()
+    {
+        var result = Run("""
+            var deep = '1'; for (var i = 0; i < 20000; i++) deep = '[' + deep + ']';
+            var caught; try { JSON.parse(deep); } catch (e) { caught = e.name + ': ' + e.message; }
+            log({ nested: [1, [2, [3]]] });
+            return {
+              sum: eval('1 + 2') + new Function('a', 'return a * 2')(4) + Function('return 1')(),
+              parsed: JSON.parse('{"a":[[1]]}').a[0][0],
+              joined: [1, [2, 3]].join('-') + String([4, [5]]),
+              functions: (function () {} instanceof Function) && eval instanceof Function && (function () {}).constructor === Function,
+              messages: new RangeError('big').message + '|' + new TypeError('t').message + '|' + new SyntaxError('s').message,
+              caught: caught
+            };
+            """);
+        Assert.Equal("""{"sum":12,"parsed":1,"joined":"1-2,34,5","functions":true,"messages":"big|t|s","caught":"SyntaxError: JSON.parse: the text nests more than 256 levels deep"}""", result.ResultJson);
+        Assert.Equal(["""{"nested":[1,[2,[3]]]}"""], result.Log);
+    }
+
     [Fact]
     public void Nesting_within_the_bounds_parses_and_runs_on_a_small_stack()
     {
