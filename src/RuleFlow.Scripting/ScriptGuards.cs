@@ -1,7 +1,6 @@
 using Jint;
 using Jint.Native;
 using Jint.Native.Function;
-using Jint.Native.Json;
 using Jint.Native.Object;
 using Jint.Runtime;
 using Jint.Runtime.Descriptors;
@@ -11,13 +10,13 @@ using Jint.Runtime.Interop;
 namespace RuleFlow.Scripting;
 
 /// <summary>
-/// Guards around the built-ins of Jint 2.10.4 that recurse once per level of what a script builds while it runs, without a bound of
-/// their own (a stack overflow ends the process): code handed to <c>eval</c> or <c>Function</c> meets the bounds of a script's own text
-/// (<see cref="ScriptNesting"/>); a text handed to <c>JSON.parse</c> may nest its brackets at most <see cref="MaxValueDepth"/> deep; a
-/// value handed to <c>JSON.stringify</c>, <c>Array.prototype.join</c>, <c>toString</c> or <c>toLocaleString</c>, and what the sandbox
-/// itself turns into JSON (the result, the returned globals, <c>log</c> arguments, host-function arguments), may nest at most
-/// <see cref="MaxValueDepth"/> arrays or objects deep. Past a bound, a <c>SyntaxError</c> or <c>RangeError</c> the script can catch.
-/// <c>eval</c> becomes indirect (it runs in the global scope, as <c>(0, eval)(…)</c> does).
+/// Guards around the built-ins of Jint 2.10.4 that can recurse without end, or deeper than any stack, on what a script builds while it
+/// runs — in a few statements, where the statement limit and the script thread's large stack (<see cref="ScriptThread"/>) do not
+/// help: code handed to <c>eval</c> or <c>Function</c> meets the bounds of a script's own text (<see cref="ScriptNesting"/>); a text
+/// handed to <c>JSON.parse</c> may nest its brackets at most <see cref="MaxValueDepth"/> deep (a string doubled 20 times nests a
+/// million deep); <c>Array.prototype.join</c> and <c>toLocaleString</c> (and so <c>toString</c>) refuse an array that contains itself
+/// (Jint recurses into it for ever) or nests arrays more than <see cref="MaxValueDepth"/> deep. Past a bound, a <c>SyntaxError</c> or
+/// <c>RangeError</c> the script can catch. <c>eval</c> becomes indirect (it runs in the global scope, as <c>(0, eval)(…)</c> does).
 /// </summary>
 internal static class ScriptGuards
 {
@@ -31,28 +30,25 @@ internal static class ScriptGuards
         var parse = (FunctionInstance)json.Get("parse").AsObject();
         Replace(json, "parse", new ClrFunctionInstance(engine, (self, args) =>
         {
-            if (args.Length > 0 && args[0].IsString() && ScriptNesting.TooDeepBracketAt(args[0].AsString(), MaxValueDepth) >= 0)
+            // Converted once, here: a String object or an object with toString cannot show the check one text and the parse another.
+            var text = TypeConverter.ToString(args.Length > 0 ? args[0] : JsValue.Undefined);
+            if (ScriptNesting.TooDeepJsonAt(text, MaxValueDepth) >= 0)
             {
                 throw Error(engine.SyntaxError, $"JSON.parse: the text nests more than {MaxValueDepth} levels deep");
             }
 
-            return parse.Call(self, args);
+            return parse.Call(self, [new JsValue(text), .. args.Skip(1)]);
         }, 2));
 
-        var stringify = (FunctionInstance)json.Get("stringify").AsObject();
-        Replace(json, "stringify", new ClrFunctionInstance(engine, (self, args) =>
-        {
-            CheckDepth(engine, args.Length > 0 ? args[0] : JsValue.Undefined, "JSON.stringify: the value");
-            return stringify.Call(self, args);
-        }, 3));
-
+        // join and toString recurse into elements that are arrays (through their toString), without a bound and without noticing a
+        // cycle: only nested arrays are walked, and a cycle is an error.
         var arrayPrototype = engine.Array.PrototypeObject;
-        foreach (var name in new[] { "join", "toString", "toLocaleString" })
+        foreach (var name in new[] { "join", "toLocaleString" })
         {
             var original = (FunctionInstance)arrayPrototype.Get(name).AsObject();
             Replace(arrayPrototype, name, new ClrFunctionInstance(engine, (self, args) =>
             {
-                CheckDepth(engine, self, "Array.prototype." + name + ": the array");
+                CheckArrays(engine, self, "Array.prototype." + name + ": the array");
                 return original.Call(self, args);
             }, name == "join" ? 1 : 0));
         }
@@ -60,7 +56,7 @@ internal static class ScriptGuards
         var eval = (FunctionInstance)engine.Global.Get("eval").AsObject();
         Replace(engine.Global, "eval", new ClrFunctionInstance(engine, (_, args) =>
         {
-            if (args.Length > 0 && args[0].IsString() && ScriptSandbox.BoundsError(args[0].AsString()) is { } error)
+            if (args.Length > 0 && args[0].IsString() && ScriptSandbox.CodeError(args[0].AsString()) is { } error)
             {
                 throw Error(engine.SyntaxError, "eval: " + error);
             }
@@ -73,53 +69,65 @@ internal static class ScriptGuards
         Replace(engine.Function.PrototypeObject, "constructor", function);
     }
 
-    /// <summary>Serializes a value as <c>JSON.stringify</c> does, after checking its depth (the sandbox's own conversions).</summary>
-    public static JsValue Serialize(Engine engine, JsValue value, string what)
-    {
-        CheckDepth(engine, value, what);
-        return new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined);
-    }
+    /// <summary>A script error with its message on the error object (<c>e.message</c>), which Jint's message constructor leaves empty.</summary>
+    private static JavaScriptException Error(Jint.Native.Error.ErrorConstructor constructor, string message) =>
+        new(constructor.Construct([new JsValue(message)]));
 
     /// <summary>
-    /// Throws a <c>RangeError</c> when arrays and objects nest more than <see cref="MaxValueDepth"/> deep in <paramref name="value"/>.
-    /// Walks own data properties with a stack of its own; an object met twice is walked once (a cycle is left to the caller's error).
+    /// Throws a <c>RangeError</c> when arrays nest in <paramref name="value"/> (through array elements) more than
+    /// <see cref="MaxValueDepth"/> deep, or contain themselves: what <c>join</c> recurses through.
     /// </summary>
-    public static void CheckDepth(Engine engine, JsValue value, string what)
+    private static void CheckArrays(Engine engine, JsValue value, string what)
     {
-        if (!value.IsObject())
+        if (!value.IsObject() || value.AsObject() is not Jint.Native.Array.ArrayInstance root)
         {
             return;
         }
 
-        var seen = new HashSet<ObjectInstance>(ReferenceEqualityComparer.Instance);
-        var pending = new Stack<(ObjectInstance Obj, int Depth)>();
-        pending.Push((value.AsObject(), 1));
+        var onPath = new HashSet<ObjectInstance>(ReferenceEqualityComparer.Instance);
+        var done = new HashSet<ObjectInstance>(ReferenceEqualityComparer.Instance);
+        var pending = new Stack<(ObjectInstance Array, bool Leaving)>();
+        pending.Push((root, false));
         while (pending.Count > 0)
         {
-            var (obj, depth) = pending.Pop();
-            if (depth > MaxValueDepth)
+            var (array, leaving) = pending.Pop();
+            if (leaving)
             {
-                throw Error(engine.RangeError, $"{what} nests arrays or objects more than {MaxValueDepth} levels deep");
+                onPath.Remove(array);
+                done.Add(array);
+                continue;
             }
 
-            if (obj is FunctionInstance || !seen.Add(obj))
+            if (done.Contains(array))
             {
                 continue;
             }
 
-            foreach (var (_, descriptor) in obj.GetOwnProperties())
+            if (!onPath.Add(array))
             {
-                if (descriptor.Value is { } child && child.IsObject())
+                throw Error(engine.RangeError, $"{what} contains itself");
+            }
+
+            if (onPath.Count > MaxValueDepth)
+            {
+                throw Error(engine.RangeError, $"{what} nests arrays more than {MaxValueDepth} levels deep");
+            }
+
+            pending.Push((array, true));
+            foreach (var (_, descriptor) in array.GetOwnProperties())
+            {
+                if (descriptor.Value is { } element && element.IsObject() && element.AsObject() is Jint.Native.Array.ArrayInstance inner)
                 {
-                    pending.Push((child.AsObject(), depth + 1));
+                    if (onPath.Contains(inner))
+                    {
+                        throw Error(engine.RangeError, $"{what} contains itself");
+                    }
+
+                    pending.Push((inner, false));
                 }
             }
         }
     }
-
-    /// <summary>A script error with its message on the error object (<c>e.message</c>), which Jint's message constructor leaves empty.</summary>
-    private static JavaScriptException Error(Jint.Native.Error.ErrorConstructor constructor, string message) =>
-        new(constructor.Construct([new JsValue(message)]));
 
     private static void Replace(ObjectInstance owner, string name, FunctionInstance replacement)
     {
@@ -142,25 +150,25 @@ internal static class ScriptGuards
             FastAddProperty("length", 1, false, false, false);
         }
 
-        public override JsValue Call(JsValue thisObject, JsValue[] arguments)
-        {
-            Check(arguments);
-            return _original.Call(thisObject, arguments);
-        }
+        public override JsValue Call(JsValue thisObject, JsValue[] arguments) => _original.Call(thisObject, Checked(arguments));
 
-        public ObjectInstance Construct(JsValue[] arguments)
-        {
-            Check(arguments);
-            return _original.Construct(arguments);
-        }
+        public ObjectInstance Construct(JsValue[] arguments) => _original.Construct(Checked(arguments));
 
-        private void Check(JsValue[] arguments)
+        /// <summary>
+        /// The arguments converted to text once (so that an object's <c>toString</c> cannot show the check one text and the parse
+        /// another), after the function Jint would make of them — <c>function (params) { body }</c> — parses within the bounds.
+        /// </summary>
+        private JsValue[] Checked(JsValue[] arguments)
         {
-            var code = string.Join(",", arguments.Select(a => a.IsString() ? a.AsString() : TypeConverter.ToString(a)));
-            if (ScriptSandbox.BoundsError(code) is { } error)
+            var texts = arguments.Select(a => TypeConverter.ToString(a)).ToArray();
+            var parameters = texts.Length > 1 ? string.Join(",", texts[..^1]) : "";
+            var body = texts.Length > 0 ? texts[^1] : "";
+            if (ScriptSandbox.CodeError("(function (" + parameters + ") { " + body + "\n})") is { } error)
             {
                 throw Error(Engine.SyntaxError, "Function: " + error);
             }
+
+            return [.. texts.Select(t => new JsValue(t))];
         }
     }
 }

@@ -5,76 +5,61 @@ using Jint.Parser.Ast;
 namespace RuleFlow.Scripting;
 
 /// <summary>
-/// Bounds on how deeply a script may nest, so that neither parsing nor running it can overflow the stack (an overflow ends the
-/// process: a server that loads or runs such a script would crash, and crash again on every restart). Jint 2.10.4 parses and
-/// evaluates recursively, with no bound of its own, at up to ~1 KB of stack per level of brackets.
+/// Bounds on a script's size and nesting, so that parsing it cannot overflow the stack (an overflow ends the process: a server that
+/// loads such a script would crash, and crash again on every restart). Jint 2.10.4 parses recursively, with no bound of its own, at
+/// up to ~4 KB of stack per level of brackets: the parse runs on a thread whose stack holds the deepest text of the longest script.
+/// Evaluation recurses the same way through the syntax tree, so the tree's depth is bounded too.
 /// </summary>
 internal static class ScriptNesting
 {
-    /// <summary>Longest script, in characters (a sandboxed action or step is a few lines; the bound keeps the parse's stack bounded).</summary>
-    public const int MaxSourceChars = 65_536;
-
-    /// <summary>Deepest nesting of <c>( [ {</c> in the text, checked before parsing (brackets cost the parser the most stack per character).</summary>
-    public const int MaxBracketDepth = 256;
+    /// <summary>Longest script, in characters: a sandboxed action or step is a few lines, and the parse's stack is sized for this.</summary>
+    public const int MaxSourceChars = 16_384;
 
     /// <summary>Deepest syntax tree (a node below its parent is one level), checked after parsing: what evaluation recurses through.</summary>
     public const int MaxTreeDepth = 256;
 
-    /// <summary>Texts longer than this are parsed on a thread of their own with <see cref="ParseStackBytes"/> of stack.</summary>
-    public const int InlineParseChars = 2_048;
+    /// <summary>Texts up to this long are parsed on the caller's thread (at most ~128 levels: well within any thread's stack).</summary>
+    public const int InlineParseChars = 256;
 
     /// <summary>
-    /// Stack of the parsing thread: what 65,536 characters of the cheapest deep construct (a run of <c>!</c>, ~250 bytes of stack per
-    /// level) need, with room to spare. Reserved, and committed only as far as it is used.
+    /// Stack of the parsing thread for longer texts: 16,384 characters nested as deeply as they can be (8,192 levels of brackets, at
+    /// up to ~4 KB each) fit with room to spare. Reserved, and committed only as far as the parse goes.
     /// </summary>
     public const int ParseStackBytes = 64 * 1024 * 1024;
 
     private static readonly ConcurrentDictionary<Type, Func<object, IEnumerable<object?>>[]> Children = new();
 
     /// <summary>
-    /// The offset of the first bracket that opens level <see cref="MaxBracketDepth"/> + 1, or -1. Strings and comments are skipped;
-    /// a regular expression literal is not recognised, so its brackets count (conservative: a few per literal at most).
+    /// The offset of the first bracket of a JSON text that opens level <paramref name="maxDepth"/> + 1, or -1. Strings (<c>"…"</c>
+    /// and <c>'…'</c>, with escapes) are skipped. JSON has no comments, and a JSON parser stops at the first character that is not JSON,
+    /// so it never goes deeper than this count.
     /// </summary>
-    public static int TooDeepBracketAt(string source) => TooDeepBracketAt(source, MaxBracketDepth);
-
-    /// <summary>The offset of the first bracket that opens level <paramref name="maxDepth"/> + 1, or -1 (as <see cref="TooDeepBracketAt(string)"/>).</summary>
-    public static int TooDeepBracketAt(string source, int maxDepth)
+    public static int TooDeepJsonAt(string json, int maxDepth)
     {
         var depth = 0;
-        for (var i = 0; i < source.Length; i++)
+        for (var i = 0; i < json.Length; i++)
         {
-            var c = source[i];
+            var c = json[i];
             switch (c)
             {
                 case '"' or '\'':
-                    for (i++; i < source.Length && source[i] != c && source[i] != '\n'; i++)
+                    for (i++; i < json.Length && json[i] != c; i++)
                     {
-                        if (source[i] == '\\')
+                        if (json[i] == '\\')
                         {
                             i++;
                         }
                     }
 
                     break;
-                case '/' when i + 1 < source.Length && source[i + 1] == '/':
-                    while (i < source.Length && source[i] != '\n')
-                    {
-                        i++;
-                    }
-
-                    break;
-                case '/' when i + 1 < source.Length && source[i + 1] == '*':
-                    var end = source.IndexOf("*/", i + 2, StringComparison.Ordinal);
-                    i = end < 0 ? source.Length : end + 1;
-                    break;
-                case '(' or '[' or '{':
+                case '[' or '{':
                     if (++depth > maxDepth)
                     {
                         return i;
                     }
 
                     break;
-                case ')' or ']' or '}':
+                case ']' or '}':
                     depth = Math.Max(0, depth - 1);
                     break;
             }

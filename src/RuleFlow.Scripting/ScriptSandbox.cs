@@ -68,7 +68,10 @@ public sealed record ScriptResult(
 /// Object literals (<c>{ toString: function () { … } }</c>) are not affected.</para>
 /// <para>Gap: Jint 2.10.4 has no memory limit. Inputs, the result, the returned globals and log lines are size-capped;
 /// allocations inside a run are bounded only by the statement and time limits.</para>
-/// <para>Thread-safe: each run has an engine of its own for its duration.</para>
+/// <para>Stack: each pooled engine runs on a thread of its own with a large stack (<see cref="ScriptThread"/>), scripts are bounded in
+/// size and nesting (<see cref="ScriptNesting"/>), and the built-ins that could recurse without end on what a script builds are
+/// guarded (<see cref="ScriptGuards"/>): Jint 2.10.4 recurses without bounds, and a stack overflow would end the process.</para>
+/// <para>Thread-safe: each run has an engine of its own for its duration; the caller waits while it runs on the engine's thread.</para>
 /// </remarks>
 public sealed partial class ScriptSandbox
 {
@@ -118,47 +121,42 @@ public sealed partial class ScriptSandbox
     }
 
     /// <summary>
-    /// Parses a script within the bounds of <see cref="ScriptNesting"/>: at most 65,536 characters, brackets at most 256 deep (checked
-    /// in the text first), a syntax tree at most 256 deep; a longer text is parsed on a thread with 64 MB of stack. Past a bound, a
-    /// syntax error that names it, at the place it is passed: neither the parse nor a run of what it returns can overflow the stack.
+    /// Parses a script (an ES5.1 function body) within the bounds of <see cref="ScriptNesting"/>: at most 16,384 characters, parsed on
+    /// a thread with 64 MB of stack when longer than 256 (so no nesting the text can hold overflows the parse), and a syntax tree at
+    /// most 256 deep (so evaluating it does not either). Past a bound, a syntax error that names it, at the place it is passed.
     /// </summary>
-    private static ScriptSyntaxError? Parse(string source, out Jint.Parser.Ast.Program? program) => Parse(source, out program, out _);
+    private static ScriptSyntaxError? Parse(string source, out Jint.Parser.Ast.Program? program) =>
+        ParseWithinBounds(source, Prefix + source + Suffix, out program);
 
-    /// <param name="source">The script.</param>
-    /// <param name="program">The parsed program, or null on an error.</param>
-    /// <param name="bound">True when the error is a bound of <see cref="ScriptNesting"/> passed, not a plain syntax error.</param>
-    private static ScriptSyntaxError? Parse(string source, out Jint.Parser.Ast.Program? program, out bool bound)
+    /// <summary>
+    /// Null when <paramref name="code"/>, given to <c>eval</c> or <c>Function</c> while a script runs, parses as a program within the
+    /// bounds of <see cref="ScriptNesting"/>; else why not (a syntax error too: Jint would parse the same text, as deeply, on the
+    /// script's own stack before it found it).
+    /// </summary>
+    internal static string? CodeError(string code) => ParseWithinBounds(code, code, out _)?.Message;
+
+    private static ScriptSyntaxError? ParseWithinBounds(string source, string text, out Jint.Parser.Ast.Program? program)
     {
         program = null;
-        bound = true;
         if (source.Length > ScriptNesting.MaxSourceChars)
         {
             return new ScriptSyntaxError(1, 1, string.Create(CultureInfo.InvariantCulture,
                 $"the script is {source.Length:N0} characters long; at most {ScriptNesting.MaxSourceChars:N0} are allowed"));
         }
 
-        if (ScriptNesting.TooDeepBracketAt(source) is >= 0 and var at)
+        if (source.Length <= ScriptNesting.InlineParseChars || ScriptThread.IsCurrent)
         {
-            var line = 1 + source.AsSpan(0, at).Count('\n');
-            var column = at - (source.LastIndexOf('\n', Math.Max(0, at - 1)) + 1) + 1;
-            return new ScriptSyntaxError(line, column,
-                $"brackets nest more than {ScriptNesting.MaxBracketDepth} levels deep here (nesting is bounded so that parsing cannot exhaust the stack)");
-        }
-
-        if (source.Length <= ScriptNesting.InlineParseChars)
-        {
-            return ParseBounded(source, out program, out bound);
+            return ParseBounded(source, text, out program); // short, or already on a script thread's large stack
         }
 
         ScriptSyntaxError? error = null;
         Jint.Parser.Ast.Program? parsed = null;
-        var tooDeep = false;
         System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
         var thread = new Thread(() =>
         {
             try
             {
-                error = ParseBounded(source, out parsed, out tooDeep);
+                error = ParseBounded(source, text, out parsed);
             }
             catch (Exception e)
             {
@@ -169,40 +167,32 @@ public sealed partial class ScriptSandbox
         thread.Join();
         failure?.Throw();
         program = parsed;
-        bound = tooDeep;
         return error;
     }
 
-    /// <summary>
-    /// Why <paramref name="code"/> passes a bound of <see cref="ScriptNesting"/> (its length, its brackets or its syntax tree), or null
-    /// when it does not (a plain syntax error is null too: the caller reports it its own way). For the guards on <c>eval</c> and
-    /// <c>Function</c>.
-    /// </summary>
-    internal static string? BoundsError(string code)
+    /// <param name="source">The script as written (for positions and messages).</param>
+    /// <param name="text">What is parsed: the script wrapped as a function, or code given to eval as it is.</param>
+    /// <param name="program">The parsed program, or null on an error.</param>
+    private static ScriptSyntaxError? ParseBounded(string source, string text, out Jint.Parser.Ast.Program? program)
     {
-        var error = Parse(code, out _, out var bound);
-        return bound ? error?.Message : null;
-    }
-
-    private static ScriptSyntaxError? ParseBounded(string source, out Jint.Parser.Ast.Program? program, out bool bound)
-    {
-        bound = false;
+        var wrapped = !ReferenceEquals(source, text);
         try
         {
-            program = new JavaScriptParser().Parse(Prefix + source + Suffix, new ParserOptions { Source = "script" });
+            program = new JavaScriptParser().Parse(text, new ParserOptions { Source = "script" });
         }
         catch (ParserException ex)
         {
             program = null;
-            var (line, column) = MapParserPosition(ex);
+            var (line, column) = wrapped ? MapParserPosition(ex) : (Math.Max(1, ex.LineNumber), Math.Max(1, ex.Column));
             return new ScriptSyntaxError(line, column, DescribeSyntaxError(source, line, ex.Description ?? ex.Message));
         }
 
         if (ScriptNesting.TooDeepNode(program) is { } deep)
         {
             program = null;
-            bound = true;
-            var (line, column) = MapRuntimePosition(deep.Location?.Start.Line ?? 1, deep.Location?.Start.Column ?? 0);
+            var (line, column) = wrapped
+                ? MapRuntimePosition(deep.Location?.Start.Line ?? 1, deep.Location?.Start.Column ?? 0)
+                : (deep.Location?.Start.Line ?? 1, (deep.Location?.Start.Column ?? 0) + 1);
             return new ScriptSyntaxError(line, column,
                 $"expressions or statements nest more than {ScriptNesting.MaxTreeDepth} levels deep here (nesting is bounded so that running the script cannot exhaust the stack)");
         }
@@ -238,7 +228,7 @@ public sealed partial class ScriptSandbox
         var reusable = false;
         try
         {
-            var result = Execute(pooled, request, injected);
+            var result = pooled.Thread.Invoke(() => Execute(pooled, request, injected)); // on the engine's large stack (ScriptThread)
             reusable = true;
             return result;
         }
@@ -404,6 +394,10 @@ public sealed partial class ScriptSandbox
         {
             pool.Add(pooled);
         }
+        else
+        {
+            pooled.Thread.Dispose(); // dropped: its thread ends, and the stack that run touched is released
+        }
     }
 
     /// <summary>A reusable engine with its built-ins frozen and its own cache of parsed scripts.</summary>
@@ -419,6 +413,9 @@ public sealed partial class ScriptSandbox
         public Engine Engine { get; }
 
         public Dictionary<string, Jint.Parser.Ast.Program> Programs { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The thread this engine's runs execute on.</summary>
+        public ScriptThread Thread { get; } = new();
 
         public static PooledEngine Create(ScriptingOptions options)
         {
@@ -575,7 +572,7 @@ public sealed partial class ScriptSandbox
             return null;
         }
 
-        var json = ScriptGuards.Serialize(engine, value, what);
+        var json = new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined);
         if (json.IsUndefined())
         {
             return null;
@@ -610,7 +607,7 @@ public sealed partial class ScriptSandbox
 
         try
         {
-            var json = ScriptGuards.Serialize(engine, value, "a logged value");
+            var json = new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined);
             return json.IsUndefined() ? "undefined" : json.AsString();
         }
         catch (JavaScriptException)
@@ -701,7 +698,7 @@ public sealed partial class ScriptSandbox
         if (t == typeof(string))
         {
             return value.IsString() ? value.AsString()
-                : value.IsObject() ? ScriptGuards.Serialize(engine, value, $"{function}: argument '{parameter}'").AsString()
+                : value.IsObject() ? new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined).AsString()
                 : value.IsBoolean() ? (value.AsBoolean() ? "true" : "false")
                 : value.AsNumber().ToString("R", CultureInfo.InvariantCulture);
         }
@@ -717,7 +714,7 @@ public sealed partial class ScriptSandbox
             return value.IsString() ? value.AsString()
                 : value.IsBoolean() ? value.AsBoolean()
                 : value.IsNumber() ? value.AsNumber()
-                : ScriptGuards.Serialize(engine, value, $"{function}: argument '{parameter}'").AsString();
+                : new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined).AsString();
         }
 
         if (!value.IsNumber())

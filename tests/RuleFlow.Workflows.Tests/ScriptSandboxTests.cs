@@ -156,22 +156,24 @@ public sealed class ScriptSandboxTests
     }
 
     [Theory]
-    [InlineData("parens", "brackets nest more than 256 levels deep")]
     [InlineData("unary", "nest more than 256 levels deep")]
     [InlineData("plus", "nest more than 256 levels deep")]
     [InlineData("ifs", "nest more than 256 levels deep")]
-    [InlineData("long", "at most 65,536 are allowed")]
+    [InlineData("regex", "nest more than 256 levels deep")]
+    [InlineData("comment", "nest more than 256 levels deep")]
+    [InlineData("long", "at most 16,384 are allowed")]
     public void Nesting_that_could_exhaust_the_stack_is_a_syntax_error_not_a_crash(string shape, string message)
     {
         // Jint parses and evaluates recursively: 10,000 nested parentheses overflowed the stack (the process ended) when a rule file or
         // workflow was checked or loaded, or the script ran.
         var source = shape switch
         {
-            "parens" => "return " + new string('(', 10_000) + "1" + new string(')', 10_000) + ";",
-            "unary" => "return " + new string('!', 20_000) + "1;",
-            "plus" => "return 1" + string.Concat(Enumerable.Repeat(" + 1", 5_000)) + ";",
-            "ifs" => string.Concat(Enumerable.Repeat("if (1) ", 5_000)) + "return 1;",
-            _ => "return 1;" + new string(' ', 70_000),
+            "unary" => "return " + new string('!', 16_000) + "1;",
+            "plus" => "return 1" + string.Concat(Enumerable.Repeat(" + 1", 4_000)) + ";",
+            "ifs" => string.Concat(Enumerable.Repeat("if (1) ", 2_000)) + "return 1;",
+            "regex" => "var r = /\"/; return " + new string('!', 8_000) + "1;", // a quote in a regex hides nothing
+            "comment" => "// a comment\r return " + string.Concat(Enumerable.Repeat("- ", 4_000)) + "1;", // \r ends a line comment
+            _ => "return 1;" + new string(' ', 20_000),
         };
         var check = ScriptSandbox.CheckSyntax(source);
         Assert.NotNull(check);
@@ -181,19 +183,45 @@ public sealed class ScriptSandboxTests
     }
 
     [Theory]
-    [InlineData("eval", "var s = '1'; for (var i = 0; i < 20000; i++) s = '(' + s + ')'; return eval(s);", "SyntaxError: eval: brackets nest more than 256 levels deep")]
-    [InlineData("Function", "var s = '1'; for (var i = 0; i < 20000; i++) s = '(' + s + ')'; return new Function('return ' + s)();", "SyntaxError: Function: brackets nest more than 256")]
-    [InlineData("constructor", "var s = '1'; for (var i = 0; i < 20000; i++) s = '!' + s; return (function () {}).constructor('return ' + s)();", "SyntaxError: Function: expressions or statements nest more than 256")]
+    [InlineData("eval", "var s = '1'; for (var i = 0; i < 8000; i++) s = '!' + s; return eval(s);", "SyntaxError: eval: expressions or statements nest more than 256 levels deep")]
+    [InlineData("eval-long", "var s = '1'; for (var i = 0; i < 20000; i++) s = '(' + s + ')'; return eval(s);", "SyntaxError: eval: the script is 40,001 characters long; at most 16,384")]
+    [InlineData("eval-html-comment", "var s = '1'; for (var i = 0; i < 8000; i++) s = '!' + s; return eval('-->c\\n' + s);", "SyntaxError: eval: expressions or statements nest more than 256")]
+    [InlineData("Function", "var s = '1'; for (var i = 0; i < 5000; i++) s = '[' + s + ']'; return new Function('return ' + s)();", "SyntaxError: Function: expressions or statements nest more than 256")]
+    [InlineData("Function-params", "var s = 'x'; for (var i = 0; i < 8000; i++) s = '!' + s; return Function('x', 'return ' + s)(1);", "SyntaxError: Function: expressions or statements nest more than 256")]
+    [InlineData("JSON.parse-object", "var s = '1'; for (var i = 0; i < 20000; i++) s = '[' + s + ']'; return JSON.parse({ toString: function () { return s; } });", "SyntaxError: JSON.parse: the text nests more than 256 levels deep")]
+    [InlineData("cyclic-join", "var a = [1]; a.push(a); return String(a);", "RangeError: Array.prototype.join: the array contains itself")]
+    [InlineData("constructor", "var s = '1'; for (var i = 0; i < 8000; i++) s = '!' + s; return (function () {}).constructor('return ' + s)();", "SyntaxError: Function: expressions or statements nest more than 256")]
     [InlineData("JSON.parse", "var s = '1'; for (var i = 0; i < 20000; i++) s = '[' + s + ']'; return JSON.parse(s);", "SyntaxError: JSON.parse: the text nests more than 256 levels deep")]
-    [InlineData("JSON.stringify", "var o = 1; for (var i = 0; i < 20000; i++) o = [o]; return JSON.stringify(o);", "RangeError: JSON.stringify: the value nests arrays or objects more than 256 levels deep")]
-    [InlineData("join", "var o = 1; for (var i = 0; i < 20000; i++) o = [o]; return '' + o;", "RangeError: Array.prototype.toString: the array nests")]
-    [InlineData("result", "var o = 1; for (var i = 0; i < 20000; i++) o = {a: o}; return o;", "RangeError: the result nests arrays or objects more than 256 levels deep")]
+    [InlineData("join", "var o = 1; for (var i = 0; i < 20000; i++) o = [o]; return '' + o;", "RangeError: Array.prototype.join: the array nests arrays more than 256 levels deep")]
     public void What_a_script_builds_too_deep_for_the_stack_is_an_error_not_a_crash(string _, string source, string message)
     {
         // Jint's parser, JSON and array built-ins recurse once per level: 20,000 levels built while running overflowed the stack.
         var failed = Fails(source);
         Assert.Equal(ScriptErrorKind.Runtime, failed.Kind);
         Assert.Contains(message, failed.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("var o = { get x() { return this.x; } }; return o.x;")]
+    [InlineData("var o = { toString: function () { return '' + this; } }; return '' + o;")]
+    [InlineData("var o = { valueOf: function () { return this * 2; } }; return o * 1;")]
+    public void Implicit_calls_that_recurse_for_ever_end_with_the_statement_limit_not_a_crash(string source)
+    {
+        // Jint counts only calls written as calls against LimitRecursion: these recursed until the 1.5 MB stack of a thread-pool thread
+        // overflowed. On the script thread's large stack the statement limit comes first.
+        Assert.Equal(ScriptErrorKind.StatementLimit, Fails(source).Kind);
+    }
+
+    [Fact]
+    public void Deep_values_built_while_running_are_serialized_and_deep_recursion_through_expressions_runs()
+    {
+        const string Deep = "var d = 1; for (var i = 0; i < 20000; i++) d = [d]; ";
+        Assert.Equal("40001", Run(Deep + "return JSON.stringify(d).length;").ResultJson);
+        Assert.Equal("40007", Run(Deep + "return JSON.stringify({ get a() { return d; } }).length;").ResultJson);
+        Assert.StartsWith("""{"a":[[[[""", Run(Deep + "return { a: d };").ResultJson, StringComparison.Ordinal);
+        // 62 calls deep, each 40 levels of nested expressions: 2,480 levels of evaluation (it overflowed a 1.5 MB stack).
+        var nested = "function f(n) { return n <= 0 ? 0 : " + string.Concat(Enumerable.Repeat("-(", 40)) + "f(n - 1)" + new string(')', 40) + "; } return f(62);";
+        Assert.Equal("0", Run(nested).ResultJson);
     }
 
     [Fact]
@@ -240,6 +268,12 @@ public sealed class ScriptSandboxTests
         thread.Join();
         Assert.Equal(["1", "true", "251", "1", "2"], results);
         Assert.Null(ScriptSandbox.CheckSyntax("var s = '" + new string('(', 300) + "'; /* " + new string('[', 300) + " */ return s.length;"));
+
+        // Parentheses leave no level in the syntax tree: 8,000 of them parse (on the parse thread's stack) and run flat.
+        Assert.Equal("1", Run("return " + new string('(', 8_000) + "1" + new string(')', 8_000) + ";").ResultJson);
+
+        // Function converts its arguments once: an object's toString cannot show the check one text and the parse another.
+        Assert.Equal("[1,1]", Run("var n = 0; var f = Function({ toString: function () { n++; return 'return 1'; } }); return [f(), n];").ResultJson);
     }
 
     [Fact]

@@ -1,0 +1,98 @@
+using System.Runtime.ExceptionServices;
+
+namespace RuleFlow.Scripting;
+
+/// <summary>
+/// The thread a pooled engine runs its scripts on: one job at a time, with <see cref="StackBytes"/> of stack (reserved, and committed
+/// only as far as a run goes). Jint 2.10.4 evaluates recursively and counts only calls written as calls against its recursion limit:
+/// a getter, <c>toString</c> or <c>valueOf</c> that calls itself, or a recursion through nested expressions, goes one level deeper per
+/// statement it runs. On this stack the statement limit (100,000 by default) or the timeout ends such a run before the stack runs out,
+/// where a thread-pool thread's 1.5 MB would overflow — which ends the process. An engine whose run did not end normally is dropped,
+/// and its thread (with whatever stack that run touched) with it.
+/// </summary>
+internal sealed class ScriptThread : IDisposable
+{
+    /// <summary>Stack of the thread: 100,000 levels of the costliest implicit recursion measured (~2–4 KB each) fit.</summary>
+    public const int StackBytes = 512 * 1024 * 1024;
+
+    [ThreadStatic]
+    private static bool _isScriptThread;
+
+    private readonly SemaphoreSlim _start = new(0, 1);
+    private readonly SemaphoreSlim _done = new(0, 1);
+    private readonly Thread _thread;
+    private Action? _job;
+    private volatile bool _stopping;
+
+    public ScriptThread()
+    {
+        _thread = new Thread(Loop, StackBytes) { IsBackground = true, Name = "script" };
+        _thread.Start();
+    }
+
+    /// <summary>True on a script thread: a parse there needs no thread of its own.</summary>
+    public static bool IsCurrent => _isScriptThread;
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on this thread, in the caller's execution context, and waits for it: its result, or its exception
+    /// rethrown here. One caller at a time (the engine's owner).
+    /// </summary>
+    public T Invoke<T>(Func<T> work)
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        var context = ExecutionContext.Capture();
+        T result = default!;
+        ExceptionDispatchInfo? failure = null;
+        _job = () =>
+        {
+            try
+            {
+                if (context is null)
+                {
+                    result = work();
+                }
+                else
+                {
+                    ExecutionContext.Run(context, _ => result = work(), null);
+                }
+            }
+            catch (Exception e)
+            {
+                failure = ExceptionDispatchInfo.Capture(e);
+            }
+        };
+        _start.Release();
+        _done.Wait();
+        _job = null;
+        failure?.Throw();
+        return result;
+    }
+
+    /// <summary>Ends the thread (after the job it runs, if any).</summary>
+    public void Dispose()
+    {
+        if (_stopping)
+        {
+            return;
+        }
+
+        _stopping = true;
+        _start.Release();
+    }
+
+    private void Loop()
+    {
+        _isScriptThread = true;
+        while (true)
+        {
+            _start.Wait();
+            if (_stopping)
+            {
+                return;
+            }
+
+            _job!();
+            _done.Release();
+        }
+    }
+}
