@@ -1,7 +1,9 @@
 using Jint;
 using Jint.Native;
 using Jint.Native.Function;
+using Jint.Native.Json;
 using Jint.Native.Object;
+using System.Runtime.CompilerServices;
 using Jint.Runtime;
 using Jint.Runtime.Descriptors;
 using Jint.Runtime.Environments;
@@ -11,12 +13,14 @@ namespace RuleFlow.Scripting;
 
 /// <summary>
 /// Guards around the built-ins of Jint 2.10.4 that can recurse without end, or deeper than any stack, on what a script builds while it
-/// runs — in a few statements, where the statement limit and the script thread's large stack (<see cref="ScriptThread"/>) do not
-/// help: code handed to <c>eval</c> or <c>Function</c> meets the bounds of a script's own text (<see cref="ScriptNesting"/>); a text
-/// handed to <c>JSON.parse</c> may nest its brackets at most <see cref="MaxValueDepth"/> deep (a string doubled 20 times nests a
-/// million deep); <c>Array.prototype.join</c> and <c>toLocaleString</c> (and so <c>toString</c>) refuse an array that contains itself
-/// (Jint recurses into it for ever) or nests arrays more than <see cref="MaxValueDepth"/> deep. Past a bound, a <c>SyntaxError</c> or
-/// <c>RangeError</c> the script can catch. <c>eval</c> becomes indirect (it runs in the global scope, as <c>(0, eval)(…)</c> does).
+/// runs — in a few statements, or in none, where the statement limit and the script thread's large stack (<see cref="ScriptThread"/>)
+/// do not help: code handed to <c>eval</c> or <c>Function</c> must parse within the bounds of a script's own text
+/// (<see cref="ScriptNesting"/>); a text handed to <c>JSON.parse</c> may nest its brackets at most <see cref="MaxValueDepth"/> deep;
+/// a value handed to <c>JSON.stringify</c> or serialized by the sandbox may nest at most <see cref="MaxValueDepth"/> deep in its own
+/// data properties; <c>join</c>, <c>toString</c>, <c>toLocaleString</c> and <c>Date.prototype.toJSON</c> (which call methods found on
+/// <c>this</c>) refuse an array that contains itself or nests arrays too deep, and nesting into each other more than
+/// <see cref="MaxValueDepth"/> deep. Past a bound, a <c>SyntaxError</c> or <c>RangeError</c> the script can catch. <c>eval</c>
+/// becomes indirect (it runs in the global scope, as <c>(0, eval)(…)</c> does).
 /// </summary>
 internal static class ScriptGuards
 {
@@ -40,18 +44,23 @@ internal static class ScriptGuards
             return parse.Call(self, [new JsValue(text), .. args.Skip(1)]);
         }, 2));
 
-        // join and toString recurse into elements that are arrays (through their toString), without a bound and without noticing a
-        // cycle: only nested arrays are walked, and a cycle is an error.
-        var arrayPrototype = engine.Array.PrototypeObject;
-        foreach (var name in new[] { "join", "toLocaleString" })
+        var stringify = (FunctionInstance)json.Get("stringify").AsObject();
+        Replace(json, "stringify", new ClrFunctionInstance(engine, (self, args) =>
         {
-            var original = (FunctionInstance)arrayPrototype.Get(name).AsObject();
-            Replace(arrayPrototype, name, new ClrFunctionInstance(engine, (self, args) =>
-            {
-                CheckArrays(engine, self, "Array.prototype." + name + ": the array");
-                return original.Call(self, args);
-            }, name == "join" ? 1 : 0));
-        }
+            CheckDepth(engine, args.Length > 0 ? args[0] : JsValue.Undefined, "JSON.stringify: the value");
+            return stringify.Call(self, args);
+        }, 3));
+
+        // Built-ins that call a method of `this` or of its elements, found at run time: given to each other (`{ join:
+        // Array.prototype.toString }`, an array-like that contains itself, `{ toISOString: Date.prototype.toJSON }`) they recurse
+        // without running a statement, so neither the statement limit nor the timeout ends them. Each counts its nesting in the
+        // engine's re-entry depth; past MaxValueDepth, a RangeError.
+        var reentry = new StrongBox<int>();
+        Guard(engine, reentry, engine.Array.PrototypeObject, "join", 1, self => CheckArrays(engine, self, "Array.prototype.join: the array"));
+        Guard(engine, reentry, engine.Array.PrototypeObject, "toLocaleString", 0, self => CheckArrays(engine, self, "Array.prototype.toLocaleString: the array"));
+        Guard(engine, reentry, engine.Array.PrototypeObject, "toString", 0, null);
+        Guard(engine, reentry, engine.Object.PrototypeObject, "toLocaleString", 0, null);
+        Guard(engine, reentry, engine.Date.PrototypeObject, "toJSON", 1, null);
 
         var eval = (FunctionInstance)engine.Global.Get("eval").AsObject();
         Replace(engine.Global, "eval", new ClrFunctionInstance(engine, (_, args) =>
@@ -67,6 +76,76 @@ internal static class ScriptGuards
         var function = new GuardedFunctionConstructor(engine);
         Replace(engine.Global, "Function", function);
         Replace(engine.Function.PrototypeObject, "constructor", function);
+    }
+
+    /// <summary>Serializes a value as <c>JSON.stringify</c> does, after checking its depth (the sandbox's own conversions).</summary>
+    public static JsValue Serialize(Engine engine, JsValue value, string what)
+    {
+        CheckDepth(engine, value, what);
+        return new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined);
+    }
+
+    /// <summary>
+    /// Throws a <c>RangeError</c> when arrays and objects nest more than <see cref="MaxValueDepth"/> deep in <paramref name="value"/>'s
+    /// own data properties (Jint serializes recursively, and checks for cycles in time quadratic in the depth, which the timeout does
+    /// not interrupt). Walks them with a stack of its own; an object met twice is walked once (a cycle is left to the serializer's
+    /// own error). A value a getter or <c>toJSON</c> makes while it is serialized is not seen here.
+    /// </summary>
+    public static void CheckDepth(Engine engine, JsValue value, string what)
+    {
+        if (!value.IsObject())
+        {
+            return;
+        }
+
+        var seen = new HashSet<ObjectInstance>(ReferenceEqualityComparer.Instance);
+        var pending = new Stack<(ObjectInstance Obj, int Depth)>();
+        pending.Push((value.AsObject(), 1));
+        while (pending.Count > 0)
+        {
+            var (obj, depth) = pending.Pop();
+            if (depth > MaxValueDepth)
+            {
+                throw Error(engine.RangeError, $"{what} nests arrays or objects more than {MaxValueDepth} levels deep");
+            }
+
+            if (obj is FunctionInstance || !seen.Add(obj))
+            {
+                continue;
+            }
+
+            foreach (var (_, descriptor) in obj.GetOwnProperties())
+            {
+                if (descriptor.Value is { } child && child.IsObject())
+                {
+                    pending.Push((child.AsObject(), depth + 1));
+                }
+            }
+        }
+    }
+
+    /// <summary>Replaces a built-in method by one that counts its nesting in <paramref name="reentry"/> (and runs a check first).</summary>
+    private static void Guard(Engine engine, StrongBox<int> reentry, ObjectInstance owner, string name, int length, Action<JsValue>? check)
+    {
+        var original = (FunctionInstance)owner.Get(name).AsObject();
+        Replace(owner, name, new ClrFunctionInstance(engine, (self, args) =>
+        {
+            if (reentry.Value >= MaxValueDepth)
+            {
+                throw Error(engine.RangeError, $"{name}: built-in methods call each other more than {MaxValueDepth} levels deep (a value that contains itself?)");
+            }
+
+            check?.Invoke(self);
+            reentry.Value++;
+            try
+            {
+                return original.Call(self, args);
+            }
+            finally
+            {
+                reentry.Value--;
+            }
+        }, length));
     }
 
     /// <summary>A script error with its message on the error object (<c>e.message</c>), which Jint's message constructor leaves empty.</summary>

@@ -226,10 +226,14 @@ public sealed partial class ScriptSandbox
         var pooled = Rent();
         var injected = new List<string>(request.Globals.Count + 1 + (request.Modules?.Count ?? 0));
         var reusable = false;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var result = pooled.Thread.Invoke(() => Execute(pooled, request, injected)); // on the engine's large stack (ScriptThread)
-            reusable = true;
+
+            // A long run may have gone deep and left much of its thread's stack committed: such an engine is not kept (a new one
+            // costs ~0.2 ms), so pooled engines hold only what quick runs touched.
+            reusable = System.Diagnostics.Stopwatch.GetElapsedTime(started) < KeepEngineAfter;
             return result;
         }
         finally
@@ -366,6 +370,9 @@ public sealed partial class ScriptSandbox
         }
     }
 
+    /// <summary>A run longer than this drops its engine instead of pooling it (see <see cref="Run"/>).</summary>
+    private static readonly TimeSpan KeepEngineAfter = TimeSpan.FromMilliseconds(50);
+
     private PooledEngine Rent()
     {
         if (pool.TryTake(out var pooled))
@@ -374,7 +381,16 @@ public sealed partial class ScriptSandbox
         }
 
         Interlocked.Increment(ref enginesCreated);
-        return PooledEngine.Create(options);
+        try
+        {
+            return PooledEngine.Create(options);
+        }
+        catch (OutOfMemoryException ex)
+        {
+            // The script thread's stack could not be reserved (strict overcommit, a small address-space limit): the run fails, the
+            // host goes on.
+            throw new ScriptException(ScriptErrorKind.Runtime, "script engine could not start its thread: " + ex.Message, 0, 0, ex);
+        }
     }
 
     /// <summary>
@@ -427,7 +443,16 @@ public sealed partial class ScriptSandbox
                 .LocalTimeZone(TimeZoneInfo.Utc));
             ScriptGuards.Install(engine);
             var pooled = new PooledEngine(engine);
-            pooled.Harden();
+            try
+            {
+                pooled.Harden();
+            }
+            catch
+            {
+                pooled.Thread.Dispose();
+                throw;
+            }
+
             return pooled;
         }
 
@@ -572,7 +597,7 @@ public sealed partial class ScriptSandbox
             return null;
         }
 
-        var json = new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined);
+        var json = ScriptGuards.Serialize(engine, value, what);
         if (json.IsUndefined())
         {
             return null;
@@ -607,7 +632,7 @@ public sealed partial class ScriptSandbox
 
         try
         {
-            var json = new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined);
+            var json = ScriptGuards.Serialize(engine, value, "a logged value");
             return json.IsUndefined() ? "undefined" : json.AsString();
         }
         catch (JavaScriptException)
@@ -698,7 +723,7 @@ public sealed partial class ScriptSandbox
         if (t == typeof(string))
         {
             return value.IsString() ? value.AsString()
-                : value.IsObject() ? new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined).AsString()
+                : value.IsObject() ? ScriptGuards.Serialize(engine, value, $"{function}: argument '{parameter}'").AsString()
                 : value.IsBoolean() ? (value.AsBoolean() ? "true" : "false")
                 : value.AsNumber().ToString("R", CultureInfo.InvariantCulture);
         }
@@ -714,7 +739,7 @@ public sealed partial class ScriptSandbox
             return value.IsString() ? value.AsString()
                 : value.IsBoolean() ? value.AsBoolean()
                 : value.IsNumber() ? value.AsNumber()
-                : new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined).AsString();
+                : ScriptGuards.Serialize(engine, value, $"{function}: argument '{parameter}'").AsString();
         }
 
         if (!value.IsNumber())

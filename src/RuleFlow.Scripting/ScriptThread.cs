@@ -7,8 +7,9 @@ namespace RuleFlow.Scripting;
 /// only as far as a run goes). Jint 2.10.4 evaluates recursively and counts only calls written as calls against its recursion limit:
 /// a getter, <c>toString</c> or <c>valueOf</c> that calls itself, or a recursion through nested expressions, goes one level deeper per
 /// statement it runs. On this stack the statement limit (100,000 by default) or the timeout ends such a run before the stack runs out,
-/// where a thread-pool thread's 1.5 MB would overflow — which ends the process. An engine whose run did not end normally is dropped,
-/// and its thread (with whatever stack that run touched) with it.
+/// where a thread-pool thread's 1.5 MB would overflow — which ends the process. An engine whose run did not end normally, or took
+/// longer than 50 ms, is dropped, and its thread (with whatever stack that run touched) with it. Not covered: recursion whose every
+/// level evaluates a deeply nested expression (~60 KB of stack per level) can still run out of stack first.
 /// </summary>
 internal sealed class ScriptThread : IDisposable
 {

@@ -213,15 +213,30 @@ public sealed class ScriptSandboxTests
     }
 
     [Fact]
-    public void Deep_values_built_while_running_are_serialized_and_deep_recursion_through_expressions_runs()
+    public void Deep_values_are_refused_by_the_serializers_and_deep_recursion_through_expressions_runs()
     {
+        // Jint serializes recursively, checking for cycles in time quadratic in the depth (20,000 levels: 7 s the timeout does not
+        // interrupt): a value nested over 256 deep is a RangeError; one a getter makes while it is serialized is not seen, and runs.
         const string Deep = "var d = 1; for (var i = 0; i < 20000; i++) d = [d]; ";
-        Assert.Equal("40001", Run(Deep + "return JSON.stringify(d).length;").ResultJson);
-        Assert.Equal("40007", Run(Deep + "return JSON.stringify({ get a() { return d; } }).length;").ResultJson);
-        Assert.StartsWith("""{"a":[[[[""", Run(Deep + "return { a: d };").ResultJson, StringComparison.Ordinal);
+        Assert.Contains("RangeError: JSON.stringify: the value nests arrays or objects more than 256 levels deep", Fails(Deep + "return JSON.stringify(d);").Message, StringComparison.Ordinal);
+        Assert.Contains("RangeError: the result nests arrays or objects more than 256 levels deep", Fails(Deep + "return { a: d };").Message, StringComparison.Ordinal);
+        Assert.Equal(["[unserializable]"], Run(Deep + "log(d); return 1;").Log);
+        Assert.Equal("4007", Run("var d = 1; for (var i = 0; i < 2000; i++) d = [d]; return JSON.stringify({ get a() { return d; } }).length;").ResultJson);
+
         // 62 calls deep, each 40 levels of nested expressions: 2,480 levels of evaluation (it overflowed a 1.5 MB stack).
         var nested = "function f(n) { return n <= 0 ? 0 : " + string.Concat(Enumerable.Repeat("-(", 40)) + "f(n - 1)" + new string(')', 40) + "; } return f(62);";
         Assert.Equal("0", Run(nested).ResultJson);
+    }
+
+    [Theory]
+    [InlineData("var o = { length: 1, toString: Array.prototype.join }; o[0] = o; return '' + o;", "join")]
+    [InlineData("var o = { join: Array.prototype.toString }; return o.join();", "toString")]
+    [InlineData("var o = { toISOString: Date.prototype.toJSON }; return o.toISOString();", "toJSON")]
+    [InlineData("var o = { toString: Object.prototype.toLocaleString }; return '' + o;", "toLocaleString")]
+    public void Built_ins_given_to_each_other_that_recurse_without_a_statement_end_with_a_range_error(string source, string method)
+    {
+        // No statement runs, so neither the statement limit nor the timeout would end them: they overflowed any stack.
+        Assert.Contains($"RangeError: {method}: built-in methods call each other more than 256 levels deep", Fails(source).Message, StringComparison.Ordinal);
     }
 
     [Fact]
