@@ -282,6 +282,8 @@ public sealed class WorkflowStoreTests
         var headers = new Dictionary<string, string>();
         await host.Store.EnqueueOutboxAsync(new OutboxRecord("long", null, null, "ex", new string('é', 200), "{}", headers, T0, 0, T0, null, null), CancellationToken.None);
         await host.Store.EnqueueOutboxAsync(new OutboxRecord("ok", null, null, "ex", "rk", "{}", headers, T0, 0, T0, null, null), CancellationToken.None);
+        var longHeader = new Dictionary<string, string> { [new string('h', 256)] = "v" };
+        await host.Store.EnqueueOutboxAsync(new OutboxRecord("header", null, null, "ex", "rk", "{}", longHeader, T0, 0, T0, null, null), CancellationToken.None);
         await host.Runtime.DispatchOutboxAsync(CancellationToken.None);
         Assert.Equal(["ok"], transport.Messages.Select(m => m.Id));
         Assert.Empty(await host.Store.GetPendingOutboxAsync(T0.AddYears(100), 10, CancellationToken.None));

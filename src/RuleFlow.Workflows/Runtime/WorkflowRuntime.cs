@@ -1423,12 +1423,13 @@ public sealed partial class WorkflowRuntime : IWorkflowRuntime
                     continue;
                 }
 
-                if (AmqpLimits.CheckNames(message.Exchange, message.RoutingKey) is { } undeliverable)
+                if ((AmqpLimits.CheckNames(message.Exchange, message.RoutingKey)
+                     ?? message.Headers.Keys.Select(name => AmqpLimits.CheckName("header name", name)).FirstOrDefault(p => p is not null)) is { } undeliverable)
                 {
                     // Written before publish names were checked where they are made: every publish would fail, so it is parked (never
-                    // due again) with the reason, not retried every OutboxMaxRetryDelay for good.
+                    // due again) with the reason, not retried every OutboxMaxRetryDelay for good. Nothing was attempted.
                     LogOutboxUndeliverable(message.Id, message.Exchange, undeliverable);
-                    await store.MarkOutboxFailedAsync(message.Id, message.Attempts + 1, DateTimeOffset.MaxValue, "not deliverable: " + undeliverable,
+                    await store.MarkOutboxFailedAsync(message.Id, message.Attempts, DateTimeOffset.MaxValue, "not deliverable: " + undeliverable,
                         cancellationToken).ConfigureAwait(false);
                     continue;
                 }
