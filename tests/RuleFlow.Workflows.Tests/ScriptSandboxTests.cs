@@ -205,11 +205,11 @@ public sealed class ScriptSandboxTests
     [InlineData("var o = { get x() { return this.x; } }; return o.x;")]
     [InlineData("var o = { toString: function () { return '' + this; } }; return '' + o;")]
     [InlineData("var o = { valueOf: function () { return this * 2; } }; return o * 1;")]
-    public void Implicit_calls_that_recurse_for_ever_end_with_the_statement_limit_not_a_crash(string source)
+    public void Implicit_calls_that_recurse_for_ever_end_with_a_limit_not_a_crash(string source)
     {
         // Jint counts only calls written as calls against LimitRecursion: these recursed until the 1.5 MB stack of a thread-pool thread
-        // overflowed. On the script thread's large stack the statement limit comes first.
-        Assert.Equal(ScriptErrorKind.StatementLimit, Fails(source).Kind);
+        // overflowed. On the script thread's large stack the statement limit comes first, or the 2 s timeout on a slow machine.
+        Assert.Contains(Fails(source).Kind, new[] { ScriptErrorKind.StatementLimit, ScriptErrorKind.Timeout });
     }
 
     [Fact]
