@@ -18,8 +18,7 @@ namespace RuleFlow.Scripting;
 /// (<see cref="ScriptNesting"/>); a text handed to <c>JSON.parse</c> may nest its brackets at most <see cref="MaxValueDepth"/> deep;
 /// a value handed to <c>JSON.stringify</c> or serialized by the sandbox may nest at most <see cref="MaxValueDepth"/> deep in its own
 /// data properties; <c>join</c>, <c>toString</c>, <c>toLocaleString</c> and <c>Date.prototype.toJSON</c> (which call methods found on
-/// <c>this</c>) refuse an array that contains itself or nests arrays too deep, and nesting into each other more than
-/// <see cref="MaxValueDepth"/> deep. Past a bound, a <c>SyntaxError</c> or <c>RangeError</c> the script can catch. <c>eval</c>
+/// <c>this</c>) refuse to nest into each other more than <see cref="MaxReentry"/> deep, which covers an array that contains itself. Past a bound, a <c>SyntaxError</c> or <c>RangeError</c> the script can catch. <c>eval</c>
 /// becomes indirect (it runs in the global scope, as <c>(0, eval)(…)</c> does).
 /// </summary>
 internal static class ScriptGuards
@@ -51,16 +50,15 @@ internal static class ScriptGuards
             return stringify.Call(self, args);
         }, 3));
 
-        // Built-ins that call a method of `this` or of its elements, found at run time: given to each other (`{ join:
-        // Array.prototype.toString }`, an array-like that contains itself, `{ toISOString: Date.prototype.toJSON }`) they recurse
-        // without running a statement, so neither the statement limit nor the timeout ends them. Each counts its nesting in the
-        // engine's re-entry depth; past MaxValueDepth, a RangeError.
+        // Built-ins that call a method of `this` or of its elements, found at run time: an array that contains itself, or given to
+        // each other (`{ join: Array.prototype.toString }`, `{ toISOString: Date.prototype.toJSON }`), they recurse without running a
+        // statement, so neither the statement limit nor the timeout ends them. Each counts its nesting in the engine's re-entry depth.
         var reentry = new StrongBox<int>();
-        Guard(engine, reentry, engine.Array.PrototypeObject, "join", 1, self => CheckArrays(engine, self, "Array.prototype.join: the array"));
-        Guard(engine, reentry, engine.Array.PrototypeObject, "toLocaleString", 0, self => CheckArrays(engine, self, "Array.prototype.toLocaleString: the array"));
-        Guard(engine, reentry, engine.Array.PrototypeObject, "toString", 0, null);
-        Guard(engine, reentry, engine.Object.PrototypeObject, "toLocaleString", 0, null);
-        Guard(engine, reentry, engine.Date.PrototypeObject, "toJSON", 1, null);
+        Guard(engine, reentry, engine.Array.PrototypeObject, "join", 1);
+        Guard(engine, reentry, engine.Array.PrototypeObject, "toLocaleString", 0);
+        Guard(engine, reentry, engine.Array.PrototypeObject, "toString", 0);
+        Guard(engine, reentry, engine.Object.PrototypeObject, "toLocaleString", 0);
+        Guard(engine, reentry, engine.Date.PrototypeObject, "toJSON", 1);
 
         var eval = (FunctionInstance)engine.Global.Get("eval").AsObject();
         Replace(engine.Global, "eval", new ClrFunctionInstance(engine, (_, args) =>
@@ -124,18 +122,24 @@ internal static class ScriptGuards
         }
     }
 
-    /// <summary>Replaces a built-in method by one that counts its nesting in <paramref name="reentry"/> (and runs a check first).</summary>
-    private static void Guard(Engine engine, StrongBox<int> reentry, ObjectInstance owner, string name, int length, Action<JsValue>? check)
+    /// <summary>
+    /// How deeply the guarded built-ins may nest into each other: two per level of nested arrays (<c>toString</c> calls <c>join</c>,
+    /// which calls each element's <c>toString</c>), so arrays nested <see cref="MaxValueDepth"/> deep still join.
+    /// </summary>
+    public const int MaxReentry = 2 * MaxValueDepth;
+
+    /// <summary>Replaces a built-in method by one that counts its nesting in <paramref name="reentry"/>: past <see cref="MaxReentry"/>, a RangeError.</summary>
+    private static void Guard(Engine engine, StrongBox<int> reentry, ObjectInstance owner, string name, int length)
     {
         var original = (FunctionInstance)owner.Get(name).AsObject();
         Replace(owner, name, new ClrFunctionInstance(engine, (self, args) =>
         {
-            if (reentry.Value >= MaxValueDepth)
+            if (reentry.Value >= MaxReentry)
             {
-                throw Error(engine.RangeError, $"{name}: built-in methods call each other more than {MaxValueDepth} levels deep (a value that contains itself?)");
+                throw Error(engine.RangeError,
+                    $"{name}: built-in methods nest into each other more than {MaxReentry} deep (a value that contains itself, or arrays nested over {MaxValueDepth} deep)");
             }
 
-            check?.Invoke(self);
             reentry.Value++;
             try
             {
@@ -151,62 +155,6 @@ internal static class ScriptGuards
     /// <summary>A script error with its message on the error object (<c>e.message</c>), which Jint's message constructor leaves empty.</summary>
     private static JavaScriptException Error(Jint.Native.Error.ErrorConstructor constructor, string message) =>
         new(constructor.Construct([new JsValue(message)]));
-
-    /// <summary>
-    /// Throws a <c>RangeError</c> when arrays nest in <paramref name="value"/> (through array elements) more than
-    /// <see cref="MaxValueDepth"/> deep, or contain themselves: what <c>join</c> recurses through.
-    /// </summary>
-    private static void CheckArrays(Engine engine, JsValue value, string what)
-    {
-        if (!value.IsObject() || value.AsObject() is not Jint.Native.Array.ArrayInstance root)
-        {
-            return;
-        }
-
-        var onPath = new HashSet<ObjectInstance>(ReferenceEqualityComparer.Instance);
-        var done = new HashSet<ObjectInstance>(ReferenceEqualityComparer.Instance);
-        var pending = new Stack<(ObjectInstance Array, bool Leaving)>();
-        pending.Push((root, false));
-        while (pending.Count > 0)
-        {
-            var (array, leaving) = pending.Pop();
-            if (leaving)
-            {
-                onPath.Remove(array);
-                done.Add(array);
-                continue;
-            }
-
-            if (done.Contains(array))
-            {
-                continue;
-            }
-
-            if (!onPath.Add(array))
-            {
-                throw Error(engine.RangeError, $"{what} contains itself");
-            }
-
-            if (onPath.Count > MaxValueDepth)
-            {
-                throw Error(engine.RangeError, $"{what} nests arrays more than {MaxValueDepth} levels deep");
-            }
-
-            pending.Push((array, true));
-            foreach (var (_, descriptor) in array.GetOwnProperties())
-            {
-                if (descriptor.Value is { } element && element.IsObject() && element.AsObject() is Jint.Native.Array.ArrayInstance inner)
-                {
-                    if (onPath.Contains(inner))
-                    {
-                        throw Error(engine.RangeError, $"{what} contains itself");
-                    }
-
-                    pending.Push((inner, false));
-                }
-            }
-        }
-    }
 
     private static void Replace(ObjectInstance owner, string name, FunctionInstance replacement)
     {

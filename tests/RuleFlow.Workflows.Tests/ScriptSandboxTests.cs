@@ -189,10 +189,10 @@ public sealed class ScriptSandboxTests
     [InlineData("Function", "var s = '1'; for (var i = 0; i < 5000; i++) s = '[' + s + ']'; return new Function('return ' + s)();", "SyntaxError: Function: expressions or statements nest more than 256")]
     [InlineData("Function-params", "var s = 'x'; for (var i = 0; i < 8000; i++) s = '!' + s; return Function('x', 'return ' + s)(1);", "SyntaxError: Function: expressions or statements nest more than 256")]
     [InlineData("JSON.parse-object", "var s = '1'; for (var i = 0; i < 20000; i++) s = '[' + s + ']'; return JSON.parse({ toString: function () { return s; } });", "SyntaxError: JSON.parse: the text nests more than 256 levels deep")]
-    [InlineData("cyclic-join", "var a = [1]; a.push(a); return String(a);", "RangeError: Array.prototype.join: the array contains itself")]
+    [InlineData("cyclic-join", "var a = [1]; a.push(a); return String(a);", "RangeError: toString: built-in methods nest into each other more than 512 deep (a value that contains itself, or arrays nested over 256 deep)")]
     [InlineData("constructor", "var s = '1'; for (var i = 0; i < 8000; i++) s = '!' + s; return (function () {}).constructor('return ' + s)();", "SyntaxError: Function: expressions or statements nest more than 256")]
     [InlineData("JSON.parse", "var s = '1'; for (var i = 0; i < 20000; i++) s = '[' + s + ']'; return JSON.parse(s);", "SyntaxError: JSON.parse: the text nests more than 256 levels deep")]
-    [InlineData("join", "var o = 1; for (var i = 0; i < 20000; i++) o = [o]; return '' + o;", "RangeError: Array.prototype.join: the array nests arrays more than 256 levels deep")]
+    [InlineData("join", "var o = 1; for (var i = 0; i < 20000; i++) o = [o]; return '' + o;", "RangeError: toString: built-in methods nest into each other more than 512 deep (a value that contains itself, or arrays nested over 256 deep)")]
     public void What_a_script_builds_too_deep_for_the_stack_is_an_error_not_a_crash(string _, string source, string message)
     {
         // Jint's parser, JSON and array built-ins recurse once per level: 20,000 levels built while running overflowed the stack.
@@ -236,7 +236,7 @@ public sealed class ScriptSandboxTests
     public void Built_ins_given_to_each_other_that_recurse_without_a_statement_end_with_a_range_error(string source, string method)
     {
         // No statement runs, so neither the statement limit nor the timeout would end them: they overflowed any stack.
-        Assert.Contains($"RangeError: {method}: built-in methods call each other more than 256 levels deep", Fails(source).Message, StringComparison.Ordinal);
+        Assert.Contains($"RangeError: {method}: built-in methods nest into each other more than 512 deep (a value that contains itself, or arrays nested over 256 deep)", Fails(source).Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -286,6 +286,9 @@ public sealed class ScriptSandboxTests
 
         // Parentheses leave no level in the syntax tree: 8,000 of them parse (on the parse thread's stack) and run flat.
         Assert.Equal("1", Run("return " + new string('(', 8_000) + "1" + new string(')', 8_000) + ";").ResultJson);
+
+        // Arrays nested 256 deep still join (each level goes through toString and join).
+        Assert.Equal("\"1\"", Run("var d = 1; for (var i = 0; i < 255; i++) d = [d]; return String(d);").ResultJson);
 
         // Function converts its arguments once: an object's toString cannot show the check one text and the parse another.
         Assert.Equal("[1,1]", Run("var n = 0; var f = Function({ toString: function () { n++; return 'return 1'; } }); return [f(), n];").ResultJson);
