@@ -334,9 +334,9 @@ internal static class Explainer
         var unlisted = earlier.Sum(c => Math.Max(0, c.PartialMatches - c.Matches.Count));
         if (open.Count > 0)
         {
+            var notListed = unlisted > 0 ? $" (of those listed; {unlisted} more not listed)" : "";
             return string.Create(CultureInfo.InvariantCulture,
-                $"the sequence waits for this step: {open.Count} partial match(es) of the earlier steps are open{(unlisted > 0 ? $" (of those listed; {unlisted} more not listed)" : "")}, ") +
-                string.Create(CultureInfo.InvariantCulture, $"the next to close at {open.Min():o}");
+                $"the sequence waits for this step: {open.Count} partial match(es) of the earlier steps are open{notListed}, the next to close at {open.Min():o}");
         }
 
         return unlisted > 0

@@ -126,16 +126,19 @@ public sealed partial class ScriptSandbox
     /// most 256 deep (so evaluating it does not either). Past a bound, a syntax error that names it, at the place it is passed.
     /// </summary>
     private static ScriptSyntaxError? Parse(string source, out Jint.Parser.Ast.Program? program) =>
-        ParseWithinBounds(source, Prefix + source + Suffix, out program);
+        ParseWithinBounds(source, wrapped: true, out program);
 
     /// <summary>
     /// Null when <paramref name="code"/>, given to <c>eval</c> or <c>Function</c> while a script runs, parses as a program within the
     /// bounds of <see cref="ScriptNesting"/>; else why not (a syntax error too: Jint would parse the same text, as deeply, on the
     /// script's own stack before it found it).
     /// </summary>
-    internal static string? CodeError(string code) => ParseWithinBounds(code, code, out _)?.Message;
+    internal static string? CodeError(string code) => ParseWithinBounds(code, wrapped: false, out _)?.Message;
 
-    private static ScriptSyntaxError? ParseWithinBounds(string source, string text, out Jint.Parser.Ast.Program? program)
+    /// <param name="source">The script as written (for positions and messages).</param>
+    /// <param name="wrapped">Parse it as a function body (a script), or as it is (code given to eval).</param>
+    /// <param name="program">The parsed program, or null on an error.</param>
+    private static ScriptSyntaxError? ParseWithinBounds(string source, bool wrapped, out Jint.Parser.Ast.Program? program)
     {
         program = null;
         if (source.Length > ScriptNesting.MaxSourceChars)
@@ -146,39 +149,23 @@ public sealed partial class ScriptSandbox
 
         if (source.Length <= ScriptNesting.InlineParseChars || ScriptThread.IsCurrent)
         {
-            return ParseBounded(source, text, out program); // short, or already on a script thread's large stack
+            return ParseBounded(source, wrapped, out program); // short, or already on a script thread's large stack
         }
 
-        ScriptSyntaxError? error = null;
-        Jint.Parser.Ast.Program? parsed = null;
-        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
+        var (error, parsed) = ScriptThread.RunOnce(ScriptNesting.ParseStackBytes, () =>
         {
-            try
-            {
-                error = ParseBounded(source, text, out parsed);
-            }
-            catch (Exception e)
-            {
-                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e); // rethrown on the caller's thread
-            }
-        }, ScriptNesting.ParseStackBytes) { IsBackground = true, Name = "script parse" };
-        thread.Start();
-        thread.Join();
-        failure?.Throw();
+            var found = ParseBounded(source, wrapped, out var tree);
+            return (found, tree);
+        });
         program = parsed;
         return error;
     }
 
-    /// <param name="source">The script as written (for positions and messages).</param>
-    /// <param name="text">What is parsed: the script wrapped as a function, or code given to eval as it is.</param>
-    /// <param name="program">The parsed program, or null on an error.</param>
-    private static ScriptSyntaxError? ParseBounded(string source, string text, out Jint.Parser.Ast.Program? program)
+    private static ScriptSyntaxError? ParseBounded(string source, bool wrapped, out Jint.Parser.Ast.Program? program)
     {
-        var wrapped = !ReferenceEquals(source, text);
         try
         {
-            program = new JavaScriptParser().Parse(text, new ParserOptions { Source = "script" });
+            program = new JavaScriptParser().Parse(wrapped ? Prefix + source + Suffix : source, new ParserOptions { Source = "script" });
         }
         catch (ParserException ex)
         {

@@ -69,6 +69,31 @@ internal sealed class ScriptThread : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> once on a new thread with <paramref name="stackBytes"/> of stack and waits for it: its result,
+    /// or its exception rethrown here. For work outside a run that may recurse deeply (parsing a long script).
+    /// </summary>
+    public static T RunOnce<T>(int stackBytes, Func<T> work)
+    {
+        T result = default!;
+        ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                result = work();
+            }
+            catch (Exception e)
+            {
+                failure = ExceptionDispatchInfo.Capture(e);
+            }
+        }, stackBytes) { IsBackground = true, Name = "script parse" };
+        thread.Start();
+        thread.Join();
+        failure?.Throw();
+        return result;
+    }
+
     /// <summary>Ends the thread (after the job it runs, if any).</summary>
     public void Dispose()
     {

@@ -768,10 +768,12 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
     /// of another kind (it wins over a missing one), <see cref="SchemaCheck.MissingField"/> when a field declared without <c>?</c>
     /// is absent or null, else <see cref="SchemaCheck.Conforms"/>. As a field lookup does, the last of duplicate names counts.
     /// </summary>
-    public SchemaCheck CheckSchema(JsonElement data)
+    public SchemaCheck CheckSchema(JsonElement data) => Schema.Length switch
     {
-        return Schema.Length is > 1 and <= 64 ? CheckInOnePass(data) : CheckByLookup(data);
-    }
+        0 => SchemaCheck.Conforms,
+        <= 64 and > 1 => CheckInOnePass(data),
+        _ => CheckByLookup(data),
+    };
 
     private SchemaCheck CheckByLookup(JsonElement data)
     {

@@ -309,7 +309,7 @@ internal sealed class SessionState : ITimerTarget
 
         if (type.IsFact)
         {
-            var factCheck = type.Schema.Length > 0 ? type.CheckSchema(evt.Data) : SchemaCheck.Conforms;
+            var factCheck = type.CheckSchema(evt.Data);
             if (factCheck == SchemaCheck.WrongType)
             {
                 SchemaViolations++; // as for an event (below): a fact that breaks its declaration is not held
@@ -352,7 +352,7 @@ internal sealed class SessionState : ITimerTarget
             return;
         }
 
-        var check = type.Schema.Length > 0 ? type.CheckSchema(evt.Data) : SchemaCheck.Conforms;
+        var check = type.CheckSchema(evt.Data);
         if (check == SchemaCheck.WrongType)
         {
             // A declared field of another JSON type: the producer broke the contract, so the event matches nothing (a rule that does

@@ -1726,21 +1726,7 @@ internal sealed class Binder
 
     /// <summary>The name a rule author writes for <paramref name="kind"/> (its first name, for explanations).</summary>
     internal static string FunctionName(FunctionKind kind) =>
-        (s_nameOfFunction ??= BuildFunctionNames()).TryGetValue(kind, out var name) ? name : kind.ToString().ToLowerInvariant();
-
-    // Made on first use (Functions, below, is initialized after this field would be); a race makes the same map twice.
-    private static Dictionary<FunctionKind, string>? s_nameOfFunction;
-
-    private static Dictionary<FunctionKind, string> BuildFunctionNames()
-    {
-        var names = new Dictionary<FunctionKind, string>();
-        foreach (var (name, entry) in Functions)
-        {
-            names.TryAdd(entry.Kind, name);
-        }
-
-        return names;
-    }
+        NameOfFunction.TryGetValue(kind, out var name) ? name : kind.ToString().ToLowerInvariant();
 
     private static readonly Dictionary<string, (FunctionKind Kind, int Min, int Max, ExprType Result)> Functions = new(StringComparer.Ordinal)
     {
@@ -1769,6 +1755,10 @@ internal sealed class Binder
         ["coalesce"] = (FunctionKind.Coalesce, 2, 16, ExprType.Unknown),
         ["cidr"] = (FunctionKind.Cidr, 1, 1, ExprType.Network),
     };
+
+    // After Functions: static fields are initialized in the order they are written.
+    private static readonly Dictionary<FunctionKind, string> NameOfFunction = Functions
+        .GroupBy(f => f.Value.Kind).ToDictionary(g => g.Key, g => g.First().Key);
 
     /// <summary>Names of the built-in functions (for documentation and did-you-mean).</summary>
     internal static IEnumerable<string> FunctionNames => Functions.Keys.Append("timeof").Append("any").Append("all");
