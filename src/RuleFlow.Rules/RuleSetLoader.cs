@@ -334,7 +334,7 @@ public static class RuleSetLoader
                 {
                     foreach (var (code, action) in EmbeddedCodeOf(rule))
                     {
-                        if (checkCode(code) is { } error)
+                        if (CheckCode(checkCode, code) is { } error)
                         {
                             state.Diagnostics.ReportError(error.Code, action.Location, error.Message, error.Hint);
                         }
@@ -399,6 +399,23 @@ public static class RuleSetLoader
             {
                 yield return (code, a);
             }
+        }
+    }
+
+    /// <summary>
+    /// The host's check of one template or script; a check that fails (a thread it could not start, say) is an error at the action
+    /// that says so (RF2999), not an internal error of the whole file at its first line.
+    /// </summary>
+    private static EmbeddedCodeError? CheckCode(Func<EmbeddedCodeInfo, EmbeddedCodeError?> checkCode, EmbeddedCodeInfo code)
+    {
+        try
+        {
+            return checkCode(code);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return new EmbeddedCodeError(DiagnosticCodes.InternalError.Code,
+                $"rule '{code.Rule}': the {code.Kind} could not be checked ({e.GetType().Name}: {e.Message})", "try the load again; if it persists, please report it");
         }
     }
 

@@ -73,6 +73,7 @@ internal sealed class ScriptThread : IDisposable
     /// Runs <paramref name="work"/> once on a new thread with <paramref name="stackBytes"/> of stack and waits for it: its result,
     /// or its exception rethrown here. For work outside a run that may recurse deeply (parsing a long script).
     /// </summary>
+    /// <exception cref="InvalidOperationException">The thread could not be started (its stack could not be reserved).</exception>
     public static T RunOnce<T>(int stackBytes, Func<T> work)
     {
         T result = default!;
@@ -88,7 +89,16 @@ internal sealed class ScriptThread : IDisposable
                 failure = ExceptionDispatchInfo.Capture(e);
             }
         }, stackBytes) { IsBackground = true, Name = "script parse" };
-        thread.Start();
+        try
+        {
+            thread.Start();
+        }
+        catch (OutOfMemoryException ex)
+        {
+            // The stack could not be reserved (strict overcommit, a small address-space limit): the caller reports it, the host goes on.
+            throw new InvalidOperationException($"could not start a thread with {stackBytes / (1024 * 1024)} MB of stack to parse the script: {ex.Message}", ex);
+        }
+
         thread.Join();
         failure?.Throw();
         return result;

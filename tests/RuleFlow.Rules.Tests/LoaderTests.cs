@@ -25,6 +25,19 @@ public sealed class LoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_host_check_of_a_script_that_fails_is_an_error_at_the_action_and_the_file_is_left_out()
+    {
+        var result = RuleSetLoader.LoadSources(
+            [("code.rules", "event e\nrule \"r\" when x: e() then\n    script \"\"\"return 1;\"\"\"\nend\n"), ("types.rules", Types)],
+            _ => throw new InvalidOperationException("could not start a thread"));
+        var error = Assert.Single(result.Diagnostics);
+        Assert.Equal(("RF2999", "code.rules", 3, 5), (error.Code, error.Location.File, error.Location.Line, error.Location.Column));
+        Assert.Equal("rule 'r': the script could not be checked (InvalidOperationException: could not start a thread)", error.Message);
+        Assert.False(result.Files.Single(f => f.Path == "code.rules").Loaded);
+        Assert.True(result.Files.Single(f => f.Path == "types.rules").Loaded);
+    }
+
+    [Fact]
     public void A_bad_file_is_left_out_and_the_others_load()
     {
         var bad = "event other\nrule \"broken\" when x: nope() then start workflow \"w\" end\n";
