@@ -88,6 +88,29 @@ public sealed class RuleToolsTests : IDisposable
     }
 
     [Fact]
+    public void Test_and_explain_refuse_a_rule_file_the_server_would_refuse_for_its_template()
+    {
+        // The server does not load a file whose action template does not compile (WF1021); its tests must not pass, nor explain
+        // explain a rule that would never run.
+        Write("rules/r.rules", Rules.Replace(
+            "with { user: f.user, attempts: n }", "with template \"\"\"{{#if f.user}} { \"user\": \"{{f.user}}\" }\"\"\"", StringComparison.Ordinal));
+        Write("rules/r.ruletest", """
+            test "one failure fires nothing"
+                event login { user: "ann", result: "fail", ts: "2024-01-01T00:00:00Z" }
+            end
+            """);
+        using var output = new StringWriter();
+        Assert.Equal(1, TestCommand.Run([Path.Combine(_dir, "rules")], output, TextWriter.Null));
+        Assert.Contains("r.rules:7:5: error WF1021: rule 'three failures': template: template does not compile", output.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("✓", output.ToString(), StringComparison.Ordinal);
+
+        var events = Write("events.jsonl", """{"type": "login", "id": "a1", "data": {"user": "ann", "result": "fail", "ts": "2024-01-01T00:00:00Z"}}""");
+        using var errors = new StringWriter();
+        Assert.Equal(1, ExplainCommand.Run("three failures", events, [Path.Combine(_dir, "rules")], null, json: false, TextWriter.Null, errors));
+        Assert.Contains("r.rules:7:5: error WF1021", errors.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Explain_shows_conditions_windows_and_why()
     {
         var rules = Write("rules/r.rules", Rules);

@@ -429,6 +429,13 @@ public sealed class StudioApiTests(StudioServerFixture fixture) : IClassFixture<
         Assert.True(failed["line"]!.GetValue<int>() > 1);
         Assert.Equal(rules, await File.ReadAllTextAsync(RulesFile("kubernetes.rules")));
 
+        // Unsaved text whose action template does not compile: the server would refuse the file, so its tests do not pass.
+        var broken = rules + "\nrule \"broken template\"\nwhen\n    e: k8s.event()\nthen\n    start workflow \"k8s-incident\" with template \"\"\"{{#if e.reason}}\"\"\"\nend\n";
+        (status, body) = await SendAsync(HttpMethod.Post, "api/rules/tests/run", new { rulesPath = "rules/kubernetes.rules", rulesText = broken });
+        Assert.True(status == HttpStatusCode.OK, body?.ToJsonString());
+        Assert.Equal(0, body!["passed"]!.GetValue<int>());
+        Assert.Contains("WF1021", body.ToJsonString(), StringComparison.Ordinal);
+
         var (bad, problem) = await SendAsync(HttpMethod.Post, "api/rules/tests/run", new { path = "rules/../workflows/k8s-incident.yaml" });
         Assert.Equal(HttpStatusCode.BadRequest, bad);
         Assert.Equal("RF6022", problem!["code"]!.GetValue<string>());

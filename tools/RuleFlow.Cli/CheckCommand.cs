@@ -98,8 +98,7 @@ public static class CheckCommand
         if (ruleFiles.Count > 0)
         {
             // Templates and scripts of actions are compiled as the server's load compiles them (WF1021, WF1020 at the action).
-            var result = rules = RuleSetLoader.LoadFiles(ruleFiles.Distinct().Order(StringComparer.Ordinal), null,
-                c => EmbeddedCodeChecker.Check(c.Kind, c.Text, c.Rule) is { } e ? new EmbeddedCodeError(e.Code, e.Message, e.Hint) : null);
+            var result = rules = RuleSetLoader.LoadFiles(ruleFiles.Distinct().Order(StringComparer.Ordinal), null, HostChecks.EmbeddedCode);
             foreach (var file in result.Files)
             {
                 var text = result.GetSourceText(file.Path) ?? TryRead(file.Path);

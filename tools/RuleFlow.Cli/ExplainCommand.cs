@@ -40,7 +40,7 @@ public static class ExplainCommand
             return 2;
         }
 
-        var loaded = RuleSetLoader.LoadFiles(rulePaths);
+        var loaded = RuleSetLoader.LoadFiles(rulePaths, null, HostChecks.EmbeddedCode); // the set the server would load, or its errors
         if (loaded.HasErrors)
         {
             foreach (var d in loaded.FormatDiagnostics())

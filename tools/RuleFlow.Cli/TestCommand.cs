@@ -33,7 +33,7 @@ public static class TestCommand
             return 2;
         }
 
-        var results = RuleTestRunner.Run(paths);
+        var results = RuleTestRunner.Run(paths, HostChecks.EmbeddedCode); // templates and scripts of actions compiled as the server loads them
         int passed = 0, failed = 0;
         foreach (var file in results)
         {

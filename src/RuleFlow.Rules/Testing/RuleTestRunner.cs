@@ -36,10 +36,20 @@ public static class RuleTestRunner
     /// <summary>Extension of rule test files.</summary>
     public const string Extension = ".ruletest";
 
-    /// <summary>Runs every <c>*.ruletest</c> file under the given files or directories.</summary>
+    /// <summary>Runs every <c>*.ruletest</c> file under the given files or directories; action templates and scripts are not checked.</summary>
     /// <param name="paths">Test files or directories (searched recursively).</param>
     /// <exception cref="ArgumentNullException"><paramref name="paths"/> is null.</exception>
-    public static IReadOnlyList<RuleTestFileResult> Run(IEnumerable<string> paths)
+    public static IReadOnlyList<RuleTestFileResult> Run(IEnumerable<string> paths) => Run(paths, null);
+
+    /// <summary>
+    /// Runs every <c>*.ruletest</c> file under the given files or directories, loading the rule files as a host does: with
+    /// <paramref name="checkCode"/>, a rule file whose action template or script does not compile fails to load, and the tests of a
+    /// file that names it report that error instead of passing on a rule set the server would refuse.
+    /// </summary>
+    /// <param name="paths">Test files or directories (searched recursively).</param>
+    /// <param name="checkCode">Compiles one template or script as the host would (see <see cref="RuleSetLoader.LoadDirectory(string, Func{EmbeddedCodeInfo, EmbeddedCodeError})"/>); null checks none.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="paths"/> is null.</exception>
+    public static IReadOnlyList<RuleTestFileResult> Run(IEnumerable<string> paths, Func<EmbeddedCodeInfo, EmbeddedCodeError?>? checkCode)
     {
         ArgumentNullException.ThrowIfNull(paths);
         var files = new SortedSet<string>(StringComparer.Ordinal);
@@ -76,7 +86,7 @@ public static class RuleTestRunner
                 continue;
             }
 
-            results.Add(RunFile(file, text));
+            results.Add(RunFile(file, text, null, checkCode));
         }
 
         return results;
@@ -158,7 +168,19 @@ public static class RuleTestRunner
     /// <param name="text">Its text.</param>
     /// <param name="ruleTexts">Full path of a rule file → its text; null or empty: every rule file from disk.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    public static RuleTestFileResult RunFile(string path, string text, IReadOnlyDictionary<string, string>? ruleTexts)
+    public static RuleTestFileResult RunFile(string path, string text, IReadOnlyDictionary<string, string>? ruleTexts) =>
+        RunFile(path, text, ruleTexts, null);
+
+    /// <summary>
+    /// As <see cref="RunFile(string, string, IReadOnlyDictionary{string, string})"/>, loading the rule files with
+    /// <paramref name="checkCode"/> (see <see cref="Run(IEnumerable{string}, Func{EmbeddedCodeInfo, EmbeddedCodeError})"/>).
+    /// </summary>
+    /// <param name="path">The test file's path.</param>
+    /// <param name="text">Its text.</param>
+    /// <param name="ruleTexts">Full path of a rule file → its text; null or empty: every rule file from disk.</param>
+    /// <param name="checkCode">Compiles one template or script as the host would; null checks none.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> or <paramref name="text"/> is null.</exception>
+    public static RuleTestFileResult RunFile(string path, string text, IReadOnlyDictionary<string, string>? ruleTexts, Func<EmbeddedCodeInfo, EmbeddedCodeError?>? checkCode)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(text);
@@ -176,7 +198,7 @@ public static class RuleTestRunner
             return new RuleTestFileResult(path, ruleFiles, diagnostics, []);
         }
 
-        var loaded = RuleSetLoader.LoadFiles(ruleFiles, ruleTexts);
+        var loaded = RuleSetLoader.LoadFiles(ruleFiles, ruleTexts, checkCode);
         if (loaded.HasErrors)
         {
             diagnostics.AddRange(loaded.Diagnostics.Where(x => x.Severity == DiagnosticSeverity.Error));

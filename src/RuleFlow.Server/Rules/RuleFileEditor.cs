@@ -229,7 +229,7 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
     {
         if (testFile is not null)
         {
-            return [RuleTestRunner.RunFile(testFile, File.ReadAllText(testFile))];
+            return [RuleTestRunner.RunFile(testFile, File.ReadAllText(testFile), null, RuleHost.CheckEmbeddedCode)];
         }
 
         ArgumentNullException.ThrowIfNull(rulesFile);
@@ -237,7 +237,7 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
         var results = new List<RuleTestFileResult>();
         foreach (var file in Directory.EnumerateFiles(rules.RulesDirectory, "*" + RuleTestRunner.Extension, SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
-            var result = RuleTestRunner.RunFile(file, File.ReadAllText(file), overrides);
+            var result = RuleTestRunner.RunFile(file, File.ReadAllText(file), overrides, RuleHost.CheckEmbeddedCode);
             if (result.RuleFiles.Any(r => System.IO.Path.GetFullPath(r) == rulesFile))
             {
                 results.Add(result);
