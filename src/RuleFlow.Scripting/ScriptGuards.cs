@@ -27,7 +27,9 @@ internal static class ScriptGuards
     public const int MaxValueDepth = 256;
 
     /// <summary>Installs the guards on a new engine, before its built-ins are frozen.</summary>
-    public static void Install(Engine engine)
+    /// <param name="engine">The engine.</param>
+    /// <param name="callDepth">The engine's call-depth counter: code given to <c>eval</c> and <c>Function</c> is guarded by it too.</param>
+    public static void Install(Engine engine, ScriptCallDepth callDepth)
     {
         var json = engine.Json;
         var parse = (FunctionInstance)json.Get("parse").AsObject();
@@ -60,18 +62,24 @@ internal static class ScriptGuards
         Guard(engine, reentry, engine.Object.PrototypeObject, "toLocaleString", 0);
         Guard(engine, reentry, engine.Date.PrototypeObject, "toJSON", 1);
 
-        var eval = (FunctionInstance)engine.Global.Get("eval").AsObject();
         Replace(engine.Global, "eval", new ClrFunctionInstance(engine, (_, args) =>
         {
-            if (args.Length > 0 && args[0].IsString() && ScriptSandbox.CodeError(args[0].AsString()) is { } error)
+            var code = args.Length > 0 ? args[0] : JsValue.Undefined;
+            if (!code.IsString())
+            {
+                return code; // ES5.1 §15.1.2.1: what is not a string is returned as it is
+            }
+
+            if (ScriptSandbox.ParseCode(code.AsString(), out var program) is { } error)
             {
                 throw Error(engine.SyntaxError, "eval: " + error);
             }
 
-            return eval.Call(JsValue.Undefined, args);
+            callDepth.Guard(program!);
+            return RunAsGlobalCode(engine, program!);
         }, 1));
 
-        var function = new GuardedFunctionConstructor(engine);
+        var function = new GuardedFunctionConstructor(engine, callDepth);
         Replace(engine.Global, "Function", function);
         Replace(engine.Function.PrototypeObject, "constructor", function);
     }
@@ -153,8 +161,36 @@ internal static class ScriptGuards
     }
 
     /// <summary>A script error with its message on the error object (<c>e.message</c>), which Jint's message constructor leaves empty.</summary>
-    private static JavaScriptException Error(Jint.Native.Error.ErrorConstructor constructor, string message) =>
+    internal static JavaScriptException Error(Jint.Native.Error.ErrorConstructor constructor, string message) =>
         new(constructor.Construct([new JsValue(message)]));
+
+    /// <summary>
+    /// Runs <paramref name="program"/> as an indirect <c>eval</c> does (ES5.1 §10.4.2 without a calling context): in the global scope,
+    /// its declarations made deletable on the global object, or, for strict code, in a scope of its own. Its completion value, or its
+    /// uncaught exception thrown on.
+    /// </summary>
+    private static JsValue RunAsGlobalCode(Engine engine, Jint.Parser.Ast.Program program)
+    {
+        using var strict = new StrictModeScope(program.Strict, force: true);
+        using var evalCode = new EvalCodeScope(true, force: true);
+        var scope = program.Strict ? LexicalEnvironment.NewDeclarativeEnvironment(engine, engine.GlobalEnvironment) : engine.GlobalEnvironment;
+        engine.EnterExecutionContext(scope, scope, engine.Global);
+        try
+        {
+            engine.DeclarationBindingInstantiation(DeclarationBindingType.EvalCode, program.FunctionDeclarations, program.VariableDeclarations, null, null);
+            var completion = engine.ExecuteStatement(program);
+            if (completion.Type == Completion.Throw)
+            {
+                throw new JavaScriptException(completion.GetValueOrDefault()) { Location = completion.Location };
+            }
+
+            return completion.Value ?? JsValue.Undefined;
+        }
+        finally
+        {
+            engine.LeaveExecutionContext();
+        }
+    }
 
     private static void Replace(ObjectInstance owner, string name, FunctionInstance replacement)
     {
@@ -162,40 +198,56 @@ internal static class ScriptGuards
         owner.DefineOwnProperty(name, new PropertyDescriptor(replacement, current.Writable ?? true, current.Enumerable ?? false, current.Configurable ?? true), true);
     }
 
-    /// <summary><c>Function(p1, …, body)</c> and <c>new Function(…)</c>: the code meets the bounds of a script first.</summary>
+    /// <summary>
+    /// <c>Function(p1, …, body)</c> and <c>new Function(…)</c>: the function is parsed within the bounds of a script, its calls are
+    /// counted like a script's own (<see cref="ScriptCallDepth"/>), and it is made in the global scope.
+    /// </summary>
     private sealed class GuardedFunctionConstructor : FunctionInstance, IConstructor
     {
-        private readonly FunctionConstructor _original;
+        private readonly ScriptCallDepth _callDepth;
 
-        public GuardedFunctionConstructor(Engine engine)
+        public GuardedFunctionConstructor(Engine engine, ScriptCallDepth callDepth)
             : base(engine, [], LexicalEnvironment.NewObjectEnvironment(engine, engine.Global, null, false), false)
         {
-            _original = engine.Function;
+            _callDepth = callDepth;
             Prototype = engine.Function.PrototypeObject;
             Extensible = true;
             FastAddProperty("prototype", engine.Function.PrototypeObject, false, false, false);
             FastAddProperty("length", 1, false, false, false);
         }
 
-        public override JsValue Call(JsValue thisObject, JsValue[] arguments) => _original.Call(thisObject, Checked(arguments));
-
-        public ObjectInstance Construct(JsValue[] arguments) => _original.Construct(Checked(arguments));
+        public override JsValue Call(JsValue thisObject, JsValue[] arguments) => Construct(arguments);
 
         /// <summary>
-        /// The arguments converted to text once (so that an object's <c>toString</c> cannot show the check one text and the parse
-        /// another), after the function Jint would make of them — <c>function (params) { body }</c> — parses within the bounds.
+        /// The arguments are converted to text once (so that an object's <c>toString</c> cannot show the check one text and the parse
+        /// another); <c>(function (params) { body })</c> must parse within the bounds as exactly that one function expression.
         /// </summary>
-        private JsValue[] Checked(JsValue[] arguments)
+        public ObjectInstance Construct(JsValue[] arguments)
         {
             var texts = arguments.Select(a => TypeConverter.ToString(a)).ToArray();
             var parameters = texts.Length > 1 ? string.Join(",", texts[..^1]) : "";
             var body = texts.Length > 0 ? texts[^1] : "";
-            if (ScriptSandbox.CodeError("(function (" + parameters + ") { " + body + "\n})") is { } error)
+            if (ScriptSandbox.ParseCode("(function (" + parameters + ") { " + body + "\n})", out var program) is { } error)
             {
                 throw Error(Engine.SyntaxError, "Function: " + error);
             }
 
-            return [.. texts.Select(t => new JsValue(t))];
+            // Parameters or a body that close the function early (`) { }, other(), function (`) make a program of something else.
+            if (program!.Body.Count != 1 || program.Body.First() is not Jint.Parser.Ast.ExpressionStatement { Expression: Jint.Parser.Ast.FunctionExpression function })
+            {
+                throw Error(Engine.SyntaxError, "Function: the parameters and body do not make one function");
+            }
+
+            _callDepth.Guard(program);
+            Engine.EnterExecutionContext(Engine.GlobalEnvironment, Engine.GlobalEnvironment, Engine.Global);
+            try
+            {
+                return Engine.GetValue(Engine.EvaluateExpression(function)).AsObject();
+            }
+            finally
+            {
+                Engine.LeaveExecutionContext();
+            }
         }
     }
 }

@@ -69,22 +69,34 @@ internal static class ScriptNesting
     }
 
     /// <summary>
-    /// The first node of <paramref name="program"/> deeper than <see cref="MaxTreeDepth"/>, or null. Walks the tree with a stack of
-    /// its own (not by recursion), through every public field and property that holds a node or a list of nodes (the hoisted
-    /// declaration lists, which repeat nodes of the body, excepted).
+    /// The first node of <paramref name="program"/> deeper than <see cref="MaxTreeDepth"/>, or null (see <see cref="Walk"/>).
     /// </summary>
     public static SyntaxNode? TooDeepNode(SyntaxNode program)
     {
-        var pending = new Stack<(SyntaxNode Node, int Depth)>();
-        pending.Push((program, 0));
-        while (pending.Count > 0)
+        foreach (var (node, depth) in Walk(program))
         {
-            var (node, depth) = pending.Pop();
             if (depth > MaxTreeDepth)
             {
                 return node;
             }
+        }
 
+        return null;
+    }
+
+    /// <summary>
+    /// Every node of the tree under <paramref name="root"/> with its depth (the root's is 0), walked with a stack of its own (not by
+    /// recursion), through every public field and property that holds a node or a list of nodes (the hoisted declaration lists,
+    /// which repeat nodes of the body, excepted). A node is yielded before its children are read.
+    /// </summary>
+    public static IEnumerable<(SyntaxNode Node, int Depth)> Walk(SyntaxNode root)
+    {
+        var pending = new Stack<(SyntaxNode Node, int Depth)>();
+        pending.Push((root, 0));
+        while (pending.Count > 0)
+        {
+            var (node, depth) = pending.Pop();
+            yield return (node, depth);
             foreach (var read in Children.GetOrAdd(node.GetType(), ReadersOf))
             {
                 foreach (var child in read(node))
@@ -96,8 +108,6 @@ internal static class ScriptNesting
                 }
             }
         }
-
-        return null;
     }
 
     private static Func<object, IEnumerable<object?>>[] ReadersOf(Type type)

@@ -129,11 +129,10 @@ public sealed partial class ScriptSandbox
         ParseWithinBounds(source, wrapped: true, out program);
 
     /// <summary>
-    /// Null when <paramref name="code"/>, given to <c>eval</c> or <c>Function</c> while a script runs, parses as a program within the
-    /// bounds of <see cref="ScriptNesting"/>; else why not (a syntax error too: Jint would parse the same text, as deeply, on the
-    /// script's own stack before it found it).
+    /// Parses <paramref name="code"/>, given to <c>eval</c> or <c>Function</c> while a script runs, as a program within the bounds of
+    /// <see cref="ScriptNesting"/>: null and the program when it does, else why not (a syntax error too) and no program.
     /// </summary>
-    internal static string? CodeError(string code) => ParseWithinBounds(code, wrapped: false, out _)?.Message;
+    internal static string? ParseCode(string code, out Jint.Parser.Ast.Program? program) => ParseWithinBounds(code, wrapped: false, out program)?.Message;
 
     /// <param name="source">The script as written (for positions and messages).</param>
     /// <param name="wrapped">Parse it as a function body (a script), or as it is (code given to eval).</param>
@@ -244,6 +243,7 @@ public sealed partial class ScriptSandbox
                 pooled.Programs.Clear();
             }
 
+            pooled.CallDepth.Guard(program!); // every function's calls counted, implicit ones too
             pooled.Programs[request.Source] = program!;
         }
 
@@ -301,6 +301,7 @@ public sealed partial class ScriptSandbox
             engine.ResetStatementsCount();
             engine.ResetTimeoutTicks();
             engine.ResetCallStack();
+            pooled.CallDepth.Reset();
             var function = engine.Execute(program!).GetCompletionValue();
             engine.ResetStatementsCount();
             engine.ResetTimeoutTicks();
@@ -411,9 +412,16 @@ public sealed partial class ScriptSandbox
         private static readonly string[] NativeErrorOverridable = ["name", "message"];
         private int baselineGlobals;
 
-        private PooledEngine(Engine engine) => Engine = engine;
+        private PooledEngine(Engine engine, ScriptCallDepth callDepth)
+        {
+            Engine = engine;
+            CallDepth = callDepth;
+        }
 
         public Engine Engine { get; }
+
+        /// <summary>The nesting of the engine's script function calls (see <see cref="ScriptCallDepth"/>).</summary>
+        public ScriptCallDepth CallDepth { get; }
 
         public Dictionary<string, Jint.Parser.Ast.Program> Programs { get; } = new(StringComparer.Ordinal);
 
@@ -428,8 +436,9 @@ public sealed partial class ScriptSandbox
                 .LimitRecursion(options.LimitRecursion)
                 .Culture(CultureInfo.InvariantCulture)
                 .LocalTimeZone(TimeZoneInfo.Utc));
-            ScriptGuards.Install(engine);
-            var pooled = new PooledEngine(engine);
+            var callDepth = new ScriptCallDepth(engine);
+            ScriptGuards.Install(engine, callDepth);
+            var pooled = new PooledEngine(engine, callDepth);
             try
             {
                 pooled.Harden();

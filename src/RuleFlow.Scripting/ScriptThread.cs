@@ -4,17 +4,17 @@ namespace RuleFlow.Scripting;
 
 /// <summary>
 /// The thread a pooled engine runs its scripts on: one job at a time, with <see cref="StackBytes"/> of stack (reserved, and committed
-/// only as far as a run goes). Jint 2.10.4 evaluates recursively and counts only calls written as calls against its recursion limit:
-/// a getter, <c>toString</c> or <c>valueOf</c> that calls itself, or a recursion through nested expressions, goes one level deeper per
-/// statement it runs. On this stack the statement limit (100,000 by default) or the timeout ends such a run before the stack runs out,
-/// where a thread-pool thread's 1.5 MB would overflow — which ends the process. An engine whose run did not end normally, or took
-/// longer than 50 ms, is dropped, and its thread (with whatever stack that run touched) with it. Not covered: recursion whose every
-/// level evaluates a deeply nested expression (~60 KB of stack per level) can still run out of stack first.
+/// only as far as a run goes). Jint 2.10.4 evaluates recursively, without a bound of its own; the sandbox bounds how deep a run can
+/// go — a syntax tree at most <see cref="ScriptNesting.MaxTreeDepth"/> deep, script function calls at most
+/// <see cref="ScriptCallDepth.MaxDepth"/> deep however they are made, built-ins nesting into each other at most
+/// <see cref="ScriptGuards.MaxReentry"/> deep — and the deepest run measured within those bounds takes 32–48 MB, where a thread-pool
+/// thread's 1.5 MB would overflow, which ends the process. An engine whose run did not end normally, or took longer than 50 ms, is
+/// dropped, and its thread (with whatever stack that run touched) with it.
 /// </summary>
 internal sealed class ScriptThread : IDisposable
 {
-    /// <summary>Stack of the thread: 100,000 levels of the costliest implicit recursion measured (~2–4 KB each) fit.</summary>
-    public const int StackBytes = 512 * 1024 * 1024;
+    /// <summary>Stack of the thread: 256 MB, over five times the deepest run measured within the sandbox's bounds (32–48 MB).</summary>
+    public const int StackBytes = 256 * 1024 * 1024;
 
     [ThreadStatic]
     private static bool _isScriptThread;

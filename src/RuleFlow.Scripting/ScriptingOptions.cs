@@ -16,7 +16,10 @@ public sealed class ScriptingOptions
     /// <summary>Maximum JavaScript statements executed per execution; default 100,000.</summary>
     public int MaxStatements { get; set; } = 100_000;
 
-    /// <summary>Maximum call depth; default 64.</summary>
+    /// <summary>
+    /// How many times one function may appear in the call stack through calls written as calls (Jint's own limit, counted per
+    /// function); default 64. Every script function call, however made, is also bounded at a depth of 256 (<c>ScriptCallDepth</c>).
+    /// </summary>
     public int LimitRecursion { get; set; } = 64;
 
     /// <summary>Maximum size of the result and of the variables handed back, as UTF-16 characters of JSON text; default 1 MiB (1,048,576).</summary>

@@ -208,8 +208,70 @@ public sealed class ScriptSandboxTests
     public void Implicit_calls_that_recurse_for_ever_end_with_a_limit_not_a_crash(string source)
     {
         // Jint counts only calls written as calls against LimitRecursion: these recursed until the 1.5 MB stack of a thread-pool thread
-        // overflowed. On the script thread's large stack the statement limit comes first, or the 2 s timeout on a slow machine.
-        Assert.Contains(Fails(source).Kind, new[] { ScriptErrorKind.StatementLimit, ScriptErrorKind.Timeout });
+        // overflowed (then, on the script thread's large stack, until the statement limit, 2-3 s later). Every call counts now.
+        var failed = Fails(source);
+        Assert.Equal(ScriptErrorKind.Runtime, failed.Kind);
+        Assert.Contains(CallDepthError, failed.Message, StringComparison.Ordinal);
+    }
+
+    private const string CallDepthError =
+        "RangeError: script functions nest more than 256 calls deep (calls made implicitly, by getters, setters, toString and valueOf, count too)";
+
+    [Theory]
+    [InlineData("object", "{ a: ", " }")]
+    [InlineData("plus", "1 + (", ")")]
+    [InlineData("unary", "-(", ")")]
+    public void Implicit_recursion_through_deep_expressions_ends_with_a_range_error_not_a_crash(string _, string open, string close)
+    {
+        // Each level evaluates an expression as deep as a script's tree may be before it recurses: ~0.2 MB of stack a level, so
+        // the statement limit (one statement a level) came long after the 512 MB stack of the script thread was gone: the process ended.
+        string Source(int levels) =>
+            "var o = { get x() { return " + string.Concat(Enumerable.Repeat(open, levels)) + "this.x" + string.Concat(Enumerable.Repeat(close, levels)) + "; } }; return o.x;";
+        var deepest = Enumerable.Range(1, 256).Last(n => ScriptSandbox.CheckSyntax(Source(n)) is null); // as deep as a script may nest
+        Assert.True(deepest > 100, $"{deepest}");
+        var failed = Fails(Source(deepest));
+        Assert.Contains(CallDepthError, failed.Message, StringComparison.Ordinal);
+        Assert.Equal(1, failed.Line);
+    }
+
+    [Fact]
+    public void Call_depth_counts_every_function_and_code_made_by_eval_and_Function()
+    {
+        // LimitRecursion counts each function on its own (64 each): five functions calling each other in a ring went 320 deep, and
+        // more functions deeper. Now 300 calls in a ring of five (60 each) pass LimitRecursion and stop at the depth of 256.
+        var ring = "abcde";
+        var mutual = string.Concat(ring.Select((f, i) => $"function {f}(n) {{ return n == 0 ? 0 : 1 + {ring[(i + 1) % 5]}(n - 1); }} "));
+        Assert.Equal("250", Run(mutual + "return a(250);").ResultJson);
+        Assert.Contains(CallDepthError, Fails(mutual + "return a(300);").Message, StringComparison.Ordinal);
+
+        // Functions made by eval and Function are counted like the script's own.
+        Assert.Contains(CallDepthError, Fails("return eval('({ get x() { return this.x; } })').x;").Message, StringComparison.Ordinal);
+        Assert.Contains(CallDepthError, Fails("return Function('return { get x() { return this.x; } }')().x;").Message, StringComparison.Ordinal);
+
+        // A script that catches the error goes on; the depth is back to 0 for the next run of the same engine.
+        Assert.Equal("\"RangeError\"", Run("var o = { get x() { return this.x; } }; try { return o.x; } catch (e) { return e.name; }").ResultJson);
+        Assert.Equal("250", Run(mutual + "return a(250);").ResultJson);
+    }
+
+    [Fact]
+    public void Eval_and_Function_keep_their_meaning()
+    {
+        // eval is indirect: global code, its completion value, a declaration on the global object unless the code is strict; what is
+        // not a string comes back as it is; what it throws, the script can catch.
+        Assert.Equal("""[2,"number","undefined",5,3]""", Run("""
+            var v = eval('1; 2');
+            eval('var g = 1');
+            eval('"use strict"; var h = 1');
+            var caught; try { eval('throw 3'); } catch (e) { caught = e; }
+            return [v, typeof g, typeof h, eval(5), caught];
+            """).ResultJson);
+
+        // Function makes its function in the global scope, not the caller's.
+        Assert.Equal("""["undefined",6]""", Run("var local = 1; return [Function('return typeof local')(), new Function('a', 'b', 'return a * b')(2, 3)];").ResultJson);
+
+        // Parameters or a body that close the function early are refused, as Jint's own Function refused them.
+        Assert.Contains("SyntaxError: Function: the parameters and body do not make one function",
+            Fails("return Function('){}), (function () { return 1; })(), (function (', '');").Message, StringComparison.Ordinal);
     }
 
     [Fact]
