@@ -17,9 +17,10 @@ namespace RuleFlow.Scripting;
 /// do not help: code handed to <c>eval</c> or <c>Function</c> must parse within the bounds of a script's own text
 /// (<see cref="ScriptNesting"/>); a text handed to <c>JSON.parse</c> may nest its brackets at most <see cref="MaxValueDepth"/> deep;
 /// a value handed to <c>JSON.stringify</c> or serialized by the sandbox may nest at most <see cref="MaxValueDepth"/> deep in its own
-/// data properties; <c>join</c>, <c>toString</c>, <c>toLocaleString</c> and <c>Date.prototype.toJSON</c> (which call methods found on
-/// <c>this</c>) refuse to nest into each other more than <see cref="MaxReentry"/> deep, which covers an array that contains itself. Past a bound, a <c>SyntaxError</c> or <c>RangeError</c> the script can catch. <c>eval</c>
-/// becomes indirect (it runs in the global scope, as <c>(0, eval)(…)</c> does).
+/// data properties; every other built-in function is wrapped by the engine's <see cref="ScriptRunLimits"/> (nesting, deadline, stack).
+/// Past a bound, a <c>SyntaxError</c> or <c>RangeError</c> the script can catch. <c>eval</c> becomes indirect (it runs in the global
+/// scope, as <c>(0, eval)(…)</c> does) and <c>Function</c> makes its function in the global scope; the code of both is parsed and
+/// guarded here, then run.
 /// </summary>
 internal static class ScriptGuards
 {
@@ -28,8 +29,9 @@ internal static class ScriptGuards
 
     /// <summary>Installs the guards on a new engine, before its built-ins are frozen.</summary>
     /// <param name="engine">The engine.</param>
-    /// <param name="callDepth">The engine's call-depth counter: code given to <c>eval</c> and <c>Function</c> is guarded by it too.</param>
-    public static void Install(Engine engine, ScriptCallDepth callDepth)
+    /// <param name="limits">The engine's run limits: code given to <c>eval</c> and <c>Function</c> is guarded by them too, and every
+    /// built-in function but the constructors is wrapped by them.</param>
+    public static void Install(Engine engine, ScriptRunLimits limits)
     {
         var json = engine.Json;
         var parse = (FunctionInstance)json.Get("parse").AsObject();
@@ -42,7 +44,16 @@ internal static class ScriptGuards
                 throw Error(engine.SyntaxError, $"JSON.parse: the text nests more than {MaxValueDepth} levels deep");
             }
 
-            return parse.Call(self, [new JsValue(text), .. args.Skip(1)]);
+            try
+            {
+                return parse.Call(self, [new JsValue(text), .. args.Skip(1)]);
+            }
+            catch (Jint.Parser.ParserException e)
+            {
+                // Jint's JSON parser reports a malformed text as a host exception the script could not catch (`JSON.parse('{')` in a
+                // try ended the run as an engine error).
+                throw Error(engine.SyntaxError, "JSON.parse: " + e.Message);
+            }
         }, 2));
 
         var stringify = (FunctionInstance)json.Get("stringify").AsObject();
@@ -51,16 +62,6 @@ internal static class ScriptGuards
             CheckDepth(engine, args.Length > 0 ? args[0] : JsValue.Undefined, "JSON.stringify: the value");
             return stringify.Call(self, args);
         }, 3));
-
-        // Built-ins that call a method of `this` or of its elements, found at run time: an array that contains itself, or given to
-        // each other (`{ join: Array.prototype.toString }`, `{ toISOString: Date.prototype.toJSON }`), they recurse without running a
-        // statement, so neither the statement limit nor the timeout ends them. Each counts its nesting in the engine's re-entry depth.
-        var reentry = new StrongBox<int>();
-        Guard(engine, reentry, engine.Array.PrototypeObject, "join", 1);
-        Guard(engine, reentry, engine.Array.PrototypeObject, "toLocaleString", 0);
-        Guard(engine, reentry, engine.Array.PrototypeObject, "toString", 0);
-        Guard(engine, reentry, engine.Object.PrototypeObject, "toLocaleString", 0);
-        Guard(engine, reentry, engine.Date.PrototypeObject, "toJSON", 1);
 
         Replace(engine.Global, "eval", new ClrFunctionInstance(engine, (_, args) =>
         {
@@ -75,13 +76,57 @@ internal static class ScriptGuards
                 throw Error(engine.SyntaxError, "eval: " + error);
             }
 
-            callDepth.Guard(program!);
+            limits.Guard(program!);
             return RunAsGlobalCode(engine, program!);
         }, 1));
 
-        var function = new GuardedFunctionConstructor(engine, callDepth);
+        var function = new GuardedFunctionConstructor(engine, limits);
         Replace(engine.Global, "Function", function);
         Replace(engine.Function.PrototypeObject, "constructor", function);
+
+        // Built-ins handed to each other, or to an object as its getter or valueOf (`{ get: Array.prototype.pop }` on `length`, an
+        // array that contains itself, `{ join: Array.prototype.toString }`), recurse without running a statement or a script
+        // function; a toJSON that makes a new array each time nests the serializer without end. Every built-in function but the
+        // constructors is wrapped: its nesting counted, the deadline and the stack checked.
+        WrapBuiltIns(engine, limits);
+    }
+
+    /// <summary>
+    /// Wraps (<see cref="ScriptRunLimits.WrapBuiltIn"/>) every function-valued data property of the global object, of each object it
+    /// holds (the constructors, <c>Math</c>, <c>JSON</c>), of their prototypes and of <c>Function.prototype</c> and
+    /// <c>Object.prototype</c>, except the constructors themselves.
+    /// </summary>
+    private static void WrapBuiltIns(Engine engine, ScriptRunLimits limits)
+    {
+        var owners = new List<ObjectInstance> { engine.Global, engine.Function.PrototypeObject, engine.Object.PrototypeObject };
+        foreach (var (_, descriptor) in engine.Global.GetOwnProperties().ToList())
+        {
+            if (descriptor.Value is { } value && value.IsObject())
+            {
+                owners.Add(value.AsObject());
+                if (value.AsObject().GetOwnProperty("prototype")?.Value is { } prototype && prototype.IsObject())
+                {
+                    owners.Add(prototype.AsObject());
+                }
+            }
+        }
+
+        var done = new HashSet<ObjectInstance>(ReferenceEqualityComparer.Instance);
+        foreach (var owner in owners)
+        {
+            if (!done.Add(owner))
+            {
+                continue;
+            }
+
+            foreach (var (name, descriptor) in owner.GetOwnProperties().ToList())
+            {
+                if (name != "prototype" && descriptor.Value is { } value && value.IsObject() && value.AsObject() is FunctionInstance function and not IConstructor)
+                {
+                    limits.WrapBuiltIn(owner, name, function);
+                }
+            }
+        }
     }
 
     /// <summary>Serializes a value as <c>JSON.stringify</c> does, after checking its depth (the sandbox's own conversions).</summary>
@@ -130,36 +175,6 @@ internal static class ScriptGuards
         }
     }
 
-    /// <summary>
-    /// How deeply the guarded built-ins may nest into each other: two per level of nested arrays (<c>toString</c> calls <c>join</c>,
-    /// which calls each element's <c>toString</c>), so arrays nested <see cref="MaxValueDepth"/> deep still join.
-    /// </summary>
-    public const int MaxReentry = 2 * MaxValueDepth;
-
-    /// <summary>Replaces a built-in method by one that counts its nesting in <paramref name="reentry"/>: past <see cref="MaxReentry"/>, a RangeError.</summary>
-    private static void Guard(Engine engine, StrongBox<int> reentry, ObjectInstance owner, string name, int length)
-    {
-        var original = (FunctionInstance)owner.Get(name).AsObject();
-        Replace(owner, name, new ClrFunctionInstance(engine, (self, args) =>
-        {
-            if (reentry.Value >= MaxReentry)
-            {
-                throw Error(engine.RangeError,
-                    $"{name}: built-in methods nest into each other more than {MaxReentry} deep (a value that contains itself, or arrays nested over {MaxValueDepth} deep)");
-            }
-
-            reentry.Value++;
-            try
-            {
-                return original.Call(self, args);
-            }
-            finally
-            {
-                reentry.Value--;
-            }
-        }, length));
-    }
-
     /// <summary>A script error with its message on the error object (<c>e.message</c>), which Jint's message constructor leaves empty.</summary>
     internal static JavaScriptException Error(Jint.Native.Error.ErrorConstructor constructor, string message) =>
         new(constructor.Construct([new JsValue(message)]));
@@ -181,7 +196,7 @@ internal static class ScriptGuards
             var completion = engine.ExecuteStatement(program);
             if (completion.Type == Completion.Throw)
             {
-                throw new JavaScriptException(completion.GetValueOrDefault()) { Location = completion.Location };
+                throw new JavaScriptException(completion.GetValueOrDefault()); // located at the script's statement that called eval
             }
 
             return completion.Value ?? JsValue.Undefined;
@@ -200,16 +215,16 @@ internal static class ScriptGuards
 
     /// <summary>
     /// <c>Function(p1, …, body)</c> and <c>new Function(…)</c>: the function is parsed within the bounds of a script, its calls are
-    /// counted like a script's own (<see cref="ScriptCallDepth"/>), and it is made in the global scope.
+    /// counted like a script's own (<see cref="ScriptRunLimits"/>), and it is made in the global scope.
     /// </summary>
     private sealed class GuardedFunctionConstructor : FunctionInstance, IConstructor
     {
-        private readonly ScriptCallDepth _callDepth;
+        private readonly ScriptRunLimits _limits;
 
-        public GuardedFunctionConstructor(Engine engine, ScriptCallDepth callDepth)
+        public GuardedFunctionConstructor(Engine engine, ScriptRunLimits limits)
             : base(engine, [], LexicalEnvironment.NewObjectEnvironment(engine, engine.Global, null, false), false)
         {
-            _callDepth = callDepth;
+            _limits = limits;
             Prototype = engine.Function.PrototypeObject;
             Extensible = true;
             FastAddProperty("prototype", engine.Function.PrototypeObject, false, false, false);
@@ -238,7 +253,7 @@ internal static class ScriptGuards
                 throw Error(Engine.SyntaxError, "Function: the parameters and body do not make one function");
             }
 
-            _callDepth.Guard(program);
+            _limits.Guard(program);
             Engine.EnterExecutionContext(Engine.GlobalEnvironment, Engine.GlobalEnvironment, Engine.Global);
             try
             {

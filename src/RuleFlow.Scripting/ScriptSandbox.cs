@@ -243,7 +243,7 @@ public sealed partial class ScriptSandbox
                 pooled.Programs.Clear();
             }
 
-            pooled.CallDepth.Guard(program!); // every function's calls counted, implicit ones too
+            pooled.Limits.Guard(program!); // every function's entry checked (depth, time, stack), implicit calls too
             pooled.Programs[request.Source] = program!;
         }
 
@@ -301,7 +301,7 @@ public sealed partial class ScriptSandbox
             engine.ResetStatementsCount();
             engine.ResetTimeoutTicks();
             engine.ResetCallStack();
-            pooled.CallDepth.Reset();
+            pooled.Limits.Start(options.TimeoutInterval);
             var function = engine.Execute(program!).GetCompletionValue();
             engine.ResetStatementsCount();
             engine.ResetTimeoutTicks();
@@ -342,10 +342,10 @@ public sealed partial class ScriptSandbox
             throw new ScriptException(ScriptErrorKind.StatementLimit,
                 $"script exceeded {options.MaxStatements} statements (MaxStatements); is there an endless loop?", 0, 0, ex);
         }
-        catch (RecursionDepthOverflowException ex)
+        catch (ScriptLimitException ex)
         {
-            throw new ScriptException(ScriptErrorKind.Recursion,
-                $"script exceeded the call depth of {options.LimitRecursion} (LimitRecursion) in {ex.CallExpressionReference}", 0, 0, ex);
+            var (line, column) = ex.At is { } at ? MapRuntimePosition(at.Start.Line, at.Start.Column) : (0, 0);
+            throw new ScriptException(ex.Kind, line > 0 ? $"{ex.Message} (script line {line}, column {column})" : ex.Message, line, column, ex);
         }
         catch (ScriptException)
         {
@@ -412,16 +412,16 @@ public sealed partial class ScriptSandbox
         private static readonly string[] NativeErrorOverridable = ["name", "message"];
         private int baselineGlobals;
 
-        private PooledEngine(Engine engine, ScriptCallDepth callDepth)
+        private PooledEngine(Engine engine, ScriptRunLimits limits)
         {
             Engine = engine;
-            CallDepth = callDepth;
+            Limits = limits;
         }
 
         public Engine Engine { get; }
 
-        /// <summary>The nesting of the engine's script function calls (see <see cref="ScriptCallDepth"/>).</summary>
-        public ScriptCallDepth CallDepth { get; }
+        /// <summary>The limits Jint does not enforce itself (see <see cref="ScriptRunLimits"/>).</summary>
+        public ScriptRunLimits Limits { get; }
 
         public Dictionary<string, Jint.Parser.Ast.Program> Programs { get; } = new(StringComparer.Ordinal);
 
@@ -430,15 +430,16 @@ public sealed partial class ScriptSandbox
 
         public static PooledEngine Create(ScriptingOptions options)
         {
+            // No LimitRecursion for Jint: it counts per function and never forgets a call that threw (64 caught exceptions from one
+            // function and every later call of it failed); ScriptRunLimits counts every call's depth instead.
             var engine = new Engine(o => o
                 .TimeoutInterval(options.TimeoutInterval)
                 .MaxStatements(options.MaxStatements)
-                .LimitRecursion(options.LimitRecursion)
                 .Culture(CultureInfo.InvariantCulture)
                 .LocalTimeZone(TimeZoneInfo.Utc));
-            var callDepth = new ScriptCallDepth(engine);
-            ScriptGuards.Install(engine, callDepth);
-            var pooled = new PooledEngine(engine, callDepth);
+            var limits = new ScriptRunLimits(engine, options.LimitRecursion);
+            ScriptGuards.Install(engine, limits);
+            var pooled = new PooledEngine(engine, limits);
             try
             {
                 pooled.Harden();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 
 namespace RuleFlow.Scripting;
@@ -6,18 +7,28 @@ namespace RuleFlow.Scripting;
 /// The thread a pooled engine runs its scripts on: one job at a time, with <see cref="StackBytes"/> of stack (reserved, and committed
 /// only as far as a run goes). Jint 2.10.4 evaluates recursively, without a bound of its own; the sandbox bounds how deep a run can
 /// go — a syntax tree at most <see cref="ScriptNesting.MaxTreeDepth"/> deep, script function calls at most
-/// <see cref="ScriptCallDepth.MaxDepth"/> deep however they are made, built-ins nesting into each other at most
-/// <see cref="ScriptGuards.MaxReentry"/> deep — and the deepest run measured within those bounds takes 32–48 MB, where a thread-pool
-/// thread's 1.5 MB would overflow, which ends the process. An engine whose run did not end normally, or took longer than 50 ms, is
+/// <see cref="ScriptingOptions.LimitRecursion"/> deep however they are made, built-ins nesting into each other at most
+/// <see cref="ScriptRunLimits.MaxBuiltInNesting"/> deep — and the deepest run measured within those bounds takes ~20 MB, where a
+/// thread-pool thread's 1.5 MB would overflow, which ends the process. <see cref="StackNearlyExhausted"/> is the last line: every entry
+/// into a script function or a built-in checks it. An engine whose run did not end normally, or took longer than 50 ms, is
 /// dropped, and its thread (with whatever stack that run touched) with it.
 /// </summary>
 internal sealed class ScriptThread : IDisposable
 {
-    /// <summary>Stack of the thread: 256 MB, over five times the deepest run measured within the sandbox's bounds (32–48 MB).</summary>
+    /// <summary>Stack of the thread: 256 MB, over ten times the deepest run measured within the sandbox's bounds (~20 MB).</summary>
     public const int StackBytes = 256 * 1024 * 1024;
+
+    /// <summary>
+    /// Stack kept free: a run that goes deeper ends at the next script function or built-in it enters (<see cref="StackNearlyExhausted"/>),
+    /// which is far less than this further down (one level of the deepest expression a script may write takes ~0.3 MB).
+    /// </summary>
+    public const int StackHeadroomBytes = 64 * 1024 * 1024;
 
     [ThreadStatic]
     private static bool _isScriptThread;
+
+    [ThreadStatic]
+    private static nint _stackStart;
 
     private readonly SemaphoreSlim _start = new(0, 1);
     private readonly SemaphoreSlim _done = new(0, 1);
@@ -33,6 +44,16 @@ internal sealed class ScriptThread : IDisposable
 
     /// <summary>True on a script thread: a parse there needs no thread of its own.</summary>
     public static bool IsCurrent => _isScriptThread;
+
+    /// <summary>True on a script thread that has used all of its stack but <see cref="StackHeadroomBytes"/> (stacks grow down).</summary>
+    public static bool StackNearlyExhausted => _isScriptThread && _stackStart - StackAddress() > StackBytes - StackHeadroomBytes;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe nint StackAddress()
+    {
+        byte here = 0;
+        return (nint)(&here);
+    }
 
     /// <summary>
     /// Runs <paramref name="work"/> on this thread, in the caller's execution context, and waits for it: its result, or its exception
@@ -119,6 +140,7 @@ internal sealed class ScriptThread : IDisposable
     private void Loop()
     {
         _isScriptThread = true;
+        _stackStart = StackAddress();
         while (true)
         {
             _start.Wait();

@@ -17,8 +17,9 @@ public sealed class ScriptingOptions
     public int MaxStatements { get; set; } = 100_000;
 
     /// <summary>
-    /// How many times one function may appear in the call stack through calls written as calls (Jint's own limit, counted per
-    /// function); default 64. Every script function call, however made, is also bounded at a depth of 256 (<c>ScriptCallDepth</c>).
+    /// Deepest nesting of script function calls, however made (written as calls, or getters, setters, <c>toString</c>,
+    /// <c>valueOf</c> and callbacks called by Jint), the script's own body included; default 64, at least 1. Past it the run ends with
+    /// <see cref="ScriptErrorKind.Recursion"/>.
     /// </summary>
     public int LimitRecursion { get; set; } = 64;
 

@@ -189,10 +189,10 @@ public sealed class ScriptSandboxTests
     [InlineData("Function", "var s = '1'; for (var i = 0; i < 5000; i++) s = '[' + s + ']'; return new Function('return ' + s)();", "SyntaxError: Function: expressions or statements nest more than 256")]
     [InlineData("Function-params", "var s = 'x'; for (var i = 0; i < 8000; i++) s = '!' + s; return Function('x', 'return ' + s)(1);", "SyntaxError: Function: expressions or statements nest more than 256")]
     [InlineData("JSON.parse-object", "var s = '1'; for (var i = 0; i < 20000; i++) s = '[' + s + ']'; return JSON.parse({ toString: function () { return s; } });", "SyntaxError: JSON.parse: the text nests more than 256 levels deep")]
-    [InlineData("cyclic-join", "var a = [1]; a.push(a); return String(a);", "RangeError: toString: built-in methods nest into each other more than 512 deep (a value that contains itself, or arrays nested over 256 deep)")]
+    [InlineData("cyclic-join", "var a = [1]; a.push(a); return String(a);", "RangeError: toString: built-in methods nest into each other more than 1,024 deep (a value that contains itself, or built-ins handed to each other)")]
     [InlineData("constructor", "var s = '1'; for (var i = 0; i < 8000; i++) s = '!' + s; return (function () {}).constructor('return ' + s)();", "SyntaxError: Function: expressions or statements nest more than 256")]
     [InlineData("JSON.parse", "var s = '1'; for (var i = 0; i < 20000; i++) s = '[' + s + ']'; return JSON.parse(s);", "SyntaxError: JSON.parse: the text nests more than 256 levels deep")]
-    [InlineData("join", "var o = 1; for (var i = 0; i < 20000; i++) o = [o]; return '' + o;", "RangeError: toString: built-in methods nest into each other more than 512 deep (a value that contains itself, or arrays nested over 256 deep)")]
+    [InlineData("join", "var o = 1; for (var i = 0; i < 20000; i++) o = [o]; return '' + o;", "RangeError: toString: built-in methods nest into each other more than 1,024 deep (a value that contains itself, or built-ins handed to each other)")]
     public void What_a_script_builds_too_deep_for_the_stack_is_an_error_not_a_crash(string _, string source, string message)
     {
         // Jint's parser, JSON and array built-ins recurse once per level: 20,000 levels built while running overflowed the stack.
@@ -207,15 +207,17 @@ public sealed class ScriptSandboxTests
     [InlineData("var o = { valueOf: function () { return this * 2; } }; return o * 1;")]
     public void Implicit_calls_that_recurse_for_ever_end_with_a_limit_not_a_crash(string source)
     {
-        // Jint counts only calls written as calls against LimitRecursion: these recursed until the 1.5 MB stack of a thread-pool thread
-        // overflowed (then, on the script thread's large stack, until the statement limit, 2-3 s later). Every call counts now.
+        // Jint counts only calls written as calls against its recursion limit: these recursed until the 1.5 MB stack of a thread-pool
+        // thread overflowed (then, on the script thread's large stack, until the statement limit, 2-3 s later). Every call counts now,
+        // and the error names the function entered one level too deep.
         var failed = Fails(source);
-        Assert.Equal(ScriptErrorKind.Runtime, failed.Kind);
+        Assert.Equal(ScriptErrorKind.Recursion, failed.Kind);
         Assert.Contains(CallDepthError, failed.Message, StringComparison.Ordinal);
+        Assert.Equal(1, failed.Line);
     }
 
     private const string CallDepthError =
-        "RangeError: script functions nest more than 256 calls deep (calls made implicitly, by getters, setters, toString and valueOf, count too)";
+        "script functions nest more than 64 calls deep (LimitRecursion; calls made implicitly, by getters, setters, toString, valueOf and built-ins, count too)";
 
     [Theory]
     [InlineData("object", "{ a: ", " }")]
@@ -230,27 +232,117 @@ public sealed class ScriptSandboxTests
         var deepest = Enumerable.Range(1, 256).Last(n => ScriptSandbox.CheckSyntax(Source(n)) is null); // as deep as a script may nest
         Assert.True(deepest > 100, $"{deepest}");
         var failed = Fails(Source(deepest));
+        Assert.Equal(ScriptErrorKind.Recursion, failed.Kind);
         Assert.Contains(CallDepthError, failed.Message, StringComparison.Ordinal);
-        Assert.Equal(1, failed.Line);
     }
 
     [Fact]
     public void Call_depth_counts_every_function_and_code_made_by_eval_and_Function()
     {
-        // LimitRecursion counts each function on its own (64 each): five functions calling each other in a ring went 320 deep, and
-        // more functions deeper. Now 300 calls in a ring of five (60 each) pass LimitRecursion and stop at the depth of 256.
+        // Jint's own limit counted each function on its own (64 each): five functions calling each other in a ring went 320 deep.
+        // LimitRecursion (64) is now the depth of all calls, the script's own body included.
         var ring = "abcde";
         var mutual = string.Concat(ring.Select((f, i) => $"function {f}(n) {{ return n == 0 ? 0 : 1 + {ring[(i + 1) % 5]}(n - 1); }} "));
-        Assert.Equal("250", Run(mutual + "return a(250);").ResultJson);
-        Assert.Contains(CallDepthError, Fails(mutual + "return a(300);").Message, StringComparison.Ordinal);
+        Assert.Equal("60", Run(mutual + "return a(60);").ResultJson);
+        var deep = Fails(mutual + "return a(100);");
+        Assert.Equal(ScriptErrorKind.Recursion, deep.Kind);
+        Assert.Contains(CallDepthError, deep.Message, StringComparison.Ordinal);
 
         // Functions made by eval and Function are counted like the script's own.
         Assert.Contains(CallDepthError, Fails("return eval('({ get x() { return this.x; } })').x;").Message, StringComparison.Ordinal);
         Assert.Contains(CallDepthError, Fails("return Function('return { get x() { return this.x; } }')().x;").Message, StringComparison.Ordinal);
 
-        // A script that catches the error goes on; the depth is back to 0 for the next run of the same engine.
-        Assert.Equal("\"RangeError\"", Run("var o = { get x() { return this.x; } }; try { return o.x; } catch (e) { return e.name; }").ResultJson);
-        Assert.Equal("250", Run(mutual + "return a(250);").ResultJson);
+        // The depth starts again at 0 for each run of the same engine.
+        var sandbox = new ScriptSandbox(new ScriptingOptions());
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("60", sandbox.Run(new ScriptRequest(mutual + "return a(60);", new Dictionary<string, string>(), Context)).ResultJson);
+        }
+
+        Assert.Equal(1, sandbox.EnginesCreated);
+    }
+
+    [Fact]
+    public void A_function_that_throws_can_be_called_and_caught_any_number_of_times()
+    {
+        // Jint's recursion limit never forgot a call that ended in an exception: after 64 caught throws from one function, every later
+        // call of it failed with an error the script could not catch. And Jint's JSON parser threw a host exception for a malformed
+        // text, which the script could not catch either.
+        Assert.Equal("[1000,1000,1000]", Run("""
+            function check(x) { if (x % 1 == 0) throw new Error('bad ' + x); return x; }
+            var thrown = 0, notCallable = 0, malformed = 0;
+            for (var i = 0; i < 1000; i++) {
+              try { check(i); } catch (e) { thrown++; }
+              try { undefined(); } catch (e) { notCallable++; }
+              try { JSON.parse('{'); } catch (e) { if (e instanceof SyntaxError) malformed++; }
+            }
+            return [thrown, notCallable, malformed];
+            """).ResultJson);
+    }
+
+    [Theory]
+    [InlineData("var o = {}; Object.defineProperty(o, 'length', { get: Array.prototype.pop }); return o.length;", "pop")]
+    [InlineData("var o = {}; Object.defineProperty(o, 'name', { get: Error.prototype.toString }); return String(o.name);", "toString")]
+    [InlineData("var o = { valueOf: Array.prototype.pop }; o.length = o; return +o;", "pop")]
+    [InlineData("var o = {}; Object.defineProperty(o, 'length', { get: Array.prototype.indexOf }); try { return o.length; } catch (e) { return e.message; }", "indexOf")]
+    public void Built_ins_used_as_getters_or_valueOf_that_recurse_end_with_a_range_error_not_a_crash(string source, string method)
+    {
+        // No statement runs and no script function is entered: each overflowed the 256 MB stack and ended the process (review).
+        var result = TryRun(source);
+        Assert.Contains($"{method}: {NestError}", result, StringComparison.Ordinal);
+    }
+
+    private const string NestError = "built-in methods nest into each other more than 1,024 deep (a value that contains itself, or built-ins handed to each other)";
+
+    private static string TryRun(string source)
+    {
+        try
+        {
+            return Run(source).ResultJson ?? "null";
+        }
+        catch (ScriptException e)
+        {
+            return e.Message;
+        }
+    }
+
+    [Fact]
+    public void A_toJSON_that_nests_the_serializer_without_end_times_out()
+    {
+        // concat makes a new array around the object each time: the serializer nests without running a statement, so Jint's timeout
+        // never came (22 minutes to overflow the stack, by the review's estimate). Built-ins check the deadline too.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var failed = Fails("var o = {}; o.toJSON = Array.prototype.concat; return JSON.stringify(o);");
+        Assert.Equal(ScriptErrorKind.Timeout, failed.Kind);
+        Assert.InRange(started.Elapsed.TotalSeconds, 1.5, 10);
+    }
+
+    [Fact]
+    public void First_runs_on_many_threads_at_once_do_not_race()
+    {
+        // The first guards were evaluated through Jint's static, unsynchronized type table: 8 sandboxes starting together failed
+        // runs with "An item with the same key has already been added" (review: 8 of 15 processes).
+        for (var round = 0; round < 5; round++)
+        {
+            var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+            using var start = new Barrier(8);
+            var threads = Enumerable.Range(0, 8).Select(_ => new Thread(() =>
+            {
+                var sandbox = new ScriptSandbox(new ScriptingOptions());
+                start.SignalAndWait();
+                try
+                {
+                    sandbox.Run(new ScriptRequest("function f() { return { get x() { return 1; } }.x; } return f();", new Dictionary<string, string>(), Context));
+                }
+                catch (Exception e)
+                {
+                    failures.Add(e.Message);
+                }
+            })).ToList();
+            threads.ForEach(t => t.Start());
+            threads.ForEach(t => t.Join());
+            Assert.Empty(failures);
+        }
     }
 
     [Fact]
@@ -268,6 +360,11 @@ public sealed class ScriptSandboxTests
 
         // Function makes its function in the global scope, not the caller's.
         Assert.Equal("""["undefined",6]""", Run("var local = 1; return [Function('return typeof local')(), new Function('a', 'b', 'return a * b')(2, 3)];").ResultJson);
+
+        // An error in eval'd code is reported at the script's line that called eval (not at the eval text's own line).
+        var located = Fails("var a = 1;\nvar b = 2;\n\n\neval('1;\\n\\nnull.x');");
+        Assert.Equal(5, located.Line);
+        Assert.Contains("TypeError", located.Message, StringComparison.Ordinal);
 
         // Parameters or a body that close the function early are refused, as Jint's own Function refused them.
         Assert.Contains("SyntaxError: Function: the parameters and body do not make one function",
@@ -293,12 +390,12 @@ public sealed class ScriptSandboxTests
     [Theory]
     [InlineData("var o = { length: 1, toString: Array.prototype.join }; o[0] = o; return '' + o;", "join")]
     [InlineData("var o = { join: Array.prototype.toString }; return o.join();", "toString")]
-    [InlineData("var o = { toISOString: Date.prototype.toJSON }; return o.toISOString();", "toJSON")]
+    [InlineData("var o = { toISOString: Date.prototype.toJSON }; return o.toISOString();", "valueOf")] // toJSON calls valueOf, then toISOString: the limit meets valueOf
     [InlineData("var o = { toString: Object.prototype.toLocaleString }; return '' + o;", "toLocaleString")]
     public void Built_ins_given_to_each_other_that_recurse_without_a_statement_end_with_a_range_error(string source, string method)
     {
         // No statement runs, so neither the statement limit nor the timeout would end them: they overflowed any stack.
-        Assert.Contains($"RangeError: {method}: built-in methods nest into each other more than 512 deep (a value that contains itself, or arrays nested over 256 deep)", Fails(source).Message, StringComparison.Ordinal);
+        Assert.Contains($"RangeError: {method}: built-in methods nest into each other more than 1,024 deep (a value that contains itself, or built-ins handed to each other)", Fails(source).Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Jint;
+using Jint.Native;
+using Jint.Native.Function;
+using Jint.Native.Object;
+using Jint.Parser;
+using Jint.Parser.Ast;
+using Jint.Runtime.Descriptors;
+using Jint.Runtime.Interop;
+using JintExecutionContext = Jint.Runtime.Environments.ExecutionContext;
+
+namespace RuleFlow.Scripting;
+
+/// <summary>
+/// The limits of one engine's run that Jint 2.10.4 does not enforce itself, checked each time the run enters a script function or a
+/// built-in: the call depth, the time, the stack left and how deeply built-ins nest into each other. Jint checks its timeout only
+/// between statements, and counts only calls written as calls, per function, against its recursion limit (and never forgets a call
+/// that ended in an exception: after 64 caught exceptions from one function, every later call of it failed). Getters, setters,
+/// <c>toString</c>, <c>valueOf</c> and built-ins handed to each other (<c>{ get: Array.prototype.pop }</c> on <c>length</c>) recursed
+/// without running a statement or a counted call, and overflowed the stack, which ends the process.
+/// </summary>
+/// <remarks>
+/// <para>Script functions: every function of a parsed script — and of code given to <c>eval</c> or <c>Function</c>, which
+/// <see cref="ScriptGuards"/> parse and run through here — gets a first statement that calls <see cref="EnterFunction"/>, a host
+/// function held by the syntax tree itself (no name a script could shadow, reassign or reach). Jint's own recursion limit is off
+/// (so its call stack is not even kept): the depth is the number of execution contexts Jint has entered above the run's start (one
+/// per function call, however made, each left in a <c>finally</c>), read from Jint's private stack of them.</para>
+/// <para>Built-ins: every built-in function that is not a constructor is replaced by a wrapper that calls
+/// <see cref="EnterBuiltIn"/> before it and counts its nesting down after it.</para>
+/// <para>Measured on Jint 2.10.4: one call level whose expression nests as deep as <see cref="ScriptNesting.MaxTreeDepth"/> allows
+/// takes up to ~0.3 MB of stack (nested blocks, calls and <c>try</c> the most), so the depth bound of 64 takes at most ~20 MB of the
+/// script thread's 256 MB; the stack check is the last line, for what no bound foresaw.</para>
+/// </remarks>
+internal sealed class ScriptRunLimits
+{
+    /// <summary>Deepest nesting of built-in calls into each other (two per level of nested arrays when they join).</summary>
+    public const int MaxBuiltInNesting = 1024;
+
+    private readonly Engine engine;
+    private readonly int maxDepth;
+    private int baseline;
+    private long deadline = long.MaxValue;
+    private int builtInNesting;
+
+    /// <summary>Makes the limits of <paramref name="engine"/>'s runs.</summary>
+    /// <param name="engine">The engine, made without Jint's own recursion limit.</param>
+    /// <param name="maxDepth">Deepest nesting of script function calls (<see cref="ScriptingOptions.LimitRecursion"/>), at least 1.</param>
+    public ScriptRunLimits(Engine engine, int maxDepth)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxDepth, 1);
+        this.engine = engine;
+        this.maxDepth = maxDepth;
+        baseline = ExecutionContexts(engine).Count;
+    }
+
+    /// <summary>Starts a run: the depth counts from here, and the run must end within <paramref name="timeout"/>.</summary>
+    public void Start(TimeSpan timeout)
+    {
+        baseline = ExecutionContexts(engine).Count;
+        builtInNesting = 0;
+        deadline = timeout > TimeSpan.Zero ? Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+    }
+
+    /// <summary>Gives every function in <paramref name="program"/> its first statement (see the remarks); the tree is changed in place.</summary>
+    public void Guard(SyntaxNode program)
+    {
+        var bodies = new List<(BlockStatement Body, Location? At)>();
+        foreach (var (node, _) in ScriptNesting.Walk(program))
+        {
+            switch (node)
+            {
+                case FunctionExpression { Body: BlockStatement body } function:
+                    bodies.Add((body, function.Location));
+                    break;
+                case FunctionDeclaration { Body: BlockStatement body } function:
+                    bodies.Add((body, function.Location));
+                    break;
+            }
+        }
+
+        foreach (var (body, at) in bodies)
+        {
+            body.Body = [Enter(at ?? body.Location), .. body.Body]; // errors name the function's place
+        }
+    }
+
+    /// <summary>Replaces <paramref name="owner"/>'s property <paramref name="name"/>, a built-in function, by one that checks the limits around it.</summary>
+    public void WrapBuiltIn(ObjectInstance owner, string name, FunctionInstance original)
+    {
+        var current = owner.GetOwnProperty(name);
+        var length = original.GetOwnProperty("length")?.Value is { } l && l.IsNumber() ? (int)l.AsNumber() : 0;
+        var wrapper = new ClrFunctionInstance(engine, (self, args) =>
+        {
+            EnterBuiltIn(name);
+            try
+            {
+                return original.Call(self, args);
+            }
+            finally
+            {
+                builtInNesting--;
+            }
+        }, length);
+        owner.DefineOwnProperty(name, new PropertyDescriptor(wrapper, current.Writable ?? true, current.Enumerable ?? false, current.Configurable ?? true), true);
+    }
+
+    /// <summary>
+    /// Entering a built-in: past the deadline a timeout, with the stack nearly gone a recursion error (neither catchable by the
+    /// script), nested more than <see cref="MaxBuiltInNesting"/> deep a <c>RangeError</c> the script can catch.
+    /// </summary>
+    private void EnterBuiltIn(string name)
+    {
+        CheckTimeAndStack();
+        if (builtInNesting >= MaxBuiltInNesting)
+        {
+            throw ScriptGuards.Error(engine.RangeError,
+                $"{name}: built-in methods nest into each other more than {MaxBuiltInNesting:N0} deep (a value that contains itself, or built-ins handed to each other)");
+        }
+
+        builtInNesting++;
+    }
+
+    /// <summary>Entering the script function at <paramref name="at"/>: the checks of a built-in, and the call depth (not catchable by the script).</summary>
+    private JsValue EnterFunction(Location? at)
+    {
+        StatementsCount(engine)--; // the guard's statement is not the script's: MaxStatements counts what the script wrote
+        CheckTimeAndStack();
+        if (ExecutionContexts(engine).Count - baseline > maxDepth)
+        {
+            throw new ScriptLimitException(ScriptErrorKind.Recursion,
+                $"script functions nest more than {maxDepth} calls deep (LimitRecursion; calls made implicitly, by getters, setters, toString, valueOf and built-ins, count too)",
+                at);
+        }
+
+        return JsValue.Undefined;
+    }
+
+    private void CheckTimeAndStack()
+    {
+        if (Stopwatch.GetTimestamp() > deadline)
+        {
+            throw new TimeoutException("the script ran past its timeout inside calls that run no statement");
+        }
+
+        if (ScriptThread.StackNearlyExhausted)
+        {
+            throw new ScriptLimitException(ScriptErrorKind.Recursion,
+                $"the script nests too deeply for its stack ({ScriptThread.StackBytes / (1024 * 1024)} MB, of which {ScriptThread.StackHeadroomBytes / (1024 * 1024)} MB are kept free)");
+        }
+    }
+
+    /// <summary>
+    /// A statement that calls <see cref="EnterFunction"/> for the function at <paramref name="at"/>, held as an evaluated literal:
+    /// evaluating it resolves no name and converts nothing through Jint's static, unsynchronized type table (which engines made on
+    /// several threads would race on).
+    /// </summary>
+    private ExpressionStatement Enter(Location? at)
+    {
+        var enter = new ClrFunctionInstance(engine, (_, _) => EnterFunction(at), 0);
+        return new()
+        {
+            Type = SyntaxNodes.ExpressionStatement,
+            Location = at,
+            Expression = new CallExpression
+            {
+                Type = SyntaxNodes.CallExpression,
+                Location = at,
+                Callee = new Literal { Type = SyntaxNodes.Literal, Location = at, Cached = true, CachedValue = new JsValue(enter) },
+                Arguments = new List<Expression>(),
+            },
+        };
+    }
+
+    // Jint 2.10.4's private state (a change of Jint shows as a MissingFieldException in every run, which the tests catch).
+    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_executionContexts")]
+    private static extern ref Stack<JintExecutionContext> ExecutionContexts(Engine engine);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_statementsCount")]
+    private static extern ref int StatementsCount(Engine engine);
+}
+
+/// <summary>A limit of <see cref="ScriptRunLimits"/> that ends the run: the script cannot catch it.</summary>
+/// <param name="kind">Which limit.</param>
+/// <param name="message">Why.</param>
+/// <param name="at">Where in the parsed text (the function entered), if known.</param>
+internal sealed class ScriptLimitException(ScriptErrorKind kind, string message, Location? at = null) : Exception(message)
+{
+    public ScriptErrorKind Kind { get; } = kind;
+
+    public Location? At { get; } = at;
+}
