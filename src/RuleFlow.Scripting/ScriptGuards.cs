@@ -48,10 +48,10 @@ internal static class ScriptGuards
             {
                 return parse.Call(self, [new JsValue(text), .. args.Skip(1)]);
             }
-            catch (Jint.Parser.ParserException e)
+            catch (Exception e) when (e is Jint.Parser.ParserException || e.GetType() == typeof(Exception))
             {
                 // Jint's JSON parser reports a malformed text as a host exception the script could not catch (`JSON.parse('{')` in a
-                // try ended the run as an engine error).
+                // try ended the run as an engine error): a ParserException, or a plain Exception for some texts ('01', '1e').
                 throw Error(engine.SyntaxError, "JSON.parse: " + e.Message);
             }
         }, 2));

@@ -8,14 +8,14 @@ namespace RuleFlow.Scripting;
 /// only as far as a run goes). Jint 2.10.4 evaluates recursively, without a bound of its own; the sandbox bounds how deep a run can
 /// go — a syntax tree at most <see cref="ScriptNesting.MaxTreeDepth"/> deep, script function calls at most
 /// <see cref="ScriptingOptions.LimitRecursion"/> deep however they are made, built-ins nesting into each other at most
-/// <see cref="ScriptRunLimits.MaxBuiltInNesting"/> deep — and the deepest run measured within those bounds takes ~20 MB, where a
+/// <see cref="ScriptRunLimits.MaxBuiltInNesting"/> deep — and the deepest run measured within those bounds took 132 MB, where a
 /// thread-pool thread's 1.5 MB would overflow, which ends the process. <see cref="StackNearlyExhausted"/> is the last line: every entry
 /// into a script function or a built-in checks it. An engine whose run did not end normally, or took longer than 50 ms, is
 /// dropped, and its thread (with whatever stack that run touched) with it.
 /// </summary>
 internal sealed class ScriptThread : IDisposable
 {
-    /// <summary>Stack of the thread: 256 MB, over ten times the deepest run measured within the sandbox's bounds (~20 MB).</summary>
+    /// <summary>Stack of the thread: 256 MB; the deepest run measured within the sandbox's bounds took 132 MB.</summary>
     public const int StackBytes = 256 * 1024 * 1024;
 
     /// <summary>

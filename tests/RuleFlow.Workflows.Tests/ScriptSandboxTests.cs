@@ -274,7 +274,7 @@ public sealed class ScriptSandboxTests
             for (var i = 0; i < 1000; i++) {
               try { check(i); } catch (e) { thrown++; }
               try { undefined(); } catch (e) { notCallable++; }
-              try { JSON.parse('{'); } catch (e) { if (e instanceof SyntaxError) malformed++; }
+              try { JSON.parse(['{', '01', '1e'][i % 3]); } catch (e) { if (e instanceof SyntaxError) malformed++; }
             }
             return [thrown, notCallable, malformed];
             """).ResultJson);
