@@ -3,7 +3,6 @@ using Jint.Native;
 using Jint.Native.Function;
 using Jint.Native.Json;
 using Jint.Native.Object;
-using System.Runtime.CompilerServices;
 using Jint.Runtime;
 using Jint.Runtime.Descriptors;
 using Jint.Runtime.Environments;
@@ -207,7 +206,8 @@ internal static class ScriptGuards
         }
     }
 
-    private static void Replace(ObjectInstance owner, string name, FunctionInstance replacement)
+    /// <summary>Puts <paramref name="replacement"/> in place of <paramref name="owner"/>'s property <paramref name="name"/>, keeping its attributes.</summary>
+    internal static void Replace(ObjectInstance owner, string name, FunctionInstance replacement)
     {
         var current = owner.GetOwnProperty(name);
         owner.DefineOwnProperty(name, new PropertyDescriptor(replacement, current.Writable ?? true, current.Enumerable ?? false, current.Configurable ?? true), true);

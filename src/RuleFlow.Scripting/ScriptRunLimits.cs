@@ -88,7 +88,6 @@ internal sealed class ScriptRunLimits
     /// <summary>Replaces <paramref name="owner"/>'s property <paramref name="name"/>, a built-in function, by one that checks the limits around it.</summary>
     public void WrapBuiltIn(ObjectInstance owner, string name, FunctionInstance original)
     {
-        var current = owner.GetOwnProperty(name);
         var length = original.GetOwnProperty("length")?.Value is { } l && l.IsNumber() ? (int)l.AsNumber() : 0;
         var wrapper = new ClrFunctionInstance(engine, (self, args) =>
         {
@@ -102,7 +101,7 @@ internal sealed class ScriptRunLimits
                 builtInNesting--;
             }
         }, length);
-        owner.DefineOwnProperty(name, new PropertyDescriptor(wrapper, current.Writable ?? true, current.Enumerable ?? false, current.Configurable ?? true), true);
+        ScriptGuards.Replace(owner, name, wrapper);
     }
 
     /// <summary>

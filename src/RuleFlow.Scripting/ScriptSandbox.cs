@@ -69,8 +69,9 @@ public sealed record ScriptResult(
 /// <para>Gap: Jint 2.10.4 has no memory limit. Inputs, the result, the returned globals and log lines are size-capped;
 /// allocations inside a run are bounded only by the statement and time limits.</para>
 /// <para>Stack: each pooled engine runs on a thread of its own with a large stack (<see cref="ScriptThread"/>), scripts are bounded in
-/// size and nesting (<see cref="ScriptNesting"/>), and the built-ins that could recurse without end on what a script builds are
-/// guarded (<see cref="ScriptGuards"/>): Jint 2.10.4 recurses without bounds, and a stack overflow would end the process.</para>
+/// size and nesting (<see cref="ScriptNesting"/>), every script function and built-in checks the run's limits on entry
+/// (<see cref="ScriptRunLimits"/>), and the built-ins that could recurse without end on what a script builds are guarded
+/// (<see cref="ScriptGuards"/>): Jint 2.10.4 recurses without bounds, and a stack overflow would end the process.</para>
 /// <para>Thread-safe: each run has an engine of its own for its duration; the caller waits while it runs on the engine's thread.</para>
 /// </remarks>
 public sealed partial class ScriptSandbox
@@ -89,9 +90,11 @@ public sealed partial class ScriptSandbox
     private long enginesCreated;
 
     /// <summary>Creates a sandbox with the given limits.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="ScriptingOptions.LimitRecursion"/> is under 1.</exception>
     public ScriptSandbox(ScriptingOptions options, ILogger<ScriptSandbox>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.LimitRecursion, 1, "options.LimitRecursion"); // checked here, not at each engine's start
         this.options = options;
         this.logger = logger ?? NullLogger<ScriptSandbox>.Instance;
     }

@@ -260,6 +260,9 @@ public sealed class ScriptSandboxTests
         }
 
         Assert.Equal(1, sandbox.EnginesCreated);
+
+        // A depth under 1 is refused when the sandbox is made, not by each run.
+        Assert.Equal("options.LimitRecursion", Assert.Throws<ArgumentOutOfRangeException>(() => new ScriptSandbox(new ScriptingOptions { LimitRecursion = 0 })).ParamName);
     }
 
     [Fact]
