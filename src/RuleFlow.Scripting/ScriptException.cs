@@ -18,7 +18,7 @@ public enum ScriptErrorKind
     /// <summary>The script nested calls deeper than <see cref="ScriptingOptions.LimitRecursion"/>.</summary>
     Recursion,
 
-    /// <summary>The result (or the inputs) exceeded the size cap.</summary>
+    /// <summary>The result (or the inputs) exceeded the size cap, or the script asked for an allocation .NET refused (out of memory).</summary>
     TooLarge,
 
     /// <summary>A host function failed (its message is passed on; the script may catch it).</summary>

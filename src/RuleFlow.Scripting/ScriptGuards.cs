@@ -15,8 +15,11 @@ namespace RuleFlow.Scripting;
 /// runs — in a few statements, or in none, where the statement limit and the script thread's large stack (<see cref="ScriptThread"/>)
 /// do not help: code handed to <c>eval</c> or <c>Function</c> must parse within the bounds of a script's own text
 /// (<see cref="ScriptNesting"/>); a text handed to <c>JSON.parse</c> may nest its brackets at most <see cref="MaxValueDepth"/> deep;
-/// a value handed to <c>JSON.stringify</c> or serialized by the sandbox may nest at most <see cref="MaxValueDepth"/> deep in its own
-/// data properties; every other built-in function is wrapped by the engine's <see cref="ScriptRunLimits"/> (nesting, deadline, stack).
+/// a value handed to <c>JSON.stringify</c> or serialized by the sandbox may nest at most <see cref="MaxValueDepth"/> deep
+/// (<see cref="ScriptJson"/>, which replaces Jint's serializer); <c>bind</c>, <c>apply</c>, <c>join</c>, <c>toLocaleString</c>,
+/// <c>sort</c> and <c>split</c> are replaced so that one call is bounded by <see cref="ScriptRunLimits.MaxArrayLength"/> and checks the
+/// deadline; every built-in function is wrapped by the engine's <see cref="ScriptRunLimits"/> (nesting, deadline, stack, and for
+/// <c>Array.prototype</c> the length of the array walked).
 /// Past a bound, a <c>SyntaxError</c> or <c>RangeError</c> the script can catch. <c>eval</c> becomes indirect (it runs in the global
 /// scope, as <c>(0, eval)(…)</c> does) and <c>Function</c> makes its function in the global scope; the code of both is parsed and
 /// guarded here, then run.
@@ -55,12 +58,8 @@ internal static class ScriptGuards
             }
         }, 2));
 
-        var stringify = (FunctionInstance)json.Get("stringify").AsObject();
-        Replace(json, "stringify", new ClrFunctionInstance(engine, (self, args) =>
-        {
-            CheckDepth(engine, args.Length > 0 ? args[0] : JsValue.Undefined, "JSON.stringify: the value");
-            return stringify.Call(self, args);
-        }, 3));
+        Replace(json, "stringify", new ClrFunctionInstance(engine, (_, args) =>
+            ScriptJson.Stringify(limits, args.At(0), args.At(1), args.At(2), "JSON.stringify: the value"), 3));
 
         Replace(engine.Global, "eval", new ClrFunctionInstance(engine, (_, args) =>
         {
@@ -82,6 +81,10 @@ internal static class ScriptGuards
         var function = new GuardedFunctionConstructor(engine, limits);
         Replace(engine.Global, "Function", function);
         Replace(engine.Function.PrototypeObject, "constructor", function);
+
+        ReplaceFunctionBuiltIns(engine, limits);
+        ReplaceArrayBuiltIns(engine, limits);
+        ReplaceSplit(engine, limits);
 
         // Built-ins handed to each other, or to an object as its getter or valueOf (`{ get: Array.prototype.pop }` on `length`, an
         // array that contains itself, `{ join: Array.prototype.toString }`), recurse without running a statement or a script
@@ -122,56 +125,273 @@ internal static class ScriptGuards
             {
                 if (name != "prototype" && descriptor.Value is { } value && value.IsObject() && value.AsObject() is FunctionInstance function and not IConstructor)
                 {
-                    limits.WrapBuiltIn(owner, name, function);
+                    limits.WrapBuiltIn(owner, name, function, owner == engine.Array.PrototypeObject ? ArrayMethodCheck(limits, name) : null);
                 }
             }
         }
     }
 
-    /// <summary>Serializes a value as <c>JSON.stringify</c> does, after checking its depth (the sandbox's own conversions).</summary>
-    public static JsValue Serialize(Engine engine, JsValue value, string what)
+    /// <summary>Serializes a value as <c>JSON.stringify</c> does (<see cref="ScriptJson"/>): the sandbox's own conversions.</summary>
+    /// <param name="limits">The run's limits.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="what">Its name in error messages.</param>
+    /// <returns>The JSON text as a string value, or undefined.</returns>
+    public static JsValue Serialize(ScriptRunLimits limits, JsValue value, string what) =>
+        ScriptJson.Stringify(limits, value, JsValue.Undefined, JsValue.Undefined, what);
+
+    /// <summary>
+    /// <c>bind</c> and <c>apply</c> of <c>Function.prototype</c>. A function made by Jint's <c>bind</c> called its target directly, so a
+    /// bound constructor or <c>log</c> as an object's <c>valueOf</c>, <c>toString</c> or <c>toJSON</c> (<c>o.valueOf =
+    /// Number.bind(null, o); +o</c>) recurred without entering a guard until the stack overflowed, which ends the process; it also
+    /// dropped bound arguments equal to a later one (<c>f.bind(null, 1)(1)</c> passed one argument). Jint's <c>apply</c> copied an
+    /// array-like of any length (<c>{ length: 1e9 }</c> took gigabytes) and failed with a host error on a length that is not a number.
+    /// </summary>
+    private static void ReplaceFunctionBuiltIns(Engine engine, ScriptRunLimits limits)
     {
-        CheckDepth(engine, value, what);
-        return new JsonSerializer(engine).Serialize(value, JsValue.Undefined, JsValue.Undefined);
+        var prototype = engine.Function.PrototypeObject;
+        Replace(prototype, "bind", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            if (!self.IsObject() || self.AsObject() is not FunctionInstance target)
+            {
+                throw Error(engine.TypeError, "Function.prototype.bind: this is not a function");
+            }
+
+            return new GuardedBoundFunction(engine, limits, target, args.At(0), args.Length > 1 ? args[1..] : []);
+        }, 1));
+
+        Replace(prototype, "apply", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            if (!self.IsObject() || self.AsObject() is not ICallable function)
+            {
+                throw Error(engine.TypeError, "Function.prototype.apply: this is not a function");
+            }
+
+            var list = args.At(1);
+            if (list.IsNull() || list.IsUndefined())
+            {
+                return function.Call(args.At(0), []);
+            }
+
+            if (!list.IsObject())
+            {
+                throw Error(engine.TypeError, "Function.prototype.apply: the arguments are not an array or array-like object");
+            }
+
+            var length = ArrayLikeLength(engine, list, "Function.prototype.apply");
+            if (length > MaxApplyArguments)
+            {
+                throw Error(engine.RangeError,
+                    $"Function.prototype.apply: {length:N0} arguments; RuleFlow scripts pass at most {MaxApplyArguments:N0} (as JavaScriptCore does)");
+            }
+
+            var values = new JsValue[length];
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = list.AsObject().Get(i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            return function.Call(args.At(0), values);
+        }, 2));
+    }
+
+    /// <summary>Most arguments <c>Function.prototype.apply</c> passes (each becomes a property of the callee's <c>arguments</c>).</summary>
+    public const int MaxApplyArguments = 65_536;
+
+    /// <summary>
+    /// <c>join</c>, <c>toLocaleString</c> and <c>sort</c> of <c>Array.prototype</c>. Jint's <c>join</c> and <c>toLocaleString</c>
+    /// concatenated one string per element, in time quadratic in the length (400,001 holes took 39 s, past any timeout, in one call);
+    /// these write one buffer and check the deadline every 1,024 elements. Jint's <c>sort</c> without a comparison function compared in
+    /// .NET without a check of the deadline; it gets one that checks it.
+    /// </summary>
+    private static void ReplaceArrayBuiltIns(Engine engine, ScriptRunLimits limits)
+    {
+        var prototype = engine.Array.PrototypeObject;
+        Replace(prototype, "join", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            var separator = args.At(0);
+            return Join(limits, self, separator.IsUndefined() ? "," : TypeConverter.ToString(separator), element => TypeConverter.ToString(element));
+        }, 1));
+
+        Replace(prototype, "toLocaleString", new ClrFunctionInstance(engine, (self, _) =>
+            Join(limits, self, ",", element =>
+            {
+                var obj = TypeConverter.ToObject(engine, element);
+                return obj.Get("toLocaleString") is { } method && method.IsObject() && method.AsObject() is ICallable callable
+                    ? TypeConverter.ToString(callable.Call(obj, []))
+                    : throw Error(engine.TypeError, "Array.prototype.toLocaleString: an element's toLocaleString is not a function");
+            }), 0));
+
+        var sort = (FunctionInstance)prototype.Get("sort").AsObject();
+        var compared = 0;
+        var byText = new ClrFunctionInstance(engine, (_, args) =>
+        {
+            if ((++compared & 1023) == 0)
+            {
+                limits.CheckTimeAndStack();
+            }
+
+            return Math.Sign(string.CompareOrdinal(TypeConverter.ToString(args.At(0)), TypeConverter.ToString(args.At(1))));
+        }, 2);
+        Replace(prototype, "sort", new ClrFunctionInstance(engine, (self, args) =>
+            sort.Call(self, args.At(0).IsUndefined() ? [byText] : args), 1));
     }
 
     /// <summary>
-    /// Throws a <c>RangeError</c> when arrays and objects nest more than <see cref="MaxValueDepth"/> deep in <paramref name="value"/>'s
-    /// own data properties (Jint serializes recursively, and checks for cycles in time quadratic in the depth, which the timeout does
-    /// not interrupt). Walks them with a stack of its own; an object met twice is walked once (a cycle is left to the serializer's
-    /// own error). A value a getter or <c>toJSON</c> makes while it is serialized is not seen here.
+    /// <c>String.prototype.split</c> makes at most <see cref="ScriptRunLimits.MaxArrayLength"/> parts (unless given a smaller limit):
+    /// Jint's made one array element per part in one call the timeout does not interrupt, ~1.3 µs each (<c>s.split('')</c> of a
+    /// 33-million-character string took 45 s and 6 GB). The parts are counted before the split; a regular expression is split with the
+    /// limit one past the bound. <c>this</c> and the separator are converted once, here.
     /// </summary>
-    public static void CheckDepth(Engine engine, JsValue value, string what)
+    private static void ReplaceSplit(Engine engine, ScriptRunLimits limits)
     {
-        if (!value.IsObject())
+        var prototype = engine.String.PrototypeObject;
+        var split = (FunctionInstance)prototype.Get("split").AsObject();
+        Replace(prototype, "split", new ClrFunctionInstance(engine, (self, args) =>
         {
-            return;
+            TypeConverter.CheckObjectCoercible(engine, self);
+            var text = TypeConverter.ToString(self);
+            var separator = args.At(0);
+            var limit = args.At(1).IsUndefined() ? uint.MaxValue : ToUint32(args.At(1)); // Jint's saturates: a limit of -1 made []
+            var max = (uint)limits.MaxArrayLength;
+            long parts;
+            if (separator.IsUndefined())
+            {
+                parts = 1;
+            }
+            else if (separator.IsRegExp())
+            {
+                parts = separator.AsObject() is Jint.Native.RegExp.RegExpInstance { Source: "(?:)" } ? text.Length : -1; // -1: known after
+            }
+            else
+            {
+                separator = new JsValue(separator.IsNull() ? "null" : TypeConverter.ToString(separator));
+                parts = separator.AsString().Length == 0 ? text.Length : Occurrences(text, separator.AsString()) + 1;
+            }
+
+            if (Math.Min(parts, limit) > max)
+            {
+                throw SplitError(engine, Math.Min(parts, limit), max);
+            }
+
+            var result = split.Call(new JsValue(text), [separator, new JsValue(parts < 0 ? Math.Min(limit, max + 1.0) : limit)]);
+            var length = TypeConverter.ToUint32(result.AsObject().Get("length"));
+            return length > max ? throw SplitError(engine, length, max) : result;
+        }, 2));
+    }
+
+    private static JavaScriptException SplitError(Engine engine, long parts, uint max) =>
+        Error(engine.RangeError, $"String.prototype.split: {(parts > max + 1L ? $"{parts:N0}" : "more than " + max.ToString("N0", System.Globalization.CultureInfo.InvariantCulture))} parts; RuleFlow scripts' built-ins make arrays of at most {max:N0} (MaxArrayLength)");
+
+    /// <summary>ES5.1 §9.6 ToUint32: the number modulo 2^32 (Jint 2.10.4 casts, which .NET saturates: -1 became 0, not 4294967295).</summary>
+    private static uint ToUint32(JsValue value)
+    {
+        var number = TypeConverter.ToNumber(value);
+        if (!double.IsFinite(number))
+        {
+            return 0;
         }
 
-        var seen = new HashSet<ObjectInstance>(ReferenceEqualityComparer.Instance);
-        var pending = new Stack<(ObjectInstance Obj, int Depth)>();
-        pending.Push((value.AsObject(), 1));
-        while (pending.Count > 0)
+        var modulo = Math.Truncate(number) % 4294967296.0;
+        return (uint)(modulo < 0 ? modulo + 4294967296.0 : modulo);
+    }
+
+    private static long Occurrences(string text, string separator)
+    {
+        var count = 0L;
+        for (var at = text.IndexOf(separator, StringComparison.Ordinal); at >= 0; at = text.IndexOf(separator, at + separator.Length, StringComparison.Ordinal))
         {
-            var (obj, depth) = pending.Pop();
-            if (depth > MaxValueDepth)
+            count++;
+        }
+
+        return count;
+    }
+
+    /// <summary>ES5.1 §15.4.4.5 (and §15.4.4.3 with <paramref name="convert"/>): the elements of <paramref name="self"/> as text, holes, undefined and null as "".</summary>
+    private static JsValue Join(ScriptRunLimits limits, JsValue self, string separator, Func<JsValue, string> convert)
+    {
+        var obj = TypeConverter.ToObject(limits.Engine, self);
+        var length = TypeConverter.ToUint32(obj.Get("length"));
+        var text = new System.Text.StringBuilder();
+        for (var i = 0L; i < length; i++)
+        {
+            if ((i & 1023) == 1023)
             {
-                throw Error(engine.RangeError, $"{what} nests arrays or objects more than {MaxValueDepth} levels deep");
+                limits.CheckTimeAndStack();
             }
 
-            if (obj is FunctionInstance || !seen.Add(obj))
+            if (i > 0)
             {
-                continue;
+                text.Append(separator);
             }
 
-            foreach (var (_, descriptor) in obj.GetOwnProperties())
+            var element = obj.Get(i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (!element.IsUndefined() && !element.IsNull())
             {
-                if (descriptor.Value is { } child && child.IsObject())
+                text.Append(convert(element));
+            }
+        }
+
+        return new JsValue(text.ToString());
+    }
+
+    /// <summary>
+    /// The check of an <c>Array.prototype</c> method's wrapper: the array (or array-like, or string) it walks is at most
+    /// <see cref="ScriptRunLimits.MaxArrayLength"/> long, and for <c>concat</c> the arrays it is given too, added up.
+    /// </summary>
+    private static Action<JsValue, JsValue[]> ArrayMethodCheck(ScriptRunLimits limits, string name)
+    {
+        var what = "Array.prototype." + name;
+        return (self, args) =>
+        {
+            var total = ArrayLikeLength(limits.Engine, self, what);
+            if (name == "concat")
+            {
+                foreach (var arg in args)
                 {
-                    pending.Push((child.AsObject(), depth + 1));
+                    if (arg.IsObject() && arg.AsObject().Class == "Array")
+                    {
+                        total += ArrayLikeLength(limits.Engine, arg, what);
+                    }
                 }
             }
+
+            if (total > limits.MaxArrayLength)
+            {
+                throw Error(limits.Engine.RangeError,
+                    $"{what}: an array of {total:N0} elements; RuleFlow scripts' built-ins take at most {limits.MaxArrayLength:N0} (MaxArrayLength)");
+            }
+        };
+    }
+
+    /// <summary>
+    /// The length a built-in reads from <paramref name="value"/> (ToUint32 of its <c>length</c>; a string's length; 0 for other
+    /// primitives), read without calling anything: a length given by a getter or as an object (whose <c>valueOf</c> runs) is refused
+    /// with a <c>TypeError</c>, since the built-in would read it again and could get another number than the one checked.
+    /// </summary>
+    private static long ArrayLikeLength(Engine engine, JsValue value, string what)
+    {
+        if (value.IsString())
+        {
+            return value.AsString().Length;
         }
+
+        if (!value.IsObject())
+        {
+            return 0;
+        }
+
+        var descriptor = value.AsObject().GetProperty("length");
+        if (descriptor == PropertyDescriptor.Undefined)
+        {
+            return 0;
+        }
+
+        if (descriptor.IsAccessorDescriptor() || descriptor.Value is { } v && v.IsObject())
+        {
+            throw Error(engine.TypeError, $"{what}: an array-like whose length is a getter or an object is not supported in RuleFlow scripts");
+        }
+
+        return TypeConverter.ToUint32(descriptor.Value ?? JsValue.Undefined);
     }
 
     /// <summary>A script error with its message on the error object (<c>e.message</c>), which Jint's message constructor leaves empty.</summary>
@@ -239,6 +459,19 @@ internal static class ScriptGuards
         /// </summary>
         public ObjectInstance Construct(JsValue[] arguments)
         {
+            _limits.EnterBuiltIn("Function"); // converting the arguments calls their toString, which a bound Function could be
+            try
+            {
+                return Make(arguments);
+            }
+            finally
+            {
+                _limits.LeaveBuiltIn();
+            }
+        }
+
+        private ObjectInstance Make(JsValue[] arguments)
+        {
             var texts = arguments.Select(a => TypeConverter.ToString(a)).ToArray();
             var parameters = texts.Length > 1 ? string.Join(",", texts[..^1]) : "";
             var body = texts.Length > 0 ? texts[^1] : "";
@@ -264,5 +497,67 @@ internal static class ScriptGuards
                 Engine.LeaveExecutionContext();
             }
         }
+    }
+
+    /// <summary>
+    /// A function made by <c>Function.prototype.bind</c> (ES5.1 §15.3.4.5): calling or constructing it enters the run's limits as a
+    /// built-in does (<see cref="ScriptRunLimits.EnterBuiltIn"/>), then calls its target with the bound <c>this</c> and the bound
+    /// arguments followed by the given ones.
+    /// </summary>
+    private sealed class GuardedBoundFunction : FunctionInstance, IConstructor
+    {
+        private readonly ScriptRunLimits _limits;
+        private readonly FunctionInstance _target;
+        private readonly JsValue _boundThis;
+        private readonly JsValue[] _boundArgs;
+
+        public GuardedBoundFunction(Engine engine, ScriptRunLimits limits, FunctionInstance target, JsValue boundThis, JsValue[] boundArgs)
+            : base(engine, [], null, false)
+        {
+            _limits = limits;
+            _target = target;
+            _boundThis = boundThis;
+            _boundArgs = boundArgs;
+            Prototype = engine.Function.PrototypeObject;
+            Extensible = true;
+            var length = target.GetOwnProperty("length")?.Value is { } l && l.IsNumber() ? l.AsNumber() : 0;
+            FastAddProperty("length", Math.Max(0, length - boundArgs.Length), false, false, false);
+            var thrower = engine.Function.ThrowTypeError;
+            DefineOwnProperty("caller", new PropertyDescriptor(thrower, thrower, false, false), false);
+            DefineOwnProperty("arguments", new PropertyDescriptor(thrower, thrower, false, false), false);
+        }
+
+        public override JsValue Call(JsValue thisObject, JsValue[] arguments)
+        {
+            _limits.EnterBuiltIn("a bound function");
+            try
+            {
+                return _target.Call(_boundThis, [.. _boundArgs, .. arguments]);
+            }
+            finally
+            {
+                _limits.LeaveBuiltIn();
+            }
+        }
+
+        public ObjectInstance Construct(JsValue[] arguments)
+        {
+            if (_target is not IConstructor constructor)
+            {
+                throw Error(Engine.TypeError, "a bound function whose target is not a constructor cannot be used with new");
+            }
+
+            _limits.EnterBuiltIn("a bound function");
+            try
+            {
+                return constructor.Construct([.. _boundArgs, .. arguments]);
+            }
+            finally
+            {
+                _limits.LeaveBuiltIn();
+            }
+        }
+
+        public override bool HasInstance(JsValue v) => _target.HasInstance(v);
     }
 }

@@ -27,10 +27,12 @@ namespace RuleFlow.Scripting;
 /// (so its call stack is not even kept): the depth is the number of execution contexts Jint has entered above the run's start (one
 /// per function call, however made, each left in a <c>finally</c>), read from Jint's private stack of them.</para>
 /// <para>Built-ins: every built-in function that is not a constructor is replaced by a wrapper that calls
-/// <see cref="EnterBuiltIn"/> before it and counts its nesting down after it.</para>
+/// <see cref="EnterBuiltIn"/> before it and counts its nesting down after it; so do functions made by <c>bind</c>, <c>log</c>, host
+/// module functions and <c>Function</c> (<see cref="BuiltIn"/>). The sandbox's own loops inside one built-in (serializing, joining,
+/// sorting) call <see cref="CheckTimeAndStack"/>, and the arrays built-ins walk are at most <see cref="MaxArrayLength"/> long.</para>
 /// <para>The stack check is the last line: within the other bounds a review measured a run of 132 MB (a <c>toJSON</c> bound to
-/// <c>JSON.stringify</c> over data 250 deep). Not covered (docs/workflows.md, "Gaps"): functions made by <c>bind</c> enter no guard,
-/// and the deadline is not checked inside one long built-in call.</para>
+/// <c>JSON.stringify</c> over data 250 deep). Not covered (docs/workflows.md, "Gap: a long string built in a few statements"): one
+/// built-in call over a string of tens of millions of characters, which a few statements can build.</para>
 /// </remarks>
 internal sealed class ScriptRunLimits
 {
@@ -46,13 +48,26 @@ internal sealed class ScriptRunLimits
     /// <summary>Makes the limits of <paramref name="engine"/>'s runs.</summary>
     /// <param name="engine">The engine, made without Jint's own recursion limit.</param>
     /// <param name="maxDepth">Deepest nesting of script function calls (<see cref="ScriptingOptions.LimitRecursion"/>), at least 1.</param>
-    public ScriptRunLimits(Engine engine, int maxDepth)
+    /// <param name="maxArrayLength">Longest array a built-in takes (<see cref="ScriptingOptions.MaxArrayLength"/>), at least 1.</param>
+    public ScriptRunLimits(Engine engine, int maxDepth, int maxArrayLength)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxDepth, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxArrayLength, 1);
         this.engine = engine;
         this.maxDepth = maxDepth;
+        MaxArrayLength = maxArrayLength;
         baseline = ExecutionContexts(engine).Count;
     }
+
+    /// <summary>The engine these limits are of.</summary>
+    public Engine Engine => engine;
+
+    /// <summary>
+    /// Longest array, array-like or argument list a built-in walks (<see cref="ScriptingOptions.MaxArrayLength"/>): Jint 2.10.4 walks
+    /// every index up to an array's length, holes too, without checking the deadline (<c>a.length = 4294967295; a.indexOf(1)</c> ran
+    /// for minutes; <c>fn.apply(null, { length: 1e9 })</c> took gigabytes).
+    /// </summary>
+    public int MaxArrayLength { get; }
 
     /// <summary>Starts a run: the depth counts from here, and the run must end within <paramref name="timeout"/>.</summary>
     public void Start(TimeSpan timeout)
@@ -86,29 +101,52 @@ internal sealed class ScriptRunLimits
     }
 
     /// <summary>Replaces <paramref name="owner"/>'s property <paramref name="name"/>, a built-in function, by one that checks the limits around it.</summary>
-    public void WrapBuiltIn(ObjectInstance owner, string name, FunctionInstance original)
+    /// <param name="owner">The object holding the built-in.</param>
+    /// <param name="name">The property.</param>
+    /// <param name="original">The built-in.</param>
+    /// <param name="check">Checked after the limits and before the built-in runs, with its <c>this</c> and arguments (e.g. the length of
+    /// the array an <c>Array.prototype</c> method walks), or null.</param>
+    public void WrapBuiltIn(ObjectInstance owner, string name, FunctionInstance original, Action<JsValue, JsValue[]>? check = null)
     {
         var length = original.GetOwnProperty("length")?.Value is { } l && l.IsNumber() ? (int)l.AsNumber() : 0;
-        var wrapper = new ClrFunctionInstance(engine, (self, args) =>
+        ScriptGuards.Replace(owner, name, BuiltIn(name, check is null
+            ? original.Call
+            : (self, args) =>
+            {
+                check(self, args);
+                return original.Call(self, args);
+            }, length));
+    }
+
+    /// <summary>
+    /// A host function that checks the limits on entry as a built-in does (<see cref="EnterBuiltIn"/>) and counts its nesting: the
+    /// sandbox's <c>log</c>, host modules' functions and its own replacements of built-ins, which call back into the script (through
+    /// <c>toJSON</c>, getters, <c>toString</c>) and could otherwise recur through a bound function without entering a guard.
+    /// </summary>
+    /// <param name="name">Named in the nesting error.</param>
+    /// <param name="body">The function, given <c>this</c> and the arguments.</param>
+    /// <param name="length">Its <c>length</c> property.</param>
+    public ClrFunctionInstance BuiltIn(string name, Func<JsValue, JsValue[], JsValue> body, int length) =>
+        new(engine, (self, args) =>
         {
             EnterBuiltIn(name);
             try
             {
-                return original.Call(self, args);
+                return body(self, args);
             }
             finally
             {
                 builtInNesting--;
             }
         }, length);
-        ScriptGuards.Replace(owner, name, wrapper);
-    }
 
     /// <summary>
     /// Entering a built-in: past the deadline a timeout, with the stack nearly gone a recursion error (neither catchable by the
-    /// script), nested more than <see cref="MaxBuiltInNesting"/> deep a <c>RangeError</c> the script can catch.
+    /// script), nested more than <see cref="MaxBuiltInNesting"/> deep a <c>RangeError</c> the script can catch. Every call must be
+    /// paired with <see cref="LeaveBuiltIn"/> (in a <c>finally</c>).
     /// </summary>
-    private void EnterBuiltIn(string name)
+    /// <param name="name">Named in the nesting error.</param>
+    public void EnterBuiltIn(string name)
     {
         CheckTimeAndStack();
         if (builtInNesting >= MaxBuiltInNesting)
@@ -119,6 +157,9 @@ internal sealed class ScriptRunLimits
 
         builtInNesting++;
     }
+
+    /// <summary>Leaving a built-in entered with <see cref="EnterBuiltIn"/>.</summary>
+    public void LeaveBuiltIn() => builtInNesting--;
 
     /// <summary>Entering the script function at <paramref name="at"/>: the checks of a built-in, and the call depth (not catchable by the script).</summary>
     private JsValue EnterFunction(Location? at)
@@ -135,7 +176,11 @@ internal sealed class ScriptRunLimits
         return JsValue.Undefined;
     }
 
-    private void CheckTimeAndStack()
+    /// <summary>
+    /// Past the deadline a <see cref="TimeoutException"/>, with the stack nearly gone a <see cref="ScriptLimitException"/>; for loops
+    /// inside the sandbox's own built-ins (serializing, joining), which run no statement.
+    /// </summary>
+    public void CheckTimeAndStack()
     {
         if (Stopwatch.GetTimestamp() > deadline)
         {

@@ -66,8 +66,10 @@ public sealed record ScriptResult(
 /// <c>toString</c>, <c>valueOf</c> and <c>toJSON</c> of <c>Object.prototype</c> and <c>name</c>, <c>message</c> and
 /// <c>toString</c> of <c>Error.prototype</c> are exempt (accessors that define the property on the object assigned to).
 /// Object literals (<c>{ toString: function () { … } }</c>) are not affected.</para>
-/// <para>Gap: Jint 2.10.4 has no memory limit. Inputs, the result, the returned globals and log lines are size-capped;
-/// allocations inside a run are bounded only by the statement and time limits.</para>
+/// <para>Gap: Jint 2.10.4 has no memory limit. Inputs, the result, the returned globals, log lines and the arrays built-ins take are
+/// size-capped; other allocations inside a run are bounded only by the statement and time limits, and a string doubled in a few
+/// statements can reach tens of millions of characters, over which one built-in call runs past the timeout. An allocation .NET
+/// refuses ends the run as <see cref="ScriptErrorKind.TooLarge"/>.</para>
 /// <para>Stack: each pooled engine runs on a thread of its own with a large stack (<see cref="ScriptThread"/>), scripts are bounded in
 /// size and nesting (<see cref="ScriptNesting"/>), every script function and built-in checks the run's limits on entry
 /// (<see cref="ScriptRunLimits"/>), and the built-ins that could recurse without end on what a script builds are guarded
@@ -90,11 +92,12 @@ public sealed partial class ScriptSandbox
     private long enginesCreated;
 
     /// <summary>Creates a sandbox with the given limits.</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><see cref="ScriptingOptions.LimitRecursion"/> is under 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="ScriptingOptions.LimitRecursion"/> or <see cref="ScriptingOptions.MaxArrayLength"/> is under 1.</exception>
     public ScriptSandbox(ScriptingOptions options, ILogger<ScriptSandbox>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.LimitRecursion, 1, "options.LimitRecursion"); // checked here, not at each engine's start
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxArrayLength, 1, "options.MaxArrayLength");
         this.options = options;
         this.logger = logger ?? NullLogger<ScriptSandbox>.Instance;
     }
@@ -193,7 +196,7 @@ public sealed partial class ScriptSandbox
     /// <returns>The result and log.</returns>
     /// <exception cref="ScriptException">
     /// Syntax error, runtime error (with the script's line and column), timeout, statement limit, recursion limit,
-    /// result or input over the size cap, or a failed host function that the script did not catch.
+    /// result or input over the size cap or an allocation refused, or a failed host function that the script did not catch.
     /// </exception>
     /// <exception cref="ArgumentException">A global or module name is not an identifier or collides with <c>log</c> or another global.</exception>
     /// <exception cref="InvalidOperationException">A host function has a parameter or return type the sandbox does not support.</exception>
@@ -265,9 +268,10 @@ public sealed partial class ScriptSandbox
         }
 
         injected.Add("log");
-        engine.SetValue("log", (JsValue)new ClrFunctionInstance(engine, (_, args) =>
+        var limits = pooled.Limits;
+        engine.SetValue("log", (JsValue)limits.BuiltIn("log", (_, args) =>
         {
-            var line = string.Join(" ", args.Select(a => Describe(engine, a)));
+            var line = string.Join(" ", args.Select(a => Describe(limits, a)));
             if (line.Length > options.MaxLogLineChars)
             {
                 line = line[..options.MaxLogLineChars] + "…";
@@ -292,7 +296,7 @@ public sealed partial class ScriptSandbox
             foreach (var (member, function) in module.CreateFunctions(request.Context))
             {
                 var qualified = module.Name + "." + member;
-                target.FastAddProperty(member, WrapHostFunction(engine, qualified, function, m => hostFailure = m), false, true, false);
+                target.FastAddProperty(member, WrapHostFunction(limits, qualified, function, m => hostFailure = m), false, true, false);
             }
 
             injected.Add(module.Name);
@@ -310,11 +314,11 @@ public sealed partial class ScriptSandbox
             engine.ResetTimeoutTicks();
             engine.ResetCallStack();
             var value = function.Invoke(JsValue.Undefined, []);
-            var resultJson = Serialize(engine, value, "the result");
+            var resultJson = Serialize(limits, value, "the result");
             var globals = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var name in request.ReturnGlobals ?? [])
             {
-                globals[name] = Serialize(engine, engine.GetValue(name), "global '" + name + "'") ?? "null";
+                globals[name] = Serialize(limits, engine.GetValue(name), "global '" + name + "'") ?? "null";
             }
 
             return new ScriptResult(resultJson, globals, log, dropped);
@@ -354,7 +358,14 @@ public sealed partial class ScriptSandbox
         {
             throw;
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+        catch (OutOfMemoryException ex)
+        {
+            // One allocation the script asked for could not be made (a string or array past what .NET allows, or more than the
+            // machine has): the run fails, its engine is dropped and what it allocated is collected; the host goes on.
+            throw new ScriptException(ScriptErrorKind.TooLarge,
+                "the script asked for more memory than the process could give (" + ex.Message + "); Jint 2.10.4 has no memory limit of its own", 0, 0, ex);
+        }
+        catch (Exception ex)
         {
             logger.LogWarning(ex, "Script engine failed in {InstanceId} {StepId}", request.Context.InstanceId, request.Context.StepId);
             throw new ScriptException(ScriptErrorKind.Runtime, "script engine error: " + ex.Message, 0, 0, ex);
@@ -440,7 +451,7 @@ public sealed partial class ScriptSandbox
                 .MaxStatements(options.MaxStatements)
                 .Culture(CultureInfo.InvariantCulture)
                 .LocalTimeZone(TimeZoneInfo.Utc));
-            var limits = new ScriptRunLimits(engine, options.LimitRecursion);
+            var limits = new ScriptRunLimits(engine, options.LimitRecursion, options.MaxArrayLength);
             ScriptGuards.Install(engine, limits);
             var pooled = new PooledEngine(engine, limits);
             try
@@ -590,14 +601,14 @@ public sealed partial class ScriptSandbox
         }
     }
 
-    private string? Serialize(Engine engine, JsValue value, string what)
+    private string? Serialize(ScriptRunLimits limits, JsValue value, string what)
     {
         if (value.IsUndefined())
         {
             return null;
         }
 
-        var json = ScriptGuards.Serialize(engine, value, what);
+        var json = ScriptGuards.Serialize(limits, value, what);
         if (json.IsUndefined())
         {
             return null;
@@ -613,7 +624,7 @@ public sealed partial class ScriptSandbox
         return text;
     }
 
-    private static string Describe(Engine engine, JsValue value)
+    private static string Describe(ScriptRunLimits limits, JsValue value)
     {
         if (value.IsString())
         {
@@ -632,7 +643,7 @@ public sealed partial class ScriptSandbox
 
         try
         {
-            var json = ScriptGuards.Serialize(engine, value, "a logged value");
+            var json = ScriptGuards.Serialize(limits, value, "a logged value");
             return json.IsUndefined() ? "undefined" : json.AsString();
         }
         catch (JavaScriptException)
@@ -659,8 +670,9 @@ public sealed partial class ScriptSandbox
             || t == typeof(float) || t == typeof(decimal) || t == typeof(object);
     }
 
-    private static ClrFunctionInstance WrapHostFunction(Engine engine, string name, Delegate function, Action<string> onFailure)
+    private static ClrFunctionInstance WrapHostFunction(ScriptRunLimits limits, string name, Delegate function, Action<string> onFailure)
     {
+        var engine = limits.Engine;
         var parameters = function.Method.GetParameters();
         foreach (var p in parameters)
         {
@@ -677,13 +689,13 @@ public sealed partial class ScriptSandbox
                 $"host function {name}: return type {function.Method.ReturnType.Name} is not supported (use void, string, number, bool, JsonNode or a Task of those)");
         }
 
-        return new ClrFunctionInstance(engine, (_, args) =>
+        return limits.BuiltIn(name, (_, args) =>
         {
             var clrArgs = new object?[parameters.Length];
             for (var i = 0; i < parameters.Length; i++)
             {
                 var arg = i < args.Length ? args[i] : JsValue.Undefined;
-                clrArgs[i] = ToClr(engine, arg, parameters[i].ParameterType, name, parameters[i].Name ?? ("#" + i));
+                clrArgs[i] = ToClr(limits, arg, parameters[i].ParameterType, name, parameters[i].Name ?? ("#" + i));
             }
 
             object? result;
@@ -709,8 +721,9 @@ public sealed partial class ScriptSandbox
         }, parameters.Length);
     }
 
-    private static object? ToClr(Engine engine, JsValue value, Type type, string function, string parameter)
+    private static object? ToClr(ScriptRunLimits limits, JsValue value, Type type, string function, string parameter)
     {
+        var engine = limits.Engine;
         var nullable = Nullable.GetUnderlyingType(type);
         var t = nullable ?? type;
         if (value.IsUndefined() || value.IsNull())
@@ -723,7 +736,7 @@ public sealed partial class ScriptSandbox
         if (t == typeof(string))
         {
             return value.IsString() ? value.AsString()
-                : value.IsObject() ? ScriptGuards.Serialize(engine, value, $"{function}: argument '{parameter}'").AsString()
+                : value.IsObject() ? ScriptGuards.Serialize(limits, value, $"{function}: argument '{parameter}'").AsString()
                 : value.IsBoolean() ? (value.AsBoolean() ? "true" : "false")
                 : value.AsNumber().ToString("R", CultureInfo.InvariantCulture);
         }
@@ -739,7 +752,7 @@ public sealed partial class ScriptSandbox
             return value.IsString() ? value.AsString()
                 : value.IsBoolean() ? value.AsBoolean()
                 : value.IsNumber() ? value.AsNumber()
-                : ScriptGuards.Serialize(engine, value, $"{function}: argument '{parameter}'").AsString();
+                : ScriptGuards.Serialize(limits, value, $"{function}: argument '{parameter}'").AsString();
         }
 
         if (!value.IsNumber())

@@ -23,6 +23,14 @@ public sealed class ScriptingOptions
     /// </summary>
     public int LimitRecursion { get; set; } = 64;
 
+    /// <summary>
+    /// Longest array (or array-like, or argument list of <c>apply</c>) a built-in method takes, in elements; default 1,048,576, at
+    /// least 1. Jint 2.10.4 walks every index up to an array's length, holes included, without checking the timeout: a script could
+    /// set <c>a.length = 4294967295</c> and hold its engine for minutes in one <c>a.indexOf(1)</c>. Past it the method throws a
+    /// <c>RangeError</c> the script can catch. Measured here, one call over 1,048,576 elements takes 0.2–0.8 s.
+    /// </summary>
+    public int MaxArrayLength { get; set; } = 1024 * 1024;
+
     /// <summary>Maximum size of the result and of the variables handed back, as UTF-16 characters of JSON text; default 1 MiB (1,048,576).</summary>
     public int MaxResultChars { get; set; } = 1024 * 1024;
 

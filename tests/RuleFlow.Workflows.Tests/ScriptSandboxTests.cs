@@ -284,15 +284,23 @@ public sealed class ScriptSandboxTests
     }
 
     [Theory]
-    [InlineData("var o = {}; Object.defineProperty(o, 'length', { get: Array.prototype.pop }); return o.length;", "pop")]
     [InlineData("var o = {}; Object.defineProperty(o, 'name', { get: Error.prototype.toString }); return String(o.name);", "toString")]
-    [InlineData("var o = { valueOf: Array.prototype.pop }; o.length = o; return +o;", "pop")]
-    [InlineData("var o = {}; Object.defineProperty(o, 'length', { get: Array.prototype.indexOf }); try { return o.length; } catch (e) { return e.message; }", "indexOf")]
     public void Built_ins_used_as_getters_or_valueOf_that_recurse_end_with_a_range_error_not_a_crash(string source, string method)
     {
         // No statement runs and no script function is entered: each overflowed the 256 MB stack and ended the process (review).
         var result = TryRun(source);
         Assert.Contains($"{method}: {NestError}", result, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("var o = {}; Object.defineProperty(o, 'length', { get: Array.prototype.pop }); return o.length;", "pop")]
+    [InlineData("var o = { valueOf: Array.prototype.pop }; o.length = o; return +o;", "pop")]
+    [InlineData("var o = {}; Object.defineProperty(o, 'length', { get: Array.prototype.indexOf }); try { return o.length; } catch (e) { return e.message; }", "indexOf")]
+    public void An_array_method_refuses_a_length_given_by_a_getter_or_an_object(string source, string method)
+    {
+        // These recursed through the length without a statement (the review's crashes); an array method now reads the length without
+        // calling anything, since the method would read it again and could get another number than the one checked.
+        Assert.Contains($"Array.prototype.{method}: an array-like whose length is a getter or an object is not supported in RuleFlow scripts", TryRun(source), StringComparison.Ordinal);
     }
 
     private const string NestError = "built-in methods nest into each other more than 1,024 deep (a value that contains itself, or built-ins handed to each other)";
@@ -310,14 +318,13 @@ public sealed class ScriptSandboxTests
     }
 
     [Fact]
-    public void A_toJSON_that_nests_the_serializer_without_end_times_out()
+    public void A_toJSON_that_nests_the_serializer_without_end_is_a_range_error()
     {
-        // concat makes a new array around the object each time: the serializer nests without running a statement, so Jint's timeout
-        // never came (22 minutes to overflow the stack, by the review's estimate). Built-ins check the deadline too.
-        var started = System.Diagnostics.Stopwatch.StartNew();
+        // concat makes a new array around the object each time: Jint's serializer nested without running a statement, so its timeout
+        // never came (22 minutes to overflow the stack, by the review's estimate). The sandbox's serializer counts the depth as it goes.
         var failed = Fails("var o = {}; o.toJSON = Array.prototype.concat; return JSON.stringify(o);");
-        Assert.Equal(ScriptErrorKind.Timeout, failed.Kind);
-        Assert.InRange(started.Elapsed.TotalSeconds, 1.5, 10);
+        Assert.Equal(ScriptErrorKind.Runtime, failed.Kind);
+        Assert.Contains("RangeError: JSON.stringify: the value nests arrays or objects more than 256 levels deep", failed.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -378,12 +385,17 @@ public sealed class ScriptSandboxTests
     public void Deep_values_are_refused_by_the_serializers_and_deep_recursion_through_expressions_runs()
     {
         // Jint serializes recursively, checking for cycles in time quadratic in the depth (20,000 levels: 7 s the timeout does not
-        // interrupt): a value nested over 256 deep is a RangeError; one a getter makes while it is serialized is not seen, and runs.
+        // interrupt): a value nested over 256 deep is a RangeError, also when a getter makes it while it is serialized (90,000 levels
+        // made by a getter took 44 s before the serializer counted the depth as it goes).
         const string Deep = "var d = 1; for (var i = 0; i < 20000; i++) d = [d]; ";
         Assert.Contains("RangeError: JSON.stringify: the value nests arrays or objects more than 256 levels deep", Fails(Deep + "return JSON.stringify(d);").Message, StringComparison.Ordinal);
         Assert.Contains("RangeError: the result nests arrays or objects more than 256 levels deep", Fails(Deep + "return { a: d };").Message, StringComparison.Ordinal);
         Assert.Equal(["[unserializable]"], Run(Deep + "log(d); return 1;").Log);
-        Assert.Equal("4007", Run("var d = 1; for (var i = 0; i < 2000; i++) d = [d]; return JSON.stringify({ get a() { return d; } }).length;").ResultJson);
+        Assert.Contains("RangeError: JSON.stringify: the value nests arrays or objects more than 256 levels deep",
+            Fails("var d = 1; for (var i = 0; i < 2000; i++) d = [d]; return JSON.stringify({ get a() { return d; } }).length;").Message, StringComparison.Ordinal);
+        Assert.Contains("RangeError: the result nests arrays or objects more than 256 levels deep",
+            Fails("return { get a() { var d = 1; for (var i = 0; i < 90000; i++) d = [d]; return d; } };").Message, StringComparison.Ordinal);
+        Assert.Equal("517", Run("var d = 1; for (var i = 0; i < 255; i++) d = [d]; return JSON.stringify({ get a() { return d; } }).length;").ResultJson);
 
         // 62 calls deep, each 40 levels of nested expressions: 2,480 levels of evaluation (it overflowed a 1.5 MB stack).
         var nested = "function f(n) { return n <= 0 ? 0 : " + string.Concat(Enumerable.Repeat("-(", 40)) + "f(n - 1)" + new string(')', 40) + "; } return f(62);";
@@ -581,5 +593,155 @@ public sealed class ScriptSandboxTests
             return [e.message, e.name, String(e), String(o), o + 1, String(new P())];
             """);
         Assert.Equal("[\"m\",\"Custom\",\"Custom: m\",\"mine\",8,\"p\"]", result.ResultJson);
+    }
+
+    [Theory]
+    [InlineData("var o = {}; o.valueOf = Number.bind(null, o); return +o;", "a bound function")]
+    [InlineData("var o = {}; o.toString = String.bind(null, o); return '' + o;", "a bound function")]
+    [InlineData("var o = {}; o.toString = Error.bind(null, o); return '' + o;", "a bound function")]
+    [InlineData("var o = {}; o.toString = Function.bind(null, o); return '' + o;", "a bound function")]
+    [InlineData("var o = {}; o.toString = RegExp.bind(null, o); return '' + o;", "a bound function")]
+    [InlineData("var o = {}; o.toJSON = JSON.stringify.bind(null, o); return JSON.stringify(o);", "stringify")]
+    public void A_bound_function_that_recurses_ends_with_a_range_error_not_a_crash(string source, string reached)
+    {
+        // Jint's bind called the constructor directly, which converted the object again: no statement, no script function, no
+        // wrapped built-in, until the stack overflowed and the process ended (second review).
+        Assert.Contains($"RangeError: {reached}: {NestError}", Fails(source).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Log_and_host_functions_bound_as_toJSON_end_without_a_crash()
+    {
+        // log(o) serializes o, whose toJSON logs o again: it overflowed the stack. The innermost log finds the nesting too deep and
+        // writes [unserializable]; the outer ones get undefined from toJSON.
+        var logged = Run("var o = {}; o.toJSON = log.bind(null, o); log(o); return 1;");
+        Assert.Equal("1", logged.ResultJson);
+        Assert.Equal("[unserializable] ", logged.Log[0]);
+
+        var failed = Fails("var o = {}; o.toJSON = echo.text.bind(null, o); return echo.text(o);", null, new EchoModule());
+        Assert.Contains("RangeError: echo.text: " + NestError, failed.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class EchoModule : IScriptHostModule
+    {
+        public string Name => "echo";
+
+        public IReadOnlyDictionary<string, Delegate> CreateFunctions(ScriptCallContext context) =>
+            new Dictionary<string, Delegate> { ["text"] = new Func<string, string>(text => text) };
+    }
+
+    [Fact]
+    public void Bound_functions_keep_every_argument_and_work_with_new_and_instanceof()
+    {
+        Assert.Equal("[1,1,3]", Run("function f(a, b, c) { return [a, b, c]; } return f.bind(null, 1)(1, 3);").ResultJson); // Jint dropped the second 1
+        Assert.Equal("[5,true,true,1,\"x\"]", Run("""
+            function F(a, b) { this.s = a + b; }
+            var G = F.bind(null, 2);
+            var g = new G(3);
+            var self = function () { return this.v; }.bind({ v: 'x' });
+            return [g.s, g instanceof F, g instanceof G, G.length, self()];
+            """).ResultJson);
+        Assert.Contains("TypeError: a bound function whose target is not a constructor cannot be used with new",
+            Fails("var f = Math.max.bind(null); return new f();").Message, StringComparison.Ordinal);
+        Assert.Contains("TypeError: Function.prototype.bind: this is not a function", Fails("return Function.prototype.bind.call({}, null);").Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Apply_takes_array_likes_up_to_65536_arguments()
+    {
+        Assert.Equal("5", Run("return Math.max.apply(null, { length: '2', 0: 1, 1: 5 });").ResultJson); // a host error in Jint's own
+        Assert.Equal("65536", Run("return Math.max.apply(null, new Array(65536)) !== 1 ? 65536 : 0;").ResultJson);
+        Assert.Contains("RangeError: Function.prototype.apply: 1,000,000,000 arguments; RuleFlow scripts pass at most 65,536",
+            Fails("return Array.apply(null, { length: 1e9 }).length;").Message, StringComparison.Ordinal); // Jint's took 11 GB in 60 s
+        Assert.Contains("TypeError: Function.prototype.apply: an array-like whose length is a getter or an object",
+            Fails("return Math.max.apply(null, { get length() { return 1; } });").Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("var a = []; a.length = 4294967295; return a.indexOf(1);", "indexOf", "4,294,967,295")]
+    [InlineData("var a = []; a.length = 4294967295; a.forEach(function () {}); return 1;", "forEach", "4,294,967,295")]
+    [InlineData("var a = []; a.length = 2147483647; a.sort(); return 1;", "sort", "2,147,483,647")]
+    [InlineData("var a = []; a.length = 600000; return a.concat(a).length;", "concat", "1,200,000")]
+    [InlineData("return Array.prototype.lastIndexOf.call({ length: 1e7 }, 1);", "lastIndexOf", "10,000,000")]
+    public void Array_methods_refuse_arrays_longer_than_MaxArrayLength(string source, string method, string length)
+    {
+        // Jint walks every index up to the length, holes too, without checking the deadline: indexOf and forEach ran for minutes,
+        // sort ended the process (a 2-billion-element copy: out of memory).
+        var failed = Fails(source);
+        Assert.Contains($"RangeError: Array.prototype.{method}: an array of {length} elements; RuleFlow scripts' built-ins take at most 1,048,576 (MaxArrayLength)",
+            failed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MaxArrayLength_is_an_option_and_arrays_within_it_work()
+    {
+        var small = new ScriptingOptions { MaxArrayLength = 10 };
+        Assert.Equal("[10,\"1,2,3\",[1,2,3]]", Run("var a = [1,2,3,4,5,6,7,8,9,10]; return [a.length, a.slice(0, 3).join(), a.slice(0, 3).sort()];", "{}", small).ResultJson);
+        Assert.Contains("RangeError: Array.prototype.indexOf: an array of 11 elements", Fails("return [1,2,3,4,5,6,7,8,9,10,11].indexOf(1);", small).Message, StringComparison.Ordinal);
+        Assert.Contains("RangeError: the result holds an array of 11 elements", Fails("var a = []; a.length = 11; return a;", small).Message, StringComparison.Ordinal);
+        Assert.Equal("options.MaxArrayLength", Assert.Throws<ArgumentOutOfRangeException>(() => new ScriptSandbox(new ScriptingOptions { MaxArrayLength = 0 })).ParamName);
+    }
+
+    [Fact]
+    public void Join_and_sort_check_the_deadline_inside_one_call()
+    {
+        // Jint's join was quadratic (400,001 holes took 39 s in one call) and neither checked the timeout; its sort compared in .NET.
+        Assert.Equal("400000", Run("return new Array(400001).join('1').length;").ResultJson);
+        var loose = new ScriptingOptions { MaxArrayLength = int.MaxValue, TimeoutInterval = TimeSpan.FromMilliseconds(300) };
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(ScriptErrorKind.Timeout, Fails("var a = []; a.length = 2000000000; return a.join('').length;", loose).Kind);
+        Assert.Equal(ScriptErrorKind.Timeout, Fails("var a = JSON.parse('[' + new Array(1000000).join('7,') + '7]'); a.sort(); return a.length;", loose).Kind);
+        Assert.InRange(started.Elapsed.TotalSeconds, 0.6, 30); // each ends at its deadline, not after its last element
+    }
+
+    [Fact]
+    public void JSON_stringify_follows_the_standard_where_Jints_did_not()
+    {
+        var result = Run("""
+            var e = [];
+            return [
+              JSON.stringify([e, e]),
+              JSON.stringify({ a: [], b: { c: 1 } }, null, 2),
+              JSON.stringify({ a: 1, b: 2, c: 3 }, ['c', 'a', 'c']),
+              JSON.stringify({ a: 1 }, { x: 'a' }),
+              JSON.stringify({ a: 1, b: 'x' }, function (k, v) { return typeof v === 'number' ? v * 2 : v; }),
+              JSON.stringify([undefined, function () {}, NaN, new Number(3), new String('s'), new Boolean(false)]),
+              JSON.stringify({ u: undefined, f: function () {}, d: new Date(0) }),
+              JSON.stringify('\u0001"\\\n'),
+              JSON.stringify([1, [2]], null, '--'),
+              String(JSON.stringify(undefined))
+            ];
+            """).ResultJson;
+        Assert.Equal("""
+            ["[[],[]]","{\n  \"a\": [],\n  \"b\": {\n    \"c\": 1\n  }\n}","{\"c\":3,\"a\":1}","{\"a\":1}","{\"a\":2,\"b\":\"x\"}","[null,null,null,3,\"s\",false]","{\"d\":\"1970-01-01T00:00:00.000Z\"}","\"\\u0001\\\"\\\\\\n\"","[\n--1,\n--[\n----2\n--]\n]","undefined"]
+            """, result);
+        Assert.Contains("TypeError: JSON.stringify: the value contains itself (a cyclic reference has no JSON form)",
+            Fails("var a = []; a.push(a); return JSON.stringify(a);").Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Split_makes_at_most_MaxArrayLength_parts()
+    {
+        // Jint's split made one element per part in one call (~1.3 µs each): 's.split("")' of 33 million characters took 45 s and 6 GB.
+        Assert.Equal("""[["a","b","c"],["a","b"],["a",",","b",",","c"],["a","b"],["a,b,c"],["a","b","c"],["x"]]""",
+            Run("var s = 'a,b,c'; return [s.split(','), s.split(',', 2), s.split(/(,)/), 'a1b2c'.split(/\\d/, 2), s.split(), s.split(',', -1), 'x'.split(/(?:)/)];").ResultJson);
+        const string Long = "var s = 'a,'; for (var i = 0; i < 21; i++) s += s; ";
+        Assert.Contains("RangeError: String.prototype.split: 2,097,153 parts; RuleFlow scripts' built-ins make arrays of at most 1,048,576 (MaxArrayLength)",
+            Fails(Long + "return s.split(',').length;").Message, StringComparison.Ordinal);
+        Assert.Contains("RangeError: String.prototype.split: 4,194,304 parts", Fails(Long + "return s.split('').length;").Message, StringComparison.Ordinal);
+        Assert.Contains("RangeError: String.prototype.split: more than 1,048,576 parts", Fails(Long + "return s.split(/,/).length;").Message, StringComparison.Ordinal);
+        Assert.Equal("1000", Run(Long + "return s.split(',', 1000).length;").ResultJson);
+    }
+
+    [Fact]
+    public void An_allocation_NET_refuses_fails_the_run_and_the_sandbox_goes_on()
+    {
+        // Jint's sort copies the array first: 2,147,483,647 elements is past .NET's largest array, an OutOfMemoryException the
+        // sandbox let through (it ended the probe's process). Within MaxArrayLength by default it is refused before; here it is raised.
+        var sandbox = new ScriptSandbox(new ScriptingOptions { MaxArrayLength = int.MaxValue });
+        var failed = Assert.Throws<ScriptException>(() => sandbox.Run(new ScriptRequest("var a = []; a.length = 2147483647; a.sort(); return 1;", new Dictionary<string, string>(), Context)));
+        Assert.Equal(ScriptErrorKind.TooLarge, failed.Kind);
+        Assert.Contains("the script asked for more memory than the process could give", failed.Message, StringComparison.Ordinal);
+        Assert.Equal("2", sandbox.Run(new ScriptRequest("return 1 + 1;", new Dictionary<string, string>(), Context)).ResultJson);
     }
 }

@@ -137,6 +137,7 @@ public static class ConfigurationCheck
         AtLeast(nameof(w.GroupCommitMaxBatch), w.GroupCommitMaxBatch, 1);
         AtLeast("Scripting:" + nameof(w.Scripting.MaxStatements), w.Scripting.MaxStatements, 1);
         AtLeast("Scripting:" + nameof(w.Scripting.LimitRecursion), w.Scripting.LimitRecursion, 1);
+        AtLeast("Scripting:" + nameof(w.Scripting.MaxArrayLength), w.Scripting.MaxArrayLength, 1);
         AtLeast("Scripting:" + nameof(w.Scripting.MaxResultChars), w.Scripting.MaxResultChars, 2);
         AtLeast("Scripting:" + nameof(w.Scripting.MaxInputChars), w.Scripting.MaxInputChars, 2);
         AtLeast("Scripting:" + nameof(w.Scripting.MaxLogLines), w.Scripting.MaxLogLines, 0);
