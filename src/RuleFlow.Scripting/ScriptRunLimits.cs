@@ -190,7 +190,7 @@ internal sealed class ScriptRunLimits
         if (ScriptThread.StackNearlyExhausted)
         {
             throw new ScriptLimitException(ScriptErrorKind.Recursion,
-                $"the script nests too deeply for its stack ({ScriptThread.StackBytes / (1024 * 1024)} MB, of which {ScriptThread.StackHeadroomBytes / (1024 * 1024)} MB are kept free)");
+                $"the script nests too deeply for its stack ({ScriptThread.CurrentStackBytes / (1024 * 1024)} MB, of which {ScriptThread.StackHeadroomBytes / (1024 * 1024)} MB are kept free)");
         }
     }
 

@@ -426,10 +426,11 @@ public sealed partial class ScriptSandbox
         private static readonly string[] NativeErrorOverridable = ["name", "message"];
         private int baselineGlobals;
 
-        private PooledEngine(Engine engine, ScriptRunLimits limits)
+        private PooledEngine(Engine engine, ScriptRunLimits limits, int stackBytes)
         {
             Engine = engine;
             Limits = limits;
+            Thread = new ScriptThread(stackBytes);
         }
 
         public Engine Engine { get; }
@@ -440,7 +441,7 @@ public sealed partial class ScriptSandbox
         public Dictionary<string, Jint.Parser.Ast.Program> Programs { get; } = new(StringComparer.Ordinal);
 
         /// <summary>The thread this engine's runs execute on.</summary>
-        public ScriptThread Thread { get; } = new();
+        public ScriptThread Thread { get; }
 
         public static PooledEngine Create(ScriptingOptions options)
         {
@@ -453,7 +454,7 @@ public sealed partial class ScriptSandbox
                 .LocalTimeZone(TimeZoneInfo.Utc));
             var limits = new ScriptRunLimits(engine, options.LimitRecursion, options.MaxArrayLength);
             ScriptGuards.Install(engine, limits);
-            var pooled = new PooledEngine(engine, limits);
+            var pooled = new PooledEngine(engine, limits, options.ThreadStackBytes);
             try
             {
                 pooled.Harden();

@@ -30,23 +30,37 @@ internal sealed class ScriptThread : IDisposable
     [ThreadStatic]
     private static nint _stackStart;
 
+    [ThreadStatic]
+    private static int _stackUsable;
+
     private readonly SemaphoreSlim _start = new(0, 1);
     private readonly SemaphoreSlim _done = new(0, 1);
     private readonly Thread _thread;
     private Action? _job;
     private volatile bool _stopping;
 
-    public ScriptThread()
+    /// <summary>Starts the thread.</summary>
+    /// <param name="stackBytes">Its stack, more than <see cref="StackHeadroomBytes"/>: <see cref="StackBytes"/> but in tests of the
+    /// stack check (<see cref="ScriptingOptions.ThreadStackBytes"/>).</param>
+    public ScriptThread(int stackBytes = StackBytes)
     {
-        _thread = new Thread(Loop, StackBytes) { IsBackground = true, Name = "script" };
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(stackBytes, StackHeadroomBytes);
+        StackSize = stackBytes;
+        _thread = new Thread(Loop, stackBytes) { IsBackground = true, Name = "script" };
         _thread.Start();
     }
+
+    /// <summary>The thread's stack, in bytes.</summary>
+    public int StackSize { get; }
+
+    /// <summary>The stack of the script thread this is called on, in bytes (0 elsewhere).</summary>
+    public static int CurrentStackBytes => _isScriptThread ? _stackUsable + StackHeadroomBytes : 0;
 
     /// <summary>True on a script thread: a parse there needs no thread of its own.</summary>
     public static bool IsCurrent => _isScriptThread;
 
     /// <summary>True on a script thread that has used all of its stack but <see cref="StackHeadroomBytes"/> (stacks grow down).</summary>
-    public static bool StackNearlyExhausted => _isScriptThread && _stackStart - StackAddress() > StackBytes - StackHeadroomBytes;
+    public static bool StackNearlyExhausted => _isScriptThread && _stackStart - StackAddress() > _stackUsable;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static unsafe nint StackAddress()
@@ -141,6 +155,7 @@ internal sealed class ScriptThread : IDisposable
     {
         _isScriptThread = true;
         _stackStart = StackAddress();
+        _stackUsable = StackSize - StackHeadroomBytes;
         while (true)
         {
             _start.Wait();

@@ -42,4 +42,11 @@ public sealed class ScriptingOptions
 
     /// <summary>Maximum characters of one log line (longer lines are cut); default 4,096.</summary>
     public int MaxLogLineChars { get; set; } = 4096;
+
+    /// <summary>
+    /// Stack of each engine's script thread, in bytes; <see cref="ScriptThread.StackBytes"/> (256 MB), of which
+    /// <see cref="ScriptThread.StackHeadroomBytes"/> (64 MB) are kept free. Not configuration: tests set a smaller one to reach the
+    /// stack check.
+    /// </summary>
+    internal int ThreadStackBytes { get; set; } = ScriptThread.StackBytes;
 }

@@ -744,4 +744,19 @@ public sealed class ScriptSandboxTests
         Assert.Contains("the script asked for more memory than the process could give", failed.Message, StringComparison.Ordinal);
         Assert.Equal("2", sandbox.Run(new ScriptRequest("return 1 + 1;", new Dictionary<string, string>(), Context)).ResultJson);
     }
+
+    [Fact]
+    public void A_run_that_nears_the_end_of_its_stack_ends_with_a_recursion_error()
+    {
+        // The last line of the guards: within every other bound this run takes ~130 MB of stack (a toJSON bound to JSON.stringify
+        // over data 250 deep). On a 72 MB stack, 64 MB of which are kept free, the check ends it; without the check it overflows the
+        // stack and the test process ends.
+        const string Deep = "var d = {}; var cur = d; for (var i = 0; i < 250; i++) { cur.a = {}; cur = cur.a; } cur.toJSON = JSON.stringify.bind(null, d); try { JSON.stringify(d); } catch (e) { return e.message; }";
+        var failed = Fails(Deep, new ScriptingOptions { ThreadStackBytes = 72 * 1024 * 1024, TimeoutInterval = TimeSpan.FromSeconds(30) });
+        Assert.Equal(ScriptErrorKind.Recursion, failed.Kind);
+        Assert.Contains("the script nests too deeply for its stack (72 MB, of which 64 MB are kept free)", failed.Message, StringComparison.Ordinal);
+
+        // On the default 256 MB stack the same run ends with the built-in nesting bound, which the script catches.
+        Assert.Contains(NestError, Run(Deep, "{}", new ScriptingOptions { TimeoutInterval = TimeSpan.FromSeconds(30) }).ResultJson, StringComparison.Ordinal);
+    }
 }
