@@ -85,6 +85,8 @@ internal static class ScriptGuards
         ReplaceFunctionBuiltIns(engine, limits);
         ReplaceArrayBuiltIns(engine, limits);
         ReplaceSplit(engine, limits);
+        ReplaceMatch(engine, limits);
+        ReplaceDateBuiltIns(engine, limits);
 
         // Built-ins handed to each other, or to an object as its getter or valueOf (`{ get: Array.prototype.pop }` on `length`, an
         // array that contains itself, `{ join: Array.prototype.toString }`), recurse without running a statement or a script
@@ -177,7 +179,8 @@ internal static class ScriptGuards
                 throw Error(engine.TypeError, "Function.prototype.apply: the arguments are not an array or array-like object");
             }
 
-            var length = ArrayLikeLength(engine, list, "Function.prototype.apply");
+            ArrayLikeLength(engine, list, "Function.prototype.apply"); // refuses a getter or object length
+            var length = ToUint32(list.AsObject().Get("length")); // a plain value: read again without a call, wrapped modulo 2^32 as ES5 says
             if (length > MaxApplyArguments)
             {
                 throw Error(engine.RangeError,
@@ -282,6 +285,185 @@ internal static class ScriptGuards
     private static JavaScriptException SplitError(Engine engine, long parts, uint max) =>
         Error(engine.RangeError, $"String.prototype.split: {(parts > max + 1L ? $"{parts:N0}" : "more than " + max.ToString("N0", System.Globalization.CultureInfo.InvariantCulture))} parts; RuleFlow scripts' built-ins make arrays of at most {max:N0} (MaxArrayLength)");
 
+    /// <summary>
+    /// <c>String.prototype.match</c> with a global regular expression, as ES5.1 §15.5.4.10 says: after an empty match at the place the
+    /// last one ended, <c>lastIndex</c> moves on by one. Jint's moved it on only after the first such match, so <c>'ab'.match(/x*/g)</c>
+    /// matched at the same place for ever, adding an element each time (2 GB in 30 s, in one call). Each match checks the deadline, and
+    /// the result holds at most <see cref="ScriptRunLimits.MaxArrayLength"/> matches.
+    /// </summary>
+    private static void ReplaceMatch(Engine engine, ScriptRunLimits limits)
+    {
+        var prototype = engine.String.PrototypeObject;
+        var match = (FunctionInstance)prototype.Get("match").AsObject();
+        var exec = (FunctionInstance)engine.RegExp.PrototypeObject.Get("exec").AsObject();
+        Replace(prototype, "match", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            TypeConverter.CheckObjectCoercible(engine, self);
+            var text = new JsValue(TypeConverter.ToString(self));
+            var regex = args.At(0).IsObject() && args.At(0).AsObject() is Jint.Native.RegExp.RegExpInstance given
+                ? given
+                : (Jint.Native.RegExp.RegExpInstance)engine.RegExp.Construct([args.At(0)]);
+            if (!TypeConverter.ToBoolean(regex.Get("global")))
+            {
+                return match.Call(text, [regex]);
+            }
+
+            regex.Put("lastIndex", 0, false);
+            var matches = engine.Array.Construct(Arguments.Empty);
+            var empty = regex.Source == "(?:)"; // Jint's exec matches the empty pattern wherever lastIndex is, past the end too
+            var previousLastIndex = 0.0;
+            var n = 0;
+            while (true)
+            {
+                limits.CheckTimeAndStack();
+                var result = empty && n > text.AsString().Length ? JsValue.Null : exec.Call(regex, [text]);
+                if (!result.IsObject())
+                {
+                    return n == 0 ? JsValue.Null : matches;
+                }
+
+                var thisIndex = TypeConverter.ToInteger(regex.Get("lastIndex"));
+                if (thisIndex == previousLastIndex)
+                {
+                    regex.Put("lastIndex", thisIndex + 1, false);
+                    previousLastIndex = thisIndex + 1;
+                }
+                else
+                {
+                    previousLastIndex = thisIndex;
+                }
+
+                if (n >= limits.MaxArrayLength)
+                {
+                    throw Error(engine.RangeError,
+                        $"String.prototype.match: more than {limits.MaxArrayLength:N0} matches; RuleFlow scripts' built-ins make arrays of at most {limits.MaxArrayLength:N0} (MaxArrayLength)");
+                }
+
+                matches.DefineOwnProperty(n.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    new PropertyDescriptor(result.AsObject().Get("0"), true, true, true), false);
+                n++;
+            }
+        }, 1));
+    }
+
+    /// <summary>
+    /// Most years from 1970, either way, that a date's year may be given as: past it the date is NaN (<c>Invalid Date</c>), as it would
+    /// be anyway (ES5.1 §15.9.1.14: ±100,000,000 days, about 273,790 years).
+    /// </summary>
+    public const double MaxDateYears = 400_000;
+
+    /// <summary>
+    /// The <c>Date</c> constructor, <c>Date.UTC</c>, <c>setFullYear</c>, <c>setUTCFullYear</c>, <c>setYear</c>, <c>setMonth</c> and
+    /// <c>setUTCMonth</c>: Jint 2.10.4 makes a day by walking one year at a time from 1970 with an <c>int</c> counter, then one month
+    /// at a time, each month walking the years again, so <c>Date.UTC(3e9, 0)</c> never ended (the counter overflows) and
+    /// <c>Date.UTC(1970, 100000)</c> took 5.9 s, in one call. The month is folded into the year first (ES5.1 §15.9.1.12: the year plus
+    /// floor(month / 12), the month modulo 12, which also gives negative months their meaning, which Jint ignored), and a year more than
+    /// <see cref="MaxDateYears"/> from 1970 is NaN.
+    /// </summary>
+    private static void ReplaceDateBuiltIns(Engine engine, ScriptRunLimits limits)
+    {
+        var prototype = engine.Date.PrototypeObject;
+        var date = new GuardedDateConstructor(engine, engine.Date);
+        var utc = (FunctionInstance)engine.Date.Get("UTC").AsObject();
+        foreach (var (name, descriptor) in engine.Date.GetOwnProperties().ToList())
+        {
+            if (name is not ("prototype" or "length" or "name") && descriptor.Value is { } value)
+            {
+                date.FastAddProperty(name, name == "UTC" ? new ClrFunctionInstance(engine, (self, args) => utc.Call(self, SaneDateArgs(args, 0, 1, twoDigitYears: true)), 7) : value,
+                    descriptor.Writable ?? true, descriptor.Enumerable ?? false, descriptor.Configurable ?? true);
+            }
+        }
+
+        Replace(engine.Global, "Date", date);
+        Replace(prototype, "constructor", date);
+        foreach (var (name, monthAt) in new[] { ("setFullYear", 1), ("setUTCFullYear", 1), ("setYear", -1) })
+        {
+            var original = (FunctionInstance)prototype.Get(name).AsObject();
+            Replace(prototype, name, new ClrFunctionInstance(engine, (self, args) => original.Call(self, SaneDateArgs(args, 0, monthAt, twoDigitYears: false)), monthAt < 0 ? 1 : 3));
+        }
+
+        foreach (var (name, getYear, setYear) in new[] { ("setMonth", "getFullYear", "setFullYear"), ("setUTCMonth", "getUTCFullYear", "setUTCFullYear") })
+        {
+            var original = (FunctionInstance)prototype.Get(name).AsObject();
+            var getter = (FunctionInstance)prototype.Get(getYear).AsObject();
+            var setter = (FunctionInstance)prototype.Get(setYear).AsObject(); // the replacement above
+            Replace(prototype, name, new ClrFunctionInstance(engine, (self, args) =>
+            {
+                var month = TypeConverter.ToNumber(args.At(0));
+                if (!double.IsFinite(month) || (month >= 0 && month < 12))
+                {
+                    return original.Call(self, [new JsValue(month), .. args.Skip(1)]);
+                }
+
+                // Out of 0-11: the same as setting the year moved on by whole years, and the month within the year.
+                var year = TypeConverter.ToNumber(getter.Call(self, []));
+                return setter.Call(self, [new JsValue(year), new JsValue(month), .. args.Skip(1)]);
+            }, 2));
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="args"/> with the year at <paramref name="yearAt"/> and the month at <paramref name="monthAt"/> (-1: none) as
+    /// numbers, the month folded into the year (see <see cref="ReplaceDateBuiltIns"/>), and a year past <see cref="MaxDateYears"/> NaN.
+    /// <paramref name="twoDigitYears"/>: the constructor's and <c>UTC</c>'s years 0-99 mean 1900-1999, applied here before folding.
+    /// </summary>
+    private static JsValue[] SaneDateArgs(JsValue[] args, int yearAt, int monthAt, bool twoDigitYears)
+    {
+        if (args.Length <= yearAt)
+        {
+            return args;
+        }
+
+        var sane = (JsValue[])args.Clone();
+        var year = TypeConverter.ToNumber(sane[yearAt]);
+        var hasMonth = monthAt >= 0 && sane.Length > monthAt;
+        var month = hasMonth ? TypeConverter.ToNumber(sane[monthAt]) : 0;
+        if (double.IsFinite(year) && double.IsFinite(month))
+        {
+            year = TypeConverter.ToInteger(year);
+            month = TypeConverter.ToInteger(month);
+            if (twoDigitYears && year >= 0 && year <= 99)
+            {
+                year += 1900;
+            }
+
+            var folded = year + Math.Floor(month / 12);
+            if (hasMonth && (month < 0 || month > 11) && !(twoDigitYears && folded >= 0 && folded <= 99)) // 0-99 would be read as 19xx
+            {
+                year = folded;
+                month -= 12 * Math.Floor(month / 12);
+            }
+
+            if (Math.Abs(year - 1970) > MaxDateYears)
+            {
+                year = double.NaN;
+            }
+        }
+
+        sane[yearAt] = new JsValue(year);
+        if (hasMonth)
+        {
+            sane[monthAt] = new JsValue(month);
+        }
+
+        return sane;
+    }
+
+    /// <summary>
+    /// Longest string the sandbox's own built-ins build (<c>join</c>, <c>toLocaleString</c>, <c>JSON.stringify</c>), in UTF-16
+    /// characters: 33,554,432 (64 MB). Past it a <c>RangeError</c>: 800 copies of a 2-million-character string joined took 3.3 GB.
+    /// </summary>
+    public const int MaxBuiltStringChars = 1 << 25;
+
+    /// <summary>Throws a <c>RangeError</c> when <paramref name="length"/> passes <see cref="MaxBuiltStringChars"/>.</summary>
+    internal static void CheckBuiltString(Engine engine, int length, string what)
+    {
+        if (length > MaxBuiltStringChars)
+        {
+            throw Error(engine.RangeError, $"{what} makes a string of more than {MaxBuiltStringChars:N0} characters, the most RuleFlow scripts' built-ins make");
+        }
+    }
+
     /// <summary>ES5.1 §9.6 ToUint32: the number modulo 2^32 (Jint 2.10.4 casts, which .NET saturates: -1 became 0, not 4294967295).</summary>
     private static uint ToUint32(JsValue value)
     {
@@ -329,6 +511,8 @@ internal static class ScriptGuards
             {
                 text.Append(convert(element));
             }
+
+            CheckBuiltString(limits.Engine, text.Length, "Array.prototype.join");
         }
 
         return new JsValue(text.ToString());
@@ -559,5 +743,29 @@ internal static class ScriptGuards
         }
 
         public override bool HasInstance(JsValue v) => _target.HasInstance(v);
+    }
+
+    /// <summary>
+    /// The global <c>Date</c> (and <c>Date.prototype.constructor</c>): Jint's, with the year and month of <c>new Date(y, m, …)</c> made
+    /// sane first (<see cref="SaneDateArgs"/>). Called as a function it returns the current time as text, as Jint's does.
+    /// </summary>
+    private sealed class GuardedDateConstructor : FunctionInstance, IConstructor
+    {
+        private readonly Jint.Native.Date.DateConstructor _date;
+
+        public GuardedDateConstructor(Engine engine, Jint.Native.Date.DateConstructor date)
+            : base(engine, [], null, false)
+        {
+            _date = date;
+            Prototype = engine.Function.PrototypeObject;
+            Extensible = true;
+            FastAddProperty("prototype", date.PrototypeObject, false, false, false);
+            FastAddProperty("length", 7, false, false, false);
+        }
+
+        public override JsValue Call(JsValue thisObject, JsValue[] arguments) => _date.Call(thisObject, arguments);
+
+        public ObjectInstance Construct(JsValue[] arguments) =>
+            _date.Construct(arguments.Length >= 2 ? SaneDateArgs(arguments, 0, 1, twoDigitYears: true) : arguments);
     }
 }

@@ -163,6 +163,7 @@ internal sealed class ScriptJson
         else if (value.IsString())
         {
             Quote(value.AsString());
+            ScriptGuards.CheckBuiltString(engine, text.Length, what);
         }
         else if (value.IsNumber())
         {
@@ -266,6 +267,8 @@ internal sealed class ScriptJson
             {
                 text.Append("null");
             }
+
+            ScriptGuards.CheckBuiltString(engine, text.Length, what);
         }
 
         indent = stepBack;

@@ -78,13 +78,20 @@ internal sealed class ScriptRunLimits
     }
 
     /// <summary>Gives every function in <paramref name="program"/> its first statement (see the remarks); the tree is changed in place.</summary>
-    public void Guard(SyntaxNode program)
+    /// <returns>The program's regular expression literals: Jint keeps the object a non-global one makes on the literal itself, so a
+    /// parsed program kept for the next run must have them reset (<see cref="ResetRegexLiterals"/>) or that run sees this run's object,
+    /// with whatever properties the script gave it.</returns>
+    public Literal[] Guard(SyntaxNode program)
     {
         var bodies = new List<(BlockStatement Body, Location? At)>();
+        var regexes = new List<Literal>();
         foreach (var (node, _) in ScriptNesting.Walk(program))
         {
             switch (node)
             {
+                case Literal { Type: SyntaxNodes.RegularExpressionLiteral } regex:
+                    regexes.Add(regex);
+                    break;
                 case FunctionExpression { Body: BlockStatement body } function:
                     bodies.Add((body, function.Location));
                     break;
@@ -97,6 +104,18 @@ internal sealed class ScriptRunLimits
         foreach (var (body, at) in bodies)
         {
             body.Body = [Enter(at ?? body.Location), .. body.Body]; // errors name the function's place
+        }
+
+        return [.. regexes];
+    }
+
+    /// <summary>Makes each regular expression literal build a new object when next evaluated (once per run, before it starts).</summary>
+    public static void ResetRegexLiterals(Literal[] regexes)
+    {
+        foreach (var regex in regexes)
+        {
+            regex.Cached = false;
+            regex.CachedValue = null;
         }
     }
 

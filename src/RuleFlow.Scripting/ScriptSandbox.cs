@@ -236,9 +236,9 @@ public sealed partial class ScriptSandbox
 
     private ScriptResult Execute(PooledEngine pooled, ScriptRequest request, List<string> injected)
     {
-        if (!pooled.Programs.TryGetValue(request.Source, out var program))
+        if (!pooled.Programs.TryGetValue(request.Source, out var parsed))
         {
-            var syntax = Parse(request.Source, out program);
+            var syntax = Parse(request.Source, out var tree);
             if (syntax is not null)
             {
                 throw new ScriptException(ScriptErrorKind.Syntax, syntax.Message, syntax.Line, syntax.Column);
@@ -249,9 +249,13 @@ public sealed partial class ScriptSandbox
                 pooled.Programs.Clear();
             }
 
-            pooled.Limits.Guard(program!); // every function's entry checked (depth, time, stack), implicit calls too
-            pooled.Programs[request.Source] = program!;
+            var regexes = pooled.Limits.Guard(tree!); // every function's entry checked (depth, time, stack), implicit calls too
+            parsed = (tree!, regexes);
+            pooled.Programs[request.Source] = parsed;
         }
+
+        var program = parsed.Program;
+        ScriptRunLimits.ResetRegexLiterals(parsed.Regexes); // no regex object, nor what a script set on it, reaches the next run
 
         var engine = pooled.Engine;
         var log = new List<string>();
@@ -438,7 +442,8 @@ public sealed partial class ScriptSandbox
         /// <summary>The limits Jint does not enforce itself (see <see cref="ScriptRunLimits"/>).</summary>
         public ScriptRunLimits Limits { get; }
 
-        public Dictionary<string, Jint.Parser.Ast.Program> Programs { get; } = new(StringComparer.Ordinal);
+        /// <summary>Parsed and guarded scripts by source, with their regular expression literals (reset before each run).</summary>
+        public Dictionary<string, (Jint.Parser.Ast.Program Program, Jint.Parser.Ast.Literal[] Regexes)> Programs { get; } = new(StringComparer.Ordinal);
 
         /// <summary>The thread this engine's runs execute on.</summary>
         public ScriptThread Thread { get; }
