@@ -146,8 +146,8 @@ internal sealed class ScriptJson
                 case "String":
                     value = new JsValue(TypeConverter.ToString(value));
                     break;
-                case "Boolean":
-                    value = TypeConverter.ToPrimitive(value);
+                case "Boolean" when value.AsObject() is Jint.Native.Boolean.BooleanInstance boolean:
+                    value = boolean.PrimitiveValue; // its internal value, not what a valueOf of its own returns (ES5.1 §15.12.3)
                     break;
             }
         }

@@ -714,11 +714,12 @@ public sealed class ScriptSandboxTests
               JSON.stringify({ u: undefined, f: function () {}, d: new Date(0) }),
               JSON.stringify('\u0001"\\\n'),
               JSON.stringify([1, [2]], null, '--'),
-              String(JSON.stringify(undefined))
+              String(JSON.stringify(undefined)),
+              JSON.stringify((function () { var b = new Boolean(false); b.valueOf = function () { return 'changed'; }; return [b]; })())
             ];
             """).ResultJson;
         Assert.Equal("""
-            ["[[],[]]","{\n  \"a\": [],\n  \"b\": {\n    \"c\": 1\n  }\n}","{\"c\":3,\"a\":1}","{\"a\":1}","{\"a\":2,\"b\":\"x\"}","[null,null,null,3,\"s\",false]","{\"d\":\"1970-01-01T00:00:00.000Z\"}","\"\\u0001\\\"\\\\\\n\"","[\n--1,\n--[\n----2\n--]\n]","undefined"]
+            ["[[],[]]","{\n  \"a\": [],\n  \"b\": {\n    \"c\": 1\n  }\n}","{\"c\":3,\"a\":1}","{\"a\":1}","{\"a\":2,\"b\":\"x\"}","[null,null,null,3,\"s\",false]","{\"d\":\"1970-01-01T00:00:00.000Z\"}","\"\\u0001\\\"\\\\\\n\"","[\n--1,\n--[\n----2\n--]\n]","undefined","[false]"]
             """, result);
         Assert.Contains("TypeError: JSON.stringify: the value contains itself (a cyclic reference has no JSON form)",
             Fails("var a = []; a.push(a); return JSON.stringify(a);").Message, StringComparison.Ordinal);
