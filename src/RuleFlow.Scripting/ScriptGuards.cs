@@ -179,8 +179,7 @@ internal static class ScriptGuards
                 throw Error(engine.TypeError, "Function.prototype.apply: the arguments are not an array or array-like object");
             }
 
-            ArrayLikeLength(engine, list, "Function.prototype.apply"); // refuses a getter or object length
-            var length = ToUint32(list.AsObject().Get("length")); // a plain value: read again without a call, wrapped modulo 2^32 as ES5 says
+            var length = ToUint32(PlainLength(engine, list, "Function.prototype.apply")); // modulo 2^32, as ES5 says
             if (length > MaxApplyArguments)
             {
                 throw Error(engine.RangeError,
@@ -256,14 +255,14 @@ internal static class ScriptGuards
             var separator = args.At(0);
             var limit = args.At(1).IsUndefined() ? uint.MaxValue : ToUint32(args.At(1)); // Jint's saturates: a limit of -1 made []
             var max = (uint)limits.MaxArrayLength;
-            long parts;
+            long? parts; // null: known only after the split (a regular expression)
             if (separator.IsUndefined())
             {
                 parts = 1;
             }
             else if (separator.IsRegExp())
             {
-                parts = separator.AsObject() is Jint.Native.RegExp.RegExpInstance { Source: "(?:)" } ? text.Length : -1; // -1: known after
+                parts = separator.AsObject() is Jint.Native.RegExp.RegExpInstance { Source: "(?:)" } ? text.Length : null;
             }
             else
             {
@@ -271,19 +270,20 @@ internal static class ScriptGuards
                 parts = separator.AsString().Length == 0 ? text.Length : Occurrences(text, separator.AsString()) + 1;
             }
 
-            if (Math.Min(parts, limit) > max)
+            if (parts is { } known && Math.Min(known, limit) > max)
             {
-                throw SplitError(engine, Math.Min(parts, limit), max);
+                throw SplitError(engine, Math.Min(known, limit), max);
             }
 
-            var result = split.Call(new JsValue(text), [separator, new JsValue(parts < 0 ? Math.Min(limit, max + 1.0) : limit)]);
-            var length = TypeConverter.ToUint32(result.AsObject().Get("length"));
-            return length > max ? throw SplitError(engine, length, max) : result;
+            var result = split.Call(new JsValue(text), [separator, new JsValue(parts is null ? Math.Min(limit, max + 1.0) : limit)]);
+            return TypeConverter.ToUint32(result.AsObject().Get("length")) > max ? throw SplitError(engine, null, max) : result;
         }, 2));
     }
 
-    private static JavaScriptException SplitError(Engine engine, long parts, uint max) =>
-        Error(engine.RangeError, $"String.prototype.split: {(parts > max + 1L ? $"{parts:N0}" : "more than " + max.ToString("N0", System.Globalization.CultureInfo.InvariantCulture))} parts; RuleFlow scripts' built-ins make arrays of at most {max:N0} (MaxArrayLength)");
+    /// <summary>The <c>RangeError</c> of a split into more than <paramref name="max"/> parts: how many (<paramref name="parts"/>), or
+    /// null where only "more than the bound" is known.</summary>
+    private static JavaScriptException SplitError(Engine engine, long? parts, uint max) =>
+        Error(engine.RangeError, $"String.prototype.split: {(parts is { } n ? $"{n:N0}" : $"more than {max:N0}")} parts; RuleFlow scripts' built-ins make arrays of at most {max:N0} (MaxArrayLength)");
 
     /// <summary>
     /// <c>String.prototype.match</c> with a global regular expression, as ES5.1 §15.5.4.10 says: after an empty match at the place the
@@ -369,7 +369,7 @@ internal static class ScriptGuards
         {
             if (name is not ("prototype" or "length" or "name") && descriptor.Value is { } value)
             {
-                date.FastAddProperty(name, name == "UTC" ? new ClrFunctionInstance(engine, (self, args) => utc.Call(self, SaneDateArgs(args, 0, 1, twoDigitYears: true)), 7) : value,
+                date.FastAddProperty(name, name == "UTC" ? new ClrFunctionInstance(engine, (self, args) => utc.Call(self, SaneDateArgs(args.Length >= 2 ? args : [args.At(0), JsValue.Undefined], 0, 1, twoDigitYears: true)), 7) : value,
                     descriptor.Writable ?? true, descriptor.Enumerable ?? false, descriptor.Configurable ?? true);
             }
         }
@@ -404,7 +404,9 @@ internal static class ScriptGuards
 
     /// <summary>
     /// <paramref name="args"/> with the year at <paramref name="yearAt"/> and the month at <paramref name="monthAt"/> (-1: none) as
-    /// numbers, the month folded into the year (see <see cref="ReplaceDateBuiltIns"/>), and a year past <see cref="MaxDateYears"/> NaN.
+    /// numbers, the month folded into the year (see <see cref="ReplaceDateBuiltIns"/>), and the year NaN when it is past
+    /// <see cref="MaxDateYears"/> or either is not finite. <c>Date.UTC</c> with one argument gets an undefined month (NaN, as ES5.1
+    /// says; Jint's failed with a host error).
     /// <paramref name="twoDigitYears"/>: the constructor's and <c>UTC</c>'s years 0-99 mean 1900-1999, applied here before folding.
     /// </summary>
     private static JsValue[] SaneDateArgs(JsValue[] args, int yearAt, int monthAt, bool twoDigitYears)
@@ -438,6 +440,10 @@ internal static class ScriptGuards
             {
                 year = double.NaN;
             }
+        }
+        else
+        {
+            year = double.NaN; // a NaN or infinite month makes the date NaN (Jint read a NaN month as 0)
         }
 
         sane[yearAt] = new JsValue(year);
@@ -548,34 +554,26 @@ internal static class ScriptGuards
     }
 
     /// <summary>
-    /// The length a built-in reads from <paramref name="value"/> (ToUint32 of its <c>length</c>; a string's length; 0 for other
-    /// primitives), read without calling anything: a length given by a getter or as an object (whose <c>valueOf</c> runs) is refused
-    /// with a <c>TypeError</c>, since the built-in would read it again and could get another number than the one checked.
+    /// The length an <c>Array.prototype</c> method reads from <paramref name="value"/>, converted as Jint's methods convert it (a
+    /// string's length; 0 for other primitives).
     /// </summary>
-    private static long ArrayLikeLength(Engine engine, JsValue value, string what)
+    private static long ArrayLikeLength(Engine engine, JsValue value, string what) =>
+        value.IsString() ? value.AsString().Length : TypeConverter.ToUint32(PlainLength(engine, value, what));
+
+    /// <summary>
+    /// <paramref name="value"/>'s <c>length</c> (undefined for a primitive or where there is none), read without calling anything: a
+    /// length given by a getter or as an object (whose <c>valueOf</c> runs) is refused with a <c>TypeError</c>, since the built-in
+    /// would read it again and could get another number than the one checked.
+    /// </summary>
+    private static JsValue PlainLength(Engine engine, JsValue value, string what)
     {
-        if (value.IsString())
-        {
-            return value.AsString().Length;
-        }
-
-        if (!value.IsObject())
-        {
-            return 0;
-        }
-
-        var descriptor = value.AsObject().GetProperty("length");
-        if (descriptor == PropertyDescriptor.Undefined)
-        {
-            return 0;
-        }
-
+        var descriptor = value.IsObject() ? value.AsObject().GetProperty("length") : PropertyDescriptor.Undefined;
         if (descriptor.IsAccessorDescriptor() || descriptor.Value is { } v && v.IsObject())
         {
             throw Error(engine.TypeError, $"{what}: an array-like whose length is a getter or an object is not supported in RuleFlow scripts");
         }
 
-        return TypeConverter.ToUint32(descriptor.Value ?? JsValue.Undefined);
+        return descriptor.Value ?? JsValue.Undefined;
     }
 
     /// <summary>A script error with its message on the error object (<c>e.message</c>), which Jint's message constructor leaves empty.</summary>

@@ -31,7 +31,7 @@ internal sealed class ScriptThread : IDisposable
     private static nint _stackStart;
 
     [ThreadStatic]
-    private static int _stackUsable;
+    private static int _stackBytes;
 
     private readonly SemaphoreSlim _start = new(0, 1);
     private readonly SemaphoreSlim _done = new(0, 1);
@@ -45,22 +45,18 @@ internal sealed class ScriptThread : IDisposable
     public ScriptThread(int stackBytes = StackBytes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(stackBytes, StackHeadroomBytes);
-        StackSize = stackBytes;
-        _thread = new Thread(Loop, stackBytes) { IsBackground = true, Name = "script" };
+        _thread = new Thread(() => Loop(stackBytes), stackBytes) { IsBackground = true, Name = "script" };
         _thread.Start();
     }
 
-    /// <summary>The thread's stack, in bytes.</summary>
-    public int StackSize { get; }
-
     /// <summary>The stack of the script thread this is called on, in bytes (0 elsewhere).</summary>
-    public static int CurrentStackBytes => _isScriptThread ? _stackUsable + StackHeadroomBytes : 0;
+    public static int CurrentStackBytes => _stackBytes;
 
     /// <summary>True on a script thread: a parse there needs no thread of its own.</summary>
     public static bool IsCurrent => _isScriptThread;
 
     /// <summary>True on a script thread that has used all of its stack but <see cref="StackHeadroomBytes"/> (stacks grow down).</summary>
-    public static bool StackNearlyExhausted => _isScriptThread && _stackStart - StackAddress() > _stackUsable;
+    public static bool StackNearlyExhausted => _isScriptThread && _stackStart - StackAddress() > _stackBytes - StackHeadroomBytes;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static unsafe nint StackAddress()
@@ -151,11 +147,11 @@ internal sealed class ScriptThread : IDisposable
         _start.Release();
     }
 
-    private void Loop()
+    private void Loop(int stackBytes)
     {
         _isScriptThread = true;
         _stackStart = StackAddress();
-        _stackUsable = StackSize - StackHeadroomBytes;
+        _stackBytes = stackBytes;
         while (true)
         {
             _start.Wait();
