@@ -1,0 +1,539 @@
+using Jint;
+using Jint.Native;
+using Jint.Native.Function;
+using Jint.Native.Object;
+using Jint.Runtime;
+using Jint.Runtime.Descriptors;
+using Jint.Runtime.Interop;
+
+namespace RuleFlow.Scripting;
+
+/// <summary>
+/// The built-ins of Jint 2.10.4 that the sandbox replaces because one call of them could run past any timeout, take gigabytes, recur
+/// without entering a guard or get ES5.1 wrong: <c>bind</c> and <c>apply</c>, <c>join</c>, <c>toLocaleString</c> and <c>sort</c>,
+/// <c>split</c> and <c>match</c>, and <c>Date</c>'s year and month arithmetic (see each method; docs/workflows.md, "Scripts").
+/// Installed by <see cref="Install"/> before every built-in is wrapped.
+/// </summary>
+internal static partial class ScriptGuards
+{
+    /// <summary>
+    /// <c>bind</c> and <c>apply</c> of <c>Function.prototype</c>. A function made by Jint's <c>bind</c> called its target directly, so a
+    /// bound constructor or <c>log</c> as an object's <c>valueOf</c>, <c>toString</c> or <c>toJSON</c> (<c>o.valueOf =
+    /// Number.bind(null, o); +o</c>) recurred without entering a guard until the stack overflowed, which ends the process; it also
+    /// dropped bound arguments equal to a later one (<c>f.bind(null, 1)(1)</c> passed one argument). Jint's <c>apply</c> copied an
+    /// array-like of any length (<c>{ length: 1e9 }</c> took gigabytes) and failed with a host error on a length that is not a number.
+    /// </summary>
+    private static void ReplaceFunctionBuiltIns(Engine engine, ScriptRunLimits limits)
+    {
+        var prototype = engine.Function.PrototypeObject;
+        Replace(prototype, "bind", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            if (!self.IsObject() || self.AsObject() is not FunctionInstance target)
+            {
+                throw Error(engine.TypeError, "Function.prototype.bind: this is not a function");
+            }
+
+            return new GuardedBoundFunction(engine, limits, target, args.At(0), args.Length > 1 ? args[1..] : []);
+        }, 1));
+
+        Replace(prototype, "apply", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            if (!self.IsObject() || self.AsObject() is not ICallable function)
+            {
+                throw Error(engine.TypeError, "Function.prototype.apply: this is not a function");
+            }
+
+            var list = args.At(1);
+            if (list.IsNull() || list.IsUndefined())
+            {
+                return function.Call(args.At(0), []);
+            }
+
+            if (!list.IsObject())
+            {
+                throw Error(engine.TypeError, "Function.prototype.apply: the arguments are not an array or array-like object");
+            }
+
+            var length = ToUint32(PlainLength(engine, list, "Function.prototype.apply")); // modulo 2^32, as ES5 says
+            if (length > MaxApplyArguments)
+            {
+                throw Error(engine.RangeError,
+                    $"Function.prototype.apply: {length:N0} arguments; RuleFlow scripts pass at most {MaxApplyArguments:N0} (as JavaScriptCore does)");
+            }
+
+            var values = new JsValue[length];
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = list.AsObject().Get(i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            return function.Call(args.At(0), values);
+        }, 2));
+    }
+
+    /// <summary>Most arguments <c>Function.prototype.apply</c> passes (each becomes a property of the callee's <c>arguments</c>).</summary>
+    public const int MaxApplyArguments = 65_536;
+
+    /// <summary>
+    /// <c>join</c>, <c>toLocaleString</c> and <c>sort</c> of <c>Array.prototype</c>. Jint's <c>join</c> and <c>toLocaleString</c>
+    /// concatenated one string per element, in time quadratic in the length (400,001 holes took 39 s, past any timeout, in one call);
+    /// these write one buffer and check the deadline every 1,024 elements. Jint's <c>sort</c> without a comparison function compared in
+    /// .NET without a check of the deadline; it gets one that checks it.
+    /// </summary>
+    private static void ReplaceArrayBuiltIns(Engine engine, ScriptRunLimits limits)
+    {
+        var prototype = engine.Array.PrototypeObject;
+        Replace(prototype, "join", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            var separator = args.At(0);
+            return Join(limits, self, separator.IsUndefined() ? "," : TypeConverter.ToString(separator), element => TypeConverter.ToString(element));
+        }, 1));
+
+        Replace(prototype, "toLocaleString", new ClrFunctionInstance(engine, (self, _) =>
+            Join(limits, self, ",", element =>
+            {
+                var obj = TypeConverter.ToObject(engine, element);
+                return obj.Get("toLocaleString") is { } method && method.IsObject() && method.AsObject() is ICallable callable
+                    ? TypeConverter.ToString(callable.Call(obj, []))
+                    : throw Error(engine.TypeError, "Array.prototype.toLocaleString: an element's toLocaleString is not a function");
+            }), 0));
+
+        var sort = (FunctionInstance)prototype.Get("sort").AsObject();
+        var compared = 0;
+        var byText = new ClrFunctionInstance(engine, (_, args) =>
+        {
+            if ((++compared & 1023) == 0)
+            {
+                limits.CheckTimeAndStack();
+            }
+
+            return Math.Sign(string.CompareOrdinal(TypeConverter.ToString(args.At(0)), TypeConverter.ToString(args.At(1))));
+        }, 2);
+        Replace(prototype, "sort", new ClrFunctionInstance(engine, (self, args) =>
+            sort.Call(self, args.At(0).IsUndefined() ? [byText] : args), 1));
+    }
+
+    /// <summary>
+    /// <c>String.prototype.split</c> makes at most <see cref="ScriptRunLimits.MaxArrayLength"/> parts (unless given a smaller limit):
+    /// Jint's made one array element per part in one call the timeout does not interrupt, ~1.3 µs each (<c>s.split('')</c> of a
+    /// 33-million-character string took 45 s and 6 GB). The parts are counted before the split; a regular expression is split with the
+    /// limit one past the bound. <c>this</c> and the separator are converted once, here.
+    /// </summary>
+    private static void ReplaceSplit(Engine engine, ScriptRunLimits limits)
+    {
+        var prototype = engine.String.PrototypeObject;
+        var split = (FunctionInstance)prototype.Get("split").AsObject();
+        Replace(prototype, "split", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            TypeConverter.CheckObjectCoercible(engine, self);
+            var text = TypeConverter.ToString(self);
+            var separator = args.At(0);
+            var limit = args.At(1).IsUndefined() ? uint.MaxValue : ToUint32(args.At(1)); // Jint's saturates: a limit of -1 made []
+            var max = (uint)limits.MaxArrayLength;
+            long? parts; // null: known only after the split (a regular expression)
+            if (separator.IsUndefined())
+            {
+                parts = 1;
+            }
+            else if (separator.IsRegExp())
+            {
+                parts = separator.AsObject() is Jint.Native.RegExp.RegExpInstance { Source: "(?:)" } ? text.Length : null;
+            }
+            else
+            {
+                separator = new JsValue(separator.IsNull() ? "null" : TypeConverter.ToString(separator));
+                parts = separator.AsString().Length == 0 ? text.Length : Occurrences(text, separator.AsString()) + 1;
+            }
+
+            if (parts is { } known && Math.Min(known, limit) > max)
+            {
+                throw SplitError(engine, Math.Min(known, limit), max);
+            }
+
+            var result = split.Call(new JsValue(text), [separator, new JsValue(parts is null ? Math.Min(limit, max + 1.0) : limit)]);
+            return TypeConverter.ToUint32(result.AsObject().Get("length")) > max ? throw SplitError(engine, null, max) : result;
+        }, 2));
+    }
+
+    /// <summary>The <c>RangeError</c> of a split into more than <paramref name="max"/> parts: how many (<paramref name="parts"/>), or
+    /// null where only "more than the bound" is known.</summary>
+    private static JavaScriptException SplitError(Engine engine, long? parts, uint max) =>
+        Error(engine.RangeError, $"String.prototype.split: {(parts is { } n ? $"{n:N0}" : $"more than {max:N0}")} parts; RuleFlow scripts' built-ins make arrays of at most {max:N0} (MaxArrayLength)");
+
+    /// <summary>
+    /// <c>String.prototype.match</c> with a global regular expression, as ES5.1 §15.5.4.10 says: after an empty match at the place the
+    /// last one ended, <c>lastIndex</c> moves on by one. Jint's moved it on only after the first such match, so <c>'ab'.match(/x*/g)</c>
+    /// matched at the same place for ever, adding an element each time (2 GB in 30 s, in one call). Each match checks the deadline, and
+    /// the result holds at most <see cref="ScriptRunLimits.MaxArrayLength"/> matches.
+    /// </summary>
+    private static void ReplaceMatch(Engine engine, ScriptRunLimits limits)
+    {
+        var prototype = engine.String.PrototypeObject;
+        var match = (FunctionInstance)prototype.Get("match").AsObject();
+        var exec = (FunctionInstance)engine.RegExp.PrototypeObject.Get("exec").AsObject();
+        Replace(prototype, "match", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            TypeConverter.CheckObjectCoercible(engine, self);
+            var text = new JsValue(TypeConverter.ToString(self));
+            var regex = args.At(0).IsObject() && args.At(0).AsObject() is Jint.Native.RegExp.RegExpInstance given
+                ? given
+                : (Jint.Native.RegExp.RegExpInstance)engine.RegExp.Construct([args.At(0)]);
+            if (!TypeConverter.ToBoolean(regex.Get("global")))
+            {
+                return match.Call(text, [regex]);
+            }
+
+            regex.Put("lastIndex", 0, false);
+            var matches = engine.Array.Construct(Arguments.Empty);
+            var empty = regex.Source == "(?:)"; // Jint's exec matches the empty pattern wherever lastIndex is, past the end too
+            var previousLastIndex = 0.0;
+            var n = 0;
+            while (true)
+            {
+                limits.CheckTimeAndStack();
+                var result = empty && n > text.AsString().Length ? JsValue.Null : exec.Call(regex, [text]);
+                if (!result.IsObject())
+                {
+                    return n == 0 ? JsValue.Null : matches;
+                }
+
+                var thisIndex = TypeConverter.ToInteger(regex.Get("lastIndex"));
+                if (thisIndex == previousLastIndex)
+                {
+                    regex.Put("lastIndex", thisIndex + 1, false);
+                    previousLastIndex = thisIndex + 1;
+                }
+                else
+                {
+                    previousLastIndex = thisIndex;
+                }
+
+                if (n >= limits.MaxArrayLength)
+                {
+                    throw Error(engine.RangeError,
+                        $"String.prototype.match: more than {limits.MaxArrayLength:N0} matches; RuleFlow scripts' built-ins make arrays of at most {limits.MaxArrayLength:N0} (MaxArrayLength)");
+                }
+
+                matches.DefineOwnProperty(n.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    new PropertyDescriptor(result.AsObject().Get("0"), true, true, true), false);
+                n++;
+            }
+        }, 1));
+    }
+
+    /// <summary>
+    /// Most years from 1970, either way, that a date's year may be given as: past it the date is NaN (<c>Invalid Date</c>), as it would
+    /// be anyway (ES5.1 §15.9.1.14: ±100,000,000 days, about 273,790 years).
+    /// </summary>
+    public const double MaxDateYears = 400_000;
+
+    /// <summary>
+    /// The <c>Date</c> constructor, <c>Date.UTC</c>, <c>setFullYear</c>, <c>setUTCFullYear</c>, <c>setYear</c>, <c>setMonth</c> and
+    /// <c>setUTCMonth</c>: Jint 2.10.4 makes a day by walking one year at a time from 1970 with an <c>int</c> counter, then one month
+    /// at a time, each month walking the years again, so <c>Date.UTC(3e9, 0)</c> never ended (the counter overflows) and
+    /// <c>Date.UTC(1970, 100000)</c> took 5.9 s, in one call. The month is folded into the year first (ES5.1 §15.9.1.12: the year plus
+    /// floor(month / 12), the month modulo 12, which also gives negative months their meaning, which Jint ignored), and a year more than
+    /// <see cref="MaxDateYears"/> from 1970 is NaN.
+    /// </summary>
+    private static void ReplaceDateBuiltIns(Engine engine, ScriptRunLimits limits)
+    {
+        var prototype = engine.Date.PrototypeObject;
+        var date = new GuardedDateConstructor(engine, engine.Date);
+        var utc = (FunctionInstance)engine.Date.Get("UTC").AsObject();
+        foreach (var (name, descriptor) in engine.Date.GetOwnProperties().ToList())
+        {
+            if (name is not ("prototype" or "length" or "name") && descriptor.Value is { } value)
+            {
+                date.FastAddProperty(name, name == "UTC" ? new ClrFunctionInstance(engine, (self, args) => utc.Call(self, SaneDateArgs(args.Length >= 2 ? args : [args.At(0), JsValue.Undefined], 0, 1, twoDigitYears: true)), 7) : value,
+                    descriptor.Writable ?? true, descriptor.Enumerable ?? false, descriptor.Configurable ?? true);
+            }
+        }
+
+        Replace(engine.Global, "Date", date);
+        Replace(prototype, "constructor", date);
+        foreach (var (name, monthAt) in new[] { ("setFullYear", 1), ("setUTCFullYear", 1), ("setYear", -1) })
+        {
+            var original = (FunctionInstance)prototype.Get(name).AsObject();
+            Replace(prototype, name, new ClrFunctionInstance(engine, (self, args) => original.Call(self, SaneDateArgs(args, 0, monthAt, twoDigitYears: false)), monthAt < 0 ? 1 : 3));
+        }
+
+        foreach (var (name, getYear, setYear) in new[] { ("setMonth", "getFullYear", "setFullYear"), ("setUTCMonth", "getUTCFullYear", "setUTCFullYear") })
+        {
+            var original = (FunctionInstance)prototype.Get(name).AsObject();
+            var getter = (FunctionInstance)prototype.Get(getYear).AsObject();
+            var setter = (FunctionInstance)prototype.Get(setYear).AsObject(); // the replacement above
+            Replace(prototype, name, new ClrFunctionInstance(engine, (self, args) =>
+            {
+                var month = TypeConverter.ToNumber(args.At(0));
+                if (!double.IsFinite(month) || (month >= 0 && month < 12))
+                {
+                    return original.Call(self, [new JsValue(month), .. args.Skip(1)]);
+                }
+
+                // Out of 0-11: the same as setting the year moved on by whole years, and the month within the year.
+                var year = TypeConverter.ToNumber(getter.Call(self, []));
+                return setter.Call(self, [new JsValue(year), new JsValue(month), .. args.Skip(1)]);
+            }, 2));
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="args"/> with the year at <paramref name="yearAt"/> and the month at <paramref name="monthAt"/> (-1: none) as
+    /// numbers, the month folded into the year (see <see cref="ReplaceDateBuiltIns"/>), and the year NaN when it is past
+    /// <see cref="MaxDateYears"/> or either is not finite. <c>Date.UTC</c> with one argument gets an undefined month (NaN, as ES5.1
+    /// says; Jint's failed with a host error).
+    /// <paramref name="twoDigitYears"/>: the constructor's and <c>UTC</c>'s years 0-99 mean 1900-1999, applied here before folding.
+    /// </summary>
+    private static JsValue[] SaneDateArgs(JsValue[] args, int yearAt, int monthAt, bool twoDigitYears)
+    {
+        if (args.Length <= yearAt)
+        {
+            return args;
+        }
+
+        var sane = (JsValue[])args.Clone();
+        var year = TypeConverter.ToNumber(sane[yearAt]);
+        var hasMonth = monthAt >= 0 && sane.Length > monthAt;
+        var month = hasMonth ? TypeConverter.ToNumber(sane[monthAt]) : 0;
+        if (double.IsFinite(year) && double.IsFinite(month))
+        {
+            year = TypeConverter.ToInteger(year);
+            month = TypeConverter.ToInteger(month);
+            if (twoDigitYears && year >= 0 && year <= 99)
+            {
+                year += 1900;
+            }
+
+            var folded = year + Math.Floor(month / 12);
+            if (hasMonth && (month < 0 || month > 11) && !(twoDigitYears && folded >= 0 && folded <= 99)) // 0-99 would be read as 19xx
+            {
+                year = folded;
+                month -= 12 * Math.Floor(month / 12);
+            }
+
+            if (Math.Abs(year - 1970) > MaxDateYears)
+            {
+                year = double.NaN;
+            }
+        }
+        else
+        {
+            year = double.NaN; // a NaN or infinite month makes the date NaN (Jint read a NaN month as 0)
+        }
+
+        sane[yearAt] = new JsValue(year);
+        if (hasMonth)
+        {
+            sane[monthAt] = new JsValue(month);
+        }
+
+        return sane;
+    }
+
+    /// <summary>
+    /// Longest string the sandbox's own built-ins build (<c>join</c>, <c>toLocaleString</c>, <c>JSON.stringify</c>), in UTF-16
+    /// characters: 33,554,432 (64 MB). Past it a <c>RangeError</c>: 800 copies of a 2-million-character string joined took 3.3 GB.
+    /// </summary>
+    public const int MaxBuiltStringChars = 1 << 25;
+
+    /// <summary>Throws a <c>RangeError</c> when <paramref name="length"/> passes <see cref="MaxBuiltStringChars"/>.</summary>
+    internal static void CheckBuiltString(Engine engine, int length, string what)
+    {
+        if (length > MaxBuiltStringChars)
+        {
+            throw Error(engine.RangeError, $"{what} makes a string of more than {MaxBuiltStringChars:N0} characters, the most RuleFlow scripts' built-ins make");
+        }
+    }
+
+    /// <summary>ES5.1 §9.6 ToUint32: the number modulo 2^32 (Jint 2.10.4 casts, which .NET saturates: -1 became 0, not 4294967295).</summary>
+    private static uint ToUint32(JsValue value)
+    {
+        var number = TypeConverter.ToNumber(value);
+        if (!double.IsFinite(number))
+        {
+            return 0;
+        }
+
+        var modulo = Math.Truncate(number) % 4294967296.0;
+        return (uint)(modulo < 0 ? modulo + 4294967296.0 : modulo);
+    }
+
+    private static long Occurrences(string text, string separator)
+    {
+        var count = 0L;
+        for (var at = text.IndexOf(separator, StringComparison.Ordinal); at >= 0; at = text.IndexOf(separator, at + separator.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    /// <summary>ES5.1 §15.4.4.5 (and §15.4.4.3 with <paramref name="convert"/>): the elements of <paramref name="self"/> as text, holes, undefined and null as "".</summary>
+    private static JsValue Join(ScriptRunLimits limits, JsValue self, string separator, Func<JsValue, string> convert)
+    {
+        var obj = TypeConverter.ToObject(limits.Engine, self);
+        var length = TypeConverter.ToUint32(obj.Get("length"));
+        var text = new System.Text.StringBuilder();
+        for (var i = 0L; i < length; i++)
+        {
+            if ((i & 1023) == 1023)
+            {
+                limits.CheckTimeAndStack();
+            }
+
+            if (i > 0)
+            {
+                text.Append(separator);
+            }
+
+            var element = obj.Get(i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (!element.IsUndefined() && !element.IsNull())
+            {
+                text.Append(convert(element));
+            }
+
+            CheckBuiltString(limits.Engine, text.Length, "Array.prototype.join");
+        }
+
+        return new JsValue(text.ToString());
+    }
+
+    /// <summary>
+    /// The check of an <c>Array.prototype</c> method's wrapper: the array (or array-like, or string) it walks is at most
+    /// <see cref="ScriptRunLimits.MaxArrayLength"/> long, and for <c>concat</c> the arrays it is given too, added up.
+    /// </summary>
+    private static Action<JsValue, JsValue[]> ArrayMethodCheck(ScriptRunLimits limits, string name)
+    {
+        var what = "Array.prototype." + name;
+        return (self, args) =>
+        {
+            var total = ArrayLikeLength(limits.Engine, self, what);
+            if (name == "concat")
+            {
+                foreach (var arg in args)
+                {
+                    if (arg.IsObject() && arg.AsObject().Class == "Array")
+                    {
+                        total += ArrayLikeLength(limits.Engine, arg, what);
+                    }
+                }
+            }
+
+            if (total > limits.MaxArrayLength)
+            {
+                throw Error(limits.Engine.RangeError,
+                    $"{what}: an array of {total:N0} elements; RuleFlow scripts' built-ins take at most {limits.MaxArrayLength:N0} (MaxArrayLength)");
+            }
+        };
+    }
+
+    /// <summary>
+    /// The length an <c>Array.prototype</c> method reads from <paramref name="value"/>, converted as Jint's methods convert it (a
+    /// string's length; 0 for other primitives).
+    /// </summary>
+    private static long ArrayLikeLength(Engine engine, JsValue value, string what) =>
+        value.IsString() ? value.AsString().Length : TypeConverter.ToUint32(PlainLength(engine, value, what));
+
+    /// <summary>
+    /// <paramref name="value"/>'s <c>length</c> (undefined for a primitive or where there is none), read without calling anything: a
+    /// length given by a getter or as an object (whose <c>valueOf</c> runs) is refused with a <c>TypeError</c>, since the built-in
+    /// would read it again and could get another number than the one checked.
+    /// </summary>
+    private static JsValue PlainLength(Engine engine, JsValue value, string what)
+    {
+        var descriptor = value.IsObject() ? value.AsObject().GetProperty("length") : PropertyDescriptor.Undefined;
+        if (descriptor.IsAccessorDescriptor() || descriptor.Value is { } v && v.IsObject())
+        {
+            throw Error(engine.TypeError, $"{what}: an array-like whose length is a getter or an object is not supported in RuleFlow scripts");
+        }
+
+        return descriptor.Value ?? JsValue.Undefined;
+    }
+
+    /// <summary>
+    /// A function made by <c>Function.prototype.bind</c> (ES5.1 §15.3.4.5): calling or constructing it enters the run's limits as a
+    /// built-in does (<see cref="ScriptRunLimits.EnterBuiltIn"/>), then calls its target with the bound <c>this</c> and the bound
+    /// arguments followed by the given ones.
+    /// </summary>
+    private sealed class GuardedBoundFunction : FunctionInstance, IConstructor
+    {
+        private readonly ScriptRunLimits _limits;
+        private readonly FunctionInstance _target;
+        private readonly JsValue _boundThis;
+        private readonly JsValue[] _boundArgs;
+
+        public GuardedBoundFunction(Engine engine, ScriptRunLimits limits, FunctionInstance target, JsValue boundThis, JsValue[] boundArgs)
+            : base(engine, [], null, false)
+        {
+            _limits = limits;
+            _target = target;
+            _boundThis = boundThis;
+            _boundArgs = boundArgs;
+            Prototype = engine.Function.PrototypeObject;
+            Extensible = true;
+            var length = target.GetOwnProperty("length")?.Value is { } l && l.IsNumber() ? l.AsNumber() : 0;
+            FastAddProperty("length", Math.Max(0, length - boundArgs.Length), false, false, false);
+            var thrower = engine.Function.ThrowTypeError;
+            DefineOwnProperty("caller", new PropertyDescriptor(thrower, thrower, false, false), false);
+            DefineOwnProperty("arguments", new PropertyDescriptor(thrower, thrower, false, false), false);
+        }
+
+        public override JsValue Call(JsValue thisObject, JsValue[] arguments)
+        {
+            _limits.EnterBuiltIn("a bound function");
+            try
+            {
+                return _target.Call(_boundThis, [.. _boundArgs, .. arguments]);
+            }
+            finally
+            {
+                _limits.LeaveBuiltIn();
+            }
+        }
+
+        public ObjectInstance Construct(JsValue[] arguments)
+        {
+            if (_target is not IConstructor constructor)
+            {
+                throw Error(Engine.TypeError, "a bound function whose target is not a constructor cannot be used with new");
+            }
+
+            _limits.EnterBuiltIn("a bound function");
+            try
+            {
+                return constructor.Construct([.. _boundArgs, .. arguments]);
+            }
+            finally
+            {
+                _limits.LeaveBuiltIn();
+            }
+        }
+
+        public override bool HasInstance(JsValue v) => _target.HasInstance(v);
+    }
+
+    /// <summary>
+    /// The global <c>Date</c> (and <c>Date.prototype.constructor</c>): Jint's, with the year and month of <c>new Date(y, m, …)</c> made
+    /// sane first (<see cref="SaneDateArgs"/>). Called as a function it returns the current time as text, as Jint's does.
+    /// </summary>
+    private sealed class GuardedDateConstructor : FunctionInstance, IConstructor
+    {
+        private readonly Jint.Native.Date.DateConstructor _date;
+
+        public GuardedDateConstructor(Engine engine, Jint.Native.Date.DateConstructor date)
+            : base(engine, [], null, false)
+        {
+            _date = date;
+            Prototype = engine.Function.PrototypeObject;
+            Extensible = true;
+            FastAddProperty("prototype", date.PrototypeObject, false, false, false);
+            FastAddProperty("length", 7, false, false, false);
+        }
+
+        public override JsValue Call(JsValue thisObject, JsValue[] arguments) => _date.Call(thisObject, arguments);
+
+        public ObjectInstance Construct(JsValue[] arguments) =>
+            _date.Construct(arguments.Length >= 2 ? SaneDateArgs(arguments, 0, 1, twoDigitYears: true) : arguments);
+    }
+}
