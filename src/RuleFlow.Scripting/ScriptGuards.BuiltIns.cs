@@ -10,8 +10,9 @@ namespace RuleFlow.Scripting;
 
 /// <summary>
 /// The built-ins of Jint 2.10.4 that the sandbox replaces because one call of them could run past any timeout, take gigabytes, recur
-/// without entering a guard or get ES5.1 wrong: <c>bind</c> and <c>apply</c>, <c>join</c>, <c>toLocaleString</c> and <c>sort</c>,
-/// <c>split</c> and <c>match</c>, and <c>Date</c>'s year and month arithmetic (see each method; docs/workflows.md, "Scripts").
+/// without entering a guard or get ES5.1 wrong: <c>bind</c> and <c>apply</c>, <c>join</c>, <c>toLocaleString</c>, <c>indexOf</c>,
+/// <c>lastIndexOf</c> and <c>sort</c>, <c>split</c> and <c>match</c>, and <c>Date</c>'s year and month arithmetic (see each method;
+/// docs/workflows.md, "Scripts"); and the checks of <c>Array.prototype</c> methods and <c>Object.create</c>.
 /// Installed by <see cref="Install"/> before every built-in is wrapped.
 /// </summary>
 internal static partial class ScriptGuards
@@ -75,9 +76,11 @@ internal static partial class ScriptGuards
     public const int MaxApplyArguments = 65_536;
 
     /// <summary>
-    /// <c>join</c>, <c>toLocaleString</c> and <c>sort</c> of <c>Array.prototype</c>. Jint's <c>join</c> and <c>toLocaleString</c>
-    /// concatenated one string per element, in time quadratic in the length (400,001 holes took 39 s, past any timeout, in one call);
-    /// these write one buffer and check the deadline every 1,024 elements. Jint's <c>sort</c> without a comparison function compared in
+    /// <c>join</c>, <c>toLocaleString</c>, <c>indexOf</c>, <c>lastIndexOf</c> and <c>sort</c> of <c>Array.prototype</c>. Jint's
+    /// <c>join</c> and <c>toLocaleString</c> concatenated one string per element, in time quadratic in the length (400,001 holes took
+    /// 39 s, past any timeout, in one call); these write one buffer and check the deadline every 1,024 elements. Jint's <c>indexOf</c>
+    /// and <c>lastIndexOf</c> compared every element in one call, and comparing two long strings costs their length (see
+    /// <see cref="IndexOf"/>); these check the deadline every 16 elements. Jint's <c>sort</c> without a comparison function compared in
     /// .NET without a check of the deadline; it gets one that checks it.
     /// </summary>
     private static void ReplaceArrayBuiltIns(Engine engine, ScriptRunLimits limits)
@@ -98,6 +101,9 @@ internal static partial class ScriptGuards
                     : throw Error(engine.TypeError, "Array.prototype.toLocaleString: an element's toLocaleString is not a function");
             }), 0));
 
+        Replace(prototype, "indexOf", new ClrFunctionInstance(engine, (self, args) => IndexOf(limits, self, args, last: false), 1));
+        Replace(prototype, "lastIndexOf", new ClrFunctionInstance(engine, (self, args) => IndexOf(limits, self, args, last: true), 1));
+
         var sort = (FunctionInstance)prototype.Get("sort").AsObject();
         var compared = 0;
         var byText = new ClrFunctionInstance(engine, (_, args) =>
@@ -114,10 +120,61 @@ internal static partial class ScriptGuards
     }
 
     /// <summary>
+    /// <c>Array.prototype.indexOf</c> (ES5.1 §15.4.4.14) or, with <paramref name="last"/>, <c>lastIndexOf</c> (§15.4.4.15): the first
+    /// (last) index from the start position whose element is strictly equal to the one searched for, or -1. The deadline is checked
+    /// every 16 elements: Jint's compared them all in one call the timeout does not interrupt, and each comparison of two strings of
+    /// equal length costs that length (<c>indexOf</c> over 1,048,576 references to a string of 1,048,576 characters, searching for
+    /// another string of that length, took 53 s).
+    /// </summary>
+    private static JsValue IndexOf(ScriptRunLimits limits, JsValue self, JsValue[] args, bool last)
+    {
+        var obj = TypeConverter.ToObject(limits.Engine, self);
+        double length = TypeConverter.ToUint32(obj.Get("length"));
+        if (length == 0)
+        {
+            return -1;
+        }
+
+        double k;
+        if (last)
+        {
+            var n = args.Length > 1 ? TypeConverter.ToInteger(args[1]) : length - 1;
+            k = n >= 0 ? Math.Min(n, length - 1) : length + n;
+        }
+        else
+        {
+            var n = args.Length > 1 ? TypeConverter.ToInteger(args[1]) : 0;
+            if (n >= length)
+            {
+                return -1;
+            }
+
+            k = n >= 0 ? n : Math.Max(length + n, 0);
+        }
+
+        var search = args.At(0);
+        for (var i = 0; last ? k >= 0 : k < length; k += last ? -1 : 1, i++)
+        {
+            if ((i & 15) == 15)
+            {
+                limits.CheckTimeAndStack();
+            }
+
+            var key = TypeConverter.ToString(k);
+            if (obj.HasProperty(key) && ExpressionInterpreter.StrictlyEqual(obj.Get(key), search))
+            {
+                return k;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>
     /// <c>String.prototype.split</c> makes at most <see cref="ScriptRunLimits.MaxArrayLength"/> parts (unless given a smaller limit):
     /// Jint's made one array element per part in one call the timeout does not interrupt, ~1.3 µs each (<c>s.split('')</c> of a
-    /// 33-million-character string took 45 s and 6 GB). The parts are counted before the split; a regular expression is split with the
-    /// limit one past the bound. <c>this</c> and the separator are converted once, here.
+    /// 33-million-character string took 45 s and 6 GB). A string separator's parts are counted before the split, which stays Jint's;
+    /// a regular expression is split here (<see cref="SplitByRegex"/>). <c>this</c> and the separator are converted once, here.
     /// </summary>
     private static void ReplaceSplit(Engine engine, ScriptRunLimits limits)
     {
@@ -129,15 +186,16 @@ internal static partial class ScriptGuards
             var text = TypeConverter.ToString(self);
             var separator = args.At(0);
             var limit = args.At(1).IsUndefined() ? uint.MaxValue : ToUint32(args.At(1)); // Jint's saturates: a limit of -1 made []
+            if (separator.IsRegExp())
+            {
+                return SplitByRegex(limits, text, (Jint.Native.RegExp.RegExpInstance)separator.AsObject(), limit);
+            }
+
             var max = (uint)limits.MaxArrayLength;
-            long? parts; // null: known only after the split (a regular expression)
+            long parts;
             if (separator.IsUndefined())
             {
                 parts = 1;
-            }
-            else if (separator.IsRegExp())
-            {
-                parts = separator.AsObject() is Jint.Native.RegExp.RegExpInstance { Source: "(?:)" } ? text.Length : null;
             }
             else
             {
@@ -145,14 +203,93 @@ internal static partial class ScriptGuards
                 parts = separator.AsString().Length == 0 ? text.Length : Occurrences(text, separator.AsString()) + 1;
             }
 
-            if (parts is { } known && Math.Min(known, limit) > max)
+            if (Math.Min(parts, limit) > max)
             {
-                throw SplitError(engine, Math.Min(known, limit), max);
+                throw SplitError(engine, Math.Min(parts, limit), max);
             }
 
-            var result = split.Call(new JsValue(text), [separator, new JsValue(parts is null ? Math.Min(limit, max + 1.0) : limit)]);
-            return TypeConverter.ToUint32(result.AsObject().Get("length")) > max ? throw SplitError(engine, null, max) : result;
+            return split.Call(new JsValue(text), [separator, new JsValue(limit)]);
         }, 2));
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> split by a regular expression as ES5.1 §15.5.4.14 says: the parts between matches, each followed by the
+    /// match's captures (undefined for a group that took no part), at most <paramref name="limit"/> of them. An empty match splits
+    /// between characters but never at the start or the end. The deadline is checked before each match: Jint's split matched in one
+    /// call the timeout does not interrupt, and a pattern that looks ahead to the end is tried at every position for the whole rest of
+    /// the text (<c>s.split(/(?=a*$)/)</c> of 131,072 characters took 6.9 s; of 262,144, 19.5 s). At most
+    /// <see cref="ScriptRunLimits.MaxArrayLength"/> parts. Also fixes Jint's dropping of the last part after an empty match
+    /// (<c>'ab'.split(/x*/)</c> was <c>["a"]</c>; it is <c>["a", "b"]</c>).
+    /// </summary>
+    private static ObjectInstance SplitByRegex(ScriptRunLimits limits, string text, Jint.Native.RegExp.RegExpInstance separator, uint limit)
+    {
+        var engine = limits.Engine;
+        var result = engine.Array.Construct(Arguments.Empty);
+        var count = 0u;
+        bool Full(JsValue part) // adds a part; true when the limit is reached
+        {
+            if (count >= (uint)limits.MaxArrayLength)
+            {
+                throw SplitError(engine, null, (uint)limits.MaxArrayLength);
+            }
+
+            result.DefineOwnProperty(count.ToString(System.Globalization.CultureInfo.InvariantCulture), new PropertyDescriptor(part, true, true, true), false);
+            return ++count == limit;
+        }
+
+        var regex = separator.Value;
+        if (limit == 0)
+        {
+            return result;
+        }
+
+        if (text.Length == 0)
+        {
+            if (!regex.Match(text).Success)
+            {
+                Full(new JsValue(text));
+            }
+
+            return result;
+        }
+
+        int p = 0, q = 0;
+        while (q < text.Length)
+        {
+            limits.CheckTimeAndStack();
+            var match = regex.Match(text, q); // the first place at or after q where a match starts: the ES5 loop's next success
+            if (!match.Success || match.Index >= text.Length)
+            {
+                break;
+            }
+
+            q = match.Index;
+            var end = match.Index + match.Length;
+            if (end == p)
+            {
+                q++; // an empty match where the last part ended
+                continue;
+            }
+
+            if (Full(new JsValue(text[p..q])))
+            {
+                return result;
+            }
+
+            p = end;
+            for (var g = 1; g < match.Groups.Count; g++)
+            {
+                if (Full(match.Groups[g].Success ? new JsValue(match.Groups[g].Value) : JsValue.Undefined))
+                {
+                    return result;
+                }
+            }
+
+            q = p;
+        }
+
+        Full(new JsValue(text[p..]));
+        return result;
     }
 
     /// <summary>The <c>RangeError</c> of a split into more than <paramref name="max"/> parts: how many (<paramref name="parts"/>), or
@@ -401,7 +538,10 @@ internal static partial class ScriptGuards
 
     /// <summary>
     /// The check of an <c>Array.prototype</c> method's wrapper: the array (or array-like, or string) it walks is at most
-    /// <see cref="ScriptRunLimits.MaxArrayLength"/> long, and for <c>concat</c> the arrays it is given too, added up.
+    /// <see cref="ScriptRunLimits.MaxArrayLength"/> long, and for <c>concat</c> the arrays it is given too, added up; and the walk reads
+    /// at most <see cref="MaxArrayLookupsPerElement"/> × <see cref="ScriptRunLimits.MaxArrayLength"/> objects: each element missing
+    /// from the array is looked up along its whole prototype chain (an array-like of 1,048,576 elements at the end of a chain of 10,000
+    /// objects made one <c>indexOf</c> take 62 s).
     /// </summary>
     private static Action<JsValue, JsValue[]> ArrayMethodCheck(ScriptRunLimits limits, string name)
     {
@@ -409,13 +549,16 @@ internal static partial class ScriptGuards
         return (self, args) =>
         {
             var total = ArrayLikeLength(limits.Engine, self, what);
+            var lookups = total * ArrayLikeChainLength(self);
             if (name == "concat")
             {
                 foreach (var arg in args)
                 {
                     if (arg.IsObject() && arg.AsObject().Class == "Array")
                     {
-                        total += ArrayLikeLength(limits.Engine, arg, what);
+                        var length = ArrayLikeLength(limits.Engine, arg, what);
+                        total += length;
+                        lookups += length * ArrayLikeChainLength(arg);
                     }
                 }
             }
@@ -425,8 +568,40 @@ internal static partial class ScriptGuards
                 throw Error(limits.Engine.RangeError,
                     $"{what}: an array of {total:N0} elements; RuleFlow scripts' built-ins take at most {limits.MaxArrayLength:N0} (MaxArrayLength)");
             }
+
+            var maxLookups = (long)MaxArrayLookupsPerElement * limits.MaxArrayLength;
+            if (lookups > maxLookups)
+            {
+                throw Error(limits.Engine.RangeError,
+                    $"{what}: {total:N0} elements read through prototype chains of up to {ScriptRunLimits.MaxPrototypeChain:N0} objects make {lookups:N0} lookups; RuleFlow scripts' built-ins make at most {maxLookups:N0} ({MaxArrayLookupsPerElement} × MaxArrayLength)");
+            }
         };
     }
+
+    /// <summary>
+    /// Most objects an <c>Array.prototype</c> method may read per element of the longest array it takes, on average: the element's
+    /// array and the objects of its prototype chain (3 for an array). An array-like of <see cref="ScriptRunLimits.MaxArrayLength"/>
+    /// elements may have a chain of at most this many objects; a shorter one a longer chain.
+    /// </summary>
+    public const int MaxArrayLookupsPerElement = 16;
+
+    /// <summary>The objects a method reads for a missing element of <paramref name="value"/>: its prototype chain, itself included
+    /// (a string's is that of a <c>String</c> object, 3).</summary>
+    private static long ArrayLikeChainLength(JsValue value) =>
+        value.IsObject() ? ScriptRunLimits.ChainLength(value.AsObject()) : 3;
+
+    /// <summary>
+    /// The check of <c>Object.create</c>'s wrapper: the new object's prototype chain, itself included, is at most
+    /// <see cref="ScriptRunLimits.MaxPrototypeChain"/> objects long.
+    /// </summary>
+    private static Action<JsValue, JsValue[]> ObjectCreateCheck(Engine engine) => (_, args) =>
+    {
+        if (args.At(0).IsObject() && ScriptRunLimits.ChainLength(args.At(0).AsObject()) >= ScriptRunLimits.MaxPrototypeChain)
+        {
+            throw Error(engine.RangeError,
+                $"Object.create: the object would have a prototype chain of more than {ScriptRunLimits.MaxPrototypeChain:N0} objects, the most RuleFlow scripts make");
+        }
+    };
 
     /// <summary>
     /// The length an <c>Array.prototype</c> method reads from <paramref name="value"/>, converted as Jint's methods convert it (a

@@ -16,9 +16,11 @@ namespace RuleFlow.Scripting;
 /// (<see cref="ScriptNesting"/>); a text handed to <c>JSON.parse</c> may nest its brackets at most <see cref="MaxValueDepth"/> deep;
 /// a value handed to <c>JSON.stringify</c> or serialized by the sandbox may nest at most <see cref="MaxValueDepth"/> deep
 /// (<see cref="ScriptJson"/>, which replaces Jint's serializer); <c>bind</c>, <c>apply</c>, <c>join</c>, <c>toLocaleString</c>,
-/// <c>sort</c>, <c>split</c>, <c>match</c> and <c>Date</c>'s year arithmetic are replaced (ScriptGuards.BuiltIns.cs) so that one call is
-/// bounded by <see cref="ScriptRunLimits.MaxArrayLength"/> and checks the deadline; every built-in function is wrapped by the engine's <see cref="ScriptRunLimits"/> (nesting, deadline, stack, and for
-/// <c>Array.prototype</c> the length of the array walked).
+/// <c>indexOf</c>, <c>lastIndexOf</c>, <c>sort</c>, <c>split</c>, <c>match</c> and <c>Date</c>'s year arithmetic are replaced
+/// (ScriptGuards.BuiltIns.cs) so that one call is bounded by <see cref="ScriptRunLimits.MaxArrayLength"/> and checks the deadline;
+/// every built-in function is wrapped by the engine's <see cref="ScriptRunLimits"/> (nesting, deadline, stack, for
+/// <c>Array.prototype</c> the length of the array walked and the objects read along prototype chains, for <c>Object.create</c> the
+/// length of the chain it makes: <see cref="ScriptRunLimits.MaxPrototypeChain"/>).
 /// Past a bound, a <c>SyntaxError</c> or <c>RangeError</c> the script can catch. <c>eval</c> becomes indirect (it runs in the global
 /// scope, as <c>(0, eval)(…)</c> does) and <c>Function</c> makes its function in the global scope; the code of both is parsed and
 /// guarded here, then run.
@@ -126,7 +128,10 @@ internal static partial class ScriptGuards
             {
                 if (name != "prototype" && descriptor.Value is { } value && value.IsObject() && value.AsObject() is FunctionInstance function and not IConstructor)
                 {
-                    limits.WrapBuiltIn(owner, name, function, owner == engine.Array.PrototypeObject ? ArrayMethodCheck(limits, name) : null);
+                    limits.WrapBuiltIn(owner, name, function,
+                        owner == engine.Array.PrototypeObject ? ArrayMethodCheck(limits, name)
+                        : owner == engine.Object && name == "create" ? ObjectCreateCheck(engine)
+                        : null);
                 }
             }
         }

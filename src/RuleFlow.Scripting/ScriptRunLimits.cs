@@ -30,6 +30,9 @@ namespace RuleFlow.Scripting;
 /// <see cref="EnterBuiltIn"/> before it and counts its nesting down after it; so do functions made by <c>bind</c>, <c>log</c>, host
 /// module functions and <c>Function</c> (<see cref="BuiltIn"/>). The sandbox's own loops inside one built-in (serializing, joining,
 /// sorting) call <see cref="CheckTimeAndStack"/>, and the arrays built-ins walk are at most <see cref="MaxArrayLength"/> long.</para>
+/// <para>Prototype chains: <see cref="EnterFunction"/> also refuses a <c>this</c> whose chain is longer than
+/// <see cref="MaxPrototypeChain"/> (what <c>new</c> made, before the constructor's first statement), as <c>Object.create</c>'s check
+/// refuses to make one.</para>
 /// <para>The stack check is the last line: within the other bounds a review measured a run of 132 MB (a <c>toJSON</c> bound to
 /// <c>JSON.stringify</c> over data 250 deep). Not covered (docs/workflows.md, "Gap: a long string built in a few statements"): one
 /// built-in call over a string of tens of millions of characters, which a few statements can build.</para>
@@ -38,6 +41,15 @@ internal sealed class ScriptRunLimits
 {
     /// <summary>Deepest nesting of built-in calls into each other (two per level of nested arrays when they join).</summary>
     public const int MaxBuiltInNesting = 1024;
+
+    /// <summary>
+    /// Most objects on a prototype chain, the object itself included (an array's is 3: the array, <c>Array.prototype</c>,
+    /// <c>Object.prototype</c>). Jint 2.10.4 looks a property up the chain by recursion, one stack frame per object, so reading a
+    /// missing property of an object at the end of a chain of ~2.8 million (<c>big.reduce(Object.create, {})</c>, in one call)
+    /// overflowed the script thread's stack, which ends the process; and each missing element an array method reads walks the whole
+    /// chain. <c>Object.create</c> and <c>new</c> refuse to make a longer chain with a <c>RangeError</c>.
+    /// </summary>
+    public const int MaxPrototypeChain = 1024;
 
     private readonly Engine engine;
     private readonly int maxDepth;
@@ -185,14 +197,38 @@ internal sealed class ScriptRunLimits
     {
         StatementsCount(engine)--; // the guard's statement is not the script's: MaxStatements counts what the script wrote
         CheckTimeAndStack();
-        if (ExecutionContexts(engine).Count - baseline > maxDepth)
+        var contexts = ExecutionContexts(engine);
+        if (contexts.Count - baseline > maxDepth)
         {
             throw new ScriptLimitException(ScriptErrorKind.Recursion,
                 $"script functions nest more than {maxDepth} calls deep (LimitRecursion; calls made implicitly, by getters, setters, toString, valueOf and built-ins, count too)",
                 at);
         }
 
+        // `new F()` made `this` with F.prototype as its prototype before this first statement of F runs: the one place besides
+        // Object.create where a chain grows (a prototype cannot be changed once made in ES5), so no longer chain exists to be called on.
+        if (contexts.Count > 0 && contexts.Peek().ThisBinding is { } self && self.IsObject() && ChainLength(self.AsObject()) > MaxPrototypeChain)
+        {
+            throw ScriptGuards.Error(engine.RangeError,
+                $"new: the object would have a prototype chain of more than {MaxPrototypeChain:N0} objects, the most RuleFlow scripts make");
+        }
+
         return JsValue.Undefined;
+    }
+
+    /// <summary>
+    /// How many objects are on <paramref name="obj"/>'s prototype chain, itself included, counted up to one past
+    /// <see cref="MaxPrototypeChain"/> (the walk stops there).
+    /// </summary>
+    public static int ChainLength(ObjectInstance? obj)
+    {
+        var n = 0;
+        for (; obj is not null && n <= MaxPrototypeChain; obj = obj.Prototype)
+        {
+            n++;
+        }
+
+        return n;
     }
 
     /// <summary>

@@ -740,6 +740,87 @@ public sealed class ScriptSandboxTests
     }
 
     [Fact]
+    public void Split_by_a_regular_expression_follows_ES5_and_checks_the_deadline_between_matches()
+    {
+        // ES5.1 §15.5.4.14's results (Jint's dropped the last part after an empty match: 'ab'.split(/x*/) was ["a"]).
+        Assert.Equal("""[["a","b"],[],[""],["","a",""],["a","1",null,"b","2",null,"c"],["a","b","c"],["a","1"],["A",null,"B","bold","/","B","and",null,"CODE","coded","/","CODE",""],["a","b"],["","b"],["",""],["abc"]]""",
+            Run("""
+                return ['ab'.split(/x*/), ''.split(/x*/), ''.split(/a/), ',a,'.split(/,/), 'a1b2c'.split(/(\d)|(x)/), 'abc'.split(new RegExp('')),
+                  'a1b2c'.split(/(\d)/, 2), 'A<B>bold</B>and<CODE>coded</CODE>'.split(/<(\/)?([^<>]+)>/), 'ab'.split(/a*?/), 'ab'.split(/a*/),
+                  'x'.split(/x/), 'abc'.split(/$/)];
+                """).ResultJson);
+
+        // A pattern that looks ahead to the end is tried at every place over the whole rest of the text: 262,144 characters took
+        // 19.5 s in Jint's split, one call the timeout did not interrupt. The sandbox's checks the deadline before each match.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(ScriptErrorKind.Timeout, Fails("var s = 'a'; for (var i = 0; i < 18; i++) s += s; return s.split(/(?=a*$)/).length;",
+            new ScriptingOptions { TimeoutInterval = TimeSpan.FromSeconds(1) }).Kind);
+        Assert.InRange(started.Elapsed.TotalSeconds, 1, 6);
+    }
+
+    [Fact]
+    public void IndexOf_and_lastIndexOf_check_the_deadline_between_elements()
+    {
+        // Comparing two strings of equal length costs their length: 4,096 references to a string of 16,777,216 characters, searched
+        // for another of that length, took 10 s in Jint's indexOf, one call the timeout did not interrupt.
+        const string Setup = "var s = 'x'; for (var i = 0; i < 24; i++) s += s; var t = s.slice(1) + 'y'; var a = [s]; for (var j = 0; j < 12; j++) a = a.concat(a); ";
+        foreach (var search in new[] { "a.indexOf(t)", "a.lastIndexOf(t)" })
+        {
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            Assert.Equal(ScriptErrorKind.Timeout, Fails(Setup + "return " + search + ";", new ScriptingOptions { TimeoutInterval = TimeSpan.FromSeconds(1) }).Kind);
+            Assert.InRange(started.Elapsed.TotalSeconds, 1, 6);
+        }
+
+        // ES5.1 §15.4.4.14-15: strict equality, holes skipped, the start position counted from the end when negative.
+        Assert.Equal("[1,3,-1,-1,3,1,-1,2,-1,3,-1,1,1]", Run("""
+            var a = [1, 2, , 2, NaN, '2'];
+            return [a.indexOf(2), a.indexOf(2, 2), a.indexOf(NaN), a.indexOf(undefined), a.lastIndexOf(2), a.lastIndexOf(2, 2),
+              a.lastIndexOf(2, -6), Array.prototype.indexOf.call('abc', 'c'), [].indexOf(1), a.indexOf(2, -3), a.indexOf(2, 9),
+              a.indexOf(2, -100), Array.prototype.lastIndexOf.call({ length: 2, 1: 'x' }, 'x')];
+            """).ResultJson);
+    }
+
+    [Fact]
+    public void Prototype_chains_are_at_most_1024_objects_long()
+    {
+        // Jint looks a property up the chain by recursion: a missing property of an object at the end of a chain of 1.6 million (two
+        // reduce(Object.create) over an array of 800,000) overflowed a 72 MB stack, which ends the process; on the default 256 MB stack
+        // ~2.8 million did.
+        var options = new ScriptingOptions { ThreadStackBytes = 72 * 1024 * 1024, TimeoutInterval = TimeSpan.FromSeconds(30), MaxStatements = 1_000_000 };
+        var failed = Fails("var a = []; for (var i = 0; i < 800000; i++) a.push(0); var c = a.reduce(Object.create, {}); c = a.reduce(Object.create, c); return c.missing;", options);
+        Assert.Contains("RangeError: Object.create: the object would have a prototype chain of more than 1,024 objects, the most RuleFlow scripts make", failed.Message, StringComparison.Ordinal);
+
+        // new makes chains too, one object at a time; the error is one the script can catch, and ordinary inheritance works.
+        Assert.Equal("""[1022,"RangeError: new: the object would have a prototype chain of more than 1,024 objects, the most RuleFlow scripts make",5,true,1024,"RangeError"]""", Run("""
+            function F() { this.x = 1; }
+            var o = {}, made = 0, err = null;
+            try { for (var i = 0; i < 2000; i++) { F.prototype = o; o = new F(); made++; } } catch (e) { err = String(e); }
+            function P(a) { this.a = a; } P.prototype.get = function () { return this.a; };
+            function Q(a) { P.call(this, a); } Q.prototype = Object.create(P.prototype);
+            var q = new Q(5), c = {};
+            for (var k = 0; k < 1022; k++) c = Object.create(c);
+            var n = 0; for (var p = c; p; p = Object.getPrototypeOf(p)) n++;
+            var more; try { Object.create(c); more = 'made'; } catch (e) { more = e.name; }
+            return [made, err, q.get(), q instanceof P, n, more];
+            """, "{}", new ScriptingOptions { MaxStatements = 1_000_000 }).ResultJson);
+    }
+
+    [Fact]
+    public void Array_methods_bound_the_lookups_along_a_prototype_chain()
+    {
+        // Each element missing from an array-like is looked up along the whole chain: 1,048,576 of them at the end of a chain of
+        // 1,000 objects took 6.5 s in one indexOf (10,000 objects: 62 s).
+        const string Chain = "var c = {}; for (var i = 0; i < 1000; i++) c = Object.create(c); var o = Object.create(c); ";
+        var options = new ScriptingOptions { MaxStatements = 1_000_000 };
+        Assert.Contains("RangeError: Array.prototype.indexOf: 1,048,576 elements read through prototype chains of up to 1,024 objects make 1,051,721,728 lookups; RuleFlow scripts' built-ins make at most 16,777,216 (16 × MaxArrayLength)",
+            Fails(Chain + "o.length = 1048576; return Array.prototype.indexOf.call(o, 1);", options).Message, StringComparison.Ordinal);
+        Assert.Equal("-1", Run(Chain + "o.length = 16000; return Array.prototype.indexOf.call(o, 1);", "{}", options).ResultJson);
+
+        // An array's own chain is 3 objects: the longest array the sandbox takes is walked.
+        Assert.Equal("-1", Run("var a = []; a.length = 1048576; return a.indexOf(1);").ResultJson);
+    }
+
+    [Fact]
     public void An_allocation_NET_refuses_fails_the_run_and_the_sandbox_goes_on()
     {
         // Jint's sort copies the array first: 2,147,483,647 elements is past .NET's largest array, an OutOfMemoryException the
