@@ -685,7 +685,20 @@ internal static partial class ScriptGuards
             }
         }
 
-        public override bool HasInstance(JsValue v) => _target.HasInstance(v);
+        public override bool HasInstance(JsValue v)
+        {
+            // instanceof asks the target, which may be bound too: a chain of bound functions (one reduce over a long array with
+            // Function.prototype.call.bind(Function.prototype.bind) makes millions) must not recur without a bound.
+            _limits.EnterBuiltIn("instanceof a bound function");
+            try
+            {
+                return _target.HasInstance(v);
+            }
+            finally
+            {
+                _limits.LeaveBuiltIn();
+            }
+        }
     }
 
     /// <summary>

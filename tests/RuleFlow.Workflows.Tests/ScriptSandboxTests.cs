@@ -644,6 +644,14 @@ public sealed class ScriptSandboxTests
         Assert.Contains("TypeError: a bound function whose target is not a constructor cannot be used with new",
             Fails("var f = Math.max.bind(null); return new f();").Message, StringComparison.Ordinal);
         Assert.Contains("TypeError: Function.prototype.bind: this is not a function", Fails("return Function.prototype.bind.call({}, null);").Message, StringComparison.Ordinal);
+
+        // instanceof asks a bound function's target, which may be bound too: one reduce makes a chain of any length, without a
+        // statement per level (2.7 million levels took 15 s to make; a longer chain overflows the stack), so it counts as built-ins nest.
+        Assert.Contains("RangeError: instanceof a bound function: built-in methods nest into each other more than 1,024 deep", Run("""
+            var a = []; for (var i = 0; i < 2000; i++) a.push(0);
+            var g = a.reduce(Function.prototype.call.bind(Function.prototype.bind), function () {});
+            try { return ({}) instanceof g; } catch (e) { return String(e); }
+            """).ResultJson, StringComparison.Ordinal);
     }
 
     [Fact]
