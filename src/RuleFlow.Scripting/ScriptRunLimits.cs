@@ -104,6 +104,11 @@ internal sealed class ScriptRunLimits
                 case Literal { Type: SyntaxNodes.RegularExpressionLiteral } regex:
                     regexes.Add(regex);
                     break;
+                case CallExpression call when call.Arguments.Any(a => a is Literal { Type: SyntaxNodes.RegularExpressionLiteral }):
+                    // Jint keeps the evaluated arguments of a call whose arguments are all literals on the call itself, a regex
+                    // literal's object among them, where resetting the literal does not reach (`id(/x/).leak` carried into the next run).
+                    call.CanBeCached = false;
+                    break;
                 case FunctionExpression { Body: BlockStatement body } function:
                     bodies.Add((body, function.Location));
                     break;

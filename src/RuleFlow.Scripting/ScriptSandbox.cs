@@ -372,8 +372,31 @@ public sealed partial class ScriptSandbox
         catch (Exception ex)
         {
             logger.LogWarning(ex, "Script engine failed in {InstanceId} {StepId}", request.Context.InstanceId, request.Context.StepId);
-            throw new ScriptException(ScriptErrorKind.Runtime, "script engine error: " + ex.Message, 0, 0, ex);
+            var why = KnownJintFailure(ex) ?? "script engine error: " + ex.Message;
+            var (line, column) = engine.GetLastSyntaxNode()?.Location is { } at ? MapRuntimePosition(at.Start.Line, at.Start.Column) : (0, 0);
+            throw new ScriptException(ScriptErrorKind.Runtime,
+                line > 0 ? $"{why} (script line {line}, column {column}: {Excerpt(request.Source.Split('\n'), line)})" : why, line, column, ex);
         }
+    }
+
+    /// <summary>
+    /// What a failure inside Jint 2.10.4 that the script cannot catch means, for the failures scripts can reach (found by review), or
+    /// null: the host exception's message is then all there is.
+    /// </summary>
+    private static string? KnownJintFailure(Exception ex)
+    {
+        var at = ex.StackTrace ?? string.Empty;
+        if (ex is ArgumentException && at.Contains("JavaScriptException.GetErrorMessage", StringComparison.Ordinal))
+        {
+            return "the script threw an object whose message is not a string (throw {} or throw { code: 1 }): Jint 2.10.4 cannot carry it out of a function, so no catch sees it; throw an Error (throw new Error('...')) or give the object a string message";
+        }
+
+        if (ex is IndexOutOfRangeException && at.Contains("ArrayInstance.ParseArrayIndex", StringComparison.Ordinal))
+        {
+            return "an array's property named '' (the empty string) was used ([][''], '' in array): Jint 2.10.4 fails on it";
+        }
+
+        return null;
     }
 
     /// <summary>A run longer than this drops its engine instead of pooling it (see <see cref="Run"/>).</summary>
@@ -476,6 +499,11 @@ public sealed partial class ScriptSandbox
         /// <summary>Own properties of the global object now equal the built-ins (nothing was left behind).</summary>
         public bool IsClean()
         {
+            if (!Engine.Global.Extensible)
+            {
+                return false; // Object.preventExtensions, seal or freeze of the global object: the next run's globals could not be set
+            }
+
             var count = 0;
             foreach (var _ in Engine.Global.GetOwnProperties())
             {
@@ -547,6 +575,7 @@ public sealed partial class ScriptSandbox
                 }
 
                 var getter = new ClrFunctionInstance(Engine, (_, _) => original, 0);
+                HardenedAccessors.AddOrUpdate(getter, name);
                 var setter = new ClrFunctionInstance(Engine, (self, args) =>
                 {
                     if (!self.IsObject() || ReferenceEquals(self.AsObject(), prototype))
@@ -819,9 +848,11 @@ public sealed partial class ScriptSandbox
     {
         if (ex.Error.IsObject())
         {
+            // Read without running the script's code: the run is over, and a getter on the thrown object could throw, loop or recur
+            // (a getter that threw made Run throw Jint's own exception, which no caller catches).
             var error = ex.Error.AsObject();
-            var name = error.Get("name");
-            var message = error.Get("message");
+            var name = DataValue(error, "name");
+            var message = DataValue(error, "message");
             var nameText = name.IsString() ? name.AsString() : "Error";
             var messageText = message.IsString() ? message.AsString() : string.Empty;
             if (messageText.Length == 0 && nameText == "TypeError")
@@ -833,6 +864,35 @@ public sealed partial class ScriptSandbox
         }
 
         return "uncaught " + (ex.Error.IsString() ? "'" + ex.Error.AsString() + "'" : ex.Error.ToString());
+    }
+
+    /// <summary>The getters of the built-in properties <see cref="PooledEngine"/> makes accessors (host code, safe to call).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ClrFunctionInstance, object> HardenedAccessors = new();
+
+    /// <summary>
+    /// <paramref name="obj"/>'s property <paramref name="name"/>, own or inherited, where it is a data property or one of the
+    /// sandbox's own accessors (host functions: <c>name</c> and <c>message</c> of the error prototypes); undefined where a script's
+    /// getter would have to run.
+    /// </summary>
+    private static JsValue DataValue(ObjectInstance obj, string name)
+    {
+        for (var o = obj; o is not null; o = o.Prototype)
+        {
+            var descriptor = o.GetOwnProperty(name);
+            if (descriptor == PropertyDescriptor.Undefined)
+            {
+                continue;
+            }
+
+            if (descriptor.Get is { } getter && getter.IsObject())
+            {
+                return getter.AsObject() is ClrFunctionInstance host && HardenedAccessors.TryGetValue(host, out _) ? host.Call(obj, []) : JsValue.Undefined;
+            }
+
+            return descriptor.Value ?? JsValue.Undefined;
+        }
+
+        return JsValue.Undefined;
     }
 
     private static string Excerpt(string[] lines, int line)

@@ -897,6 +897,64 @@ public sealed class ScriptSandboxTests
         Assert.Equal(1, sandbox.EnginesCreated); // the same engine ran all three
     }
 
+
+    [Fact]
+    public void A_regex_literal_passed_to_a_call_is_not_carried_into_the_next_run()
+    {
+        // Jint keeps the evaluated arguments of a call whose arguments are all literals on the call itself, a regex literal's object
+        // among them: resetting the literal did not reach it, and id(/x/) was this run's object in the next run (fourth review).
+        var sandbox = new ScriptSandbox(new ScriptingOptions());
+        const string Source = "function id(r) { return r; } var r = id(/x/); var seen = r.leak; r.leak = input.n; return seen === undefined ? 'clean' : 'leaked ' + seen;";
+        for (var n = 0; n < 3; n++)
+        {
+            Assert.Equal("\"clean\"", sandbox.Run(new ScriptRequest(Source, new Dictionary<string, string> { ["input"] = $"{{\"n\":{n}}}" }, Context)).ResultJson);
+        }
+
+        Assert.Equal(1, sandbox.EnginesCreated);
+    }
+
+    [Fact]
+    public void A_global_object_made_non_extensible_is_not_pooled()
+    {
+        // Object.preventExtensions (or seal, freeze) of the global object kept its property count, so the engine was pooled, and the
+        // next run's input and log could not be set: 'log is not defined' (fourth review).
+        var sandbox = new ScriptSandbox(new ScriptingOptions());
+        foreach (var freeze in new[] { "preventExtensions", "seal", "freeze" })
+        {
+            Assert.Equal("false", sandbox.Run(new ScriptRequest($"var g = Function('return this')(); Object.{freeze}(g); return Object.isExtensible(g);", new Dictionary<string, string>(), Context)).ResultJson);
+            var next = sandbox.Run(new ScriptRequest("log('hi'); return input.n;", new Dictionary<string, string> { ["input"] = "{\"n\":7}" }, Context));
+            Assert.Equal(("7", "hi"), (next.ResultJson, Assert.Single(next.Log)));
+        }
+    }
+
+    [Fact]
+    public void A_thrown_error_is_described_without_running_the_scripts_getters()
+    {
+        // The run is over when its error is described: a getter on the thrown error that threw made Run throw Jint's own exception,
+        // which no caller catches (one that looped, Jint's statement-limit exception; fourth review).
+        foreach (var getter in new[] { "throw new Error('x');", "for (;;) {}", "return g();" })
+        {
+            var failed = Fails($"function g() {{ {getter} }} var e = new RangeError('m'); Object.defineProperty(e, 'name', {{ get: g }}); throw e;");
+            Assert.Equal(ScriptErrorKind.Runtime, failed.Kind);
+            Assert.StartsWith("Error: m (script line 1", failed.Message, StringComparison.Ordinal); // the name a getter gives is not read
+        }
+
+        Assert.StartsWith("RangeError: m (script line 1", Fails("throw new RangeError('m');").Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Failures_inside_Jint_that_a_script_cannot_catch_are_named_with_their_place()
+    {
+        // Jint 2.10.4 fails with a host exception on these (fourth review); the message says why and where instead of "script engine
+        // error: The value is not a string".
+        var thrown = Fails("function f() {\n  throw { code: 1 };\n}\ntry { f(); } catch (e) { return 'caught'; }");
+        Assert.StartsWith("the script threw an object whose message is not a string (throw {} or throw { code: 1 }): Jint 2.10.4 cannot carry it out of a function", thrown.Message, StringComparison.Ordinal);
+        Assert.Equal(2, thrown.Line);
+        var empty = Fails("var a = [1];\nreturn a[''];");
+        Assert.StartsWith("an array's property named '' (the empty string) was used", empty.Message, StringComparison.Ordinal);
+        Assert.Equal(2, empty.Line);
+    }
+
     [Fact]
     public void Strings_the_sandbox_builds_are_capped()
     {
