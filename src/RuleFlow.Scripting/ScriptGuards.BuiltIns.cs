@@ -11,8 +11,8 @@ namespace RuleFlow.Scripting;
 /// <summary>
 /// The built-ins of Jint 2.10.4 that the sandbox replaces because one call of them could run past any timeout, take gigabytes, recur
 /// without entering a guard or get ES5.1 wrong: <c>bind</c> and <c>apply</c>, <c>join</c>, <c>toLocaleString</c>, <c>indexOf</c>,
-/// <c>lastIndexOf</c> and <c>sort</c>, <c>split</c> and <c>match</c>, and <c>Date</c>'s year and month arithmetic (see each method;
-/// docs/workflows.md, "Scripts"); and the checks of <c>Array.prototype</c> methods and <c>Object.create</c>.
+/// <c>lastIndexOf</c> and <c>sort</c>, <c>split</c> and <c>match</c> (see each method; docs/workflows.md, "Scripts"); and the checks
+/// of <c>Array.prototype</c> methods and <c>Object.create</c>. <c>Date</c>'s are replaced by <see cref="ScriptDates"/>.
 /// Installed by <see cref="Install"/> before every built-in is wrapped.
 /// </summary>
 internal static partial class ScriptGuards
@@ -359,115 +359,6 @@ internal static partial class ScriptGuards
     }
 
     /// <summary>
-    /// Most years from 1970, either way, that a date's year may be given as: past it the date is NaN (<c>Invalid Date</c>), as it would
-    /// be anyway (ES5.1 §15.9.1.14: ±100,000,000 days, about 273,790 years).
-    /// </summary>
-    public const double MaxDateYears = 400_000;
-
-    /// <summary>
-    /// The <c>Date</c> constructor, <c>Date.UTC</c>, <c>setFullYear</c>, <c>setUTCFullYear</c>, <c>setYear</c>, <c>setMonth</c> and
-    /// <c>setUTCMonth</c>: Jint 2.10.4 makes a day by walking one year at a time from 1970 with an <c>int</c> counter, then one month
-    /// at a time, each month walking the years again, so <c>Date.UTC(3e9, 0)</c> never ended (the counter overflows) and
-    /// <c>Date.UTC(1970, 100000)</c> took 5.9 s, in one call. The month is folded into the year first (ES5.1 §15.9.1.12: the year plus
-    /// floor(month / 12), the month modulo 12, which also gives negative months their meaning, which Jint ignored), and a year more than
-    /// <see cref="MaxDateYears"/> from 1970 is NaN.
-    /// </summary>
-    private static void ReplaceDateBuiltIns(Engine engine, ScriptRunLimits limits)
-    {
-        var prototype = engine.Date.PrototypeObject;
-        var date = new GuardedDateConstructor(engine, engine.Date);
-        var utc = (FunctionInstance)engine.Date.Get("UTC").AsObject();
-        foreach (var (name, descriptor) in engine.Date.GetOwnProperties().ToList())
-        {
-            if (name is not ("prototype" or "length" or "name") && descriptor.Value is { } value)
-            {
-                date.FastAddProperty(name, name == "UTC" ? new ClrFunctionInstance(engine, (self, args) => utc.Call(self, SaneDateArgs(args.Length >= 2 ? args : [args.At(0), JsValue.Undefined], 0, 1, twoDigitYears: true)), 7) : value,
-                    descriptor.Writable ?? true, descriptor.Enumerable ?? false, descriptor.Configurable ?? true);
-            }
-        }
-
-        Replace(engine.Global, "Date", date);
-        Replace(prototype, "constructor", date);
-        foreach (var (name, monthAt) in new[] { ("setFullYear", 1), ("setUTCFullYear", 1), ("setYear", -1) })
-        {
-            var original = (FunctionInstance)prototype.Get(name).AsObject();
-            Replace(prototype, name, new ClrFunctionInstance(engine, (self, args) => original.Call(self, SaneDateArgs(args, 0, monthAt, twoDigitYears: false)), monthAt < 0 ? 1 : 3));
-        }
-
-        foreach (var (name, getYear, setYear) in new[] { ("setMonth", "getFullYear", "setFullYear"), ("setUTCMonth", "getUTCFullYear", "setUTCFullYear") })
-        {
-            var original = (FunctionInstance)prototype.Get(name).AsObject();
-            var getter = (FunctionInstance)prototype.Get(getYear).AsObject();
-            var setter = (FunctionInstance)prototype.Get(setYear).AsObject(); // the replacement above
-            Replace(prototype, name, new ClrFunctionInstance(engine, (self, args) =>
-            {
-                var month = TypeConverter.ToNumber(args.At(0));
-                if (!double.IsFinite(month) || (month >= 0 && month < 12))
-                {
-                    return original.Call(self, [new JsValue(month), .. args.Skip(1)]);
-                }
-
-                // Out of 0-11: the same as setting the year moved on by whole years, and the month within the year.
-                var year = TypeConverter.ToNumber(getter.Call(self, []));
-                return setter.Call(self, [new JsValue(year), new JsValue(month), .. args.Skip(1)]);
-            }, 2));
-        }
-    }
-
-    /// <summary>
-    /// <paramref name="args"/> with the year at <paramref name="yearAt"/> and the month at <paramref name="monthAt"/> (-1: none) as
-    /// numbers, the month folded into the year (see <see cref="ReplaceDateBuiltIns"/>), and the year NaN when it is past
-    /// <see cref="MaxDateYears"/> or either is not finite. <c>Date.UTC</c> with one argument gets an undefined month (NaN, as ES5.1
-    /// says; Jint's failed with a host error).
-    /// <paramref name="twoDigitYears"/>: the constructor's and <c>UTC</c>'s years 0-99 mean 1900-1999, applied here before folding.
-    /// </summary>
-    private static JsValue[] SaneDateArgs(JsValue[] args, int yearAt, int monthAt, bool twoDigitYears)
-    {
-        if (args.Length <= yearAt)
-        {
-            return args;
-        }
-
-        var sane = (JsValue[])args.Clone();
-        var year = TypeConverter.ToNumber(sane[yearAt]);
-        var hasMonth = monthAt >= 0 && sane.Length > monthAt;
-        var month = hasMonth ? TypeConverter.ToNumber(sane[monthAt]) : 0;
-        if (double.IsFinite(year) && double.IsFinite(month))
-        {
-            year = TypeConverter.ToInteger(year);
-            month = TypeConverter.ToInteger(month);
-            if (twoDigitYears && year >= 0 && year <= 99)
-            {
-                year += 1900;
-            }
-
-            var folded = year + Math.Floor(month / 12);
-            if (hasMonth && (month < 0 || month > 11) && !(twoDigitYears && folded >= 0 && folded <= 99)) // 0-99 would be read as 19xx
-            {
-                year = folded;
-                month -= 12 * Math.Floor(month / 12);
-            }
-
-            if (Math.Abs(year - 1970) > MaxDateYears)
-            {
-                year = double.NaN;
-            }
-        }
-        else
-        {
-            year = double.NaN; // a NaN or infinite month makes the date NaN (Jint read a NaN month as 0)
-        }
-
-        sane[yearAt] = new JsValue(year);
-        if (hasMonth)
-        {
-            sane[monthAt] = new JsValue(month);
-        }
-
-        return sane;
-    }
-
-    /// <summary>
     /// Longest string the sandbox's own built-ins build (<c>join</c>, <c>toLocaleString</c>, <c>JSON.stringify</c>), in UTF-16
     /// characters: 33,554,432 (64 MB). Past it a <c>RangeError</c>: 800 copies of a 2-million-character string joined took 3.3 GB.
     /// </summary>
@@ -699,29 +590,5 @@ internal static partial class ScriptGuards
                 _limits.LeaveBuiltIn();
             }
         }
-    }
-
-    /// <summary>
-    /// The global <c>Date</c> (and <c>Date.prototype.constructor</c>): Jint's, with the year and month of <c>new Date(y, m, …)</c> made
-    /// sane first (<see cref="SaneDateArgs"/>). Called as a function it returns the current time as text, as Jint's does.
-    /// </summary>
-    private sealed class GuardedDateConstructor : FunctionInstance, IConstructor
-    {
-        private readonly Jint.Native.Date.DateConstructor _date;
-
-        public GuardedDateConstructor(Engine engine, Jint.Native.Date.DateConstructor date)
-            : base(engine, [], null, false)
-        {
-            _date = date;
-            Prototype = engine.Function.PrototypeObject;
-            Extensible = true;
-            FastAddProperty("prototype", date.PrototypeObject, false, false, false);
-            FastAddProperty("length", 7, false, false, false);
-        }
-
-        public override JsValue Call(JsValue thisObject, JsValue[] arguments) => _date.Call(thisObject, arguments);
-
-        public ObjectInstance Construct(JsValue[] arguments) =>
-            _date.Construct(arguments.Length >= 2 ? SaneDateArgs(arguments, 0, 1, twoDigitYears: true) : arguments);
     }
 }

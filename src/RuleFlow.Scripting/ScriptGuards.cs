@@ -16,8 +16,8 @@ namespace RuleFlow.Scripting;
 /// (<see cref="ScriptNesting"/>); a text handed to <c>JSON.parse</c> may nest its brackets at most <see cref="MaxValueDepth"/> deep;
 /// a value handed to <c>JSON.stringify</c> or serialized by the sandbox may nest at most <see cref="MaxValueDepth"/> deep
 /// (<see cref="ScriptJson"/>, which replaces Jint's serializer); <c>bind</c>, <c>apply</c>, <c>join</c>, <c>toLocaleString</c>,
-/// <c>indexOf</c>, <c>lastIndexOf</c>, <c>sort</c>, <c>split</c>, <c>match</c> and <c>Date</c>'s year arithmetic are replaced
-/// (ScriptGuards.BuiltIns.cs) so that one call is bounded by <see cref="ScriptRunLimits.MaxArrayLength"/> and checks the deadline;
+/// <c>indexOf</c>, <c>lastIndexOf</c>, <c>sort</c>, <c>split</c> and <c>match</c> are replaced (ScriptGuards.BuiltIns.cs), and the
+/// <c>Date</c> built-ins' arithmetic (<see cref="ScriptDates"/>), so that one call is bounded by <see cref="ScriptRunLimits.MaxArrayLength"/> and checks the deadline;
 /// every built-in function is wrapped by the engine's <see cref="ScriptRunLimits"/> (nesting, deadline, stack, for
 /// <c>Array.prototype</c> the length of the array walked and the objects read along prototype chains, for <c>Object.create</c> the
 /// length of the chain it makes: <see cref="ScriptRunLimits.MaxPrototypeChain"/>).
@@ -87,7 +87,7 @@ internal static partial class ScriptGuards
         ReplaceArrayBuiltIns(engine, limits);
         ReplaceSplit(engine, limits);
         ReplaceMatch(engine, limits);
-        ReplaceDateBuiltIns(engine, limits);
+        ScriptDates.Install(engine);
 
         // Built-ins handed to each other, or to an object as its getter or valueOf (`{ get: Array.prototype.pop }` on `length`, an
         // array that contains itself, `{ join: Array.prototype.toString }`), recurse without running a statement or a script

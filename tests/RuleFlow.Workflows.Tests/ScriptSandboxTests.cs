@@ -883,6 +883,53 @@ public sealed class ScriptSandboxTests
     }
 
     [Fact]
+    public async Task Dates_are_computed_with_ES5_arithmetic_at_any_value()
+    {
+        // Jint's local setters converted through a loop over years from 1970 on an unclipped time: new Date(0).setDate(1e20) never
+        // returned (Run waited for ever) and setMilliseconds(1e20) took 26 s (fourth review). Each is NaN at once now.
+        var huge = Task.Run(() => Run("""
+            var d = new Date(0);
+            return [d.setDate(1e20), new Date(0).setMilliseconds(1e20), new Date(0).setSeconds(1e15, 1e15), new Date(0).setHours(1e13),
+              new Date(0).setFullYear(2000, 0, 1e81), new Date(0).setDate(-1e81), new Date(2000, 0, 2147483647, 5).getTime()];
+            """).ResultJson);
+        Assert.Equal("[null,null,null,null,null,null,null]", await huge.WaitAsync(TimeSpan.FromSeconds(30))); // TimeoutException: it did not return
+
+        // Before 1970 and outside years 1-9999: Jint's remainders went negative, its local getters failed with a host error before
+        // year 1, and its text forms threw a RangeError with no message.
+        Assert.Equal("""
+            ["1969-12-31T00:00:00.000Z","1969-12-31T23:59:59.999Z",[999,59,1969,31,11,3],-62198755200000,-1,23,"+275760-09-13T00:00:00.000Z","-271821-04-20T00:00:00.000Z","Invalid Date",null,"2020-03-02T00:00:00.000Z","2020-01-01T00:00:00.000Z",null,["2000-02-29T13:45:30.123Z",2,0,101],"Thu Jan 01 1970 00:00:00 GMT"]
+            """.Trim(), Run("""
+            var m = new Date(Date.UTC(2020, 0, 31)); m.setMonth(1);
+            var n = new Date(NaN); n.setFullYear(2020);
+            var o = new Date(-1);
+            return [new Date(-86400000).toISOString(), o.toISOString(),
+              [o.getUTCMilliseconds(), o.getSeconds(), o.getFullYear(), o.getDate(), o.getMonth(), o.getDay()],
+              new Date(-1, 0).getTime(), new Date(-62198755200000).getFullYear(), new Date(-62135596800001).getHours(),
+              new Date(8.64e15).toISOString(), new Date(-8.64e15).toISOString(), String(new Date(NaN)), JSON.parse(JSON.stringify([new Date(NaN)]))[0],
+              m.toISOString(), n.toISOString(), new Date(NaN).setHours(1),
+              [new Date(2000, 1, 29, 13, 45, 30, 123).toISOString(), new Date(2000, 1, 29).getDay(), new Date(0).getTimezoneOffset(), new Date(1e12).getYear()],
+              new Date(0).toUTCString()];
+            """).ResultJson);
+        Assert.Contains("RangeError: Date.prototype.toString: the year 10000 has no text form in RuleFlow scripts (years 1 to 9999 have)",
+            Fails("return new Date(253402300800000).toString();").Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Date_prototypes_own_time_cannot_be_set()
+    {
+        // Date.prototype is itself a Date, shared by every run on a pooled engine; freezing it does not cover its time value, so one
+        // run's setTime was the next run's Date.prototype.getTime() (fourth review).
+        var sandbox = new ScriptSandbox(new ScriptingOptions());
+        foreach (var set in new[] { "Date.prototype.setTime(12345)", "Date.prototype.setFullYear.call(Date.prototype, 2001)", "Date.prototype.setYear(99)" })
+        {
+            var failed = Assert.Throws<ScriptException>(() => sandbox.Run(new ScriptRequest("return " + set + ";", new Dictionary<string, string>(), Context)));
+            Assert.Contains("Date.prototype's own time cannot be set in RuleFlow scripts (every run shares it)", failed.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal("null", sandbox.Run(new ScriptRequest("return Date.prototype.getTime();", new Dictionary<string, string>(), Context)).ResultJson);
+    }
+
+    [Fact]
     public void A_regex_literal_does_not_carry_what_one_run_set_on_it_into_the_next()
     {
         // Jint keeps a non-global regex literal's object on the parsed script, which a pooled engine keeps: the next run of the same
