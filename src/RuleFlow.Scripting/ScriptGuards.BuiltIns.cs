@@ -292,6 +292,45 @@ internal static partial class ScriptGuards
         return result;
     }
 
+    /// <summary>
+    /// <c>Number.prototype.toString(radix)</c> for a radix other than 10 and a number of 2^53 or more (an integer): its exact digits.
+    /// Jint's cast the number to a 64-bit integer, which saturates at 2^63, and then indexed its digit table out of bounds: a host
+    /// error no <c>catch</c> saw (<c>Math.pow(2, 64).toString(16)</c>). Any other number is Jint's.
+    /// </summary>
+    private static void ReplaceNumberToString(Engine engine)
+    {
+        var prototype = engine.Number.PrototypeObject;
+        var original = (FunctionInstance)prototype.Get("toString").AsObject();
+        Replace(prototype, "toString", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            if ((self.IsNumber() || self.IsObject() && self.AsObject() is Jint.Native.Number.NumberInstance) && !args.At(0).IsUndefined())
+            {
+                var x = TypeConverter.ToNumber(self);
+                var radix = TypeConverter.ToInteger(args.At(0));
+                if (radix is >= 2 and <= 36 and not 10 && double.IsFinite(x) && Math.Abs(x) >= 9007199254740992.0)
+                {
+                    return IntegerDigits(x, (int)radix);
+                }
+            }
+
+            return original.Call(self, args);
+        }, 1));
+    }
+
+    /// <summary>The integer <paramref name="x"/> in base <paramref name="radix"/> (2–36), digits 0-9 then a-z.</summary>
+    private static string IntegerDigits(double x, int radix)
+    {
+        var n = System.Numerics.BigInteger.Abs(new System.Numerics.BigInteger(x)); // exact: a double this large is an integer
+        var digits = new System.Text.StringBuilder();
+        while (!n.IsZero)
+        {
+            n = System.Numerics.BigInteger.DivRem(n, radix, out var remainder);
+            digits.Insert(0, "0123456789abcdefghijklmnopqrstuvwxyz"[(int)remainder]);
+        }
+
+        return (x < 0 ? "-" : string.Empty) + digits;
+    }
+
     /// <summary>The <c>RangeError</c> of a split into more than <paramref name="max"/> parts: how many (<paramref name="parts"/>), or
     /// null where only "more than the bound" is known.</summary>
     private static JavaScriptException SplitError(Engine engine, long? parts, uint max) =>

@@ -47,9 +47,21 @@ internal static partial class ScriptGuards
                 throw Error(engine.SyntaxError, $"JSON.parse: the text nests more than {MaxValueDepth} levels deep");
             }
 
+            // Jint's parser accepts what JSON does not (trailing commas: '[1,]', '{"a":1,}') and words some errors badly ('01' gave
+            // "Unexpected token {0}"): the text is checked against the JSON grammar first, by System.Text.Json.
             try
             {
-                return parse.Call(self, [new JsValue(text), .. args.Skip(1)]);
+                using var _ = System.Text.Json.JsonDocument.Parse(System.Text.Encoding.UTF8.GetBytes(text), new System.Text.Json.JsonDocumentOptions { MaxDepth = MaxValueDepth + 1 });
+            }
+            catch (System.Text.Json.JsonException e)
+            {
+                throw Error(engine.SyntaxError, $"JSON.parse: the text is not JSON at line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1} of that line");
+            }
+
+            JsValue value;
+            try
+            {
+                value = parse.Call(self, [new JsValue(text)]);
             }
             catch (Exception e) when (e is Jint.Parser.ParserException || e.GetType() == typeof(Exception))
             {
@@ -57,6 +69,8 @@ internal static partial class ScriptGuards
                 // try ended the run as an engine error): a ParserException, or a plain Exception for some texts ('01', '1e').
                 throw Error(engine.SyntaxError, "JSON.parse: " + e.Message);
             }
+
+            return args.At(1).IsObject() && args.At(1).AsObject() is ICallable reviver ? Revive(limits, reviver, value) : value;
         }, 2));
 
         Replace(json, "stringify", new ClrFunctionInstance(engine, (_, args) =>
@@ -87,6 +101,7 @@ internal static partial class ScriptGuards
         ReplaceArrayBuiltIns(engine, limits);
         ReplaceSplit(engine, limits);
         ReplaceMatch(engine, limits);
+        ReplaceNumberToString(engine);
         ScriptDates.Install(engine);
 
         // Built-ins handed to each other, or to an object as its getter or valueOf (`{ get: Array.prototype.pop }` on `length`, an
@@ -133,6 +148,66 @@ internal static partial class ScriptGuards
                         : owner == engine.Object && name == "create" ? ObjectCreateCheck(engine)
                         : null);
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// ES5.1 §15.12.2's walk with a reviver (Jint's <c>JSON.parse</c> ignored its second argument): each value of the parsed
+    /// <paramref name="value"/>, children first, is replaced by what <paramref name="reviver"/> returns for its holder, key and value,
+    /// or deleted when that is undefined. The reviver may change values not yet walked: the walk checks the deadline and the stack at
+    /// each array and object and stops past <see cref="MaxValueDepth"/> levels with a <c>RangeError</c>.
+    /// </summary>
+    private static JsValue Revive(ScriptRunLimits limits, ICallable reviver, JsValue value)
+    {
+        var engine = limits.Engine;
+        var root = engine.Object.Construct(Arguments.Empty);
+        root.DefineOwnProperty(string.Empty, new PropertyDescriptor(value, true, true, true), false);
+        return Walk(root, string.Empty, 0);
+
+        JsValue Walk(ObjectInstance holder, string key, int depth)
+        {
+            var current = holder.Get(key);
+            if (current.IsObject())
+            {
+                if (depth >= MaxValueDepth)
+                {
+                    throw Error(engine.RangeError, $"JSON.parse: the reviver walks values nested more than {MaxValueDepth} levels deep");
+                }
+
+                limits.CheckTimeAndStack();
+                var obj = current.AsObject();
+                IEnumerable<string> keys = obj.Class == "Array"
+                    ? Indexes(TypeConverter.ToUint32(obj.Get("length")))
+                    : obj.GetOwnProperties().Where(p => p.Value.Enumerable == true).Select(p => p.Key).ToList();
+                var n = 0;
+                foreach (var child in keys)
+                {
+                    if ((++n & 1023) == 0)
+                    {
+                        limits.CheckTimeAndStack();
+                    }
+
+                    var revived = Walk(obj, child, depth + 1);
+                    if (revived.IsUndefined())
+                    {
+                        obj.Delete(child, false);
+                    }
+                    else
+                    {
+                        obj.DefineOwnProperty(child, new PropertyDescriptor(revived, true, true, true), false);
+                    }
+                }
+            }
+
+            return reviver.Call(holder, [new JsValue(key), current]);
+        }
+
+        static IEnumerable<string> Indexes(uint length)
+        {
+            for (var i = 0u; i < length; i++)
+            {
+                yield return i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
         }
     }

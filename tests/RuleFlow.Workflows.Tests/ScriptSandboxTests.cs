@@ -734,6 +734,37 @@ public sealed class ScriptSandboxTests
     }
 
     [Fact]
+    public void JSON_parse_follows_the_standard_where_Jints_did_not()
+    {
+        // Jint's ignored the reviver and took trailing commas; '01' was "Unexpected token {0}" (fourth review).
+        Assert.Equal("""
+            [{"a":10,"b":[10,20,{"c":30}]},{"b":2},["0","0","1","1",""],"s"]
+            """.Trim(), Run("""
+            var seen = [];
+            JSON.parse('[1,[2,3]]', function (k, v) { seen.push(k); return v; });
+            return [JSON.parse('{"a":1,"b":[1,2,{"c":3}]}', function (k, v) { return typeof v === 'number' ? v * 10 : v; }),
+              JSON.parse('{"a":1,"b":2}', function (k, v) { return k === 'a' ? undefined : v; }), seen, JSON.parse(' "s" ')];
+            """).ResultJson);
+        foreach (var (text, at) in new[] { ("[1,]", "line 1, byte 4"), ("{\"a\":1,}", "line 1, byte 8"), ("01", "line 1, byte 2"), ("{\"a\":\n  nope}", "line 2, byte 4") })
+        {
+            Assert.Equal($"\"SyntaxError: JSON.parse: the text is not JSON at {at} of that line\"",
+                Run("try { JSON.parse(input.text); } catch (e) { return String(e); }", System.Text.Json.JsonSerializer.Serialize(new { text })).ResultJson);
+        }
+
+        // A reviver that puts its holder under a key not yet walked makes a cycle: the walk stops at the depth bound.
+        Assert.Contains("RangeError: JSON.parse: the reviver walks values nested more than 256 levels deep",
+            Fails("return JSON.parse('{\"a\":1,\"b\":2}', function (k, v) { if (k === 'a') { this.b = this; } return v; });").Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Number_toString_with_a_radix_takes_numbers_past_2_to_the_63()
+    {
+        // Jint cast to a 64-bit integer, which saturates, then indexed its digits out of bounds: a host error (fourth review).
+        Assert.Equal("""["10000000000000000",198,"-1000000000000000000000000000000000000000000000000000000000000","ff","0.1","1121202011211211122211100012101112","123"]""",
+            Run("return [Math.pow(2, 64).toString(16), (1e308).toString(36).length, (-Math.pow(2, 60)).toString(2), (255).toString(16), (0.5).toString(2), Math.pow(2, 53).toString(3), (123).toString()];").ResultJson);
+    }
+
+    [Fact]
     public void Split_makes_at_most_MaxArrayLength_parts()
     {
         // Jint's split made one element per part in one call (~1.3 µs each): 's.split("")' of 33 million characters took 45 s and 6 GB.
