@@ -116,7 +116,64 @@ internal static partial class ScriptGuards
             return Math.Sign(string.CompareOrdinal(TypeConverter.ToString(args.At(0)), TypeConverter.ToString(args.At(1))));
         }, 2);
         Replace(prototype, "sort", new ClrFunctionInstance(engine, (self, args) =>
-            sort.Call(self, args.At(0).IsUndefined() ? [byText] : args), 1));
+        {
+            // Jint's sort reads every index and writes them all back, holes as undefined; ES5.1 §15.4.4.11 sorts holes after
+            // undefined and keeps them holes ([3,,1].sort() is [1, 3, <hole>]): as many indices as there were holes are deleted
+            // from the end afterwards.
+            var length = self.IsObject() ? TypeConverter.ToInt32(self.AsObject().Get("length")) : 0; // Jint's sort reads it so
+            var holes = length <= 1 ? 0 : Holes(limits, self.AsObject(), length);
+            var sorted = sort.Call(self, args.At(0).IsUndefined() ? [byText] : args);
+            for (var i = length - holes; i < length; i++)
+            {
+                if ((i & 1023) == 1023)
+                {
+                    limits.CheckTimeAndStack();
+                }
+
+                self.AsObject().Delete(i.ToString(System.Globalization.CultureInfo.InvariantCulture), true);
+            }
+
+            return sorted;
+        }, 1));
+    }
+
+    /// <summary>
+    /// How many of the indices 0 to <paramref name="length"/> - 1 <paramref name="obj"/> does not have (ES5.1 [[HasProperty]]). An
+    /// array's own index properties are counted (its prototypes are frozen built-ins, which hold none), so a long sparse array costs
+    /// what it holds; an array-like is asked index by index, checking the deadline every 1,024.
+    /// </summary>
+    private static long Holes(ScriptRunLimits limits, ObjectInstance obj, int length)
+    {
+        if (obj is Jint.Native.Array.ArrayInstance)
+        {
+            var present = 0L;
+            foreach (var (key, _) in obj.GetOwnProperties())
+            {
+                if (uint.TryParse(key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index)
+                    && index < (uint)length && (key.Length == 1 || key[0] != '0'))
+                {
+                    present++;
+                }
+            }
+
+            return length - present;
+        }
+
+        var holes = 0L;
+        for (var i = 0; i < length; i++)
+        {
+            if ((i & 1023) == 1023)
+            {
+                limits.CheckTimeAndStack();
+            }
+
+            if (!obj.HasProperty(i.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+            {
+                holes++;
+            }
+        }
+
+        return holes;
     }
 
     /// <summary>
