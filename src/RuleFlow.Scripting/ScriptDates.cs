@@ -87,13 +87,13 @@ internal static class ScriptDates
         ScriptGuards.Replace(prototype, "setYear", new ClrFunctionInstance(engine, (self, args) =>
         {
             var date = ThisDate(engine, self, "setYear", setting: true);
+            var t = double.IsNaN(date.PrimitiveValue) ? 0 : date.PrimitiveValue; // read before the year is converted
             var year = TypeConverter.ToNumber(args.At(0)); // Annex B.2.5
             if (double.IsNaN(year))
             {
                 return date.PrimitiveValue = double.NaN;
             }
 
-            var t = double.IsNaN(date.PrimitiveValue) ? 0 : date.PrimitiveValue;
             var whole = TypeConverter.ToInteger(year);
             var (_, month, day) = YearMonthDate(t);
             return date.PrimitiveValue = TimeClip(MakeDate(MakeDay(whole is >= 0 and <= 99 ? whole + 1900 : year, month, day), Modulo(t, MsPerDay)));
@@ -164,13 +164,13 @@ internal static class ScriptDates
         new(engine, (self, args) =>
         {
             var date = ThisDate(engine, self, name, setting: true);
+            var t = date.PrimitiveValue; // read before the arguments are converted (a valueOf may set it)
             var given = new double[Math.Min(Math.Max(args.Length, 1), count)];
             for (var i = 0; i < given.Length; i++)
             {
                 given[i] = TypeConverter.ToNumber(args.At(i)); // in order, each once (valueOf may run)
             }
 
-            var t = date.PrimitiveValue;
             if (double.IsNaN(t) && first == Year)
             {
                 t = 0;

@@ -283,12 +283,17 @@ internal static partial class ScriptGuards
         var engine = limits.Engine;
         var result = engine.Array.Construct(Arguments.Empty);
         var count = 0u;
+        var chars = 0L;
         bool Full(JsValue part) // adds a part; true when the limit is reached
         {
             if (count >= (uint)limits.MaxArrayLength)
             {
                 throw SplitError(engine, null, (uint)limits.MaxArrayLength);
             }
+
+            // Captures inside a lookahead overlap: the parts of a 32,768-character text can add up to 537 million characters.
+            chars += part.IsString() ? part.AsString().Length : 0;
+            CheckBuiltString(engine, (int)Math.Min(chars, int.MaxValue), "String.prototype.split");
 
             result.DefineOwnProperty(count.ToString(System.Globalization.CultureInfo.InvariantCulture), new PropertyDescriptor(part, true, true, true), false);
             return ++count == limit;
@@ -363,11 +368,13 @@ internal static partial class ScriptGuards
             if ((self.IsNumber() || self.IsObject() && self.AsObject() is Jint.Native.Number.NumberInstance) && !args.At(0).IsUndefined())
             {
                 var x = TypeConverter.ToNumber(self);
-                var radix = TypeConverter.ToInteger(args.At(0));
+                var radix = TypeConverter.ToInteger(args.At(0)); // once (ES5.1 §15.7.4.2): a valueOf could give another radix next time
                 if (radix is >= 2 and <= 36 and not 10 && double.IsFinite(x) && Math.Abs(x) >= 9007199254740992.0)
                 {
                     return IntegerDigits(x, (int)radix);
                 }
+
+                return original.Call(self, [new JsValue(radix)]);
             }
 
             return original.Call(self, args);
@@ -594,8 +601,26 @@ internal static partial class ScriptGuards
     /// The length an <c>Array.prototype</c> method reads from <paramref name="value"/>, converted as Jint's methods convert it (a
     /// string's length; 0 for other primitives).
     /// </summary>
-    private static long ArrayLikeLength(Engine engine, JsValue value, string what) =>
-        value.IsString() ? value.AsString().Length : TypeConverter.ToUint32(PlainLength(engine, value, what));
+    /// <remarks>A length that is a number but not a whole number from 0 to 4,294,967,295 is refused with a <c>TypeError</c>: ES5 takes
+    /// it modulo 2^32, but Jint's methods saturate it (<c>{ length: -1 }</c> was 0 for them, 4,294,967,295 for ES5), so the method
+    /// would walk another length than the one checked.</remarks>
+    private static long ArrayLikeLength(Engine engine, JsValue value, string what)
+    {
+        if (value.IsString())
+        {
+            return value.AsString().Length;
+        }
+
+        var length = TypeConverter.ToNumber(PlainLength(engine, value, what));
+        if (double.IsNaN(length))
+        {
+            return 0;
+        }
+
+        return length >= 0 && length <= uint.MaxValue && length == Math.Floor(length)
+            ? (long)length
+            : throw Error(engine.TypeError, $"{what}: an array-like whose length is not a whole number from 0 to 4,294,967,295 ({TypeConverter.ToString(length)}) is not supported in RuleFlow scripts");
+    }
 
     /// <summary>
     /// <paramref name="value"/>'s <c>length</c> (undefined for a primitive or where there is none), read without calling anything: a

@@ -61,7 +61,9 @@ internal static partial class ScriptGuards
             JsValue value;
             try
             {
-                value = parse.Call(self, [new JsValue(text)]);
+                // Jint's parser refuses a raw U+2028 or U+2029, which JSON allows in strings (the only place they can be once the text
+                // is JSON): escaped, they mean the same.
+                value = parse.Call(self, [new JsValue(text.Replace("\u2028", "\\u2028", StringComparison.Ordinal).Replace("\u2029", "\\u2029", StringComparison.Ordinal))]);
             }
             catch (Exception e) when (e is Jint.Parser.ParserException || e.GetType() == typeof(Exception))
             {

@@ -102,6 +102,7 @@ internal sealed class ScriptRunLimits
             switch (node)
             {
                 case Literal { Type: SyntaxNodes.RegularExpressionLiteral } regex:
+                    regex.Raw = MultilineDollarsMadeSafe(regex.Raw);
                     regexes.Add(regex);
                     break;
                 case CallExpression call when call.Arguments.Any(a => a is Literal { Type: SyntaxNodes.RegularExpressionLiteral }):
@@ -124,6 +125,54 @@ internal sealed class ScriptRunLimits
         }
 
         return [.. regexes];
+    }
+
+    /// <summary>
+    /// The text of a regular expression literal (<c>/body/flags</c>) that Jint 2.10.4 can build. For a multiline literal Jint puts
+    /// <c>\r?</c> before each <c>$</c> (so that it matches before "\r\n"), but its loop never moves past a <c>$</c> at the start of
+    /// the body or after a backslash (<c>/$/m</c>, <c>/\$/m</c>: the run never ended, past any timeout), and it put <c>\r?</c> inside
+    /// character classes too (<c>/a[$]/m</c> matched "a?"). So in a multiline literal an escaped <c>$</c> and a <c>$</c> in a class
+    /// become <c>\x24</c>, and an anchor <c>$</c> becomes <c>(?:$)</c>, which Jint's loop handles. Other literals are returned as
+    /// they are; a changed literal's <c>source</c> shows the changed body.
+    /// </summary>
+    internal static string MultilineDollarsMadeSafe(string raw)
+    {
+        var end = raw.LastIndexOf('/');
+        if (end <= 0 || !raw.AsSpan(end + 1).Contains('m') || !raw.AsSpan(1, end - 1).Contains('$'))
+        {
+            return raw;
+        }
+
+        var body = new System.Text.StringBuilder("/");
+        var inClass = false;
+        for (var i = 1; i < end; i++)
+        {
+            var c = raw[i];
+            if (c == '\\' && i + 1 < end)
+            {
+                if (raw[i + 1] == '$')
+                {
+                    body.Append("\\x24");
+                }
+                else
+                {
+                    body.Append(raw.AsSpan(i, 2));
+                }
+
+                i++;
+            }
+            else if (c == '$')
+            {
+                body.Append(inClass ? "\\x24" : "(?:$)");
+            }
+            else
+            {
+                inClass = c == '[' || (inClass && c != ']');
+                body.Append(c);
+            }
+        }
+
+        return body.Append(raw.AsSpan(end)).ToString();
     }
 
     /// <summary>Makes each regular expression literal build a new object when next evaluated (once per run, before it starts).</summary>

@@ -708,6 +708,18 @@ public sealed class ScriptSandboxTests
     }
 
     [Fact]
+    public async Task Multiline_regex_literals_with_a_dollar_are_built()
+    {
+        // Jint puts \r? before each $ of a multiline literal, but its loop never moved past a $ at the start or after a backslash:
+        // /\$/m never finished building (the run hung past any timeout), and [$] became a class that matched "?" (fifth review).
+        var run = Task.Run(() => Run("""
+            return [/\$/m.test('a$'), /$/m.test('a'), /a[$]/m.test('a?'), /a[$]/m.test('a$'), /a\\$/m.test('a\\'), /^b$/m.test('a\r\nb\r\nc'),
+              eval('/$/m').test('x'), /x$/.source];
+            """).ResultJson);
+        Assert.Equal("[true,true,false,true,true,true,true,\"x$\"]", await run.WaitAsync(TimeSpan.FromSeconds(30))); // TimeoutException: it hung
+    }
+
+    [Fact]
     public void Sort_keeps_holes_as_holes_after_undefined()
     {
         // Jint's sort wrote every index back, holes as undefined (fourth review); ES5.1 sorts holes last and keeps them holes.
@@ -763,6 +775,9 @@ public sealed class ScriptSandboxTests
                 Run("try { JSON.parse(input.text); } catch (e) { return String(e); }", System.Text.Json.JsonSerializer.Serialize(new { text })).ResultJson);
         }
 
+        // Raw U+2028 and U+2029 are allowed in JSON strings; Jint's parser refused them (fifth review).
+        Assert.Equal("4", Run("return JSON.parse('\"a\\u2028b\\u2029\"').length;").ResultJson);
+
         // A reviver that puts its holder under a key not yet walked makes a cycle: the walk stops at the depth bound.
         Assert.Contains("RangeError: JSON.parse: the reviver walks values nested more than 256 levels deep",
             Fails("return JSON.parse('{\"a\":1,\"b\":2}', function (k, v) { if (k === 'a') { this.b = this; } return v; });").Message, StringComparison.Ordinal);
@@ -774,6 +789,9 @@ public sealed class ScriptSandboxTests
         // Jint cast to a 64-bit integer, which saturates, then indexed its digits out of bounds: a host error (fourth review).
         Assert.Equal("""["10000000000000000",198,"-1000000000000000000000000000000000000000000000000000000000000","ff","0.1","1121202011211211122211100012101112","123"]""",
             Run("return [Math.pow(2, 64).toString(16), (1e308).toString(36).length, (-Math.pow(2, 60)).toString(2), (255).toString(16), (0.5).toString(2), Math.pow(2, 53).toString(3), (123).toString()];").ResultJson);
+
+        // The radix is converted once: a valueOf that gave 10, then 16, reached Jint's broken path (fifth review).
+        Assert.Equal("\"18446744073709552000\"", Run("var c = 0; return Math.pow(2, 64).toString({ valueOf: function () { return c++ ? 16 : 10; } });").ResultJson);
     }
 
     [Fact]
@@ -788,6 +806,10 @@ public sealed class ScriptSandboxTests
         Assert.Contains("RangeError: String.prototype.split: 4,194,304 parts", Fails(Long + "return s.split('').length;").Message, StringComparison.Ordinal);
         Assert.Contains("RangeError: String.prototype.split: more than 1,048,576 parts", Fails(Long + "return s.split(/,/).length;", new ScriptingOptions { TimeoutInterval = TimeSpan.FromSeconds(20) }).Message, StringComparison.Ordinal); // ~1 s of matching
         Assert.Equal("1000", Run(Long + "return s.split(',', 1000).length;").ResultJson);
+
+        // Captures inside a lookahead overlap: the parts of 32,768 characters added up to 537 million (1.2 GB; fifth review).
+        Assert.Contains("RangeError: String.prototype.split makes a string of more than 33,554,432 characters",
+            Fails("var s = new Array(32769).join('a'); return s.split(/(?=(a*))/).length;").Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -866,6 +888,15 @@ public sealed class ScriptSandboxTests
         Assert.Contains("RangeError: Array.prototype.indexOf: 1,048,576 elements read through prototype chains of up to 1,024 objects make 1,051,721,728 lookups; RuleFlow scripts' built-ins make at most 16,777,216 (16 × MaxArrayLength)",
             Fails(Chain + "o.length = 1048576; return Array.prototype.indexOf.call(o, 1);", options).Message, StringComparison.Ordinal);
         Assert.Equal("-1", Run(Chain + "o.length = 16000; return Array.prototype.indexOf.call(o, 1);", "{}", options).ResultJson);
+
+        // A length ES5 takes modulo 2^32 and Jint's methods saturate is refused: the method would walk another length (fifth review).
+        foreach (var length in new[] { "-1", "4294967297", "1.5" })
+        {
+            Assert.Contains($"TypeError: Array.prototype.indexOf: an array-like whose length is not a whole number from 0 to 4,294,967,295 ({length}) is not supported",
+                Fails($"return Array.prototype.indexOf.call({{ length: {length}, 0: 'a' }}, 'a');").Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal("[1,-1]", Run("return [Array.prototype.indexOf.call({ length: '2', 1: 'a' }, 'a'), Array.prototype.indexOf.call({ 0: 'a' }, 'a')];").ResultJson);
 
         // An array's own chain is 3 objects: the longest array the sandbox takes is walked.
         Assert.Equal("-1", Run("var a = []; a.length = 1048576; return a.indexOf(1);").ResultJson);
@@ -952,6 +983,12 @@ public sealed class ScriptSandboxTests
               m.toISOString(), n.toISOString(), new Date(NaN).setHours(1),
               [new Date(2000, 1, 29, 13, 45, 30, 123).toISOString(), new Date(2000, 1, 29).getDay(), new Date(0).getTimezoneOffset(), new Date(1e12).getYear()],
               new Date(0).toUTCString()];
+            """).ResultJson);
+        // A setter reads the time value before it converts its arguments (ES5.1 §15.9.5, step 1; fifth review).
+        Assert.Equal("[60000,null]", Run("""
+            var d = new Date(0), n = new Date(NaN);
+            return [d.setUTCMinutes({ valueOf: function () { d.setTime(5 * 3600000); return 1; } }),
+              n.setUTCMinutes({ valueOf: function () { n.setTime(0); return 1; } })];
             """).ResultJson);
         Assert.Contains("RangeError: Date.prototype.toString: the year 10000 has no text form in RuleFlow scripts (years 1 to 9999 have)",
             Fails("return new Date(253402300800000).toString();").Message, StringComparison.Ordinal);
