@@ -395,6 +395,207 @@ internal static partial class ScriptGuards
         return (x < 0 ? "-" : string.Empty) + digits;
     }
 
+    /// <summary>
+    /// <c>String.prototype.replace</c> counts what it inserts: the replacements of one call add up to at most
+    /// <see cref="MaxBuiltStringChars"/> characters, and the deadline is checked at each. Jint's inserted without a bound inside one
+    /// call: <c>a.replace(/(?:)/g, '$`')</c> of 32,768 characters built 537 million (2.2 GB). The replacement is Jint's, as a function
+    /// Jint calls per match: a given function, or the text with <c>$$ $&amp; $` $' $n $nn</c> expanded as Jint's did (the text is
+    /// converted once, as ES5.1 says; Jint converted it at every match).
+    /// </summary>
+    private static void ReplaceReplace(Engine engine, ScriptRunLimits limits)
+    {
+        var prototype = engine.String.PrototypeObject;
+        var replace = (FunctionInstance)prototype.Get("replace").AsObject();
+        Replace(prototype, "replace", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            TypeConverter.CheckObjectCoercible(engine, self);
+            var text = TypeConverter.ToString(self);
+            var given = args.At(1);
+            var function = given.IsObject() ? given.AsObject() as FunctionInstance : null;
+            var template = function is null ? TypeConverter.ToString(given) : null;
+            var inserted = 0L;
+            var counted = new ClrFunctionInstance(engine, (_, match) =>
+            {
+                limits.CheckTimeAndStack();
+                var part = function is not null ? TypeConverter.ToString(function.Call(JsValue.Undefined, match)) : Expand(template!, text, match);
+                inserted += part.Length;
+                CheckBuiltString(engine, (int)Math.Min(inserted, int.MaxValue), "String.prototype.replace");
+                return part;
+            }, 1);
+            return replace.Call(new JsValue(text), [args.At(0), counted]);
+        }, 2));
+    }
+
+    /// <summary>A replacement text with its <c>$</c> patterns expanded for one match (<paramref name="match"/>: the matched text, the
+    /// captures, the offset, the whole text), as Jint 2.10.4 expands them.</summary>
+    private static string Expand(string template, string text, JsValue[] match)
+    {
+        if (!template.Contains('$'))
+        {
+            return template;
+        }
+
+        var matched = TypeConverter.ToString(match.At(0));
+        var offset = (int)TypeConverter.ToInteger(match.At(match.Length - 2));
+        var captures = match.Length - 3;
+        var result = new System.Text.StringBuilder();
+        for (var i = 0; i < template.Length; i++)
+        {
+            var c = template[i];
+            if (c != '$' || i == template.Length - 1)
+            {
+                result.Append(c);
+                continue;
+            }
+
+            c = template[++i];
+            switch (c)
+            {
+                case '$':
+                    result.Append('$');
+                    break;
+                case '&':
+                    result.Append(matched);
+                    break;
+                case '`':
+                    result.Append(text, 0, offset);
+                    break;
+                case '\'':
+                    result.Append(text, Math.Min(text.Length, offset + matched.Length), Math.Max(0, text.Length - offset - matched.Length));
+                    break;
+                case >= '0' and <= '9':
+                    var one = c - '0';
+                    var two = i < template.Length - 1 && char.IsAsciiDigit(template[i + 1]) ? one * 10 + (template[i + 1] - '0') : 0;
+                    if (two > 0 && two <= captures)
+                    {
+                        result.Append(TypeConverter.ToString(match[two]));
+                        i++;
+                    }
+                    else if (one > 0 && one <= captures)
+                    {
+                        result.Append(TypeConverter.ToString(match[one]));
+                    }
+                    else
+                    {
+                        result.Append('$');
+                        i--;
+                    }
+
+                    break;
+                default:
+                    result.Append('$').Append(c);
+                    break;
+            }
+        }
+
+        return result.ToString();
+    }
+
+    /// <summary>
+    /// <c>String.prototype.indexOf</c> and <c>lastIndexOf</c> (ES5.1 §15.5.4.7–8). Jint's <c>lastIndexOf</c> compared at every place
+    /// (262,144 characters against a text of 131,073 took 14.3 s in one call), and .NET's own search, which its <c>indexOf</c> uses,
+    /// also compares at every place a long text could match. A text of at most 256 characters is searched by .NET (vectorized; at most
+    /// 256 comparisons per place); a longer one by Knuth–Morris–Pratt, linear in both lengths, checking the deadline every 65,536
+    /// characters.
+    /// </summary>
+    private static void ReplaceStringSearch(Engine engine, ScriptRunLimits limits)
+    {
+        var prototype = engine.String.PrototypeObject;
+        Replace(prototype, "indexOf", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            TypeConverter.CheckObjectCoercible(engine, self);
+            var text = TypeConverter.ToString(self);
+            var search = TypeConverter.ToString(args.At(0));
+            var start = (int)Math.Min(Math.Max(TypeConverter.ToInteger(args.At(1)), 0), text.Length);
+            return search.Length <= 256 ? text.IndexOf(search, start, StringComparison.Ordinal) : Kmp(limits, text, search, start, text.Length, last: false);
+        }, 1));
+        Replace(prototype, "lastIndexOf", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            TypeConverter.CheckObjectCoercible(engine, self);
+            var text = TypeConverter.ToString(self);
+            var search = TypeConverter.ToString(args.At(0));
+            var position = TypeConverter.ToNumber(args.At(1));
+            var start = double.IsNaN(position) ? text.Length : (int)Math.Min(Math.Max(TypeConverter.ToInteger(position), 0), text.Length);
+            if (search.Length == 0)
+            {
+                return start;
+            }
+
+            if (search.Length > text.Length)
+            {
+                return -1;
+            }
+
+            var end = (int)Math.Min((long)start + search.Length, text.Length); // a match lies within [0, end)
+            return search.Length <= 256 ? text.LastIndexOf(search, end - 1, end, StringComparison.Ordinal) : Kmp(limits, text, search, 0, end, last: true);
+        }, 1));
+    }
+
+    /// <summary>
+    /// The first (or, with <paramref name="last"/>, the last) place in <paramref name="text"/>[<paramref name="from"/>,
+    /// <paramref name="to"/>) where <paramref name="search"/> lies whole, or -1: Knuth–Morris–Pratt (backwards for the last).
+    /// </summary>
+    private static int Kmp(ScriptRunLimits limits, string text, string search, int from, int to, bool last)
+    {
+        var m = search.Length;
+        char At(int k) => last ? search[m - 1 - k] : search[k];
+        var fail = new int[m];
+        for (int k = 1, j = 0; k < m; k++)
+        {
+            while (j > 0 && At(k) != At(j))
+            {
+                j = fail[j - 1];
+            }
+
+            if (At(k) == At(j))
+            {
+                j++;
+            }
+
+            fail[k] = j;
+        }
+
+        for (int n = 0, j = 0; n < to - from; n++)
+        {
+            if ((n & 0xFFFF) == 0xFFFF)
+            {
+                limits.CheckTimeAndStack();
+            }
+
+            var c = last ? text[to - 1 - n] : text[from + n];
+            while (j > 0 && c != At(j))
+            {
+                j = fail[j - 1];
+            }
+
+            if (c == At(j) && ++j == m)
+            {
+                return last ? to - 1 - n : from + n - m + 1;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// <c>RegExp.prototype</c> as a regular expression: Jint 2.10.4 made it a RegExp object with no pattern, so using it as one
+    /// (<c>RegExp.prototype.exec('x')</c>, <c>'abc'.split(RegExp.prototype)</c>, <c>String(RegExp.prototype)</c>) failed with a host
+    /// error no <c>catch</c> saw. It gets the empty pattern ES5.1 §15.10.6 gives it; <c>toString</c> of something that is not a RegExp
+    /// is a <c>TypeError</c>.
+    /// </summary>
+    private static void ReplaceRegExpPrototype(Engine engine)
+    {
+        var prototype = (Jint.Native.RegExp.RegExpInstance)engine.RegExp.PrototypeObject;
+        prototype.Value ??= new System.Text.RegularExpressions.Regex("(?:)");
+        prototype.Source ??= "(?:)";
+        prototype.Flags ??= string.Empty;
+        var toString = (FunctionInstance)prototype.Get("toString").AsObject();
+        Replace(prototype, "toString", new ClrFunctionInstance(engine, (self, args) =>
+            self.IsObject() && self.AsObject() is Jint.Native.RegExp.RegExpInstance
+                ? toString.Call(self, args)
+                : throw Error(engine.TypeError, "RegExp.prototype.toString: this is not a RegExp"), 0));
+    }
+
     /// <summary>The <c>RangeError</c> of a split into more than <paramref name="max"/> parts: how many (<paramref name="parts"/>), or
     /// null where only "more than the bound" is known.</summary>
     private static JavaScriptException SplitError(Engine engine, long? parts, uint max) =>

@@ -105,6 +105,10 @@ internal static partial class ScriptGuards
         ReplaceMatch(engine, limits);
         ReplaceNumberToString(engine);
         ScriptDates.Install(engine);
+        ScriptNumbers.Install(engine);
+        ReplaceReplace(engine, limits);
+        ReplaceRegExpPrototype(engine);
+        ReplaceStringSearch(engine, limits);
 
         // Built-ins handed to each other, or to an object as its getter or valueOf (`{ get: Array.prototype.pop }` on `length`, an
         // array that contains itself, `{ join: Array.prototype.toString }`), recurse without running a statement or a script

@@ -165,9 +165,24 @@ internal sealed class ScriptRunLimits
             {
                 body.Append(inClass ? "\\x24" : "(?:$)");
             }
+            else if (c == '[' && !inClass)
+            {
+                // A class, read as .NET reads it (which builds the pattern): a ']' first in it is a member, not its end.
+                inClass = true;
+                body.Append(c);
+                if (i + 1 < end && raw[i + 1] == '^')
+                {
+                    body.Append(raw[++i]);
+                }
+
+                if (i + 1 < end && raw[i + 1] == ']')
+                {
+                    body.Append(raw[++i]);
+                }
+            }
             else
             {
-                inClass = c == '[' || (inClass && c != ']');
+                inClass = inClass && c != ']';
                 body.Append(c);
             }
         }

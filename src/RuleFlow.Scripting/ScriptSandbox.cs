@@ -178,6 +178,17 @@ public sealed partial class ScriptSandbox
             var (line, column) = wrapped ? MapParserPosition(ex) : (Math.Max(1, ex.LineNumber), Math.Max(1, ex.Column));
             return new ScriptSyntaxError(line, column, DescribeSyntaxError(source, line, ex.Description ?? ex.Message));
         }
+        catch (OverflowException)
+        {
+            // Jint's parser converts a hex literal to a 64-bit and an octal one to a 32-bit integer without a check: a wider one threw
+            // OverflowException out of Run (it ended a probe's process) and out of the definition check.
+            program = null;
+            var at = WideIntegerLiteral().Match(source);
+            var line = at.Success ? source.AsSpan(0, at.Index).Count('\n') + 1 : 1;
+            var column = at.Success ? at.Index - source.LastIndexOf('\n', Math.Max(0, at.Index - 1)) : 1;
+            return new ScriptSyntaxError(line, Math.Max(1, column),
+                "a number literal is too large for Jint 2.10.4's parser (a hex literal takes at most 16 digits, an octal one at most 2,147,483,647): write it in decimal");
+        }
 
         if (ScriptNesting.TooDeepNode(program) is { } deep)
         {
@@ -191,6 +202,9 @@ public sealed partial class ScriptSandbox
 
         return null;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\b0[xX]0*[0-9a-fA-F]{17,}|\b0[0-7]{11,}")]
+    private static partial System.Text.RegularExpressions.Regex WideIntegerLiteral();
 
     /// <summary>Runs one script.</summary>
     /// <returns>The result and log.</returns>
