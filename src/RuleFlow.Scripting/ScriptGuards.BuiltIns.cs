@@ -257,6 +257,11 @@ internal static partial class ScriptGuards
             else
             {
                 separator = new JsValue(separator.IsNull() ? "null" : TypeConverter.ToString(separator));
+                if (separator.AsString().Length > 256)
+                {
+                    return SplitByLongText(limits, text, separator.AsString(), limit);
+                }
+
                 parts = separator.AsString().Length == 0 ? text.Length : Occurrences(text, separator.AsString()) + 1;
             }
 
@@ -267,6 +272,37 @@ internal static partial class ScriptGuards
 
             return split.Call(new JsValue(text), [separator, new JsValue(limit)]);
         }, 2));
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> split at each place <paramref name="separator"/>, a text of more than 256 characters, lies, left to right
+    /// (ES5.1 §15.5.4.14): found by Knuth–Morris–Pratt (<see cref="Kmp"/>), as .NET's search and split compare at every place a long
+    /// text could match (two splits of 2,097,152 characters by 524,289 took 66 s). At most <see cref="ScriptRunLimits.MaxArrayLength"/>
+    /// parts.
+    /// </summary>
+    private static ObjectInstance SplitByLongText(ScriptRunLimits limits, string text, string separator, uint limit)
+    {
+        var result = limits.Engine.Array.Construct(Arguments.Empty);
+        var count = 0u;
+        for (var from = 0; count < limit;)
+        {
+            var at = Kmp(limits, text, separator, from, text.Length, last: false);
+            if (count >= (uint)limits.MaxArrayLength)
+            {
+                throw SplitError(limits.Engine, null, (uint)limits.MaxArrayLength);
+            }
+
+            result.DefineOwnProperty(count++.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                new PropertyDescriptor(at < 0 ? text[from..] : text[from..at], true, true, true), false);
+            if (at < 0)
+            {
+                break;
+            }
+
+            from = at + separator.Length;
+        }
+
+        return result;
     }
 
     /// <summary>

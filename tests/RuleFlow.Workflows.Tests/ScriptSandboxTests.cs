@@ -791,6 +791,30 @@ public sealed class ScriptSandboxTests
     }
 
     [Fact]
+    public void Split_by_a_long_text_is_linear_and_follows_ES5()
+    {
+        // .NET's search compares at every place a long separator could match, and Jint's split searched again: these two splits took
+        // 66 s (seventh review). A separator of more than 256 characters is found by Knuth-Morris-Pratt.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal("[1,524288]", Run("""
+            var a = 'a'; for (var i = 0; i < 21; i++) a += a;
+            var b = 'a'; for (i = 0; i < 19; i++) b += b; b += 'b';
+            var parts = a.split(b); return [parts.length, a.split(b)[0].length / 4];
+            """, "{}", new ScriptingOptions { TimeoutInterval = TimeSpan.FromSeconds(120) }).ResultJson);
+        Assert.InRange(started.Elapsed.TotalSeconds, 0, 5);
+
+        // The same parts as a short separator's (ES5.1 §15.5.4.14).
+        Assert.Equal("[true,true,true,true,true,true,true]", Run("""
+            var p = ''; for (var i = 0; i < 300; i++) p += String.fromCharCode(97 + (i * 7) % 26);
+            var s = 'xx' + p + 'yy' + p + p + 'zz' + p;
+            var r = s.split(p);
+            return [r.length === 5 && r[0] === 'xx' && r[1] === 'yy' && r[2] === '' && r[3] === 'zz' && r[4] === '',
+              s.split(p, 2).join('|') === 'xx|yy', s.split(p, 0).length === 0, ''.split(p).length === 1 && ''.split(p)[0] === '',
+              p.split(p).join('|') === '|', 'abc'.split(p)[0] === 'abc', s.replace(new RegExp(p, 'g'), '#').split('#').join('|') === r.join('|')];
+            """, "{}", new ScriptingOptions { MaxStatements = 100_000 }).ResultJson);
+    }
+
+    [Fact]
     public void RegExp_prototype_is_an_empty_pattern()
     {
         // Jint made RegExp.prototype a RegExp with no pattern: using it as one was a host error no catch saw (sixth review).
