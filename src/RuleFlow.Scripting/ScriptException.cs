@@ -9,7 +9,8 @@ public enum ScriptErrorKind
     /// <summary>The script threw (a JavaScript error or <c>throw</c> statement).</summary>
     Runtime,
 
-    /// <summary>The script ran longer than <see cref="ScriptingOptions.TimeoutInterval"/>.</summary>
+    /// <summary>The script ran longer than <see cref="ScriptingOptions.TimeoutInterval"/> (or did not stop within
+    /// <see cref="ScriptingOptions.AbandonRunAfter"/> after it, and was given up on).</summary>
     Timeout,
 
     /// <summary>The script executed more than <see cref="ScriptingOptions.MaxStatements"/> statements.</summary>
@@ -23,6 +24,11 @@ public enum ScriptErrorKind
 
     /// <summary>A host function failed (its message is passed on; the script may catch it).</summary>
     HostFunction,
+
+    /// <summary>
+    /// The run was not started: <see cref="ScriptingOptions.MaxAbandonedRuns"/> runs given up on are still running. Try again later.
+    /// </summary>
+    Unavailable,
 }
 
 /// <summary>

@@ -90,14 +90,19 @@ public sealed partial class ScriptSandbox
     private readonly System.Collections.Concurrent.ConcurrentBag<PooledEngine> pool = [];
     private readonly int maxPooled = Math.Max(4, Environment.ProcessorCount * 4);
     private long enginesCreated;
+    private int abandonedRunning;
+    private long abandonedTotal;
 
     /// <summary>Creates a sandbox with the given limits.</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><see cref="ScriptingOptions.LimitRecursion"/> or <see cref="ScriptingOptions.MaxArrayLength"/> is under 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="ScriptingOptions.LimitRecursion"/>, <see cref="ScriptingOptions.MaxArrayLength"/>
+    /// or <see cref="ScriptingOptions.MaxAbandonedRuns"/> is under 1, or <see cref="ScriptingOptions.AbandonRunAfter"/> is not more than 0.</exception>
     public ScriptSandbox(ScriptingOptions options, ILogger<ScriptSandbox>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.LimitRecursion, 1, "options.LimitRecursion"); // checked here, not at each engine's start
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxArrayLength, 1, "options.MaxArrayLength");
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxAbandonedRuns, 1, "options.MaxAbandonedRuns");
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.AbandonRunAfter, TimeSpan.Zero, "options.AbandonRunAfter");
         this.options = options;
         this.logger = logger ?? NullLogger<ScriptSandbox>.Instance;
     }
@@ -210,7 +215,9 @@ public sealed partial class ScriptSandbox
     /// <returns>The result and log.</returns>
     /// <exception cref="ScriptException">
     /// Syntax error, runtime error (with the script's line and column), timeout, statement limit, recursion limit,
-    /// result or input over the size cap or an allocation refused, or a failed host function that the script did not catch.
+    /// result or input over the size cap or an allocation refused, or a failed host function that the script did not catch; a run that did
+    /// not stop within <see cref="ScriptingOptions.AbandonRunAfter"/> after its timeout (<see cref="ScriptErrorKind.Timeout"/>, given up
+    /// on), or not started because <see cref="ScriptingOptions.MaxAbandonedRuns"/> such runs still go on (<see cref="ScriptErrorKind.Unavailable"/>).
     /// </exception>
     /// <exception cref="ArgumentException">A global or module name is not an identifier or collides with <c>log</c> or another global.</exception>
     /// <exception cref="InvalidOperationException">A host function has a parameter or return type the sandbox does not support.</exception>
@@ -229,23 +236,59 @@ public sealed partial class ScriptSandbox
                 $"script inputs are {inputChars} characters of JSON, over the cap of {options.MaxInputChars}", 0, 0);
         }
 
+        if (Volatile.Read(ref abandonedRunning) >= options.MaxAbandonedRuns)
+        {
+            throw new ScriptException(ScriptErrorKind.Unavailable, string.Create(CultureInfo.InvariantCulture,
+                $"script not run: {Volatile.Read(ref abandonedRunning)} runs given up on are still running (MaxAbandonedRuns {options.MaxAbandonedRuns}); each may keep a core busy until it ends"), 0, 0);
+        }
+
         var pooled = Rent();
         var injected = new List<string>(request.Globals.Count + 1 + (request.Modules?.Count ?? 0));
         var reusable = false;
+        var abandoned = false;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            var result = pooled.Thread.Invoke(() => Execute(pooled, request, injected)); // on the engine's large stack (ScriptThread)
+            // On the engine's large stack (ScriptThread), waited for until AbandonRunAfter past the run's timeout.
+            var result = pooled.Thread.Invoke(() => Execute(pooled, request, injected), options.TimeoutInterval + options.AbandonRunAfter,
+                () => EndedLate(request, started));
 
             // A long run may have gone deep and left much of its thread's stack committed: such an engine is not kept (a new one
             // costs ~0.2 ms), so pooled engines hold only what quick runs touched.
             reusable = System.Diagnostics.Stopwatch.GetElapsedTime(started) < KeepEngineAfter;
             return result;
         }
+        catch (ScriptThread.AbandonedException)
+        {
+            abandoned = true; // its thread still runs on the engine: nothing here may touch it again
+            var running = Interlocked.Increment(ref abandonedRunning);
+            Interlocked.Increment(ref abandonedTotal);
+            logger.LogError("Script run in {InstanceId} {StepId} given up on: it did not stop {Grace} after its {Timeout} timeout ({Running} such runs still running); its thread runs on until it returns to a deadline check",
+                request.Context.InstanceId, request.Context.StepId, options.AbandonRunAfter, options.TimeoutInterval, running);
+            throw new ScriptException(ScriptErrorKind.Timeout, string.Create(CultureInfo.InvariantCulture,
+                $"script timed out after {options.TimeoutInterval.TotalMilliseconds:0} ms (TimeoutInterval) and did not stop within {options.AbandonRunAfter.TotalMilliseconds:0} ms more (AbandonRunAfter): it is inside a call the sandbox cannot interrupt (a host function that waits, or a built-in), and was given up on"), 0, 0);
+        }
         finally
         {
-            Return(pooled, injected, reusable);
+            if (!abandoned)
+            {
+                Return(pooled, injected, reusable);
+            }
         }
+    }
+
+    /// <summary>Runs given up on (<see cref="ScriptingOptions.AbandonRunAfter"/>) whose threads have not ended yet.</summary>
+    public int AbandonedRunning => Math.Max(0, Volatile.Read(ref abandonedRunning));
+
+    /// <summary>Runs given up on since the sandbox was made.</summary>
+    public long AbandonedTotal => Interlocked.Read(ref abandonedTotal);
+
+    /// <summary>On the thread of a run given up on, as it ends after all: counted out, and logged.</summary>
+    private void EndedLate(ScriptRequest request, long started)
+    {
+        Interlocked.Decrement(ref abandonedRunning);
+        logger.LogWarning("Script run in {InstanceId} {StepId}, given up on, ended after {Elapsed}",
+            request.Context.InstanceId, request.Context.StepId, System.Diagnostics.Stopwatch.GetElapsedTime(started));
     }
 
     private ScriptResult Execute(PooledEngine pooled, ScriptRequest request, List<string> injected)

@@ -66,15 +66,22 @@ internal sealed class ScriptThread : IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="work"/> on this thread, in the caller's execution context, and waits for it: its result, or its exception
-    /// rethrown here. One caller at a time (the engine's owner).
+    /// Runs <paramref name="work"/> on this thread, in the caller's execution context, and waits for it, at most
+    /// <paramref name="wait"/>: its result, or its exception rethrown here. One caller at a time (the engine's owner).
     /// </summary>
-    public T Invoke<T>(Func<T> work)
+    /// <param name="work">The job.</param>
+    /// <param name="wait">How long to wait for it (<see cref="Timeout.InfiniteTimeSpan"/>: as long as it takes).</param>
+    /// <param name="endedLate">Called on this thread when a job that was given up on ends after all.</param>
+    /// <exception cref="AbandonedException">The job did not end within <paramref name="wait"/>. .NET cannot stop a thread: the job
+    /// runs on until it returns to code that checks its deadline (or ends), then <paramref name="endedLate"/> is called and the thread
+    /// ends. The thread is disposed; its engine must not be touched again.</exception>
+    public T Invoke<T>(Func<T> work, TimeSpan wait, Action? endedLate = null)
     {
         ObjectDisposedException.ThrowIf(_stopping, this);
         var context = ExecutionContext.Capture();
         T result = default!;
         ExceptionDispatchInfo? failure = null;
+        var state = Running;
         _job = () =>
         {
             try
@@ -92,13 +99,37 @@ internal sealed class ScriptThread : IDisposable
             {
                 failure = ExceptionDispatchInfo.Capture(e);
             }
+            finally
+            {
+                if (Interlocked.CompareExchange(ref state, Ended, Running) == Abandoned)
+                {
+                    endedLate?.Invoke();
+                }
+            }
         };
         _start.Release();
-        _done.Wait();
+        if (!_done.Wait(wait))
+        {
+            if (Interlocked.CompareExchange(ref state, Abandoned, Running) == Running)
+            {
+                Dispose(); // the loop ends once the job does
+                throw new AbandonedException();
+            }
+
+            _done.Wait(); // the job ended just as the wait ran out
+        }
+
         _job = null;
         failure?.Throw();
         return result;
     }
+
+    private const int Running = 0;
+    private const int Ended = 1;
+    private const int Abandoned = 2;
+
+    /// <summary>A job given up on by <see cref="Invoke{T}"/>: it had not ended when the wait ran out.</summary>
+    public sealed class AbandonedException() : Exception("the job did not end within the wait; its thread is abandoned");
 
     /// <summary>
     /// Runs <paramref name="work"/> once on a new thread with <paramref name="stackBytes"/> of stack and waits for it: its result,

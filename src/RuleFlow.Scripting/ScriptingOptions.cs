@@ -13,6 +13,23 @@ public sealed class ScriptingOptions
     /// <summary>Wall-clock limit of one script execution; default 2 s. Exceeding it ends the script with <see cref="ScriptErrorKind.Timeout"/>.</summary>
     public TimeSpan TimeoutInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long past <see cref="TimeoutInterval"/> a caller waits for a run that has not stopped before it gives the run up; default
+    /// 5 s, more than 0. A run checks its deadline between statements and at every function and built-in it enters, but not inside a
+    /// host function (a database call that waits on a lock) or inside a Jint built-in the sandbox has not bounded: such a run would hold
+    /// its caller (a workflow step, a rule action) for as long as it lasts. Given up, the run fails with
+    /// <see cref="ScriptErrorKind.Timeout"/>; its thread runs on until it returns to code that checks the deadline (which then stops
+    /// it: no host function is called after the deadline) and its engine is dropped. .NET cannot stop a thread from outside.
+    /// </summary>
+    public TimeSpan AbandonRunAfter { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Runs given up on (<see cref="AbandonRunAfter"/>) whose threads are still running, at most; default 4, at least 1. Each may keep
+    /// a core busy; while this many are, a new run fails at once with <see cref="ScriptErrorKind.Unavailable"/> instead of starting
+    /// another, and the server's <c>GET /api/stats</c> shows them (<c>scripts.abandonedRunning</c>).
+    /// </summary>
+    public int MaxAbandonedRuns { get; set; } = 4;
+
     /// <summary>Maximum JavaScript statements executed per execution; default 100,000.</summary>
     public int MaxStatements { get; set; } = 100_000;
 

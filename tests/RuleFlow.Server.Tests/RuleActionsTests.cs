@@ -59,6 +59,9 @@ public sealed class RuleActionsTests
         Assert.Equal($"{firing["activationId"]!.GetValue<string>()}:1", results[1]!["result"]!["key"]!.GetValue<string>());
         Assert.Contains("alert on web-1", server.Log, StringComparison.Ordinal);
         Assert.Contains("blocked 198.51.100.9", server.Log, StringComparison.Ordinal);
+        var scripts = (await server.GetJsonAsync("api/stats"))["scripts"]!; // the sandbox the action ran in, none given up on
+        Assert.True(scripts["enginesCreated"]!.GetValue<long>() >= 1, scripts.ToJsonString());
+        Assert.Equal((0, 0L), (scripts["abandonedRunning"]!.GetValue<int>(), scripts["abandonedTotal"]!.GetValue<long>()));
 
         // start workflow with a template: the rendered input (a number stays a number).
         await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/instances?correlationKey=198.51.100.9"))["total"]!.GetValue<int>() == 1, "the instance");

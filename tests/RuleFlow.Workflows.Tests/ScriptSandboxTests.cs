@@ -631,6 +631,57 @@ public sealed class ScriptSandboxTests
     }
 
     [Fact]
+    public async Task A_run_that_does_not_stop_is_given_up_on_and_calls_no_host_function_after_its_deadline()
+    {
+        // A host function that waits (a database call on a locked row) held its caller for as long as it lasted: Run waited for the
+        // script thread without a bound. Given up on, the run fails; its thread calls nothing more once the wait ends.
+        using var release = new ManualResetEventSlim();
+        var module = new WaitingModule(release);
+        var sandbox = new ScriptSandbox(new ScriptingOptions
+        {
+            TimeoutInterval = TimeSpan.FromMilliseconds(200), AbandonRunAfter = TimeSpan.FromMilliseconds(300), MaxAbandonedRuns = 1,
+        });
+        ScriptRequest Request(string source) => new(source, new Dictionary<string, string>(), Context, [module]);
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var error = Assert.Throws<ScriptException>(() => sandbox.Run(Request("hold.wait(); hold.after(); return 1;")));
+        Assert.Equal(ScriptErrorKind.Timeout, error.Kind);
+        Assert.Contains("did not stop within 300 ms more (AbandonRunAfter)", error.Message, StringComparison.Ordinal);
+        Assert.InRange(started.Elapsed.TotalSeconds, 0.45, 10);
+        Assert.Equal((1, 1L), (sandbox.AbandonedRunning, sandbox.AbandonedTotal));
+
+        // While MaxAbandonedRuns runs go on, no other starts.
+        var refused = Assert.Throws<ScriptException>(() => sandbox.Run(Request("hold.after(); return 2;")));
+        Assert.Equal(ScriptErrorKind.Unavailable, refused.Kind);
+        Assert.Contains("1 runs given up on are still running (MaxAbandonedRuns 1)", refused.Message, StringComparison.Ordinal);
+
+        release.Set(); // the host function returns; the script thread meets its deadline at the next call, and ends
+        await RuntimeTests.WaitUntilAsync(() => sandbox.AbandonedRunning == 0);
+        Assert.Equal(0, module.AfterCalls);
+        Assert.Equal("3", sandbox.Run(Request("return 3;")).ResultJson);
+        Assert.Equal("4", sandbox.Run(Request("hold.after(); return 4;")).ResultJson);
+        Assert.Equal(1, module.AfterCalls);
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ScriptSandbox(new ScriptingOptions { MaxAbandonedRuns = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ScriptSandbox(new ScriptingOptions { AbandonRunAfter = TimeSpan.Zero }));
+    }
+
+    private sealed class WaitingModule(ManualResetEventSlim release) : IScriptHostModule
+    {
+        private int afterCalls;
+
+        public int AfterCalls => Volatile.Read(ref afterCalls);
+
+        public string Name => "hold";
+
+        public IReadOnlyDictionary<string, Delegate> CreateFunctions(ScriptCallContext context) => new Dictionary<string, Delegate>
+        {
+            ["wait"] = new Func<bool>(() => release.Wait(TimeSpan.FromSeconds(60))),
+            ["after"] = new Action(() => Interlocked.Increment(ref afterCalls)),
+        };
+    }
+
+    [Fact]
     public void Bound_functions_keep_every_argument_and_work_with_new_and_instanceof()
     {
         Assert.Equal("[1,1,3]", Run("function f(a, b, c) { return [a, b, c]; } return f.bind(null, 1)(1, 3);").ResultJson); // Jint dropped the second 1

@@ -130,6 +130,7 @@ public static class ConfigurationCheck
         Positive(nameof(w.OutboxRetryDelay), w.OutboxRetryDelay);
         Positive(nameof(w.OutboxMaxRetryDelay), w.OutboxMaxRetryDelay);
         Positive("Scripting:" + nameof(w.Scripting.TimeoutInterval), w.Scripting.TimeoutInterval);
+        Positive("Scripting:" + nameof(w.Scripting.AbandonRunAfter), w.Scripting.AbandonRunAfter);
         AtLeast(nameof(w.MaxConcurrency), w.MaxConcurrency, 1);
         AtLeast(nameof(w.CompensationAttempts), w.CompensationAttempts, 1);
         AtLeast(nameof(w.OutboxBatchSize), w.OutboxBatchSize, 1);
@@ -138,6 +139,7 @@ public static class ConfigurationCheck
         AtLeast("Scripting:" + nameof(w.Scripting.MaxStatements), w.Scripting.MaxStatements, 1);
         AtLeast("Scripting:" + nameof(w.Scripting.LimitRecursion), w.Scripting.LimitRecursion, 1);
         AtLeast("Scripting:" + nameof(w.Scripting.MaxArrayLength), w.Scripting.MaxArrayLength, 1);
+        AtLeast("Scripting:" + nameof(w.Scripting.MaxAbandonedRuns), w.Scripting.MaxAbandonedRuns, 1);
         AtLeast("Scripting:" + nameof(w.Scripting.MaxResultChars), w.Scripting.MaxResultChars, 2);
         AtLeast("Scripting:" + nameof(w.Scripting.MaxInputChars), w.Scripting.MaxInputChars, 2);
         AtLeast("Scripting:" + nameof(w.Scripting.MaxLogLines), w.Scripting.MaxLogLines, 0);
