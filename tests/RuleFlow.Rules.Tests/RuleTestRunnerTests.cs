@@ -63,6 +63,34 @@ public sealed class RuleTestRunnerTests
     }
 
     [Fact]
+    public void A_fact_given_at_a_time_arrives_then_the_clock_passes_to_it_first()
+    {
+        // A fact has no event time: inserting one does not move the clock. The test says when it arrives, so the runner lets time
+        // pass to then first (as the server's idle clock does while no event comes): the host's silence starts at 10:00, not at 09:00.
+        var result = Run("""
+            event heartbeat key host
+            fact Host key name
+            rule "known host never heard" when x: Host() no heartbeat(host == x.name) for 1h then log "never heard from " + x.name end
+            """, """
+            test "a host, then its heartbeat ten minutes later"
+                event heartbeat at 2024-05-01T09:00:00Z { host: "other" }
+                event Host at 2024-05-01T10:00:00Z { name: "h1" }
+                event heartbeat at 2024-05-01T10:10:00Z { host: "h1" }
+                expect nothing
+            end
+
+            test "a host never heard from"
+                event Host at 2024-05-01T10:00:00Z { name: "h1" }
+                advance to 2024-05-01T11:00:01Z
+                expect "known host never heard" at 2024-05-01T11:00:00Z
+                    log "never heard from h1"
+            end
+            """);
+        Assert.Empty(result.Diagnostics);
+        Assert.All(result.Tests, t => Assert.True(t.Passed, string.Join("\n", t.Failures)));
+    }
+
+    [Fact]
     public void A_test_naming_a_rule_or_an_event_type_the_rules_do_not_have_fails_saying_so()
     {
         var result = Run(Rules, """

@@ -211,6 +211,41 @@ public sealed class TemporalTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Silence_and_absence_after_facts_inserted_before_any_event_start_with_the_clock(bool restart)
+    {
+        // Event time is unknown until the first event: such facts took the clock's value 0 (year 1), so the silence of a host known
+        // from the start was over at the first event of anything ("never heard" fired at once, stamped 0001-01-01T01:00).
+        var rules = T.Load("""
+            fact Host key name
+            event heartbeat
+            event other
+            rule "never heard" when h: Host() no heartbeat(host == h.name) for 1h then log "silent " + h.name end
+            rule "no beat" when h: Host() not heartbeat(host == h.name) within 1h then log "absent " + h.name end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(E("Host", 0, new { name = "a" }));
+        session.Insert(E("Host", 0, new { name = "b" }));
+        if (restart)
+        {
+            session = T.Restore(rules, session); // a snapshot before the clock started: the facts have no time yet
+        }
+
+        Assert.Empty(session.Insert(E("other", 5_000_000, new { }))); // the clock starts here
+        Assert.Empty(session.Insert(E("heartbeat", 5_000_000 + 1_800_000, new { host = "a" })));
+        if (restart)
+        {
+            session = T.Restore(rules, session); // and after: the waits still start at the clock's first value
+        }
+
+        var firings = session.AdvanceTo(At(5_000_000 + 3_600_001));
+        Assert.Equal(["absent b", "silent b"], firings.Select(f => Assert.IsType<LogAction>(f.Actions[0]).Message).Order());
+        Assert.All(firings, f => Assert.Equal(At(5_000_000 + 3_600_000), f.Time));
+        Assert.Equal("silent a", Assert.IsType<LogAction>(Assert.Single(session.AdvanceTo(At(5_000_000 + 1_800_000 + 3_600_001))).Actions[0]).Message);
+    }
+
+    [Theory]
     [InlineData("sum(m(h == x.h), v) within 10s >= 10", new double[] { 3, 4, 3 }, true)]
     [InlineData("sum(m(h == x.h), v) within 10s >= 11", new double[] { 3, 4, 3 }, false)]
     [InlineData("avg(m(h == x.h), v) within 10s > 3.3", new double[] { 3, 4, 3 }, true)]

@@ -82,6 +82,15 @@ internal static class T
 
     public static StartWorkflowAction Start(RuleFiring firing) => Assert.IsType<StartWorkflowAction>(Assert.Single(firing.Actions));
 
+    /// <summary>The session saved to a snapshot and restored from it, as after a restart.</summary>
+    public static RuleSession Restore(RuleSet rules, RuleSession session)
+    {
+        using var stream = new MemoryStream();
+        session.SaveSnapshot(stream);
+        stream.Position = 0;
+        return rules.RestoreSession(stream, new RuleSessionOptions());
+    }
+
     public static List<RuleFiring> InsertAll(RuleSession session, IEnumerable<RuleEvent> events) =>
         [.. events.SelectMany(session.Insert)];
 }

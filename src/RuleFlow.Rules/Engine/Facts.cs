@@ -235,8 +235,18 @@ internal sealed class DataFact(string id, JsonElement data, long time, TypeRunti
     /// <summary>The aggregate group of the first aggregate node the event entered, while it is in that group (no key to recompute).</summary>
     public AggregateGroup? Group { get; set; }
 
-    /// <summary>Event time in UTC ticks (facts: the session clock when the fact was inserted).</summary>
+    /// <summary>Event time in UTC ticks (facts: the session clock when the fact was inserted; one inserted before the clock started
+    /// takes the clock's first value then, <see cref="long.MinValue"/> until then).</summary>
     public long Time { get; private set; } = time;
+
+    /// <summary>Gives a fact inserted before the clock started the clock's first value (<see cref="SessionState.ClockStarted"/>).</summary>
+    public void TimeFromClockStart(long clock)
+    {
+        if (IsFact && Time == long.MinValue)
+        {
+            Time = clock;
+        }
+    }
 
     public TypeRuntime Type { get; private set; } = type;
 

@@ -82,6 +82,13 @@ internal sealed class SessionState : ITimerTarget
     /// <summary>The latest event time seen (ticks).</summary>
     public long HighWaterTicks => _high;
 
+    /// <summary>
+    /// False until the clock first moves (an event, or <see cref="AdvanceTo"/>): event time is unknown before, so a fact inserted
+    /// then has no time (<see cref="long.MinValue"/>), and the silences and absences that start at such a fact wait for the clock's
+    /// first value (<see cref="StartClock"/>) instead of measuring from year 1.
+    /// </summary>
+    public bool ClockStarted => _high != long.MinValue;
+
     /// <summary>Event time of the working-memory change in progress (the clock, or the due time of the timer being run).</summary>
     public long ChangeTime { get; private set; }
 
@@ -435,16 +442,50 @@ internal sealed class SessionState : ITimerTarget
             return;
         }
 
+        var starting = !ClockStarted;
         _high = time;
         var target = Math.Max(ClockTicks, time - LatenessTicks);
-        if (target <= ClockTicks)
+        if (target <= ClockTicks && !starting)
         {
             return;
         }
 
         ClockTicks = target;
         Context.Clock = target; // now() in conditions reads the clock of this insertion
+        if (starting)
+        {
+            StartClock(target);
+        }
+
         RunTimers(target);
+    }
+
+    /// <summary>
+    /// The clock's first value: facts inserted before it (with no time) take it as their time, and the silences and absences that
+    /// began at them start now.
+    /// </summary>
+    private void StartClock(long clock)
+    {
+        foreach (var byKey in _facts.Values)
+        {
+            foreach (var fact in byKey.Values)
+            {
+                fact.TimeFromClockStart(clock);
+            }
+        }
+
+        foreach (var node in _network.Nodes)
+        {
+            switch (node)
+            {
+                case SilenceNode silence:
+                    silence.StartClock(this, clock);
+                    break;
+                case AbsenceNode absence:
+                    absence.StartClock(this, clock);
+                    break;
+            }
+        }
     }
 
     /// <summary>Runs due timers (due before <paramref name="clock"/>), one due time at a time.</summary>
@@ -874,7 +915,8 @@ internal sealed class SessionState : ITimerTarget
             Retract(existing);
         }
 
-        var fact = new DataFact(id, data.Clone(), _factTime ?? ChangeTime, type, NextSequence()) { FactKey = key };
+        // A fact takes the clock's time (or its match's, made by a firing); before the clock has started it has none.
+        var fact = new DataFact(id, data.Clone(), _factTime ?? (ClockStarted ? ChangeTime : long.MinValue), type, NextSequence()) { FactKey = key };
         byKey.Set(fact);
         Propagate(fact);
         _justHeld.Add(fact);

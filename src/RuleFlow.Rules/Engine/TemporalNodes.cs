@@ -24,9 +24,10 @@ internal sealed class AbsenceNode(int id, AlphaMemoryNode right, KeyFn? leftKey,
     {
         public Token Token { get; } = token;
 
-        public long Reference { get; } = reference;
+        /// <summary>Start of the wait (ticks); <see cref="long.MinValue"/> while it waits for the clock to start (facts only).</summary>
+        public long Reference { get; set; } = reference;
 
-        public long Deadline { get; } = deadline;
+        public long Deadline { get; set; } = deadline;
 
         public bool Resolved { get; set; }
 
@@ -102,8 +103,10 @@ internal sealed class AbsenceNode(int id, AlphaMemoryNode right, KeyFn? leftKey,
             return;
         }
 
+        // A match of facts only has no time: the wait starts at the clock, or, before the clock has started, at its first value.
+        var waitsForClock = token.Time == long.MinValue && !session.ClockStarted;
         var reference = token.Time == long.MinValue ? session.ClockTicks : token.Time;
-        var pending = new Pending(token, reference, reference + WindowTicks);
+        var pending = waitsForClock ? new Pending(token, long.MinValue, long.MaxValue) : new Pending(token, reference, reference + WindowTicks);
         var memory = session.MemoryOf<Memory>(Id);
         AddTo(memory.Left, key, pending);
         memory.Entries[token] = pending;
@@ -119,8 +122,31 @@ internal sealed class AbsenceNode(int id, AlphaMemoryNode right, KeyFn? leftKey,
             }
         }
 
-        Hold(session, pending);
-        session.Timers.Schedule(pending.Deadline, Id, token.MaxSequence(), token.OrderKey(), this, pending);
+        if (!waitsForClock)
+        {
+            Hold(session, pending);
+            session.Timers.Schedule(pending.Deadline, Id, token.MaxSequence(), token.OrderKey(), this, pending);
+        }
+    }
+
+    /// <summary>The clock's first value: the waits of matches made before it (facts only) start at <paramref name="clock"/>.</summary>
+    public void StartClock(SessionState session, long clock)
+    {
+        if (session.PeekMemory<Memory>(Id) is not { } memory)
+        {
+            return;
+        }
+
+        foreach (var pending in memory.Entries.Values)
+        {
+            if (pending.Reference == long.MinValue && !pending.Resolved && pending.Output is null && !pending.Token.Deleted)
+            {
+                pending.Reference = clock;
+                pending.Deadline = clock + WindowTicks;
+                Hold(session, pending);
+                session.Timers.Schedule(pending.Deadline, Id, pending.Token.MaxSequence(), pending.Token.OrderKey(), this, pending);
+            }
+        }
     }
 
     public override void LeftRetract(SessionState session, Token token)
@@ -293,6 +319,27 @@ internal sealed class SilenceNode(int id, AlphaMemoryNode right, KeyFn? leftKey,
             if (token.Time != long.MinValue)
             {
                 Arm(session, group, token.Time);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The clock's first value: the silences of matches made before it (facts inserted with no time) start at
+    /// <paramref name="clock"/>. Without earlier patterns a silence still waits for its first event.
+    /// </summary>
+    public void StartClock(SessionState session, long clock)
+    {
+        if (session.PeekMemory<Memory>(Id) is not { } memory)
+        {
+            return;
+        }
+
+        foreach (var (token, groups) in memory.Groups)
+        {
+            if (token.Length > 0 && !token.Deleted && groups.TryGetValue(JoinKey.Unit, out var group) && perKey is null
+                && group.Since == long.MinValue && group.LastEvent is null && group.Output is null)
+            {
+                Arm(session, group, clock);
             }
         }
     }

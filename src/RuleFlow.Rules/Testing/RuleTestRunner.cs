@@ -285,6 +285,7 @@ public static class RuleTestRunner
         }
 
         var session = rules.CreateSession(new RuleSessionOptions { AllowedLateness = file.Lateness });
+        var factTypes = rules.EventTypes.Where(t => t.IsFact).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         var pending = new List<RuleFiring>();
         var total = 0;
         var clock = DateTimeOffset.UnixEpoch;
@@ -301,6 +302,15 @@ public static class RuleTestRunner
                     {
                         clock = e.At is { } at ? at : e.After is { } after ? clock + after : clock;
                         var data = JsonSerializer.SerializeToElement(e.Data);
+                        if (factTypes.Contains(e.Type) && (e.At is not null || e.After is not null))
+                        {
+                            // A fact has no event time, so inserting it does not move the clock: time passes to the step's time first,
+                            // as the server's idle clock moves it while no event comes.
+                            var passed = session.AdvanceTo(clock);
+                            pending.AddRange(passed);
+                            total += passed.Count;
+                        }
+
                         var firings = session.Insert(new RuleEvent(e.Id ?? "e" + (++n).ToString(CultureInfo.InvariantCulture), e.Type, clock, data));
                         pending.AddRange(firings);
                         total += firings.Count;
