@@ -330,14 +330,12 @@ public static class RuleSetLoader
                     return;
                 }
 
-                foreach (var rule in state.Rules)
+                // Of every rule, also those with other errors: one pass reports every error.
+                foreach (var (rule, action) in binder.BoundActions)
                 {
-                    foreach (var (code, action) in EmbeddedCodeOf(rule))
+                    if (EmbeddedCodeOf(rule, action) is { } code && CheckCode(checkCode, code) is { } error)
                     {
-                        if (CheckCode(checkCode, code) is { } error)
-                        {
-                            state.Diagnostics.ReportError(error.Code, action.Location, error.Message, error.Hint);
-                        }
+                        state.Diagnostics.ReportError(error.Code, action.Location, error.Message, error.Hint);
                     }
                 }
             });
@@ -384,23 +382,13 @@ public static class RuleSetLoader
         return new RuleSetLoadResult(ruleSet, results, texts);
     }
 
-    /// <summary>The templates (<c>start workflow … with template</c>) and scripts of a rule's actions, with the action of each.</summary>
-    private static IEnumerable<(EmbeddedCodeInfo Code, BoundAction Action)> EmbeddedCodeOf(BoundRule rule)
+    /// <summary>The template (<c>start workflow … with template</c>) or script of a rule's action, or null for another action.</summary>
+    private static EmbeddedCodeInfo? EmbeddedCodeOf(string rule, BoundAction a) => a switch
     {
-        foreach (var a in rule.Actions)
-        {
-            var code = a switch
-            {
-                BoundStartWorkflow { Template: { } template } => new EmbeddedCodeInfo(rule.Name, "template", template, a.Location.File, a.Location.Line, a.Location.Column),
-                BoundScript script => new EmbeddedCodeInfo(rule.Name, "script", script.Code, a.Location.File, a.Location.Line, a.Location.Column),
-                _ => null,
-            };
-            if (code is not null)
-            {
-                yield return (code, a);
-            }
-        }
-    }
+        BoundStartWorkflow { Template: { } template } => new EmbeddedCodeInfo(rule, "template", template, a.Location.File, a.Location.Line, a.Location.Column),
+        BoundScript script => new EmbeddedCodeInfo(rule, "script", script.Code, a.Location.File, a.Location.Line, a.Location.Column),
+        _ => null,
+    };
 
     /// <summary>
     /// The host's check of one template or script; a check that fails (a thread it could not start, say) is an error at the action

@@ -68,12 +68,22 @@ public sealed class CheckCommandTests
                 start workflow "w" with template """{ "id": "{{c.id}}" }"""
                 script """return { id: id };""" with { id: c.id }
             end
+
+            rule "broken twice"
+            when
+                c: e(nosuch(id) == 1)
+            then
+                start workflow "w" with template """{{#each c}}"""
+            end
             """");
         var (exit, output, _) = Run(dir);
         Assert.Equal(1, exit);
         Assert.Contains("a.rules:7:5: error WF1021: rule 'broken': template: template does not compile: Reached end of template before block expression 'if' was closed", output, StringComparison.Ordinal);
         Assert.Contains("a.rules:8:5: error WF1020: rule 'broken': script line 1, column 9: syntax error: Unexpected token ;", output, StringComparison.Ordinal);
-        Assert.Contains("1 file(s) checked: 2 error(s)", output, StringComparison.Ordinal);
+
+        // In a rule with other errors too: every error in one pass (the template's was not reported until the others were mended).
+        Assert.Contains("a.rules:23:5: error WF1021: rule 'broken twice': template: template does not compile", output, StringComparison.Ordinal);
+        Assert.Matches(@"a\.rules:21:\d+: error RF", output);
     }
 
     [Fact]

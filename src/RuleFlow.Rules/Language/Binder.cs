@@ -339,6 +339,12 @@ internal sealed class Binder
     }
 
     /// <summary>Binds every rule of a file; rules with errors are left out (their errors are reported).</summary>
+    /// <summary>
+    /// Every action bound so far, with its rule's name, of rules that bound and of rules with errors alike: a host checks the
+    /// templates and scripts of all of them, so one pass reports every error.
+    /// </summary>
+    public List<(string Rule, BoundAction Action)> BoundActions { get; } = [];
+
     public List<BoundRule> BindRules(CompilationUnitSyntax unit)
     {
         var rules = new List<BoundRule>();
@@ -463,6 +469,7 @@ internal sealed class Binder
             if (BindAction(action, scope, elements) is { } bound)
             {
                 actions.Add(bound);
+                BoundActions.Add((name ?? "", bound));
             }
         }
 
