@@ -1234,9 +1234,59 @@ internal sealed class Binder
         var lists = new Dictionary<string, List<InItem[]>>(StringComparer.Ordinal);
         var absent = new HashSet<string>(StringComparer.Ordinal);
         var compared = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var condition in element.Conditions.SelectMany(RuleConjuncts))
+        var texts = new Dictionary<string, List<(TextOp Op, string Text)>>(StringComparer.Ordinal);
+
+        // What a constant value of a field must meet, from the conditions seen so far: false when it meets them not, null when that
+        // cannot be told at load.
+        bool? Admits(string path, RuleValue value)
+        {
+            if (absent.Contains(path) || (equal.TryGetValue(path, out var eq) && !ValueOps.AreEqual(eq, value))
+                || (notEqual.TryGetValue(path, out var ne) && ne.Any(x => ValueOps.AreEqual(x, value))))
+            {
+                return false;
+            }
+
+            if (value.Kind == ValueKind.Number
+                && ((low.TryGetValue(path, out var lo) && (value.Number < lo.Value || (value.Number == lo.Value && !lo.Inclusive)))
+                    || (high.TryGetValue(path, out var hi) && (value.Number > hi.Value || (value.Number == hi.Value && !hi.Inclusive)))))
+            {
+                return false;
+            }
+
+            if (value.Kind == ValueKind.String && texts.TryGetValue(path, out var ops) && ops.Any(o => !TextHolds(o.Op, value.GetString(), o.Text)))
+            {
+                return false;
+            }
+
+            bool? result = true;
+            foreach (var items in lists.TryGetValue(path, out var all) ? all : [])
+            {
+                var allowed = Allows(items, value);
+                if (allowed == false)
+                {
+                    return false;
+                }
+
+                result = allowed is null ? null : result;
+            }
+
+            return result;
+        }
+
+        // True when no item of a list meets the conditions seen so far (a range of numbers outside the numeric bounds, a value that
+        // Admits refuses); false when one may.
+        bool NoneAdmitted(string path, InItem[] items) => items.All(item =>
+            item.IsRange
+                ? item.Value.Kind == ValueKind.Number && item.High.Kind == ValueKind.Number
+                  && ((low.TryGetValue(path, out var lo) && (item.High.Number < lo.Value || (item.High.Number == lo.Value && !lo.Inclusive)))
+                      || (high.TryGetValue(path, out var hi) && (item.Value.Number > hi.Value || (item.Value.Number == hi.Value && !hi.Inclusive)))
+                      || (equal.TryGetValue(path, out var eq) && eq.Kind == ValueKind.Number && (eq.Number < item.Value.Number || eq.Number > item.High.Number)))
+                : item.Value.Kind != ValueKind.Network && Admits(path, item.Value) == false);
+
+        foreach (var original in element.Conditions.SelectMany(RuleConjuncts))
         {
             string? contradiction = null;
+            var condition = AsList(original) ?? original;
             if (condition is BoundLiteral { Value.Kind: ValueKind.Bool } literal && !literal.Value.Bool)
             {
                 contradiction = "it is the constant false";
@@ -1271,8 +1321,39 @@ internal sealed class Binder
                 {
                     contradiction = $"no value of '{shown}' is in both lists";
                 }
+                else if (NoneAdmitted(path, inList.Items))
+                {
+                    contradiction = $"no value in the list meets the other conditions on '{shown}'";
+                }
 
                 (lists.TryGetValue(path, out var all) ? all : lists[path] = []).Add(inList.Items);
+            }
+            else if (condition is BoundTextOp { Left: BoundField { Source: FieldSource.Current } texted, Right: BoundLiteral { Value.Kind: ValueKind.String } text } textOp)
+            {
+                var path = texted.Canonical;
+                var shown = BoundPrinter.PathText(texted.Path);
+                var needle = text.Value.GetString();
+                compared.Add(path);
+                var ops = texts.TryGetValue(path, out var known) ? known : texts[path] = [];
+                if (absent.Contains(path))
+                {
+                    contradiction = $"'{shown}' is required to be missing";
+                }
+                else if (equal.TryGetValue(path, out var eq) && eq.Kind == ValueKind.String && !TextHolds(textOp.Operator, eq.GetString(), needle))
+                {
+                    contradiction = $"'{shown}' is already required to equal {eq}";
+                }
+                else if (ops.FirstOrDefault(o => o.Op == textOp.Operator && textOp.Operator != TextOp.Contains
+                             && !TextHolds(o.Op, o.Text, needle) && !TextHolds(o.Op, needle, o.Text)) is { Text: { } other })
+                {
+                    contradiction = $"no text {(textOp.Operator == TextOp.StartsWith ? "starts" : "ends")} with both \"{other}\" and \"{needle}\"";
+                }
+
+                ops.Add((textOp.Operator, needle));
+                if (contradiction is null && lists.TryGetValue(path, out var earlier) && earlier.Any(items => NoneAdmitted(path, items)))
+                {
+                    contradiction = $"no value in the list of '{shown}' {textOp.Operator.ToString().ToLowerInvariant()} \"{needle}\"";
+                }
             }
             else if (condition is BoundComparison c && ConstantSide(c) is var (path, op, value))
             {
@@ -1304,6 +1385,11 @@ internal sealed class Binder
                     else if (lists.TryGetValue(path, out var allowed) && allowed.Any(items => Allows(items, value) == false))
                     {
                         contradiction = $"'{shown}' is already required to be in a list without {value}";
+                    }
+                    else if (value.Kind == ValueKind.String && texts.TryGetValue(path, out var ops)
+                             && ops.FirstOrDefault(o => !TextHolds(o.Op, value.GetString(), o.Text)) is { Text: { } failed } fails)
+                    {
+                        contradiction = $"'{shown}' is already required to {fails.Op.ToString().ToLowerInvariant()} \"{failed}\"";
                     }
 
                     equal[path] = value;
@@ -1343,6 +1429,11 @@ internal sealed class Binder
                             || (!isLow && (eq.Number > bound.Number || (eq.Number == bound.Number && !bound.Item2)))))
                     {
                         contradiction = $"'{shown}' is already required to equal {eq}";
+                    }
+
+                    if (contradiction is null && lists.TryGetValue(path, out var earlier) && earlier.Any(items => NoneAdmitted(path, items)))
+                    {
+                        contradiction = $"no value in the list of '{shown}' is {(isLow ? ">" : "<")}{(bound.Item2 ? "=" : "")} {RuleValue.FormatNumber(bound.Number)}";
                     }
                 }
             }
@@ -1386,10 +1477,72 @@ internal sealed class Binder
         return false;
     }
 
-    /// <summary>True when two lists of plain values (no ranges, no networks) have no value in common.</summary>
-    private static bool Disjoint(InItem[] a, InItem[] b) =>
-        a.All(i => !i.IsRange && i.Value.Kind != ValueKind.Network) && b.All(i => !i.IsRange && i.Value.Kind != ValueKind.Network)
-        && !a.Any(x => b.Any(y => ValueOps.AreEqual(x.Value, y.Value)));
+    /// <summary>
+    /// True when two lists have no value in common: each pair of items is two different plain values, a number outside a range of
+    /// numbers, or two ranges of numbers that do not overlap (a network, or a range of other values, cannot be told at load).
+    /// </summary>
+    private static bool Disjoint(InItem[] a, InItem[] b) => a.All(x => b.All(y => ItemsDisjoint(x, y)));
+
+    private static bool ItemsDisjoint(InItem x, InItem y)
+    {
+        if (x.Value.Kind == ValueKind.Network || y.Value.Kind == ValueKind.Network)
+        {
+            return false;
+        }
+
+        static bool NumericRange(InItem i) => i.IsRange && i.Value.Kind == ValueKind.Number && i.High.Kind == ValueKind.Number;
+        return (x.IsRange, y.IsRange) switch
+        {
+            (false, false) => !ValueOps.AreEqual(x.Value, y.Value),
+            (true, false) => NumericRange(x) && Allows([x], y.Value) == false,
+            (false, true) => NumericRange(y) && Allows([y], x.Value) == false,
+            _ => NumericRange(x) && NumericRange(y) && (x.High.Number < y.Value.Number || y.High.Number < x.Value.Number),
+        };
+    }
+
+    /// <summary>Whether <paramref name="value"/> meets <c>value op text</c> (ordinal, as the engine compares).</summary>
+    private static bool TextHolds(TextOp op, string value, string text) => op switch
+    {
+        TextOp.StartsWith => value.StartsWith(text, StringComparison.Ordinal),
+        TextOp.EndsWith => value.EndsWith(text, StringComparison.Ordinal),
+        _ => value.Contains(text, StringComparison.Ordinal),
+    };
+
+    /// <summary>
+    /// An <c>or</c> of equalities with constants and <c>in</c> lists on one field of the pattern's own event, as one <c>in</c> list
+    /// (<c>k == "a" or k == "b"</c> is <c>k in ["a", "b"]</c>); null for any other condition.
+    /// </summary>
+    private static BoundIn? AsList(BoundExpression condition)
+    {
+        if (condition is not BoundLogical { IsAnd: false } or)
+        {
+            return null;
+        }
+
+        string? path = null;
+        BoundField? field = null;
+        var items = new List<InItem>();
+        foreach (var operand in or.Operands)
+        {
+            switch (operand)
+            {
+                case BoundComparison { Operator: ComparisonOp.Equal } c when ConstantSide(c) is var (p, _, v) && (path is null || path == p):
+                    path = p;
+                    field ??= (c.Left as BoundField ?? c.Right as BoundField)!;
+                    items.Add(new InItem(v, default, false));
+                    break;
+                case BoundIn { Negated: false, Operand: BoundField { Source: FieldSource.Current } f } list when path is null || path == f.Canonical:
+                    path = f.Canonical;
+                    field ??= f;
+                    items.AddRange(list.Items);
+                    break;
+                default:
+                    return null;
+            }
+        }
+
+        return field is null ? null : new BoundIn(field, [.. items], false);
+    }
 
     private static IEnumerable<BoundExpression> RuleConjuncts(BoundExpression e) =>
         e is BoundLogical { IsAnd: true } and ? and.Operands.SelectMany(RuleConjuncts) : [e];
