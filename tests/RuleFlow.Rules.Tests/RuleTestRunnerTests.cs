@@ -63,6 +63,35 @@ public sealed class RuleTestRunnerTests
     }
 
     [Fact]
+    public void A_failing_test_names_the_events_the_session_did_not_apply_and_why()
+    {
+        // A late event only made the diff say "missing firing": nothing said the event was dropped (explain did; an audit noticed).
+        var result = Run("""
+            event a
+            event b
+            rule "ra" when x: a() then log "a" end
+            """, """
+            test "an event behind the clock"
+                event b at 2024-01-01T00:00:01Z { }
+                event a at 2024-01-01T00:00:00Z id "early" { }
+                expect "ra"
+            end
+
+            test "late but not needed"
+                event b at 2024-01-01T00:00:01Z { }
+                event a at 2024-01-01T00:00:00Z { }
+                expect nothing
+            end
+            """);
+        Assert.Equal([false, true], result.Tests.Select(t => t.Passed));
+        var failures = string.Join("\n", result.Tests[0].Failures);
+        Assert.Contains("missing firing", failures, StringComparison.Ordinal);
+        Assert.Contains("events not applied:\n  ", failures, StringComparison.Ordinal);
+        Assert.Contains("r.ruletest:3:5: a early at 2024-01-01T00:00:00.0000000+00:00: late: older than the clock (2024-01-01T00:00:01.0000000+00:00) allows", failures, StringComparison.Ordinal);
+        Assert.Empty(result.Tests[1].Failures); // a passing test says nothing of it
+    }
+
+    [Fact]
     public void A_fact_given_at_a_time_arrives_then_the_clock_passes_to_it_first()
     {
         // A fact has no event time: inserting one does not move the clock. The test says when it arrives, so the runner lets time

@@ -286,6 +286,7 @@ public static class RuleTestRunner
 
         var session = rules.CreateSession(new RuleSessionOptions { AllowedLateness = file.Lateness });
         var factTypes = rules.EventTypes.Where(t => t.IsFact).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var notApplied = new List<string>();
         var pending = new List<RuleFiring>();
         var total = 0;
         var clock = DateTimeOffset.UnixEpoch;
@@ -311,7 +312,9 @@ public static class RuleTestRunner
                             total += passed.Count;
                         }
 
-                        var firings = session.Insert(new RuleEvent(e.Id ?? "e" + (++n).ToString(CultureInfo.InvariantCulture), e.Type, clock, data));
+                        var id = e.Id ?? "e" + (++n).ToString(CultureInfo.InvariantCulture);
+                        var firings = session.Insert(new RuleEvent(id, e.Type, clock, data));
+                        NoteNotApplied(session, e.Location.ToString(), id, e.Type, clock, notApplied);
                         pending.AddRange(firings);
                         total += firings.Count;
                         break;
@@ -333,6 +336,7 @@ public static class RuleTestRunner
                         {
                             clock = time ?? clock;
                             var firings = session.Insert(new RuleEvent(id, e.Type, clock, data));
+                            NoteNotApplied(session, e.Location.ToString(), id, e.Type, clock, notApplied);
                             pending.AddRange(firings);
                             total += firings.Count;
                         }
@@ -372,7 +376,31 @@ public static class RuleTestRunner
             failures.Add(text.ToString());
         }
 
+        if (failures.Count > 0 && notApplied.Count > 0)
+        {
+            // What the diff alone does not show: events the session did not apply (a late one is the usual cause of a missing firing).
+            failures.Add("events not applied:\n  " + string.Join("\n  ", notApplied.Take(10))
+                         + (notApplied.Count > 10 ? $"\n  … {notApplied.Count - 10} more" : ""));
+        }
+
         return new RuleTestResult(test.Name, test.Location, failures.Count == 0, failures, total);
+    }
+
+    /// <summary>Notes an event the session did not apply (late, invalid, or dropped as a duplicate), with why.</summary>
+    private static void NoteNotApplied(RuleSession session, string at, string id, string type, DateTimeOffset time, List<string> notes)
+    {
+        var why = session.LastInsertStatus switch
+        {
+            InsertStatus.Late => $"late: older than the clock ({session.Clock:O}) allows for its type (its window's retention and the allowed lateness)",
+            InsertStatus.Invalid => "invalid: not a JSON object, a fact without its key field, or a declared field of another JSON type",
+            InsertStatus.Deduplicated => "dropped by its type's dedup",
+            InsertStatus.UnknownType => "its type is not declared",
+            _ => null,
+        };
+        if (why is not null)
+        {
+            notes.Add($"{at}: {type} {id} at {time:O}: {why}");
+        }
     }
 
     private static void Check(ExpectStep expect, List<RuleFiring> actual, List<string> failures)
