@@ -646,6 +646,12 @@ public sealed partial class ScriptSandbox
                 prototype.DefineOwnProperty(name, new PropertyDescriptor(getter, setter, own.Enumerable ?? false, false), true);
                 Freeze(getter, [], 0);
                 Freeze(setter, [], 0);
+                if (original.IsObject())
+                {
+                    // Reachable only through the getter now, where the walk over the built-ins does not look: unfrozen, a run could
+                    // give Object.prototype.toString a 'call' of its own that every later run on this engine used (seventh review).
+                    Freeze(original.AsObject(), [], 0);
+                }
             }
         }
 

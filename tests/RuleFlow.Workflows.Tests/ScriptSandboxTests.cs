@@ -682,6 +682,44 @@ public sealed class ScriptSandboxTests
     }
 
     [Fact]
+    public void Every_object_a_script_can_reach_from_the_built_ins_is_frozen_and_no_run_sees_another_runs_data()
+    {
+        // The originals behind Object.prototype.toString/valueOf/toLocaleString and Error.prototype.toString (served by getters) were
+        // not frozen: one run gave toString a 'call' that recorded what later runs on the engine passed to it (seventh review).
+        var sandbox = new ScriptSandbox(new ScriptingOptions());
+        ScriptResult RunOn(string source) => sandbox.Run(new ScriptRequest(source, new Dictionary<string, string>(), Context));
+        var stash = RunOn("""
+            var stash = [], caught = [];
+            try { Object.defineProperty(Object.prototype.toString, 'call', { value: function (v) { stash.push(JSON.stringify(v)); return '[object Array]'; } }); } catch (e) { caught.push(e.name); }
+            try { Object.prototype.valueOf.stash = stash; } catch (e) { caught.push(e.name); }
+            return caught;
+            """);
+        Assert.Equal("""["TypeError"]""", stash.ResultJson);
+        Assert.Equal("[true,null]", RunOn("return [Object.prototype.toString.call({ apiKey: 'secret' }) === '[object Object]', Object.prototype.valueOf.stash === undefined ? null : 1];").ResultJson);
+        Assert.Equal(1, sandbox.EnginesCreated); // the same engine: the second run would have seen the first's
+
+        Assert.Equal("[]", RunOn("""
+            var seen = [], open = [];
+            function walk(o, path, depth) {
+              if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.indexOf(o) >= 0 || depth > 8) return;
+              seen.push(o);
+              if (!Object.isFrozen(o)) open.push(path);
+              var names = Object.getOwnPropertyNames(o);
+              for (var i = 0; i < names.length; i++) {
+                var d = Object.getOwnPropertyDescriptor(o, names[i]);
+                if ('value' in d) { walk(d.value, path + '.' + names[i], depth + 1); continue; }
+                walk(d.get, path + '.get ' + names[i], depth + 1);
+                walk(d.set, path + '.set ' + names[i], depth + 1);
+                try { walk(o[names[i]], path + '.' + names[i], depth + 1); } catch (e) { }
+              }
+            }
+            var globals = Object.getOwnPropertyNames(this);
+            for (var i = 0; i < globals.length; i++) if (globals[i] !== 'log') walk(this[globals[i]], globals[i], 0);
+            return seen.length > 200 ? open : ['only ' + seen.length + ' objects walked'];
+            """).ResultJson);
+    }
+
+    [Fact]
     public void Bound_functions_keep_every_argument_and_work_with_new_and_instanceof()
     {
         Assert.Equal("[1,1,3]", Run("function f(a, b, c) { return [a, b, c]; } return f.bind(null, 1)(1, 3);").ResultJson); // Jint dropped the second 1
