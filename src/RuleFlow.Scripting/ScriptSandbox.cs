@@ -78,6 +78,9 @@ public sealed record ScriptResult(
 /// </remarks>
 public sealed partial class ScriptSandbox
 {
+    /// <summary>Deepest nesting of arrays and objects in a script's inputs (as in <c>JSON.parse</c> and the result): 256.</summary>
+    public const int MaxJsonDepth = 256;
+
     /// <summary>Parsed scripts kept per pooled engine; the cache is cleared when it is full.</summary>
     public const int MaxCachedPrograms = 512;
 
@@ -234,6 +237,17 @@ public sealed partial class ScriptSandbox
         {
             throw new ScriptException(ScriptErrorKind.TooLarge,
                 $"script inputs are {inputChars} characters of JSON, over the cap of {options.MaxInputChars}", 0, 0);
+        }
+
+        foreach (var (name, json) in request.Globals)
+        {
+            // Jint's JSON parser is quadratic in depth (an input 2 million deep took 199 s and 2.2 GB, before the run's deadline
+            // started; seventh review): inputs nest at most as deep as JSON.parse and the result may.
+            if (ScriptNesting.TooDeepJsonAt(json, MaxJsonDepth) >= 0)
+            {
+                throw new ScriptException(ScriptErrorKind.TooLarge,
+                    $"script input '{name}' nests arrays and objects more than {MaxJsonDepth} levels deep, the most scripts take", 0, 0);
+            }
         }
 
         if (Volatile.Read(ref abandonedRunning) >= options.MaxAbandonedRuns)

@@ -720,6 +720,20 @@ public sealed class ScriptSandboxTests
     }
 
     [Fact]
+    public void Inputs_nested_deeper_than_JSON_parse_allows_are_refused_before_parsing()
+    {
+        // Jint's JSON parser is quadratic in depth and ran before the deadline: 2 million levels (4 MiB) took 199 s (seventh review).
+        var deep = new string('[', 1_000_000) + new string(']', 1_000_000);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var error = Assert.Throws<ScriptException>(() => Run("return 1;", deep));
+        Assert.Equal(ScriptErrorKind.TooLarge, error.Kind);
+        Assert.Equal("script input 'input' nests arrays and objects more than 256 levels deep, the most scripts take", error.Message);
+        Assert.InRange(started.Elapsed.TotalSeconds, 0, 5);
+        Assert.Equal("256", Run("var d = 0; for (var x = input; x instanceof Array; x = x[0]) d++; return d;",
+            new string('[', 256) + "\"[[[\"" + new string(']', 256)).ResultJson); // brackets inside strings do not count
+    }
+
+    [Fact]
     public void Bound_functions_keep_every_argument_and_work_with_new_and_instanceof()
     {
         Assert.Equal("[1,1,3]", Run("function f(a, b, c) { return [a, b, c]; } return f.bind(null, 1)(1, 3);").ResultJson); // Jint dropped the second 1
