@@ -458,6 +458,11 @@ internal static partial class ScriptGuards
                 CheckBuiltString(engine, (int)Math.Min(inserted, int.MaxValue), "String.prototype.replace");
                 return part;
             }, 1);
+            if (args.At(0).IsObject() && args.At(0).AsObject() is Jint.Native.RegExp.RegExpInstance regex)
+            {
+                CheckReplaceCaptures(limits, regex, text); // Jint makes each match's captures before `counted` sees them
+            }
+
             return replace.Call(new JsValue(text), [args.At(0), counted]);
         }, 2));
     }
@@ -646,18 +651,15 @@ internal static partial class ScriptGuards
     private static void ReplaceMatch(Engine engine, ScriptRunLimits limits)
     {
         var prototype = engine.String.PrototypeObject;
-        var match = (FunctionInstance)prototype.Get("match").AsObject();
-        var exec = (FunctionInstance)engine.RegExp.PrototypeObject.Get("exec").AsObject();
+        var exec = (FunctionInstance)engine.RegExp.PrototypeObject.Get("exec").AsObject(); // the sandbox's (ReplaceRegExpBuiltIns)
         Replace(prototype, "match", new ClrFunctionInstance(engine, (self, args) =>
         {
             TypeConverter.CheckObjectCoercible(engine, self);
             var text = new JsValue(TypeConverter.ToString(self));
-            var regex = args.At(0).IsObject() && args.At(0).AsObject() is Jint.Native.RegExp.RegExpInstance given
-                ? given
-                : (Jint.Native.RegExp.RegExpInstance)engine.RegExp.Construct([args.At(0)]);
+            var regex = AsRegExp(engine, args.At(0));
             if (!TypeConverter.ToBoolean(regex.Get("global")))
             {
-                return match.Call(text, [regex]);
+                return exec.Call(regex, [text]); // ES5.1 §15.5.4.10: the result of exec
             }
 
             regex.Put("lastIndex", 0, false);

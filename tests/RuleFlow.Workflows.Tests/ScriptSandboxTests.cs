@@ -918,6 +918,47 @@ public sealed class ScriptSandboxTests
     }
 
     [Fact]
+    public void Patterns_built_at_run_time_are_bounded_and_RegExp_stays_RegExp()
+    {
+        // .NET builds a regex in time quadratic in its alternatives, in one call: 'x'.search of a 1.57-million-character pattern took
+        // 21 s, far past the timeout (seventh review). Every way a script builds a pattern from text is bounded at 32,768 characters.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal("""["SyntaxError: RegExp: the pattern is 1,572,866 characters long; RuleFlow scripts build patterns of at most 32,768 (building one takes time that grows with the square of its length, in one call)",5,true]""", Run("""
+            var p = new Array(262145).join('ab|cd|') + 'ef', errors = [];
+            var ways = [function () { return new RegExp(p); }, function () { return RegExp(p, 'g'); }, function () { return 'x'.search(p); },
+              function () { return 'x'.match(p); }, function () { return new (/x/.constructor)(p); }];
+            for (var i = 0; i < ways.length; i++) { try { ways[i](); } catch (e) { errors.push(String(e)); } }
+            return [errors[0], errors.length, errors[4] === errors[0]];
+            """).ResultJson);
+        Assert.InRange(started.Elapsed.TotalSeconds, 0, 5);
+        Assert.Equal("[true,true,true,true,1,[\"b\"],\"/a|b/g\",true,2]", Run("""
+            var q = new Array(5462).join('ab|cd|') + 'ef'; // 32,762 characters: built
+            return [/x/ instanceof RegExp, new RegExp('a|b') instanceof RegExp, Object.getPrototypeOf(/x/).constructor === RegExp,
+              RegExp.prototype.constructor === RegExp, 'xab'.search(new RegExp('a|b')), 'abc'.match('b'), String(RegExp('a|b', 'g')),
+              new RegExp(q).test('ef'), RegExp.length];
+            """).ResultJson);
+    }
+
+    [Fact]
+    public void One_match_makes_captures_of_at_most_MaxBuiltStringChars()
+    {
+        // Captures inside lookaheads overlap: 16 of them over 33 million characters made 1.18 GB of strings in one exec (seventh review).
+        const string Long = """var s = 'a'; for (var i = 0; i < 22; i++) s += s; var re = new RegExp(new Array(17).join('(?=[\\s\\S]([\\s\\S]*))')); """;
+        Assert.Contains("RangeError: RegExp.prototype.exec (the captures of one match) makes a string of more than 33,554,432 characters",
+            Fails(Long + "return re.exec(s).length;").Message, StringComparison.Ordinal);
+        Assert.Contains("RangeError: RegExp.prototype.exec (the captures of one match)", Fails(Long + "return s.match(re).length;").Message, StringComparison.Ordinal);
+        Assert.Contains("RangeError: String.prototype.replace (the captures of one match)",
+            Fails(Long + "return s.replace(re, function () { return ''; }).length;").Message, StringComparison.Ordinal);
+        Assert.Contains("RangeError: String.prototype.replace (the captures of one match)",
+            Fails(Long + "return s.replace(new RegExp(re.source, 'g'), 'x').length;").Message, StringComparison.Ordinal);
+        Assert.Equal("""[17,"aaa",4194303,["a","a",null],["ab","a"],2,["b",null],3]""", Run(Long + """
+            var small = re.exec(s.substring(0, 4));
+            var g = /(a)?b/g, first = g.exec('abb'), afterFirst = g.lastIndex, second = g.exec('abb');
+            return [re.exec(s.substring(0, 1000)).length, small[16], (/(a*)$/).exec(s.substring(1))[1].length, /(a)(x)?/.exec('ab'), first, afterFirst, second, g.lastIndex];
+            """, "{}", new ScriptingOptions { TimeoutInterval = TimeSpan.FromSeconds(20) }).ResultJson);
+    }
+
+    [Fact]
     public void RegExp_prototype_is_an_empty_pattern()
     {
         // Jint made RegExp.prototype a RegExp with no pattern: using it as one was a host error no catch saw (sixth review).

@@ -1,0 +1,158 @@
+using Jint;
+using Jint.Native;
+using Jint.Native.Function;
+using Jint.Native.Object;
+using Jint.Native.RegExp;
+using Jint.Runtime;
+using Jint.Runtime.Interop;
+
+namespace RuleFlow.Scripting;
+
+/// <summary>
+/// Regular expressions a script builds at run time: a pattern is at most <see cref="MaxPatternChars"/> characters, and one match's
+/// captures add up to at most <see cref="MaxBuiltStringChars"/> characters. .NET builds a regex in time quadratic in its alternatives,
+/// in one call no deadline interrupts (a pattern of 1.57 million characters, <c>'ab|cd|…'</c>, took 21 s; 7.9 million took 116 s),
+/// and Jint's <c>exec</c> made a string of every capture (16 lookaheads over 33 million characters: 1.18 GB in one call; seventh
+/// review).
+/// </summary>
+internal static partial class ScriptGuards
+{
+    /// <summary>Longest pattern a script may build at run time (<c>RegExp</c>, <c>match</c>, <c>search</c>): 32,768 characters,
+    /// twice the longest script. Building one takes milliseconds.</summary>
+    public const int MaxPatternChars = 32 * 1024;
+
+    /// <summary>
+    /// Installs the guarded <c>RegExp</c> constructor (as the global and as <c>RegExp.prototype.constructor</c>), <c>exec</c> and
+    /// <c>search</c>. <c>match</c> builds its regex through <see cref="NewRegExp"/> and matches through the guarded <c>exec</c>.
+    /// </summary>
+    private static void ReplaceRegExpBuiltIns(Engine engine)
+    {
+        var constructor = new GuardedRegExpConstructor(engine);
+        Replace(engine.Global, "RegExp", constructor);
+        Replace(engine.RegExp.PrototypeObject, "constructor", constructor);
+
+        var prototype = engine.RegExp.PrototypeObject;
+        var exec = (FunctionInstance)prototype.Get("exec").AsObject();
+        Replace(prototype, "exec", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            if (!self.IsObject() || self.AsObject() is not RegExpInstance regex)
+            {
+                return exec.Call(self, args); // Jint's TypeError
+            }
+
+            var text = TypeConverter.ToString(args.At(0)); // converted once, here
+            CheckCaptures(engine, regex, text);
+            return exec.Call(self, [new JsValue(text)]);
+        }, 1));
+
+        var search = (FunctionInstance)engine.String.PrototypeObject.Get("search").AsObject();
+        Replace(engine.String.PrototypeObject, "search", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            TypeConverter.CheckObjectCoercible(engine, self);
+            var text = new JsValue(TypeConverter.ToString(self));
+            return search.Call(text, [AsRegExp(engine, args.At(0))]); // Jint's search built a regex from any text
+        }, 1));
+    }
+
+    /// <summary><paramref name="value"/> itself when it is a RegExp, else a new RegExp of its text (ES5.1 §15.5.4.10, 12).</summary>
+    internal static RegExpInstance AsRegExp(Engine engine, JsValue value) =>
+        value.IsObject() && value.AsObject() is RegExpInstance given ? given : (RegExpInstance)NewRegExp(engine, [value]);
+
+    /// <summary><c>new RegExp(pattern, flags)</c> with the pattern converted once and at most <see cref="MaxPatternChars"/> long.</summary>
+    /// <exception cref="JavaScriptException">A <c>SyntaxError</c> for a longer pattern.</exception>
+    internal static ObjectInstance NewRegExp(Engine engine, JsValue[] args) => engine.RegExp.Construct(CheckedPattern(engine, args));
+
+    /// <summary>The arguments of <c>RegExp</c> with a pattern that is not a RegExp converted to text, checked against
+    /// <see cref="MaxPatternChars"/>.</summary>
+    private static JsValue[] CheckedPattern(Engine engine, JsValue[] args)
+    {
+        var pattern = args.At(0);
+        if (pattern.IsUndefined() || (pattern.IsObject() && pattern.AsObject() is RegExpInstance))
+        {
+            return args;
+        }
+
+        var text = TypeConverter.ToString(pattern);
+        if (text.Length > MaxPatternChars)
+        {
+            throw Error(engine.SyntaxError,
+                $"RegExp: the pattern is {text.Length:N0} characters long; RuleFlow scripts build patterns of at most {MaxPatternChars:N0} (building one takes time that grows with the square of its length, in one call)");
+        }
+
+        return [new JsValue(text), .. args.Skip(1)];
+    }
+
+    /// <summary>
+    /// Refuses a match whose captures would add up to more than <see cref="MaxBuiltStringChars"/> characters (Jint makes a string of
+    /// each). Only where the text times the groups could exceed that: the match is then tried once here first, from where Jint's
+    /// <c>exec</c> starts, to count the captures' lengths without making them.
+    /// </summary>
+    private static void CheckCaptures(Engine engine, RegExpInstance regex, string text)
+    {
+        if (!CapturesMayBeLong(regex, text))
+        {
+            return;
+        }
+
+        var start = TypeConverter.ToBoolean(regex.Get("global")) ? TypeConverter.ToInteger(regex.Get("lastIndex")) : 0;
+        if (start >= 0 && start <= text.Length)
+        {
+            CheckCaptures(engine, regex.Value.Match(text, (int)start), "RegExp.prototype.exec");
+        }
+    }
+
+    /// <summary>
+    /// The same for <c>replace</c>, whose every match Jint gives its captures: each match of a global regex (the first of another) is
+    /// tried here first, checking the deadline at each, where the text times the groups could exceed the bound.
+    /// </summary>
+    internal static void CheckReplaceCaptures(ScriptRunLimits limits, RegExpInstance regex, string text)
+    {
+        if (!CapturesMayBeLong(regex, text))
+        {
+            return;
+        }
+
+        for (var match = regex.Value.Match(text); match.Success; match = TypeConverter.ToBoolean(regex.Get("global")) ? match.NextMatch() : System.Text.RegularExpressions.Match.Empty)
+        {
+            limits.CheckTimeAndStack();
+            CheckCaptures(limits.Engine, match, "String.prototype.replace");
+        }
+    }
+
+    private static bool CapturesMayBeLong(RegExpInstance regex, string text) =>
+        (long)text.Length * regex.Value.GetGroupNumbers().Length > MaxBuiltStringChars;
+
+    private static void CheckCaptures(Engine engine, System.Text.RegularExpressions.Match match, string what)
+    {
+        var total = 0L;
+        for (var g = 0; match.Success && g < match.Groups.Count; g++)
+        {
+            total += match.Groups[g].Success ? match.Groups[g].Length : 0;
+        }
+
+        CheckBuiltString(engine, (int)Math.Min(total, int.MaxValue), what + " (the captures of one match)");
+    }
+
+    /// <summary>
+    /// <c>RegExp(pattern, flags)</c> and <c>new RegExp(pattern, flags)</c>, Jint's, with the pattern checked first
+    /// (<see cref="CheckedPattern"/>). <c>instanceof RegExp</c> and <c>RegExp.prototype</c> are as before.
+    /// </summary>
+    private sealed class GuardedRegExpConstructor : FunctionInstance, IConstructor
+    {
+        private readonly RegExpConstructor _original;
+
+        public GuardedRegExpConstructor(Engine engine)
+            : base(engine, [], null, false)
+        {
+            _original = engine.RegExp;
+            Prototype = engine.Function.PrototypeObject;
+            Extensible = true;
+            FastAddProperty("length", 2, false, false, false);
+            FastAddProperty("prototype", engine.RegExp.PrototypeObject, false, false, false);
+        }
+
+        public override JsValue Call(JsValue thisObject, JsValue[] arguments) => _original.Call(thisObject, CheckedPattern(Engine, arguments));
+
+        public ObjectInstance Construct(JsValue[] arguments) => _original.Construct(CheckedPattern(Engine, arguments));
+    }
+}
