@@ -17,7 +17,8 @@ namespace RuleFlow.Scripting;
 /// a value handed to <c>JSON.stringify</c> or serialized by the sandbox may nest at most <see cref="MaxValueDepth"/> deep
 /// (<see cref="ScriptJson"/>, which replaces Jint's serializer); <c>bind</c>, <c>apply</c>, <c>join</c>, <c>toLocaleString</c>,
 /// <c>indexOf</c>, <c>lastIndexOf</c>, <c>sort</c>, <c>split</c> and <c>match</c> are replaced (ScriptGuards.BuiltIns.cs), the
-/// <c>RegExp</c> constructor, <c>exec</c> and <c>search</c> bounded (ScriptGuards.RegExps.cs), and the
+/// <c>RegExp</c> constructor, <c>exec</c> and <c>search</c> bounded (ScriptGuards.RegExps.cs), the encoders, <c>concat</c> and
+/// <c>Object.getOwnPropertyNames</c> bounded (ScriptGuards.Strings.cs), and the
 /// <c>Date</c> built-ins' arithmetic (<see cref="ScriptDates"/>), so that one call is bounded by <see cref="ScriptRunLimits.MaxArrayLength"/> and checks the deadline;
 /// every built-in function is wrapped by the engine's <see cref="ScriptRunLimits"/> (nesting, deadline, stack, for
 /// <c>Array.prototype</c> the length of the array walked and the objects read along prototype chains, for <c>Object.create</c> the
@@ -104,6 +105,7 @@ internal static partial class ScriptGuards
         ReplaceArrayBuiltIns(engine, limits);
         ReplaceSplit(engine, limits);
         ReplaceRegExpBuiltIns(engine);
+        ReplaceStringBuilders(engine, limits);
         ReplaceMatch(engine, limits);
         ReplaceNumberToString(engine);
         ScriptDates.Install(engine);

@@ -959,6 +959,30 @@ public sealed class ScriptSandboxTests
     }
 
     [Fact]
+    public void Encoders_concat_and_the_names_of_a_String_object_count_before_they_build()
+    {
+        // One call made one long string or list from a long string (seventh review): encodeURIComponent of 33.5 million '\uffff'
+        // made 302 million characters (1.3 GB), concat of 30 copies ran out of memory, getOwnPropertyNames(new String(s)) took 25 s.
+        const string Long = "var s = '\uffff'; for (var i = 0; i < 22; i++) s += s; "; // 4,194,304 characters
+        Assert.Contains("RangeError: encodeURIComponent makes a string of more than 33,554,432 characters",
+            Fails(Long + "return encodeURIComponent(s).length;").Message, StringComparison.Ordinal);
+        Assert.Contains("RangeError: encodeURI makes a string of more than 33,554,432 characters", Fails(Long + "return encodeURI(s).length;").Message, StringComparison.Ordinal);
+        Assert.Contains("RangeError: String.prototype.concat makes a string of more than 33,554,432 characters",
+            Fails(Long + "return s.concat(s, s, s, s, s, s, s, s).length;").Message, StringComparison.Ordinal);
+        Assert.Contains("RangeError: Object.getOwnPropertyNames: a String object of 4,194,304 characters has a name for each",
+            Fails(Long + "return Object.getOwnPropertyNames(new String(s)).length;").Message, StringComparison.Ordinal);
+
+        // Within the bounds, the same results as before, each argument converted once.
+        Assert.Equal("""["a%20b%2F%C3%A9%F0%9F%98%80","a%20b/%C3%A9",33554430,"ab1[object Object]null",1,["0","1","length"],["x"],"x"]""", Run("""
+            var n = 0, o = { toString: function () { n++; return 'x'; } };
+            var t = '\uffff'; for (var i = 0; i < 22; i++) t += t;
+            return [encodeURIComponent('a b/\u00e9\ud83d\ude00'), encodeURI('a b/\u00e9'), encodeURIComponent(t.substring(0, 3728270)).length,
+              'a'.concat('b', 1, {}, null), (function () { 'y'.concat(o); return n; })(), Object.getOwnPropertyNames(new String('ab')), Object.getOwnPropertyNames({ x: 1 }),
+              encodeURIComponent(o).substring(0, 1)];
+            """).ResultJson);
+    }
+
+    [Fact]
     public void RegExp_prototype_is_an_empty_pattern()
     {
         // Jint made RegExp.prototype a RegExp with no pattern: using it as one was a host error no catch saw (sixth review).
