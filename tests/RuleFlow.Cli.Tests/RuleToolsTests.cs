@@ -111,6 +111,26 @@ public sealed class RuleToolsTests : IDisposable
     }
 
     [Fact]
+    public void Explain_lets_the_clock_pass_to_a_facts_time_as_test_does()
+    {
+        // A fact does not move the clock; its line's time is when it arrived: the silence after it is decided an hour after 10:00,
+        // not an hour after the next event (10:10).
+        var rules = Write("hb/hb.rules", """
+            event heartbeat key host
+            fact Host key name
+            rule "known host never heard" when x: Host() no heartbeat(host == x.name) for 1h then log "never heard from " + x.name end
+            """);
+        var events = Write("hb.jsonl", """
+            {"type": "heartbeat", "time": "2024-05-01T09:00:00Z", "data": {"host": "other"}}
+            {"type": "Host", "time": "2024-05-01T10:00:00Z", "data": {"name": "h1"}}
+            {"type": "heartbeat", "time": "2024-05-01T10:10:00Z", "data": {"host": "other"}}
+            """);
+        using var output = new StringWriter();
+        Assert.Equal(0, ExplainCommand.Run("known host never heard", events, [rules], null, json: false, output, TextWriter.Null));
+        Assert.Contains("waiting: [line2] decided at 2024-05-01T11:00:00.0000000+00:00", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Explain_shows_conditions_windows_and_why()
     {
         var rules = Write("rules/r.rules", Rules);

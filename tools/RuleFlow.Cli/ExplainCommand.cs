@@ -58,6 +58,7 @@ public static class ExplainCommand
         }
 
         var session = loaded.RuleSet.CreateSession();
+        var factTypes = loaded.RuleSet.EventTypes.Where(t => t.IsFact).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         var line = 0;
         var clock = DateTimeOffset.UnixEpoch;
         var fired = 0;
@@ -70,6 +71,7 @@ public static class ExplainCommand
             }
 
             RuleEvent evt;
+            var timed = false;
             try
             {
                 var element = JsonDocument.Parse(text).RootElement.Clone();
@@ -80,6 +82,7 @@ public static class ExplainCommand
                         && DateTimeOffset.TryParse(time.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
                     {
                         clock = parsed;
+                        timed = true;
                     }
 
                     var id = element.TryGetProperty("id", out var i) && i.ValueKind == JsonValueKind.String ? i.GetString()! : $"line{line}";
@@ -104,7 +107,10 @@ public static class ExplainCommand
             }
 
             var explanation = loaded.RuleSet.ExplainEvent(rule, evt);
-            var firings = session.Insert(evt).Where(f => f.Rule == rule).ToList();
+
+            // A fact does not move the clock: time passes to the line's time first, as `ruleflow test` and the server's idle clock do.
+            var passed = factTypes.Contains(evt.Type) && timed ? session.AdvanceTo(evt.Time) : [];
+            var firings = passed.Concat(session.Insert(evt)).Where(f => f.Rule == rule).ToList();
             fired += firings.Count;
             if (json)
             {
