@@ -22,8 +22,8 @@ internal static partial class ScriptGuards
     public const int MaxPatternChars = 32 * 1024;
 
     /// <summary>
-    /// Installs the guarded <c>RegExp</c> constructor (as the global and as <c>RegExp.prototype.constructor</c>), <c>exec</c> and
-    /// <c>search</c>. <c>match</c> builds its regex through <see cref="NewRegExp"/> and matches through the guarded <c>exec</c>.
+    /// Installs the guarded <c>RegExp</c> constructor (as the global and as <c>RegExp.prototype.constructor</c>), <c>exec</c>,
+    /// <c>test</c> and <c>search</c>. <c>match</c> builds its regex through <see cref="NewRegExp"/> and matches through the guarded <c>exec</c>.
     /// </summary>
     private static void ReplaceRegExpBuiltIns(Engine engine)
     {
@@ -43,6 +43,20 @@ internal static partial class ScriptGuards
             var text = TypeConverter.ToString(args.At(0)); // converted once, here
             CheckCaptures(engine, regex, text);
             return exec.Call(self, [new JsValue(text)]);
+        }, 1));
+
+        var test = (FunctionInstance)prototype.Get("test").AsObject();
+        Replace(prototype, "test", new ClrFunctionInstance(engine, (self, args) =>
+        {
+            if (!self.IsObject() || self.AsObject() is not RegExpInstance regex)
+            {
+                return test.Call(self, args); // Jint's TypeError
+            }
+
+            // Jint's test makes every capture, as exec does (40 nested groups over 16 million characters: 1.35 GB; eighth review).
+            var text = TypeConverter.ToString(args.At(0));
+            CheckCaptures(engine, regex, text);
+            return test.Call(self, [new JsValue(text)]);
         }, 1));
 
         var search = (FunctionInstance)engine.String.PrototypeObject.Get("search").AsObject();
@@ -79,7 +93,60 @@ internal static partial class ScriptGuards
                 $"RegExp: the pattern is {text.Length:N0} characters long; RuleFlow scripts build patterns of at most {MaxPatternChars:N0} (building one takes time that grows with the square of its length, in one call)");
         }
 
+        if (LiteralRunTooLong(text) is { } message)
+        {
+            throw Error(engine.SyntaxError, "RegExp: " + message);
+        }
+
         return [new JsValue(text), .. args.Skip(1)];
+    }
+
+    /// <summary>Longest run of literal characters a pattern may have: 256, as long as <c>indexOf</c> searches with .NET's search.</summary>
+    public const int MaxLiteralRun = 256;
+
+    /// <summary>
+    /// Why <paramref name="pattern"/> (a regular expression's body) may not be built, or null: a run of more than
+    /// <see cref="MaxLiteralRun"/> literal characters. .NET finds a pattern's literal run with one search that never checks the match
+    /// timeout, comparing at every place the run could start (a run of 32,766 over 33 million characters took 10.5 s, 4 minutes with
+    /// the flag <c>i</c>; eighth review).
+    /// </summary>
+    internal static string? LiteralRunTooLong(string pattern)
+    {
+        int run = 0, longest = 0;
+        for (var i = 0; i < pattern.Length; i++)
+        {
+            switch (pattern[i])
+            {
+                case '\\':
+                    // An escaped sign is a literal; an escaped letter or digit is a class, an anchor or a back-reference.
+                    run = i + 1 < pattern.Length && !char.IsAsciiLetterOrDigit(pattern[i + 1]) ? run + 1 : 0;
+                    i++;
+                    break;
+                case '[':
+                    for (i++; i < pattern.Length && pattern[i] != ']'; i++)
+                    {
+                        if (pattern[i] == '\\')
+                        {
+                            i++;
+                        }
+                    }
+
+                    run = 0;
+                    break;
+                case '.' or '^' or '$' or '|' or '(' or ')' or '?' or '*' or '+' or '{' or '}':
+                    run = 0;
+                    break;
+                default:
+                    run++;
+                    break;
+            }
+
+            longest = Math.Max(longest, run);
+        }
+
+        return longest > MaxLiteralRun
+            ? $"the pattern has a run of {longest:N0} literal characters; RuleFlow scripts' patterns have at most {MaxLiteralRun} in a row (.NET searches for a long run without checking the timeout)"
+            : null;
     }
 
     /// <summary>

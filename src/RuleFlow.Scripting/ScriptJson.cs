@@ -300,12 +300,30 @@ internal sealed class ScriptJson
         }
     }
 
-    /// <summary>ES5.1 §15.12.3 Quote.</summary>
+    /// <summary>
+    /// ES5.1 §15.12.3 Quote, with a lone surrogate escaped as <c>\uXXXX</c> (as ES2019's well-formed <c>JSON.stringify</c> does): raw,
+    /// it made a text no JSON parser reads (<c>return '\ud800'</c> gave a result the host could not parse; eighth review).
+    /// </summary>
     private void Quote(string value)
     {
         text.Append('"');
-        foreach (var c in value)
+        for (var i = 0; i < value.Length; i++)
         {
+            var c = value[i];
+            if (char.IsSurrogate(c))
+            {
+                if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+                {
+                    text.Append(c).Append(value[++i]);
+                }
+                else
+                {
+                    text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                }
+
+                continue;
+            }
+
             switch (c)
             {
                 case '"': text.Append("\\\""); break;

@@ -198,6 +198,19 @@ public sealed partial class ScriptSandbox
                 "a number literal is too large for Jint 2.10.4's parser (a hex literal takes at most 16 digits, an octal one at most 2,147,483,647): write it in decimal");
         }
 
+        foreach (var (node, _) in ScriptNesting.Walk(program))
+        {
+            if (node is Jint.Parser.Ast.Literal { Type: Jint.Parser.Ast.SyntaxNodes.RegularExpressionLiteral } regex
+                && ScriptGuards.LiteralRunTooLong(regex.Raw[1..regex.Raw.LastIndexOf('/')]) is { } why)
+            {
+                program = null;
+                var (line, column) = wrapped
+                    ? MapRuntimePosition(regex.Location?.Start.Line ?? 1, regex.Location?.Start.Column ?? 0)
+                    : (regex.Location?.Start.Line ?? 1, (regex.Location?.Start.Column ?? 0) + 1);
+                return new ScriptSyntaxError(line, column, "a regular expression literal: " + why);
+            }
+        }
+
         if (ScriptNesting.TooDeepNode(program) is { } deep)
         {
             program = null;
