@@ -1,3 +1,4 @@
+using System.Text;
 using RuleFlow.Rules.Compilation;
 using RuleFlow.Rules.Language;
 
@@ -128,11 +129,11 @@ public static class RuleSetLoader
 
             try
             {
-                sources.Add((file, File.ReadAllText(file), null));
+                sources.Add((file, ReadText(file), null));
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or DecoderFallbackException)
             {
-                sources.Add((file, null, e.Message));
+                sources.Add((file, null, e is DecoderFallbackException ? NotUtf8(file) : e.Message));
             }
         }
 
@@ -243,11 +244,11 @@ public static class RuleSetLoader
 
                         try
                         {
-                            Parse(target, File.ReadAllText(target), null);
+                            Parse(target, ReadText(target), null);
                         }
                         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
                         {
-                            state.Diagnostics.Report(DiagnosticCodes.ImportNotFound, token.Span, $"cannot import \"{file}\": {e.Message}",
+                            state.Diagnostics.Report(DiagnosticCodes.ImportNotFound, token.Span, $"cannot import \"{file}\": {(e is DecoderFallbackException ? NotUtf8(target) : e.Message)}",
                                 "the path is relative to the importing file");
                         }
 
@@ -404,6 +405,36 @@ public static class RuleSetLoader
         {
             return new EmbeddedCodeError(DiagnosticCodes.InternalError.Code,
                 $"rule '{code.Rule}': the {code.Kind} could not be checked ({e.GetType().Name}: {e.Message})", "try the load again; if it persists, please report it");
+        }
+    }
+
+    private static readonly Encoding StrictUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// A rule file's text: UTF-8 (a byte-order mark of UTF-8, UTF-16 or UTF-32 is followed). Bytes that are not UTF-8 are an error:
+    /// read leniently, a Latin-1 <c>"café"</c> became <c>"caf\uFFFD"</c> and the rule loaded but never matched.
+    /// </summary>
+    /// <exception cref="DecoderFallbackException">The file is not UTF-8.</exception>
+    private static string ReadText(string path) => File.ReadAllText(path, StrictUtf8);
+
+    /// <summary>Where a file stops being UTF-8: its line and byte offset, and the byte.</summary>
+    private static string NotUtf8(string path)
+    {
+        try
+        {
+            var bytes = File.ReadAllBytes(path);
+            var start = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? 3 : 0;
+            var chars = new char[bytes.Length];
+            System.Text.Unicode.Utf8.ToUtf16(bytes.AsSpan(start), chars, out var read, out _, replaceInvalidSequences: false);
+            var at = start + read;
+            var line = bytes.AsSpan(0, Math.Min(at, bytes.Length)).Count((byte)'\n') + 1;
+            return at < bytes.Length
+                ? $"the file is not UTF-8 text: line {line} has the byte 0x{bytes[at]:X2} (byte offset {at:N0}), which is not UTF-8; save the file as UTF-8"
+                : "the file is not UTF-8 text; save it as UTF-8";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "the file is not UTF-8 text; save it as UTF-8";
         }
     }
 

@@ -25,6 +25,23 @@ public sealed class LoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_rule_file_that_is_not_UTF8_is_an_error_naming_the_line_and_byte()
+    {
+        // Read leniently, a Latin-1 "café" became "caf\uFFFD": the rule loaded and never matched (an audit of the server found it).
+        var rule = "event l.one\n\nrule \"latin\"\nwhen\n    x: l.one(name == \"caf\u00e9\")\nthen\n    log x.name\nend\n";
+        File.WriteAllBytes(Path.Combine(_dir, "latin.rules"), System.Text.Encoding.Latin1.GetBytes(rule));
+        File.WriteAllBytes(Path.Combine(_dir, "bom8.rules"), [.. System.Text.Encoding.UTF8.Preamble, .. System.Text.Encoding.UTF8.GetBytes(rule.Replace("l.one", "l.two").Replace("latin", "bom8"))]);
+        File.WriteAllText(Path.Combine(_dir, "bom16.rules"), rule.Replace("l.one", "l.three").Replace("latin", "bom16"), System.Text.Encoding.Unicode);
+        var result = RuleSetLoader.LoadDirectory(_dir);
+        var error = Assert.Single(result.Diagnostics);
+        Assert.Equal(("RF1000", "latin.rules"), (error.Code, Path.GetFileName(error.Location.File)));
+        Assert.Contains("the file is not UTF-8 text: line 5 has the byte 0xE9 (byte offset 56), which is not UTF-8; save the file as UTF-8", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["bom16", "bom8"], result.RuleSet.Rules.Select(r => r.Name).Order(StringComparer.Ordinal));
+        var fired = result.RuleSet.CreateSession().Insert(T.Event("l.two", 0, new Dictionary<string, string> { ["name"] = "caf\u00e9" }));
+        Assert.Single(fired);
+    }
+
+    [Fact]
     public void A_host_check_of_a_script_that_fails_is_an_error_at_the_action_and_the_file_is_left_out()
     {
         var result = RuleSetLoader.LoadSources(
