@@ -83,6 +83,8 @@ public sealed class RuleActionsTests
         // live explanation of a rule, and of an event against a rule
         var matches = await server.GetJsonAsync("api/rules/alert-actions/matches");
         Assert.Equal("alert-actions", matches["rule"]!.GetValue<string>());
+        Assert.Contains("\"rules/actions.rules\"", matches.ToJsonString(), StringComparison.Ordinal); // as /api/rules names it
+        Assert.DoesNotContain(root, matches.ToJsonString(), StringComparison.Ordinal); // never the server's own path
         Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync("api/rules/no-such-rule/matches")).StatusCode);
         (status, answer) = await server.PostJsonAsync("api/rules/explain", new { type = "web.alert", rule = "alert-actions", data = new { host = "web-2", severity = 1 } });
         Assert.Equal(HttpStatusCode.OK, status);

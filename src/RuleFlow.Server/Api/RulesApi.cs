@@ -100,11 +100,13 @@ public static class RulesApi
     /// The live state of one rule in the running session: partial matches, window contents and when they expire,
     /// pending timers, throttle/dedup entries, recent activations and why it did or did not fire.
     /// </summary>
-    private static async Task<IResult> MatchesAsync(string name, EventPipeline pipeline, CancellationToken cancellationToken)
+    private static async Task<IResult> MatchesAsync(string name, EventPipeline pipeline, RuleFileEditor files,
+        Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken cancellationToken)
     {
         try
         {
-            return Results.Ok(await pipeline.ExplainAsync(name, cancellationToken).ConfigureAwait(false));
+            // Files named as the rest of the API names them (rules/…), never by the server's own path.
+            return Scrubbed(await pipeline.ExplainAsync(name, cancellationToken).ConfigureAwait(false), 200, files, json.Value.SerializerOptions);
         }
         catch (ArgumentException)
         {
