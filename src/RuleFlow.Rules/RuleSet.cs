@@ -295,6 +295,34 @@ public sealed class RuleSession
     /// <summary>What happened to the last event given to <see cref="Insert"/> or <see cref="InsertBatch"/>.</summary>
     public InsertStatus LastInsertStatus => _state.LastInsertStatus;
 
+    /// <summary>
+    /// Why <paramref name="evt"/> is <see cref="InsertStatus.Invalid"/>, in words naming the field (for a host to report to the
+    /// sender: <c>field 'host' is declared string, but the event has a number</c>), or null when it is not invalid. Stateless, and not
+    /// for the hot path: call it when <see cref="LastInsertStatus"/> says <see cref="InsertStatus.Invalid"/>.
+    /// </summary>
+    public string? DescribeInvalid(RuleEvent evt)
+    {
+        ArgumentNullException.ThrowIfNull(evt);
+        if (!_state.Network.Types.TryGetValue(evt.Type ?? "", out var type))
+        {
+            return null;
+        }
+
+        if (evt.Data.ValueKind != System.Text.Json.JsonValueKind.Object)
+        {
+            return $"the {(type.IsFact ? "fact" : "event")}'s data is not a JSON object";
+        }
+
+        if (type.CheckSchema(evt.Data) == SchemaCheck.WrongType)
+        {
+            return type.DescribeWrongType(evt.Data);
+        }
+
+        return type.IsFact && type.KeyPath is { } key && key.Read(evt.Data) is { } value && (value.IsMissing || value.Kind == ValueKind.Null)
+            ? "the fact has no value for its key field"
+            : null;
+    }
+
     /// <summary>The session clock: the latest event time seen minus the allowed lateness (UTC), <see cref="DateTimeOffset.MinValue"/> before the first event.</summary>
     public DateTimeOffset Clock => new(Math.Max(0, _state.ClockTicks), TimeSpan.Zero);
 

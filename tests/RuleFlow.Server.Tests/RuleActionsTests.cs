@@ -182,6 +182,40 @@ public sealed class RuleActionsTests
     }
 
     [Fact]
+    public async Task The_answer_to_an_event_says_what_the_session_did_with_it_and_why_a_bad_one_matched_nothing()
+    {
+        // An event whose field broke its declaration got a plain 202 and matched nothing, with no word why (an audit found it).
+        var root = ServerProcess.NewContentRoot();
+        await File.WriteAllTextAsync(Path.Combine(root, "rules", "typed.rules"), """
+            event iface key host time ts fields { host: string, state: string, ts: time }
+
+            rule "down"
+            when
+                i: iface(state == "down")
+            then
+                log "down " + i.host
+            end
+            """);
+        await using var server = new ServerProcess(root);
+        await server.StartAndWaitReadyAsync();
+
+        var (status, answer) = await server.PostJsonAsync("api/events/iface", new { host = 7, state = "down", ts = Now() });
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal("invalid", answer!["status"]!.GetValue<string>());
+        Assert.Equal("field 'host' is declared string, but the event has a number; it matched nothing", answer["problem"]!.GetValue<string>());
+        Assert.Empty(answer["firings"]!.AsArray());
+        await server.WaitUntilAsync(() => Task.FromResult(server.Log.Contains("Invalid event", StringComparison.Ordinal)), "the log line");
+
+        (status, answer) = await server.PostJsonAsync("api/events/iface", new { host = "sw1", state = "down", ts = Now() });
+        Assert.Equal(("applied", 1), (answer!["status"]!.GetValue<string>(), answer["firings"]!.AsArray().Count));
+        Assert.Null(answer["problem"]);
+
+        (status, answer) = await server.PostJsonAsync("api/events/iface", new { host = "sw2", state = "down", ts = Now(-3600) });
+        Assert.Equal("late", answer!["status"]!.GetValue<string>());
+        Assert.Contains("is older than the rule clock", answer["problem"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_check_endpoint_reports_diagnostics_like_the_cli_and_far_future_events_are_refused()
     {
         await using var server = new ServerProcess(ServerProcess.NewContentRoot());

@@ -785,6 +785,34 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
         _ => CheckByLookup(data),
     };
 
+    /// <summary>
+    /// Why <paramref name="data"/> breaks the declared fields (<see cref="SchemaCheck.WrongType"/>): the first declared field whose
+    /// value is of another JSON kind, e.g. <c>field 'host' is declared string, but the event has a number</c>; null when none is.
+    /// For reporting a refused event (a cold path: one lookup per declared field).
+    /// </summary>
+    public string? DescribeWrongType(JsonElement data)
+    {
+        foreach (var (name, type, _) in Schema)
+        {
+            if (ValueOps.TryGetProperty(data, name, out var value) && value.ValueKind != JsonValueKind.Null && !HasDeclaredType(value, type))
+            {
+                return $"field '{System.Text.Encoding.UTF8.GetString(name)}' is declared {type.ToString().ToLowerInvariant()}, but the {(IsFact ? "fact" : "event")} has {JsonKind(value.ValueKind)}";
+            }
+        }
+
+        return null;
+    }
+
+    private static string JsonKind(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        _ => "null",
+    };
+
     private SchemaCheck CheckByLookup(JsonElement data)
     {
         var missing = false;

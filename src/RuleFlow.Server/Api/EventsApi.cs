@@ -26,7 +26,9 @@ public static class EventsApi
     /// <summary>
     /// Accepts one event (a JSON object body, e.g. an Alertmanager v4 webhook) of the type in the path. The
     /// <c>Idempotency-Key</c> header, when present, is the event id (else a hash of the body). Answers 202 with
-    /// <c>{ id, type, time, duplicate, sequence, firings: [{ rule, activationId }] }</c> once the event is journaled and
+    /// <c>{ id, type, time, duplicate, sequence, status, problem, firings: [{ rule, activationId }] }</c> (<c>status</c>: what the rule
+    /// session did with it — <c>applied</c>, <c>late</c>, <c>invalid</c>, <c>deduplicated</c>, <c>unknown-type</c>; <c>problem</c>: why a
+    /// late or invalid one matched nothing, naming the field) once the event is journaled and
     /// applied; 400/413 with a ProblemDetails naming the reason (RF5001…) when refused; 503 before the server is ready.
     /// </summary>
     private static async Task<IResult> IngestAsync(string type, HttpRequest request, EventIntake intake, EventPipeline pipeline,
@@ -75,6 +77,8 @@ public static class EventsApi
                 time = accepted.Event.Time,
                 duplicate = outcome.Duplicate,
                 sequence = outcome.Sequence,
+                status = outcome.Status,
+                problem = outcome.Problem,
                 firings = outcome.Firings.Select(f => new { rule = f.Rule, activationId = f.ActivationId }),
             });
         }

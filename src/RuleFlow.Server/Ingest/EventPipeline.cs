@@ -23,7 +23,17 @@ public sealed record IngestOutcome(
     long Sequence,
     IReadOnlyList<RuleFiring> Firings,
     string? FailureCode = null,
-    string? FailureReason = null);
+    string? FailureReason = null)
+{
+    /// <summary>
+    /// What the rule session did with the event (journaled in every case): <c>applied</c>, <c>late</c>, <c>invalid</c>,
+    /// <c>deduplicated</c> or <c>unknown-type</c>; null for a duplicate or a failure.
+    /// </summary>
+    public string? Status { get; init; }
+
+    /// <summary>Why the session did not apply it (late, invalid: naming the field), or null.</summary>
+    public string? Problem { get; init; }
+}
 
 /// <summary>
 /// The single writer between ingest and the rule session: this is where an event enters working memory. For each
@@ -145,17 +155,27 @@ public sealed class EventPipeline(
                     continue;
                 }
 
+                string? problem = null;
                 if (_session.LastInsertStatus == InsertStatus.Late)
                 {
                     // Journaled all the same (nothing is dropped silently), counted by the session, logged here.
                     logger.LogWarning(
                         "Late event {EventId} of type {EventType}: its time {EventTime:o} is older than the rule clock {Clock:o} allows; it matched nothing",
                         evt.Id, evt.Type, evt.Time, _session.Clock);
+                    problem = $"its time {evt.Time:o} is older than the rule clock {_session.Clock:o} allows for its type (its windows' retention and RuleFlow:Rules:AllowedLateness); it matched nothing";
                 }
+                else if (_session.LastInsertStatus == InsertStatus.Invalid)
+                {
+                    // A producer that broke its type's declaration: journaled and counted; the sender and the log are told why.
+                    problem = (_session.DescribeInvalid(evt) ?? "it breaks its type's declaration") + "; it matched nothing";
+                    logger.LogWarning("Invalid event {EventId} of type {EventType}: {Problem}", evt.Id, evt.Type, problem);
+                }
+
+                var status = StatusText(_session.LastInsertStatus);
 
                 _lastEventTime = _lastEventTime is { } last && last > evt.Time ? last : evt.Time;
                 _lastArrival = accepted.ReceivedAt;
-                pending.Add(new Pending(i, accepted, firings, Record(accepted, firings)));
+                pending.Add(new Pending(i, accepted, firings, Record(accepted, firings), status, problem));
             }
 
             await CommitAsync(pending, outcomes, cancellationToken).ConfigureAwait(false);
@@ -341,7 +361,18 @@ public sealed class EventPipeline(
         return pruned;
     }
 
-    private sealed record Pending(int Index, AcceptedEvent Accepted, IReadOnlyList<RuleFiring> Firings, (StoredEvent Event, List<RuleFiringRecord> Firings) Journal);
+    private sealed record Pending(int Index, AcceptedEvent Accepted, IReadOnlyList<RuleFiring> Firings, (StoredEvent Event, List<RuleFiringRecord> Firings) Journal,
+        string? Status = null, string? Problem = null);
+
+    private static string StatusText(InsertStatus status) => status switch
+    {
+        InsertStatus.Applied => "applied",
+        InsertStatus.Late => "late",
+        InsertStatus.Invalid => "invalid",
+        InsertStatus.Deduplicated => "deduplicated",
+        InsertStatus.UnknownType => "unknown-type",
+        _ => status.ToString().ToLowerInvariant(),
+    };
 
     private (StoredEvent, List<RuleFiringRecord>) Record(AcceptedEvent accepted, IReadOnlyList<RuleFiring> firings)
     {
@@ -410,7 +441,10 @@ public sealed class EventPipeline(
             metrics.Fired(p.Firings.Count);
             _lastSequence = Math.Max(_lastSequence, p.Journal.Event.Sequence);
             _sinceSnapshot++;
-            outcomes[p.Index] = new IngestOutcome(p.Accepted.Event.Id, false, p.Journal.Event.Sequence, p.Firings);
+            outcomes[p.Index] = new IngestOutcome(p.Accepted.Event.Id, false, p.Journal.Event.Sequence, p.Firings)
+            {
+                Status = p.Status, Problem = p.Problem,
+            };
 
             // Workflows waiting for this event (wait_for_event) resume: a dictionary lookup when none waits.
             var evt = p.Accepted.Event;
