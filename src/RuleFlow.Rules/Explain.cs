@@ -147,6 +147,14 @@ internal static class Explainer
             var passes = typeMatches && evt.Data.ValueKind == JsonValueKind.Object;
             if (typeMatches && network.Types.TryGetValue(evt.Type, out var type))
             {
+                if (evt.Data.ValueKind == JsonValueKind.Object && type.CheckSchema(evt.Data) == SchemaCheck.WrongType)
+                {
+                    // The session refuses such an event before any condition (it is invalid): say so, as the session would.
+                    checks.Add(new ConditionCheck("the type's declared fields", false,
+                        (type.DescribeWrongType(evt.Data) ?? "a declared field is of another JSON kind") + ": the event is invalid and matches nothing"));
+                    passes = false;
+                }
+
                 var fact = new DataFact(evt.Id, evt.Data, evt.Time.UtcTicks, type, 0);
                 context.Set(null, fact);
                 context.Clock = evt.Time.UtcTicks;

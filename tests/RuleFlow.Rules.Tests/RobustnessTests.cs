@@ -274,8 +274,16 @@ public sealed class FuzzTests
             rule "three" when c: count(e()) within 1h >= 2 then log "count" end
             """);
         var session = rules.CreateSession();
-        Assert.Empty(session.Insert(T.Event("e", 0, new { n = "5", s = 1, o = 2 })));
+        var wrong = T.Event("e", 0, new { n = "5", s = 1, o = 2 });
+        Assert.Empty(session.Insert(wrong));
         Assert.Equal(InsertStatus.Invalid, session.LastInsertStatus);
+
+        // Why, naming the field (for the sender and the log), and explain agrees with the session (it said the pattern passed).
+        Assert.Equal("field 'n' is declared number, but the event has a string", session.DescribeInvalid(wrong));
+        Assert.Null(session.DescribeInvalid(T.Event("e", 0, new { n = 5 })));
+        var explained = rules.ExplainEvent("any", wrong).Patterns.Single();
+        Assert.False(explained.Passes);
+        Assert.Contains(explained.Conditions, c => c.Met == false && c.Note!.Contains("field 'n' is declared number", StringComparison.Ordinal));
         Assert.Equal(["any", "r"], session.Insert(T.Event("e", 1, new { n = 5, s = "ok", o = new { a = "x" } })).Select(f => f.Rule).Order());
         Assert.Empty(session.Insert(T.Event("e", 2, new { n = 6, s = 7 }))); // s is a number: not counted by "three" either
         Assert.Equal(2, session.Statistics.SchemaViolations);
