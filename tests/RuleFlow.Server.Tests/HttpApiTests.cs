@@ -110,8 +110,13 @@ public sealed class HttpApiTests(InMemoryServerFixture fixture) : IClassFixture<
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("RF5006", problem!["code"]!.GetValue<string>());
 
+        // Valid JSON nested too deep for an event is said to be that, not "not JSON".
+        (status, problem) = await PostRawAsync("api/events/ssh.auth", "{\"a\":" + new string('[', 70) + new string(']', 70) + "}");
+        Assert.Equal((HttpStatusCode.BadRequest, "RF5001"), (status, problem!["code"]!.GetValue<string>()));
+        Assert.StartsWith("body nests arrays and objects more than 64 levels deep at line 1, byte ", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+
         var after = (await _server.GetJsonAsync("api/stats"))["ingest"]!["deadLettered"]!.GetValue<long>();
-        Assert.Equal(before + 2, after);
+        Assert.Equal(before + 3, after);
         var letters = await _server.GetJsonAsync("api/events/dead-letters?code=RF5003");
         Assert.True(letters["total"]!.GetValue<int>() >= 1);
     }

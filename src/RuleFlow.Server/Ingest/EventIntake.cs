@@ -133,6 +133,13 @@ public sealed partial class EventIntake(IOptions<RuleFlowOptions> options, RuleH
     {
         ArgumentNullException.ThrowIfNull(exception);
         var where = exception.LineNumber is { } line ? $" at line {line + 1}, byte {exception.BytePositionInLine + 1}" : "";
+        if (exception.Message.Contains("maximum configured depth", StringComparison.Ordinal))
+        {
+            // Valid JSON, only too deep for an event: "not JSON" misled the sender (an audit saw it).
+            return new IngestRejectedException(IngestErrors.NotJson,
+                $"body nests arrays and objects more than {DocumentOptions.MaxDepth} levels deep{where}; an event may nest at most {DocumentOptions.MaxDepth}");
+        }
+
         return new IngestRejectedException(IngestErrors.NotJson, $"body is not JSON{where}: {FirstSentence(exception.Message)}");
     }
 
