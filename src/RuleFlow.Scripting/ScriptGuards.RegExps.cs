@@ -101,6 +101,8 @@ internal static partial class ScriptGuards
         return [new JsValue(text), .. args.Skip(1)];
     }
 
+    private static readonly System.Buffers.SearchValues<char> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
+
     /// <summary>Longest run of literal characters a pattern may have: 256, as long as <c>indexOf</c> searches with .NET's search.</summary>
     public const int MaxLiteralRun = 256;
 
@@ -118,9 +120,24 @@ internal static partial class ScriptGuards
             switch (pattern[i])
             {
                 case '\\':
-                    // An escaped sign is a literal; an escaped letter or digit is a class, an anchor or a back-reference.
-                    run = i + 1 < pattern.Length && !char.IsAsciiLetterOrDigit(pattern[i + 1]) ? run + 1 : 0;
+                    // \d \D \s \S \w \W \b \B and back-references break a run; every other escape is one literal character to .NET,
+                    // which joins it with its neighbours (\u0061 \x61 \n \t \cJ \0 \. …): its digits are skipped, not counted.
+                    var escaped = i + 1 < pattern.Length ? pattern[i + 1] : '\0';
                     i++;
+                    if ("dDsSwWbB".Contains(escaped) || escaped is >= '1' and <= '9')
+                    {
+                        run = 0;
+                        break;
+                    }
+
+                    run++;
+                    i += escaped switch
+                    {
+                        'u' when i + 4 < pattern.Length && pattern.AsSpan(i + 1, 4).ContainsAnyExcept(HexDigits) is false => 4,
+                        'x' when i + 2 < pattern.Length && pattern.AsSpan(i + 1, 2).ContainsAnyExcept(HexDigits) is false => 2,
+                        'c' when i + 1 < pattern.Length => 1,
+                        _ => 0,
+                    };
                     break;
                 case '[':
                     for (i++; i < pattern.Length && pattern[i] != ']'; i++)

@@ -84,6 +84,16 @@ public sealed class RuleToolsTests : IDisposable
         using var broken = new StringWriter();
         Assert.Equal(1, FmtCommand.Run([Path.Combine(_dir, "broken.rules")], check: false, broken, TextWriter.Null));
         Assert.Contains("syntax errors", broken.ToString(), StringComparison.Ordinal);
+
+        // A file that is not UTF-8 is left as it is (read leniently, it was written back with U+FFFD for each bad byte).
+        var latin = Path.Combine(_dir, "latin.rules");
+        var bytes = System.Text.Encoding.Latin1.GetBytes("event  e\nrule \"r\" when x: e(name == \"caf\u00e9\") then log x.name end\n");
+        File.WriteAllBytes(latin, bytes);
+        using var notUtf8 = new StringWriter();
+        Assert.Equal(1, FmtCommand.Run([latin], check: false, notUtf8, TextWriter.Null));
+        Assert.Contains("latin.rules: not formatted, it is not UTF-8 text", notUtf8.ToString(), StringComparison.Ordinal);
+        Assert.Equal(bytes, File.ReadAllBytes(latin));
+        File.Delete(latin);
         Assert.Equal(0, FmtCommand.Run([Path.Combine(RepositoryRoot(), "rules")], check: true, TextWriter.Null, TextWriter.Null));
     }
 

@@ -245,6 +245,26 @@ public sealed class TemporalTests
         Assert.Equal("silent a", Assert.IsType<LogAction>(Assert.Single(session.AdvanceTo(At(5_000_000 + 1_800_000 + 3_600_001))).Actions[0]).Message);
     }
 
+    [Fact]
+    public void A_time_window_over_facts_counts_those_inserted_before_the_clock_started_from_its_first_value()
+    {
+        // They had no time then, so the window refused them (outside any window), and kept refusing them once they had one.
+        var rules = T.Load("""
+            fact Host key name
+            event hb
+            rule "hosts known" when c: count(Host()) within 5m >= 2 then log "hosts " + c end
+            rule "last two" when c: count(Host()) last 2 >= 2 then log "last " + c end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(E("Host", 0, new { name = "a" }));
+        Assert.Equal(["last 2"], session.Insert(E("Host", 0, new { name = "b" })).Select(f => Assert.IsType<LogAction>(f.Actions[0]).Message));
+        var started = Assert.Single(session.Insert(E("hb", 600_000, new { })));
+        Assert.Equal(("hosts 2", At(600_000)), (Assert.IsType<LogAction>(started.Actions[0]).Message, started.Time));
+        Assert.Empty(session.AdvanceTo(At(600_000 + 300_001))); // both leave the window 5 min after the clock's first value
+        Assert.Empty(session.Insert(E("Host", 900_002, new { name = "c" }))); // one in the window ("last 2" holds on: no new activation)
+        Assert.Equal(["hosts 2"], session.Insert(E("Host", 900_003, new { name = "d" })).Select(f => Assert.IsType<LogAction>(f.Actions[0]).Message));
+    }
+
     [Theory]
     [InlineData("sum(m(h == x.h), v) within 10s >= 10", new double[] { 3, 4, 3 }, true)]
     [InlineData("sum(m(h == x.h), v) within 10s >= 11", new double[] { 3, 4, 3 }, false)]

@@ -994,9 +994,10 @@ public sealed class ScriptSandboxTests
             return [s.replace(h + 'bb', 'x').length, s.replace(h + 'bb', function () { return 'y'; }).length];
             """).ResultJson);
         Assert.InRange(started.Elapsed.TotalSeconds, 0, 5);
-        Assert.Equal("""["a-c","a[b]c","abc","b0abc|bc","xabab","$b"]""", Run("""
+        Assert.Equal("""["a-c","a[b]c","abc","b0abc|bc","xabab","$b",[1,2],"xb"]""", Run("""
+            var order = [], r = 'ab'.replace({ toString: function () { order.push(1); return 'a'; } }, { toString: function () { order.push(2); return 'x'; } });
             return ['abc'.replace('b', '-'), 'abc'.replace('b', '[$&]'), 'abc'.replace('x', '-'), 'abc'.replace('a', function (m, at, all) { return 'b' + at + all + '|'; }),
-              'abab'.replace('', 'x'), 'ab'.replace('a', '$$')];
+              'abab'.replace('', 'x'), 'ab'.replace('a', '$$'), order, r];
             """).ResultJson);
     }
 
@@ -1013,6 +1014,16 @@ public sealed class ScriptSandboxTests
             var ok = new RegExp(new Array(257).join('a')), classes = new RegExp(new Array(300).join('[a]')), escapes = new RegExp(new Array(300).join('\\d'));
             return e.concat([ok.test(new Array(257).join('a')), classes.test(new Array(300).join('a')), escapes.test(new Array(300).join('1'))]);
             """).ResultJson);
+        // Escapes are one literal each to .NET, joined with their neighbours: they neither break a run nor count their digits.
+        Assert.Equal("""["SyntaxError","SyntaxError","SyntaxError",true,true]""", Run("""
+            var e = [], a252 = new Array(253).join('a');
+            try { new RegExp(a252 + '\\u0061' + new Array(5).join('a')); } catch (x) { e.push(x.name); }
+            try { new RegExp(a252 + '\\x61\\n\\t\\cJ\\0'); } catch (x) { e.push(x.name); }
+            try { new RegExp(new Array(130).join('\\u0061') + new Array(130).join('\\.')); } catch (x) { e.push(x.name); }
+            return e.concat([new RegExp('\\u00e9' + new Array(254).join('a')).test('\u00e9' + new Array(254).join('a')),
+              new RegExp(a252 + '\\d' + a252).test(a252 + '7' + a252)]);
+            """).ResultJson);
+
         var literal = Fails("return /" + new string('a', 300) + "/.test('a');");
         Assert.Equal(ScriptErrorKind.Syntax, literal.Kind);
         Assert.Contains("a regular expression literal: the pattern has a run of 300 literal characters", literal.Message, StringComparison.Ordinal);

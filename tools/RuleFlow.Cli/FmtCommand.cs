@@ -51,7 +51,19 @@ public static class FmtCommand
         int changed = 0, broken = 0;
         foreach (var file in files)
         {
-            var text = File.ReadAllText(file);
+            string text;
+            try
+            {
+                // Strictly: read leniently, a Latin-1 "café" would be written back as "caf\uFFFD", and the original lost.
+                text = File.ReadAllText(file, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true));
+            }
+            catch (System.Text.DecoderFallbackException)
+            {
+                broken++;
+                output.WriteLine($"{file}: not formatted, it is not UTF-8 text (ruleflow check names the line); save it as UTF-8 first");
+                continue;
+            }
+
             var result = RuleFormatter.Format(text, file);
             if (result.Diagnostics.Count > 0)
             {

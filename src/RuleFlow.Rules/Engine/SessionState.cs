@@ -454,7 +454,12 @@ internal sealed class SessionState : ITimerTarget
         Context.Clock = target; // now() in conditions reads the clock of this insertion
         if (starting)
         {
+            ChangeTime = target;
             StartClock(target);
+            if (!_deferFire && !Restoring)
+            {
+                Fire(); // what the facts' first time made (a window over them) fires at it, before any timer
+            }
         }
 
         RunTimers(target);
@@ -466,11 +471,32 @@ internal sealed class SessionState : ITimerTarget
     /// </summary>
     private void StartClock(long clock)
     {
+        List<DataFact>? timed = null;
         foreach (var byKey in _facts.Values)
         {
             foreach (var fact in byKey.Values)
             {
-                fact.TimeFromClockStart(clock);
+                if (fact.Time == long.MinValue)
+                {
+                    fact.TimeFromClockStart(clock);
+                    (timed ??= []).Add(fact);
+                }
+            }
+        }
+
+        // A time window refused those facts while they had no time (outside any window): they enter it now, at the clock's first
+        // value, as a fact inserted then would (other nodes took them already; nothing else reads a fact's time on insertion).
+        foreach (var fact in timed ?? [])
+        {
+            for (var m = 0; m < fact.MemoryCount; m++)
+            {
+                foreach (var successor in fact.MemoryAt(m).Successors)
+                {
+                    if (successor is AggregateNode { Window: { SlidingTicks: not null } or { TumblingTicks: not null } } aggregate && !fact.Retracted)
+                    {
+                        aggregate.RightActivate(this, fact);
+                    }
+                }
             }
         }
 

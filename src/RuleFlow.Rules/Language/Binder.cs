@@ -338,13 +338,13 @@ internal sealed class Binder
         public HashSet<string> ShadowWarned { get; } = new(StringComparer.Ordinal);
     }
 
-    /// <summary>Binds every rule of a file; rules with errors are left out (their errors are reported).</summary>
     /// <summary>
     /// Every action bound so far, with its rule's name, of rules that bound and of rules with errors alike: a host checks the
     /// templates and scripts of all of them, so one pass reports every error.
     /// </summary>
     public List<(string Rule, BoundAction Action)> BoundActions { get; } = [];
 
+    /// <summary>Binds every rule of a file; rules with errors are left out (their errors are reported).</summary>
     public List<BoundRule> BindRules(CompilationUnitSyntax unit)
     {
         var rules = new List<BoundRule>();
