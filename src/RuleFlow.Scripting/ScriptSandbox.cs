@@ -98,7 +98,8 @@ public sealed partial class ScriptSandbox
 
     /// <summary>Creates a sandbox with the given limits.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><see cref="ScriptingOptions.LimitRecursion"/>, <see cref="ScriptingOptions.MaxArrayLength"/>
-    /// or <see cref="ScriptingOptions.MaxAbandonedRuns"/> is under 1, or <see cref="ScriptingOptions.AbandonRunAfter"/> is not more than 0.</exception>
+    /// or <see cref="ScriptingOptions.MaxAbandonedRuns"/> is under 1, <see cref="ScriptingOptions.AbandonRunAfter"/> is not more than 0, or
+    /// <see cref="ScriptingOptions.TimeoutInterval"/> or <see cref="ScriptingOptions.AbandonRunAfter"/> is longer than <see cref="ScriptingOptions.MaxWait"/>.</exception>
     public ScriptSandbox(ScriptingOptions options, ILogger<ScriptSandbox>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -106,6 +107,8 @@ public sealed partial class ScriptSandbox
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxArrayLength, 1, "options.MaxArrayLength");
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxAbandonedRuns, 1, "options.MaxAbandonedRuns");
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.AbandonRunAfter, TimeSpan.Zero, "options.AbandonRunAfter");
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.AbandonRunAfter, ScriptingOptions.MaxWait, "options.AbandonRunAfter");
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.TimeoutInterval, ScriptingOptions.MaxWait, "options.TimeoutInterval");
         this.options = options;
         this.logger = logger ?? NullLogger<ScriptSandbox>.Instance;
     }

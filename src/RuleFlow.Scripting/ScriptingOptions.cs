@@ -10,12 +10,17 @@ public sealed class ScriptingOptions
     /// <summary>Configuration section name.</summary>
     public const string Section = "RuleFlow:Scripting";
 
-    /// <summary>Wall-clock limit of one script execution; default 2 s. Exceeding it ends the script with <see cref="ScriptErrorKind.Timeout"/>.</summary>
+    /// <summary>Longest <see cref="TimeoutInterval"/> and <see cref="AbandonRunAfter"/>: one day each (the caller's wait is their sum,
+    /// and longer waits overflowed: a TimeoutInterval near <see cref="TimeSpan.MaxValue"/> made every run fail with an OverflowException).</summary>
+    public static readonly TimeSpan MaxWait = TimeSpan.FromDays(1);
+
+    /// <summary>Wall-clock limit of one script execution; default 2 s, at most <see cref="MaxWait"/>. Exceeding it ends the script with
+    /// <see cref="ScriptErrorKind.Timeout"/>.</summary>
     public TimeSpan TimeoutInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// How long past <see cref="TimeoutInterval"/> a caller waits for a run that has not stopped before it gives the run up; default
-    /// 5 s, more than 0. A run checks its deadline between statements and at every function and built-in it enters, but not inside a
+    /// 5 s, more than 0 and at most <see cref="MaxWait"/>. A run checks its deadline between statements and at every function and built-in it enters, but not inside a
     /// host function (a database call that waits on a lock) or inside a Jint built-in the sandbox has not bounded: such a run would hold
     /// its caller (a workflow step, a rule action) for as long as it lasts. Given up, the run fails with
     /// <see cref="ScriptErrorKind.Timeout"/>; its thread runs on until it returns to code that checks the deadline (which then stops

@@ -68,6 +68,7 @@ public sealed class StartupTests
     [InlineData("RuleFlow__Auth__ApiKeys__0__Key", "short", "RuleFlow:Auth:ApiKeys:0:Key is missing or shorter than 16 characters")]
     [InlineData("RuleFlow__Workflows__MaxConcurrency", "0", "RuleFlow:Workflows:MaxConcurrency is 0; it must be at least 1")]
     [InlineData("RuleFlow__Workflows__PollInterval", "-00:00:01", "RuleFlow:Workflows:PollInterval is -00:00:01; it must be a positive time")]
+    [InlineData("RuleFlow__Workflows__Scripting__TimeoutInterval", "10000000.00:00:00", "RuleFlow:Workflows:Scripting:TimeoutInterval is 10000000.00:00:00; it must be at most 1.00:00:00")]
     [InlineData("RuleFlow__Auth__Jwt__SigningKey", "too-short", "RuleFlow:Auth:Jwt:SigningKey is not usable")]
     public async Task A_configuration_mistake_stops_the_start_with_exit_code_2_naming_the_key(string variable, string value, string message)
     {

@@ -664,6 +664,12 @@ public sealed class ScriptSandboxTests
 
         Assert.Throws<ArgumentOutOfRangeException>(() => new ScriptSandbox(new ScriptingOptions { MaxAbandonedRuns = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new ScriptSandbox(new ScriptingOptions { AbandonRunAfter = TimeSpan.Zero }));
+
+        // The caller's wait is TimeoutInterval + AbandonRunAfter: one near TimeSpan.MaxValue overflowed in every Run.
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ScriptSandbox(new ScriptingOptions { TimeoutInterval = TimeSpan.MaxValue }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ScriptSandbox(new ScriptingOptions { AbandonRunAfter = TimeSpan.FromDays(2) }));
+        Assert.Equal("1", new ScriptSandbox(new ScriptingOptions { TimeoutInterval = ScriptingOptions.MaxWait, AbandonRunAfter = ScriptingOptions.MaxWait })
+            .Run(new ScriptRequest("return 1;", new Dictionary<string, string>(), Context)).ResultJson);
     }
 
     private sealed class WaitingModule(ManualResetEventSlim release) : IScriptHostModule

@@ -1,3 +1,4 @@
+using RuleFlow.Scripting;
 using RuleFlow.Server.Auth;
 using RuleFlow.Storage;
 using RuleFlow.Workflows.Runtime;
@@ -117,6 +118,14 @@ public static class ConfigurationCheck
             }
         }
 
+        void AtMost(string key, TimeSpan value, TimeSpan maximum)
+        {
+            if (value > maximum)
+            {
+                errors.Add($"{section}{key} is {value}; it must be at most {maximum}");
+            }
+        }
+
         void AtLeast(string key, long value, long minimum)
         {
             if (value < minimum)
@@ -131,6 +140,8 @@ public static class ConfigurationCheck
         Positive(nameof(w.OutboxMaxRetryDelay), w.OutboxMaxRetryDelay);
         Positive("Scripting:" + nameof(w.Scripting.TimeoutInterval), w.Scripting.TimeoutInterval);
         Positive("Scripting:" + nameof(w.Scripting.AbandonRunAfter), w.Scripting.AbandonRunAfter);
+        AtMost("Scripting:" + nameof(w.Scripting.TimeoutInterval), w.Scripting.TimeoutInterval, ScriptingOptions.MaxWait);
+        AtMost("Scripting:" + nameof(w.Scripting.AbandonRunAfter), w.Scripting.AbandonRunAfter, ScriptingOptions.MaxWait);
         AtLeast(nameof(w.MaxConcurrency), w.MaxConcurrency, 1);
         AtLeast(nameof(w.CompensationAttempts), w.CompensationAttempts, 1);
         AtLeast(nameof(w.OutboxBatchSize), w.OutboxBatchSize, 1);
