@@ -131,9 +131,9 @@ public static class RuleSetLoader
             {
                 sources.Add((file, ReadText(file), null));
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or DecoderFallbackException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
-                sources.Add((file, null, e is DecoderFallbackException ? NotUtf8(file) : e.Message));
+                sources.Add((file, null, e.Message));
             }
         }
 
@@ -246,9 +246,9 @@ public static class RuleSetLoader
                         {
                             Parse(target, ReadText(target), null);
                         }
-                        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or NotSupportedException)
                         {
-                            state.Diagnostics.Report(DiagnosticCodes.ImportNotFound, token.Span, $"cannot import \"{file}\": {(e is DecoderFallbackException ? NotUtf8(target) : e.Message)}",
+                            state.Diagnostics.Report(DiagnosticCodes.ImportNotFound, token.Span, $"cannot import \"{file}\": {e.Message}",
                                 "the path is relative to the importing file");
                         }
 
@@ -408,34 +408,41 @@ public static class RuleSetLoader
         }
     }
 
-    private static readonly Encoding StrictUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>
-    /// A rule file's text: UTF-8 (a byte-order mark of UTF-8, UTF-16 or UTF-32 is followed). Bytes that are not UTF-8 are an error:
-    /// read leniently, a Latin-1 <c>"café"</c> became <c>"caf\uFFFD"</c> and the rule loaded but never matched.
+    /// A rule file's (or a test fixture's) text, read once: UTF-8, with a byte-order mark of UTF-8, UTF-16 or UTF-32 followed. Bytes
+    /// that are not UTF-8 are an error: read leniently, a Latin-1 <c>"café"</c> became <c>"caf\uFFFD"</c> and the rule loaded but
+    /// never matched (and a formatter or editor would have written the replacement characters back).
     /// </summary>
-    /// <exception cref="DecoderFallbackException">The file is not UTF-8.</exception>
-    private static string ReadText(string path) => File.ReadAllText(path, StrictUtf8);
+    /// <exception cref="InvalidDataException">The file is not UTF-8: the message names the line, the byte and its offset.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file cannot be read.</exception>
+    public static string ReadText(string path) => DecodeText(File.ReadAllBytes(path));
 
-    /// <summary>Where a file stops being UTF-8: its line and byte offset, and the byte.</summary>
-    private static string NotUtf8(string path)
+    /// <summary>The text of a rule file's <paramref name="bytes"/>, decoded as <see cref="ReadText"/> does.</summary>
+    /// <exception cref="InvalidDataException">The bytes are not UTF-8: the message names the line, the byte and its offset.</exception>
+    public static string DecodeText(byte[] bytes)
     {
-        try
+        ArgumentNullException.ThrowIfNull(bytes);
+        var span = bytes.AsSpan();
+        if (span.StartsWith(Encoding.Unicode.Preamble) || span.StartsWith(Encoding.BigEndianUnicode.Preamble) || span.StartsWith(Encoding.UTF32.Preamble)
+            || span.StartsWith(new UTF32Encoding(bigEndian: true, byteOrderMark: true).Preamble))
         {
-            var bytes = File.ReadAllBytes(path);
-            var start = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? 3 : 0;
-            var chars = new char[bytes.Length];
-            System.Text.Unicode.Utf8.ToUtf16(bytes.AsSpan(start), chars, out var read, out _, replaceInvalidSequences: false);
-            var at = start + read;
-            var line = bytes.AsSpan(0, Math.Min(at, bytes.Length)).Count((byte)'\n') + 1;
-            return at < bytes.Length
-                ? $"the file is not UTF-8 text: line {line} has the byte 0x{bytes[at]:X2} (byte offset {at:N0}), which is not UTF-8; save the file as UTF-8"
-                : "the file is not UTF-8 text; save it as UTF-8";
+            using var reader = new StreamReader(new MemoryStream(bytes), detectEncodingFromByteOrderMarks: true);
+            return reader.ReadToEnd();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+
+        var start = span.StartsWith(Encoding.UTF8.Preamble) ? 3 : 0;
+        var text = new char[bytes.Length - start];
+        if (System.Text.Unicode.Utf8.ToUtf16(span[start..], text, out var read, out var written, replaceInvalidSequences: false)
+            == System.Buffers.OperationStatus.Done)
         {
-            return "the file is not UTF-8 text; save it as UTF-8";
+            return new string(text, 0, written);
         }
+
+        var at = start + read;
+        var line = span[..at].Count((byte)'\n') + 1;
+        throw new InvalidDataException(
+            $"the file is not UTF-8 text: line {line} has the byte 0x{bytes[at]:X2} (byte offset {at:N0}), which is not UTF-8; save the file as UTF-8");
     }
 
     /// <summary>Turns an unexpected exception (a bug) into an RF2999 diagnostic of that file instead of failing the whole load.</summary>

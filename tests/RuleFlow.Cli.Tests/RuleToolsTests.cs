@@ -91,7 +91,7 @@ public sealed class RuleToolsTests : IDisposable
         File.WriteAllBytes(latin, bytes);
         using var notUtf8 = new StringWriter();
         Assert.Equal(1, FmtCommand.Run([latin], check: false, notUtf8, TextWriter.Null));
-        Assert.Contains("latin.rules: not formatted, it is not UTF-8 text", notUtf8.ToString(), StringComparison.Ordinal);
+        Assert.Contains("latin.rules: not formatted, the file is not UTF-8 text: line 2 has the byte 0xE9", notUtf8.ToString(), StringComparison.Ordinal);
         Assert.Equal(bytes, File.ReadAllBytes(latin));
         File.Delete(latin);
         Assert.Equal(0, FmtCommand.Run([Path.Combine(RepositoryRoot(), "rules")], check: true, TextWriter.Null, TextWriter.Null));

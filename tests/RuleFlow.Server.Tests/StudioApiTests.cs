@@ -273,6 +273,7 @@ public sealed class StudioApiTests(StudioServerFixture fixture) : IClassFixture<
             Assert.True(status == (HttpStatusCode)422, $"{(int)status} {body?.ToJsonString()}");
             Assert.Equal("RF6424", body!["code"]!.GetValue<string>());
             Assert.Contains("rules/fixtures/latin1.log", body["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Contains("line 1 has the byte 0xE9 (byte offset 3)", body["detail"]!.GetValue<string>(), StringComparison.Ordinal); // as the load says it
         }
         finally
         {

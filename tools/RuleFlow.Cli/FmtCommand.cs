@@ -55,12 +55,12 @@ public static class FmtCommand
             try
             {
                 // Strictly: read leniently, a Latin-1 "café" would be written back as "caf\uFFFD", and the original lost.
-                text = File.ReadAllText(file, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true));
+                text = RuleSetLoader.ReadText(file);
             }
-            catch (System.Text.DecoderFallbackException)
+            catch (InvalidDataException e)
             {
                 broken++;
-                output.WriteLine($"{file}: not formatted, it is not UTF-8 text (ruleflow check names the line); save it as UTF-8 first");
+                output.WriteLine($"{file}: not formatted, {e.Message}");
                 continue;
             }
 

@@ -38,8 +38,6 @@ public static class RuleFilesApi
     private static IResult Outside(string? path) =>
         ApiProblems.Problem(400, "RF6020", $"'{path}' is not a file of the rules directory: paths start with 'rules/', name a file (not a directory) and may not leave it");
 
-    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     private static async Task<IResult> ReadAsync(string path, RuleFileEditor files, CancellationToken cancellationToken)
     {
         if (files.Resolve(path) is not { } full)
@@ -60,12 +58,13 @@ public static class RuleFilesApi
         string text;
         try
         {
-            // Strict: a file that is not UTF-8 is refused rather than shown with replacement characters that a save would write back.
-            text = await File.ReadAllTextAsync(full, StrictUtf8, cancellationToken).ConfigureAwait(false);
+            // Strict, as the load reads it: a file that is not UTF-8 is refused rather than shown with replacement characters that a
+            // save would write back.
+            text = RuleFlow.Rules.RuleSetLoader.DecodeText(await File.ReadAllBytesAsync(full, cancellationToken).ConfigureAwait(false));
         }
-        catch (System.Text.DecoderFallbackException e)
+        catch (InvalidDataException e)
         {
-            return ApiProblems.Problem(422, "RF6424", $"'{path}' is not UTF-8 text (invalid bytes at offset {e.Index}); the editor only opens UTF-8 files");
+            return ApiProblems.Problem(422, "RF6424", $"'{path}': {e.Message}; the editor only opens UTF-8 files");
         }
 
         if (ApiProblems.TooLong("text", text) is { } tooLong)

@@ -270,9 +270,9 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
     {
         try
         {
-            return File.ReadAllText(path);
+            return RuleSetLoader.ReadText(path); // as the load reads it: a file that is not UTF-8 is left out, as an unreadable one
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
             return null;
         }
