@@ -58,6 +58,12 @@ public sealed class RuleSet
     internal ReteNetwork Network { get; }
 
     /// <summary>
+    /// True when <paramref name="type"/> is a declared fact type: inserting one does not move the clock, so a tool that knows when it
+    /// arrived (a test step's <c>at</c>, a line's <c>time</c>) lets the clock pass to then first (<see cref="RuleSession.AdvanceTo"/>).
+    /// </summary>
+    public bool IsFactType(string type) => Network.Types.TryGetValue(type, out var t) && t.IsFact;
+
+    /// <summary>
     /// The declared event type whose <c>from</c> clause matches a message: the exchange equals the declared exchange (when one is
     /// declared) and the routing key matches the declared AMQP topic pattern (when one is declared; <c>*</c> one word, <c>#</c> zero
     /// or more). A declaration without a <c>from</c> clause matches nothing. When several match, the first in load order wins.

@@ -58,7 +58,6 @@ public static class ExplainCommand
         }
 
         var session = loaded.RuleSet.CreateSession();
-        var factTypes = loaded.RuleSet.EventTypes.Where(t => t.IsFact).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         var line = 0;
         var clock = DateTimeOffset.UnixEpoch;
         var fired = 0;
@@ -109,7 +108,7 @@ public static class ExplainCommand
             var explanation = loaded.RuleSet.ExplainEvent(rule, evt);
 
             // A fact does not move the clock: time passes to the line's time first, as `ruleflow test` and the server's idle clock do.
-            var passed = factTypes.Contains(evt.Type) && timed ? session.AdvanceTo(evt.Time) : [];
+            var passed = timed && loaded.RuleSet.IsFactType(evt.Type) ? session.AdvanceTo(evt.Time) : [];
             var firings = passed.Concat(session.Insert(evt)).Where(f => f.Rule == rule).ToList();
             fired += firings.Count;
             if (json)

@@ -285,7 +285,6 @@ public static class RuleTestRunner
         }
 
         var session = rules.CreateSession(new RuleSessionOptions { AllowedLateness = file.Lateness });
-        var factTypes = rules.EventTypes.Where(t => t.IsFact).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         var notApplied = new List<string>();
         var pending = new List<RuleFiring>();
         var total = 0;
@@ -303,7 +302,7 @@ public static class RuleTestRunner
                     {
                         clock = e.At is { } at ? at : e.After is { } after ? clock + after : clock;
                         var data = JsonSerializer.SerializeToElement(e.Data);
-                        if (factTypes.Contains(e.Type) && (e.At is not null || e.After is not null))
+                        if (rules.IsFactType(e.Type) && (e.At is not null || e.After is not null))
                         {
                             // A fact has no event time, so inserting it does not move the clock: time passes to the step's time first,
                             // as the server's idle clock moves it while no event comes.
