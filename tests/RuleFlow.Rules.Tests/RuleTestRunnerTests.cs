@@ -69,11 +69,13 @@ public sealed class RuleTestRunnerTests
         var result = Run("""
             event a
             event b
+            event c fields { n: number }
             rule "ra" when x: a() then log "a" end
             """, """
             test "an event behind the clock"
                 event b at 2024-01-01T00:00:01Z { }
                 event a at 2024-01-01T00:00:00Z id "early" { }
+                event c at 2024-01-01T00:00:02Z id "typed" { n: "5" }
                 expect "ra"
             end
 
@@ -88,6 +90,7 @@ public sealed class RuleTestRunnerTests
         Assert.Contains("missing firing", failures, StringComparison.Ordinal);
         Assert.Contains("events not applied:\n  ", failures, StringComparison.Ordinal);
         Assert.Contains("r.ruletest:3:5: a early at 2024-01-01T00:00:00.0000000+00:00: late: older than the clock (2024-01-01T00:00:01.0000000+00:00) allows", failures, StringComparison.Ordinal);
+        Assert.Contains("r.ruletest:4:5: c typed at 2024-01-01T00:00:02.0000000+00:00: invalid: field 'n' is declared number, but the event has a string", failures, StringComparison.Ordinal);
         Assert.Empty(result.Tests[1].Failures); // a passing test says nothing of it
     }
 

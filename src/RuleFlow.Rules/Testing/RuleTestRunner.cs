@@ -311,9 +311,9 @@ public static class RuleTestRunner
                             total += passed.Count;
                         }
 
-                        var id = e.Id ?? "e" + (++n).ToString(CultureInfo.InvariantCulture);
-                        var firings = session.Insert(new RuleEvent(id, e.Type, clock, data));
-                        NoteNotApplied(session, e.Location.ToString(), id, e.Type, clock, notApplied);
+                        var evt = new RuleEvent(e.Id ?? "e" + (++n).ToString(CultureInfo.InvariantCulture), e.Type, clock, data);
+                        var firings = session.Insert(evt);
+                        NoteNotApplied(session, e.Location.ToString(), evt, notApplied);
                         pending.AddRange(firings);
                         total += firings.Count;
                         break;
@@ -334,8 +334,9 @@ public static class RuleTestRunner
                         foreach (var (id, time, data) in EventFiles.Read(file2, e.Format, e.Year))
                         {
                             clock = time ?? clock;
-                            var firings = session.Insert(new RuleEvent(id, e.Type, clock, data));
-                            NoteNotApplied(session, e.Location.ToString(), id, e.Type, clock, notApplied);
+                            var evt = new RuleEvent(id, e.Type, clock, data);
+                            var firings = session.Insert(evt);
+                            NoteNotApplied(session, e.Location.ToString(), evt, notApplied);
                             pending.AddRange(firings);
                             total += firings.Count;
                         }
@@ -386,19 +387,19 @@ public static class RuleTestRunner
     }
 
     /// <summary>Notes an event the session did not apply (late, invalid, or dropped as a duplicate), with why.</summary>
-    private static void NoteNotApplied(RuleSession session, string at, string id, string type, DateTimeOffset time, List<string> notes)
+    private static void NoteNotApplied(RuleSession session, string at, RuleEvent evt, List<string> notes)
     {
         var why = session.LastInsertStatus switch
         {
             InsertStatus.Late => $"late: older than the clock ({session.Clock:O}) allows for its type (its window's retention and the allowed lateness)",
-            InsertStatus.Invalid => "invalid: not a JSON object, a fact without its key field, or a declared field of another JSON type",
+            InsertStatus.Invalid => "invalid: " + (session.DescribeInvalid(evt) ?? "it breaks its type's declaration"),
             InsertStatus.Deduplicated => "dropped by its type's dedup",
             InsertStatus.UnknownType => "its type is not declared",
             _ => null,
         };
         if (why is not null)
         {
-            notes.Add($"{at}: {type} {id} at {time:O}: {why}");
+            notes.Add($"{at}: {evt.Type} {evt.Id} at {evt.Time:O}: {why}");
         }
     }
 
