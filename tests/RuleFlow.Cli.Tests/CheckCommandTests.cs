@@ -178,6 +178,13 @@ public sealed class CheckCommandTests
             then
                 start workflow "w" with { host: r.client, extra: 1 }
             end
+
+            rule "templated"
+            when
+                r: web.request(status == 404)
+            then
+                start workflow "w-typo" with template "{ \"ip\": \"{{r.client}}\" }"
+            end
             """);
         File.WriteAllText(Path.Combine(dir, "w.yaml"), """
             id: w
@@ -203,7 +210,10 @@ public sealed class CheckCommandTests
             && l.Contains("'ip'", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("a.rules:7:", StringComparison.Ordinal) && l.Contains("error WF1040", StringComparison.Ordinal)
             && l.Contains("'extra'", StringComparison.Ordinal));
-        Assert.Contains("2 file(s) checked: 2 error(s)", output, StringComparison.Ordinal);
+        // a template input's fields are known only when it fires, but the workflow it names is checked
+        Assert.Contains(lines, l => l.Contains("a.rules:14:", StringComparison.Ordinal) && l.Contains("error WF1040", StringComparison.Ordinal)
+            && l.Contains("'w-typo': no such workflow is loaded", StringComparison.Ordinal));
+        Assert.Contains("2 file(s) checked: 3 error(s)", output, StringComparison.Ordinal);
 
         // the same rule checked without the workflows: nothing to check it against, no error
         var (alone, aloneOutput, _) = Run(Path.Combine(dir, "a.rules"));

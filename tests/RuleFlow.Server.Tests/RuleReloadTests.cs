@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using RuleFlow.Server.Tests.Infrastructure;
 
 namespace RuleFlow.Server.Tests;
@@ -85,5 +87,79 @@ public sealed class RuleReloadTests
         var (status, answer) = await server.PostJsonAsync("api/events/code.e", new { k = "a" });
         Assert.Equal(HttpStatusCode.Accepted, status);
         Assert.Equal("code", answer!["firings"]![0]!["rule"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_start_workflow_naming_no_loaded_workflow_is_a_warning_at_start_on_reload_and_in_the_api_until_the_workflow_exists()
+    {
+        // At start: one rule starts a workflow that does not exist with a map input, another with a template input (whose fields
+        // are unknown until it fires, but whose workflow id is not). Both rules load; each action is a WF1040 warning at its line.
+        var root = ServerProcess.NewContentRoot();
+        const string Ghosts = """"
+            event ghost.e key k
+
+            rule "ghost-map"
+            when
+                e: ghost.e(k == "a")
+            then
+                start workflow "ghost-workflow" with { ip: e.k }
+            end
+
+            rule "ghost-template"
+            when
+                e: ghost.e(k == "b")
+            then
+                start workflow "ghost-template-workflow" with template """{ "ip": "{{e.k}}" }"""
+            end
+            """";
+        await File.WriteAllTextAsync(Path.Combine(root, "rules", "ghost.rules"), Ghosts);
+        await using var server = new ServerProcess(root);
+        await server.StartAndWaitReadyAsync();
+
+        static List<(string Code, string Severity, int Line, string Message)> Warnings(JsonNode? diagnostics) =>
+            [.. diagnostics!.AsArray().Select(d => (d!["code"]!.GetValue<string>(), d["severity"]!.GetValue<string>(), d["line"]!.GetValue<int>(),
+                d["message"]!.GetValue<string>())).Where(d => d.Item1 == "WF1040")];
+
+        var rules = await server.GetJsonAsync("api/rules");
+        Assert.Contains(rules["rules"]!.AsArray(), r => r!["name"]!.GetValue<string>() == "ghost-map");
+        Assert.Contains(rules["rules"]!.AsArray(), r => r!["name"]!.GetValue<string>() == "ghost-template");
+        var file = rules["files"]!.AsArray().Single(f => f!["path"]!.GetValue<string>() == "rules/ghost.rules")!;
+        Assert.True(file["loaded"]!.GetValue<bool>());
+        var warnings = Warnings(file["diagnostics"]);
+        Assert.Equal(2, warnings.Count);
+        Assert.Equal(("warning", 7), (warnings[0].Severity, warnings[0].Line));
+        Assert.Contains("start workflow 'ghost-workflow': no such workflow is loaded", warnings[0].Message, StringComparison.Ordinal);
+        Assert.Equal(("warning", 14), (warnings[1].Severity, warnings[1].Line));
+        Assert.Contains("start workflow 'ghost-template-workflow': no such workflow is loaded", warnings[1].Message, StringComparison.Ordinal);
+        Assert.Contains("ghost.rules:7:5: warning WF1040: rule 'ghost-map'", server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain(root, file.ToJsonString(), StringComparison.Ordinal); // files named rules/…, never the server's path
+
+        // A workflow saved in the Studio under the missing id clears its warning; the other stays.
+        const string Workflow = """
+            id: ghost-workflow
+            steps:
+              - id: note
+                kind: set
+                values:
+                  seen: true
+            """;
+        using (var request = new HttpRequestMessage(HttpMethod.Put, "api/workflows/ghost-workflow"))
+        {
+            request.Content = JsonContent.Create(new { yaml = Workflow });
+            using var response = await server.Http.SendAsync(request);
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        file = (await server.GetJsonAsync("api/rules"))["files"]!.AsArray().Single(f => f!["path"]!.GetValue<string>() == "rules/ghost.rules")!;
+        Assert.Equal([14], Warnings(file["diagnostics"]).Select(w => w.Line));
+
+        // A reload through the API answers with the warnings of the set it put in force.
+        await File.WriteAllTextAsync(Path.Combine(root, "rules", "ghost.rules"), Ghosts.Replace("\"ghost-workflow\"", "\"ghost-workflow-2\"", StringComparison.Ordinal));
+        var (status, answer) = await server.PostJsonAsync("api/rules/reload", null);
+        Assert.Equal(HttpStatusCode.OK, status);
+        warnings = Warnings(answer!["diagnostics"]);
+        Assert.Equal([7, 14], warnings.Select(w => w.Line));
+        Assert.Contains("'ghost-workflow-2'", warnings[0].Message, StringComparison.Ordinal);
+        Assert.Equal("rules/ghost.rules", answer["diagnostics"]!.AsArray().First(d => d!["code"]!.GetValue<string>() == "WF1040")!["file"]!.GetValue<string>());
     }
 }

@@ -59,8 +59,12 @@ public sealed class DefinitionChecksTests
             new StartWorkflowTarget("block-source-ip", "ssh.rules", 9, 5, "no-ip", new Dictionary<string, string?> { ["host"] = "string" }),
             new StartWorkflowTarget("block-source-ip", "ssh.rules", 11, 5, "bad-type", new Dictionary<string, string?> { ["ip"] = "integer" }),
             new StartWorkflowTarget("ghost", "ssh.rules", 13, 5, "ghost", new Dictionary<string, string?>()),
+
+            // A template input: its fields are known only when the rule fires, so only the workflow's existence is checked.
+            new StartWorkflowTarget("block-source-ip", "ssh.rules", 15, 5, "template", new Dictionary<string, string?>(), FieldsKnown: false),
+            new StartWorkflowTarget("ghost", "ssh.rules", 17, 5, "ghost-template", new Dictionary<string, string?>(), FieldsKnown: false),
         ], [workflow]);
-        Assert.Equal(["no-ip:9:$.ip", "bad-type:11:$.ip", "ghost:13:$"],
+        Assert.Equal(["no-ip:9:$.ip", "bad-type:11:$.ip", "ghost:13:$", "ghost-template:17:$"],
             diagnostics.Select(d => d.Message.Split('\'')[1] + ":" + d.Line + ":" + d.JsonPath));
         Assert.All(diagnostics, d => Assert.Equal(DiagnosticCodes.StartInputMismatch, d.Code));
     }

@@ -153,8 +153,8 @@ public static class CheckCommand
         // (WF1040 at the rule's line), as the server checks when it loads both.
         if (rules is not null && workflowFiles.Count > 0)
         {
-            var starts = rules.RuleSet.WorkflowStarts.Where(s => s.FieldsKnown)
-                .Select(s => new StartWorkflowTarget(s.WorkflowId, s.File, s.Line, s.Column, s.Rule, s.InputFields));
+            var starts = rules.RuleSet.WorkflowStarts
+                .Select(s => new StartWorkflowTarget(s.WorkflowId, s.File, s.Line, s.Column, s.Rule, s.InputFields, s.FieldsKnown));
             foreach (var mismatch in StartWorkflowChecker.Check(starts, workflows))
             {
                 AddToRuleFile(mismatch);

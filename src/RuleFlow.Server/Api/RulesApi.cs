@@ -37,7 +37,11 @@ public static class RulesApi
             directory = RuleFileEditor.Prefix,
             rules = set.Rules,
             eventTypes = set.EventTypes,
-            files = load?.Files.Select(f => new { path = f.Path, loaded = f.Loaded, ruleCount = f.RuleCount, diagnostics = f.Diagnostics.Select(Diagnostic) }) ?? [],
+            files = load?.Files.Select(f => new
+            {
+                path = f.Path, loaded = f.Loaded, ruleCount = f.RuleCount,
+                diagnostics = f.Diagnostics.Select(Diagnostic).Concat(StartWarnings(rules, f.Path)),
+            }) ?? [],
             refusedReload = rules.LastRefused is { } refused
                 ? new { at = refused.At, diagnostics = refused.Result.Diagnostics.Select(Diagnostic) }
                 : null,
@@ -92,7 +96,7 @@ public static class RulesApi
         }
 
         await pipeline.ReloadAsync(cancellationToken).ConfigureAwait(false);
-        return Scrubbed(new { reloaded = true, rules = result.RuleSet.Rules.Count, diagnostics = result.Diagnostics.Select(Diagnostic) },
+        return Scrubbed(new { reloaded = true, rules = result.RuleSet.Rules.Count, diagnostics = result.Diagnostics.Select(Diagnostic).Concat(StartWarnings(rules, null)) },
             200, files, json.Value.SerializerOptions);
     }
 
@@ -202,6 +206,13 @@ public static class RulesApi
             files = result.Files.Select(f => new { path = f.Path, loaded = f.Loaded, ruleCount = f.RuleCount, diagnostics = f.Diagnostics.Select(Diagnostic) }),
         });
     }
+
+    /// <summary>The rules' <c>start workflow</c> warnings (<c>WF1040</c>: no such workflow, or an input its schema refuses) of one file, or of all.</summary>
+    private static IEnumerable<object> StartWarnings(RuleHost rules, string? file) =>
+        rules.StartWarnings.Where(d => file is null || d.File == file).Select(d => (object)new
+        {
+            code = d.Code, severity = "warning", message = d.Message, file = d.File, line = d.Line, column = d.Column, hint = d.Hint, text = d.ToString(),
+        });
 
     private static object Diagnostic(RuleFlow.Rules.Diagnostic d) => new
     {

@@ -112,14 +112,9 @@ public sealed class StartupService(
                 logger.LogInformation("Workflow {Workflow} version {Version} loaded ({StepCount} steps)", definition.Id, definition.Version, definition.Steps.Count);
             }
 
-            // Rules that start a workflow should give what its input schema requires (the Studio refuses a workflow edit
-            // that breaks this; files edited by hand are only reported).
-            var starts = rules.Current.WorkflowStarts.Where(s => s.FieldsKnown)
-                .Select(s => new StartWorkflowTarget(s.WorkflowId, s.File, s.Line, s.Column, s.Rule, s.InputFields));
-            foreach (var mismatch in StartWorkflowChecker.Check(starts, registered))
-            {
-                logger.LogWarning("{Diagnostic}", mismatch.ToString());
-            }
+            // Rules that start a workflow should name a loaded one and give what its input schema requires (the Studio refuses
+            // a workflow edit that breaks this; files edited by hand are reported: the log, GET /api/rules).
+            rules.CheckWorkflowStarts();
 
             state.WorkflowsLoaded = true;
             await pipeline.RecoverAsync(cancellationToken).ConfigureAwait(false);

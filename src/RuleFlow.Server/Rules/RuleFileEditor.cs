@@ -253,8 +253,7 @@ public sealed class RuleFileEditor(RuleHost rules, RuleFlow.Workflows.Definition
     /// </summary>
     private IEnumerable<RuleFileDiagnostic> StartWarnings(RuleSet set, string fullPath)
     {
-        var targets = set.WorkflowStarts.Where(s => s.File == fullPath && s.FieldsKnown)
-            .Select(s => new RuleFlow.Workflows.Definitions.StartWorkflowTarget(s.WorkflowId, s.File, s.Line, s.Column, s.Rule, s.InputFields));
+        var targets = RuleHost.StartTargets(set.WorkflowStarts.Where(s => s.File == fullPath));
         return RuleFlow.Workflows.Definitions.StartWorkflowChecker.Check(targets, workflows.Current)
             .Select(d => new RuleFileDiagnostic("warning", d.Code, d.Message, Virtual(d.File), d.Line, d.Column, d.Hint));
     }

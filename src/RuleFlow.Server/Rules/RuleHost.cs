@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using RuleFlow.Rules;
 using RuleFlow.Server.Hosting;
+using RuleFlow.Workflows.Definitions;
 
 namespace RuleFlow.Server.Rules;
 
@@ -8,10 +9,11 @@ namespace RuleFlow.Server.Rules;
 /// Loads <c>rules/*.rules</c> (relative to the content root) and holds the rule set in force. A file with errors is
 /// left out and reported; the others load. Thread-safe: <see cref="Current"/> is swapped atomically.
 /// </summary>
-public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOptions> options, ILogger<RuleHost> logger)
+public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOptions> options, IWorkflowDefinitionRegistry workflows, ILogger<RuleHost> logger)
 {
     private readonly Lock _loadLock = new();
     private volatile RuleSetLoadResult? _loaded;
+    private volatile IReadOnlyList<WorkflowDiagnostic> _startWarnings = [];
 
     /// <summary>The rule set in force (empty until <see cref="LoadFromDisk"/> ran).</summary>
     public RuleSet Current => _loaded?.RuleSet ?? RuleSet.Empty;
@@ -27,6 +29,14 @@ public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOpti
     /// load lock: handlers must be quick and must not load. The AMQP ingest consumer binds the queue to the new set's exchanges.
     /// </summary>
     public event Action<RuleSet>? RuleSetChanged;
+
+    /// <summary>
+    /// The <c>start workflow</c> actions of the rules in force that name a workflow that is not loaded, or give an input its schema
+    /// refuses (<c>WF1040</c> warnings at the action's file, line and column). Warnings, not errors: the rules stay in force (the
+    /// workflow may be written next, in the Studio), and such an action fails when its rule fires. Computed after every load of the
+    /// rules and every registration of workflows (<see cref="CheckWorkflowStarts"/>); empty until the workflows are registered at start.
+    /// </summary>
+    public IReadOnlyList<WorkflowDiagnostic> StartWarnings => _startWarnings;
 
     /// <summary>Absolute rules directory.</summary>
     public string RulesDirectory => Path.GetFullPath(Path.Combine(environment.ContentRootPath, options.Value.RulesPath));
@@ -68,6 +78,39 @@ public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOpti
         RuleFlow.Workflows.Definitions.EmbeddedCodeChecker.Check(code.Kind, code.Text, code.Rule) is { } error
             ? new EmbeddedCodeError(error.Code, error.Message, error.Hint)
             : null;
+
+    /// <summary>
+    /// Checks the rules in force against the workflows registered now (<see cref="StartWarnings"/>) and logs each problem not
+    /// already reported as a warning. Called after the workflows are registered at start and after a workflow is saved; a rule load
+    /// calls it itself once the workflows are registered.
+    /// </summary>
+    /// <returns>The warnings, as <see cref="StartWarnings"/> now has them.</returns>
+    public IReadOnlyList<WorkflowDiagnostic> CheckWorkflowStarts()
+    {
+        lock (_loadLock)
+        {
+            CheckStartsLocked();
+            return _startWarnings;
+        }
+    }
+
+    /// <summary>A rule set's <c>start workflow</c> actions as the workflow side checks them (template inputs: existence only).</summary>
+    internal static IEnumerable<StartWorkflowTarget> StartTargets(IEnumerable<WorkflowStartInfo> starts) =>
+        starts.Select(s => new StartWorkflowTarget(s.WorkflowId, s.File, s.Line, s.Column, s.Rule, s.InputFields, s.FieldsKnown));
+
+    private void CheckStartsLocked()
+    {
+        var before = _startWarnings.Select(d => d.ToString()).ToHashSet(StringComparer.Ordinal);
+        var found = StartWorkflowChecker.Check(StartTargets(Current.WorkflowStarts), workflows.Current)
+            .Select(d => d with { Severity = WorkflowDiagnosticSeverity.Warning })
+            .ToList();
+        foreach (var warning in found.Where(d => !before.Contains(d.ToString())))
+        {
+            logger.LogWarning("{Diagnostic}; the rule stays in force, and this action fails when it fires", warning.ToString());
+        }
+
+        _startWarnings = found;
+    }
 
     private (RuleSetLoadResult Result, bool Applied) Load(bool keepOnError)
     {
@@ -115,6 +158,11 @@ public sealed class RuleHost(IHostEnvironment environment, IOptions<RuleFlowOpti
         logger.LogInformation("Rule set in force: {RuleCount} rule(s), {EventTypeCount} event type(s) from {FileCount} file(s)",
             result.RuleSet.Rules.Count, result.RuleSet.EventTypes.Count, result.Files.Count(f => f.Loaded));
         RuleSetChanged?.Invoke(result.RuleSet);
+        if (workflows.IsReady)
+        {
+            CheckStartsLocked();
+        }
+
         return (result, true);
     }
 }

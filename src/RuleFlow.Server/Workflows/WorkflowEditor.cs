@@ -130,8 +130,7 @@ public sealed class WorkflowEditor(
             diagnostics.AddRange(checkedCalls.Files[0].Diagnostics);
 
             // Rules that start this workflow must still give what its input schema requires.
-            var targets = rules.Current.WorkflowStarts.Where(s => s.WorkflowId == definition.Id && s.FieldsKnown)
-                .Select(s => new StartWorkflowTarget(s.WorkflowId, s.File, s.Line, s.Column, s.Rule, s.InputFields));
+            var targets = RuleHost.StartTargets(rules.Current.WorkflowStarts.Where(s => s.WorkflowId == definition.Id));
             foreach (var d in StartWorkflowChecker.Check(targets, [definition]))
             {
                 foreign.Add(new EditorDiagnostic(Severity(d), d.Code, d.Message, d.Line, d.Column, d.JsonPath, null, d.Hint, Relative(d.File)));
@@ -198,6 +197,7 @@ public sealed class WorkflowEditor(
             }
 
             var registered = await registry.RegisterOneAsync(definition, cancellationToken).ConfigureAwait(false);
+            rules.CheckWorkflowStarts(); // a rule that named this workflow before it existed is fine now
             return (new EditorSave(registered, Relative(file), created), validation);
         }
         finally

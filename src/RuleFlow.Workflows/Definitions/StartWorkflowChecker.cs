@@ -14,12 +14,17 @@ namespace RuleFlow.Workflows.Definitions;
 /// Input field name → the JSON type its expression yields (<c>string</c>, <c>number</c>, <c>integer</c>, <c>boolean</c>,
 /// <c>array</c>, <c>object</c>, <c>null</c>), or null when the type is not known before run time.
 /// </param>
-public sealed record StartWorkflowTarget(string WorkflowId, string File, int Line, int Column, string Rule, IReadOnlyDictionary<string, string?> InputFields);
+/// <param name="FieldsKnown">
+/// False when the input is a template, whose fields are known only when the rule fires: then only the workflow's existence is checked.
+/// </param>
+public sealed record StartWorkflowTarget(string WorkflowId, string File, int Line, int Column, string Rule, IReadOnlyDictionary<string, string?> InputFields,
+    bool FieldsKnown = true);
 
 /// <summary>
 /// Checks rules' <c>start workflow</c> actions against the loaded workflows when rules and workflows load together:
-/// the workflow exists, every property its input schema requires is given, no field is given that the schema forbids
-/// (<c>additionalProperties: false</c>), and fields whose type is known have the type the schema declares.
+/// the workflow exists, and, when the input's fields are known (a map literal, not a template), every property its input schema
+/// requires is given, no field is given that the schema forbids (<c>additionalProperties: false</c>), and fields whose type is known
+/// have the type the schema declares.
 /// Every problem is a <c>WF1040</c> error at the rule's file:line:column with the JSON path of the field.
 /// </summary>
 public static class StartWorkflowChecker
@@ -43,7 +48,7 @@ public static class StartWorkflowChecker
                 continue;
             }
 
-            if (workflow.InputSchema?.Raw is not JsonObject schema)
+            if (!target.FieldsKnown || workflow.InputSchema?.Raw is not JsonObject schema)
             {
                 continue;
             }
