@@ -25,7 +25,7 @@ public sealed class RuleActionsTests
             start workflow "block-source-ip" key a.ip with template """{ "ip": "{{a.ip}}", "host": "{{a.host}}", "attempts": {{a.severity}} }"""
         end
 
-        rule "not-recovered"
+        rule "web/not-recovered"
         when
             a: web.alert(severity >= 3)
             not web.recovered(host == a.host) within 2s
@@ -76,7 +76,7 @@ public sealed class RuleActionsTests
         Assert.Equal(4, published["data"]!["severity"]!.GetValue<int>());
 
         // absence: no web.recovered within 2 s and no more events: the idle clock fires the timer.
-        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/rules/firings?rule=not-recovered"))["total"]!.GetValue<int>() == 1,
+        await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/rules/firings?rule=web%2Fnot-recovered"))["total"]!.GetValue<int>() == 1,
             "the absence rule to fire on a quiet stream", TimeSpan.FromSeconds(30));
         await server.WaitUntilAsync(() => Task.FromResult(server.Log.Contains("no recovery on web-1", StringComparison.Ordinal)), "the log action");
 
@@ -86,6 +86,8 @@ public sealed class RuleActionsTests
         Assert.Contains("\"rules/actions.rules\"", matches.ToJsonString(), StringComparison.Ordinal); // as /api/rules names it
         Assert.DoesNotContain(root, matches.ToJsonString(), StringComparison.Ordinal); // never the server's own path
         Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync("api/rules/no-such-rule/matches")).StatusCode);
+        var slashed = await server.GetJsonAsync("api/rules/" + Uri.EscapeDataString("web/not-recovered") + "/matches"); // a '/' in the name
+        Assert.Equal("web/not-recovered", slashed["rule"]!.GetValue<string>());
         (status, answer) = await server.PostJsonAsync("api/rules/explain", new { type = "web.alert", rule = "alert-actions", data = new { host = "web-2", severity = 1 } });
         Assert.Equal(HttpStatusCode.OK, status);
         var pattern = answer!["rules"]![0]!["patterns"]![0]!;

@@ -104,9 +104,18 @@ public static class RulesApi
     /// The live state of one rule in the running session: partial matches, window contents and when they expire,
     /// pending timers, throttle/dedup entries, recent activations and why it did or did not fire.
     /// </summary>
-    private static async Task<IResult> MatchesAsync(string name, EventPipeline pipeline, RuleFileEditor files,
+    /// <remarks>
+    /// A rule whose name has a <c>/</c> is asked for as <c>%2F</c> (<c>encodeURIComponent</c>), which routing leaves encoded in the
+    /// value, as it cannot tell it from a separator: a name not in force is looked up again with each <c>%2F</c> read as <c>/</c>.
+    /// </remarks>
+    private static async Task<IResult> MatchesAsync(string name, RuleHost rules, EventPipeline pipeline, RuleFileEditor files,
         Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken cancellationToken)
     {
+        if (rules.Current.Rules.All(r => r.Name != name) && name.Contains("%2F", StringComparison.OrdinalIgnoreCase))
+        {
+            name = name.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+        }
+
         try
         {
             // Files named as the rest of the API names them (rules/…), never by the server's own path.
