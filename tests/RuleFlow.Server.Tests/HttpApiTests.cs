@@ -141,6 +141,26 @@ public sealed class HttpApiTests(InMemoryServerFixture fixture) : IClassFixture<
             HttpStatusCode.BadRequest, "RF6400");
         await Expect(await _server.Http.PostAsync("api/instances", new StringContent("{}", Encoding.UTF8, "application/json")),
             HttpStatusCode.BadRequest, "RF6004");
+
+        // A request that cannot be bound is described in JSON's words, where it went wrong, never with .NET type names.
+        async Task<string> Detail(HttpResponseMessage response)
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, text);
+            var problem = System.Text.Json.Nodes.JsonNode.Parse(text)!;
+            Assert.Equal("RF6400", problem["code"]!.GetValue<string>());
+            var detail = problem["detail"]!.GetValue<string>();
+            Assert.DoesNotMatch(@"System\.|`1|Int32|IReadOnlyList|CheckRequest|Nullable|\bint\b", detail);
+            return detail;
+        }
+
+        Assert.Equal("the request body is not the JSON this endpoint takes: expected an array at $.files (line 1, near byte 13)",
+            await Detail(await _server.Http.PostAsync("api/rules/check", new StringContent("{\"files\": \"x\"}", Encoding.UTF8, "application/json"))));
+        Assert.Equal("the request body is not the JSON this endpoint takes: a value of the wrong type at $.files[0].path (line 1, near byte 21)",
+            await Detail(await _server.Http.PostAsync("api/rules/check", new StringContent("{\"files\": [{\"path\": 7}]}", Encoding.UTF8, "application/json"))));
+        Assert.StartsWith("the request body is not the JSON this endpoint takes: ",
+            await Detail(await _server.Http.PostAsync("api/rules/check", new StringContent("{not json", Encoding.UTF8, "application/json"))));
+        Assert.Equal("parameter 'page' must be an integer, not \"abc\"", await Detail(await _server.Http.GetAsync("api/rules/firings?page=abc")));
         await Expect(await _server.Http.PostAsync("api/instances", new StringContent("{\"workflow\":\"no-such-flow\"}", Encoding.UTF8, "application/json")),
             HttpStatusCode.NotFound, "WF4040");
     }

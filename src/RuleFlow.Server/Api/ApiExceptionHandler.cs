@@ -4,7 +4,7 @@ namespace RuleFlow.Server.Api;
 
 /// <summary>
 /// Turns an exception escaping an endpoint into a ProblemDetails: a malformed request (unreadable JSON body, a
-/// parameter of the wrong type) → 400 <c>RF6400</c> with what could not be read; anything else → 500 <c>RF6500</c>
+/// parameter of the wrong type) → 400 <c>RF6400</c> with what could not be read, in JSON's words (<see cref="BadRequestText"/>); anything else → 500 <c>RF6500</c>
 /// with the trace id (details in the log, not in the answer).
 /// </summary>
 public sealed class ApiExceptionHandler(ILogger<ApiExceptionHandler> logger) : IExceptionHandler
@@ -16,8 +16,7 @@ public sealed class ApiExceptionHandler(ILogger<ApiExceptionHandler> logger) : I
         IResult result;
         if (exception is BadHttpRequestException bad)
         {
-            var detail = bad.InnerException is { } inner ? $"{bad.Message} {inner.Message}" : bad.Message;
-            result = ApiProblems.Problem(bad.StatusCode, "RF6400", detail);
+            result = ApiProblems.Problem(bad.StatusCode, "RF6400", BadRequestText.Describe(bad));
         }
         else
         {
