@@ -119,6 +119,9 @@ public sealed class HttpApiTests(InMemoryServerFixture fixture) : IClassFixture<
         Assert.Equal(before + 3, after);
         var letters = await _server.GetJsonAsync("api/events/dead-letters?code=RF5003");
         Assert.True(letters["total"]!.GetValue<int>() >= 1);
+        Assert.Contains(letters["items"]!.AsArray(), l => l!["source"]!.GetValue<string>() == "http:ssh.auth"); // the type it was POSTed as
+        letters = await _server.GetJsonAsync("api/events/dead-letters?code=RF5006");
+        Assert.Contains(letters["items"]!.AsArray(), l => l!["source"]!.GetValue<string>() == "http:bad type!");
     }
 
     [Fact]

@@ -22,13 +22,16 @@ public sealed class DeadLetters(DeadLetterStore store, IngestMetrics metrics, IL
     public async Task RecordAsync(IncomingMessage message, string code, string reason, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
+
+        // Where it came from, with the event type the caller named for an HTTP event (POST /api/events/{type}): http:ssh.auth.
+        var source = message.TypeHint is { } type ? $"{message.Source}:{type}" : message.Source;
         logger.LogWarning("Dead-lettered a message from {Source} (id {MessageId}, {BodyBytes} bytes): {ReasonCode} {Reason}",
-            message.Source, message.MessageId, message.Body.Length, code, reason);
+            source, message.MessageId, message.Body.Length, code, reason);
         metrics.DeadLettered(code);
         await StoreRetry.RunAsync(ct => store.AddAsync(new DeadLetter
         {
             // Clipped to the columns (a refused message may carry anything): a record that cannot be written would hold up the queue.
-            At = message.ReceivedAt, Source = Clip(message.Source, 500), MessageId = message.MessageId is { } id ? Clip(id, 200) : null, Code = code, Reason = reason,
+            At = message.ReceivedAt, Source = Clip(source, 500), MessageId = message.MessageId is { } id ? Clip(id, 200) : null, Code = code, Reason = reason,
             BodyBytes = message.Body.Length, BodyPreview = EventConsumer.Preview(message.Body.Span),
         }, ct), logger, "recording a dead letter", cancellationToken).ConfigureAwait(false);
     }

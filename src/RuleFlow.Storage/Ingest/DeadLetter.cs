@@ -15,7 +15,10 @@ public sealed class DeadLetter
     /// <summary>When it was refused.</summary>
     public DateTimeOffset At { get; set; }
 
-    /// <summary>Where it came from: <c>amqp:&lt;exchange&gt;/&lt;routing key&gt;</c> or <c>http</c>.</summary>
+    /// <summary>
+    /// Where it came from: <c>amqp:&lt;exchange&gt;/&lt;routing key&gt;</c>, or <c>http:&lt;type&gt;</c> for a POST to
+    /// <c>/api/events/&lt;type&gt;</c> (the type as the caller wrote it; at most 500 characters).
+    /// </summary>
     public required string Source { get; set; }
 
     /// <summary>Message id when the transport gave one.</summary>
