@@ -44,6 +44,9 @@ public sealed class RuleReloadTests
         Assert.Equal(5, diagnostic["line"]!.GetValue<int>());
         Assert.Contains(rules["rules"]!.AsArray(), r => r!["name"]!.GetValue<string>() == "pod-backoff");
         Assert.Contains("Rule reload refused", server.Log, StringComparison.Ordinal);
+        var health = await server.GetJsonAsync("health"); // up, but degraded: the files on disk are not what runs
+        Assert.Equal("degraded", health["status"]!.GetValue<string>());
+        Assert.Contains(health["warnings"]!.AsArray(), w => w!.GetValue<string>().Contains("was refused (1 error(s)); the previous rule set stays in force", StringComparison.Ordinal));
 
         (status, answer) = await server.PostJsonAsync("api/rules/reload", null);
         Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
@@ -55,6 +58,7 @@ public sealed class RuleReloadTests
         await server.WaitUntilAsync(async () => (await server.GetJsonAsync("api/rules"))["rules"]!.AsArray().All(r => r!["name"]!.GetValue<string>() != "pod-backoff"),
             "the rule to be gone with its file");
         Assert.Null((await server.GetJsonAsync("api/rules"))["refusedReload"]);
+        Assert.Equal("ready", (await server.GetJsonAsync("health"))["status"]!.GetValue<string>());
     }
 
     [Fact]

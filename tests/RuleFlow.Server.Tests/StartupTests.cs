@@ -46,8 +46,22 @@ public sealed class StartupTests
                 start workflow "block-source-ip" with { ip: r.client }
             end
             """);
+        await File.WriteAllTextAsync(Path.Combine(root, "workflows", "broken-flow.yaml"), "id: broken-flow\nsteps:\n  - id: s\n    kind: no-such-kind\n");
         await using var server = new ServerProcess(root);
         await server.StartAndWaitReadyAsync();
+
+        // /health: up (200) but degraded, saying what is not as written and where to look; no server path.
+        static async Task<(string Status, List<string> Warnings)> HealthAsync(ServerProcess server)
+        {
+            var health = await server.GetJsonAsync("health");
+            return (health["status"]!.GetValue<string>(), [.. health["warnings"]!.AsArray().Select(w => w!.GetValue<string>())]);
+        }
+
+        var (status, warnings) = await HealthAsync(server);
+        Assert.Equal("degraded", status);
+        Assert.Contains(warnings, w => w.StartsWith("rule file rules/broken.rules is not loaded (1 error(s))", StringComparison.Ordinal));
+        Assert.Contains(warnings, w => w.StartsWith("workflow file workflows/broken-flow.yaml failed to load at start", StringComparison.Ordinal));
+        Assert.All(warnings, w => Assert.DoesNotContain(root, w, StringComparison.Ordinal));
 
         var rules = await server.GetJsonAsync("api/rules");
         var files = rules["files"]!.AsArray();
@@ -59,6 +73,21 @@ public sealed class StartupTests
         Assert.True(files.Single(f => f!["path"]!.GetValue<string>().EndsWith("ssh-bruteforce.rules", StringComparison.Ordinal))!["loaded"]!.GetValue<bool>());
         Assert.Contains(rules["rules"]!.AsArray(), r => r!["name"]!.GetValue<string>() == "ssh-bruteforce");
         Assert.Contains("broken.rules failed to load", server.Log, StringComparison.Ordinal);
+
+        // Fixed (the rule file on disk, the workflow through the Studio's save), the server is ready again.
+        await File.WriteAllTextAsync(Path.Combine(root, "rules", "broken.rules"),
+            (await File.ReadAllTextAsync(Path.Combine(root, "rules", "broken.rules"))).Replace(">==", ">=", StringComparison.Ordinal));
+        await server.WaitUntilAsync(async () => (await HealthAsync(server)).Warnings.All(w => !w.Contains("broken.rules", StringComparison.Ordinal)),
+            "the fixed rule file to leave the warnings");
+        using (var request = new HttpRequestMessage(HttpMethod.Put, "api/workflows/broken-flow"))
+        {
+            request.Content = System.Net.Http.Json.JsonContent.Create(new { yaml = "id: broken-flow\nsteps:\n  - id: s\n    kind: set\n    values: { a: 1 }\n" });
+            using var response = await server.Http.SendAsync(request);
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        (status, warnings) = await HealthAsync(server);
+        Assert.Equal(("ready", 0), (status, warnings.Count));
     }
 
     [Theory]

@@ -25,6 +25,12 @@ public sealed class ServerState
     /// <summary>Workflow definitions were loaded.</summary>
     public bool WorkflowsLoaded { get; set; }
 
+    /// <summary>
+    /// The workflow files that failed to load at start (paths relative to the content root, <c>workflows/…</c>): their workflows
+    /// are not available. Empty when all loaded. A file saved through the API (the Studio) leaves the list.
+    /// </summary>
+    public IReadOnlyList<string> WorkflowFilesFailed { get; set; } = [];
+
     /// <summary>The ingest consumer is bound and consuming (set by <c>AmqpIngestConsumer</c>, or by the in-memory endpoint's observer).</summary>
     public bool IngestBound
     {

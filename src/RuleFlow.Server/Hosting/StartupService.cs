@@ -105,6 +105,9 @@ public sealed class StartupService(
                 }
             }
 
+            state.WorkflowFilesFailed = [.. loaded.Files.Where(f => !f.Succeeded)
+                .Select(f => Path.GetRelativePath(environment.ContentRootPath, f.Path).Replace('\\', '/'))];
+
             var registered = await StoreRetry.RunAsync(ct => registry.RegisterAsync(loaded.Definitions, ct), logger, "registering workflows", cancellationToken)
                 .ConfigureAwait(false);
             foreach (var definition in registered)

@@ -54,7 +54,8 @@ public sealed class WorkflowEditor(
     IOptions<RuleFlowOptions> options,
     IWorkflowDefinitionRegistry registry,
     IWorkflowStore store,
-    RuleHost rules)
+    RuleHost rules,
+    ServerState state)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
 
@@ -198,6 +199,7 @@ public sealed class WorkflowEditor(
 
             var registered = await registry.RegisterOneAsync(definition, cancellationToken).ConfigureAwait(false);
             rules.CheckWorkflowStarts(); // a rule that named this workflow before it existed is fine now
+            state.WorkflowFilesFailed = [.. state.WorkflowFilesFailed.Where(f => f != Relative(file))]; // a file that failed at start, fixed
             return (new EditorSave(registered, Relative(file), created), validation);
         }
         finally
