@@ -792,15 +792,13 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
     /// </summary>
     public string? DescribeWrongType(JsonElement data)
     {
-        foreach (var (name, type, _) in Schema)
+        if (FirstWrongType(data, out _, out var value) is not (>= 0 and var i))
         {
-            if (ValueOps.TryGetProperty(data, name, out var value) && value.ValueKind != JsonValueKind.Null && !HasDeclaredType(value, type))
-            {
-                return $"field '{System.Text.Encoding.UTF8.GetString(name)}' is declared {type.ToString().ToLowerInvariant()}, but the {(IsFact ? "fact" : "event")} has {JsonKind(value.ValueKind)}";
-            }
+            return null;
         }
 
-        return null;
+        var (name, type, _) = Schema[i];
+        return $"field '{System.Text.Encoding.UTF8.GetString(name)}' is declared {type.ToString().ToLowerInvariant()}, but the {(IsFact ? "fact" : "event")} has {JsonKind(value.ValueKind)}";
     }
 
     private static string JsonKind(JsonValueKind kind) => kind switch
@@ -813,12 +811,21 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
         _ => "null",
     };
 
-    private SchemaCheck CheckByLookup(JsonElement data)
+    private SchemaCheck CheckByLookup(JsonElement data) =>
+        FirstWrongType(data, out var missing, out _) >= 0 ? SchemaCheck.WrongType : missing ? SchemaCheck.MissingField : SchemaCheck.Conforms;
+
+    /// <summary>
+    /// One lookup per declared field, in declared order: the index of the first field whose non-null value is of another JSON kind
+    /// (that value in <paramref name="value"/>), or -1; <paramref name="missing"/>: a required field before it (or anywhere, for -1)
+    /// is absent or null.
+    /// </summary>
+    private int FirstWrongType(JsonElement data, out bool missing, out JsonElement value)
     {
-        var missing = false;
-        foreach (var (name, type, required) in Schema)
+        missing = false;
+        for (var i = 0; i < Schema.Length; i++)
         {
-            if (!ValueOps.TryGetProperty(data, name, out var value) || value.ValueKind == JsonValueKind.Null)
+            var (name, type, required) = Schema[i];
+            if (!ValueOps.TryGetProperty(data, name, out value) || value.ValueKind == JsonValueKind.Null)
             {
                 missing |= required;
                 continue;
@@ -826,11 +833,12 @@ internal sealed class TypeRuntime(BoundEventType declaration, FieldPath? timePat
 
             if (!HasDeclaredType(value, type))
             {
-                return SchemaCheck.WrongType;
+                return i;
             }
         }
 
-        return missing ? SchemaCheck.MissingField : SchemaCheck.Conforms;
+        value = default;
+        return -1;
     }
 
     /// <summary>
