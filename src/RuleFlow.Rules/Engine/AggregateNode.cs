@@ -26,7 +26,7 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
     // reads the window), so both share the one reference.
     private sealed class KeptValues(IAccumulator accumulator)
     {
-        public IAccumulator Accumulator = accumulator;
+        public readonly IAccumulator Accumulator = accumulator;
         public Three<RuleValue> Inline;
         public RuleValue[]? Spill;
     }
@@ -103,7 +103,7 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
         ClearEvents();
         _singleLeft = null;
         _output = null;
-        _kept?.Accumulator = Accumulators.Create(Node.Function);
+        _kept?.Accumulator.Clear(); // empty again, as a new one would be (nothing else holds it: results are read as values)
     }
 
     /// <summary>Events in the window, oldest first: the group itself, a live view (copy it to keep it).</summary>
@@ -375,6 +375,9 @@ internal interface IAccumulator
 
     void Remove(RuleValue value);
 
+    /// <summary>Back to the empty state, for a pooled group reused for another key.</summary>
+    void Clear();
+
     RuleValue Result { get; }
 }
 
@@ -419,6 +422,8 @@ internal sealed class CountAccumulator : IAccumulator
     public void Add(RuleValue value) => _count++;
 
     public void Remove(RuleValue value) => _count--;
+
+    public void Clear() => _count = 0;
 }
 
 /// <summary>
@@ -471,6 +476,13 @@ internal sealed class SumAccumulator(bool average) : IAccumulator
             }
         }
     }
+
+    public void Clear()
+    {
+        _integers = 0;
+        _fractions = 0;
+        _count = 0;
+    }
 }
 
 /// <summary><c>min</c> / <c>max</c> of the numeric values: a sorted multiset, O(log n) per change.</summary>
@@ -502,6 +514,8 @@ internal sealed class ExtremeAccumulator(bool max) : IAccumulator
             }
         }
     }
+
+    public void Clear() => _values.Clear();
 }
 
 /// <summary><c>distinct</c>: the number of different values (missing values are skipped).</summary>
@@ -536,6 +550,15 @@ internal sealed class DistinctAccumulator : IAccumulator
                     _values[key] = count - 1;
                 }
             }
+        }
+    }
+
+    public void Clear()
+    {
+        _values.Clear();
+        if (_values.EnsureCapacity(0) > 64)
+        {
+            _values.TrimExcess(); // a pooled group keeps no table sized for the largest key it once held
         }
     }
 }
