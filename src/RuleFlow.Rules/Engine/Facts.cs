@@ -950,8 +950,11 @@ internal sealed class FactIndex
     /// <summary>Adds <paramref name="fact"/>, replacing the fact with the same key, if any.</summary>
     public void Set(DataFact fact)
     {
-        _byKey.Remove(fact);
-        _byKey.Add(fact);
+        if (!_byKey.Add(fact)) // one lookup when the key is new, as it is for every caller (they remove the old fact first)
+        {
+            _byKey.Remove(fact);
+            _byKey.Add(fact);
+        }
     }
 
     /// <summary>Removes the fact whose key is that of <paramref name="fact"/> (whichever object it is).</summary>
