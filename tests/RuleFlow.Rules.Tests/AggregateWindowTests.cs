@@ -130,4 +130,57 @@ public sealed class AggregateWindowTests
             Probe(session, probed, item.Ms, window, "p" + i);
         }
     }
+
+    [Fact]
+    public void Events_leaving_a_window_at_one_instant_leave_together_and_a_value_passing_through_on_the_way_makes_no_activation()
+    {
+        // Found by differential testing: three events at 0 left one by one at 60 s, the count going 4 → 3 → 2 → 1; at 2 the condition
+        // failed and at 1 a new activation fired, though the count was never 2 at any clock.
+        static List<(string Rule, double Ms)> Run(string source, params (string Id, double Ms, object Data)[] events)
+        {
+            var session = T.Load(source).CreateSession();
+            var fired = new List<(string, double)>();
+            foreach (var (id, ms, data) in events)
+            {
+                fired.AddRange(session.Insert(T.Event("t", ms, data, id)).Select(f => (f.Rule, (f.Time - T.Base).TotalMilliseconds)));
+            }
+
+            fired.AddRange(session.AdvanceTo(T.Base.AddHours(10)).Select(f => (f.Rule, (f.Time - T.Base).TotalMilliseconds)));
+            return fired;
+        }
+
+        // (At 0 the inserts are changes of their own: 1 fires, 2 fails, 3 fires again.)
+        Assert.Equal([("r", 0), ("r", 0)], Run("""
+            event t
+            rule "r" when n: count(t()) within 60s per k != 2 then log "x" end
+            """, ("e1", 0, new { k = "x" }), ("e2", 0, new { k = "x" }), ("e3", 0, new { k = "x" }), ("e4", 30_000, new { k = "x" })));
+
+        // A sum with a negative value: 5 and −5 leave together, the sum stays 1.
+        Assert.Equal([("r", 0)], Run("""
+            event t
+            rule "r" when n: sum(t(), v) within 60s per k >= 0 then log "x" end
+            """, ("p", 0, new { k = "x", v = 5 }), ("m", 0, new { k = "x", v = -5 }), ("q", 30_000, new { k = "x", v = 1 })));
+
+        // An average, whichever of the two events at 0 came first: 9 and 0 leave together at 60 s, the average goes 5 → 6 (the
+        // same activation); on the way 9 alone would give 9, 0 alone 0 (a new one). At 0: 9 fires, then 4.5 fails; 5 fires at 30 s.
+        foreach (var (first, second, expected) in new[] { (9, 0, new[] { 0.0, 30_000 }), (0, 9, [30_000]) })
+        {
+            Assert.Equal(expected.Select(ms => ("r", ms)), Run("""
+                event t
+                rule "r" when n: avg(t(), v) within 60s per k >= 5 then log "x" end
+                """, ("e1", 0, new { k = "x", v = first }), ("e2", 0, new { k = "x", v = second }), ("e3", 30_000, new { k = "x", v = 6 })));
+        }
+
+        // With a trigger pattern: the count of b goes 2 → 0 at 60 s, never 1.
+        Assert.Equal([("r", 30_000)], Run("""
+            event t
+            rule "r" when a: t(kind == "a") count(t(k == a.k, kind == "b")) within 60s != 1 then log "x" end
+            """, ("b1", 0, new { k = "x", kind = "b" }), ("b2", 0, new { k = "x", kind = "b" }), ("a1", 30_000, new { k = "x", kind = "a" })));
+
+        // A change that does make the condition true at that instant still fires: 2 at 0, then 4 → 2 at 60 s.
+        Assert.Equal([("r", 0), ("r", 60_000)], Run("""
+            event t
+            rule "r" when n: count(t()) within 60s per k == 2 then log "x" end
+            """, ("e1", 0, new { k = "x" }), ("e2", 0, new { k = "x" }), ("e3", 30_000, new { k = "x" }), ("e4", 30_000, new { k = "x" })));
+    }
 }

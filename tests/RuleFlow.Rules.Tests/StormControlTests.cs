@@ -280,4 +280,67 @@ public sealed class StormControlTests
         Assert.Equal(new Dictionary<string, string> { ["level"] = "3", ["tag"] = "t" }, publish.Headers);
         _ = new JsonObject();
     }
+
+    [Fact]
+    public void A_throttle_suppresses_a_timer_made_activation_at_the_last_instant_of_its_window_too()
+    {
+        // Found by differential testing: the record of a firing went at fired_at + D, in the same due time as the batch, absence,
+        // silence or window expiry that made the next activation, and before it was tested; "suppressed while time − fired_at <= D".
+        static List<(string Rule, double Ms)> Run(string source, params (double Ms, object Data)[] events)
+        {
+            var session = T.Load(source).CreateSession();
+            var fired = new List<(string, double)>();
+            foreach (var (ms, data) in events)
+            {
+                fired.AddRange(session.Insert(E("t", ms, data)).Select(f => (f.Rule, (f.Time - T.Base).TotalMilliseconds)));
+            }
+
+            fired.AddRange(session.AdvanceTo(At(36_000_000)).Select(f => (f.Rule, (f.Time - T.Base).TotalMilliseconds)));
+            return fired;
+        }
+
+        // group by … wait: batches due at 60 s and 180 s; the second is 120 s = 2m after the first firing.
+        const string Grouped = """
+            event t
+            rule "r" when e: t() then log "x"
+            group by e.k wait 60s
+            throttle once within 2m per e.k
+            end
+            """;
+        Assert.Equal([("r", 60_000)], Run(Grouped, (0, new { k = "x" }), (120_000, new { k = "x" })));
+        Assert.Equal([("r", 60_000), ("r", 180_001)], Run(Grouped, (0, new { k = "x" }), (120_001, new { k = "x" })));
+
+        // An absence: fires at 60 s, and at 90 s = 30 s after it.
+        Assert.Equal([("r", 60_000)], Run("""
+            event t
+            rule "r" when a: t(kind == "a") not t(kind == "b", k == a.k) within 60s then log "x"
+            throttle once within 30s per a.k
+            end
+            """, (0, new { k = "x", kind = "a" }), (30_000, new { k = "x", kind = "a" })));
+
+        // A silence: fires at 60 s, and at 130 s = 70 s after it.
+        Assert.Equal([("r", 60_000)], Run("""
+            event t
+            rule "r" when h: no t() for 60s per k then log "x"
+            throttle once within 70s per h.k
+            end
+            """, (0, new { k = "x" }), (70_000, new { k = "x" })));
+
+        // A window expiry: a2's count of b drops to 0 when b1 leaves at 90 s = 90 s after a1 fired.
+        Assert.Equal([("r", 0)], Run("""
+            event t
+            rule "r" when e: t(kind == "a") count(t(k == e.k, kind == "b")) within 60s == 0 then log "x"
+            throttle once within 90s per e.k
+            end
+            """, (0, new { k = "x", kind = "a" }), (30_000, new { k = "x", kind = "b" }), (60_000, new { k = "x", kind = "a" })));
+
+        // at most N per D: the third batch (150 s) is 120 s after the first firing (30 s), so two fired in the 2m before it.
+        Assert.Equal([("r", 30_000), ("r", 90_000)], Run("""
+            event t
+            rule "r" when e: t() then log "x"
+            group by e.k wait 30s
+            throttle at most 2 per 2m per e.k
+            end
+            """, (0, new { k = "x" }), (60_000, new { k = "x" }), (120_000, new { k = "x" })));
+    }
 }

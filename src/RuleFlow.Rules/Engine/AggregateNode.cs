@@ -55,6 +55,9 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
 
     public AggregateNode Node => Bucket.Node;
 
+    /// <summary>An event left the group in the timers of the current due time; it is tested once they have all run (see <see cref="AggregateNode"/>).</summary>
+    internal bool ReevaluationPending;
+
     public AggregateBucket Bucket { get; private set; }
 
     public override JoinKey PerKey => _per.Key;
@@ -918,6 +921,32 @@ internal sealed class AggregateNode(
         if (release && HoldsEvents)
         {
             session.Release(fact);
+        }
+
+        if (session.InTimer)
+        {
+            // Events that leave at one due time leave together: the group is tested once all of them have gone, so a value that
+            // passes through a state on the way (a count of 4 going to 1 through 2, a sum going 1 → 6 → 1) makes no activation.
+            session.DeferReevaluation(group);
+            return;
+        }
+
+        Reevaluate(session, group);
+        Cleanup(memory, bucket, group);
+    }
+
+    /// <summary>
+    /// Tests <paramref name="group"/> after the events that left it in the timers of one due time have all gone (called by the session
+    /// once they have run, before the agenda fires). Nothing when its bucket went meanwhile (its last partial match was retracted).
+    /// </summary>
+    internal void ReevaluateDeferred(SessionState session, AggregateGroup group)
+    {
+        var memory = session.MemoryOf<Memory>(Id);
+        var bucket = group.Bucket;
+        if (!memory.Buckets.TryGetValue(bucket.Key, out var current) || !ReferenceEquals(current, bucket)
+            || !bucket.Groups.TryGetValue(group, out var same) || !ReferenceEquals(same, group))
+        {
+            return;
         }
 
         Reevaluate(session, group);

@@ -514,6 +514,19 @@ internal sealed class SessionState : ITimerTarget
         }
     }
 
+    // Aggregate groups that events left in the timers of the current due time, tested once those have all run.
+    private readonly List<AggregateGroup> _deferredGroups = [];
+
+    /// <summary>Has <paramref name="group"/> tested at the end of the current due time (an event left it in a timer).</summary>
+    internal void DeferReevaluation(AggregateGroup group)
+    {
+        if (!group.ReevaluationPending)
+        {
+            group.ReevaluationPending = true;
+            _deferredGroups.Add(group);
+        }
+    }
+
     /// <summary>Runs due timers (due before <paramref name="clock"/>), one due time at a time.</summary>
     public void RunTimers(long clock)
     {
@@ -522,6 +535,14 @@ internal sealed class SessionState : ITimerTarget
             InTimer = true;
             ChangeTime = due;
             Timers.RunNextGroup(this, clock, out _);
+            for (var i = 0; i < _deferredGroups.Count; i++) // (a test may retract more events, adding groups: Count is read each time)
+            {
+                var group = _deferredGroups[i];
+                group.ReevaluationPending = false;
+                group.Node.ReevaluateDeferred(this, group);
+            }
+
+            _deferredGroups.Clear();
             InTimer = false;
             if (!_deferFire && !Restoring)
             {
@@ -1164,7 +1185,7 @@ internal sealed class SessionState : ITimerTarget
                 storm.OnceWithin.Remove(expiry.Key);
                 break;
             case AtMostExpiry expiry when storm.AtMost.TryGetValue(expiry.Key, out var times):
-                while (times.Count > 0 && due - times.Peek() >= terminal.Rule.Throttle!.WindowTicks)
+                while (times.Count > 0 && due - times.Peek() > terminal.Rule.Throttle!.WindowTicks) // as PassThrottle: inclusive
                 {
                     times.Dequeue();
                 }
@@ -1201,7 +1222,7 @@ internal sealed class SessionState : ITimerTarget
 
             var detached = key.Detach();
             storm.OnceWithin[detached] = time;
-            Timers.Schedule(time + throttle.WindowTicks, terminal.Id, time, StableHash(detached), terminal, new OnceWithinExpiry(detached, time));
+            Timers.Schedule(ThrottleExpiry(time, throttle), terminal.Id, time, StableHash(detached), terminal, new OnceWithinExpiry(detached, time));
             return true;
         }
 
@@ -1223,9 +1244,16 @@ internal sealed class SessionState : ITimerTarget
         }
 
         times.Enqueue(time);
-        Timers.Schedule(time + throttle.WindowTicks, terminal.Id, time, StableHash(key), terminal, new AtMostExpiry(key));
+        Timers.Schedule(ThrottleExpiry(time, throttle), terminal.Id, time, StableHash(key), terminal, new AtMostExpiry(key));
         return true;
     }
+
+    /// <summary>
+    /// When a throttle's record of a firing at <paramref name="firedAt"/> may go: one tick after the last instant it suppresses
+    /// (<c>time − firedAt &lt;= D</c>, inclusive). Timers run one due time at a time and the activations of a due time (a batch,
+    /// an absence, a silence, a window expiry) are tested in it: a record removed at <c>firedAt + D</c> would be gone before them.
+    /// </summary>
+    private static long ThrottleExpiry(long firedAt, Compilation.CompiledThrottle throttle) => firedAt + throttle.WindowTicks + 1;
 
     /// <summary>Restores a rule's storm-control state and schedules its timers (snapshots).</summary>
     public void RestoreStorm(TerminalNode terminal, IEnumerable<(JoinKey Key, long FiredAt)> onceWithin, IEnumerable<(JoinKey Key, long[] Times)> atMost,
@@ -1238,7 +1266,7 @@ internal sealed class SessionState : ITimerTarget
             if (throttle is { Mode: ThrottleMode.OnceWithin })
             {
                 storm.OnceWithin[key] = firedAt;
-                Timers.Schedule(firedAt + throttle.WindowTicks, terminal.Id, firedAt, StableHash(key), terminal, new OnceWithinExpiry(key, firedAt));
+                Timers.Schedule(ThrottleExpiry(firedAt, throttle), terminal.Id, firedAt, StableHash(key), terminal, new OnceWithinExpiry(key, firedAt));
             }
         }
 
@@ -1249,7 +1277,7 @@ internal sealed class SessionState : ITimerTarget
                 storm.AtMost[key] = new Queue<long>(times);
                 foreach (var t in times)
                 {
-                    Timers.Schedule(t + throttle.WindowTicks, terminal.Id, t, StableHash(key), terminal, new AtMostExpiry(key));
+                    Timers.Schedule(ThrottleExpiry(t, throttle), terminal.Id, t, StableHash(key), terminal, new AtMostExpiry(key));
                 }
             }
         }
