@@ -434,4 +434,35 @@ public sealed class EndlessStreamTests
         Assert.True(session.Statistics.EventsInserted > 30_000);
         Assert.True(late.Last().WorkingMemoryEvents < 200, $"{late.Last().WorkingMemoryEvents} events held");
     }
+
+    [Fact]
+    public void With_lateness_an_absence_still_waiting_on_an_event_past_its_types_retention_survives_a_restore()
+    {
+        // Found by the differential restore test: with 30 s of lateness, the a at 1,028.749 s is past its type's retention (0 + the
+        // clock's lag) when the snapshot is taken at clock 1,083.749 s, but its absence waits until 1,088.749 s. The restore left it
+        // out ("not needed any more"), and the absence never fired.
+        var rules = T.Load("""
+            event t key k time ts
+            rule "r"
+            when
+                a: t(kind == "a")
+                not t(kind == "b", k == a.k) within 60s
+            then
+                log "x"
+            end
+            """);
+        var options = new RuleSessionOptions { AllowedLateness = TimeSpan.FromSeconds(30) };
+        RuleEvent A(string id, double ms) => T.Event("t", ms, new { k = "x", kind = "a", ts = T.Base.AddMilliseconds(ms) }, id);
+
+        var session = rules.CreateSession(options);
+        Assert.Empty(session.Insert(A("a1", 1_028_749)));
+        Assert.Empty(session.Insert(A("a2", 1_113_749)));
+        using var snapshot = new MemoryStream();
+        session.SaveSnapshot(snapshot);
+        snapshot.Position = 0;
+        var restored = rules.RestoreSession(snapshot, options);
+
+        var firing = Assert.Single(restored.Insert(A("a3", 1_233_749)), f => f.EventIds.Contains("a1"));
+        Assert.Equal(T.Base.AddMilliseconds(1_088_749), firing.Time);
+    }
 }

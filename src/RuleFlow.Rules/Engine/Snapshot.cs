@@ -449,17 +449,15 @@ internal static class SnapshotReader
 
                 var retention = type.RetentionTicks;
                 var fact = new DataFact(saved.Id, saved.Data, saved.Time, type, saved.Sequence);
-                if (retention + state.LatenessTicks > 0)
+                if (retention + state.LatenessTicks > 0 && saved.Time + retention >= clock)
                 {
-                    if (saved.Time + retention < clock)
-                    {
-                        continue; // this rule set does not need it any more
-                    }
-
                     state.Reinsert(fact, saved.Time + retention);
                 }
                 else
                 {
+                    // Nothing keeps it for its type (retention 0), or its retention has passed: it was saved because something else
+                    // held it, as an absence holds the events of a match until it is decided (with lateness, a type's retention can
+                    // end before that). The nodes that hold it take it again; it leaves working memory when none does.
                     state.ReinsertTransient(fact);
                 }
             }

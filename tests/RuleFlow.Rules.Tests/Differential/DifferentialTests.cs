@@ -47,4 +47,47 @@ public sealed class DifferentialTests
 
         Assert.True(fires > Cases, $"{shape}: the streams made only {fires} firings in {Cases} cases: they test too little"); // not vacuous
     }
+
+    /// <summary>
+    /// Durable correlation state: a session saved to a snapshot and restored from it before any event of the stream (windows, groups,
+    /// partial matches, timers, throttles, batches, dedup, the clock) fires exactly as the session that ran through.
+    /// </summary>
+    [Theory]
+    [InlineData("agg", false, 21)]
+    [InlineData("agg", true, 22)]
+    [InlineData("seq", true, 23)]
+    [InlineData("absence", true, 24)]
+    [InlineData("absence", false, 28)]
+    [InlineData("seq", false, 29)]
+    [InlineData("silence", false, 30)]
+    [InlineData("silence", true, 25)]
+    [InlineData("storm", false, 26)]
+    [InlineData("aggthrottle", false, 27)]
+    public void A_session_restored_from_a_snapshot_at_any_event_fires_as_the_one_that_ran_through(string shape, bool late, int seed)
+    {
+        var generator = new Gen(new Random(seed));
+        var restores = new Random(seed);
+        for (var c = 0; c < Cases; c++)
+        {
+            var test = Shapes.Make(shape, generator, late);
+            var at = restores.Next(test.Events.Count + 1);
+            if (Engine.Run(test.Rules, test.Events, test.LatMs).SequenceEqual(Engine.Run(test.Rules, test.Events, test.LatMs, restoreAt: at)))
+            {
+                continue;
+            }
+
+            int? FailingAt(List<Ev> events)
+            {
+                var through = Engine.Run(test.Rules, events, test.LatMs);
+                return Enumerable.Range(0, events.Count + 1).Cast<int?>()
+                    .FirstOrDefault(i => !through.SequenceEqual(Engine.Run(test.Rules, events, test.LatMs, restoreAt: i)));
+            }
+
+            var small = Shrink.Run(test.Events, events => FailingAt(events) is not null);
+            var index = FailingAt(small)!.Value;
+            Assert.Fail($"case {c} [{test.Label}], lateness {test.LatMs} ms, restored before event {index}:\n{test.Rules}events: [{string.Join(", ", small)}]\n" +
+                        $"through:  {string.Join(" ", Engine.Run(test.Rules, small, test.LatMs))}\n" +
+                        $"restored: {string.Join(" ", Engine.Run(test.Rules, small, test.LatMs, restoreAt: index))}");
+        }
+    }
 }

@@ -38,14 +38,24 @@ internal static class Engine
         return new RuleEvent(e.Id, "t", Base.AddMilliseconds(e.Ms), JsonDocument.Parse(json).RootElement.Clone());
     }
 
-    public static List<Fire> Run(string src, IReadOnlyList<Ev> evs, long latenessMs, bool flush = true, List<string>? statuses = null)
+    /// <param name="restoreAt">When set, the session is saved to a snapshot and restored from it (as after a restart) before this event.</param>
+    public static List<Fire> Run(string src, IReadOnlyList<Ev> evs, long latenessMs, bool flush = true, List<string>? statuses = null, int? restoreAt = null)
     {
         var rs = Load(src);
-        var s = rs.CreateSession(new RuleSessionOptions { AllowedLateness = TimeSpan.FromMilliseconds(latenessMs) });
+        var options = new RuleSessionOptions { AllowedLateness = TimeSpan.FromMilliseconds(latenessMs) };
+        var s = rs.CreateSession(options);
         var res = new List<Fire>();
-        foreach (var e in evs)
+        for (var i = 0; i < evs.Count; i++)
         {
-            foreach (var f in s.Insert(ToEvent(e))) res.Add(Conv(f));
+            if (i == restoreAt)
+            {
+                using var snapshot = new MemoryStream();
+                s.SaveSnapshot(snapshot);
+                snapshot.Position = 0;
+                s = rs.RestoreSession(snapshot, options);
+            }
+
+            foreach (var f in s.Insert(ToEvent(evs[i]))) res.Add(Conv(f));
             statuses?.Add(s.LastInsertStatus.ToString());
         }
         if (flush)
