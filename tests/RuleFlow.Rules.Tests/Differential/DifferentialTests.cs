@@ -63,7 +63,22 @@ public sealed class DifferentialTests
     [InlineData("silence", true, 25)]
     [InlineData("storm", false, 26)]
     [InlineData("aggthrottle", false, 27)]
-    public void A_session_restored_from_a_snapshot_at_any_event_fires_as_the_one_that_ran_through(string shape, bool late, int seed)
+    public void A_session_restored_from_a_snapshot_at_any_event_fires_as_the_one_that_ran_through(string shape, bool late, int seed) =>
+        Interrupted(shape, late, seed, "restored", (test, events, at) => Engine.Run(test.Rules, events, test.LatMs, restoreAt: at));
+
+    /// <summary>A reload of unchanged rules carries windows, timers, throttles, batches and dedup over: nothing fires again, nothing is lost.</summary>
+    [Theory]
+    [InlineData("agg", false, 41)]
+    [InlineData("agg", true, 42)]
+    [InlineData("seq", true, 43)]
+    [InlineData("absence", true, 44)]
+    [InlineData("silence", true, 45)]
+    [InlineData("storm", false, 46)]
+    [InlineData("aggthrottle", false, 47)]
+    public void A_session_carried_into_a_reload_of_the_same_rules_at_any_event_fires_as_the_one_that_ran_through(string shape, bool late, int seed) =>
+        Interrupted(shape, late, seed, "reloaded", (test, events, at) => Engine.Run(test.Rules, events, test.LatMs, reloadAt: at));
+
+    private static void Interrupted(string shape, bool late, int seed, string what, Func<Case, List<Ev>, int, List<Fire>> interrupted)
     {
         var generator = new Gen(new Random(seed));
         var restores = new Random(seed);
@@ -71,7 +86,7 @@ public sealed class DifferentialTests
         {
             var test = Shapes.Make(shape, generator, late);
             var at = restores.Next(test.Events.Count + 1);
-            if (Engine.Run(test.Rules, test.Events, test.LatMs).SequenceEqual(Engine.Run(test.Rules, test.Events, test.LatMs, restoreAt: at)))
+            if (Engine.Run(test.Rules, test.Events, test.LatMs).SequenceEqual(interrupted(test, test.Events, at)))
             {
                 continue;
             }
@@ -79,15 +94,14 @@ public sealed class DifferentialTests
             int? FailingAt(List<Ev> events)
             {
                 var through = Engine.Run(test.Rules, events, test.LatMs);
-                return Enumerable.Range(0, events.Count + 1).Cast<int?>()
-                    .FirstOrDefault(i => !through.SequenceEqual(Engine.Run(test.Rules, events, test.LatMs, restoreAt: i)));
+                return Enumerable.Range(0, events.Count + 1).Cast<int?>().FirstOrDefault(i => !through.SequenceEqual(interrupted(test, events, i!.Value)));
             }
 
             var small = Shrink.Run(test.Events, events => FailingAt(events) is not null);
             var index = FailingAt(small)!.Value;
-            Assert.Fail($"case {c} [{test.Label}], lateness {test.LatMs} ms, restored before event {index}:\n{test.Rules}events: [{string.Join(", ", small)}]\n" +
+            Assert.Fail($"case {c} [{test.Label}], lateness {test.LatMs} ms, {what} before event {index}:\n{test.Rules}events: [{string.Join(", ", small)}]\n" +
                         $"through:  {string.Join(" ", Engine.Run(test.Rules, small, test.LatMs))}\n" +
-                        $"restored: {string.Join(" ", Engine.Run(test.Rules, small, test.LatMs, restoreAt: index))}");
+                        $"{what}: {string.Join(" ", interrupted(test, small, index))}");
         }
     }
 }

@@ -39,7 +39,9 @@ internal static class Engine
     }
 
     /// <param name="restoreAt">When set, the session is saved to a snapshot and restored from it (as after a restart) before this event.</param>
-    public static List<Fire> Run(string src, IReadOnlyList<Ev> evs, long latenessMs, bool flush = true, List<string>? statuses = null, int? restoreAt = null)
+    /// <param name="reloadAt">When set, the session is carried into the same rules loaded again (a reload) before this event.</param>
+    public static List<Fire> Run(string src, IReadOnlyList<Ev> evs, long latenessMs, bool flush = true, List<string>? statuses = null, int? restoreAt = null,
+        int? reloadAt = null)
     {
         var rs = Load(src);
         var options = new RuleSessionOptions { AllowedLateness = TimeSpan.FromMilliseconds(latenessMs) };
@@ -53,6 +55,12 @@ internal static class Engine
                 s.SaveSnapshot(snapshot);
                 snapshot.Position = 0;
                 s = rs.RestoreSession(snapshot, options);
+            }
+
+            if (i == reloadAt)
+            {
+                rs = RuleSetLoader.LoadSources([("d.rules", src)]).RuleSet; // a new compilation of the same text, as a reload makes
+                s = rs.CreateSession(s, options);
             }
 
             foreach (var f in s.Insert(ToEvent(evs[i]))) res.Add(Conv(f));
