@@ -11,19 +11,18 @@ namespace RuleFlow.Rules.Tests.Differential;
 /// </summary>
 public sealed class DifferentialTests
 {
+    /// <summary>Every shape, with and without lateness where the shape has it: (shape, late, seed), the seeds offset per test.</summary>
+    public static TheoryData<string, bool, int> Streams(int seedOffset) => new()
+    {
+        { "agg", false, seedOffset + 1 }, { "agg", true, seedOffset + 2 }, { "seq", false, seedOffset + 3 }, { "seq", true, seedOffset + 4 },
+        { "absence", false, seedOffset + 5 }, { "absence", true, seedOffset + 6 }, { "silence", false, seedOffset + 7 }, { "silence", true, seedOffset + 8 },
+        { "storm", false, seedOffset + 9 }, { "aggthrottle", false, seedOffset + 10 },
+    };
+
     private static int Cases => int.TryParse(Environment.GetEnvironmentVariable("RULEFLOW_DIFF_CASES"), out var n) && n > 0 ? n : 500;
 
     [Theory]
-    [InlineData("agg", false, 1)]
-    [InlineData("agg", true, 2)]
-    [InlineData("seq", false, 3)]
-    [InlineData("seq", true, 4)]
-    [InlineData("absence", false, 5)]
-    [InlineData("absence", true, 6)]
-    [InlineData("silence", false, 7)]
-    [InlineData("silence", true, 8)]
-    [InlineData("storm", false, 9)]
-    [InlineData("aggthrottle", false, 10)]
+    [MemberData(nameof(Streams), 0)]
     public void The_engine_fires_as_the_reference_on_random_streams(string shape, bool late, int seed)
     {
         var generator = new Gen(new Random(seed));
@@ -53,28 +52,13 @@ public sealed class DifferentialTests
     /// partial matches, timers, throttles, batches, dedup, the clock) fires exactly as the session that ran through.
     /// </summary>
     [Theory]
-    [InlineData("agg", false, 21)]
-    [InlineData("agg", true, 22)]
-    [InlineData("seq", true, 23)]
-    [InlineData("absence", true, 24)]
-    [InlineData("absence", false, 28)]
-    [InlineData("seq", false, 29)]
-    [InlineData("silence", false, 30)]
-    [InlineData("silence", true, 25)]
-    [InlineData("storm", false, 26)]
-    [InlineData("aggthrottle", false, 27)]
+    [MemberData(nameof(Streams), 100)]
     public void A_session_restored_from_a_snapshot_at_any_event_fires_as_the_one_that_ran_through(string shape, bool late, int seed) =>
         Interrupted(shape, late, seed, "restored", (test, events, at) => Engine.Run(test.Rules, events, test.LatMs, restoreAt: at));
 
     /// <summary>A reload of unchanged rules carries windows, timers, throttles, batches and dedup over: nothing fires again, nothing is lost.</summary>
     [Theory]
-    [InlineData("agg", false, 41)]
-    [InlineData("agg", true, 42)]
-    [InlineData("seq", true, 43)]
-    [InlineData("absence", true, 44)]
-    [InlineData("silence", true, 45)]
-    [InlineData("storm", false, 46)]
-    [InlineData("aggthrottle", false, 47)]
+    [MemberData(nameof(Streams), 200)]
     public void A_session_carried_into_a_reload_of_the_same_rules_at_any_event_fires_as_the_one_that_ran_through(string shape, bool late, int seed) =>
         Interrupted(shape, late, seed, "reloaded", (test, events, at) => Engine.Run(test.Rules, events, test.LatMs, reloadAt: at));
 
