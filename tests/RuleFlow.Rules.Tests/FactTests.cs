@@ -286,4 +286,59 @@ public sealed class FactTests
         Assert.Equal("RF2026", Assert.Single(T.Diagnose("fact F dedup by a within 5s\n")).Code);
         Assert.Equal("RF3005", Assert.Single(T.Diagnose(Inventory + "\nrule \"r\" when d: Device() not link(device == d.name) then log d.name end")).Code);
     }
+
+    [Fact]
+    public void One_object_taken_by_two_patterns_of_a_rule_makes_one_match_that_fires_once()
+    {
+        // Found by differential testing: e1 passes both patterns' filters (two alpha memories); the join met it once from each
+        // side and the same match (e1, e1) fired twice with the same activation id.
+        var rules = T.Load("""
+            event t key k time ts
+            rule "r" when a: t(v >= 1) b: t(k == a.k, v >= 3) then log "x" end
+            """);
+        var firing = Assert.Single(rules.CreateSession().Insert(T.Event("t", 1000, new { k = "x", v = 4, ts = T.Base.AddSeconds(1) }, "e1")));
+        Assert.Equal(["e1"], firing.EventIds); // (an object is named once)
+        Assert.Empty(rules.CreateSession().Insert(T.Event("t", 1000, new { k = "x", v = 2, ts = T.Base.AddSeconds(1) }, "e2"))); // only a's filter
+    }
+
+    [Fact]
+    public void Exists_and_forall_that_hold_through_a_change_do_not_fire_again()
+    {
+        static List<RuleFiring> Run(string source, params RuleEvent[] events)
+        {
+            var session = T.Load(source).CreateSession();
+            return [.. events.SelectMany(session.Insert)];
+        }
+
+        var tick = T.Event("tick", 0, new { });
+
+        // A fact replaced by one with the same key: exists held for both versions (it went 1 → 0 → 1 and fired again).
+        Assert.Single(Run("""
+            event tick
+            fact F key id
+            fact S key id
+            rule "r" when s: S() exists F(k == s.k) then log "x" end
+            """, tick, T.Event("S", 0, new { id = 1, k = "x" }, "s1"), T.Event("F", 0, new { id = 1, k = "x", v = 1 }, "f1"),
+            T.Event("F", 0, new { id = 1, k = "x", v = 2 }, "f2")));
+
+        // A rule that inserts the fact its exists reads: one firing per S, not a loop to the abort.
+        var session = T.Load("""
+            event tick
+            fact F key id
+            fact S key id
+            rule "r" when s: S() exists F(k == s.k) then insert F { id: "1", k: s.k, v: s.v } end
+            """).CreateSession();
+        var firings = new[] { tick, T.Event("F", 0, new { id = "1", k = "x", v = 0 }, "f1"), T.Event("S", 0, new { id = 1, k = "x", v = 1 }, "s1"),
+            T.Event("S", 0, new { id = 2, k = "x", v = 2 }, "s2") }.SelectMany(session.Insert).ToList();
+        Assert.Equal([["s1"], ["s2"]], firings.Select(f => f.EventIds.ToArray()));
+        Assert.Equal(0, session.Statistics.LoopAborts);
+
+        // A fact on both sides of a forall: it satisfies itself, so the forall never failed (it fired at s1 and again at g1).
+        Assert.Single(Run("""
+            event tick
+            fact S key id
+            fact G key id
+            rule "r" when s: S() forall y: G(k == s.k, v >= 1) => G(id == y.id) then log "x" end
+            """, tick, T.Event("S", 0, new { id = 1, k = "x" }, "s1"), T.Event("G", 0, new { id = 1, k = "x", v = 4 }, "g1")));
+    }
 }

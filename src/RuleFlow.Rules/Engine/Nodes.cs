@@ -241,6 +241,13 @@ internal interface IRightInput
     void RightActivate(SessionState session, DataFact fact);
 
     void RightRetract(SessionState session, DataFact fact);
+
+    /// <summary>
+    /// Where this input comes in the network's order: a node's id × 2 (a node is made after its ancestors, so a higher id is never an
+    /// ancestor), plus 1 for the satisfying side of a <c>forall</c>. A fact entering several alpha memories activates its inputs from
+    /// the highest order down (descendants first) and leaves them from the lowest up (see <see cref="SessionState"/>).
+    /// </summary>
+    int ActivationOrder { get; }
 }
 
 /// <summary>Something the session's timer queue calls back when event time passes a due time.</summary>
@@ -253,6 +260,9 @@ internal interface ITimerTarget
 internal abstract class BetaNode(int id)
 {
     public int Id { get; } = id;
+
+    /// <summary>See <see cref="IRightInput.ActivationOrder"/>.</summary>
+    public int ActivationOrder => Id * 2;
 
     public List<BetaNode> Children { get; } = [];
 
@@ -790,6 +800,9 @@ internal sealed class ForallNode(int id, AlphaMemoryNode each, AlphaMemoryNode s
             _node = node;
             _isEach = isEach;
         }
+
+        // A fact on both sides enters the satisfying side first and leaves it last, so the forall does not fail on the way.
+        public int ActivationOrder => (_node.Id * 2) + (_isEach ? 0 : 1);
 
         public void RightActivate(SessionState session, DataFact fact)
         {

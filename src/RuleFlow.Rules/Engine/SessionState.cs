@@ -685,22 +685,44 @@ internal sealed class SessionState : ITimerTarget
             }
         }
 
-        // Descendants first (Doorenbos 1995, §2.4.1): with indexes shared, a fact must not meet a partial match made from itself twice.
-        for (var m = 0; m < fact.MemoryCount; m++)
+        // Descendants first (Doorenbos 1995, §2.4.1): the fact is in every index already, so a node activated before its ancestors
+        // finds no partial match made from the fact yet, and the ancestors' new matches then meet the fact once, on their way down.
+        // A memory's successors are in the order they were made; a fact in several memories is ordered across all of them, or a
+        // join of two patterns that both take it would meet it twice: once from each side.
+        if (fact.MemoryCount == 1)
         {
-            var successors = fact.MemoryAt(m).Successors;
-            for (var i = successors.Count - 1; i >= 0; i--)
+            var successors = _reached[0].Successors;
+            for (var i = successors.Count - 1; i >= 0 && !fact.Retracted; i--)
             {
-                if (fact.Retracted)
-                {
-                    return true;
-                }
-
                 successors[i].RightActivate(this, fact);
             }
+
+            return true;
         }
 
+        var inputs = InputsByOrder(fact);
+        for (var i = inputs.Count - 1; i >= 0 && !fact.Retracted; i--)
+        {
+            inputs[i].RightActivate(this, fact);
+        }
+
+        inputs.Clear();
         return true;
+    }
+
+    private readonly List<IRightInput> _inputs = [];
+
+    /// <summary>The successors of every alpha memory <paramref name="fact"/> is in, by <see cref="IRightInput.ActivationOrder"/>, lowest first.</summary>
+    private List<IRightInput> InputsByOrder(DataFact fact)
+    {
+        var inputs = _inputs.Count == 0 ? _inputs : [];
+        for (var m = 0; m < fact.MemoryCount; m++)
+        {
+            inputs.AddRange(fact.MemoryAt(m).Successors);
+        }
+
+        inputs.Sort(static (a, b) => a.ActivationOrder.CompareTo(b.ActivationOrder));
+        return inputs;
     }
 
     /// <summary>
@@ -859,15 +881,28 @@ internal sealed class SessionState : ITimerTarget
             DeleteToken(token);
         }
 
-        for (var m = 0; m < fact.MemoryCount; m++)
+        if (fact.MemoryCount == 1)
         {
-            var memory = fact.MemoryAt(m);
-            var successors = memory.Successors;
+            var successors = fact.MemoryAt(0).Successors;
             for (var i = 0; i < successors.Count; i++)
             {
                 successors[i].RightRetract(this, fact);
             }
+        }
+        else if (fact.MemoryCount > 1)
+        {
+            var inputs = InputsByOrder(fact); // lowest first: a forall loses the fact's "each" side before its satisfying side
+            for (var i = 0; i < inputs.Count; i++)
+            {
+                inputs[i].RightRetract(this, fact);
+            }
 
+            inputs.Clear();
+        }
+
+        for (var m = 0; m < fact.MemoryCount; m++)
+        {
+            var memory = fact.MemoryAt(m);
             for (var i = 0; i < memory.Indexes.Count; i++)
             {
                 memory.Indexes[i].Remove(this, fact);
@@ -959,13 +994,20 @@ internal sealed class SessionState : ITimerTarget
             }
 
             byKey.Remove(existing);
-            Retract(existing);
         }
 
         // A fact takes the clock's time (or its match's, made by a firing); before the clock has started it has none.
         var fact = new DataFact(id, data.Clone(), _factTime ?? (ClockStarted ? ChangeTime : long.MinValue), type, NextSequence()) { FactKey = key };
         byKey.Set(fact);
         Propagate(fact);
+
+        // The new version goes in before the old one goes out: a replacement is one change, so `exists F(...)`, `forall` and a
+        // count of F that hold for both versions hold throughout (out first, they would fail on the way and fire again).
+        if (existing is not null)
+        {
+            Retract(existing);
+        }
+
         _justHeld.Add(fact);
         return true;
     }
