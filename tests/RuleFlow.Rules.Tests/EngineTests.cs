@@ -209,6 +209,30 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public void Not_exists_and_forall_add_nothing_to_recency_so_load_order_still_decides_a_tie()
+    {
+        // Found by differential testing: a negative element counted as a 0 in the recency list, and a longer list goes first, so a
+        // rule with more `not`s won every tie against the rules loaded before it.
+        var rules = T.Load("""
+            event t key k
+            event u key k
+            rule "plain" when a: t() then log "x" end
+            rule "neg" when a: t() not u(k == a.k) then log "x" end
+            rule "ex" when a: t() exists t(k == a.k) then log "x" end
+            """);
+        Assert.Equal(["plain", "neg", "ex"], rules.CreateSession().Insert(T.Event("t", 0, new { k = "x" })).Select(f => f.Rule));
+
+        // It changed outcomes: the second rule retracts what the first reads, so the first never fired.
+        var facts = T.Load("""
+            fact G key id
+            fact F key id
+            rule "log" when g: G() then log "seen " + g.id end
+            rule "clean" when g: G() not F(id == g.id) then retract g end
+            """);
+        Assert.Equal(["log", "clean"], facts.CreateSession().Insert(T.Event("G", 0, new { id = 1 })).Select(f => f.Rule));
+    }
+
+    [Fact]
     public void The_same_events_in_the_same_order_give_the_same_firings()
     {
         var rules = T.Load(Brute);

@@ -499,14 +499,26 @@ internal static class MatchReader
 
     /// <summary>
     /// Recency of a match (OPS5 LEX): the sequences of its facts, largest first (an aggregate counts with its newest event, a silence
-    /// group with its last event).
+    /// group with its last event). Elements with no fact in the match (<c>not</c>, <c>exists</c>, <c>forall</c>, an absence) add
+    /// nothing: counted as 0, they made a rule with more of them win a tie, since a longer list goes first.
     /// </summary>
     public static long[] Recency(IMatch match)
     {
-        var keys = new long[match.Length];
-        for (var i = 0; i < keys.Length; i++)
+        var count = 0;
+        for (var i = 0; i < match.Length; i++)
         {
-            keys[i] = match.FactAt(i) switch
+            count += match.FactAt(i) is null ? 0 : 1;
+        }
+
+        var keys = new long[count];
+        for (int i = 0, k = 0; i < match.Length; i++)
+        {
+            if (match.FactAt(i) is not { } fact)
+            {
+                continue;
+            }
+
+            keys[k++] = fact switch
             {
                 DataFact d => d.Sequence,
                 AggregateResult a => a.Events.Count == 0 ? 0 : a.Events.Max(e => e.Sequence),
