@@ -303,6 +303,26 @@ public sealed class FuzzTests
     }
 
     [Fact]
+    public void A_required_declared_field_sent_as_null_reads_as_missing_so_every_condition_on_it_is_false()
+    {
+        // Found by differential testing: `n: null` was read as null, so `n != 5`, `n not in [5]`, `n == null` and `exists(n)` held,
+        // though the event was counted as missing `n` (and with `n` left out, none of them held).
+        var rules = T.Load("""
+            event t fields { n: number, s: string, o: number? }
+            rule "ne" when e: t(n != 5) then log "x" end
+            rule "notin" when e: t(n not in [5]) then log "x" end
+            rule "isnull" when e: t(n == null) then log "x" end
+            rule "exists" when e: t(exists(n)) then log "x" end
+            rule "optional-null" when e: t(o == null) then log "x" end
+            rule "optional-exists" when e: t(exists(o)) then log "x" end
+            """);
+        var fired = rules.CreateSession().Insert(T.Raw("t", 0, """{"s":"a","n":null,"o":null}""", "e1")).Select(f => f.Rule);
+        Assert.Equal(["optional-exists", "optional-null"], fired.Order()); // `o?` may be null: it is present, and null
+        Assert.Empty(rules.CreateSession().Insert(T.Raw("t", 0, """{"s":"a"}""", "e2"))); // left out: the same as null
+        Assert.Equal(["exists", "ne", "notin"], rules.CreateSession().Insert(T.Raw("t", 0, """{"s":"a","n":6}""", "e3")).Select(f => f.Rule).Order());
+    }
+
+    [Fact]
     public void Events_missing_a_required_declared_field_are_applied_and_counted()
     {
         // `n` and `s` are required, `note?` is not. An event without `s` (or with s: null) still counts and matches the rules that do

@@ -43,7 +43,9 @@ internal static class ExpressionCompiler
                 {
                     var path = new FieldPath(field.Path);
                     var constant = literal.Value;
-                    return ctx => ctx.Current is { } e && ValueOps.Compare(path.Read(e.Data), constant, op);
+                    return field.NullIsMissing
+                        ? ctx => ctx.Current is { } e && ValueOps.Compare(NullAsMissing(path.Read(e.Data)), constant, op)
+                        : ctx => ctx.Current is { } e && ValueOps.Compare(path.Read(e.Data), constant, op);
                 }
 
                 var left = CompileValue(c.Left, raw: false);
@@ -350,6 +352,21 @@ internal static class ExpressionCompiler
     }
 
     private static ValueFn CompileField(BoundField field, bool raw)
+    {
+        var read = CompileFieldRead(field, raw);
+        if (!field.NullIsMissing)
+        {
+            return read;
+        }
+
+        return ctx => NullAsMissing(read(ctx));
+    }
+
+    /// <summary>A <c>null</c> (read or raw) as <see cref="RuleValue.Missing"/>, for a field declared without <c>?</c>.</summary>
+    private static RuleValue NullAsMissing(RuleValue value) =>
+        value.Kind == ValueKind.Null || (value.Kind == ValueKind.Json && value.Element.ValueKind == JsonValueKind.Null) ? RuleValue.Missing : value;
+
+    private static ValueFn CompileFieldRead(BoundField field, bool raw)
     {
         var path = new FieldPath(field.Path);
         var source = field.Source;

@@ -209,7 +209,8 @@ internal sealed class RuleCompiler(IReadOnlyDictionary<string, TypeRuntime> type
 
         var (field, literal) = c.Left is BoundField f ? (f, c.Right as BoundLiteral) : (c.Right as BoundField, c.Left as BoundLiteral);
         if (field is not { Source: FieldSource.Current } || literal is null
-            || literal.Value.Kind is not (ValueKind.String or ValueKind.Number or ValueKind.Bool or ValueKind.Null))
+            || literal.Value.Kind is not (ValueKind.String or ValueKind.Number or ValueKind.Bool or ValueKind.Null)
+            || (field.NullIsMissing && literal.Value.Kind == ValueKind.Null)) // a declared field's null is missing: it equals nothing
         {
             return null;
         }

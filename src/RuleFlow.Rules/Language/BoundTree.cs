@@ -324,7 +324,15 @@ internal readonly record struct PathStep(string? Name, int Index)
 }
 
 /// <summary>A field path of an event or fact (see <see cref="FieldSource"/> for <see cref="Source"/>).</summary>
-internal sealed record BoundField(int Source, IReadOnlyList<PathStep> Path, ExprType FieldType) : BoundExpression(FieldType)
+/// <summary>A field read from the current fact, a binding, the forall item or a local (<c>any</c>/<c>all</c>).</summary>
+/// <param name="Source">Where it is read: a binding's index, or a <see cref="FieldSource"/> value.</param>
+/// <param name="Path">The steps into the JSON (names and indexes).</param>
+/// <param name="FieldType">Its type as far as the declarations tell.</param>
+/// <param name="NullIsMissing">
+/// The path is a top-level field its type declares without <c>?</c>: a <c>null</c> there reads as missing, as the reference says of
+/// such a field (absent or <c>null</c>, the conditions that read it are false).
+/// </param>
+internal sealed record BoundField(int Source, IReadOnlyList<PathStep> Path, ExprType FieldType, bool NullIsMissing = false) : BoundExpression(FieldType)
 {
     public override string Canonical => (Source == FieldSource.Current ? "$" : "$" + Source.ToString(CultureInfo.InvariantCulture)) + string.Concat(Path);
 
