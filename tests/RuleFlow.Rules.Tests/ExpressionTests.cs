@@ -96,6 +96,45 @@ public sealed class ExpressionTests
     [InlineData("message matches /^failed/i", true)]
     public void Conditions(string condition, bool expected) => Assert.Equal(expected, Holds(condition, Alert));
 
+    [Theory]
+    [InlineData("2024-03-01", true, false)]
+    [InlineData("2024-03-01T10:30Z", true, true)]
+    [InlineData("2024-03-01T10:30:00Z", true, true)]
+    [InlineData("2024-03-01T10:30:00.5Z", true, false)]
+    [InlineData("2024-03-01T10:30:00.000000000Z", true, true)]
+    [InlineData("2024-03-01T12:30:00+02:00", true, true)]
+    [InlineData("2024-03-01T12:30:00+0200", true, true)]
+    [InlineData("2024-03-01T12:30:00+02", true, true)]
+    [InlineData("2024-03-01 10:30:00Z", true, true)] // RFC 3339 allows a space
+    [InlineData("2024-03-01T10:30:00", true, true)] // no offset: UTC
+    [InlineData("03/01/2024", false, false)] // found by differential testing: read month first
+    [InlineData("2024-03-01+5", false, false)] // found by differential testing: read as an offset of 5 hours
+    [InlineData("2024-3-1", false, false)]
+    [InlineData("2024-03-01T10", false, false)]
+    [InlineData("2024-03-01T25:00:00Z", false, false)]
+    [InlineData("March 1, 2024", false, false)]
+    [InlineData("1709289000000", false, false)] // Unix milliseconds are a number, not text
+    public void Only_ISO_8601_text_reads_as_a_time(string text, bool isTime, bool isTenThirtyUtc)
+    {
+        Assert.Equal(isTime, Holds("time(s) > 2000-01-01", new { s = text }));
+        Assert.Equal(isTenThirtyUtc, Holds("s == 2024-03-01T10:30:00Z", new { s = text })); // a time equals text of the same instant
+    }
+
+    [Theory]
+    [InlineData("10.1.2.3", "10.0.0.0/8", true)]
+    [InlineData("10.255.255.255", "10.0.0.0/8", true)]
+    [InlineData("11.0.0.0", "10.0.0.0/8", false)]
+    [InlineData("2001:db8::1", "cidr(\"2001:db8::/32\")", true)]
+    [InlineData("2001:db9::1", "cidr(\"2001:db8::/32\")", false)]
+    [InlineData("10.1.2.3", "cidr(\"2001:db8::/32\")", false)]
+    [InlineData("167772161", "10.0.0.0/8", false)] // found by differential testing: 10.0.0.1 as one number
+    [InlineData("0x10", "0.0.0.0/0", false)]
+    [InlineData("1.2.3", "0.0.0.0/0", false)]
+    [InlineData("5", "0.0.0.0/0", false)]
+    [InlineData("10.1.2.3.4", "0.0.0.0/0", false)]
+    public void Only_dotted_IPv4_and_IPv6_text_is_an_address_in_a_network(string address, string network, bool inside) =>
+        Assert.Equal(inside, Holds($"ip in {network}", new { ip = address }));
+
     [Fact]
     public void Missing_fields_and_wrong_types_make_every_comparison_false_and_never_throw()
     {

@@ -897,9 +897,9 @@ internal static class ValueOps
     private static bool TryParseTime(ReadOnlySpan<char> text, out long ticks)
     {
         ticks = 0;
-        if (text.Length < 10 || !char.IsAsciiDigit(text[0]))
+        if (!IsIso8601(text))
         {
-            return false;
+            return false; // .NET's parser alone reads "03/01/2024" (month first) and "2024-03-01+5" (an offset of 5 hours)
         }
 
         if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
@@ -909,6 +909,89 @@ internal static class ValueOps
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The ISO-8601 / RFC 3339 shapes a time string may have: <c>YYYY-MM-DD</c>, optionally followed by <c>T</c> (or a space, as RFC
+    /// 3339 allows) and <c>hh:mm</c>, <c>:ss</c>, a fraction of up to 9 digits, and <c>Z</c> or an offset <c>±hh</c>, <c>±hhmm</c>,
+    /// <c>±hh:mm</c>. Nothing else: the values are checked by the parser after.
+    /// </summary>
+    internal static bool IsIso8601(ReadOnlySpan<char> t)
+    {
+        static bool Digits(ReadOnlySpan<char> s, int at, int count)
+        {
+            if (at + count > s.Length)
+            {
+                return false;
+            }
+
+            for (var i = at; i < at + count; i++)
+            {
+                if (!char.IsAsciiDigit(s[i]))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        if (!(Digits(t, 0, 4) && t.Length >= 10 && t[4] == '-' && Digits(t, 5, 2) && t[7] == '-' && Digits(t, 8, 2)))
+        {
+            return false;
+        }
+
+        if (t.Length == 10)
+        {
+            return true;
+        }
+
+        if (t[10] is not ('T' or 't' or ' ') || !(Digits(t, 11, 2) && t.Length > 13 && t[13] == ':' && Digits(t, 14, 2)))
+        {
+            return false;
+        }
+
+        var i = 16;
+        if (i < t.Length && t[i] == ':')
+        {
+            if (!Digits(t, i + 1, 2))
+            {
+                return false;
+            }
+
+            i += 3;
+            if (i < t.Length && t[i] is '.' or ',')
+            {
+                var start = ++i;
+                while (i < t.Length && char.IsAsciiDigit(t[i]))
+                {
+                    i++;
+                }
+
+                if (i == start || i - start > 9)
+                {
+                    return false;
+                }
+            }
+        }
+
+        if (i == t.Length)
+        {
+            return true;
+        }
+
+        if (t[i] is 'Z' or 'z')
+        {
+            return i + 1 == t.Length;
+        }
+
+        if (t[i] is not ('+' or '-') || !Digits(t, i + 1, 2))
+        {
+            return false;
+        }
+
+        var rest = t.Length - (i + 3);
+        return rest == 0 || (rest == 2 && Digits(t, i + 3, 2)) || (rest == 3 && t[i + 3] == ':' && Digits(t, i + 4, 2));
     }
 
     public static string FormatTime(long ticks) =>
@@ -1085,7 +1168,8 @@ internal static class ValueOps
             return (v4 & mask) == (baseValue & mask);
         }
 
-        return IPAddress.TryParse(text, out var address) && network.Contains(address);
+        // Only IPv6 text from here: .NET's parser also takes IPv4 in forms nobody writes in events ("167772161", "0x10", "1.2.3").
+        return text.Contains(':') && IPAddress.TryParse(text, out var address) && network.Contains(address);
     }
 
     private static bool TryParseIPv4(ReadOnlySpan<char> text, out uint value)
