@@ -135,6 +135,22 @@ public sealed class ExpressionTests
     public void Only_dotted_IPv4_and_IPv6_text_is_an_address_in_a_network(string address, string network, bool inside) =>
         Assert.Equal(inside, Holds($"ip in {network}", new { ip = address }));
 
+    [Theory]
+    [InlineData("substring(a, 0, z) == \"10.1.2.3\"")]
+    [InlineData("substring(a, 0, z) != \"x\"")]
+    [InlineData("round(n, z) == 3")]
+    [InlineData("round(n, z) != 7")]
+    public void A_function_given_an_optional_argument_of_the_wrong_type_is_missing_as_for_any_mistyped_argument(string condition)
+    {
+        // Found by differential testing: the argument was ignored, as if not given.
+        foreach (var z in new object?[] { null, "2", new int[0], true })
+        {
+            Assert.False(Holds(condition, new Dictionary<string, object?> { ["a"] = "10.1.2.3", ["n"] = 2.6, ["z"] = z }), $"z = {z}");
+        }
+
+        Assert.True(Holds(condition, new Dictionary<string, object?> { ["a"] = "10.1.2.3", ["n"] = 2.6, ["z"] = condition.StartsWith("round", StringComparison.Ordinal) ? 0 : 8 }));
+    }
+
     [Fact]
     public void Missing_fields_and_wrong_types_make_every_comparison_false_and_never_throw()
     {

@@ -1335,7 +1335,8 @@ internal static class ValueOps
                 };
             case Language.FunctionKind.Substring:
             {
-                if (!args[0].IsStringLike || AsNumberIfJson(args[1]).Kind != ValueKind.Number)
+                if (!args[0].IsStringLike || AsNumberIfJson(args[1]).Kind != ValueKind.Number
+                    || (args.Length > 2 && AsNumberIfJson(args[2]).Kind != ValueKind.Number)) // a length given must be a number too
                 {
                     return RuleValue.Missing;
                 }
@@ -1359,7 +1360,7 @@ internal static class ValueOps
             case Language.FunctionKind.Abs or Language.FunctionKind.Floor or Language.FunctionKind.Ceil or Language.FunctionKind.Round:
             {
                 var n = AsNumberIfJson(args[0]);
-                if (n.Kind != ValueKind.Number)
+                if (n.Kind != ValueKind.Number || (args.Length > 1 && AsNumberIfJson(args[1]).Kind != ValueKind.Number)) // digits given: a number
                 {
                     return RuleValue.Missing;
                 }
