@@ -152,6 +152,19 @@ public sealed class ExpressionTests
     }
 
     [Fact]
+    public void Contains_compares_a_list_in_the_rule_with_the_items_of_a_json_array_deeply_and_exists_sees_any_present_value()
+    {
+        // Found by differential testing: `xs contains [1]` loaded but never held (a list made in the rule never equalled a JSON
+        // array), while `xs contains ys` did; and `exists(b)` was false for b: 1e400 (present, but too large for a double).
+        Assert.True(Holds("xs contains [1]", new { xs = new[] { new[] { 1 } } }));
+        Assert.True(Holds("xs contains [1, \"a\"]", new { xs = new object[] { 2, new object[] { 1, "a" } } }));
+        Assert.False(Holds("xs contains [1]", new { xs = new[] { new[] { 1, 2 } } }));
+        Assert.False(Holds("xs contains [1]", new { xs = new[] { 1 } }));
+        var huge = T.Load("event e\nrule \"r\" when x: e(exists(b)) then log \"hit\" end").CreateSession();
+        Assert.Single(huge.Insert(T.Raw("e", 0, """{"b":1e400}""", "e1")));
+    }
+
+    [Fact]
     public void Missing_fields_and_wrong_types_make_every_comparison_false_and_never_throw()
     {
         string[] conditions =

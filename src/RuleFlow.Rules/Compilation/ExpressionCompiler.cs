@@ -133,7 +133,8 @@ internal static class ExpressionCompiler
 
             case BoundCall { Function: FunctionKind.Exists } exists:
             {
-                var value = CompileValue(exists.Arguments[0], raw: false);
+                // Read raw: present is present, even a number too large for a double (1e400), which reads as missing as a number.
+                var value = CompileValue(exists.Arguments[0], raw: true);
                 return ctx => !value(ctx).IsMissing;
             }
 

@@ -759,6 +759,17 @@ internal static class ValueOps
             return StringEquals(left, right);
         }
 
+        // A list made in the rule (`xs contains [1]`) and a JSON array compare item by item, as two arrays do.
+        if (left.Kind == ValueKind.List && right.Kind == ValueKind.Json && right.Element.ValueKind == JsonValueKind.Array)
+        {
+            return ListEqualsJson(left.List, right.Element);
+        }
+
+        if (right.Kind == ValueKind.List && left.Kind == ValueKind.Json && left.Element.ValueKind == JsonValueKind.Array)
+        {
+            return ListEqualsJson(right.List, left.Element);
+        }
+
         if (left.Kind != right.Kind)
         {
             return false;
@@ -773,6 +784,25 @@ internal static class ValueOps
             ValueKind.List => ListEquals(left.List, right.List),
             _ => false,
         };
+    }
+
+    private static bool ListEqualsJson(RuleValue[] list, JsonElement array)
+    {
+        if (list.Length != array.GetArrayLength())
+        {
+            return false;
+        }
+
+        var i = 0;
+        foreach (var element in array.EnumerateArray())
+        {
+            if (!AreEqual(list[i++], RuleValue.FromElement(element)))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static bool ListEquals(RuleValue[] a, RuleValue[] b)
