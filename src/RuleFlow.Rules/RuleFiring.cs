@@ -31,14 +31,15 @@ public sealed record RuleFiring
     /// A firing of the engine: its activation id is computed from the rule name, the event ids and the timer's due time when first
     /// read, so a host that never reads it (a benchmark, a rule test) pays no hash for it.
     /// </summary>
-    internal RuleFiring(string rule, DateTimeOffset time, IReadOnlyList<string> eventIds, IReadOnlyList<RuleAction> actions, long? timerTime)
+    internal RuleFiring(string rule, DateTimeOffset time, IReadOnlyList<string> eventIds, IReadOnlyList<RuleAction> actions, long? timerTime,
+        IReadOnlyList<string>? identityIds = null)
     {
         Rule = rule;
         Time = time;
         EventIds = eventIds;
         Actions = actions;
         _idRule = rule;
-        _idEvents = eventIds;
+        _idEvents = identityIds ?? eventIds;
         _timerTime = timerTime;
     }
 
@@ -46,10 +47,11 @@ public sealed record RuleFiring
     public string Rule { get; init; }
 
     /// <summary>
-    /// Deterministic id: the first 32 hex digits of the SHA-256 of the rule name and the ids of the matched events (and, for a firing
+    /// Deterministic id: the first 32 hex digits of the SHA-256 of the rule name and the ids of the matched events and facts (a fact's
+    /// id followed by <c>@</c> and its insertion number, which an update changes; and, for a firing
     /// made by a timer — absence, silence, <c>throttle once after</c>, <c>group by ... wait</c> — the timer's due time), so replaying
     /// the same events gives the same id whenever the timer is run (use it, with the action's index, as an idempotency key).
-    /// Computed on first read from <see cref="Rule"/> and <see cref="EventIds"/> as they were when the firing was made (a copy made
+    /// Computed on first read from <see cref="Rule"/> and what matched when the firing was made (a copy made
     /// with <c>with</c> has the same id).
     /// </summary>
     public string ActivationId

@@ -289,4 +289,31 @@ public sealed class RuleActionsTests
         Assert.Equal(HttpStatusCode.Accepted, status);
         Assert.Equal("three failures", Assert.Single(answer!["firings"]!.AsArray())!["rule"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task A_rule_firing_again_on_an_updated_fact_is_carried_out_each_time()
+    {
+        // The activation id of a match of a fact counted only the fact's id, which an update keeps: the server took the second and
+        // third firings for replays of the first ("journaled already: not carried out again") and dropped them.
+        var root = ServerProcess.NewContentRoot();
+        await File.WriteAllTextAsync(Path.Combine(root, "rules", "versions.rules"), """
+            event ver.e key k time ts
+            fact VerF key id
+            rule "make" when x: ver.e(kind == "make") then insert VerF { id: "1", v: 1 } end
+            rule "bump" when x: ver.e(kind == "bump") f: VerF() then update f { v: f.v + 1 } end
+            rule "watch" when f: VerF(v >= 1) then log "watch v=" + f.v end
+            """);
+        await using var server = new ServerProcess(root);
+        await server.StartAndWaitReadyAsync();
+        foreach (var (kind, i) in new[] { "make", "bump", "bump" }.Select((k, i) => (k, i)))
+        {
+            var (status, answer) = await server.PostJsonAsync("api/events/ver.e", new { k = "a", kind, ts = Now(i) });
+            Assert.True(status == HttpStatusCode.Accepted, answer?.ToJsonString());
+        }
+
+        var firings = await server.GetJsonAsync("api/rules/firings?rule=watch");
+        Assert.Equal(3, firings["total"]!.GetValue<int>());
+        Assert.Equal(3, firings["items"]!.AsArray().Select(f => f!["activationId"]!.GetValue<string>()).Distinct().Count());
+        await server.WaitUntilAsync(() => Task.FromResult(server.Log.Contains("watch v=3", StringComparison.Ordinal)), "the third firing's log action");
+    }
 }

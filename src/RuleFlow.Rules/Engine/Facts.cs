@@ -442,7 +442,50 @@ internal static class MatchReader
     };
 
     /// <summary>Event ids of the match, each once, in element order; aggregates contribute their window, oldest first.</summary>
-    public static List<string> EventIds(IMatch match)
+    public static List<string> EventIds(IMatch match) => Collect(match, versions: false);
+
+    /// <summary>
+    /// What an activation id is made of: <paramref name="eventIds"/> (the match's <see cref="EventIds"/>), with each fact's insertion
+    /// number after its id (<c>F:1@42</c>). A fact that is updated or replaced keeps its id, so without it a rule firing again on the
+    /// new version would get the activation id of its first firing, and a host that deduplicates by activation id would drop it.
+    /// The same list when the match holds no fact.
+    /// </summary>
+    public static IReadOnlyList<string> IdentityIds(IMatch match, IReadOnlyList<string> eventIds)
+    {
+        for (var i = 0; i < match.Length; i++)
+        {
+            var holdsFact = match.FactAt(i) switch
+            {
+                DataFact d => d.IsFact,
+                AggregateResult a => HasFact(a.Events),
+                _ => false,
+            };
+            if (holdsFact)
+            {
+                return Collect(match, versions: true);
+            }
+        }
+
+        return eventIds;
+
+        static bool HasFact(IReadOnlyList<DataFact> events)
+        {
+            for (var k = 0; k < events.Count; k++)
+            {
+                if (events[k].IsFact)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    private static string IdOf(DataFact fact, bool versions) =>
+        versions && fact.IsFact ? fact.Id + "@" + fact.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture) : fact.Id;
+
+    private static List<string> Collect(IMatch match, bool versions)
     {
         var ids = new List<string>(match.Length + 4);
         HashSet<string>? seen = null;
@@ -478,18 +521,18 @@ internal static class MatchReader
             switch (match.FactAt(i))
             {
                 case DataFact d:
-                    Add(d.Id);
+                    Add(IdOf(d, versions));
                     break;
                 case AggregateResult a:
                     var events = a.Events; // an index loop: a foreach over the interface would box an enumerator per firing
                     for (var k = 0; k < events.Count; k++)
                     {
-                        Add(events[k].Id);
+                        Add(IdOf(events[k], versions));
                     }
 
                     break;
                 case SilenceResult { Last: { } last }:
-                    Add(last.Id);
+                    Add(IdOf(last, versions));
                     break;
             }
         }

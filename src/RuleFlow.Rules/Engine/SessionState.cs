@@ -1108,7 +1108,8 @@ internal sealed class SessionState : ITimerTarget
 
         context.Group = null;
         context.Clock = ClockTicks;
-        (_firings ??= []).Add(new RuleFiring(rule.Name, new DateTimeOffset(time, TimeSpan.Zero), ids, actions, timerTime));
+        (_firings ??= []).Add(new RuleFiring(rule.Name, new DateTimeOffset(time, TimeSpan.Zero), ids, actions, timerTime,
+            group is null ? MatchReader.IdentityIds(match, ids) : ids)); // (a batch's id has its due time)
         if (changes is not null)
         {
             var saved = ChangeTime;
