@@ -11,7 +11,9 @@ internal sealed record Ev(string Id, string K, string Kind, int V, long Ms)
     public override string ToString() => $"{{\"id\":\"{Id}\",\"k\":\"{K}\",\"kind\":\"{Kind}\",\"v\":{V},\"ms\":{Ms}}}";
 }
 
-internal sealed record Fire(string Rule, long T, string Ids)
+/// <summary>A firing: rule, time (ticks from <see cref="Engine.Base"/>) and event ids; the engine's also carry the activation id (not in
+/// <see cref="ToString"/>, which is what the references are compared by; the restart and reload tests compare it too).</summary>
+internal sealed record Fire(string Rule, long T, string Ids, string? ActivationId = null)
 {
     public override string ToString() => $"{Rule}@{FmtT(T)}[{Ids}]";
     public static string FmtT(long t) => t % TimeSpan.TicksPerMillisecond == 0 ? (t / TimeSpan.TicksPerMillisecond) + "ms" : (t / (double)TimeSpan.TicksPerMillisecond).ToString(CultureInfo.InvariantCulture) + "ms";
@@ -74,7 +76,7 @@ internal static class Engine
         return res;
     }
 
-    public static Fire Conv(RuleFiring f) => new(f.Rule, (f.Time - Base).Ticks, string.Join(",", f.EventIds));
+    public static Fire Conv(RuleFiring f) => new(f.Rule, (f.Time - Base).Ticks, string.Join(",", f.EventIds), f.ActivationId);
 }
 
 internal static class Cmp
