@@ -126,8 +126,8 @@ internal sealed class Gen(Random r)
 
 internal static class Shrink
 {
-    /// <summary>Greedy removal of events while the predicate (mismatch) still holds; then renumbers nothing (ids stay).</summary>
-    public static List<Ev> Run(List<Ev> evs, Func<List<Ev>, bool> failing)
+    /// <summary>Greedy removal of inputs while the predicate (mismatch) still holds; ids stay as they were.</summary>
+    public static List<T> Run<T>(List<T> evs, Func<List<T>, bool> failing)
     {
         var cur = evs.ToList();
         bool progress = true;
