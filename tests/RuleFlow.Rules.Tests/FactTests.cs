@@ -341,4 +341,50 @@ public sealed class FactTests
             rule "r" when s: S() forall y: G(k == s.k, v >= 1) => G(id == y.id) then log "x" end
             """, tick, T.Event("S", 0, new { id = 1, k = "x" }, "s1"), T.Event("G", 0, new { id = 1, k = "x", v = 4 }, "g1")));
     }
+
+    [Fact]
+    public void A_fact_replacement_is_one_change_for_the_aggregates_over_its_type_and_for_last_n_windows()
+    {
+        // Found in review: with the new version in before the old one out, an aggregate tested at each step saw both versions:
+        // `count(F) <= 2` failed on the way and fired again, and a rule inserting the fact its `count <= 1` reads looped to the abort.
+        var tick = T.Event("tick", 0, new { });
+        var few = T.Load("""
+            fact F key k fields { k: string, v: number }
+            event tick
+            rule "few F" when n: count(F()) within 1h <= 2 then log "few" end
+            rule "sum small" when s: sum(F(), v) within 1h <= 10 then log "sum" end
+            """).CreateSession();
+        var fired = new[] { tick, T.Event("F", 1, new { k = "a", v = 1 }), T.Event("F", 2, new { k = "b", v = 1 }), T.Event("F", 3, new { k = "a", v = 5 }) }
+            .SelectMany(few.Insert).Select(f => f.Rule).ToList();
+        Assert.Equal(["few F", "sum small"], fired.Order());
+
+        var counter = T.Load("""
+            fact Counter key k fields { k: string, v: number }
+            event hit
+            rule "single counter gets total"
+            when
+                h: hit()
+                n: count(Counter()) within 1h <= 1
+                s: sum(Counter(), v) within 1h
+            then
+                insert Counter { k: "a", v: s + 1 }
+            end
+            """).CreateSession();
+        Assert.Equal(2, new[] { T.Event("hit", 0, new { }), T.Event("hit", 1000, new { }) }.SelectMany(counter.Insert).Count());
+        Assert.Equal(0, counter.Statistics.LoopAborts);
+
+        // A replacement in a full `last 2` window takes its old version's place; it pushed out the other fact, which then also left
+        // working memory for good (a window letting go of a fact retracted it).
+        var window = T.Load("""
+            fact F key k fields { k: string, v: number }
+            event tick
+            rule "show" when t: tick() w: collect(F(), k) last 2 exists F(k == "b") then log "b present" end
+            """).CreateSession();
+        window.Insert(T.Event("F", 1, new { k = "b", v = 1 }));
+        window.Insert(T.Event("F", 2, new { k = "a", v = 1 }));
+        window.Insert(T.Event("F", 4, new { k = "a", v = 5 }));
+        Assert.Single(window.Insert(T.Event("tick", 5, new { })));
+        window.Insert(T.Event("F", 6, new { k = "c", v = 1 })); // now b leaves the window, but not working memory
+        Assert.Single(window.Insert(T.Event("tick", 7, new { })));
+    }
 }

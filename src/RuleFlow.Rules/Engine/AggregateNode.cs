@@ -839,21 +839,15 @@ internal sealed class AggregateNode(
             session.Hold(fact);
         }
 
-        if (Window.Last is { } last && group.Count > last)
+        if (session.DeferGroupTests)
         {
-            var oldest = group.Oldest;
-            group.Remove(oldest);
-            if (ReferenceEquals(oldest.Group, group))
-            {
-                oldest.Group = null;
-            }
-
-            if (HoldsEvents)
-            {
-                session.Release(oldest);
-            }
+            // A fact replacing another of its key: the old version leaves in the same change, so the group is tested (and a `last N`
+            // window trimmed) once it has, and no other entry is pushed out for it.
+            session.DeferReevaluation(group);
+            return;
         }
 
+        EvictBeyondLast(session, group);
         Reevaluate(session, group);
         if (group.Count == 0)
         {
@@ -923,7 +917,7 @@ internal sealed class AggregateNode(
             session.Release(fact);
         }
 
-        if (session.InTimer)
+        if (session.DeferGroupTests)
         {
             // Events that leave at one due time leave together: the group is tested once all of them have gone, so a value that
             // passes through a state on the way (a count of 4 going to 1 through 2, a sum going 1 → 6 → 1) makes no activation.
@@ -931,8 +925,28 @@ internal sealed class AggregateNode(
             return;
         }
 
+        EvictBeyondLast(session, group);
         Reevaluate(session, group);
         Cleanup(memory, bucket, group);
+    }
+
+    /// <summary>A <c>last N</c> window holding more than N: its oldest entries leave (released, not retracted, if they are facts).</summary>
+    private void EvictBeyondLast(SessionState session, AggregateGroup group)
+    {
+        while (Window.Last is { } last && group.Count > last)
+        {
+            var oldest = group.Oldest;
+            group.Remove(oldest);
+            if (ReferenceEquals(oldest.Group, group))
+            {
+                oldest.Group = null;
+            }
+
+            if (HoldsEvents)
+            {
+                session.Release(oldest);
+            }
+        }
     }
 
     /// <summary>

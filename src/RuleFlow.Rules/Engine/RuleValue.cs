@@ -176,6 +176,11 @@ internal readonly struct RuleValue : IEquatable<RuleValue>
             return a.Kind == b.Kind && a.Equals(b);
         }
 
+        if ((Kind == ValueKind.List && other.Kind == ValueKind.Json) || (Kind == ValueKind.Json && other.Kind == ValueKind.List))
+        {
+            return ValueOps.AreEqual(this, other); // a list made in the rule and a JSON array, item by item (as == compares them)
+        }
+
         if (Kind != other.Kind)
         {
             return false;
@@ -209,9 +214,11 @@ internal readonly struct RuleValue : IEquatable<RuleValue>
         return Kind switch
         {
             ValueKind.Bool or ValueKind.Number or ValueKind.Time => HashCode.Combine(Kind, _number),
-            ValueKind.Json => HashCode.Combine(Kind, _json.ValueKind, _json.ValueKind == JsonValueKind.Array ? _json.GetArrayLength() : 0),
+            // A list and a JSON array with the same items are equal (join keys): both hash as an array of their length.
+            ValueKind.Json when _json.ValueKind == JsonValueKind.Array => HashCode.Combine(JsonValueKind.Array, _json.GetArrayLength()),
+            ValueKind.Json => HashCode.Combine(Kind, _json.ValueKind, 0),
             ValueKind.Network => Network.Network.GetHashCode(),
-            ValueKind.List => List.Length,
+            ValueKind.List => HashCode.Combine(JsonValueKind.Array, List.Length),
             _ => (int)Kind,
         };
     }

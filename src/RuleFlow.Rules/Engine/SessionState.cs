@@ -514,8 +514,27 @@ internal sealed class SessionState : ITimerTarget
         }
     }
 
-    // Aggregate groups that events left in the timers of the current due time, tested once those have all run.
+    // Aggregate groups that events left in the timers of the current due time (or that a fact replacement changed), tested once
+    // those have all run.
     private readonly List<AggregateGroup> _deferredGroups = [];
+
+    // True while a fact replaces another of its key (the new version in, then the old out): one change for the aggregates.
+    private bool _replacing;
+
+    /// <summary>True while aggregate groups are tested at the end of the change, not at each entry or exit (timers, a fact replacement).</summary>
+    internal bool DeferGroupTests => InTimer || _replacing;
+
+    private void TestDeferredGroups()
+    {
+        for (var i = 0; i < _deferredGroups.Count; i++) // (a test may retract more events, adding groups: Count is read each time)
+        {
+            var group = _deferredGroups[i];
+            group.ReevaluationPending = false;
+            group.Node.ReevaluateDeferred(this, group);
+        }
+
+        _deferredGroups.Clear();
+    }
 
     /// <summary>Has <paramref name="group"/> tested at the end of the current due time (an event left it in a timer).</summary>
     internal void DeferReevaluation(AggregateGroup group)
@@ -535,14 +554,7 @@ internal sealed class SessionState : ITimerTarget
             InTimer = true;
             ChangeTime = due;
             Timers.RunNextGroup(this, clock, out _);
-            for (var i = 0; i < _deferredGroups.Count; i++) // (a test may retract more events, adding groups: Count is read each time)
-            {
-                var group = _deferredGroups[i];
-                group.ReevaluationPending = false;
-                group.Node.ReevaluateDeferred(this, group);
-            }
-
-            _deferredGroups.Clear();
+            TestDeferredGroups();
             InTimer = false;
             if (!_deferFire && !Restoring)
             {
@@ -823,11 +835,12 @@ internal sealed class SessionState : ITimerTarget
 
         if (--fact.Holds == 0)
         {
-            if (!fact.IsFact)
+            if (fact.IsFact)
             {
-                EventsHeld--;
+                return; // a fact stays until it is retracted or replaced: a window letting go of it does not take it out of memory
             }
 
+            EventsHeld--;
             Retract(fact);
         }
     }
@@ -999,13 +1012,25 @@ internal sealed class SessionState : ITimerTarget
         // A fact takes the clock's time (or its match's, made by a firing); before the clock has started it has none.
         var fact = new DataFact(id, data.Clone(), _factTime ?? (ClockStarted ? ChangeTime : long.MinValue), type, NextSequence()) { FactKey = key };
         byKey.Set(fact);
-        Propagate(fact);
 
-        // The new version goes in before the old one goes out: a replacement is one change, so `exists F(...)`, `forall` and a
-        // count of F that hold for both versions hold throughout (out first, they would fail on the way and fire again).
-        if (existing is not null)
+        // The new version goes in before the old one goes out, and the aggregates are tested once both have: a replacement is one
+        // change, so `exists F(...)`, `forall` and an aggregate over F that hold for both versions hold throughout (out first,
+        // `exists` would fail on the way; tested at each step, `count(F) <= N` would, with both versions in).
+        if (existing is null)
         {
+            Propagate(fact);
+        }
+        else
+        {
+            var outer = _replacing;
+            _replacing = true;
+            Propagate(fact);
             Retract(existing);
+            _replacing = outer;
+            if (!DeferGroupTests)
+            {
+                TestDeferredGroups();
+            }
         }
 
         _justHeld.Add(fact);
