@@ -49,7 +49,8 @@ public sealed record RuleFiring
     /// <summary>
     /// Deterministic id: the first 32 hex digits of the SHA-256 of the rule name and the ids of the matched events and facts (a fact's
     /// id followed by <c>@</c> and its insertion number, which an update changes; and, for a firing
-    /// made by a timer — absence, silence, <c>throttle once after</c>, <c>group by ... wait</c> — the timer's due time), so replaying
+    /// made by a timer — absence, silence, <c>throttle once after</c>, <c>group by ... wait</c> — the timer's due time; for a rule with
+    /// <c>not</c>, <c>exists</c>, <c>forall</c> or an aggregate, the time of the change that made the match), so replaying
     /// the same events gives the same id whenever the timer is run (use it, with the action's index, as an idempotency key).
     /// Computed on first read from <see cref="Rule"/> and what matched when the firing was made (a copy made
     /// with <c>with</c> has the same id).

@@ -260,6 +260,36 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public void A_match_that_ends_and_comes_back_with_the_same_events_fires_with_a_new_activation_id()
+    {
+        // Found in review: a match blocked by a `not` and unblocked later, or an empty window that fills and empties again, came back
+        // with the same events and facts, so with its first firing's activation id, and the server took it for a replay.
+        var negation = T.Load("""
+            event clear
+            fact S key id
+            fact F key id
+            rule "alone" when s: S() not F(k == s.k) then log "alone" end
+            rule "clear" when c: clear() f: F() then retract f end
+            """).CreateSession();
+        var alone = new[]
+        {
+            T.Event("S", 0, new { id = 1, k = "x" }), T.Event("F", 1000, new { id = 9, k = "x" }), T.Event("clear", 2000, new { }),
+        }.SelectMany(negation.Insert).Where(f => f.Rule == "alone").Select(f => f.ActivationId).ToList();
+        Assert.Equal(2, alone.Count);
+        Assert.NotEqual(alone[0], alone[1]);
+
+        var empty = T.Load("""
+            event t
+            event tick
+            rule "quiet" when n: count(t()) within 10s == 0 then log "quiet" end
+            """).CreateSession();
+        var quiet = new[] { T.Event("tick", 0, new { }), T.Event("t", 1000, new { }), T.Event("tick", 30_000, new { }) }
+            .SelectMany(empty.Insert).Where(f => f.Rule == "quiet").Select(f => f.ActivationId).ToList();
+        Assert.Equal(2, quiet.Count);
+        Assert.NotEqual(quiet[0], quiet[1]);
+    }
+
+    [Fact]
     public void The_same_events_in_the_same_order_give_the_same_firings()
     {
         var rules = T.Load(Brute);

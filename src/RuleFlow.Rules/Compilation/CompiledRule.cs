@@ -28,6 +28,13 @@ internal sealed class CompiledRule(BoundRule bound, int order, IReadOnlyList<Act
     /// <summary>True when matches are batched (group by, throttle once after): activations are frozen for a later firing.</summary>
     public bool Batches => GroupBy is not null || Throttle?.Mode == ThrottleMode.OnceAfter;
 
+    /// <summary>
+    /// True when a match of the rule can end and come back with the same events and facts: it has a <c>not</c>, <c>exists</c>,
+    /// <c>forall</c> or an aggregate (a window that empties and empties again, a blocking fact that comes and goes). Its activation
+    /// ids then include the time of the change that made the match, so a firing that comes back is not taken for a replay.
+    /// </summary>
+    public bool MatchCanComeBack { get; } = bound.Elements.Any(e => e is not (BoundPatternElement or BoundNoElement));
+
     /// <summary>Structural identity: a rule whose identity is unchanged keeps its storm-control state across a reload.</summary>
     public string Identity { get; } = Hashing.Short(bound.Canonical);
 }

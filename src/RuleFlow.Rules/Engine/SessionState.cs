@@ -1133,8 +1133,10 @@ internal sealed class SessionState : ITimerTarget
 
         context.Group = null;
         context.Clock = ClockTicks;
-        (_firings ??= []).Add(new RuleFiring(rule.Name, new DateTimeOffset(time, TimeSpan.Zero), ids, actions, timerTime,
-            group is null ? MatchReader.IdentityIds(match, ids) : ids)); // (a batch's id has its due time)
+        // A match that can end and come back with the same events and facts counts with the time it was made (a timer's firing and
+        // a batch already count with their due time).
+        (_firings ??= []).Add(new RuleFiring(rule.Name, new DateTimeOffset(time, TimeSpan.Zero), ids, actions, timerTime ?? (rule.MatchCanComeBack ? time : null),
+            group is null ? MatchReader.IdentityIds(match, ids) : ids));
         if (changes is not null)
         {
             var saved = ChangeTime;
