@@ -219,8 +219,9 @@ public sealed class EngineTests
             rule "plain" when a: t() then log "x" end
             rule "neg" when a: t() not u(k == a.k) then log "x" end
             rule "ex" when a: t() exists t(k == a.k) then log "x" end
+            rule "none" when a: t() n: count(u()) within 1m == 0 then log "x" end
             """);
-        Assert.Equal(["plain", "neg", "ex"], rules.CreateSession().Insert(T.Event("t", 0, new { k = "x" })).Select(f => f.Rule));
+        Assert.Equal(["plain", "neg", "ex", "none"], rules.CreateSession().Insert(T.Event("t", 0, new { k = "x" })).Select(f => f.Rule));
 
         // It changed outcomes: the second rule retracts what the first reads, so the first never fired.
         var facts = T.Load("""

@@ -542,38 +542,40 @@ internal static class MatchReader
 
     /// <summary>
     /// Recency of a match (OPS5 LEX): the sequences of its facts, largest first (an aggregate counts with its newest event, a silence
-    /// group with its last event). Elements with no fact in the match (<c>not</c>, <c>exists</c>, <c>forall</c>, an absence) add
-    /// nothing: counted as 0, they made a rule with more of them win a tie, since a longer list goes first.
+    /// group with its last event). Elements with no fact in the match (<c>not</c>, <c>exists</c>, <c>forall</c>, an absence, an
+    /// aggregate over an empty window, a silence with no event yet) add nothing: counted as 0, they made a rule with more of them
+    /// win a tie, since a longer list goes first.
     /// </summary>
     public static long[] Recency(IMatch match)
     {
         var count = 0;
         for (var i = 0; i < match.Length; i++)
         {
-            count += match.FactAt(i) is null ? 0 : 1;
+            count += RecencyOf(match.FactAt(i)) is null ? 0 : 1;
         }
 
         var keys = new long[count];
         for (int i = 0, k = 0; i < match.Length; i++)
         {
-            if (match.FactAt(i) is not { } fact)
+            if (RecencyOf(match.FactAt(i)) is { } sequence)
             {
-                continue;
+                keys[k++] = sequence;
             }
-
-            keys[k++] = fact switch
-            {
-                DataFact d => d.Sequence,
-                AggregateResult a => a.Events.Count == 0 ? 0 : a.Events.Max(e => e.Sequence),
-                SilenceResult s => s.Last?.Sequence ?? 0,
-                _ => 0,
-            };
         }
 
         Array.Sort(keys);
         Array.Reverse(keys);
         return keys;
     }
+
+    /// <summary>An element's recency: its insertion number, an aggregate's newest event, a silence's last event; null with none.</summary>
+    private static long? RecencyOf(Fact? fact) => fact switch
+    {
+        DataFact d => d.Sequence,
+        AggregateResult { Events.Count: > 0 } a => a.Events.Max(e => e.Sequence),
+        SilenceResult { Last: { } last } => last.Sequence,
+        _ => null,
+    };
 }
 
 /// <summary>
