@@ -386,5 +386,18 @@ public sealed class FactTests
         Assert.Single(window.Insert(T.Event("tick", 5, new { })));
         window.Insert(T.Event("F", 6, new { k = "c", v = 1 })); // now b leaves the window, but not working memory
         Assert.Single(window.Insert(T.Event("tick", 7, new { })));
+
+        // A replacement whose old version was not in the window (it failed the pattern) still keeps the window at N.
+        var filtered = T.Load("""
+            fact F key k fields { k: string, v: number }
+            event tick
+            rule "size" when t: tick() w: collect(F(v >= 1), k) last 2 then log string(w) end
+            """).CreateSession();
+        foreach (var (k, v, ms) in new[] { ("b", 1, 1), ("c", 1, 2), ("a", 0, 3), ("a", 5, 4) })
+        {
+            filtered.Insert(T.Event("F", ms, new { k, v }));
+        }
+
+        Assert.Equal("""["c","a"]""", Assert.Single(filtered.Insert(T.Event("tick", 5, new { }))).Actions.OfType<LogAction>().Single().Message);
     }
 }

@@ -55,7 +55,7 @@ internal sealed class AggregateGroup : AggregateResult, IReadOnlyList<DataFact>
 
     public AggregateNode Node => Bucket.Node;
 
-    /// <summary>An event left the group in the timers of the current due time; it is tested once they have all run (see <see cref="AggregateNode"/>).</summary>
+    /// <summary>The group changed in a change that tests aggregates at its end (the timers of a due time, a fact replacement): see <see cref="SessionState.DeferReevaluation"/>.</summary>
     internal bool ReevaluationPending;
 
     public AggregateBucket Bucket { get; private set; }
@@ -925,7 +925,6 @@ internal sealed class AggregateNode(
             return;
         }
 
-        EvictBeyondLast(session, group);
         Reevaluate(session, group);
         Cleanup(memory, bucket, group);
     }
@@ -950,8 +949,10 @@ internal sealed class AggregateNode(
     }
 
     /// <summary>
-    /// Tests <paramref name="group"/> after the events that left it in the timers of one due time have all gone (called by the session
-    /// once they have run, before the agenda fires). Nothing when its bucket went meanwhile (its last partial match was retracted).
+    /// Tests <paramref name="group"/> once the change that deferred it is over: every event that left it in the timers of one due time
+    /// has gone, or a replaced fact's new version is in and its old one out (a <c>last N</c> window is trimmed first, as the new
+    /// version may not have had an old one in it). Called by the session before the agenda fires. Nothing when its bucket went
+    /// meanwhile (its last partial match was retracted).
     /// </summary>
     internal void ReevaluateDeferred(SessionState session, AggregateGroup group)
     {
@@ -963,6 +964,7 @@ internal sealed class AggregateNode(
             return;
         }
 
+        EvictBeyondLast(session, group);
         Reevaluate(session, group);
         Cleanup(memory, bucket, group);
     }

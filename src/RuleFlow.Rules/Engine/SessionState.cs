@@ -536,7 +536,7 @@ internal sealed class SessionState : ITimerTarget
         _deferredGroups.Clear();
     }
 
-    /// <summary>Has <paramref name="group"/> tested at the end of the current due time (an event left it in a timer).</summary>
+    /// <summary>Has <paramref name="group"/> tested at the end of the current change (<see cref="DeferGroupTests"/>), once.</summary>
     internal void DeferReevaluation(AggregateGroup group)
     {
         if (!group.ReevaluationPending)
