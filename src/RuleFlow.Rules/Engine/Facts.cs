@@ -548,21 +548,17 @@ internal static class MatchReader
     /// </summary>
     public static long[] Recency(IMatch match)
     {
+        var found = new long[match.Length];
         var count = 0;
         for (var i = 0; i < match.Length; i++)
         {
-            count += RecencyOf(match.FactAt(i)) is null ? 0 : 1;
-        }
-
-        var keys = new long[count];
-        for (int i = 0, k = 0; i < match.Length; i++)
-        {
             if (RecencyOf(match.FactAt(i)) is { } sequence)
             {
-                keys[k++] = sequence;
+                found[count++] = sequence;
             }
         }
 
+        var keys = count == found.Length ? found : found[..count];
         Array.Sort(keys);
         Array.Reverse(keys);
         return keys;

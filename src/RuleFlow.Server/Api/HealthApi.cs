@@ -17,10 +17,10 @@ public static class HealthApi
     /// <summary>Maps the endpoints.</summary>
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/health", (ServerState state, Rules.RuleHost rules, ScriptSandbox sandbox) =>
+        app.MapGet("/health", (ServerState state, Rules.RuleHost rules, Rules.RuleFileEditor files, ScriptSandbox sandbox) =>
         {
             var ready = state.IsReady && state.StoreReady && state.IngestBound && state.RulesLoaded && state.WorkflowsLoaded;
-            var warnings = ready ? Warnings(state, rules, sandbox) : [];
+            var warnings = ready ? Warnings(state, rules, files, sandbox) : [];
             var body = new
             {
                 status = !ready ? "starting" : warnings.Count > 0 ? "degraded" : "ready",
@@ -48,13 +48,12 @@ public static class HealthApi
     /// its schema refuses, workflow files that failed to load at start, script runs given up on whose threads still run.
     /// Each entry says what and where to look; none names a server path.
     /// </summary>
-    internal static List<string> Warnings(ServerState state, Rules.RuleHost rules, ScriptSandbox sandbox)
+    internal static List<string> Warnings(ServerState state, Rules.RuleHost rules, Rules.RuleFileEditor files, ScriptSandbox sandbox)
     {
         var warnings = new List<string>();
-        string Named(string path) => "rules/" + Path.GetRelativePath(rules.RulesDirectory, path).Replace('\\', '/');
         foreach (var file in rules.LastLoad?.Files.Where(f => !f.Loaded) ?? [])
         {
-            warnings.Add($"rule file {Named(file.Path)} is not loaded ({file.Diagnostics.Count(d => d.Severity == RuleFlow.Rules.DiagnosticSeverity.Error)} " +
+            warnings.Add($"rule file {files.Virtual(file.Path)} is not loaded ({file.Diagnostics.Count(d => d.Severity == RuleFlow.Rules.DiagnosticSeverity.Error)} " +
                          "error(s)); its rules are not in force (GET /api/rules: files[].diagnostics)");
         }
 
