@@ -10,7 +10,7 @@ public sealed record RuleFiring
     // What the activation id is hashed from, as it was when the firing was made (a copy made with `with` keeps the same id).
     private readonly string? _idRule;
     private readonly IReadOnlyList<string>? _idEvents;
-    private readonly long? _timerTime;
+    private readonly long? _idTime;
 
     /// <summary>A firing with a given activation id (a firing read back from a journal, or made by a test).</summary>
     /// <param name="rule">See <see cref="Rule"/>.</param>
@@ -28,10 +28,11 @@ public sealed record RuleFiring
     }
 
     /// <summary>
-    /// A firing of the engine: its activation id is computed from the rule name, the event ids and the timer's due time when first
-    /// read, so a host that never reads it (a benchmark, a rule test) pays no hash for it.
+    /// A firing of the engine: its activation id is computed when first read, so a host that never reads it (a benchmark, a rule test)
+    /// pays no hash for it: from the rule name, <paramref name="identityIds"/> (<see cref="Engine.MatchReader.IdentityIds"/>; the event
+    /// ids when null) and <paramref name="idTime"/> (a timer's due time, or the time a match that can come back was made; null: none).
     /// </summary>
-    internal RuleFiring(string rule, DateTimeOffset time, IReadOnlyList<string> eventIds, IReadOnlyList<RuleAction> actions, long? timerTime,
+    internal RuleFiring(string rule, DateTimeOffset time, IReadOnlyList<string> eventIds, IReadOnlyList<RuleAction> actions, long? idTime,
         IReadOnlyList<string>? identityIds = null)
     {
         Rule = rule;
@@ -40,7 +41,7 @@ public sealed record RuleFiring
         Actions = actions;
         _idRule = rule;
         _idEvents = identityIds ?? eventIds;
-        _timerTime = timerTime;
+        _idTime = idTime;
     }
 
     /// <summary>Rule name (with its namespace, if the file declares one).</summary>
@@ -57,7 +58,7 @@ public sealed record RuleFiring
     /// </summary>
     public string ActivationId
     {
-        get => _activationId ??= Engine.SessionState.ActivationId(_idRule!, _idEvents!, _timerTime);
+        get => _activationId ??= Engine.SessionState.ActivationId(_idRule!, _idEvents!, _idTime);
         init => _activationId = value;
     }
 

@@ -1363,7 +1363,7 @@ internal sealed class SessionState : ITimerTarget
     }
 
     /// <summary>First 32 hex digits of SHA-256("rule name\nid1\nid2...[\n@ticks]"), lower case.</summary>
-    internal static string ActivationId(string rule, IReadOnlyList<string> eventIds, long? timerTime = null)
+    internal static string ActivationId(string rule, IReadOnlyList<string> eventIds, long? idTime = null)
     {
         // Index loops: a foreach over the interface would box an enumerator twice per firing.
         var length = Encoding.UTF8.GetMaxByteCount(rule.Length) + 24;
@@ -1382,7 +1382,7 @@ internal sealed class SessionState : ITimerTarget
                 n += Encoding.UTF8.GetBytes(eventIds[i], rented.AsSpan(n));
             }
 
-            if (timerTime is { } t)
+            if (idTime is { } t)
             {
                 rented[n++] = (byte)'\n';
                 rented[n++] = (byte)'@';
