@@ -132,6 +132,17 @@ public sealed class ExpressionTests
     [InlineData("1.2.3", "0.0.0.0/0", false)]
     [InlineData("5", "0.0.0.0/0", false)]
     [InlineData("10.1.2.3.4", "0.0.0.0/0", false)]
+    [InlineData("[2001:db8::1]:443", "cidr(\"2001:db8::/32\")", false)] // an endpoint with a port, not an address
+    [InlineData("[2001:db8::1]", "cidr(\"2001:db8::/32\")", false)]
+    [InlineData("10.1.2.3:80", "10.0.0.0/8", false)]
+    [InlineData("fe80::1%eth0", "cidr(\"fe80::/10\")", true)] // a scoped link-local address, as sshd logs write it
+    [InlineData("::ffff:10.1.2.3", "cidr(\"::ffff:0:0/96\")", true)] // an IPv4 client of a dual-stack socket
+    [InlineData("::ffff:10.1.2.3", "10.0.0.0/8", true)]
+    [InlineData("::ffff:11.1.2.3", "10.0.0.0/8", false)]
+    [InlineData("2001:db8::a01:203", "10.0.0.0/8", false)] // the same low bytes, not mapped
+    [InlineData("2001:db8:8000::1", "cidr(\"2001:db8::/33\")", false)] // a prefix that ends inside a byte
+    [InlineData("2001:db8:7fff::1", "cidr(\"2001:db8::/33\")", true)]
+    [InlineData("2001:db8::1", "cidr(\"::/0\")", true)]
     public void Only_dotted_IPv4_and_IPv6_text_is_an_address_in_a_network(string address, string network, bool inside) =>
         Assert.Equal(inside, Holds($"ip in {network}", new { ip = address }));
 

@@ -1205,8 +1205,41 @@ internal static class ValueOps
             return (v4 & mask) == (baseValue & mask);
         }
 
-        // Only IPv6 text from here: .NET's parser also takes IPv4 in forms nobody writes in events ("167772161", "0x10", "1.2.3").
-        return text.Contains(':') && IPAddress.TryParse(text, out var address) && network.Contains(address);
+        // Only IPv6 text from here: .NET's parser also takes IPv4 in forms nobody writes in events ("167772161", "0x10", "1.2.3"),
+        // and an endpoint in brackets with or without a port ("[2001:db8::1]:443"), which is not an address.
+        if (!text.Contains(':') || text.Contains('[') || !IPAddress.TryParse(text, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return false;
+        }
+
+        // An IPv4 client of a dual-stack socket is logged as an IPv4-mapped address ("::ffff:10.1.2.3"): it is in the IPv4
+        // networks its IPv4 address is in, and in the IPv6 networks its bytes are in (IPNetwork.Contains says no to both).
+        if (address.IsIPv4MappedToIPv6 && network.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            address = address.MapToIPv4();
+        }
+
+        return network.BaseAddress.AddressFamily == address.AddressFamily && PrefixMatches(address, network);
+    }
+
+    // The first PrefixLength bits of the address equal the network's (both of one family).
+    private static bool PrefixMatches(IPAddress address, IPNetwork network)
+    {
+        Span<byte> a = stackalloc byte[16];
+        Span<byte> b = stackalloc byte[16];
+        address.TryWriteBytes(a, out var length);
+        network.BaseAddress.TryWriteBytes(b, out _);
+        var bits = network.PrefixLength;
+        for (var i = 0; i < length && bits > 0; i++, bits -= 8)
+        {
+            var mask = bits >= 8 ? 0xFF : 0xFF << (8 - bits) & 0xFF;
+            if ((a[i] & mask) != (b[i] & mask))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static bool TryParseIPv4(ReadOnlySpan<char> text, out uint value)
