@@ -266,6 +266,23 @@ public sealed class TemporalTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_match_made_before_the_clock_started_fires_stamped_with_the_clock_first_value(bool advance)
+    {
+        // An empty window holds before any event: the activation was stamped with the clock before its start (0001-01-01) and
+        // fired with that time when the clock started.
+        var rules = T.Load("""
+            event m
+            event other
+            rule "quiet" when c: count(m()) within 1m == 0 then log "quiet" end
+            """);
+        var session = rules.CreateSession();
+        var firings = advance ? session.AdvanceTo(At(5_000_000)) : session.Insert(E("other", 5_000_000, new { }));
+        Assert.Equal(At(5_000_000), Assert.Single(firings).Time);
+    }
+
+    [Theory]
     [InlineData("sum(m(h == x.h), v) within 10s >= 10", new double[] { 3, 4, 3 }, true)]
     [InlineData("sum(m(h == x.h), v) within 10s >= 11", new double[] { 3, 4, 3 }, false)]
     [InlineData("avg(m(h == x.h), v) within 10s > 3.3", new double[] { 3, 4, 3 }, true)]

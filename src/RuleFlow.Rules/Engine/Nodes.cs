@@ -917,7 +917,10 @@ internal sealed class TerminalNode(int id, CompiledRule rule) : BetaNode(id), IT
 
     public override void LeftActivate(SessionState session, Token token)
     {
-        var activation = new Activation(this, token, session.NextActivationSequence(), session.ChangeTime) { FromTimer = session.InTimer };
+        var activation = new Activation(this, token, session.NextActivationSequence(), session.ChangeTime)
+        {
+            FromTimer = session.InTimer, BeforeClock = !session.ClockStarted,
+        };
         session.MemoryOf<Memory>(Id).Activations[token] = activation;
         session.ActivationsCreated++;
         if (session.Restoring || session.IsNoLoop(this, token))
@@ -950,8 +953,26 @@ internal sealed class Activation(TerminalNode terminal, Token token, long sequen
     /// <summary>Creation order (the last tie-breaker).</summary>
     public long Sequence { get; } = sequence;
 
-    /// <summary>Event time of the working-memory change that made it (ticks).</summary>
-    public long Time { get; } = time;
+    /// <summary>
+    /// Event time of the working-memory change that made it (ticks); for a match made before the clock started (an empty window,
+    /// facts alone), the clock's first value once it has one (<see cref="Agenda.StartClock"/>).
+    /// </summary>
+    public long Time { get; private set; } = time;
+
+    /// <summary>Made before the session's clock had a value: its <see cref="Time"/> is the clock's value before its start.</summary>
+    public bool BeforeClock { get => _beforeClock; init => _beforeClock = value; }
+
+    private bool _beforeClock;
+
+    /// <summary>Gives an activation made before the clock started the clock's first value as its time.</summary>
+    public void StartClock(long clock)
+    {
+        if (_beforeClock)
+        {
+            Time = clock;
+            _beforeClock = false;
+        }
+    }
 
     private long[]? _recency;
 
@@ -1021,6 +1042,18 @@ internal sealed class Agenda
     public int Count => _queue.Count;
 
     public void Add(Activation activation) => _queue.Enqueue(activation, activation);
+
+    /// <summary>
+    /// The clock's first value: activations waiting since before it (made by facts or an empty window) take it as their time, as
+    /// facts inserted then do. The order does not read the time.
+    /// </summary>
+    public void StartClock(long clock)
+    {
+        foreach (var (activation, _) in _queue.UnorderedItems)
+        {
+            activation.StartClock(clock);
+        }
+    }
 
     public bool TryPop(out Activation activation)
     {

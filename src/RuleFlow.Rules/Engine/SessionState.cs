@@ -466,11 +466,12 @@ internal sealed class SessionState : ITimerTarget
     }
 
     /// <summary>
-    /// The clock's first value: facts inserted before it (with no time) take it as their time, and the silences and absences that
-    /// began at them start now.
+    /// The clock's first value: facts inserted before it (with no time) and the activations waiting since then take it as their
+    /// time, and the silences and absences that began at them start now.
     /// </summary>
     private void StartClock(long clock)
     {
+        Agenda.StartClock(clock);
         List<DataFact>? timed = null;
         foreach (var byKey in _facts.Values)
         {
