@@ -599,10 +599,39 @@ internal sealed class SessionState : ITimerTarget
         MissingFieldEvents = values.Length > 13 ? values[13] : 0; // snapshots before this counter have 13
     }
 
+    /// <summary>
+    /// False until the agenda first runs (the first call that fires): until then it holds the matches the empty session made (an
+    /// empty window, rules with only <c>not</c>), which have not fired. A snapshot keeps this, so a restored session fires them too.
+    /// </summary>
+    public bool AgendaRun { get; private set; }
+
+    /// <summary>The flag <see cref="SaveCounters"/> writes after the counters: 1 while the agenda has not run (see <see cref="AgendaRun"/>).</summary>
+    internal const int AgendaPendingIndex = 14;
+
+    /// <summary>
+    /// After a restore of a snapshot taken before the agenda first ran: the activations the restore re-derived (and counted as
+    /// fired, as it does for every match) go back on the agenda, as they were when the snapshot was taken.
+    /// </summary>
+    internal void RequeueNeverFired()
+    {
+        AgendaRun = false;
+        foreach (var terminal in Network.Terminals)
+        {
+            foreach (var activation in (IEnumerable<Activation>?)PeekMemory<TerminalNode.Memory>(terminal.Id)?.Activations.Values ?? [])
+            {
+                if (!activation.Cancelled)
+                {
+                    activation.Fired = false;
+                    Agenda.Add(activation);
+                }
+            }
+        }
+    }
+
     internal long[] SaveCounters() =>
     [
         EventsInserted, LateEvents, Firings, SuppressedByThrottle, Batched, ActivationsCreated, UnknownTypeEvents, InvalidEvents,
-        InvalidTimestamps, DuplicateEvents, SchemaViolations, UnmatchedEvents, LoopAborts, MissingFieldEvents,
+        InvalidTimestamps, DuplicateEvents, SchemaViolations, UnmatchedEvents, LoopAborts, MissingFieldEvents, AgendaRun ? 0 : 1,
     ];
 
     private long ReadTime(RuleEvent evt, TypeRuntime type, bool count)
@@ -1083,6 +1112,7 @@ internal sealed class SessionState : ITimerTarget
     /// </summary>
     private void Fire()
     {
+        AgendaRun = true;
         while (Agenda.TryPop(out var activation))
         {
             activation.Fired = true;

@@ -7,8 +7,9 @@ namespace RuleFlow.Rules.Engine;
 
 /// <summary>
 /// Writes a session's working memory in the "RFSNAP" binary format, version 1 (little-endian, strings UTF-8 with a 7-bit length):
-/// header, clock and counters, retained events and facts (in sequence order, JSON as UTF-8), dedup entries by type, storm-control
-/// state by rule name and identity, absence and silence state by node identity, and an end marker. Partial matches are not written:
+/// header, clock and counters (the last one a flag: 1 while the agenda has not yet run, see SessionState.AgendaRun), retained
+/// events and facts (in sequence order, JSON as UTF-8), dedup entries by type, storm-control state by rule name and identity,
+/// absence and silence state by node identity, and an end marker. Partial matches are not written:
 /// the reader re-derives them from working memory.
 /// </summary>
 internal static class SnapshotWriter
@@ -527,6 +528,12 @@ internal static class SnapshotReader
         {
             state.Restoring = false;
             state.CompactHeld(); // restored events are held compact, as inserted ones are
+        }
+
+        // Snapshots before this flag (fewer counters) count every re-derived match as fired, as the restore always did.
+        if (counters.Length > SessionState.AgendaPendingIndex && counters[SessionState.AgendaPendingIndex] == 1)
+        {
+            state.RequeueNeverFired();
         }
     }
 
