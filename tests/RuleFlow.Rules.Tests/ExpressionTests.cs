@@ -283,9 +283,21 @@ public sealed class ExpressionTests
         Assert.Equal("RF3003", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(list[0].w == 1) then log x.s end")).Code);
         Assert.Equal("RF2006", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(any(i in list: i.v == \"a\")) then log x.s end")).Code);
         Assert.Equal("RF2024", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(lower(n) == \"a\") then log x.s end")).Code);
+        Assert.Equal("RF2024", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(len(n) == 1) then log x.s end")).Code); // len of a number: as lower
+        Assert.Empty(T.Diagnose($"{decl}\nrule \"r\" when x: e(len(s) > 1, len(o) == 1, len(list) > 0, len(t) > 0) then log x.s end"));
         Assert.Equal("RF2006", Assert.Single(T.Diagnose($"{decl}\nrule \"r\" when x: e(s + n * 2 > 1) then log x.s end")).Code);
         Assert.Empty(T.Diagnose($"{decl}\nrule \"r\" when x: e(t > 2024-01-01, n in 1..5, o.a startswith \"x\", list[0].v > 1) then log x.s end"));
     }
+
+    [Theory]
+    [InlineData("a < true")] // one known side is enough: a boolean, null, a list or a network is never ordered
+    [InlineData("false >= a")]
+    [InlineData("a > null")]
+    [InlineData("a <= [1, 2]")]
+    [InlineData("a < cidr(\"10.0.0.0/8\")")]
+    [InlineData("true < false")]
+    public void Ordering_a_value_that_has_no_order_is_reported_at_load_even_against_an_undeclared_field(string condition) =>
+        Assert.Equal("RF2006", Assert.Single(T.Diagnose($"event e\nrule \"r\" when x: e({condition}) then log x.a end")).Code);
 
     [Fact]
     public void Functions_with_wrong_arguments_and_unknown_functions_are_reported_with_a_hint()

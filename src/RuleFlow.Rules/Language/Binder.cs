@@ -1988,6 +1988,15 @@ internal sealed class Binder
                 }
 
                 break;
+            case FunctionKind.Len:
+                if (arguments[0].Type is ExprType.Number or ExprType.Bool or ExprType.Null or ExprType.Network)
+                {
+                    Report(DiagnosticCodes.InvalidCall, call.Arguments[0].Span,
+                        $"len(...) takes a string, an array, an object or a window, but {Describe(call.Arguments[0])} is {TypeName(arguments[0].Type)}");
+                    return new BoundError();
+                }
+
+                break;
             case FunctionKind.Abs or FunctionKind.Round or FunctionKind.Floor or FunctionKind.Ceil or FunctionKind.Min or FunctionKind.Max:
                 foreach (var (argument, argumentSyntax) in arguments.Zip(call.Arguments))
                 {
@@ -2401,7 +2410,20 @@ internal sealed class Binder
     {
         var l = left.Type;
         var r = right.Type;
-        if (l is ExprType.Unknown or ExprType.Any || r is ExprType.Unknown or ExprType.Any || left is BoundError || right is BoundError)
+        if (left is BoundError || right is BoundError)
+        {
+            return;
+        }
+
+        // One side is enough to know that an order can never hold (`a < true` with `a` undeclared, as `true < false`).
+        if (op is not (ComparisonOp.Equal or ComparisonOp.NotEqual) && (Unorderable(l) || Unorderable(r)))
+        {
+            Report(DiagnosticCodes.TypeMismatch, syntax.Span,
+                $"'<', '>', '<=' and '>=' compare two numbers, two strings or two times, never {TypeName(Unorderable(l) ? l : r)}");
+            return;
+        }
+
+        if (l is ExprType.Unknown or ExprType.Any || r is ExprType.Unknown or ExprType.Any)
         {
             return;
         }
@@ -2425,6 +2447,8 @@ internal sealed class Binder
                 $"'<', '>', '<=' and '>=' compare two numbers, two strings or two times, not {TypeName(l)} with {TypeName(r)}");
         }
     }
+
+    private static bool Unorderable(ExprType type) => type is not (ExprType.Number or ExprType.String or ExprType.Time or ExprType.Unknown or ExprType.Any);
 
     private static bool Compatible(ExprType a, ExprType b) =>
         a == b || (a == ExprType.Time && b is ExprType.String or ExprType.Number) || (b == ExprType.Time && a is ExprType.String or ExprType.Number)
