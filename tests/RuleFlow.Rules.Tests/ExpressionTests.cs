@@ -121,6 +121,32 @@ public sealed class ExpressionTests
     }
 
     [Theory]
+    [InlineData("ts == \"2024-03-01T10:30:00Z\"", true)] // the same instant written another way: a declared time compares as a time
+    [InlineData("ts != \"2024-03-01T10:30:00Z\"", false)]
+    [InlineData("ts == \"2024-03-01T12:30:00+02:00\"", true)] // the text itself, too
+    [InlineData("ts > \"2024-03-01T13:00:00+04:00\"", true)] // 10:30Z is after 09:00Z (as text "…T12:30" < "…T13:00")
+    [InlineData("ts < \"2024-03-01T11:00:00Z\"", true)] // as text "…T12:30" > "…T11:00"
+    [InlineData("ts == \"not a time\"", false)]
+    [InlineData("ts in [\"2024-03-01T10:30:00Z\"]", false)] // `in` compares values as they are (a list of strings)
+    [InlineData("ts startswith \"2024-03-01T12\"", true)] // text operators read the text
+    public void A_field_declared_time_compares_as_a_time_with_strings(string condition, bool expected) =>
+        Assert.Equal(expected, Holds(condition, new { ts = "2024-03-01T12:30:00+02:00" }, "event e fields { ts: time }"));
+
+    [Fact]
+    public void Two_fields_declared_time_join_on_the_instant_not_the_text()
+    {
+        var rules = T.Load("""
+            fact a key id fields { id: string, ts: time }
+            event b fields { ts: time }
+            rule "same instant" when x: a() y: b(ts == x.ts) then log "hit" end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(T.Event("a", 0, new { id = "1", ts = "2024-03-01T12:30:00+02:00" }));
+        Assert.Single(session.Insert(T.Event("b", 1, new { ts = "2024-03-01T10:30:00Z" })));
+        Assert.Empty(session.Insert(T.Event("b", 2, new { ts = "2024-03-01T10:30:01Z" })));
+    }
+
+    [Theory]
     [InlineData("10.1.2.3", "10.0.0.0/8", true)]
     [InlineData("10.255.255.255", "10.0.0.0/8", true)]
     [InlineData("11.0.0.0", "10.0.0.0/8", false)]

@@ -1589,7 +1589,7 @@ internal sealed class Binder
                 }
 
                 CheckComparable(op, left, right, comparison);
-                return new BoundComparison(op, left, right);
+                return new BoundComparison(op, AsTime(left), AsTime(right));
             }
 
             case LogicalExpressionSyntax logical:
@@ -2447,6 +2447,13 @@ internal sealed class Binder
                 $"'<', '>', '<=' and '>=' compare two numbers, two strings or two times, not {TypeName(l)} with {TypeName(r)}");
         }
     }
+
+    /// <summary>
+    /// A field declared <c>time</c> is compared as the instant it reads as (its text in another format, another field's text or a
+    /// string in the rule then compare by instant, not as text); JSON holds it as a string, so the read goes through <c>time(...)</c>.
+    /// </summary>
+    private static BoundExpression AsTime(BoundExpression side) =>
+        side is BoundField { FieldType: ExprType.Time } ? new BoundCall(FunctionKind.ToTime, [side], ExprType.Time) : side;
 
     private static bool Unorderable(ExprType type) => type is not (ExprType.Number or ExprType.String or ExprType.Time or ExprType.Unknown or ExprType.Any);
 
