@@ -132,6 +132,32 @@ public sealed class ExpressionTests
     public void A_field_declared_time_compares_as_a_time_with_strings(string condition, bool expected) =>
         Assert.Equal(expected, Holds(condition, new { ts = "2024-03-01T12:30:00+02:00" }, "event e fields { ts: time }"));
 
+    [Theory]
+    [InlineData("")] // the other side undeclared: the same text still joins
+    [InlineData("fields { ts: string }")]
+    [InlineData("fields { ts: time }")]
+    public void A_declared_time_joins_a_field_of_the_same_text_whatever_its_declaration(string right)
+    {
+        var rules = T.Load($$"""
+            fact a key id fields { id: string, ts: time }
+            event b {{right}}
+            rule "join" when x: a() y: b(ts == x.ts) then log "join" end
+            rule "none" when y: b() not a(ts == y.ts) then log "none" end
+            rule "count" when x: a() c: count(b(ts == x.ts)) within 1m >= 1 then log "count" end
+            """);
+        var session = rules.CreateSession();
+        session.Insert(T.Event("a", 0, new { id = "1", ts = "2024-03-01T10:30:00Z" }));
+        var fired = session.Insert(T.Event("b", 1, new { ts = "2024-03-01T10:30:00Z" })).Select(f => f.Rule).Order().ToList();
+        Assert.Equal(["count", "join"], fired); // and "none" does not fire: the a of that time exists
+    }
+
+    [Theory]
+    [InlineData("ts == null", true)]
+    [InlineData("ts != null", false)]
+    [InlineData("null == ts", true)]
+    public void An_optional_declared_time_that_is_null_equals_null(string condition, bool expected) =>
+        Assert.Equal(expected, Holds(condition, new Dictionary<string, object?> { ["ts"] = null }, "event e fields { ts: time? }"));
+
     [Fact]
     public void Two_fields_declared_time_join_on_the_instant_not_the_text()
     {

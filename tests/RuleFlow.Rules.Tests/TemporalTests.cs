@@ -282,7 +282,8 @@ public sealed class TemporalTests
         Assert.Equal(DateTimeOffset.MinValue, first.Time);
         if (restart)
         {
-            session = T.Restore(rules, session);
+            // Twice: the restored session's own snapshot, taken before it fires anything, must still say its agenda has run.
+            session = T.Restore(rules, T.Restore(rules, session));
         }
 
         Assert.Empty(session.AdvanceTo(At(5_000_000)));
@@ -305,7 +306,7 @@ public sealed class TemporalTests
         var session = rules.CreateSession();
         if (restart)
         {
-            session = T.Restore(rules, session); // the activation has not fired yet: the restored session fires it too
+            session = T.Restore(rules, T.Restore(rules, session)); // the activation has not fired yet: the restored session fires it too
         }
 
         var firings = advance ? session.AdvanceTo(At(5_000_000)) : session.Insert(E("other", 5_000_000, new { }));

@@ -603,7 +603,7 @@ internal sealed class SessionState : ITimerTarget
     /// False until the agenda first runs (the first call that fires): until then it holds the matches the empty session made (an
     /// empty window, rules with only <c>not</c>), which have not fired. A snapshot keeps this, so a restored session fires them too.
     /// </summary>
-    public bool AgendaRun { get; private set; }
+    public bool AgendaRun { get; internal set; }
 
     /// <summary>The flag <see cref="SaveCounters"/> writes after the counters: 1 while the agenda has not run (see <see cref="AgendaRun"/>).</summary>
     internal const int AgendaPendingIndex = 14;
@@ -614,7 +614,6 @@ internal sealed class SessionState : ITimerTarget
     /// </summary>
     internal void RequeueNeverFired()
     {
-        AgendaRun = false;
         foreach (var terminal in Network.Terminals)
         {
             foreach (var activation in (IEnumerable<Activation>?)PeekMemory<TerminalNode.Memory>(terminal.Id)?.Activations.Values ?? [])

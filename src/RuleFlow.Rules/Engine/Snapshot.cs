@@ -530,8 +530,10 @@ internal static class SnapshotReader
             state.CompactHeld(); // restored events are held compact, as inserted ones are
         }
 
-        // Snapshots before this flag (fewer counters) count every re-derived match as fired, as the restore always did.
-        if (counters.Length > SessionState.AgendaPendingIndex && counters[SessionState.AgendaPendingIndex] == 1)
+        // Snapshots before this flag (fewer counters) count every re-derived match as fired, as the restore always did. The restored
+        // session's flag is the snapshot's, so that its own next snapshot says the same (a restore fires nothing itself).
+        state.AgendaRun = !(counters.Length > SessionState.AgendaPendingIndex && counters[SessionState.AgendaPendingIndex] == 1);
+        if (!state.AgendaRun)
         {
             state.RequeueNeverFired();
         }

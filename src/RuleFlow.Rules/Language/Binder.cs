@@ -1589,7 +1589,7 @@ internal sealed class Binder
                 }
 
                 CheckComparable(op, left, right, comparison);
-                return new BoundComparison(op, AsTime(left), AsTime(right));
+                return IsDeclaredTime(left) || IsDeclaredTime(right) ? new BoundComparison(op, AsTime(left, right), AsTime(right, left)) : new BoundComparison(op, left, right);
             }
 
             case LogicalExpressionSyntax logical:
@@ -2448,12 +2448,19 @@ internal sealed class Binder
         }
     }
 
+    private static bool IsDeclaredTime(BoundExpression e) => e is BoundField { FieldType: ExprType.Time };
+
     /// <summary>
-    /// A field declared <c>time</c> is compared as the instant it reads as (its text in another format, another field's text or a
-    /// string in the rule then compare by instant, not as text); JSON holds it as a string, so the read goes through <c>time(...)</c>.
+    /// A comparison with a field declared <c>time</c> is made between instants: its text in another format, another field's text or
+    /// a string in the rule then compare by instant, not as text. JSON holds a time as a string, so both sides are read through
+    /// <c>time(...)</c> (both: a join key of a time and a key of a string would never be equal). A literal is left as written
+    /// (a comparison reads a string literal as an instant against a time), and so is a comparison with <c>null</c>, which asks
+    /// whether the field is <c>null</c> (time(null) is missing).
     /// </summary>
-    private static BoundExpression AsTime(BoundExpression side) =>
-        side is BoundField { FieldType: ExprType.Time } ? new BoundCall(FunctionKind.ToTime, [side], ExprType.Time) : side;
+    private static BoundExpression AsTime(BoundExpression side, BoundExpression other) =>
+        side is BoundLiteral || other is BoundLiteral { Value.Kind: ValueKind.Null } || side.Type == ExprType.Null
+            ? side
+            : new BoundCall(FunctionKind.ToTime, [side], ExprType.Time);
 
     private static bool Unorderable(ExprType type) => type is not (ExprType.Number or ExprType.String or ExprType.Time or ExprType.Unknown or ExprType.Any);
 
