@@ -917,10 +917,7 @@ internal sealed class TerminalNode(int id, CompiledRule rule) : BetaNode(id), IT
 
     public override void LeftActivate(SessionState session, Token token)
     {
-        var activation = new Activation(this, token, session.NextActivationSequence(), session.ChangeTime)
-        {
-            FromTimer = session.InTimer, BeforeClock = !session.ClockStarted,
-        };
+        var activation = new Activation(this, token, session.NextActivationSequence(), session.ChangeTime) { FromTimer = session.InTimer };
         session.MemoryOf<Memory>(Id).Activations[token] = activation;
         session.ActivationsCreated++;
         if (session.Restoring || session.IsNoLoop(this, token))
@@ -955,24 +952,12 @@ internal sealed class Activation(TerminalNode terminal, Token token, long sequen
 
     /// <summary>
     /// Event time of the working-memory change that made it (ticks); for a match made before the clock started (an empty window,
-    /// facts alone), the clock's first value once it has one (<see cref="Agenda.StartClock"/>).
+    /// facts alone) and still waiting then, the clock's first value (<see cref="Agenda.StartClock"/>).
     /// </summary>
     public long Time { get; private set; } = time;
 
-    /// <summary>Made before the session's clock had a value: its <see cref="Time"/> is the clock's value before its start.</summary>
-    public bool BeforeClock { get => _beforeClock; init => _beforeClock = value; }
-
-    private bool _beforeClock;
-
     /// <summary>Gives an activation made before the clock started the clock's first value as its time.</summary>
-    public void StartClock(long clock)
-    {
-        if (_beforeClock)
-        {
-            Time = clock;
-            _beforeClock = false;
-        }
-    }
+    public void StartClock(long clock) => Time = clock;
 
     private long[]? _recency;
 
@@ -1044,8 +1029,9 @@ internal sealed class Agenda
     public void Add(Activation activation) => _queue.Enqueue(activation, activation);
 
     /// <summary>
-    /// The clock's first value: activations waiting since before it (made by facts or an empty window) take it as their time, as
-    /// facts inserted then do. The order does not read the time.
+    /// The clock's first value: the activations waiting then were all made before it (by facts or an empty window: the clock starts
+    /// before the change that starts it propagates), and take it as their time, as facts inserted then do. The order does not read
+    /// the time.
     /// </summary>
     public void StartClock(long clock)
     {

@@ -2458,7 +2458,7 @@ internal sealed class Binder
     /// whether the field is <c>null</c> (time(null) is missing).
     /// </summary>
     private static BoundExpression AsTime(BoundExpression side, BoundExpression other) =>
-        side is BoundLiteral || other is BoundLiteral { Value.Kind: ValueKind.Null } || side.Type == ExprType.Null
+        side is BoundLiteral || other is BoundLiteral { Value.Kind: ValueKind.Null }
             ? side
             : new BoundCall(FunctionKind.ToTime, [side], ExprType.Time);
 
