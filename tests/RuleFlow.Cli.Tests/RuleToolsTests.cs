@@ -140,6 +140,18 @@ public sealed class RuleToolsTests : IDisposable
         Assert.Contains("waiting: [line2] decided at 2024-05-01T11:00:00.0000000+00:00", output.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("\"05/01/2024 10:00\"")] // month first: .NET's parser alone takes it, the engine does not
+    [InlineData("true")]
+    public void Explain_refuses_an_envelope_time_that_is_not_ISO_8601_naming_the_line(string time)
+    {
+        var rules = Write("t/t.rules", "event e\nrule \"r\" when x: e() then log \"x\" end");
+        var events = Write("t.jsonl", "{\"type\": \"e\", \"time\": \"2024-05-01T09:00:00Z\", \"data\": {}}\n{\"type\": \"e\", \"time\": " + time + ", \"data\": {}}\n");
+        using var errors = new StringWriter();
+        Assert.Equal(1, ExplainCommand.Run("r", events, [rules], null, json: false, TextWriter.Null, errors));
+        Assert.Contains($"t.jsonl:2: \"time\" is {time}, not an ISO-8601 time", errors.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Explain_shows_conditions_windows_and_why()
     {

@@ -387,6 +387,16 @@ public sealed class ExpressionTests
 
         Assert.Empty(T.Diagnose("event e\nrule \"r\" when x: e(n >= 5, n <= 5, k == 1, k == 1) then log x.k end"));
 
+        // The same with declared fields, required (a null reads as missing) or not.
+        foreach (var declaration in new[] { "event e fields { n: number, k: string }", "event e fields { n: number?, k: string? }" })
+        {
+            foreach (var condition in new[] { "not exists(n), n == 1", "n > 1, not exists(n)", "n > 5, n < 3", "k in [\"a\"], k == \"b\"" })
+            {
+                Assert.True(Assert.Single(T.Diagnose($"{declaration}\nrule \"r\" when x: e({condition}) then log x.k end")).Code == "RF3006",
+                    declaration + ": " + condition);
+            }
+        }
+
         // Combinations that can hold are not warned; a network list cannot be judged at load.
         string[] possible =
         [

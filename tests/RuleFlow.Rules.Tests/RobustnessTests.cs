@@ -322,6 +322,21 @@ public sealed class FuzzTests
         Assert.Equal(["exists", "ne", "notin"], rules.CreateSession().Insert(T.Raw("t", 0, """{"s":"a","n":6}""", "e3")).Select(f => f.Rule).Order());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_same_condition_on_a_required_and_an_optional_field_of_two_types_keeps_each_reading_of_null(bool optionalFirst)
+    {
+        // Found by rereading: compiled tests were shared by their canonical text, which did not say whether null reads as missing,
+        // so whichever rule was compiled first decided for both types.
+        var required = "rule \"req\" when x: a(n != 5) then log \"a\" end\n";
+        var optional = "rule \"opt\" when x: b(n != 5) then log \"b\" end\n";
+        var rules = T.Load("event a fields { n: number }\nevent b fields { n: number? }\n" + (optionalFirst ? optional + required : required + optional));
+        var session = rules.CreateSession();
+        Assert.Empty(session.Insert(T.Raw("a", 0, """{"n":null}""", "e1"))); // required: null is missing, the condition is false
+        Assert.Equal("opt", Assert.Single(session.Insert(T.Raw("b", 1, """{"n":null}""", "e2"))).Rule); // optional: null != 5
+    }
+
     [Fact]
     public void Events_missing_a_required_declared_field_are_applied_and_counted()
     {

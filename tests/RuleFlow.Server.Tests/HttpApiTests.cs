@@ -89,6 +89,8 @@ public sealed class HttpApiTests(InMemoryServerFixture fixture) : IClassFixture<
     [InlineData("[{\"a\":1}]", HttpStatusCode.BadRequest, "RF5002", "JSON array")]
     [InlineData("\"text\"", HttpStatusCode.BadRequest, "RF5002", "JSON string")]
     [InlineData("{\"timestamp\":true}", HttpStatusCode.BadRequest, "RF5005", "field 'timestamp' is true")]
+    [InlineData("{\"timestamp\":\"12/10/2017 06:55:46\"}", HttpStatusCode.BadRequest, "RF5005", "field 'timestamp' is \"12/10/2017")] // not ISO-8601: as the engine reads it
+    [InlineData("{\"timestamp\":\"2017-12-10+5\"}", HttpStatusCode.BadRequest, "RF5005", "an event time must be an ISO-8601 string")]
     public async Task Malformed_events_are_refused_with_a_code_and_where(string body, HttpStatusCode expected, string code, string detail)
     {
         var (status, problem) = await PostRawAsync("api/events/ssh.auth", body);

@@ -77,9 +77,14 @@ public static class ExplainCommand
                 if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String
                     && element.TryGetProperty("data", out var data))
                 {
-                    if (element.TryGetProperty("time", out var time) && time.ValueKind == JsonValueKind.String
-                        && DateTimeOffset.TryParse(time.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+                    if (element.TryGetProperty("time", out var time) && time.ValueKind != JsonValueKind.Null)
                     {
+                        if (time.ValueKind != JsonValueKind.String || !EventTime.TryParse(time.GetString(), out var parsed))
+                        {
+                            errors.WriteLine($"{eventsFile}:{line}: \"time\" is {time.GetRawText()}, not an ISO-8601 time such as 2017-12-10T06:55:46Z");
+                            return 1;
+                        }
+
                         clock = parsed;
                         timed = true;
                     }

@@ -931,7 +931,7 @@ internal static class ValueOps
         return true;
     }
 
-    private static bool TryParseTime(ReadOnlySpan<char> text, out long ticks)
+    internal static bool TryParseTime(ReadOnlySpan<char> text, out long ticks)
     {
         ticks = 0;
         if (!IsIso8601(text))

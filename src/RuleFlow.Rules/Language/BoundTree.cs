@@ -323,7 +323,6 @@ internal readonly record struct PathStep(string? Name, int Index)
     public override string ToString() => Name is null ? "[" + Index.ToString(CultureInfo.InvariantCulture) + "]" : "." + JsonSerializer.Serialize(Name);
 }
 
-/// <summary>A field path of an event or fact (see <see cref="FieldSource"/> for <see cref="Source"/>).</summary>
 /// <summary>A field read from the current fact, a binding, the forall item or a local (<c>any</c>/<c>all</c>).</summary>
 /// <param name="Source">Where it is read: a binding's index, or a <see cref="FieldSource"/> value.</param>
 /// <param name="Path">The steps into the JSON (names and indexes).</param>
@@ -334,7 +333,10 @@ internal readonly record struct PathStep(string? Name, int Index)
 /// </param>
 internal sealed record BoundField(int Source, IReadOnlyList<PathStep> Path, ExprType FieldType, bool NullIsMissing = false) : BoundExpression(FieldType)
 {
-    public override string Canonical => (Source == FieldSource.Current ? "$" : "$" + Source.ToString(CultureInfo.InvariantCulture)) + string.Concat(Path);
+    // "!" when null reads as missing: compiled tests and shared nodes are keyed by the canonical text, and the same path reads null
+    // differently in a type that declares the field required and one that does not.
+    public override string Canonical => (Source == FieldSource.Current ? "$" : "$" + Source.ToString(CultureInfo.InvariantCulture)) + string.Concat(Path)
+                                        + (NullIsMissing ? "!" : "");
 
     public override bool UsesCurrent => Source == FieldSource.Current;
 

@@ -202,8 +202,7 @@ public sealed partial class EventIntake(IOptions<RuleFlowOptions> options, RuleH
 
         switch (value.ValueKind)
         {
-            case JsonValueKind.String when DateTimeOffset.TryParse(value.GetString(), CultureInfo.InvariantCulture,
-                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed):
+            case JsonValueKind.String when EventTime.TryParse(value.GetString(), out var parsed): // strict ISO-8601, as the engine reads it
                 return parsed;
             case JsonValueKind.Number when value.TryGetDouble(out var ms) && ms is >= -62135596800000 and <= 253402300799999:
                 return DateTimeOffset.FromUnixTimeMilliseconds(0).AddTicks((long)Math.Round(ms * TimeSpan.TicksPerMillisecond));
