@@ -63,6 +63,38 @@ public sealed class SemanticsTests
         Assert.False(ValueOps.Matches(value, regex));
     }
 
+    [Theory]
+    [InlineData("""["2024-01-01T00:00:00Z"]""")]
+    [InlineData("""["a", 1]""")]
+    [InlineData("""[1, "a"]""")]
+    [InlineData("""[[1], {"k": 2}]""")]
+    [InlineData("""[null]""")]
+    public void Key_equality_of_a_list_and_a_json_array_is_the_equality_of_their_items(string array)
+    {
+        // Found by rereading: a list against a JSON array used the condition's ==, under which a time equals its text, while a list
+        // against a list compares items as keys: equality of join keys was not one relation.
+        var json = System.Text.Json.JsonDocument.Parse(array).RootElement;
+        var items = json.EnumerateArray().Select(RuleValue.FromElement).ToArray();
+        RuleValue[][] lists =
+        [
+            items,
+            [.. items.Select(v => v.IsStringLike && ValueOps.TryGetTimeTicks(v, out var t) ? RuleValue.FromTime(t) : v)],
+            [RuleValue.FromString("other")],
+        ];
+        foreach (var list in lists)
+        {
+            var asList = RuleValue.FromList(list);
+            var asArray = RuleValue.FromElement(json);
+            var expected = asList.Equals(RuleValue.FromList(items));
+            Assert.Equal(expected, asList.Equals(asArray));
+            Assert.Equal(expected, asArray.Equals(asList));
+            if (expected)
+            {
+                Assert.Equal(asList.GetHashCode(), asArray.GetHashCode());
+            }
+        }
+    }
+
     [Fact]
     public void Action_input_is_built_from_literals_fields_maps_lists_and_windows()
     {

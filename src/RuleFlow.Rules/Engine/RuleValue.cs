@@ -178,7 +178,7 @@ internal readonly struct RuleValue : IEquatable<RuleValue>
 
         if ((Kind == ValueKind.List && other.Kind == ValueKind.Json) || (Kind == ValueKind.Json && other.Kind == ValueKind.List))
         {
-            return ValueOps.AreEqual(this, other); // a list made in the rule and a JSON array, item by item (as == compares them)
+            return ListEqualsArray(Kind == ValueKind.List ? this : other, Kind == ValueKind.List ? other._json : _json);
         }
 
         if (Kind != other.Kind)
@@ -195,6 +195,27 @@ internal readonly struct RuleValue : IEquatable<RuleValue>
             ValueKind.List => List.AsSpan().SequenceEqual(other.List),
             _ => ReferenceEquals(_ref, other._ref),
         };
+    }
+
+    // A list made in the rule and a JSON array with the same items, item by item with this equality (as a list equals a list), so
+    // that join-key equality stays one relation.
+    private static bool ListEqualsArray(RuleValue list, JsonElement array)
+    {
+        if (array.ValueKind != JsonValueKind.Array || array.GetArrayLength() != list.List.Length)
+        {
+            return false;
+        }
+
+        var i = 0;
+        foreach (var item in array.EnumerateArray())
+        {
+            if (!list.List[i++].Equals(FromElement(item)))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     public override bool Equals(object? obj) => obj is RuleValue other && Equals(other);
