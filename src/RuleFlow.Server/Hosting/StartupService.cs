@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using RuleFlow.Rules;
 using RuleFlow.Server.Ingest;
 using RuleFlow.Server.Rules;
+using RuleFlow.Server.Workflows;
 using RuleFlow.Storage;
 using RuleFlow.Workflows.Definitions;
 using RuleFlow.Workflows.Runtime;
@@ -105,8 +106,7 @@ public sealed class StartupService(
                 }
             }
 
-            state.WorkflowFilesFailed = [.. loaded.Files.Where(f => !f.Succeeded)
-                .Select(f => Path.GetRelativePath(environment.ContentRootPath, f.Path).Replace('\\', '/'))];
+            state.WorkflowFilesFailed = [.. loaded.Files.Where(f => !f.Succeeded).Select(f => WorkflowEditor.RelativeTo(environment.ContentRootPath, f.Path))];
 
             var registered = await StoreRetry.RunAsync(ct => registry.RegisterAsync(loaded.Definitions, ct), logger, "registering workflows", cancellationToken)
                 .ConfigureAwait(false);

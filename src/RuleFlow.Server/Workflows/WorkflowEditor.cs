@@ -69,7 +69,13 @@ public sealed class WorkflowEditor(
     public string Directory => System.IO.Path.GetFullPath(System.IO.Path.Combine(environment.ContentRootPath, options.Value.WorkflowsPath));
 
     /// <summary>The path of a stored source relative to the content root (e.g. <c>workflows/x.yaml</c>), or the path as stored when it is elsewhere.</summary>
-    public string Relative(string path)
+    public string Relative(string path) => RelativeTo(environment.ContentRootPath, path);
+
+    /// <summary>
+    /// <paramref name="path"/> relative to <paramref name="contentRoot"/> with '/' separators, or as given when it is outside it: how
+    /// workflow files are named in the Studio, in <c>/health</c> and in <see cref="ServerState.WorkflowFilesFailed"/>.
+    /// </summary>
+    public static string RelativeTo(string contentRoot, string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!System.IO.Path.IsPathRooted(path))
@@ -77,7 +83,7 @@ public sealed class WorkflowEditor(
             return path.Replace('\\', '/');
         }
 
-        var relative = System.IO.Path.GetRelativePath(environment.ContentRootPath, path);
+        var relative = System.IO.Path.GetRelativePath(contentRoot, path);
         return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative.Replace('\\', '/');
     }
 
