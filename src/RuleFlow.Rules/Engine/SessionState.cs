@@ -1051,11 +1051,10 @@ internal sealed class SessionState : ITimerTarget
         }
         else
         {
-            var outer = _replacing;
-            _replacing = true;
+            _replacing = true; // Propagate and Retract fire nothing, so no other replacement can begin inside this one
             Propagate(fact);
             Retract(existing);
-            _replacing = outer;
+            _replacing = false;
             if (!DeferGroupTests)
             {
                 TestDeferredGroups();

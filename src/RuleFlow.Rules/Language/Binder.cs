@@ -2182,7 +2182,7 @@ internal sealed class Binder
             if (scope.ForallItem is { } item && item.Name == name)
             {
                 item.Used = true;
-                return new BoundField(FieldSource.ForallItem, rest, FieldTypeOf(item.Type, rest, path, 1), context != Context.Action && IsRequiredField(item.Type, rest));
+                return new BoundField(FieldSource.ForallItem, rest, FieldTypeOf(item.Type, rest, path, 1), NullIsMissing(context, item.Type, rest));
             }
         }
 
@@ -2239,7 +2239,7 @@ internal sealed class Binder
                     $"write `{name}` (in backticks) for the field, or rename the binding");
             }
 
-            return new BoundField(symbol.Index, rest, FieldTypeOf(symbol.Type, rest, path, 1), context != Context.Action && IsRequiredField(symbol.Type, rest));
+            return new BoundField(symbol.Index, rest, FieldTypeOf(symbol.Type, rest, path, 1), NullIsMissing(context, symbol.Type, rest));
         }
 
         if (context == Context.Action)
@@ -2300,15 +2300,18 @@ internal sealed class Binder
         }
 
         var all = Steps(path, 0)!;
-        return new BoundField(FieldSource.Current, all, FieldTypeOf(scope.CurrentType, all, path, 0, scope), context != Context.Action && IsRequiredField(scope.CurrentType, all));
+        return new BoundField(FieldSource.Current, all, FieldTypeOf(scope.CurrentType, all, path, 0, scope), NullIsMissing(context, scope.CurrentType, all));
     }
 
     /// <summary>
     /// True when <paramref name="path"/> is one top-level field that <paramref name="type"/> declares without <c>?</c> (read in a
     /// condition, its <c>null</c> is missing; actions see the <c>null</c>, as the event has it).
     /// </summary>
-    private static bool IsRequiredField(BoundEventType? type, IReadOnlyList<PathStep> path) =>
-        path is [{ Name: { } name }] && type?.Schema?.Fields is { } fields && fields.TryGetValue(name, out var field) && !field.Optional;
+    // A null reads as missing in conditions (not in actions, which see the event as it is) on a top-level field its type declares
+    // without '?' (see BoundField.NullIsMissing).
+    private static bool NullIsMissing(Context context, BoundEventType? type, IReadOnlyList<PathStep> path) =>
+        context != Context.Action && path is [{ Name: { } name }] && type?.Schema?.Fields is { } fields && fields.TryGetValue(name, out var field)
+        && !field.Optional;
 
     private static ExprType TypeAlong(FieldSchema? schema, IReadOnlyList<PathStep> path)
     {
