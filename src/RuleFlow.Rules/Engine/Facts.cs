@@ -548,7 +548,7 @@ internal static class MatchReader
     /// </summary>
     public static long[] Recency(IMatch match)
     {
-        var found = new long[match.Length];
+        Span<long> found = match.Length <= 32 ? stackalloc long[32] : new long[match.Length]; // one array, of the size needed
         var count = 0;
         for (var i = 0; i < match.Length; i++)
         {
@@ -558,20 +558,37 @@ internal static class MatchReader
             }
         }
 
-        var keys = count == found.Length ? found : found[..count];
+        var keys = found[..count].ToArray();
         Array.Sort(keys);
         Array.Reverse(keys);
         return keys;
     }
 
     /// <summary>An element's recency: its insertion number, an aggregate's newest event, a silence's last event; null with none.</summary>
-    private static long? RecencyOf(Fact? fact) => fact switch
+    private static long? RecencyOf(Fact? fact)
     {
-        DataFact d => d.Sequence,
-        AggregateResult { Events.Count: > 0 } a => a.Events.Max(e => e.Sequence),
-        SilenceResult { Last: { } last } => last.Sequence,
-        _ => null,
-    };
+        switch (fact)
+        {
+            case DataFact d:
+                return d.Sequence;
+            case AggregateResult { Events.Count: > 0 } a:
+            {
+                var events = a.Events; // an index loop: Max over the interface would box an enumerator
+                var newest = long.MinValue;
+                for (var k = 0; k < events.Count; k++)
+                {
+                    newest = Math.Max(newest, events[k].Sequence);
+                }
+
+                return newest;
+            }
+
+            case SilenceResult { Last: { } last }:
+                return last.Sequence;
+            default:
+                return null;
+        }
+    }
 }
 
 /// <summary>
